@@ -1,0 +1,254 @@
+"""Escalations: the unit of work. Models hold data and invariants; services change them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from watchfloor.core import clock
+
+
+class EscalationType(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    default_policy = models.ForeignKey(
+        "policy.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    TRIAGED = "triaged", "Triaged"
+    INVESTIGATING = "investigating", "Investigating"
+    AWAITING_PARTNER = "awaiting_partner", "Awaiting partner"
+    DECIDED = "decided", "Decided"
+    ACTIONED = "actioned", "Actioned"
+    CLOSED = "closed", "Closed"
+
+
+# The lifecycle, in one place. Services consult it; tests enumerate it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.TRIAGED, Status.INVESTIGATING, Status.CLOSED}),
+    Status.TRIAGED: frozenset({Status.INVESTIGATING, Status.AWAITING_PARTNER, Status.CLOSED}),
+    Status.INVESTIGATING: frozenset({Status.AWAITING_PARTNER, Status.DECIDED, Status.CLOSED}),
+    Status.AWAITING_PARTNER: frozenset({Status.INVESTIGATING, Status.DECIDED, Status.CLOSED}),
+    Status.DECIDED: frozenset({Status.ACTIONED, Status.INVESTIGATING, Status.CLOSED}),
+    Status.ACTIONED: frozenset({Status.CLOSED, Status.INVESTIGATING}),
+    Status.CLOSED: frozenset({Status.INVESTIGATING}),  # reopen
+}
+OPEN_STATUSES = frozenset(s for s in Status.values if s != Status.CLOSED)
+
+
+class SourceKind(models.TextChoices):
+    USER_REPORT = "user_report", "User report"
+    TRUSTED_FLAGGER = "trusted_flagger", "Trusted flagger"
+    PARTNER_TEAM = "partner_team", "Partner team"
+    LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
+    GOVERNMENT = "government", "Government"
+    REGULATOR = "regulator", "Regulator"
+    MEDIA = "media", "Media"
+    DETECTOR = "detector", "Automated detector"
+    INTERNAL = "internal", "Internal"
+
+
+class Escalation(models.Model):
+    type = models.ForeignKey(EscalationType, on_delete=models.PROTECT, related_name="escalations")
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    policy = models.ForeignKey(
+        "policy.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    markets = models.ManyToManyField("markets.Market", related_name="escalations", blank=True)
+    languages = models.JSONField(default=list, blank=True)
+
+    source_kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    source_team = models.ForeignKey(
+        "people.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_detail = models.CharField(max_length=500, blank=True)
+
+    # Severity: what the rubric said, what is in force, and why.
+    severity = models.PositiveSmallIntegerField(db_index=True)
+    computed_severity = models.PositiveSmallIntegerField()
+    rubric_answers = models.JSONField(default=dict)
+    severity_explanation = models.JSONField(default=dict)
+    severity_override_reason = models.TextField(blank=True)
+    severity_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    catalog_version = models.ForeignKey(
+        "catalog.CatalogVersion", on_delete=models.PROTECT, related_name="escalations"
+    )
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_escalations",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    is_high_visibility = models.BooleanField(default=False)
+    is_restricted = models.BooleanField(default=False, db_index=True)
+    access_list = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="granted_escalations", blank=True
+    )
+    shared_with_teams = models.ManyToManyField(
+        "people.Team", related_name="shared_escalations", blank=True
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_duplicates"
+    )
+
+    # When the matter began: the earliest statutory trigger, else when it was filed.
+    opened_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Derived from the clocks (the earliest running one), kept here so the queue can sort
+    # 100,000 escalations on an index. Recomputed by services whenever a clock changes.
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    next_due_label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "severity", "next_due_at"], name="queue_order"),
+            models.Index(fields=["owner", "status"], name="owner_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"WF-{self.pk}"
+
+    @property
+    def severity_name(self) -> str:
+        return f"SEV{self.severity}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Subject(models.Model):
+    """What the escalation is about: an account, a post, a URL or a media reference."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        POST = "post", "Post"
+        URL = "url", "URL"
+        MEDIA = "media", "Media reference"
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="subjects")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reference = models.CharField(max_length=2000)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Clock(models.Model):
+    class Kind(models.TextChoices):
+        ACKNOWLEDGE = "acknowledge", "Acknowledge"
+        FIRST_ACTION = "first_action", "First action"
+        RESOLVE = "resolve", "Resolve"
+        STATUTORY = "statutory", "Statutory"
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="clocks")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    label = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    met_at = models.DateTimeField(null=True, blank=True)
+    statutory_rule = models.ForeignKey(
+        "markets.StatutoryRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Where the deadline comes from, shown beside it: the instrument, or the severity target.
+    basis = models.CharField(max_length=500, blank=True)
+    notice_reference = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+
+    def state(self, at=None) -> str:
+        """running | breached | met | met_late — computed, never stored."""
+        if self.met_at is not None:
+            return "met" if self.met_at <= self.due_at else "met_late"
+        moment = at or clock.now()
+        return "breached" if moment > self.due_at else "running"
+
+
+class Note(models.Model):
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Link(models.Model):
+    """A symmetric relation between two escalations, stored once (from the lower id)."""
+
+    from_escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="+")
+    to_escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["from_escalation", "to_escalation"], name="link_unique"),
+            models.CheckConstraint(
+                condition=models.Q(from_escalation__lt=models.F("to_escalation")),
+                name="link_ordered",
+            ),
+        ]
+
+
+class Decision(models.Model):
+    class State(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", "Awaiting approval"
+        FINAL = "final", "Final"
+        SENT_BACK = "sent_back", "Sent back"
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="decisions")
+    policy_version = models.ForeignKey(
+        "policy.PolicyVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.ForeignKey(
+        "policy.EnforcementAction", on_delete=models.PROTECT, related_name="+"
+    )
+    countries = models.JSONField(default=list, blank=True)
+    scope = models.TextField(help_text="what the action applies to: which content, accounts")
+    rationale = models.TextField()
+    state = models.CharField(max_length=20, choices=State.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["decided_at", "id"]

@@ -1,0 +1,200 @@
+"""Django settings for Watchfloor.
+
+Everything that differs between a laptop demo and a production deployment comes
+from the environment:
+
+- ``WATCHFLOOR_DATA_DIR``: where the embedded SQLite database and the generated
+  secret live (default ``./.watchfloor``).
+- ``DATABASE_URL``: any database dj-database-url understands; PostgreSQL for teams.
+- ``WATCHFLOOR_PRODUCTION=1``: production hardening (secret from
+  ``WATCHFLOOR_SECRET_KEY``, secure cookies, HSTS, HTTPS redirect).
+- ``WATCHFLOOR_ALLOWED_HOSTS``: comma-separated host names.
+- ``WATCHFLOOR_DEBUG=1``: Django debug pages (never in production).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("WATCHFLOOR_DATA_DIR", Path.cwd() / ".watchfloor")).resolve()
+
+PRODUCTION = os.environ.get("WATCHFLOOR_PRODUCTION", "") == "1"
+DEBUG = os.environ.get("WATCHFLOOR_DEBUG", "") == "1" and not PRODUCTION
+
+
+def _local_secret_key() -> str:
+    """A per-installation secret kept in the data directory, so sessions survive restarts."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+if PRODUCTION:
+    SECRET_KEY = os.environ["WATCHFLOOR_SECRET_KEY"]
+else:
+    SECRET_KEY = os.environ.get("WATCHFLOOR_SECRET_KEY") or _local_secret_key()
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("WATCHFLOOR_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if host.strip()
+]
+if os.environ.get("WATCHFLOOR_TESTING") == "1":
+    ALLOWED_HOSTS.append("testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "csp",
+    "watchfloor.core",
+    "watchfloor.audit",
+    "watchfloor.people",
+    "watchfloor.catalog",
+    "watchfloor.policy",
+    "watchfloor.markets",
+    "watchfloor.severity",
+    "watchfloor.escalations",
+    "watchfloor.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "watchfloor.people.middleware.ViewerTimeZoneMiddleware",
+]
+
+ROOT_URLCONF = "watchfloor.urls"
+WSGI_APPLICATION = "watchfloor.wsgi.application"
+ASGI_APPLICATION = "watchfloor.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite is the embedded default: WAL so readers never block the writer, IMMEDIATE
+# transactions so two writers queue on the lock instead of failing mid-transaction.
+SQLITE_OPTIONS = {
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "watchfloor.sqlite3"),
+            "TEST": {"NAME": str(DATA_DIR / "test-watchfloor.sqlite3")},
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+AUTH_USER_MODEL = "people.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "queue"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Served straight from the package by WhiteNoise: no collectstatic step before the first run.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = os.environ.get("WATCHFLOOR_SSL_REDIRECT", "1") == "1"
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CSRF_TRUSTED_ORIGINS = [
+        origin.strip()
+        for origin in os.environ.get("WATCHFLOOR_CSRF_TRUSTED_ORIGINS", "").split(",")
+        if origin.strip()
+    ]
+
+# No inline scripts or styles anywhere: the UI ships its own static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("WATCHFLOOR_LOG_LEVEL", "WARNING")},
+}
+
+# Where the default catalog lives; an organisation points this at its own directory.
+WATCHFLOOR_CATALOG_DIR = Path(
+    os.environ.get("WATCHFLOOR_CATALOG_DIR", BASE_DIR / "defaults")
+).resolve()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SeverityConfig(AppConfig):
+    name = "watchfloor.severity"
+    label = "severity"
