@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from watchfloor.core.demo import DEMO_PASSWORD, ensure_demo_accounts, load_demo_scenario
+from watchfloor.core.server import prepare_database, serve_forever
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up a demo installation (catalog, one account per role, a believable APAC day) "
+        "and serve it. Running it again reuses the data."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument(
+            "--no-serve", action="store_true", help="prepare the data and exit (for scripts)"
+        )
+
+    def handle(self, *args, host: str, port: int, threads: int, no_serve: bool, **options):
+        prepare_database(stdout=self.stdout)
+        accounts = ensure_demo_accounts()
+        created = load_demo_scenario()
+        if created:
+            self.stdout.write(f"demo scenario loaded: {created} escalations")
+        else:
+            self.stdout.write("demo data already present: reusing it")
+        self.stdout.write("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+        for user in accounts:
+            team = f", {user.team.name}" if user.team else ""
+            self.stdout.write(f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}")
+        if not no_serve:
+            serve_forever(host=host, port=port, threads=threads, stdout=self.stdout)

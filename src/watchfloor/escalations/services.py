@@ -1,0 +1,823 @@
+"""Every change to an escalation is one named action here: validated, written and audited
+in one transaction. Views and the API check visibility with ``access_escalation`` first,
+then call these."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.audit.services import record_event
+from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+from watchfloor.core import clock
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from watchfloor.core.roles import (
+    can_add_notes,
+    can_approve_decisions,
+    can_override_severity,
+    can_work_escalations,
+)
+from watchfloor.escalations.clocks import (
+    SLA_KINDS,
+    business_time_zone,
+    next_running_clock,
+    sla_due_times,
+    statutory_due_at,
+)
+from watchfloor.escalations.models import (
+    TRANSITIONS,
+    Clock,
+    Decision,
+    Escalation,
+    EscalationType,
+    Link,
+    Note,
+    SourceKind,
+    Status,
+    Subject,
+)
+from watchfloor.markets.models import Market, StatutoryRule
+from watchfloor.people.models import Team, User
+from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
+from watchfloor.severity.rubric import Assessment, evaluate
+
+if TYPE_CHECKING:
+    from watchfloor.catalog.models import CatalogVersion
+
+TITLE_MAX = 200
+SUMMARY_MAX = 20_000
+NOTE_MAX = 20_000
+REASON_MAX = 5_000
+SUBJECTS_MAX = 200
+# Notices can be entered a little after the fact, but not from the future (clock skew aside).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+
+
+# ---------------------------------------------------------------- input values
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    kind: str
+    reference: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StatutoryTriggerInput:
+    rule: str
+    received_at: datetime
+    due_at: datetime | None = None
+    notice_reference: str = ""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"{field} is required", field=field)
+    if len(text) > max_length:
+        raise InvalidInput(
+            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
+        )
+    return text
+
+
+def _aware(value: datetime, *, field: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            "times must carry their UTC offset or zone, e.g. 2026-11-26T09:00:00+09:00",
+            field=field,
+        )
+    return value
+
+
+def _markets(codes: list[str]) -> list[Market]:
+    wanted = [code.strip().upper() for code in codes if code and code.strip()]
+    found = {m.code: m for m in Market.objects.filter(code__in=wanted)}
+    for index, code in enumerate(wanted):
+        if code not in found:
+            raise InvalidInput(f"unknown market '{code}'", field=f"markets[{index}]")
+    return [found[code] for code in dict.fromkeys(wanted)]
+
+
+def _languages(tags: list[str]) -> list[str]:
+    clean = []
+    for index, tag in enumerate(tags):
+        tag = (tag or "").strip()
+        if not _LANGUAGE_TAG.match(tag):
+            raise InvalidInput(
+                f"'{tag}' is not a BCP 47 language tag (e.g. ja, zh-Hant, id)",
+                field=f"languages[{index}]",
+            )
+        if tag not in clean:
+            clean.append(tag)
+    return clean
+
+
+def _escalation_type(code: str) -> EscalationType:
+    try:
+        return EscalationType.objects.get(code=code)
+    except EscalationType.DoesNotExist as exc:
+        raise InvalidInput(f"unknown escalation type '{code}'", field="type") from exc
+
+
+def _policy(code: str, *, field: str = "policy") -> Policy:
+    try:
+        return Policy.objects.get(code=code)
+    except Policy.DoesNotExist as exc:
+        raise InvalidInput(f"unknown policy '{code}'", field=field) from exc
+
+
+def _refresh_next_due(escalation: Escalation) -> None:
+    """Keep the queue's sort key equal to the earliest running clock."""
+    if escalation.status == Status.CLOSED:
+        escalation.next_due_at, escalation.next_due_label = None, ""
+    else:
+        nearest = next_running_clock(list(escalation.clocks.all()))
+        escalation.next_due_at = nearest.due_at if nearest else None
+        escalation.next_due_label = nearest.label if nearest else ""
+    escalation.save(update_fields=["next_due_at", "next_due_label", "updated_at"])
+
+
+def _meet_clocks(escalation: Escalation, kinds: tuple[str, ...], *, actor: User | None) -> None:
+    now = clock.now()
+    for running in escalation.clocks.filter(kind__in=kinds, met_at__isnull=True):
+        running.met_at = now
+        running.save(update_fields=["met_at"])
+        record_event(
+            action=AuditAction.ESCALATION_CLOCK_MET,
+            actor=actor,
+            target=running,
+            escalation_id=escalation.pk,
+            data={
+                "clock": running.label,
+                "kind": running.kind,
+                "due_at": running.due_at,
+                "state": running.state(now),
+            },
+        )
+
+
+def _touch(escalation: Escalation) -> None:
+    escalation.updated_at = clock.now()
+
+
+# ---------------------------------------------------------------- severity
+
+
+def preview_severity(
+    *, type_code: str, rubric_answers: dict[str, Any], catalog_version: CatalogVersion | None = None
+) -> Assessment:
+    """The rubric's verdict without saving anything."""
+    version = catalog_version or active_catalog_version()
+    escalation_type = _escalation_type(type_code)
+    return evaluate(
+        rubric_for(version), answers=rubric_answers or {}, escalation_type=escalation_type.code
+    )
+
+
+def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
+    due = sla_due_times(
+        rubric=rubric,
+        severity=escalation.severity,
+        opened_at=escalation.opened_at,
+        zone=business_time_zone(escalation),
+    )
+    existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
+    for kind, (due_at, basis) in due.items():
+        label = Clock.Kind(kind).label
+        current = existing.get(kind)
+        if current is None:
+            Clock.objects.create(
+                escalation=escalation, kind=kind, label=label, starts_at=escalation.opened_at,
+                due_at=due_at, basis=basis,
+            )
+        elif current.met_at is None:
+            current.due_at, current.basis = due_at, basis
+            current.save(update_fields=["due_at", "basis"])
+
+
+@transaction.atomic
+def override_severity(
+    *, escalation: Escalation, severity: int, reason: str, actor: User
+) -> Escalation:
+    _require(can_override_severity(actor), "only a lead or an admin may override severity")
+    rubric = rubric_for(escalation.catalog_version)
+    levels = [level.level for level in rubric.severities]
+    if severity not in levels:
+        raise InvalidInput(
+            f"severity must be one of {', '.join(f'SEV{n}' for n in levels)}", field="severity"
+        )
+    reason = _text(reason, field="reason", max_length=REASON_MAX, required=True)
+    previous = escalation.severity
+    escalation.severity = severity
+    escalation.severity_override_reason = reason
+    escalation.severity_overridden_by = actor
+    _touch(escalation)
+    escalation.save(
+        update_fields=["severity", "severity_override_reason", "severity_overridden_by", "updated_at"]
+    )
+    _reset_sla_clocks(escalation, rubric=rubric)
+    _refresh_next_due(escalation)
+    record_event(
+        action=AuditAction.ESCALATION_SEVERITY_OVERRIDDEN,
+        actor=actor,
+        target=escalation,
+        escalation_id=escalation.pk,
+        data={
+            "from": f"SEV{previous}",
+            "to": f"SEV{severity}",
+            "computed": f"SEV{escalation.computed_severity}",
+            "reason": reason,
+        },
+    )
+    return escalation
+
+
+# ---------------------------------------------------------------- create
+
+
+@transaction.atomic
+def create_escalation(
+    *,
+    actor: User,
+    type_code: str,
+    title: str,
+    summary: str = "",
+    markets: list[str] | None = None,
+    languages: list[str] | None = None,
+    subjects: list[SubjectInput] | None = None,
+    source_kind: str = SourceKind.INTERNAL,
+    source_team_code: str = "",
+    source_detail: str = "",
+    rubric_answers: dict[str, Any] | None = None,
+    statutory_triggers: list[StatutoryTriggerInput] | None = None,
+    policy_code: str = "",
+    is_high_visibility: bool = False,
+    is_restricted: bool = False,
+    access_usernames: list[str] | None = None,
+    shared_with_team_codes: list[str] | None = None,
+) -> Escalation:
+    _require(can_work_escalations(actor), "your role cannot create escalations")
+    version = active_catalog_version()
+    escalation_type = _escalation_type(type_code)
+    title = _text(title, field="title", max_length=TITLE_MAX, required=True)
+    summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
+    market_rows = _markets(markets or [])
+    language_tags = _languages(languages or [])
+    if source_kind not in SourceKind.values:
+        raise InvalidInput(
+            f"unknown source '{source_kind}'; use one of {', '.join(SourceKind.values)}",
+            field="source_kind",
+        )
+    source_team = None
+    if source_team_code:
+        source_team = Team.objects.filter(code=source_team_code).first()
+        if source_team is None:
+            raise InvalidInput(f"unknown team '{source_team_code}'", field="source_team")
+    elif source_kind == SourceKind.PARTNER_TEAM:
+        raise InvalidInput("say which partner team referred it", field="source_team")
+    source_detail = _text(source_detail, field="source_detail", max_length=500, required=False)
+    policy = _policy(policy_code) if policy_code else escalation_type.default_policy
+    assessment = preview_severity(
+        type_code=escalation_type.code, rubric_answers=rubric_answers or {}, catalog_version=version
+    )
+    subject_inputs = subjects or []
+    if len(subject_inputs) > SUBJECTS_MAX:
+        raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
+    for index, subject in enumerate(subject_inputs):
+        if subject.kind not in Subject.Kind.values:
+            raise InvalidInput(
+                f"unknown subject kind '{subject.kind}'; use one of {', '.join(Subject.Kind.values)}",
+                field=f"subjects[{index}].kind",
+            )
+        _text(subject.reference, field=f"subjects[{index}].reference", max_length=2000, required=True)
+
+    now = clock.now()
+    triggers = []
+    for index, trigger in enumerate(statutory_triggers or []):
+        field = f"statutory_triggers[{index}]"
+        rule = StatutoryRule.objects.select_related("market").filter(code=trigger.rule).first()
+        if rule is None:
+            raise InvalidInput(f"unknown statutory rule '{trigger.rule}'", field=f"{field}.rule")
+        received_at = _aware(trigger.received_at, field=f"{field}.received_at")
+        if received_at > now + FUTURE_TOLERANCE:
+            raise InvalidInput(
+                "the notice cannot have been received in the future", field=f"{field}.received_at"
+            )
+        stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
+        due_at, basis = statutory_due_at(
+            rule=rule, received_at=received_at, stated_due_at=stated, field=field
+        )
+        notice_reference = _text(
+            trigger.notice_reference, field=f"{field}.notice_reference", max_length=200,
+            required=False,
+        )
+        triggers.append((rule, received_at, due_at, basis, notice_reference))
+        # The rule's own market is affected by definition.
+        if rule.market and rule.market not in market_rows:
+            market_rows.append(rule.market)
+
+    access_users = []
+    for index, username in enumerate(access_usernames or []):
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise InvalidInput(f"no user named '{username}'", field=f"access_list[{index}]")
+        access_users.append(user)
+    teams = []
+    for index, code in enumerate(shared_with_team_codes or []):
+        team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
+        if team is None:
+            raise InvalidInput(f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]")
+        teams.append(team)
+
+    opened_at = min([now, *(received for _, received, *_ in triggers)])
+    escalation = Escalation.objects.create(
+        type=escalation_type,
+        title=title,
+        summary=summary,
+        policy=policy,
+        languages=language_tags,
+        source_kind=source_kind,
+        source_team=source_team,
+        source_detail=source_detail,
+        severity=assessment.severity,
+        computed_severity=assessment.severity,
+        rubric_answers=validate_clean_answers(assessment),
+        severity_explanation=assessment.as_dict(),
+        catalog_version=version,
+        created_by=actor,
+        is_high_visibility=is_high_visibility,
+        is_restricted=is_restricted,
+        opened_at=opened_at,
+        created_at=now,
+        updated_at=now,
+    )
+    escalation.markets.set(market_rows)
+    if is_restricted:
+        # Whoever files a restricted escalation keeps access to it.
+        escalation.access_list.set({actor, *access_users})
+    elif access_users:
+        escalation.access_list.set(access_users)
+    escalation.shared_with_teams.set(teams)
+    Subject.objects.bulk_create(
+        Subject(escalation=escalation, kind=s.kind, reference=s.reference.strip(), note=s.note[:500])
+        for s in subject_inputs
+    )
+    _reset_sla_clocks(escalation, rubric=rubric_for(version))
+    for rule, received_at, due_at, basis, notice_reference in triggers:
+        Clock.objects.create(
+            escalation=escalation, kind=Clock.Kind.STATUTORY, label=f"Statutory: {rule.code}",
+            starts_at=received_at, due_at=due_at, statutory_rule=rule, basis=basis,
+            notice_reference=notice_reference,
+        )
+    _refresh_next_due(escalation)
+    record_event(
+        action=AuditAction.ESCALATION_CREATED,
+        actor=actor,
+        target=escalation,
+        escalation_id=escalation.pk,
+        data={
+            "type": escalation_type.code,
+            "title": title,
+            "severity": f"SEV{assessment.severity}",
+            "severity_summary": assessment.summary,
+            "markets": [m.code for m in market_rows],
+            "languages": language_tags,
+            "source": source_kind,
+            "restricted": is_restricted,
+            "catalog_version": version.digest[:12],
+            "statutory_clocks": [
+                {"rule": rule.code, "received_at": received, "due_at": due}
+                for rule, received, due, _, _ in triggers
+            ],
+        },
+    )
+    return escalation
+
+
+def validate_clean_answers(assessment: Assessment) -> dict[str, str]:
+    return {c.factor: c.answer for c in assessment.contributions if c.answered}
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+@transaction.atomic
+def transition_escalation(
+    *, escalation: Escalation, to_status: str, actor: User, reason: str = ""
+) -> Escalation:
+    _require(can_work_escalations(actor), "your role cannot change an escalation's status")
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if to_status not in Status.values:
+        raise InvalidInput(
+            f"unknown status '{to_status}'; use one of {', '.join(Status.values)}", field="to_status"
+        )
+    current = escalation.status
+    if escalation.merged_into_id is not None:
+        raise Conflict(
+            f"this escalation was merged into WF-{escalation.merged_into_id}; work it there",
+            field="to_status",
+        )
+    if to_status not in TRANSITIONS[current]:
+        allowed = ", ".join(Status(s).label for s in sorted(TRANSITIONS[current]))
+        raise Conflict(
+            f"cannot move from {Status(current).label} to {Status(to_status).label}; "
+            f"from {Status(current).label} it can go to: {allowed}",
+            field="to_status",
+        )
+    reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
+    has_final_decision = escalation.decisions.filter(state=Decision.State.FINAL).exists()
+    if to_status in (Status.DECIDED, Status.ACTIONED) and not has_final_decision:
+        raise Conflict(
+            "record a decision (and have it approved where approval is required) first",
+            field="to_status",
+        )
+    if to_status == Status.CLOSED and not has_final_decision and not reason:
+        raise InvalidInput("closing without a decision needs a reason", field="reason")
+    if current == Status.CLOSED and not reason:
+        raise InvalidInput("reopening needs a reason", field="reason")
+
+    escalation.status = to_status
+    now = clock.now()
+    escalation.closed_at = now if to_status == Status.CLOSED else None
+    _touch(escalation)
+    escalation.save(update_fields=["status", "closed_at", "updated_at"])
+    if current == Status.NEW:
+        _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
+    if to_status in (Status.DECIDED, Status.ACTIONED):
+        _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION), actor=actor)
+    if to_status in (Status.ACTIONED, Status.CLOSED):
+        _meet_clocks(
+            escalation,
+            (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION, Clock.Kind.RESOLVE,
+             Clock.Kind.STATUTORY),
+            actor=actor,
+        )
+    _refresh_next_due(escalation)
+    record_event(
+        action=AuditAction.ESCALATION_TRANSITIONED,
+        actor=actor,
+        target=escalation,
+        escalation_id=escalation.pk,
+        data={"from": current, "to": to_status, "reason": reason},
+    )
+    return escalation
+
+
+@transaction.atomic
+def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User) -> Escalation:
+    _require(can_work_escalations(actor), "your role cannot assign escalations")
+    if owner is not None and not can_work_escalations(owner):
+        raise InvalidInput(
+            f"{owner.username} is a {owner.get_role_display()} and cannot own escalations",
+            field="owner",
+        )
+    if owner is not None and escalation.is_restricted and not escalation.access_list.filter(
+        pk=owner.pk
+    ).exists() and not owner.is_superuser and owner.role != "admin":
+        raise InvalidInput(
+            f"{owner.username} is not on this restricted escalation's access list", field="owner"
+        )
+    previous = escalation.owner
+    escalation.owner = owner
+    _touch(escalation)
+    escalation.save(update_fields=["owner", "updated_at"])
+    record_event(
+        action=AuditAction.ESCALATION_ASSIGNED,
+        actor=actor,
+        target=escalation,
+        escalation_id=escalation.pk,
+        data={
+            "from": previous.username if previous else None,
+            "to": owner.username if owner else None,
+        },
+    )
+    return escalation
+
+
+@transaction.atomic
+def add_note(*, escalation: Escalation, body: str, actor: User) -> Note:
+    _require(can_add_notes(actor), "your role cannot add notes")
+    body = _text(body, field="body", max_length=NOTE_MAX, required=True)
+    note = Note.objects.create(escalation=escalation, author=actor, body=body, created_at=clock.now())
+    Escalation.objects.filter(pk=escalation.pk).update(updated_at=note.created_at)
+    record_event(
+        action=AuditAction.ESCALATION_NOTE_ADDED,
+        actor=actor,
+        target=note,
+        escalation_id=escalation.pk,
+        data={"body": body},
+    )
+    return note
+
+
+@transaction.atomic
+def link_escalations(
+    *, escalation: Escalation, other: Escalation, actor: User, reason: str = ""
+) -> Link:
+    _require(can_work_escalations(actor), "your role cannot link escalations")
+    if escalation.pk == other.pk:
+        raise InvalidInput("an escalation cannot be linked to itself", field="other")
+    low, high = sorted((escalation, other), key=lambda e: e.pk)
+    if Link.objects.filter(from_escalation=low, to_escalation=high).exists():
+        raise Conflict(f"{escalation.reference} and {other.reference} are already linked", field="other")
+    reason = _text(reason, field="reason", max_length=500, required=False)
+    link = Link.objects.create(
+        from_escalation=low, to_escalation=high, reason=reason, created_at=clock.now(),
+        created_by=actor,
+    )
+    for side, counterpart in ((escalation, other), (other, escalation)):
+        record_event(
+            action=AuditAction.ESCALATION_LINKED,
+            actor=actor,
+            target=link,
+            escalation_id=side.pk,
+            data={"with": counterpart.reference, "reason": reason},
+        )
+    return link
+
+
+@transaction.atomic
+def merge_escalation(
+    *, duplicate: Escalation, into: Escalation, actor: User, reason: str = ""
+) -> Escalation:
+    """Close ``duplicate`` as merged into ``into``; its clocks stop, its history stays."""
+    _require(can_work_escalations(actor), "your role cannot merge escalations")
+    if duplicate.pk == into.pk:
+        raise InvalidInput("an escalation cannot be merged into itself", field="into")
+    if into.merged_into_id is not None:
+        raise Conflict(
+            f"{into.reference} was itself merged into WF-{into.merged_into_id}; merge into that",
+            field="into",
+        )
+    if duplicate.merged_into_id is not None:
+        raise Conflict(f"{duplicate.reference} is already merged", field="into")
+    if duplicate.is_restricted and not into.is_restricted:
+        raise Conflict(
+            "a restricted escalation cannot be merged into an unrestricted one: that would "
+            "expose it; restrict the target first",
+            field="into",
+        )
+    reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
+    previous_status = duplicate.status
+    duplicate.merged_into = into
+    duplicate.status = Status.CLOSED
+    duplicate.closed_at = clock.now()
+    _touch(duplicate)
+    duplicate.save(update_fields=["merged_into", "status", "closed_at", "updated_at"])
+    # A statutory deadline does not go away because the case moved: the target inherits it.
+    for inherited in duplicate.clocks.filter(kind=Clock.Kind.STATUTORY, met_at__isnull=True):
+        Clock.objects.create(
+            escalation=into, kind=inherited.kind, label=inherited.label,
+            starts_at=inherited.starts_at, due_at=inherited.due_at,
+            statutory_rule=inherited.statutory_rule,
+            basis=f"{inherited.basis} (from {duplicate.reference})",
+            notice_reference=inherited.notice_reference,
+        )
+    _refresh_next_due(into)
+    _meet_clocks(duplicate, tuple(Clock.Kind.values), actor=actor)
+    _refresh_next_due(duplicate)
+    low, high = sorted((duplicate, into), key=lambda e: e.pk)
+    Link.objects.get_or_create(
+        from_escalation=low, to_escalation=high,
+        defaults={"reason": "merged", "created_at": clock.now(), "created_by": actor},
+    )
+    record_event(
+        action=AuditAction.ESCALATION_MERGED,
+        actor=actor,
+        target=duplicate,
+        escalation_id=duplicate.pk,
+        data={"into": into.reference, "from_status": previous_status, "reason": reason},
+    )
+    record_event(
+        action=AuditAction.ESCALATION_ABSORBED,
+        actor=actor,
+        target=into,
+        escalation_id=into.pk,
+        data={"duplicate": duplicate.reference, "reason": reason},
+    )
+    return duplicate
+
+
+@transaction.atomic
+def set_access(
+    *,
+    escalation: Escalation,
+    actor: User,
+    is_restricted: bool,
+    access_usernames: list[str],
+    shared_with_team_codes: list[str],
+) -> Escalation:
+    _require(can_override_severity(actor), "only a lead or an admin may change who can see this")
+    users = []
+    for index, username in enumerate(access_usernames):
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise InvalidInput(f"no user named '{username}'", field=f"access_list[{index}]")
+        users.append(user)
+    teams = []
+    for index, code in enumerate(shared_with_team_codes):
+        team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
+        if team is None:
+            raise InvalidInput(f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]")
+        teams.append(team)
+    if is_restricted and actor not in users:
+        users.append(actor)
+    before = {
+        "restricted": escalation.is_restricted,
+        "access_list": sorted(escalation.access_list.values_list("username", flat=True)),
+        "teams": sorted(escalation.shared_with_teams.values_list("code", flat=True)),
+    }
+    escalation.is_restricted = is_restricted
+    _touch(escalation)
+    escalation.save(update_fields=["is_restricted", "updated_at"])
+    escalation.access_list.set(users)
+    escalation.shared_with_teams.set(teams)
+    record_event(
+        action=AuditAction.ESCALATION_ACCESS_CHANGED,
+        actor=actor,
+        target=escalation,
+        escalation_id=escalation.pk,
+        data={
+            "before": before,
+            "after": {
+                "restricted": is_restricted,
+                "access_list": sorted(u.username for u in users),
+                "teams": sorted(t.code for t in teams),
+            },
+        },
+    )
+    return escalation
+
+
+@transaction.atomic
+def record_restricted_view(*, escalation: Escalation, actor: User, channel: str) -> None:
+    """Need to know is only as good as its record: each look at a restricted case is logged."""
+    if escalation.is_restricted:
+        record_event(
+            action=AuditAction.ESCALATION_VIEWED,
+            actor=actor,
+            target=escalation,
+            escalation_id=escalation.pk,
+            data={"channel": channel},
+        )
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def decision_needs_approval(escalation: Escalation) -> bool:
+    return escalation.severity <= 1 or escalation.is_high_visibility
+
+
+def _policy_version_in_force(policy: Policy, version: str) -> PolicyVersion:
+    if version:
+        found = PolicyVersion.objects.filter(policy=policy, version=version).first()
+        if found is None:
+            raise InvalidInput(
+                f"policy '{policy.code}' has no version '{version}'", field="policy_version"
+            )
+        return found
+    today = clock.now().date()
+    found = (
+        PolicyVersion.objects.filter(policy=policy, effective_from__lte=today)
+        .order_by("-effective_from")
+        .first()
+    )
+    if found is None:
+        raise InvalidInput(f"policy '{policy.code}' has no version in force", field="policy")
+    return found
+
+
+@transaction.atomic
+def record_decision(
+    *,
+    escalation: Escalation,
+    actor: User,
+    policy_code: str,
+    action_code: str,
+    scope: str,
+    rationale: str,
+    countries: list[str] | None = None,
+    policy_version: str = "",
+) -> Decision:
+    _require(can_work_escalations(actor), "your role cannot record decisions")
+    if escalation.status == Status.CLOSED:
+        raise Conflict("the escalation is closed; reopen it to decide again", field="status")
+    policy = _policy(policy_code)
+    version = _policy_version_in_force(policy, policy_version)
+    action = EnforcementAction.objects.filter(code=action_code).first()
+    if action is None:
+        known = ", ".join(EnforcementAction.objects.values_list("code", flat=True))
+        raise InvalidInput(f"unknown enforcement action '{action_code}'; use one of {known}", field="action")
+    country_codes = [c.strip().upper() for c in countries or [] if c and c.strip()]
+    if action.needs_countries and not country_codes:
+        raise InvalidInput(f"'{action.label}' needs the countries it applies in", field="countries")
+    if not action.needs_countries and country_codes:
+        raise InvalidInput(f"'{action.label}' does not take countries", field="countries")
+    known_markets = set(Market.objects.filter(code__in=country_codes).values_list("code", flat=True))
+    for index, code in enumerate(country_codes):
+        if code not in known_markets:
+            raise InvalidInput(f"unknown country or market '{code}'", field=f"countries[{index}]")
+    scope = _text(scope, field="scope", max_length=REASON_MAX, required=True)
+    rationale = _text(rationale, field="rationale", max_length=NOTE_MAX, required=True)
+    needs_approval = decision_needs_approval(escalation)
+    decision = Decision.objects.create(
+        escalation=escalation,
+        policy_version=version,
+        action=action,
+        countries=country_codes,
+        scope=scope,
+        rationale=rationale,
+        state=Decision.State.PENDING_APPROVAL if needs_approval else Decision.State.FINAL,
+        decided_by=actor,
+        decided_at=clock.now(),
+    )
+    _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION), actor=actor)
+    _touch(escalation)
+    _refresh_next_due(escalation)
+    record_event(
+        action=AuditAction.DECISION_RECORDED,
+        actor=actor,
+        target=decision,
+        escalation_id=escalation.pk,
+        data={
+            "policy": f"{policy.code} v{version.version}",
+            "action": action.code,
+            "countries": country_codes,
+            "scope": scope,
+            "rationale": rationale,
+            "state": decision.state,
+        },
+    )
+    return decision
+
+
+def _pending_decision(decision: Decision, actor: User) -> Decision:
+    _require(can_approve_decisions(actor), "only a lead or an admin may review decisions")
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    if decision.state != Decision.State.PENDING_APPROVAL:
+        raise Conflict(f"this decision is {decision.get_state_display().lower()}", field="decision")
+    if decision.decided_by_id == actor.pk:
+        raise PermissionDenied(
+            "a second person must approve: you recorded this decision", field="decision"
+        )
+    return decision
+
+
+@transaction.atomic
+def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> Decision:
+    decision = _pending_decision(decision, actor)
+    decision.state = Decision.State.FINAL
+    decision.reviewed_by = actor
+    decision.reviewed_at = clock.now()
+    decision.review_comment = _text(comment, field="comment", max_length=REASON_MAX, required=False)
+    decision.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_comment"])
+    record_event(
+        action=AuditAction.DECISION_APPROVED,
+        actor=actor,
+        target=decision,
+        escalation_id=decision.escalation_id,
+        data={"comment": decision.review_comment, "decided_by": decision.decided_by.username},
+    )
+    return decision
+
+
+@transaction.atomic
+def send_back_decision(*, decision: Decision, actor: User, comment: str) -> Decision:
+    decision = _pending_decision(decision, actor)
+    decision.state = Decision.State.SENT_BACK
+    decision.reviewed_by = actor
+    decision.reviewed_at = clock.now()
+    decision.review_comment = _text(comment, field="comment", max_length=REASON_MAX, required=True)
+    decision.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_comment"])
+    record_event(
+        action=AuditAction.DECISION_REJECTED,
+        actor=actor,
+        target=decision,
+        escalation_id=decision.escalation_id,
+        data={"comment": decision.review_comment},
+    )
+    return decision
+
+
+def get_decision(*, escalation: Escalation, decision_id: int | str) -> Decision:
+    decision = escalation.decisions.filter(pk=decision_id).first() if str(decision_id).isdigit() else None
+    if decision is None:
+        raise NotFound(f"no decision {decision_id} on {escalation.reference}", field="decision_id")
+    return decision
