@@ -90,13 +90,13 @@ def _cases() -> list[DemoCase]:
     def note(username: str, body: str):
         return lambda case, users, _c: add_note(escalation=case, body=body, actor=users[username])
 
-    def decide(policy: str, action: str, scope: str, rationale: str, countries=None, approve=False):
+    def decide(policy: str, action: str, scope: str, rationale: str, countries=None, approve=True):
         def run(case, users, _c):
             decision = record_decision(
                 escalation=case, actor=users["analyst"], policy_code=policy, action_code=action,
                 scope=scope, rationale=rationale, countries=countries or [],
             )
-            if approve:
+            if approve and decision.state == decision.State.PENDING_APPROVAL:
                 approve_decision(decision=decision, actor=users["lead"], comment="Agreed.")
         return run
 
@@ -146,7 +146,8 @@ def _cases() -> list[DemoCase]:
                 subjects=[SubjectInput("account", "@demo_city_official"),
                           SubjectInput("url", "https://demo-phish.example/login")],
                 rubric_answers={"harm": "severe", "imminence": "ongoing", "reach": "viral",
-                                "subject_profile": "official", "public_attention": "national"},
+                                "subject_profile": "head_of_state_or_critical",
+                                "public_attention": "national"},
                 is_high_visibility=True,
                 shared_with_team_codes=["communications"],
             ),
@@ -171,7 +172,7 @@ def _cases() -> list[DemoCase]:
                                 "vulnerability": "some", "public_attention": "national"},
             ),
             steps=[(8.5, move("triaged", "investigating")), (8, assign("analyst2")),
-                   (6, decide("scams_and_fraud", "remove_content", "All posts with the payment handle",
+                   (6, decide("scams_fraud", "remove_content", "All posts with the payment handle",
                               "Impersonates relief charities to collect money: scam policy 2.1."))],
         ),
         DemoCase(

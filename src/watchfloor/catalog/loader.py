@@ -1,0 +1,227 @@
+"""Reading a catalog directory: YAML files in, one validated :class:`Catalog` out.
+
+Every problem names the file, the dotted path inside it and the line, so a reviewer
+goes straight to it::
+
+    rubric.yaml:74: factors[2].options[1].points: ...
+
+YAML is composed into nodes first (which carry their line), then constructed into
+plain data, so each path in the data can be traced back to a line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from watchfloor.catalog.schema import (
+    CATALOG_FILES,
+    Catalog,
+    CatalogSchemaError,
+    Location,
+    format_location,
+    validate_catalog,
+)
+from watchfloor.core.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class CatalogError(InvalidInput):
+    """The catalog cannot be used. ``problems`` lists everything found, in file order."""
+
+    code = "invalid_catalog"
+
+    def __init__(self, problems: Sequence[Problem], *, directory: Path):
+        self.problems = list(problems)
+        self.directory = directory
+        count = len(self.problems)
+        super().__init__(
+            f"the catalog in {directory} has {count} problem{'s' if count != 1 else ''}:\n"
+            + "\n".join(str(problem) for problem in self.problems)
+        )
+
+
+@dataclass(frozen=True)
+class LoadedCatalog:
+    catalog: Catalog
+    # SHA-256 over the catalog files in name order: what a CatalogVersion is keyed by.
+    digest: str
+    directory: Path
+
+
+@dataclass
+class _ParsedFile:
+    data: Any
+    lines: dict[Location, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _UnreadableFile(Exception):
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def read_catalog(directory: Path) -> LoadedCatalog:
+    """Read and validate every catalog file in ``directory``.
+
+    Raises :class:`CatalogError` with all the problems found: missing files, YAML
+    that does not parse, and schema and cross-file problems of the files that do.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CatalogError(
+            [
+                Problem(
+                    str(directory),
+                    "",
+                    None,
+                    "is not a directory; give the folder that holds "
+                    f"{', '.join(CATALOG_FILES.values())}",
+                )
+            ],
+            directory=directory,
+        )
+    problems: list[Problem] = []
+    parsed: dict[str, _ParsedFile] = {}
+    digest = hashlib.sha256()
+    for name in sorted(CATALOG_FILES.values()):
+        path = directory / name
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            problems.append(Problem(name, "", None, "file is missing; every catalog needs it"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(name, "", None, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        # Name and length go in too, so moving text from one file to another changes it.
+        digest.update(f"{name}\0{len(raw)}\0".encode())
+        digest.update(raw)
+        try:
+            parsed[name] = _parse_yaml(name, raw)
+        except _UnreadableFile as exc:
+            problems.append(Problem(name, "", exc.line, exc.message))
+            continue
+        problems.extend(parsed[name].problems)
+
+    catalog: Catalog | None = None
+    try:
+        catalog = validate_catalog({name: file.data for name, file in parsed.items()})
+    except CatalogSchemaError as exc:
+        unreadable = set(CATALOG_FILES.values()) - set(parsed)
+        for problem in exc.problems:
+            if problem.file in unreadable and not problem.location:
+                continue  # a missing or unreadable file, reported above
+            line = None
+            if problem.file in parsed:  # an empty file has no lines to point at: say line 1
+                line = _line_for(parsed[problem.file].lines, problem.location) or 1
+            problems.append(
+                Problem(problem.file, format_location(problem.location), line, problem.message)
+            )
+    if problems or catalog is None:
+        problems.sort(key=lambda p: (p.file, p.line or 0))
+        raise CatalogError(problems, directory=directory)
+    return LoadedCatalog(catalog=catalog, digest=digest.hexdigest(), directory=directory.resolve())
+
+
+def _parse_yaml(name: str, raw: bytes) -> _ParsedFile:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _UnreadableFile(line, "is not UTF-8 text; save the file as UTF-8") from None
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # characters YAML does not allow, e.g. control codes
+        line = text[: exc.position].count("\n") + 1
+        raise _UnreadableFile(line, f"not valid YAML: {exc.reason}") from None
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise _UnreadableFile(mark.line + 1 if mark else None, _describe_yaml_error(exc)) from None
+    finally:
+        loader.dispose()
+    parsed = _ParsedFile(data=data)
+    if node is not None:
+        _index_lines(name, node, (), parsed, frozenset())
+    return parsed
+
+
+def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or "unexpected text"
+    message = f"not valid YAML: {problem}"
+    if exc.context:
+        context = exc.context
+        if exc.context_mark is not None and exc.context_mark is not exc.problem_mark:
+            context += f" that starts on line {exc.context_mark.line + 1}"
+        message += f" ({context})"
+    if "'\\t'" in problem:
+        message += "; indent with spaces, not tabs"
+    elif "found ','" in problem or "mapping values are not allowed" in problem:
+        message += "; put text that contains ': ' or ',' in quotes"
+    return message
+
+
+def _index_lines(
+    name: str, node: yaml.Node, location: Location, parsed: _ParsedFile, on_path: frozenset[int]
+) -> None:
+    """Record the line of every path in the document, and flag repeated keys."""
+    parsed.lines.setdefault(location, node.start_mark.line + 1)
+    if id(node) in on_path:  # an alias that refers back to its own ancestor
+        return
+    on_path = on_path | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            child = (*location, key)
+            if key in first_line:
+                parsed.problems.append(
+                    Problem(
+                        name,
+                        format_location(child),
+                        line,
+                        f"'{key}' is given twice (first on line {first_line[key]}); "
+                        "YAML would silently keep only the last",
+                    )
+                )
+            else:
+                first_line[key] = line
+            # A key's own line, not its value's: a nested block starts on the next line.
+            parsed.lines[child] = line
+            _index_lines(name, value_node, child, parsed, on_path)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(name, item, (*location, index), parsed, on_path)
+
+
+def _line_for(lines: dict[Location, int], location: Location) -> int | None:
+    """The line of ``location``, or of its nearest ancestor when it is absent (a missing field)."""
+    for end in range(len(location), -1, -1):
+        line = lines.get(location[:end])
+        if line is not None:
+            return line
+    return None

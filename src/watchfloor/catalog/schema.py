@@ -1,0 +1,656 @@
+"""What each file of a catalog directory may say, and what must hold across files.
+
+One pydantic model per file, and :class:`Catalog` for the whole directory: its fields
+are named after the files (``policies`` is ``policies.yaml``), so a validation error's
+location says which file and where in it. The per-file models check shapes and values
+(time zones, language tags, durations); :class:`Catalog` then checks what spans a list
+or several files: codes are unique, and every reference (an escalation type's default
+policy, a floor's escalation type, a rule's jurisdiction) names something that exists.
+
+Problems come back as :class:`SchemaProblem` (file, location inside it, message); the
+loader turns locations into line numbers. The severity rubric is
+``severity.rubric.Rubric``, used as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+import zoneinfo
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from watchfloor.severity.rubric import Rubric, parse_iso_duration
+
+Location = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    file: str
+    location: Location
+    message: str
+
+
+class CatalogSchemaError(ValueError):
+    """The catalog breaks the schema; ``problems`` says where and how."""
+
+    def __init__(self, problems: Sequence[SchemaProblem]):
+        self.problems = list(problems)
+        super().__init__(
+            "; ".join(
+                f"{p.file}: {format_location(p.location) or '(top level)'}: {p.message}"
+                for p in self.problems
+            )
+        )
+
+
+def format_location(location: Location) -> str:
+    """``("factors", 2, "options", 1, "points")`` → ``factors[2].options[1].points``."""
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+# Value checks. Each error message names the value and shows a correct example.
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+_RULE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_MARKET_CODE = re.compile(r"^[A-Z]{2}$")
+# The common shape of a BCP 47 tag, in its canonical case: language, then optional
+# script, region and variants (ja, zh-Hant, en-US, es-419, sl-rozaj).
+_LANGUAGE_TAG = re.compile(
+    r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-z0-9]{5,8}|\d[a-z0-9]{3}))*$"
+)
+
+
+def _code(value: str) -> str:
+    if not _CODE.match(value) or len(value) > 64:
+        raise ValueError(
+            f"'{value}' is not a valid code: use up to 64 lower-case letters, digits and "
+            "underscores, starting with a letter (for example violent_threats)"
+        )
+    return value
+
+
+def _rule_id(value: str) -> str:
+    if not _RULE_ID.match(value) or len(value) > 80:
+        raise ValueError(
+            f"'{value}' is not a valid rule id: use up to 80 lower-case letters, digits and "
+            "hyphens (for example in-itrules-3-1-d)"
+        )
+    return value
+
+
+def _market_code(value: str) -> str:
+    if not _MARKET_CODE.match(value):
+        raise ValueError(
+            f"'{value}' is not a market code: use the two-letter ISO 3166-1 code in capitals "
+            "(for example JP), or EU"
+        )
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"'{value}' is not an IANA time zone name (for example Asia/Tokyo or Australia/Sydney)"
+        ) from None
+    return value
+
+
+def _language_tag(value: str) -> str:
+    if not _LANGUAGE_TAG.match(value):
+        raise ValueError(
+            f"'{value}' does not look like a BCP 47 language tag such as ja, zh-Hant or en-US "
+            "(language in lower case, script in title case, region in capitals)"
+        )
+    return value
+
+
+def _duration(value: str) -> str:
+    parse_iso_duration(value)  # its ValueError already names the value and gives examples
+    return value
+
+
+def _calendar_date(value: Any) -> Any:
+    # Pydantic would read a bare number as a Unix timestamp; a catalog never means that.
+    if isinstance(value, datetime) or not isinstance(value, date | str):
+        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-02-20")
+    return value
+
+
+Code = Annotated[str, AfterValidator(_code)]
+RuleId = Annotated[str, AfterValidator(_rule_id)]
+MarketCode = Annotated[str, AfterValidator(_market_code)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
+Duration = Annotated[str, AfterValidator(_duration)]
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# catalog.yaml
+
+
+class CatalogInfo(_Strict):
+    label: str = Field(min_length=1, max_length=80)
+    version: str = Field(min_length=1, max_length=19)
+
+
+# policies.yaml
+
+
+class PolicyVersionSpec(_Strict):
+    version: str = Field(min_length=1, max_length=32)
+    effective_from: CalendarDate
+    summary: str = ""
+
+
+class PolicySpec(_Strict):
+    code: Code
+    name: Name
+    description: str = ""
+    versions: list[PolicyVersionSpec] = Field(min_length=1)
+
+
+class PolicyAreaSpec(_Strict):
+    code: Code
+    name: Name
+    policies: list[PolicySpec] = Field(min_length=1)
+
+
+class PoliciesFile(_Strict):
+    areas: list[PolicyAreaSpec] = Field(min_length=1)
+
+
+# escalation_types.yaml
+
+
+class EscalationTypeSpec(_Strict):
+    code: Code
+    name: Name
+    description: str = Field(min_length=1)
+    default_policy: Code | None = None
+
+
+class EscalationTypesFile(_Strict):
+    escalation_types: list[EscalationTypeSpec] = Field(min_length=1)
+
+
+# enforcement_actions.yaml
+
+
+class EnforcementActionSpec(_Strict):
+    code: Code
+    label: Name
+    description: str = ""
+    needs_countries: bool = False
+    position: int = Field(ge=0, le=32767)
+
+
+class EnforcementActionsFile(_Strict):
+    actions: list[EnforcementActionSpec] = Field(min_length=1)
+
+
+# teams.yaml
+
+
+class TeamSpec(_Strict):
+    code: Code
+    name: Name
+    kind: Literal["site_policy", "partner"]
+    description: str = ""
+
+
+class TeamsFile(_Strict):
+    teams: list[TeamSpec] = Field(min_length=1)
+
+
+# markets.yaml
+
+
+class MarketSpec(_Strict):
+    code: MarketCode
+    name: Name
+    time_zones: list[TimeZoneName] = Field(min_length=1)
+    languages: list[LanguageTag] = Field(min_length=1)
+    regulators: list[str] = Field(default_factory=list)
+
+
+class MarketsFile(_Strict):
+    markets: list[MarketSpec] = Field(min_length=1)
+
+
+# statutory_rules.yaml
+
+DeadlineKind = Literal["fixed", "set_by_notice", "qualitative"]
+_WITHOUT_FIGURE = ("set_by_notice", "qualitative")
+
+
+class StatutoryRuleSpec(_Strict):
+    # Field order matters: deadline and internal_target are checked against deadline_kind.
+    id: RuleId
+    jurisdiction: MarketCode
+    instrument: str = Field(min_length=1, max_length=500)
+    trigger: str = Field(min_length=1)
+    action: str = Field(min_length=1, max_length=500)
+    deadline_kind: DeadlineKind
+    deadline: Duration | None = Field(default=None, validate_default=True)
+    internal_target: Duration | None = Field(default=None, validate_default=True)
+    previously: Duration | None = None
+    effective_from: CalendarDate | None = None
+    verify: bool = False
+    note: str = ""
+    sources: list[str] = Field(default_factory=list)
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_fits_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("deadline_kind")
+        if kind == "fixed" and value is None:
+            raise ValueError("a fixed deadline needs its ISO 8601 duration, for example PT24H")
+        if kind in _WITHOUT_FIGURE and value is not None:
+            raise ValueError(
+                f"a {kind} rule has no figure in law: set deadline to null and put what the "
+                "team holds itself to in internal_target"
+            )
+        return value
+
+    @field_validator("internal_target")
+    @classmethod
+    def _target_where_law_gives_none(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("deadline_kind")
+        if kind in _WITHOUT_FIGURE and value is None:
+            raise ValueError(
+                f"a {kind} rule needs internal_target, the ISO 8601 duration the team holds "
+                "itself to (for example PT24H)"
+            )
+        deadline = info.data.get("deadline")
+        if (
+            value is not None
+            and deadline
+            and parse_iso_duration(value) > parse_iso_duration(deadline)
+        ):
+            raise ValueError(
+                f"internal_target {value} is longer than the statutory deadline {deadline}"
+            )
+        return value
+
+
+class StatutoryRulesFile(_Strict):
+    rules: list[StatutoryRuleSpec] = Field(min_length=1)
+
+
+# The whole catalog
+
+
+class Catalog(_Strict):
+    """The whole catalog. Each field is one file of the directory, named after it."""
+
+    catalog: CatalogInfo
+    policies: PoliciesFile
+    escalation_types: EscalationTypesFile
+    rubric: Rubric
+    enforcement_actions: EnforcementActionsFile
+    teams: TeamsFile
+    markets: MarketsFile
+    statutory_rules: StatutoryRulesFile
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Catalog:
+        problems = list(_reference_problems(self))
+        if problems:
+            raise CatalogSchemaError(problems)
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.catalog.label
+
+    @property
+    def version(self) -> str:
+        return self.catalog.version
+
+    def iter_policies(self) -> Iterator[tuple[PolicyAreaSpec, PolicySpec]]:
+        for area in self.policies.areas:
+            for policy in area.policies:
+                yield area, policy
+
+    def counts(self) -> dict[str, int]:
+        """How many of each thing the catalog defines, for summaries and the audit log."""
+        policies = [policy for _, policy in self.iter_policies()]
+        return {
+            "policy_areas": len(self.policies.areas),
+            "policies": len(policies),
+            "policy_versions": sum(len(policy.versions) for policy in policies),
+            "escalation_types": len(self.escalation_types.escalation_types),
+            "severities": len(self.rubric.severities),
+            "factors": len(self.rubric.factors),
+            "floor_rules": len(self.rubric.floors),
+            "enforcement_actions": len(self.enforcement_actions.actions),
+            "teams": len(self.teams.teams),
+            "markets": len(self.markets.markets),
+            "statutory_rules": len(self.statutory_rules.rules),
+        }
+
+
+# Catalog field → the file that holds it, in the order the fields are declared.
+CATALOG_FILES: dict[str, str] = {name: f"{name}.yaml" for name in Catalog.model_fields}
+
+
+def validate_catalog(documents: Mapping[str, Any]) -> Catalog:
+    """Validate parsed files, keyed by file name (``"rubric.yaml"``), as one catalog.
+
+    Raises :class:`CatalogSchemaError` listing every problem found. Cross-file checks
+    run only once every file is valid on its own.
+    """
+    data = {field: documents[name] for field, name in CATALOG_FILES.items() if name in documents}
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogSchemaError(list(_problems_from(exc, data))) from None
+
+
+# Cross-file and uniqueness checks
+
+
+def _duplicates(
+    file: str, entries: Sequence[tuple[Location, str]], what: str
+) -> Iterator[SchemaProblem]:
+    first_seen: dict[str, Location] = {}
+    for location, code in entries:
+        if code in first_seen:
+            yield SchemaProblem(
+                file,
+                location,
+                f"{what} '{code}' is already used at {format_location(first_seen[code])}; "
+                f"each {what} must be unique",
+            )
+        else:
+            first_seen[code] = location
+
+
+def _reference_problems(catalog: Catalog) -> Iterator[SchemaProblem]:
+    policies_file = CATALOG_FILES["policies"]
+    areas = catalog.policies.areas
+    yield from _duplicates(
+        policies_file, [(("areas", i, "code"), area.code) for i, area in enumerate(areas)], "code"
+    )
+    yield from _duplicates(
+        policies_file,
+        [
+            (("areas", i, "policies", j, "code"), policy.code)
+            for i, area in enumerate(areas)
+            for j, policy in enumerate(area.policies)
+        ],
+        "policy code",
+    )
+    for i, area in enumerate(areas):
+        for j, policy in enumerate(area.policies):
+            yield from _duplicates(
+                policies_file,
+                [
+                    (("areas", i, "policies", j, "versions", k, "version"), version.version)
+                    for k, version in enumerate(policy.versions)
+                ],
+                "version",
+            )
+    policy_codes = sorted(policy.code for _, policy in catalog.iter_policies())
+
+    types_file = CATALOG_FILES["escalation_types"]
+    escalation_types = catalog.escalation_types.escalation_types
+    yield from _duplicates(
+        types_file,
+        [(("escalation_types", i, "code"), t.code) for i, t in enumerate(escalation_types)],
+        "code",
+    )
+    for i, escalation_type in enumerate(escalation_types):
+        if escalation_type.default_policy and escalation_type.default_policy not in policy_codes:
+            yield SchemaProblem(
+                types_file,
+                ("escalation_types", i, "default_policy"),
+                f"unknown policy '{escalation_type.default_policy}'; use a policy code from "
+                f"{policies_file}: {', '.join(policy_codes)}",
+            )
+
+    type_codes = {t.code for t in escalation_types}
+    for i, floor in enumerate(catalog.rubric.floors):
+        for j, code in enumerate(floor.when.escalation_types):
+            if code not in type_codes:
+                yield SchemaProblem(
+                    CATALOG_FILES["rubric"],
+                    ("floors", i, "when", "escalation_types", j),
+                    f"unknown escalation type '{code}'; use a code from {types_file}",
+                )
+
+    actions = catalog.enforcement_actions.actions
+    yield from _duplicates(
+        CATALOG_FILES["enforcement_actions"],
+        [(("actions", i, "code"), action.code) for i, action in enumerate(actions)],
+        "code",
+    )
+    teams = catalog.teams.teams
+    yield from _duplicates(
+        CATALOG_FILES["teams"],
+        [(("teams", i, "code"), t.code) for i, t in enumerate(teams)],
+        "code",
+    )
+    markets = catalog.markets.markets
+    yield from _duplicates(
+        CATALOG_FILES["markets"],
+        [(("markets", i, "code"), market.code) for i, market in enumerate(markets)],
+        "code",
+    )
+
+    rules_file = CATALOG_FILES["statutory_rules"]
+    rules = catalog.statutory_rules.rules
+    yield from _duplicates(
+        rules_file, [(("rules", i, "id"), rule.id) for i, rule in enumerate(rules)], "id"
+    )
+    market_codes = sorted(market.code for market in markets)
+    for i, rule in enumerate(rules):
+        if rule.jurisdiction not in market_codes:
+            yield SchemaProblem(
+                rules_file,
+                ("rules", i, "jurisdiction"),
+                f"unknown jurisdiction '{rule.jurisdiction}'; add it to {CATALOG_FILES['markets']} "
+                f"or use one of {', '.join(market_codes)}",
+            )
+
+
+# Turning pydantic's errors into problems a person can act on
+
+
+def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> Iterator[SchemaProblem]:
+    for error in exc.errors():
+        location: Location = tuple(error["loc"])
+        if not location:
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, CatalogSchemaError):
+                yield from cause.problems
+            else:
+                yield SchemaProblem("", (), _message(error, Catalog, location))
+            continue
+        field, inside = str(location[0]), location[1:]
+        file = CATALOG_FILES[field]
+        if error["type"] == "missing" and not inside:
+            yield SchemaProblem(file, (), "the file is missing")
+            continue
+        if field == "rubric" and not inside and error["type"] == "value_error":
+            # Rubric checks its ordering rules on the whole file; find where they break.
+            located = list(_locate_rubric_problems(data.get(field)))
+            if located:
+                yield from (SchemaProblem(file, where, message) for where, message in located)
+                continue
+        yield SchemaProblem(file, inside, _message(error, Catalog, location))
+
+
+def _message(error: Mapping[str, Any], root: type[BaseModel], location: Location) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"missing required field '{location[-1]}'"
+    if kind == "extra_forbidden":
+        model = _model_at(root, location[:-1])
+        allowed = f"; the fields here are {', '.join(model.model_fields)}" if model else ""
+        return f"unknown field '{location[-1]}'{allowed}"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["ctx"]["error"])
+    if kind == "string_type" and isinstance(value, bool | int | float | date):
+        read_as = "true/false" if isinstance(value, bool) else type(value).__name__
+        return f"expected text, but YAML read {value!r} as {read_as}; put the value in quotes"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of fields (key: value), got {_describe(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {_describe(value)}"
+    if isinstance(value, str | int | float | bool | date):
+        return f"{error['msg']} (got {value!r})"
+    return str(error["msg"])
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (it is empty)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _model_at(root: type[BaseModel], location: Location) -> type[BaseModel] | None:
+    """The model that validates the mapping at ``location``, to list its fields."""
+    annotation: Any = root
+    for part in location:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif typing.get_origin(annotation) is list and isinstance(part, int):
+            annotation = typing.get_args(annotation)[0]
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _locate_rubric_problems(data: Any) -> Iterator[tuple[Location, str]]:
+    """Where the rules that ``Rubric`` checks on the file as a whole are broken.
+
+    ``Rubric`` says what is wrong but, checking the whole file at once, not where;
+    this finds the entries at fault so the loader can give their lines. Yields
+    nothing when it cannot tell, and the loader then keeps Rubric's own message.
+    """
+    if not isinstance(data, dict):
+        return
+    severities = data.get("severities")
+    severities = severities if isinstance(severities, list) else []
+    previous_score: int | None = None
+    for i, severity in enumerate(severities):
+        if not isinstance(severity, dict):
+            continue
+        if severity.get("level") != i:
+            yield (
+                ("severities", i, "level"),
+                f"expected level {i}: list severities SEV0 first, numbered 0, 1, 2, …",
+            )
+        score = severity.get("min_score")
+        if isinstance(score, int):
+            if previous_score is not None and score >= previous_score:
+                yield (
+                    ("severities", i, "min_score"),
+                    f"min_score {score} must be lower than the previous severity's "
+                    f"({previous_score}): scores fall from SEV0 to the mildest severity",
+                )
+            previous_score = score
+    if severities and isinstance(severities[-1], dict):
+        last_score = severities[-1].get("min_score")
+        if isinstance(last_score, int) and last_score != 0:
+            yield (
+                ("severities", len(severities) - 1, "min_score"),
+                "the mildest severity must have min_score 0, so that every score has a band",
+            )
+
+    factors = data.get("factors")
+    factors = factors if isinstance(factors, list) else []
+    answers: dict[str, list[Any]] = {}
+    for i, factor in enumerate(factors):
+        if not isinstance(factor, dict):
+            continue
+        code = factor.get("code")
+        if code in answers:
+            yield (("factors", i, "code"), f"factor code '{code}' is used twice")
+        options = factor.get("options") if isinstance(factor.get("options"), list) else []
+        answers[code] = [o.get("value") for o in options if isinstance(o, dict)]
+
+    floors = data.get("floors")
+    for i, floor in enumerate(floors if isinstance(floors, list) else []):
+        if not isinstance(floor, dict):
+            continue
+        minimum = floor.get("min_severity")
+        if isinstance(minimum, int) and severities and minimum >= len(severities):
+            yield (
+                ("floors", i, "min_severity"),
+                f"there is no SEV{minimum}; the mildest severity is SEV{len(severities) - 1}",
+            )
+        when = floor.get("when") if isinstance(floor.get("when"), dict) else {}
+        at_least = when.get("factors_at_least")
+        for code, value in (at_least if isinstance(at_least, dict) else {}).items():
+            where = ("floors", i, "when", "factors_at_least", code)
+            if code not in answers:
+                yield (
+                    where,
+                    f"unknown factor '{code}'; the factors are {', '.join(map(str, answers))}",
+                )
+            elif value not in answers[code]:
+                yield (
+                    where,
+                    f"'{value}' is not an answer of factor '{code}'; choose one of "
+                    f"{', '.join(map(str, answers[code]))}",
+                )
