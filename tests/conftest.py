@@ -16,6 +16,12 @@ from watchfloor.core import clock  # noqa: E402
 DEFAULT_NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Every fixture user gets a password; the production hasher would dominate run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def frozen_clock() -> Iterator[datetime]:
     """Freeze core.clock; tests move it with clock.advance()."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from watchfloor.core.errors import InvalidInput
@@ -17,8 +17,8 @@ FALLBACK_QUALITATIVE_TARGET = timedelta(hours=24)
 
 def business_time_zone(escalation: Escalation) -> ZoneInfo:
     """Business days are counted in the first market's zone (UTC when there is none)."""
-    markets = list(escalation.markets.all())
-    return ZoneInfo(markets[0].primary_time_zone) if markets else ZoneInfo("UTC")
+    market = escalation.primary_market
+    return ZoneInfo(market.primary_time_zone) if market else ZoneInfo("UTC")
 
 
 def sla_due_times(
@@ -65,22 +65,28 @@ def statutory_due_at(
         if (
             rule.effective_from
             and rule.previous_deadline
-            and received_at.date() < rule.effective_from
+            and _local_date(received_at, rule) < rule.effective_from
         ):
             deadline = rule.previous_deadline
             basis = (
                 f"{rule.instrument}: {describe_duration(deadline)} "
                 f"(the figure before {rule.effective_from.isoformat()})"
             )
-        return received_at + deadline, basis
+        return received_at.astimezone(UTC) + deadline, basis
     # Qualitative ("expeditiously"): tracked against our own target, or a stated time.
     if stated_due_at is not None:
         return stated_due_at, f"{rule.instrument} (qualitative; due time entered)"
     target = rule.internal_target or FALLBACK_QUALITATIVE_TARGET
     return (
-        received_at + target,
+        received_at.astimezone(UTC) + target,
         f"{rule.instrument} (qualitative; internal target {describe_duration(target)})",
     )
+
+
+def _local_date(moment: datetime, rule: StatutoryRule):
+    """The date in the jurisdiction itself: a law takes effect on its own calendar."""
+    zone = ZoneInfo(rule.market.primary_time_zone) if rule.market else ZoneInfo("UTC")
+    return moment.astimezone(zone).date()
 
 
 def next_running_clock(clocks: list[Clock]) -> Clock | None:

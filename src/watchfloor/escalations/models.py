@@ -68,6 +68,10 @@ class Escalation(models.Model):
         "policy.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     markets = models.ManyToManyField("markets.Market", related_name="escalations", blank=True)
+    # The first market the reporter named: its zone counts business days and local times.
+    primary_market = models.ForeignKey(
+        "markets.Market", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     languages = models.JSONField(default=list, blank=True)
 
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices)

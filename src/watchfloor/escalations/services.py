@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -102,7 +102,9 @@ def _aware(value: datetime, *, field: str) -> datetime:
             "times must carry their UTC offset or zone, e.g. 2026-11-26T09:00:00+09:00",
             field=field,
         )
-    return value
+    # Stored and computed in UTC: adding hours to a zoned time would add wall time and
+    # give a 24-hour deadline 23 or 25 real hours across a daylight-saving change.
+    return value.astimezone(UTC)
 
 
 def _markets(codes: list[str]) -> list[Market]:
@@ -351,6 +353,7 @@ def create_escalation(
         title=title,
         summary=summary,
         policy=policy,
+        primary_market=market_rows[0] if market_rows else None,
         languages=language_tags,
         source_kind=source_kind,
         source_team=source_team,
@@ -567,6 +570,9 @@ def merge_escalation(
         )
     if duplicate.merged_into_id is not None:
         raise Conflict(f"{duplicate.reference} is already merged", field="into")
+    if into.status == Status.CLOSED:
+        # Its running deadlines would move onto a closed case and vanish from the queue.
+        raise Conflict(f"{into.reference} is closed; reopen it before merging into it", field="into")
     if duplicate.is_restricted and not into.is_restricted:
         raise Conflict(
             "a restricted escalation cannot be merged into an unrestricted one: that would "
@@ -748,7 +754,11 @@ def record_decision(
         decided_by=actor,
         decided_at=clock.now(),
     )
-    _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION), actor=actor)
+    # Recording a decision acknowledges the case; it is the first action only once it
+    # counts (approved where approval is required).
+    _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
+    if decision.state == Decision.State.FINAL:
+        _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
     _touch(escalation)
     _refresh_next_due(escalation)
     record_event(
@@ -795,6 +805,10 @@ def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> D
         escalation_id=decision.escalation_id,
         data={"comment": decision.review_comment, "decided_by": decision.decided_by.username},
     )
+    escalation = decision.escalation
+    _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
+    _touch(escalation)
+    _refresh_next_due(escalation)
     return decision
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,7 +73,8 @@ class Target:
         if self.business_days is not None:
             return add_business_days(start, self.business_days, zone)
         assert self.duration is not None
-        return start + self.duration
+        # Elapsed time: add in UTC, never in a zone's wall time (DST would stretch it).
+        return (start.astimezone(UTC) + self.duration).astimezone(start.tzinfo)
 
     def describe(self) -> str:
         if self.business_days is not None:
