@@ -8,6 +8,8 @@ from django.db import models
 class AuditAction(models.TextChoices):
     CATALOG_LOADED = "catalog.loaded", "Catalog loaded"
     USER_CREATED = "user.created", "User created"
+    USER_CHANGED = "user.changed", "User changed by an administrator"
+    TEAM_CHANGED = "team.changed", "Team changed by an administrator"
     TOKEN_CREATED = "token.created", "API token created"
     TOKEN_REVOKED = "token.revoked", "API token revoked"
     ESCALATION_CREATED = "escalation.created", "Escalation created"

@@ -24,12 +24,16 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size):
         if event.sequence != expected_sequence:
             return ChainReport(
-                checked, False, expected_sequence,
+                checked,
+                False,
+                expected_sequence,
                 f"event #{expected_sequence} is missing (next found is #{event.sequence})",
             )
         if event.previous_hash != expected_previous:
             return ChainReport(
-                checked, False, event.sequence,
+                checked,
+                False,
+                event.sequence,
                 "previous_hash does not match the hash of the event before it",
             )
         recomputed = compute_event_hash(
@@ -46,7 +50,9 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
         )
         if recomputed != event.hash:
             return ChainReport(
-                checked, False, event.sequence,
+                checked,
+                False,
+                event.sequence,
                 "the event's content does not match its hash (it was altered)",
             )
         expected_previous = event.hash
@@ -55,7 +61,9 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
     head = AuditChainHead.objects.filter(pk=1).first()
     if head is not None and head.last_sequence != checked:
         return ChainReport(
-            checked, False, checked + 1,
+            checked,
+            False,
+            checked + 1,
             f"the chain head records {head.last_sequence} events but {checked} were found "
             "(events were removed from the end)",
         )

@@ -1,23 +1,15 @@
 from django.contrib import admin
 
 from watchfloor.catalog.models import CatalogVersion
+from watchfloor.core.admin import ReadOnlyAdminMixin
 
 
-class CatalogManaged:
+class CatalogManaged(ReadOnlyAdminMixin):
     """Read-only admin for rows that come from the catalog files.
 
     Change the files and run `watchfloor config load`; an edit made here would bypass
     review and the audit log, and the next load would overwrite it.
     """
-
-    def has_add_permission(self, request, obj=None):  # obj: inlines pass the parent
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CatalogVersion)

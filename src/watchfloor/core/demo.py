@@ -29,7 +29,7 @@ from watchfloor.escalations.services import (
 from watchfloor.people.models import Team, User
 from watchfloor.people.services import create_user
 
-DEMO_PASSWORD = "watchfloor-demo"
+DEMO_PASSWORD = "watchfloor-demo"  # noqa: S105 (printed to the user on purpose)
 
 DEMO_ACCOUNTS = [
     # username, role, team, time zone, first name, last name
@@ -50,8 +50,14 @@ def ensure_demo_accounts() -> list[User]:
         if user is None:
             team = Team.objects.get(code=team_code) if team_code else None
             user = create_user(
-                username=username, password=DEMO_PASSWORD, role=role, actor=None, team=team,
-                time_zone=zone, first_name=first, last_name=last,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                actor=None,
+                team=team,
+                time_zone=zone,
+                first_name=first,
+                last_name=last,
                 email=f"{username}@watchfloor.example",
             )
         accounts.append(user)
@@ -64,9 +70,9 @@ class DemoCase:
     opened_hours_ago: float
     fields: dict[str, Any]
     # (hours ago, what to do) — applied in time order across all cases.
-    steps: list[tuple[float, Callable[[Escalation, dict[str, User], dict[str, Escalation]], Any]]] = (
-        field(default_factory=list)
-    )
+    steps: list[
+        tuple[float, Callable[[Escalation, dict[str, User], dict[str, Escalation]], Any]]
+    ] = field(default_factory=list)
 
 
 def _ago(hours: float):
@@ -80,6 +86,7 @@ def _cases() -> list[DemoCase]:
                 transition_escalation(
                     escalation=case, to_status=status, actor=users["analyst"], reason=reason
                 )
+
         return run
 
     def assign(username: str):
@@ -93,16 +100,24 @@ def _cases() -> list[DemoCase]:
     def decide(policy: str, action: str, scope: str, rationale: str, countries=None, approve=True):
         def run(case, users, _c):
             decision = record_decision(
-                escalation=case, actor=users["analyst"], policy_code=policy, action_code=action,
-                scope=scope, rationale=rationale, countries=countries or [],
+                escalation=case,
+                actor=users["analyst"],
+                policy_code=policy,
+                action_code=action,
+                scope=scope,
+                rationale=rationale,
+                countries=countries or [],
             )
             if approve and decision.state == decision.State.PENDING_APPROVAL:
                 approve_decision(decision=decision, actor=users["lead"], comment="Agreed.")
+
         return run
 
     def link_to(other_key: str):
         return lambda case, users, cases: link_escalations(
-            escalation=case, other=cases[other_key], actor=users["analyst"],
+            escalation=case,
+            other=cases[other_key],
+            actor=users["analyst"],
             reason="same campaign",
         )
 
@@ -117,19 +132,37 @@ def _cases() -> list[DemoCase]:
                     "Removal notice received from the eSafety Commissioner for 14 posts and "
                     "2 accounts. Notice reference in the regulator portal. Legal to confirm scope."
                 ),
-                markets=["AU"], languages=["en"], source_kind="regulator",
+                markets=["AU"],
+                languages=["en"],
+                source_kind="regulator",
                 source_detail="eSafety Commissioner portal",
-                subjects=[SubjectInput("account", "@demo_harasser_01"),
-                          SubjectInput("post", "post/8841200017")],
-                rubric_answers={"harm": "moderate", "legal_exposure": "statutory_notice",
-                                "vulnerability": "some", "reach": "limited"},
-                statutory_triggers=[StatutoryTriggerInput(
-                    rule="au-osa-removal-notice", received_at=_ago(21),
-                    notice_reference="DEMO-ESAFETY-0042")],
+                subjects=[
+                    SubjectInput("account", "@demo_harasser_01"),
+                    SubjectInput("post", "post/8841200017"),
+                ],
+                rubric_answers={
+                    "harm": "moderate",
+                    "legal_exposure": "statutory_notice",
+                    "vulnerability": "some",
+                    "reach": "limited",
+                },
+                statutory_triggers=[
+                    StatutoryTriggerInput(
+                        rule="au-osa-removal-notice",
+                        received_at=_ago(21),
+                        notice_reference="DEMO-ESAFETY-0042",
+                    )
+                ],
                 shared_with_team_codes=["legal"],
             ),
-            steps=[(20.5, move("triaged")), (20, assign("analyst2")),
-                   (19, note("legal", "Notice is valid on its face; 12 of 14 posts clearly in scope."))],
+            steps=[
+                (20.5, move("triaged")),
+                (20, assign("analyst2")),
+                (
+                    19,
+                    note("legal", "Notice is valid on its face; 12 of 14 posts clearly in scope."),
+                ),
+            ],
         ),
         DemoCase(
             key="jp_account",
@@ -139,21 +172,39 @@ def _cases() -> list[DemoCase]:
                 title="市の公式アカウントが乗っ取られ、偽の避難指示を投稿",
                 summary=(
                     "A city government's official account is posting a fake evacuation order "
-                    "and a phishing link. 公式アカウントから偽の避難指示とフィッシングURLが投稿されている。"
+                    "and a phishing link. "
+                    "公式アカウントから偽の避難指示とフィッシングURLが投稿されている。"
                 ),
-                markets=["JP"], languages=["ja"], source_kind="partner_team",
-                source_team_code="public_policy", source_detail="Public Policy Japan",
-                subjects=[SubjectInput("account", "@demo_city_official"),
-                          SubjectInput("url", "https://demo-phish.example/login")],
-                rubric_answers={"harm": "severe", "imminence": "ongoing", "reach": "viral",
-                                "subject_profile": "head_of_state_or_critical",
-                                "public_attention": "national"},
+                markets=["JP"],
+                languages=["ja"],
+                source_kind="partner_team",
+                source_team_code="public_policy",
+                source_detail="Public Policy Japan",
+                subjects=[
+                    SubjectInput("account", "@demo_city_official"),
+                    SubjectInput("url", "https://demo-phish.example/login"),
+                ],
+                rubric_answers={
+                    "harm": "severe",
+                    "imminence": "ongoing",
+                    "reach": "viral",
+                    "subject_profile": "head_of_state_or_critical",
+                    "public_attention": "national",
+                },
                 is_high_visibility=True,
                 shared_with_team_codes=["communications"],
             ),
-            steps=[(0.6, move("triaged")), (0.6, assign("analyst")), (0.5, move("investigating")),
-                   (0.4, note("analyst", "Account locked pending owner verification. "
-                                         "ログイン元は海外IP。"))],
+            steps=[
+                (0.6, move("triaged")),
+                (0.6, assign("analyst")),
+                (0.5, move("investigating")),
+                (
+                    0.4,
+                    note(
+                        "analyst", "Account locked pending owner verification. ログイン元は海外IP。"
+                    ),
+                ),
+            ],
         ),
         DemoCase(
             key="ph_scam",
@@ -163,17 +214,33 @@ def _cases() -> list[DemoCase]:
                 title="Typhoon relief donation scams in Tagalog and Vietnamese",
                 summary=(
                     "Fake relief charities ask for e-wallet donations after the typhoon. "
-                    "\"Tulong para sa mga nasalanta\" / \"Quyên góp cứu trợ bão\" posts with the "
+                    '"Tulong para sa mga nasalanta" / "Quyên góp cứu trợ bão" posts with the '
                     "same payment handle."
                 ),
-                markets=["PH", "VN"], languages=["tl", "vi", "en"], source_kind="user_report",
+                markets=["PH", "VN"],
+                languages=["tl", "vi", "en"],
+                source_kind="user_report",
                 subjects=[SubjectInput("url", "https://relief-demo.example/donate")],
-                rubric_answers={"harm": "moderate", "reach": "significant",
-                                "vulnerability": "some", "public_attention": "national"},
+                rubric_answers={
+                    "harm": "moderate",
+                    "reach": "significant",
+                    "vulnerability": "some",
+                    "public_attention": "national",
+                },
             ),
-            steps=[(8.5, move("triaged", "investigating")), (8, assign("analyst2")),
-                   (6, decide("scams_fraud", "remove_content", "All posts with the payment handle",
-                              "Impersonates relief charities to collect money: scam policy 2.1."))],
+            steps=[
+                (8.5, move("triaged", "investigating")),
+                (8, assign("analyst2")),
+                (
+                    6,
+                    decide(
+                        "scams_fraud",
+                        "remove_content",
+                        "All posts with the payment handle",
+                        "Impersonates relief charities to collect money: scam policy 2.1.",
+                    ),
+                ),
+            ],
         ),
         DemoCase(
             key="ph_scam_2",
@@ -182,7 +249,9 @@ def _cases() -> list[DemoCase]:
                 type_code="scam_campaign",
                 title="Second wave: relief scam accounts re-registered",
                 summary="New accounts reuse the same donation page after the first takedown.",
-                markets=["PH"], languages=["tl"], source_kind="detector",
+                markets=["PH"],
+                languages=["tl"],
+                source_kind="detector",
                 rubric_answers={"harm": "moderate", "reach": "limited"},
             ),
             steps=[(4.5, link_to("ph_scam"))],
@@ -197,16 +266,32 @@ def _cases() -> list[DemoCase]:
                     "A post names the festival, a time and a weapon. 게시자는 같은 내용을 "
                     "세 번 재게시. Law-enforcement response team engaged."
                 ),
-                markets=["KR"], languages=["ko"], source_kind="user_report",
+                markets=["KR"],
+                languages=["ko"],
+                source_kind="user_report",
                 subjects=[SubjectInput("post", "post/7730019921")],
-                rubric_answers={"harm": "catastrophic", "imminence": "imminent",
-                                "reach": "significant", "public_attention": "national"},
+                rubric_answers={
+                    "harm": "catastrophic",
+                    "imminence": "imminent",
+                    "reach": "significant",
+                    "public_attention": "national",
+                },
                 shared_with_team_codes=["law_enforcement_response"],
             ),
-            steps=[(1.4, move("triaged")), (1.4, assign("lead")), (1.3, move("investigating")),
-                   (1.0, decide("violent_threats", "refer_law_enforcement",
-                                "The post and the poster's account",
-                                "Specific, credible threat with time and place; emergency referral."))],
+            steps=[
+                (1.4, move("triaged")),
+                (1.4, assign("lead")),
+                (1.3, move("investigating")),
+                (
+                    1.0,
+                    decide(
+                        "violent_threats",
+                        "refer_law_enforcement",
+                        "The post and the poster's account",
+                        "Specific, credible threat with time and place; emergency referral.",
+                    ),
+                ),
+            ],
         ),
         DemoCase(
             key="sg_media",
@@ -215,7 +300,9 @@ def _cases() -> list[DemoCase]:
                 type_code="media_inquiry",
                 title="Press inquiry: how we handle deepfake scam ads in Singapore",
                 summary="A national daily asks for comment by 18:00 SGT.",
-                markets=["SG"], languages=["en", "zh-Hans"], source_kind="media",
+                markets=["SG"],
+                languages=["en", "zh-Hans"],
+                source_kind="media",
                 rubric_answers={"public_attention": "national"},
                 shared_with_team_codes=["communications"],
             ),
@@ -228,12 +315,22 @@ def _cases() -> list[DemoCase]:
                 type_code="government_legal_demand",
                 title="MeitY order: remove morphed video of a state minister",
                 summary="Government order under the IT Rules; 3-hour clock. हिंदी में कैप्शन।",
-                markets=["IN"], languages=["hi", "en"], source_kind="government",
-                rubric_answers={"harm": "moderate", "legal_exposure": "order_with_short_deadline",
-                                "subject_profile": "official", "public_attention": "national"},
-                statutory_triggers=[StatutoryTriggerInput(
-                    rule="in-itrules-3-1-d", received_at=_ago(2.2),
-                    notice_reference="DEMO-MEITY-2026-118")],
+                markets=["IN"],
+                languages=["hi", "en"],
+                source_kind="government",
+                rubric_answers={
+                    "harm": "moderate",
+                    "legal_exposure": "order_with_short_deadline",
+                    "subject_profile": "official",
+                    "public_attention": "national",
+                },
+                statutory_triggers=[
+                    StatutoryTriggerInput(
+                        rule="in-itrules-3-1-d",
+                        received_at=_ago(2.2),
+                        notice_reference="DEMO-MEITY-2026-118",
+                    )
+                ],
                 shared_with_team_codes=["legal"],
             ),
             steps=[(2.0, move("triaged")), (1.9, assign("analyst"))],
@@ -243,9 +340,11 @@ def _cases() -> list[DemoCase]:
             opened_hours_ago=2,
             fields=dict(
                 type_code="regulator_notice",
-                title="MCMC notice on harmful content about a Penang flood (acknowledgement overdue)",
+                title="MCMC notice: harmful content about a Penang flood (acknowledgement overdue)",
                 summary="Notice arrived by email overnight and was logged late.",
-                markets=["MY"], languages=["ms"], source_kind="regulator",
+                markets=["MY"],
+                languages=["ms"],
+                source_kind="regulator",
                 rubric_answers={"harm": "low", "legal_exposure": "statutory_notice"},
                 statutory_triggers=[StatutoryTriggerInput(rule="my-osa-ack", received_at=_ago(2))],
             ),
@@ -257,9 +356,15 @@ def _cases() -> list[DemoCase]:
                 type_code="crisis_misinformation",
                 title="False dam-collapse warning spreading in Thai",
                 summary="ข่าวปลอม: เขื่อนแตก — a false dam-collapse warning with an old video.",
-                markets=["TH"], languages=["th"], source_kind="trusted_flagger",
-                rubric_answers={"harm": "severe", "imminence": "likely", "reach": "viral",
-                                "public_attention": "national"},
+                markets=["TH"],
+                languages=["th"],
+                source_kind="trusted_flagger",
+                rubric_answers={
+                    "harm": "severe",
+                    "imminence": "likely",
+                    "reach": "viral",
+                    "public_attention": "national",
+                },
             ),
             steps=[(13, move("triaged", "investigating")), (12.5, assign("analyst2"))],
         ),
@@ -270,15 +375,29 @@ def _cases() -> list[DemoCase]:
                 type_code="coordinated_manipulation",
                 title="Coordinated accounts pushing a fake poll before the local election",
                 summary="約 200 個帳號同時轉發相同的假民調圖片。",
-                markets=["TW"], languages=["zh-Hant"], source_kind="detector",
-                rubric_answers={"harm": "moderate", "reach": "significant",
-                                "public_attention": "national"},
+                markets=["TW"],
+                languages=["zh-Hant"],
+                source_kind="detector",
+                rubric_answers={
+                    "harm": "moderate",
+                    "reach": "significant",
+                    "public_attention": "national",
+                },
             ),
-            steps=[(29, move("triaged", "investigating")),
-                   (26, decide("platform_manipulation", "suspend_account", "The 212 accounts in the network",
-                               "Inauthentic network: shared creation pattern and synchronised posting.",
-                               approve=True)),
-                   (25.5, move("decided", "actioned"))],
+            steps=[
+                (29, move("triaged", "investigating")),
+                (
+                    26,
+                    decide(
+                        "platform_manipulation",
+                        "suspend_account",
+                        "The 212 accounts in the network",
+                        "Inauthentic network: shared creation pattern and synchronised posting.",
+                        approve=True,
+                    ),
+                ),
+                (25.5, move("decided", "actioned")),
+            ],
         ),
         DemoCase(
             key="hk_doxxing",
@@ -287,9 +406,16 @@ def _cases() -> list[DemoCase]:
                 type_code="doxxing_at_risk_person",
                 title="Home address of a journalist posted with threats",
                 summary="Restricted: the subject is an at-risk person. Preserve evidence.",
-                markets=["HK"], languages=["zh-Hant", "yue"], source_kind="trusted_flagger",
-                rubric_answers={"harm": "severe", "imminence": "likely", "vulnerability": "minors_or_at_risk"},
-                is_restricted=True, access_usernames=["lead", "analyst"],
+                markets=["HK"],
+                languages=["zh-Hant", "yue"],
+                source_kind="trusted_flagger",
+                rubric_answers={
+                    "harm": "severe",
+                    "imminence": "likely",
+                    "vulnerability": "minors_or_at_risk",
+                },
+                is_restricted=True,
+                access_usernames=["lead", "analyst"],
             ),
             steps=[(5.5, move("triaged")), (5, assign("analyst"))],
         ),
@@ -300,9 +426,13 @@ def _cases() -> list[DemoCase]:
                 type_code="regulator_notice",
                 title="Komdigi urgent request: gambling promotion posts (Bahasa Indonesia)",
                 summary="Permintaan mendesak: konten promosi judi online. Urgent 4-hour request.",
-                markets=["ID"], languages=["id"], source_kind="regulator",
+                markets=["ID"],
+                languages=["id"],
+                source_kind="regulator",
                 rubric_answers={"harm": "low", "legal_exposure": "order_with_short_deadline"},
-                statutory_triggers=[StatutoryTriggerInput(rule="id-mr5-urgent", received_at=_ago(3.2))],
+                statutory_triggers=[
+                    StatutoryTriggerInput(rule="id-mr5-urgent", received_at=_ago(3.2))
+                ],
             ),
             steps=[(3.0, move("triaged")), (3.0, assign("analyst"))],
         ),
@@ -313,14 +443,25 @@ def _cases() -> list[DemoCase]:
                 type_code="vip_partner_escalation",
                 title="Partner NGO reports impersonation of its helpline account",
                 summary="Resolved: impersonating account removed; NGO informed.",
-                markets=["NZ"], languages=["en", "mi"], source_kind="partner_team",
+                markets=["NZ"],
+                languages=["en", "mi"],
+                source_kind="partner_team",
                 source_team_code="customer_service",
                 rubric_answers={"harm": "low", "reach": "minimal"},
             ),
-            steps=[(25, move("triaged", "investigating")),
-                   (24, decide("impersonation", "suspend_account", "The impersonating account",
-                               "Clear impersonation of a verified helpline.")),
-                   (23.5, move("decided", "actioned", "closed"))],
+            steps=[
+                (25, move("triaged", "investigating")),
+                (
+                    24,
+                    decide(
+                        "impersonation",
+                        "suspend_account",
+                        "The impersonating account",
+                        "Clear impersonation of a verified helpline.",
+                    ),
+                ),
+                (23.5, move("decided", "actioned", "closed")),
+            ],
         ),
     ]
 
@@ -341,7 +482,9 @@ def load_demo_scenario() -> int:
             timeline.append((hours_ago, order, case.key, step))
     by_key = {case.key: case for case in cases}
     # Oldest first, so the audit chain reads in time order like a real day would.
-    for hours_ago, _order, key, step in sorted(timeline, key=lambda t: (-t[0], t[1], t[3] is not None)):
+    for hours_ago, _order, key, step in sorted(
+        timeline, key=lambda t: (-t[0], t[1], t[3] is not None)
+    ):
         with clock.frozen_at(real_now - timedelta(hours=hours_ago)):
             if step is None:
                 created[key] = create_escalation(actor=users["analyst"], **by_key[key].fields)

@@ -219,7 +219,9 @@ class Link(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["from_escalation", "to_escalation"], name="link_unique"),
+            models.UniqueConstraint(
+                fields=["from_escalation", "to_escalation"], name="link_unique"
+            ),
             models.CheckConstraint(
                 condition=models.Q(from_escalation__lt=models.F("to_escalation")),
                 name="link_ordered",

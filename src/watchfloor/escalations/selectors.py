@@ -31,9 +31,7 @@ def escalations_visible_to(user: User) -> QuerySet[Escalation]:
     if is_admin(user):
         return escalations
     on_access_list = Exists(
-        Escalation.access_list.through.objects.filter(
-            escalation_id=OuterRef("pk"), user_id=user.pk
-        )
+        Escalation.access_list.through.objects.filter(escalation_id=OuterRef("pk"), user_id=user.pk)
     )
     visible = Q(is_restricted=False) | Q(on_access_list)
     if user.role == Role.PARTNER:
@@ -115,13 +113,26 @@ def escalation_detail(escalation: Escalation) -> Escalation:
     """Load what the detail page and API show, in a fixed number of queries."""
     return (
         Escalation.objects.select_related(
-            "type", "owner", "policy", "catalog_version", "source_team", "merged_into",
-            "severity_overridden_by", "created_by",
+            "type",
+            "owner",
+            "policy",
+            "catalog_version",
+            "source_team",
+            "merged_into",
+            "severity_overridden_by",
+            "created_by",
         )
         .prefetch_related(
-            "markets", "subjects", "clocks__statutory_rule", "access_list", "shared_with_teams",
-            "decisions__policy_version__policy", "decisions__action", "decisions__decided_by",
-            "decisions__reviewed_by", "merged_duplicates",
+            "markets",
+            "subjects",
+            "clocks__statutory_rule",
+            "access_list",
+            "shared_with_teams",
+            "decisions__policy_version__policy",
+            "decisions__action",
+            "decisions__decided_by",
+            "decisions__reviewed_by",
+            "merged_duplicates",
         )
         .get(pk=escalation.pk)
     )

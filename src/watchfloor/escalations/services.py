@@ -205,8 +205,12 @@ def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
         current = existing.get(kind)
         if current is None:
             Clock.objects.create(
-                escalation=escalation, kind=kind, label=label, starts_at=escalation.opened_at,
-                due_at=due_at, basis=basis,
+                escalation=escalation,
+                kind=kind,
+                label=label,
+                starts_at=escalation.opened_at,
+                due_at=due_at,
+                basis=basis,
             )
         elif current.met_at is None:
             current.due_at, current.basis = due_at, basis
@@ -231,7 +235,12 @@ def override_severity(
     escalation.severity_overridden_by = actor
     _touch(escalation)
     escalation.save(
-        update_fields=["severity", "severity_override_reason", "severity_overridden_by", "updated_at"]
+        update_fields=[
+            "severity",
+            "severity_override_reason",
+            "severity_overridden_by",
+            "updated_at",
+        ]
     )
     _reset_sla_clocks(escalation, rubric=rubric)
     _refresh_next_due(escalation)
@@ -304,10 +313,13 @@ def create_escalation(
     for index, subject in enumerate(subject_inputs):
         if subject.kind not in Subject.Kind.values:
             raise InvalidInput(
-                f"unknown subject kind '{subject.kind}'; use one of {', '.join(Subject.Kind.values)}",
+                f"unknown subject kind '{subject.kind}'; "
+                f"use one of {', '.join(Subject.Kind.values)}",
                 field=f"subjects[{index}].kind",
             )
-        _text(subject.reference, field=f"subjects[{index}].reference", max_length=2000, required=True)
+        _text(
+            subject.reference, field=f"subjects[{index}].reference", max_length=2000, required=True
+        )
 
     now = clock.now()
     triggers = []
@@ -326,7 +338,9 @@ def create_escalation(
             rule=rule, received_at=received_at, stated_due_at=stated, field=field
         )
         notice_reference = _text(
-            trigger.notice_reference, field=f"{field}.notice_reference", max_length=200,
+            trigger.notice_reference,
+            field=f"{field}.notice_reference",
+            max_length=200,
             required=False,
         )
         triggers.append((rule, received_at, due_at, basis, notice_reference))
@@ -344,7 +358,9 @@ def create_escalation(
     for index, code in enumerate(shared_with_team_codes or []):
         team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
         if team is None:
-            raise InvalidInput(f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]")
+            raise InvalidInput(
+                f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]"
+            )
         teams.append(team)
 
     opened_at = min([now, *(received for _, received, *_ in triggers)])
@@ -378,14 +394,21 @@ def create_escalation(
         escalation.access_list.set(access_users)
     escalation.shared_with_teams.set(teams)
     Subject.objects.bulk_create(
-        Subject(escalation=escalation, kind=s.kind, reference=s.reference.strip(), note=s.note[:500])
+        Subject(
+            escalation=escalation, kind=s.kind, reference=s.reference.strip(), note=s.note[:500]
+        )
         for s in subject_inputs
     )
     _reset_sla_clocks(escalation, rubric=rubric_for(version))
     for rule, received_at, due_at, basis, notice_reference in triggers:
         Clock.objects.create(
-            escalation=escalation, kind=Clock.Kind.STATUTORY, label=f"Statutory: {rule.code}",
-            starts_at=received_at, due_at=due_at, statutory_rule=rule, basis=basis,
+            escalation=escalation,
+            kind=Clock.Kind.STATUTORY,
+            label=f"Statutory: {rule.code}",
+            starts_at=received_at,
+            due_at=due_at,
+            statutory_rule=rule,
+            basis=basis,
             notice_reference=notice_reference,
         )
     _refresh_next_due(escalation)
@@ -428,7 +451,8 @@ def transition_escalation(
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if to_status not in Status.values:
         raise InvalidInput(
-            f"unknown status '{to_status}'; use one of {', '.join(Status.values)}", field="to_status"
+            f"unknown status '{to_status}'; use one of {', '.join(Status.values)}",
+            field="to_status",
         )
     current = escalation.status
     if escalation.merged_into_id is not None:
@@ -467,8 +491,12 @@ def transition_escalation(
     if to_status in (Status.ACTIONED, Status.CLOSED):
         _meet_clocks(
             escalation,
-            (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION, Clock.Kind.RESOLVE,
-             Clock.Kind.STATUTORY),
+            (
+                Clock.Kind.ACKNOWLEDGE,
+                Clock.Kind.FIRST_ACTION,
+                Clock.Kind.RESOLVE,
+                Clock.Kind.STATUTORY,
+            ),
             actor=actor,
         )
     _refresh_next_due(escalation)
@@ -490,9 +518,13 @@ def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User
             f"{owner.username} is a {owner.get_role_display()} and cannot own escalations",
             field="owner",
         )
-    if owner is not None and escalation.is_restricted and not escalation.access_list.filter(
-        pk=owner.pk
-    ).exists() and not owner.is_superuser and owner.role != "admin":
+    if (
+        owner is not None
+        and escalation.is_restricted
+        and not escalation.access_list.filter(pk=owner.pk).exists()
+        and not owner.is_superuser
+        and owner.role != "admin"
+    ):
         raise InvalidInput(
             f"{owner.username} is not on this restricted escalation's access list", field="owner"
         )
@@ -517,7 +549,9 @@ def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User
 def add_note(*, escalation: Escalation, body: str, actor: User) -> Note:
     _require(can_add_notes(actor), "your role cannot add notes")
     body = _text(body, field="body", max_length=NOTE_MAX, required=True)
-    note = Note.objects.create(escalation=escalation, author=actor, body=body, created_at=clock.now())
+    note = Note.objects.create(
+        escalation=escalation, author=actor, body=body, created_at=clock.now()
+    )
     Escalation.objects.filter(pk=escalation.pk).update(updated_at=note.created_at)
     record_event(
         action=AuditAction.ESCALATION_NOTE_ADDED,
@@ -538,10 +572,15 @@ def link_escalations(
         raise InvalidInput("an escalation cannot be linked to itself", field="other")
     low, high = sorted((escalation, other), key=lambda e: e.pk)
     if Link.objects.filter(from_escalation=low, to_escalation=high).exists():
-        raise Conflict(f"{escalation.reference} and {other.reference} are already linked", field="other")
+        raise Conflict(
+            f"{escalation.reference} and {other.reference} are already linked", field="other"
+        )
     reason = _text(reason, field="reason", max_length=500, required=False)
     link = Link.objects.create(
-        from_escalation=low, to_escalation=high, reason=reason, created_at=clock.now(),
+        from_escalation=low,
+        to_escalation=high,
+        reason=reason,
+        created_at=clock.now(),
         created_by=actor,
     )
     for side, counterpart in ((escalation, other), (other, escalation)):
@@ -572,7 +611,9 @@ def merge_escalation(
         raise Conflict(f"{duplicate.reference} is already merged", field="into")
     if into.status == Status.CLOSED:
         # Its running deadlines would move onto a closed case and vanish from the queue.
-        raise Conflict(f"{into.reference} is closed; reopen it before merging into it", field="into")
+        raise Conflict(
+            f"{into.reference} is closed; reopen it before merging into it", field="into"
+        )
     if duplicate.is_restricted and not into.is_restricted:
         raise Conflict(
             "a restricted escalation cannot be merged into an unrestricted one: that would "
@@ -589,8 +630,11 @@ def merge_escalation(
     # A statutory deadline does not go away because the case moved: the target inherits it.
     for inherited in duplicate.clocks.filter(kind=Clock.Kind.STATUTORY, met_at__isnull=True):
         Clock.objects.create(
-            escalation=into, kind=inherited.kind, label=inherited.label,
-            starts_at=inherited.starts_at, due_at=inherited.due_at,
+            escalation=into,
+            kind=inherited.kind,
+            label=inherited.label,
+            starts_at=inherited.starts_at,
+            due_at=inherited.due_at,
             statutory_rule=inherited.statutory_rule,
             basis=f"{inherited.basis} (from {duplicate.reference})",
             notice_reference=inherited.notice_reference,
@@ -600,7 +644,8 @@ def merge_escalation(
     _refresh_next_due(duplicate)
     low, high = sorted((duplicate, into), key=lambda e: e.pk)
     Link.objects.get_or_create(
-        from_escalation=low, to_escalation=high,
+        from_escalation=low,
+        to_escalation=high,
         defaults={"reason": "merged", "created_at": clock.now(), "created_by": actor},
     )
     record_event(
@@ -640,7 +685,9 @@ def set_access(
     for index, code in enumerate(shared_with_team_codes):
         team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
         if team is None:
-            raise InvalidInput(f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]")
+            raise InvalidInput(
+                f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]"
+            )
         teams.append(team)
     if is_restricted and actor not in users:
         users.append(actor)
@@ -730,13 +777,17 @@ def record_decision(
     action = EnforcementAction.objects.filter(code=action_code).first()
     if action is None:
         known = ", ".join(EnforcementAction.objects.values_list("code", flat=True))
-        raise InvalidInput(f"unknown enforcement action '{action_code}'; use one of {known}", field="action")
+        raise InvalidInput(
+            f"unknown enforcement action '{action_code}'; use one of {known}", field="action"
+        )
     country_codes = [c.strip().upper() for c in countries or [] if c and c.strip()]
     if action.needs_countries and not country_codes:
         raise InvalidInput(f"'{action.label}' needs the countries it applies in", field="countries")
     if not action.needs_countries and country_codes:
         raise InvalidInput(f"'{action.label}' does not take countries", field="countries")
-    known_markets = set(Market.objects.filter(code__in=country_codes).values_list("code", flat=True))
+    known_markets = set(
+        Market.objects.filter(code__in=country_codes).values_list("code", flat=True)
+    )
     for index, code in enumerate(country_codes):
         if code not in known_markets:
             raise InvalidInput(f"unknown country or market '{code}'", field=f"countries[{index}]")
@@ -831,7 +882,9 @@ def send_back_decision(*, decision: Decision, actor: User, comment: str) -> Deci
 
 
 def get_decision(*, escalation: Escalation, decision_id: int | str) -> Decision:
-    decision = escalation.decisions.filter(pk=decision_id).first() if str(decision_id).isdigit() else None
+    decision = (
+        escalation.decisions.filter(pk=decision_id).first() if str(decision_id).isdigit() else None
+    )
     if decision is None:
         raise NotFound(f"no decision {decision_id} on {escalation.reference}", field="decision_id")
     return decision

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,8 +49,14 @@ def add_business_days(start: datetime, days: int, zone: ZoneInfo) -> datetime:
         if day.weekday() < 5:
             counted += 1
     wall = datetime(
-        day.year, day.month, day.day, local.hour, local.minute, local.second,
-        local.microsecond, tzinfo=zone,
+        day.year,
+        day.month,
+        day.day,
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond,
+        tzinfo=zone,
     )
     return wall.astimezone(start.tzinfo)
 
@@ -187,9 +194,11 @@ class Rubric(_Strict):
     def _consistent(self) -> Rubric:
         levels = [s.level for s in self.severities]
         if levels != list(range(len(levels))):
-            raise ValueError(f"severities must be listed SEV0 first with levels 0..n (got {levels})")
+            raise ValueError(
+                f"severities must be listed SEV0 first with levels 0..n (got {levels})"
+            )
         scores = [s.min_score for s in self.severities]
-        if any(a <= b for a, b in zip(scores, scores[1:], strict=False)):
+        if any(a <= b for a, b in pairwise(scores)):
             raise ValueError(
                 f"min_score must fall strictly from SEV0 to the mildest severity (got {scores})"
             )
@@ -200,7 +209,9 @@ class Rubric(_Strict):
             raise ValueError("factor codes must be unique")
         for floor in self.floors:
             if floor.min_severity > levels[-1]:
-                raise ValueError(f"floor '{floor.code}': min_severity {floor.min_severity} does not exist")
+                raise ValueError(
+                    f"floor '{floor.code}': min_severity {floor.min_severity} does not exist"
+                )
             for code, value in floor.when.factors_at_least.items():
                 factor = next((f for f in self.factors if f.code == code), None)
                 if factor is None:
@@ -272,7 +283,9 @@ class Assessment:
 def validate_answers(rubric: Rubric, answers: dict[str, Any]) -> dict[str, str]:
     """Check each answer against the rubric; errors name the factor and the allowed answers."""
     if not isinstance(answers, dict):
-        raise InvalidInput("rubric answers must be an object of factor → answer", field="rubric_answers")
+        raise InvalidInput(
+            "rubric answers must be an object of factor → answer", field="rubric_answers"
+        )
     clean: dict[str, str] = {}
     known = {f.code: f for f in rubric.factors}
     for code, value in answers.items():
@@ -324,7 +337,8 @@ def evaluate(rubric: Rubric, *, answers: dict[str, Any], escalation_type: str | 
         if floor.when.escalation_types and escalation_type not in floor.when.escalation_types:
             continue
         if all(
-            code in clean and rubric.factor(code).rank(clean[code]) >= rubric.factor(code).rank(least)
+            code in clean
+            and rubric.factor(code).rank(clean[code]) >= rubric.factor(code).rank(least)
             for code, least in floor.when.factors_at_least.items()
         ):
             fired.append(FiredFloor(floor.code, floor.reason, floor.min_severity))

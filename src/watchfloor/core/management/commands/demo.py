@@ -28,9 +28,11 @@ class Command(BaseCommand):
             self.stdout.write(f"demo scenario loaded: {created} escalations")
         else:
             self.stdout.write("demo data already present: reusing it")
-        self.stdout.write("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for user in accounts:
             team = f", {user.team.name}" if user.team else ""
-            self.stdout.write(f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}")
+            self.stdout.write(
+                f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}"
+            )
         if not no_serve:
             serve_forever(host=host, port=port, threads=threads, stdout=self.stdout)
