@@ -144,7 +144,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("WATCHFLOOR_STATIC_ROOT", DATA_DIR / "static"))
+try:  # WhiteNoise looks here first; an absent directory only earns a warning at each start.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 # Served straight from the package by WhiteNoise: no collectstatic step before the first run.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

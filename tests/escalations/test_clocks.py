@@ -291,7 +291,7 @@ def test_a_statutory_clock_runs_from_when_the_notice_was_received(escalation_at,
     assert statutory.label == "Statutory: au-osa-removal-notice"
     assert statutory.notice_reference == "eSafety RN-2026-0412"
     assert "Online Safety Act 2021" in statutory.basis
-    assert statutory.basis.endswith(": 1 day")
+    assert statutory.basis.endswith(": 24 hours")
     # The matter opened when the notice arrived; the SLA clocks count from then too.
     assert escalation.opened_at == received
     assert escalation.created_at == frozen_clock

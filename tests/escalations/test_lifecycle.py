@@ -103,7 +103,7 @@ def test_the_refusal_lists_where_the_escalation_can_go(analyst, make_escalation,
             escalation=escalation, to_status=Status.ACTIONED, actor=analyst
         )
     assert refused.value.message == (
-        "cannot move from New to Actioned; from New it can go to: Closed, Investigating, Triaged"
+        "cannot move from New to Actioned; from New it can go to: Triaged, Investigating, Closed"
     )
 
 

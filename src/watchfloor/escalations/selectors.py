@@ -121,6 +121,7 @@ def escalation_detail(escalation: Escalation) -> Escalation:
             "merged_into",
             "severity_overridden_by",
             "created_by",
+            "primary_market",
         )
         .prefetch_related(
             "markets",

@@ -461,7 +461,7 @@ def transition_escalation(
             field="to_status",
         )
     if to_status not in TRANSITIONS[current]:
-        allowed = ", ".join(Status(s).label for s in sorted(TRANSITIONS[current]))
+        allowed = ", ".join(Status(s).label for s in Status.values if s in TRANSITIONS[current])
         raise Conflict(
             f"cannot move from {Status(current).label} to {Status(to_status).label}; "
             f"from {Status(current).label} it can go to: {allowed}",

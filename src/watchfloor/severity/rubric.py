@@ -92,7 +92,8 @@ class Target:
 
 def describe_duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
-    if minutes % (60 * 24) == 0 and minutes >= 60 * 24:
+    # Up to two days reads better in hours ("24 hours", as the law says it).
+    if minutes % (60 * 24) == 0 and minutes > 60 * 48:
         days = minutes // (60 * 24)
         return f"{days} day{'s' if days != 1 else ''}"
     if minutes % 60 == 0 and minutes >= 60:

@@ -1,0 +1,118 @@
+"""Presentation helpers: times in the viewer's zone, countdowns, severity badges.
+
+They format; they decide nothing. Permission filters only ask ``core.roles``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from watchfloor.core import clock, roles
+from watchfloor.escalations.models import Status
+from watchfloor.web.countdown import countdown_text
+
+register = template.Library()
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if value.tzinfo is not None else None
+
+
+def _zone_abbreviation(moment: datetime) -> str:
+    name = moment.strftime("%Z")
+    # tzdata has no letters for many Asian zones ("+08"); say what it is.
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@register.simple_tag
+def local_time(value: datetime | str | None, zone: str = "") -> str:
+    """``<time>`` in the viewer's zone (or ``zone``), the UTC time on hover.
+
+    The year is left out when it is the current one: deadlines are near, and a short
+    time reads faster at a glance.
+    """
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    target = ZoneInfo(zone) if zone else timezone.get_current_timezone()
+    local = moment.astimezone(target)
+    same_year = local.year == clock.now().astimezone(target).year
+    pattern = "%a %d %b %H:%M" if same_year else "%a %d %b %Y %H:%M"
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc_iso(moment),
+        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        local.strftime(pattern),
+        _zone_abbreviation(local),
+    )
+
+
+@register.simple_tag
+def countdown(due_at: datetime | str | None) -> str:
+    """'in 1 h 12 min' / 'breached 25 min ago', refreshed in the browser from ``data-due``."""
+    moment = _moment(due_at)
+    if moment is None:
+        return mark_safe('<span class="countdown countdown-none">no running clock</span>')
+    now = clock.now()
+    return format_html(
+        '<span class="countdown{}" data-due="{}">{}</span>',
+        " is-breached" if moment < now else "",
+        utc_iso(moment),
+        countdown_text(moment, now),
+    )
+
+
+@register.simple_tag
+def server_now() -> str:
+    """The server's idea of now (simulated in drills), so the browser counts from it."""
+    return utc_iso(clock.now())
+
+
+@register.simple_tag
+def severity_badge(level: int | None, label: str = "") -> SafeString:
+    if level is None:
+        return mark_safe('<span class="sev">—</span>')
+    level = int(level)
+    if label:
+        return format_html(
+            '<span class="sev sev-{}">SEV{} <span class="sev-label">{}</span></span>',
+            min(level, 4),
+            level,
+            label,
+        )
+    return format_html('<span class="sev sev-{}">SEV{}</span>', min(level, 4), level)
+
+
+@register.filter
+def status_label(value: str) -> str:
+    try:
+        return Status(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def can_work(user) -> bool:
+    return bool(user.is_authenticated and roles.can_work_escalations(user))
+
+
+@register.filter
+def words(code: str) -> str:
+    return str(code or "").replace("_", " ")

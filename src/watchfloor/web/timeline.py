@@ -1,0 +1,181 @@
+"""The escalation timeline in words: each audit event's data rendered for a reader.
+
+The audit log stores old and new values as data; this turns them into "New → Triaged",
+a note's body or a decision's summary. It only reads the entries it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.escalations.models import Decision, Status
+from watchfloor.escalations.selectors import TimelineEntry
+
+CLOCK_STATE_LABELS = {
+    "running": "Running",
+    "breached": "Breached",
+    "met": "Met",
+    "met_late": "Met late",
+}
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    actor: str
+    action: str
+    label: str
+    summary: str
+    body: str
+
+
+def _status(value: Any) -> str:
+    try:
+        return Status(value).label
+    except ValueError:
+        return str(value)
+
+
+def _words(code: Any) -> str:
+    """A catalog code read aloud: 'withhold_in_countries' → 'withhold in countries'."""
+    return str(code or "").replace("_", " ")
+
+
+def _listing(values: Iterable[Any] | None, empty: str = "none") -> str:
+    items = [str(v) for v in values or [] if v not in (None, "")]
+    return ", ".join(items) if items else empty
+
+
+def _created(data: dict[str, Any]) -> tuple[str, str]:
+    parts = [str(data.get("severity", "")), _words(data.get("type"))]
+    if data.get("markets"):
+        parts.append(f"markets {_listing(data['markets'])}")
+    if data.get("languages"):
+        parts.append(f"languages {_listing(data['languages'])}")
+    if data.get("restricted"):
+        parts.append("restricted")
+    rules = [c.get("rule", "") for c in data.get("statutory_clocks") or []]
+    if rules:
+        parts.append(f"statutory clock {_listing(rules)}")
+    return " · ".join(p for p in parts if p), str(data.get("severity_summary", ""))
+
+
+def _transitioned(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{_status(data.get('from'))} → {_status(data.get('to'))}", str(data.get("reason", ""))
+
+
+def _assigned(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('from') or 'unassigned'} → {data.get('to') or 'unassigned'}", ""
+
+
+def _note(data: dict[str, Any]) -> tuple[str, str]:
+    return "", str(data.get("body", ""))
+
+
+def _linked(data: dict[str, Any]) -> tuple[str, str]:
+    return f"linked with {data.get('with', '')}", str(data.get("reason", ""))
+
+
+def _merged(data: dict[str, Any]) -> tuple[str, str]:
+    was = f" (was {_status(data['from_status'])})" if data.get("from_status") else ""
+    return f"merged into {data.get('into', '')}{was}", str(data.get("reason", ""))
+
+
+def _absorbed(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('duplicate', '')} merged in", str(data.get("reason", ""))
+
+
+def _overridden(data: dict[str, Any]) -> tuple[str, str]:
+    summary = f"{data.get('from', '')} → {data.get('to', '')}"
+    if data.get("computed"):
+        summary += f" (the rubric said {data['computed']})"
+    return summary, str(data.get("reason", ""))
+
+
+def _access(data: dict[str, Any]) -> tuple[str, str]:
+    after = data.get("after") or {}
+    summary = (
+        f"{'restricted' if after.get('restricted') else 'not restricted'}"
+        f" · access list: {_listing(after.get('access_list'))}"
+        f" · shared with: {_listing(after.get('teams'))}"
+    )
+    return summary, ""
+
+
+def _clock_met(data: dict[str, Any]) -> tuple[str, str]:
+    state = CLOCK_STATE_LABELS.get(str(data.get("state", "")), str(data.get("state", "")))
+    return f"{data.get('clock', '')}: {state.lower()}", ""
+
+
+def _clock_started(data: dict[str, Any]) -> tuple[str, str]:
+    return str(data.get("clock") or data.get("rule") or ""), ""
+
+
+def _decision_recorded(data: dict[str, Any]) -> tuple[str, str]:
+    summary = f"{_words(data.get('action'))} under {data.get('policy', '')}"
+    if data.get("countries"):
+        summary += f" in {_listing(data['countries'])}"
+    if data.get("state") in Decision.State.values:
+        summary += f" — {Decision.State(data['state']).label.lower()}"
+    body = "\n".join(
+        text
+        for text in (
+            f"Scope: {data['scope']}" if data.get("scope") else "",
+            f"Rationale: {data['rationale']}" if data.get("rationale") else "",
+        )
+        if text
+    )
+    return summary, body
+
+
+def _decision_approved(data: dict[str, Any]) -> tuple[str, str]:
+    by = f" (recorded by {data['decided_by']})" if data.get("decided_by") else ""
+    return f"decision approved{by}", str(data.get("comment", ""))
+
+
+def _decision_sent_back(data: dict[str, Any]) -> tuple[str, str]:
+    return "decision sent back", str(data.get("comment", ""))
+
+
+def _fallback(data: dict[str, Any]) -> tuple[str, str]:
+    return " · ".join(f"{key}: {value}" for key, value in sorted(data.items())), ""
+
+
+_DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    AuditAction.ESCALATION_CREATED: _created,
+    AuditAction.ESCALATION_TRANSITIONED: _transitioned,
+    AuditAction.ESCALATION_ASSIGNED: _assigned,
+    AuditAction.ESCALATION_NOTE_ADDED: _note,
+    AuditAction.ESCALATION_LINKED: _linked,
+    AuditAction.ESCALATION_MERGED: _merged,
+    AuditAction.ESCALATION_ABSORBED: _absorbed,
+    AuditAction.ESCALATION_SEVERITY_OVERRIDDEN: _overridden,
+    AuditAction.ESCALATION_ACCESS_CHANGED: _access,
+    AuditAction.ESCALATION_CLOCK_MET: _clock_met,
+    AuditAction.ESCALATION_CLOCK_STARTED: _clock_started,
+    AuditAction.DECISION_RECORDED: _decision_recorded,
+    AuditAction.DECISION_APPROVED: _decision_approved,
+    AuditAction.DECISION_REJECTED: _decision_sent_back,
+}
+
+
+def readable_timeline(entries: Iterable[TimelineEntry]) -> list[TimelineLine]:
+    lines = []
+    for entry in entries:
+        describe = _DESCRIBERS.get(entry.action, _fallback)
+        summary, body = describe(entry.data if isinstance(entry.data, dict) else {})
+        lines.append(
+            TimelineLine(
+                at=entry.at,
+                actor=entry.actor or "system",
+                action=entry.action,
+                label=entry.label,
+                summary=summary,
+                body=body,
+            )
+        )
+    return lines
