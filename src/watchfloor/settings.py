@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
+    "ninja",  # serves its own Swagger UI files, so the API docs need no CDN
     "watchfloor.core",
     "watchfloor.audit",
     "watchfloor.people",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
@@ -105,7 +105,8 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     return (
         escalations.select_related("type", "owner", "policy")
         .prefetch_related("markets")
-        .order_by("severity", "next_due_at", "pk")
+        # Escalations with no running clock go last on every database.
+        .order_by("severity", F("next_due_at").asc(nulls_last=True), "pk")
     )
 
 

@@ -21,6 +21,7 @@ from watchfloor.core.roles import (
     can_approve_decisions,
     can_override_severity,
     can_work_escalations,
+    is_admin,
 )
 from watchfloor.escalations.clocks import (
     SLA_KINDS,
@@ -522,8 +523,7 @@ def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User
         owner is not None
         and escalation.is_restricted
         and not escalation.access_list.filter(pk=owner.pk).exists()
-        and not owner.is_superuser
-        and owner.role != "admin"
+        and not is_admin(owner)
     ):
         raise InvalidInput(
             f"{owner.username} is not on this restricted escalation's access list", field="owner"

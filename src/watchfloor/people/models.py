@@ -30,7 +30,9 @@ class User(AbstractUser):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
-    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Asia/Tokyo")
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA name, e.g. Asia/Tokyo"
+    )
     languages = models.JSONField(default=list, blank=True)
 
     @property

@@ -21,5 +21,7 @@ class Command(BaseCommand):
             token, secret = create_api_token(user=user, name=name, actor=None)
         except WatchfloorError as exc:
             raise CommandError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
-        self.stderr.write(f"token '{token.name}' for {user.username} created; it is shown only once:")
+        self.stderr.write(
+            f"token '{token.name}' for {user.username} created; it is shown only once:"
+        )
         self.stdout.write(secret)

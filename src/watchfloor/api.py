@@ -1,0 +1,175 @@
+"""The HTTP API, mounted at /api/v1/.
+
+Every endpoint needs a caller: a system with ``Authorization: Bearer wf_…`` or a signed-in
+browser session (with CSRF on unsafe methods). Every error is JSON of one shape,
+``{"code", "message", "field"}``, whether it comes from a service (``core.errors``), from
+request validation, from authentication or from a body that is not JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, re_path, reverse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from watchfloor.core.errors import WatchfloorError
+from watchfloor.escalations.api import router as escalations_router
+from watchfloor.people.auth import api_authenticators
+
+api = NinjaAPI(
+    title="Watchfloor API",
+    version="1",
+    description=(
+        "Escalations, their severity, clocks and decisions. Authenticate with "
+        "`Authorization: Bearer wf_…` (see `watchfloor token create`) or a browser session. "
+        'Errors are always `{"code", "message", "field"}`. Times are RFC 3339; responses '
+        "give them in UTC."
+    ),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    auth=api_authenticators(),
+)
+api.add_router("/", escalations_router)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_response(
+    request: HttpRequest, *, status: int, code: str, message: str, field: str | None = None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"code": code, "message": message, "field": field}, status=status
+    )
+
+
+def dotted(field: str | None) -> str | None:
+    """Services name list items as ``markets[0]``; the API says ``markets.0`` everywhere."""
+    return re.sub(r"\[(\d+)\]", r".\1", field) if field else field
+
+
+@api.exception_handler(WatchfloorError)
+def domain_error(request: HttpRequest, exc: WatchfloorError) -> HttpResponse:
+    return error_response(
+        request,
+        status=exc.http_status,
+        code=exc.code,
+        message=exc.message,
+        field=dotted(exc.field),
+    )
+
+
+# Where a request value can come from, and the name each handler gives its body/query
+# schema; neither is part of the field's name as the client knows it.
+_SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
+_WRAPPERS = {"payload", "filters"}
+
+
+def _location(loc: tuple[Any, ...]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
+    if parts and parts[0] in _WRAPPERS:
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts) or None
+
+
+def _describe(error: dict[str, Any], field: str | None) -> str:
+    """A sentence a person can act on, for the common pydantic error types."""
+    kind = error.get("type", "")
+    context = error.get("ctx") or {}
+    subject = field or "the request body"
+    if kind == "missing":
+        return f"{subject} is required"
+    if kind == "extra_forbidden":
+        return f"{subject} is not a field of this request; check the spelling"
+    if kind == "string_too_long":
+        return f"{subject} is too long; the limit is {context.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"{subject} must not be empty"
+    if kind == "too_long":
+        return f"{subject} has too many items; the limit is {context.get('max_length')}"
+    if kind in ("enum", "literal_error"):
+        return f"{subject} must be one of {context.get('expected')}"
+    if kind == "timezone_aware":
+        return f"{subject} must carry its UTC offset or zone, e.g. 2026-11-26T09:00:00+09:00"
+    if kind.startswith("datetime_"):
+        return (
+            f"{subject} is not an RFC 3339 time with an offset, e.g. 2026-11-26T09:00:00+09:00 "
+            f"({error.get('msg', '').lower()})"
+        )
+    if kind == "model_attributes_type" or kind == "model_type" or kind == "dict_type":
+        return f"{subject} must be a JSON object"
+    message = str(error.get("msg", "is not valid"))
+    message = message.removeprefix("Value error, ")
+    return f"{subject}: {message[0].lower()}{message[1:]}" if message else f"{subject} is not valid"
+
+
+@api.exception_handler(ValidationError)
+def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    field = _location(tuple(first.get("loc", ())))
+    message = _describe(first, field)
+    if len(exc.errors) > 1:
+        message += f" (and {len(exc.errors) - 1} more problem{'s' if len(exc.errors) > 2 else ''})"
+    return error_response(request, status=422, code="invalid", message=message, field=field)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    message = exc.message
+    if message == "Unauthorized":  # ninja's default, when no authenticator recognised anything
+        message = (
+            "sign in, or send an API token as 'Authorization: Bearer wf_…' "
+            "(create one with `watchfloor token create USERNAME`)"
+        )
+    return error_response(request, status=401, code="unauthenticated", message=message)
+
+
+_HTTP_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
+        return error_response(
+            request,
+            status=400,
+            code="malformed_json",
+            message="the request body is not valid JSON; send a JSON object "
+            "with Content-Type: application/json",
+        )
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return error_response(request, status=exc.status_code, code=code, message=exc.message)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, status=404, code="not_found", message="not found")
+
+
+def unknown_endpoint(request: HttpRequest) -> HttpResponse:
+    """Anything else under /api/v1/ is a JSON 404 too, not the web UI's HTML page."""
+    return error_response(
+        request,
+        status=404,
+        code="not_found",
+        message=f"there is no API endpoint at {request.path}; the endpoints are listed at "
+        f"{reverse(f'{api.urls_namespace}:openapi-view')}",
+    )
+
+
+# Mounted by the project's urls.py with include("watchfloor.api"), under the namespace
+# the API reverses its own URLs in (docs → openapi.json). Ninja's own root view answers
+# with Django's HTML 404, so it gives way to ours under the same name.
+urlpatterns = [
+    *(pattern for pattern in api.urls[0] if getattr(pattern, "name", None) != "api-root"),
+    path("", unknown_endpoint, name="api-root"),
+    re_path(r"", unknown_endpoint),
+]
+app_name = api.urls_namespace

@@ -1,0 +1,299 @@
+"""The escalations API: thin handlers over ``selectors`` and ``services``.
+
+Each handler finds the escalation with ``access_escalation`` (a missing escalation and one
+the caller may not see give the same 404), calls one service or selector, and returns a
+schema. Errors are raised as ``core.errors`` exceptions and rendered by ``watchfloor.api``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Status
+
+from watchfloor.catalog.selectors import active_catalog_version, catalog_for
+from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput, NotFound
+from watchfloor.escalations import selectors, services
+from watchfloor.escalations.schemas import (
+    AccessIn,
+    AssessmentOut,
+    AssignIn,
+    CatalogOut,
+    DecisionIn,
+    DecisionOut,
+    ErrorOut,
+    EscalationDetailOut,
+    EscalationIn,
+    EscalationPageOut,
+    EscalationSummaryOut,
+    Id,
+    LinkIn,
+    MergeIn,
+    NoteIn,
+    NoteOut,
+    QueueQuery,
+    ReviewIn,
+    SeverityOverrideIn,
+    SeverityPreviewIn,
+    TimelineEntryOut,
+    TransitionIn,
+)
+from watchfloor.people.services import get_user_by_username
+
+if TYPE_CHECKING:
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.people.models import User
+
+router = Router(tags=["escalations"])
+
+# Documented error bodies; every one is {"code", "message", "field"}.
+READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
+
+
+def _actor(request: HttpRequest) -> User:
+    return request.auth  # set by people.auth: the token's user or the session's
+
+
+def _access(
+    request: HttpRequest, escalation_id: int, *, field: str = "escalation_id"
+) -> Escalation:
+    try:
+        return selectors.access_escalation(actor=_actor(request), escalation_id=escalation_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, field=field) from exc
+
+
+def _detail(escalation: Escalation, actor: User) -> EscalationDetailOut:
+    loaded = selectors.escalation_detail(escalation)
+    linked = list(selectors.linked_escalations(escalation=loaded, user=actor))
+    return EscalationDetailOut.build(loaded, linked=linked, at=clock.now())
+
+
+# ---------------------------------------------------------------- reading
+
+
+@router.get("/escalations", response={200: EscalationPageOut, **READ_ERRORS})
+def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
+    """The triage queue: most severe first, then the nearest deadline. Closed escalations
+    are left out unless ``include_closed`` or a ``status`` filter asks for them."""
+    queue = selectors.triage_queue(user=_actor(request), filters=filters.as_filters())
+    page = queue[filters.offset : filters.offset + filters.limit]
+    return EscalationPageOut(
+        count=queue.count(), items=[EscalationSummaryOut.build(e) for e in page]
+    )
+
+
+@router.get("/escalations/{escalation_id}", response={200: EscalationDetailOut, **READ_ERRORS})
+def get_escalation(request: HttpRequest, escalation_id: Path[Id]):
+    """Everything about one escalation. Looking at a restricted one is recorded."""
+    escalation = _access(request, escalation_id)
+    services.record_restricted_view(escalation=escalation, actor=_actor(request), channel="api")
+    return _detail(escalation, _actor(request))
+
+
+@router.get(
+    "/escalations/{escalation_id}/timeline",
+    response={200: list[TimelineEntryOut], **READ_ERRORS},
+)
+def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
+    """What happened, in order, from the audit log. Reading it is a look at the case, so
+    for a restricted escalation it is recorded like the detail."""
+    escalation = _access(request, escalation_id)
+    services.record_restricted_view(escalation=escalation, actor=_actor(request), channel="api")
+    return [TimelineEntryOut.build(entry) for entry in selectors.escalation_timeline(escalation)]
+
+
+# ---------------------------------------------------------------- creating and working
+
+
+@router.post("/escalations", response={201: EscalationDetailOut, **WRITE_ERRORS})
+def create_escalation(request: HttpRequest, payload: EscalationIn):
+    """File an escalation. Severity comes from the rubric answers; statutory clocks run
+    from each notice's ``received_at``."""
+    escalation = services.create_escalation(actor=_actor(request), **payload.service_arguments())
+    return Status(201, _detail(escalation, _actor(request)))
+
+
+@router.post(
+    "/escalations/{escalation_id}/transitions",
+    response={200: EscalationDetailOut, **WRITE_ERRORS},
+)
+def transition_escalation(request: HttpRequest, escalation_id: Path[Id], payload: TransitionIn):
+    """Move the escalation along its lifecycle; an impossible move is a 409 that lists the
+    possible ones."""
+    escalation = services.transition_escalation(
+        escalation=_access(request, escalation_id),
+        to_status=payload.to_status,
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return _detail(escalation, _actor(request))
+
+
+@router.post(
+    "/escalations/{escalation_id}/assign", response={200: EscalationDetailOut, **WRITE_ERRORS}
+)
+def assign_escalation(request: HttpRequest, escalation_id: Path[Id], payload: AssignIn):
+    """Give the escalation an owner, or take it away with ``null``."""
+    escalation = _access(request, escalation_id)
+    owner = None
+    if payload.owner is not None:
+        try:
+            owner = get_user_by_username(payload.owner)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="owner") from exc
+    escalation = services.assign_escalation(
+        escalation=escalation, owner=owner, actor=_actor(request)
+    )
+    return _detail(escalation, _actor(request))
+
+
+@router.post("/escalations/{escalation_id}/notes", response={201: NoteOut, **WRITE_ERRORS})
+def add_note(request: HttpRequest, escalation_id: Path[Id], payload: NoteIn):
+    """Add a note to the timeline. Partner teams may answer on what is shared with them."""
+    note = services.add_note(
+        escalation=_access(request, escalation_id), body=payload.body, actor=_actor(request)
+    )
+    return Status(201, NoteOut.build(note))
+
+
+@router.post(
+    "/escalations/{escalation_id}/links", response={201: EscalationDetailOut, **WRITE_ERRORS}
+)
+def link_escalations(request: HttpRequest, escalation_id: Path[Id], payload: LinkIn):
+    """Relate two escalations (both must be visible to you)."""
+    escalation = _access(request, escalation_id)
+    services.link_escalations(
+        escalation=escalation,
+        other=_access(request, payload.other_id, field="other_id"),
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return Status(201, _detail(escalation, _actor(request)))
+
+
+@router.post(
+    "/escalations/{escalation_id}/merge", response={200: EscalationDetailOut, **WRITE_ERRORS}
+)
+def merge_escalation(request: HttpRequest, escalation_id: Path[Id], payload: MergeIn):
+    """Close this escalation as a duplicate of ``into_id``, which inherits its statutory
+    clocks. Returns the closed duplicate."""
+    duplicate = services.merge_escalation(
+        duplicate=_access(request, escalation_id),
+        into=_access(request, payload.into_id, field="into_id"),
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return _detail(duplicate, _actor(request))
+
+
+@router.post(
+    "/escalations/{escalation_id}/severity-override",
+    response={200: EscalationDetailOut, **WRITE_ERRORS},
+)
+def override_severity(request: HttpRequest, escalation_id: Path[Id], payload: SeverityOverrideIn):
+    """Set the severity by hand, with a reason (leads and admins). SLA clocks follow."""
+    escalation = services.override_severity(
+        escalation=_access(request, escalation_id),
+        severity=payload.severity,
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return _detail(escalation, _actor(request))
+
+
+@router.put(
+    "/escalations/{escalation_id}/access", response={200: EscalationDetailOut, **WRITE_ERRORS}
+)
+def set_access(request: HttpRequest, escalation_id: Path[Id], payload: AccessIn):
+    """Who may see the escalation: the restriction, its access list and the partner teams
+    it is shared with (leads and admins)."""
+    escalation = services.set_access(
+        escalation=_access(request, escalation_id),
+        is_restricted=payload.is_restricted,
+        access_usernames=payload.access_list,
+        shared_with_team_codes=payload.shared_with_teams,
+        actor=_actor(request),
+    )
+    return _detail(escalation, _actor(request))
+
+
+# ---------------------------------------------------------------- decisions
+
+
+@router.post("/escalations/{escalation_id}/decisions", response={201: DecisionOut, **WRITE_ERRORS})
+def record_decision(request: HttpRequest, escalation_id: Path[Id], payload: DecisionIn):
+    """Record what was decided, under which policy version and why. SEV0/SEV1 and
+    high-visibility escalations need a second person's approval."""
+    decision = services.record_decision(
+        escalation=_access(request, escalation_id),
+        policy_code=payload.policy,
+        policy_version=payload.policy_version,
+        action_code=payload.action,
+        countries=payload.countries,
+        scope=payload.scope,
+        rationale=payload.rationale,
+        actor=_actor(request),
+    )
+    return Status(201, DecisionOut.build(decision))
+
+
+@router.post(
+    "/escalations/{escalation_id}/decisions/{decision_id}/approve",
+    response={200: DecisionOut, **WRITE_ERRORS},
+)
+def approve_decision(
+    request: HttpRequest, escalation_id: Path[Id], decision_id: Path[Id], payload: ReviewIn
+):
+    """Approve a pending decision; whoever recorded it may not."""
+    decision = services.get_decision(
+        escalation=_access(request, escalation_id), decision_id=decision_id
+    )
+    decision = services.approve_decision(
+        decision=decision, comment=payload.comment, actor=_actor(request)
+    )
+    return DecisionOut.build(decision)
+
+
+@router.post(
+    "/escalations/{escalation_id}/decisions/{decision_id}/send-back",
+    response={200: DecisionOut, **WRITE_ERRORS},
+)
+def send_back_decision(
+    request: HttpRequest, escalation_id: Path[Id], decision_id: Path[Id], payload: ReviewIn
+):
+    """Return a pending decision to its author with a comment saying what to change."""
+    decision = services.get_decision(
+        escalation=_access(request, escalation_id), decision_id=decision_id
+    )
+    decision = services.send_back_decision(
+        decision=decision, comment=payload.comment, actor=_actor(request)
+    )
+    return DecisionOut.build(decision)
+
+
+# ---------------------------------------------------------------- severity
+
+
+@router.post("/severity/preview", response={200: AssessmentOut, **READ_ERRORS}, tags=["severity"])
+def preview_severity(request: HttpRequest, payload: SeverityPreviewIn):
+    """What severity these answers would give, explained, without saving anything."""
+    assessment = services.preview_severity(
+        type_code=payload.type, rubric_answers=payload.rubric_answers
+    )
+    return AssessmentOut.build(assessment)
+
+
+# ---------------------------------------------------------------- the catalog
+
+
+@router.get("/catalog", response={200: CatalogOut, **READ_ERRORS}, tags=["catalog"])
+def get_catalog(request: HttpRequest):
+    """The catalog in force: escalation types, rubric factors and severities with their SLA
+    targets, policies and versions, enforcement actions, teams, markets and statutory
+    rules. Every code a request may use is listed here."""
+    version = active_catalog_version()
+    return CatalogOut.build(version, catalog_for(version))

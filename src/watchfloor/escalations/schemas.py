@@ -1,0 +1,774 @@
+"""The shapes the escalations API accepts and returns.
+
+Input schemas check what can be checked without the database (types, enumerations,
+lengths, time zones) so the services receive well-formed values; anything that needs the
+catalog (does this escalation type, market or rubric answer exist?) is the services' job.
+Output schemas are built explicitly from models by their ``build`` constructors, so what
+a response costs in queries is visible in one place. Schemas never live on models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
+
+from watchfloor.escalations.models import SourceKind, Status, Subject
+from watchfloor.escalations.selectors import QueueFilters
+from watchfloor.escalations.services import (
+    NOTE_MAX,
+    REASON_MAX,
+    SUBJECTS_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    StatutoryTriggerInput,
+    SubjectInput,
+)
+
+if TYPE_CHECKING:
+    from watchfloor.catalog.models import CatalogVersion
+    from watchfloor.catalog.schema import Catalog
+    from watchfloor.escalations.models import Clock, Decision, Escalation, Note
+    from watchfloor.escalations.selectors import TimelineEntry
+    from watchfloor.people.models import User
+    from watchfloor.severity.rubric import Assessment
+
+# Ids fit every database's 64-bit integers and JavaScript's exact integers; anything
+# larger is refused by validation instead of overflowing inside the database driver.
+MAX_ID = 2**53 - 1
+MAX_OFFSET = 1_000_000
+# Times outside this window are typing mistakes, and near the ends of the calendar
+# converting them to UTC would overflow.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _storable(value: str) -> str:
+    """Refuse text no database can store faithfully (PostgreSQL rejects NUL outright)."""
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (it has an unpaired surrogate)") from exc
+    return value
+
+
+def _text(max_length: int, *, min_length: int = 0) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(_storable),
+    ]
+
+
+def _within_calendar(value: datetime) -> datetime:
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(
+            f"times must fall between {EARLIEST_TIME.year} and {LATEST_TIME.year}; check the year"
+        )
+    return value.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Code = _text(80)
+Username = _text(150)
+Title = _text(TITLE_MAX, min_length=1)
+# RFC 3339: a time with its UTC offset ("Z" or "+09:00"). Naive times are refused because
+# a statutory clock that silently ran in the wrong zone is worse than an error.
+Moment = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+SeverityLevel = Annotated[int, Field(ge=0, le=4)]
+
+
+class _Input(Schema):
+    # A misspelt field ("rubric_answer") is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class QueueQuery(Schema):
+    """Filters of the triage queue; ``status`` and ``severity`` may repeat."""
+
+    status: list[Status] = Field(default_factory=list, max_length=len(Status.values))
+    severity: list[SeverityLevel] = Field(default_factory=list, max_length=10)
+    market: Code = ""
+    policy: Code = ""
+    mine: bool = False
+    owner: Username = ""
+    q: _text(200) = Field("", description="words in the title or summary")
+    include_closed: bool = False
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    def as_filters(self) -> QueueFilters:
+        return QueueFilters(
+            statuses=tuple(self.status),
+            severities=tuple(self.severity),
+            market=self.market.strip().upper(),
+            policy=self.policy.strip(),
+            mine=self.mine,
+            owner_username=self.owner.strip(),
+            text=self.q.strip(),
+            include_closed=self.include_closed,
+        )
+
+
+class SubjectIn(_Input):
+    kind: Subject.Kind
+    reference: _text(2000, min_length=1)
+    note: _text(500) = ""
+
+
+class StatutoryTriggerIn(_Input):
+    rule: Code = Field(description="the statutory rule's code, from GET /catalog")
+    received_at: Moment = Field(description="when the notice arrived (RFC 3339, with offset)")
+    due_at: Moment | None = Field(
+        None, description="the deadline the notice states, where the rule lets it set one"
+    )
+    notice_reference: _text(200) = ""
+
+    def as_service_input(self) -> StatutoryTriggerInput:
+        return StatutoryTriggerInput(
+            rule=self.rule,
+            received_at=self.received_at,
+            due_at=self.due_at,
+            notice_reference=self.notice_reference,
+        )
+
+
+class EscalationIn(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "regulator_notice",
+                    "title": "eSafety removal notice: attack video reposts",
+                    "summary": "Removal notice for 12 reposts of the attack video.",
+                    "markets": ["AU"],
+                    "languages": ["en"],
+                    "subjects": [{"kind": "url", "reference": "https://example.com/p/123"}],
+                    "source_kind": "regulator",
+                    "rubric_answers": {"harm": "severe", "legal_exposure": "statutory_notice"},
+                    "statutory_triggers": [
+                        {
+                            "rule": "au-osa-removal-notice",
+                            "received_at": "2026-11-24T09:00:00+11:00",
+                            "notice_reference": "RN-2026-0412",
+                        }
+                    ],
+                    "shared_with_teams": ["legal"],
+                }
+            ]
+        },
+    )
+
+    type: Code = Field(description="an escalation type code, from GET /catalog")
+    title: Title
+    summary: _text(SUMMARY_MAX) = ""
+    markets: list[Code] = Field(default_factory=list, max_length=100)
+    languages: list[_text(35)] = Field(default_factory=list, max_length=30)
+    subjects: list[SubjectIn] = Field(default_factory=list, max_length=SUBJECTS_MAX)
+    source_kind: SourceKind = SourceKind.INTERNAL
+    source_team: Code | None = None
+    source_detail: _text(500) = ""
+    rubric_answers: dict[Code, Code | None] = Field(
+        default_factory=dict, max_length=50, description="rubric factor code → answer value"
+    )
+    statutory_triggers: list[StatutoryTriggerIn] = Field(default_factory=list, max_length=20)
+    policy: Code | None = None
+    is_high_visibility: bool = False
+    is_restricted: bool = False
+    access_list: list[Username] = Field(default_factory=list, max_length=200)
+    shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of ``services.create_escalation``."""
+        return {
+            "type_code": self.type,
+            "title": self.title,
+            "summary": self.summary,
+            "markets": self.markets,
+            "languages": self.languages,
+            "subjects": [SubjectInput(s.kind, s.reference, s.note) for s in self.subjects],
+            "source_kind": self.source_kind,
+            "source_team_code": self.source_team or "",
+            "source_detail": self.source_detail,
+            "rubric_answers": self.rubric_answers,
+            "statutory_triggers": [t.as_service_input() for t in self.statutory_triggers],
+            "policy_code": self.policy or "",
+            "is_high_visibility": self.is_high_visibility,
+            "is_restricted": self.is_restricted,
+            "access_usernames": self.access_list,
+            "shared_with_team_codes": self.shared_with_teams,
+        }
+
+
+class TransitionIn(_Input):
+    to_status: Status
+    reason: _text(REASON_MAX) = ""
+
+
+class AssignIn(_Input):
+    owner: Username | None = Field(description="a username, or null to unassign")
+
+
+class NoteIn(_Input):
+    body: _text(NOTE_MAX, min_length=1)
+
+
+class LinkIn(_Input):
+    other_id: Id
+    reason: _text(500) = ""
+
+
+class MergeIn(_Input):
+    into_id: Id
+    reason: _text(REASON_MAX) = ""
+
+
+class SeverityOverrideIn(_Input):
+    severity: SeverityLevel
+    reason: _text(REASON_MAX, min_length=1)
+
+
+class DecisionIn(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "policy": "scams_fraud",
+                    "action": "withhold_in_countries",
+                    "countries": ["PH"],
+                    "scope": "The 14 posts listed in the subjects",
+                    "rationale": "Impersonates a registered charity to collect donations.",
+                }
+            ]
+        },
+    )
+
+    policy: Code
+    policy_version: Code = Field("", description="empty for the version in force today")
+    action: Code = Field(description="an enforcement action code, from GET /catalog")
+    countries: list[Code] = Field(default_factory=list, max_length=250)
+    scope: _text(REASON_MAX, min_length=1)
+    rationale: _text(NOTE_MAX, min_length=1)
+
+
+class ReviewIn(_Input):
+    comment: _text(REASON_MAX) = ""
+
+
+class AccessIn(_Input):
+    is_restricted: bool
+    access_list: list[Username] = Field(default_factory=list, max_length=200)
+    shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
+
+
+class SeverityPreviewIn(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "violent_attack_content", "rubric_answers": {"imminence": "ongoing"}}
+            ]
+        },
+    )
+
+    type: Code
+    rubric_answers: dict[Code, Code | None] = Field(default_factory=dict, max_length=50)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class ErrorOut(Schema):
+    code: str = Field(description="machine-readable, e.g. invalid, not_found, conflict")
+    message: str = Field(description="what is wrong and how to fix it")
+    field: str | None = Field(description="dotted location of the field at fault, if any")
+
+
+class PersonOut(Schema):
+    username: str
+    display_name: str
+
+    @classmethod
+    def build(cls, user: User | None) -> PersonOut | None:
+        if user is None:
+            return None
+        return cls(username=user.username, display_name=user.display_name)
+
+
+class EscalationTypeRefOut(Schema):
+    code: str
+    name: str
+
+
+class EscalationSummaryOut(Schema):
+    """One row of the queue: what the next action and the next deadline are."""
+
+    id: int
+    reference: str = Field(description='"WF-" and the id')
+    title: str
+    type: EscalationTypeRefOut
+    status: Status
+    severity: int
+    severity_name: str
+    markets: list[str]
+    languages: list[str]
+    policy: str | None
+    owner: PersonOut | None
+    is_restricted: bool
+    is_high_visibility: bool
+    next_due_at: UtcTime | None
+    next_due_label: str
+    opened_at: UtcTime
+    created_at: UtcTime
+    updated_at: UtcTime
+    closed_at: UtcTime | None
+
+    @classmethod
+    def fields_from(cls, escalation: Escalation) -> dict[str, Any]:
+        """Reads only the relations ``selectors.triage_queue`` loads (type, owner, policy,
+        markets), so a page of the queue costs the same number of queries at any size."""
+        return {
+            "id": escalation.pk,
+            "reference": escalation.reference,
+            "title": escalation.title,
+            "type": EscalationTypeRefOut(code=escalation.type.code, name=escalation.type.name),
+            "status": escalation.status,
+            "severity": escalation.severity,
+            "severity_name": escalation.severity_name,
+            "markets": [market.code for market in escalation.markets.all()],
+            "languages": list(escalation.languages or []),
+            "policy": escalation.policy.code if escalation.policy else None,
+            "owner": PersonOut.build(escalation.owner),
+            "is_restricted": escalation.is_restricted,
+            "is_high_visibility": escalation.is_high_visibility,
+            "next_due_at": escalation.next_due_at,
+            "next_due_label": escalation.next_due_label,
+            "opened_at": escalation.opened_at,
+            "created_at": escalation.created_at,
+            "updated_at": escalation.updated_at,
+            "closed_at": escalation.closed_at,
+        }
+
+    @classmethod
+    def build(cls, escalation: Escalation) -> EscalationSummaryOut:
+        return cls(**cls.fields_from(escalation))
+
+
+class EscalationPageOut(Schema):
+    count: int = Field(description="all escalations matching the filters that you may see")
+    items: list[EscalationSummaryOut]
+
+
+class ContributionOut(Schema):
+    factor: str
+    label: str
+    answer: str
+    answer_label: str
+    answered: bool = Field(description="false when the factor was left at its mildest answer")
+    points: int
+    weight: int
+    contribution: int
+
+
+class FloorOut(Schema):
+    code: str
+    reason: str
+    min_severity: int
+
+
+class AssessmentOut(Schema):
+    """The rubric's verdict, factor by factor."""
+
+    severity: int
+    severity_name: str
+    band_severity: int = Field(description="the severity the score alone falls in")
+    score: int
+    max_score: int
+    rubric_version: str
+    contributions: list[ContributionOut]
+    floors: list[FloorOut] = Field(description="floor rules that fired")
+    summary: str
+
+    @classmethod
+    def from_stored(cls, explanation: dict[str, Any]) -> AssessmentOut:
+        return cls(severity_name=f"SEV{explanation['severity']}", **explanation)
+
+    @classmethod
+    def build(cls, assessment: Assessment) -> AssessmentOut:
+        return cls.from_stored(assessment.as_dict())
+
+
+class ClockOut(Schema):
+    kind: str
+    label: str
+    starts_at: UtcTime
+    due_at: UtcTime
+    met_at: UtcTime | None
+    state: str = Field(description="running, breached, met or met_late")
+    basis: str = Field(description="where the deadline comes from")
+    rule: str | None = Field(description="the statutory rule, for statutory clocks")
+    notice_reference: str
+
+    @classmethod
+    def build(cls, clock: Clock, *, at: datetime) -> ClockOut:
+        return cls(
+            kind=clock.kind,
+            label=clock.label,
+            starts_at=clock.starts_at,
+            due_at=clock.due_at,
+            met_at=clock.met_at,
+            state=clock.state(at),
+            basis=clock.basis,
+            rule=clock.statutory_rule.code if clock.statutory_rule else None,
+            notice_reference=clock.notice_reference,
+        )
+
+
+class SubjectOut(Schema):
+    kind: str
+    reference: str
+    note: str
+
+
+class DecisionOut(Schema):
+    id: int
+    state: str = Field(description="pending_approval, final or sent_back")
+    policy: str
+    policy_version: str
+    action: str
+    action_label: str
+    countries: list[str]
+    scope: str
+    rationale: str
+    decided_by: PersonOut
+    decided_at: UtcTime
+    reviewed_by: PersonOut | None
+    reviewed_at: UtcTime | None
+    review_comment: str
+
+    @classmethod
+    def build(cls, decision: Decision) -> DecisionOut:
+        return cls(
+            id=decision.pk,
+            state=decision.state,
+            policy=decision.policy_version.policy.code,
+            policy_version=decision.policy_version.version,
+            action=decision.action.code,
+            action_label=decision.action.label,
+            countries=list(decision.countries or []),
+            scope=decision.scope,
+            rationale=decision.rationale,
+            decided_by=PersonOut.build(decision.decided_by),
+            decided_at=decision.decided_at,
+            reviewed_by=PersonOut.build(decision.reviewed_by),
+            reviewed_at=decision.reviewed_at,
+            review_comment=decision.review_comment,
+        )
+
+
+class LinkedEscalationOut(Schema):
+    id: int
+    reference: str
+    title: str
+    type: EscalationTypeRefOut
+    status: Status
+    severity: int
+
+
+class EscalationDetailOut(EscalationSummaryOut):
+    summary: str
+    source_kind: SourceKind
+    source_team: str | None
+    source_detail: str
+    computed_severity: int = Field(description="what the rubric said, before any override")
+    severity_explanation: AssessmentOut
+    severity_override_reason: str
+    severity_overridden_by: PersonOut | None
+    rubric_answers: dict[str, str]
+    catalog_version: str = Field(description="digest of the catalog the rubric came from")
+    created_by: PersonOut | None
+    access_list: list[str]
+    shared_with_teams: list[str]
+    merged_into: int | None = Field(
+        description="the escalation this one was merged into, when you may see it"
+    )
+    clocks: list[ClockOut]
+    subjects: list[SubjectOut]
+    decisions: list[DecisionOut]
+    linked: list[LinkedEscalationOut] = Field(description="related escalations you may see")
+
+    @classmethod
+    def build(
+        cls, escalation: Escalation, *, linked: list[Escalation], at: datetime
+    ) -> EscalationDetailOut:
+        """``escalation`` as loaded by ``selectors.escalation_detail``; ``linked`` already
+        filtered to what the viewer may see, which also decides whether ``merged_into``
+        (always linked by the merge) is shown."""
+        visible_ids = {other.pk for other in linked}
+        return cls(
+            **cls.fields_from(escalation),
+            summary=escalation.summary,
+            source_kind=escalation.source_kind,
+            source_team=escalation.source_team.code if escalation.source_team else None,
+            source_detail=escalation.source_detail,
+            computed_severity=escalation.computed_severity,
+            severity_explanation=AssessmentOut.from_stored(escalation.severity_explanation),
+            severity_override_reason=escalation.severity_override_reason,
+            severity_overridden_by=PersonOut.build(escalation.severity_overridden_by),
+            rubric_answers=dict(escalation.rubric_answers or {}),
+            catalog_version=escalation.catalog_version.digest,
+            created_by=PersonOut.build(escalation.created_by),
+            access_list=sorted(user.username for user in escalation.access_list.all()),
+            shared_with_teams=sorted(team.code for team in escalation.shared_with_teams.all()),
+            merged_into=(
+                escalation.merged_into_id if escalation.merged_into_id in visible_ids else None
+            ),
+            clocks=[ClockOut.build(clock, at=at) for clock in escalation.clocks.all()],
+            subjects=[
+                SubjectOut(kind=s.kind, reference=s.reference, note=s.note)
+                for s in escalation.subjects.all()
+            ],
+            decisions=[DecisionOut.build(decision) for decision in escalation.decisions.all()],
+            linked=[
+                LinkedEscalationOut(
+                    id=other.pk,
+                    reference=other.reference,
+                    title=other.title,
+                    type=EscalationTypeRefOut(code=other.type.code, name=other.type.name),
+                    status=other.status,
+                    severity=other.severity,
+                )
+                for other in linked
+            ],
+        )
+
+
+class TimelineEntryOut(Schema):
+    at: UtcTime
+    actor: str
+    action: str = Field(description="the audit action, e.g. escalation.transitioned")
+    label: str
+    data: dict[str, Any]
+
+    @classmethod
+    def build(cls, entry: TimelineEntry) -> TimelineEntryOut:
+        return cls(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            label=entry.label,
+            data=entry.data,
+        )
+
+
+class NoteOut(Schema):
+    id: int
+    author: PersonOut
+    body: str
+    created_at: UtcTime
+
+    @classmethod
+    def build(cls, note: Note) -> NoteOut:
+        return cls(
+            id=note.pk,
+            author=PersonOut.build(note.author),
+            body=note.body,
+            created_at=note.created_at,
+        )
+
+
+# ---------------------------------------------------------------- the catalog in force
+
+
+class EscalationTypeOut(Schema):
+    code: str
+    name: str
+    description: str
+    default_policy: str | None
+
+
+class FactorOptionOut(Schema):
+    value: str
+    label: str
+    points: int
+
+
+class FactorOut(Schema):
+    code: str
+    label: str
+    question: str
+    weight: int
+    options: list[FactorOptionOut] = Field(description="mildest first")
+
+
+class SlaTargetsOut(Schema):
+    acknowledge: str = Field(description='an ISO 8601 duration, or "N business days"')
+    first_action: str
+    resolve: str
+
+
+class SeverityOut(Schema):
+    level: int
+    name: str
+    label: str
+    min_score: int
+    description: str
+    sla: SlaTargetsOut
+
+
+class FloorRuleOut(Schema):
+    code: str
+    reason: str
+    min_severity: int
+    escalation_types: list[str]
+    factors_at_least: dict[str, str]
+
+
+class PolicyVersionOut(Schema):
+    version: str
+    effective_from: date
+    summary: str
+
+
+class PolicyOut(Schema):
+    code: str
+    name: str
+    area: str
+    area_name: str
+    description: str
+    versions: list[PolicyVersionOut]
+
+
+class EnforcementActionOut(Schema):
+    code: str
+    label: str
+    description: str
+    needs_countries: bool
+
+
+class TeamOut(Schema):
+    code: str
+    name: str
+    kind: str
+
+
+class MarketOut(Schema):
+    code: str
+    name: str
+    time_zones: list[str]
+    languages: list[str]
+    regulators: list[str]
+
+
+class StatutoryRuleOut(Schema):
+    code: str
+    jurisdiction: str
+    instrument: str
+    trigger: str
+    action: str
+    deadline_kind: str = Field(description="fixed, set_by_notice or qualitative")
+    deadline: str | None = Field(description="ISO 8601 duration, when the law fixes one")
+    internal_target: str | None
+    previous_deadline: str | None
+    effective_from: date | None
+    needs_verification: bool
+    note: str
+    sources: list[str]
+
+
+class CatalogOut(Schema):
+    """The taxonomy, rubric, policies and markets in force: what the codes in requests mean."""
+
+    label: str
+    version: str
+    digest: str
+    loaded_at: UtcTime
+    escalation_types: list[EscalationTypeOut]
+    factors: list[FactorOut]
+    severities: list[SeverityOut]
+    floors: list[FloorRuleOut]
+    policies: list[PolicyOut]
+    enforcement_actions: list[EnforcementActionOut]
+    teams: list[TeamOut]
+    markets: list[MarketOut]
+    statutory_rules: list[StatutoryRuleOut]
+
+    @classmethod
+    def build(cls, version: CatalogVersion, catalog: Catalog) -> CatalogOut:
+        rubric = catalog.rubric
+        return cls(
+            label=catalog.label,
+            version=catalog.version,
+            digest=version.digest,
+            loaded_at=version.loaded_at,
+            escalation_types=[
+                EscalationTypeOut(**t.model_dump())
+                for t in catalog.escalation_types.escalation_types
+            ],
+            factors=[FactorOut(**f.model_dump()) for f in rubric.factors],
+            severities=[SeverityOut(**s.model_dump()) for s in rubric.severities],
+            floors=[
+                FloorRuleOut(
+                    code=floor.code,
+                    reason=floor.reason,
+                    min_severity=floor.min_severity,
+                    escalation_types=floor.when.escalation_types,
+                    factors_at_least=floor.when.factors_at_least,
+                )
+                for floor in rubric.floors
+            ],
+            policies=[
+                PolicyOut(
+                    code=policy.code,
+                    name=policy.name,
+                    area=area.code,
+                    area_name=area.name,
+                    description=policy.description,
+                    versions=[PolicyVersionOut(**v.model_dump()) for v in policy.versions],
+                )
+                for area, policy in catalog.iter_policies()
+            ],
+            enforcement_actions=[
+                EnforcementActionOut(
+                    code=a.code,
+                    label=a.label,
+                    description=a.description,
+                    needs_countries=a.needs_countries,
+                )
+                for a in catalog.enforcement_actions.actions
+            ],
+            teams=[TeamOut(code=t.code, name=t.name, kind=t.kind) for t in catalog.teams.teams],
+            markets=[MarketOut(**m.model_dump()) for m in catalog.markets.markets],
+            statutory_rules=[
+                StatutoryRuleOut(
+                    code=rule.id,
+                    jurisdiction=rule.jurisdiction,
+                    instrument=rule.instrument,
+                    trigger=rule.trigger,
+                    action=rule.action,
+                    deadline_kind=rule.deadline_kind,
+                    deadline=rule.deadline,
+                    internal_target=rule.internal_target,
+                    previous_deadline=rule.previously,
+                    effective_from=rule.effective_from,
+                    needs_verification=rule.verify,
+                    note=rule.note,
+                    sources=rule.sources,
+                )
+                for rule in catalog.statutory_rules.rules
+            ],
+        )
