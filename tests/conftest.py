@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("WATCHFLOOR_TESTING", "1")
 
-from watchfloor.core import clock  # noqa: E402
+from watchfloor.core import clock
 
 # A fixed, ordinary Tuesday morning in Tokyo (Monday evening UTC).
 DEFAULT_NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
@@ -39,14 +39,20 @@ def catalog(db):
     return load_catalog(actor=None)
 
 
-def _make_user(username: str, role: str, team_code: str | None = None, time_zone: str = "Asia/Tokyo"):
+def _make_user(
+    username: str, role: str, team_code: str | None = None, time_zone: str = "Asia/Tokyo"
+):
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
 
     team = Team.objects.get(code=team_code) if team_code else None
     return create_user(
-        username=username, password="correct-horse-battery", role=role, actor=None,
-        team=team, time_zone=time_zone,
+        username=username,
+        password="correct-horse-battery",
+        role=role,
+        actor=None,
+        team=team,
+        time_zone=time_zone,
     )
 
 

@@ -14,6 +14,7 @@ from the environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "watchfloor.markets",
     "watchfloor.severity",
     "watchfloor.escalations",
+    "watchfloor.playbooks",
     "watchfloor.web",
 ]
 
@@ -146,10 +148,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("WATCHFLOOR_STATIC_ROOT", DATA_DIR / "static"))
-try:  # WhiteNoise looks here first; an absent directory only earns a warning at each start.
+# WhiteNoise looks here first; an absent directory only earns a warning at each start.
+with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass
 # Served straight from the package by WhiteNoise: no collectstatic step before the first run.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -12,6 +12,7 @@ class AuditAction(models.TextChoices):
     TEAM_CHANGED = "team.changed", "Team changed by an administrator"
     TOKEN_CREATED = "token.created", "API token created"
     TOKEN_REVOKED = "token.revoked", "API token revoked"
+    ESCALATIONS_EXPORTED = "escalations.exported", "Escalations exported"
     ESCALATION_CREATED = "escalation.created", "Escalation created"
     ESCALATION_VIEWED = "escalation.viewed", "Restricted escalation viewed"
     ESCALATION_TRANSITIONED = "escalation.transitioned", "Status changed"

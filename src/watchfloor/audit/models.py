@@ -35,7 +35,8 @@ class AuditEvent(models.Model):
     )
     # Kept beside the foreign key so the event still reads well if the account is renamed.
     actor_label = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
+    # Not a choices field: each app adds its own actions to the vocabulary without a migration.
+    action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     # A plain column, not a foreign key: the log must outlive and never cascade from

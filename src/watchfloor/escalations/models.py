@@ -164,6 +164,9 @@ class Subject(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reference}"
+
 
 class Clock(models.Model):
     class Kind(models.TextChoices):
@@ -188,6 +191,9 @@ class Clock(models.Model):
     class Meta:
         ordering = ["due_at"]
 
+    def __str__(self) -> str:
+        return f"{self.label} due {self.due_at.isoformat()}"
+
     def state(self, at=None) -> str:
         """running | breached | met | met_late — computed, never stored."""
         if self.met_at is not None:
@@ -204,6 +210,9 @@ class Note(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note by {self.author_id} on WF-{self.escalation_id}"
 
 
 class Link(models.Model):
@@ -227,6 +236,9 @@ class Link(models.Model):
                 name="link_ordered",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"WF-{self.from_escalation_id} ↔ WF-{self.to_escalation_id}"
 
 
 class Decision(models.Model):
@@ -258,3 +270,6 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action_id} on WF-{self.escalation_id} ({self.state})"

@@ -176,3 +176,43 @@ def escalation_timeline(escalation: Escalation) -> list[TimelineEntry]:
             action=AuditAction.ESCALATION_VIEWED
         )
     ]
+
+
+EXPORT_COLUMNS = (
+    "reference",
+    "title",
+    "type",
+    "severity",
+    "status",
+    "markets",
+    "languages",
+    "policy",
+    "owner",
+    "source",
+    "next_deadline",
+    "next_deadline_at_utc",
+    "opened_at_utc",
+    "restricted",
+)
+
+
+def queue_export_rows(*, user: User, filters: QueueFilters):
+    """The queue as rows for a file: the same need-to-know as the page, streamed in chunks."""
+    escalations = triage_queue(user=user, filters=filters)
+    for escalation in escalations.iterator(chunk_size=2000):
+        yield (
+            escalation.reference,
+            escalation.title,
+            escalation.type.code,
+            escalation.severity_name,
+            escalation.status,
+            " ".join(m.code for m in escalation.markets.all()),
+            " ".join(escalation.languages),
+            escalation.policy.code if escalation.policy else "",
+            escalation.owner.username if escalation.owner else "",
+            escalation.source_kind,
+            escalation.next_due_label,
+            escalation.next_due_at.isoformat() if escalation.next_due_at else "",
+            escalation.opened_at.isoformat(),
+            "yes" if escalation.is_restricted else "no",
+        )

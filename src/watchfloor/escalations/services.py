@@ -888,3 +888,13 @@ def get_decision(*, escalation: Escalation, decision_id: int | str) -> Decision:
     if decision is None:
         raise NotFound(f"no decision {decision_id} on {escalation.reference}", field="decision_id")
     return decision
+
+
+@transaction.atomic
+def record_queue_export(*, actor: User, filters: dict[str, Any], row_count: int) -> None:
+    """Who took which slice of the queue out of the system, and how much of it."""
+    record_event(
+        action=AuditAction.ESCALATIONS_EXPORTED,
+        actor=actor,
+        data={"filters": filters, "rows": row_count, "format": "csv"},
+    )

@@ -13,6 +13,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.queue, name="queue"),
+    path("escalations/export.csv", views.queue_export, name="queue-export"),
     path("escalations/new", views.escalation_create, name="escalation-create"),
     path("escalations/new/preview", views.escalation_preview, name="escalation-preview"),
     path("escalations/<int:escalation_id>/", views.escalation_detail, name="escalation-detail"),

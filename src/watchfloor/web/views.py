@@ -4,6 +4,8 @@ service or selector, and renders or redirects."""
 
 from __future__ import annotations
 
+import csv
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -13,7 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -93,6 +95,49 @@ def queue(request: HttpRequest) -> HttpResponse:
     escalations = selectors.triage_queue(user=request.user, filters=form.filters())
     page = Paginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/queue.html", {"form": form, "page": page, "now": clock.now()})
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    """Reported content is adversarial: never let a title run as a spreadsheet formula."""
+    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
+
+
+class _EchoBuffer:
+    """csv.writer wants a file; a streaming response wants the written line back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def queue_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered queue as CSV: the same rows the viewer may see, no more."""
+    rubric = rubric_for(active_catalog_version())
+    form = QueueFilterForm(request.GET, rubric=rubric)
+    filters = form.filters()
+    row_count = selectors.triage_queue(user=request.user, filters=filters).count()
+    services.record_queue_export(
+        actor=request.user,
+        filters={k: v for k, v in request.GET.items() if k != "page"},
+        row_count=row_count,
+    )
+    writer = csv.writer(_EchoBuffer())
+    lines = (
+        writer.writerow([_spreadsheet_safe(cell) for cell in row])
+        for row in itertools.chain(
+            [selectors.EXPORT_COLUMNS],
+            selectors.queue_export_rows(user=request.user, filters=filters),
+        )
+    )
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = clock.now().strftime("%Y%m%dT%H%MZ")
+    response["Content-Disposition"] = f'attachment; filename="watchfloor-queue-{stamp}.csv"'
+    return response
 
 
 # ---------------------------------------------------------------- new escalation
