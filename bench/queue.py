@@ -12,16 +12,22 @@ network.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from datetime import timedelta
 from pathlib import Path
+
+# This file is named like the standard library's `queue`; keep its folder off the import
+# path so `import queue` (used by the thread pools underneath Django) finds the real one.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import timedelta  # noqa: E402
 
 TARGET_P95_MS = 150.0
 BASELINE_SIZE = 1_000
@@ -237,10 +243,11 @@ def run_backend(backend: str, size: int, requests: int) -> dict:
                 str(requests),
             ],
             env=env,
-            check=True,
             capture_output=True,
             text=True,
         )
+    if output.returncode != 0:
+        raise SystemExit(f"[{backend}] the measuring process failed:\n{output.stderr[-4000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 

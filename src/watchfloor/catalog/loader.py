@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from watchfloor.catalog.schema import (
     CATALOG_FILES,
@@ -27,6 +28,7 @@ from watchfloor.catalog.schema import (
     format_location,
     validate_catalog,
 )
+from watchfloor.catalog.schema import _message as _describe_schema_error
 from watchfloor.core.errors import InvalidInput
 
 
@@ -225,3 +227,45 @@ def _line_for(lines: dict[Location, int], location: Location) -> int | None:
         if line is not None:
             return line
     return None
+
+
+# For other loaders of reviewed YAML files (playbooks, communication templates): the same
+# parsing, line mapping and wording of schema errors as the catalog's own files.
+
+
+@dataclass(frozen=True)
+class YamlFile:
+    """One YAML file, parsed, with the line of every path in it.
+
+    ``problems`` holds what parsing found (repeated keys, or the one problem that kept
+    the file from parsing, in which case ``data`` is None and ``readable`` is False).
+    """
+
+    name: str
+    data: Any
+    lines: dict[Location, int]
+    problems: list[Problem]
+    readable: bool
+
+    def problem_at(self, location: Location, message: str) -> Problem:
+        """A problem at ``location``, on its line (or its nearest ancestor's)."""
+        line = (_line_for(self.lines, location) or 1) if self.readable else None
+        return Problem(self.name, format_location(location), line, message)
+
+    def schema_problems(self, error: ValidationError, model: type[BaseModel]) -> list[Problem]:
+        """pydantic's errors for this file, worded as the catalog words its own."""
+        return [
+            self.problem_at(
+                tuple(item["loc"]), _describe_schema_error(item, model, tuple(item["loc"]))
+            )
+            for item in error.errors()
+        ]
+
+
+def parse_yaml_file(name: str, raw: bytes) -> YamlFile:
+    """Parse ``raw`` as the file called ``name``; never raises for bad content."""
+    try:
+        parsed = _parse_yaml(name, raw)
+    except _UnreadableFile as exc:
+        return YamlFile(name, None, {}, [Problem(name, "", exc.line, exc.message)], False)
+    return YamlFile(name, parsed.data, parsed.lines, list(parsed.problems), True)

@@ -7,6 +7,8 @@ from django.core.management import call_command
 
 from watchfloor.catalog.models import CatalogVersion
 from watchfloor.catalog.services import load_catalog
+from watchfloor.playbooks.models import Playbook
+from watchfloor.playbooks.services import load_playbooks
 
 
 def prepare_database(*, stdout) -> None:
@@ -15,6 +17,12 @@ def prepare_database(*, stdout) -> None:
     if not CatalogVersion.objects.filter(is_active=True).exists():
         version = load_catalog(actor=None)
         stdout.write(f"loaded catalog {version}")
+    if not Playbook.objects.filter(is_active=True).exists():
+        result = load_playbooks(actor=None)
+        stdout.write(
+            f"loaded playbook library: {len(result.new_playbook_versions)} playbooks, "
+            f"{len(result.new_template_versions)} communication templates"
+        )
 
 
 def serve_forever(*, host: str, port: int, stdout, threads: int = 8) -> None:

@@ -44,6 +44,7 @@ from watchfloor.escalations.models import (
 )
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.people.models import Team, User
+from watchfloor.playbooks.services import on_escalation_changed
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
 from watchfloor.severity.rubric import Assessment, evaluate
 
@@ -257,6 +258,7 @@ def override_severity(
             "reason": reason,
         },
     )
+    on_escalation_changed(escalation=escalation, actor=actor)
     return escalation
 
 
@@ -434,6 +436,7 @@ def create_escalation(
             ],
         },
     )
+    on_escalation_changed(escalation=escalation, actor=actor)
     return escalation
 
 

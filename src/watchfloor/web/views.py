@@ -31,6 +31,7 @@ from watchfloor.core.roles import (
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.people.models import User
+from watchfloor.playbooks import selectors as playbook_selectors
 from watchfloor.people.services import get_user_by_username
 
 from .forms import (
@@ -364,6 +365,10 @@ def _render_detail(
         "forms": action_forms,
         "bound_form": bound[0] if bound else "",
     }
+    context["runs"] = playbook_selectors.run_views(escalation=escalation, viewer=user, now=now)
+    context["proposals"] = playbook_selectors.proposals_for(
+        escalation, facts=playbook_selectors.prefetched_facts(escalation)
+    )
     return render(request, "web/escalation_detail.html", context, status=status)
 
 
