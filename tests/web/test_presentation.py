@@ -93,6 +93,48 @@ def _entry(action: str, data: dict) -> TimelineEntry:
             "Acknowledge: met late",
             "",
         ),
+        (
+            AuditAction.PLAYBOOK_RUN_STARTED,
+            {
+                "name": "Lock, restore, notify",
+                "automatic": True,
+                "steps": 6,
+                "severity": "SEV0",
+                "skipped": ["statutory_removal"],
+            },
+            "Lock, restore, notify started automatically · 6 steps for SEV0",
+            "Not applicable here: statutory_removal",
+        ),
+        (
+            AuditAction.PLAYBOOK_STEP_CHANGED,
+            {
+                "title": "Lock the account",
+                "from_label": "Pending",
+                "to_label": "Skipped",
+                "reason": "owner locked it already",
+            },
+            "Lock the account: Pending → Skipped",
+            "owner locked it already",
+        ),
+        (
+            AuditAction.PLAYBOOK_CHECKLIST_TICKED,
+            {"text": "Sessions revoked", "checked": True},
+            "☑ Sessions revoked",
+            "",
+        ),
+        (
+            AuditAction.COMMUNICATION_SENT,
+            {
+                "template": "media_response",
+                "language": "ja",
+                "recipient": "NHK desk",
+                "channel": "email",
+                "subject": "回答",
+                "body": "本文",
+            },
+            "media response (ja) to NHK desk via email",
+            "回答\n本文",
+        ),
         ("something.new", {"b": 2, "a": 1}, "a: 1 · b: 2", ""),
     ],
 )

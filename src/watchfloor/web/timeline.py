@@ -141,6 +141,64 @@ def _decision_sent_back(data: dict[str, Any]) -> tuple[str, str]:
     return "decision sent back", str(data.get("comment", ""))
 
 
+def _playbook_started(data: dict[str, Any]) -> tuple[str, str]:
+    how = "automatically" if data.get("automatic") else "by hand"
+    summary = f"{data.get('name') or data.get('playbook', '')} started {how}"
+    summary += f" · {data.get('steps', 0)} steps for {data.get('severity', '')}"
+    skipped = data.get("skipped") or []
+    return summary, f"Not applicable here: {_listing(skipped)}" if skipped else ""
+
+
+def _playbook_proposed(data: dict[str, Any]) -> tuple[str, str]:
+    codes = [p.get("code", "") for p in data.get("proposals") or [] if isinstance(p, dict)]
+    summary = f"proposed: {_listing(codes)}"
+    return summary, str(data.get("why_not_started", ""))
+
+
+def _playbook_replanned(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{_words(data.get('playbook'))} re-planned for {data.get('severity', '')}", ""
+
+
+def _playbook_finished(data: dict[str, Any]) -> tuple[str, str]:
+    if "reason" in data:
+        return f"{_words(data.get('playbook'))} cancelled", str(data.get("reason", ""))
+    return (
+        f"{_words(data.get('playbook'))} completed: {data.get('done', 0)} done, "
+        f"{data.get('skipped', 0)} skipped",
+        "",
+    )
+
+
+def _playbook_role(data: dict[str, Any]) -> tuple[str, str]:
+    role = data.get("role_name") or data.get("role", "")
+    return f"{role}: {data.get('from') or 'open'} → {data.get('to') or 'open'}", ""
+
+
+def _step_changed(data: dict[str, Any]) -> tuple[str, str]:
+    before = data.get("from_label", data.get("from", ""))
+    after = data.get("to_label", data.get("to", ""))
+    summary = f"{data.get('title', data.get('step', ''))}: {before} → {after}"
+    return summary, str(data.get("reason", ""))
+
+
+def _step_approved(data: dict[str, Any]) -> tuple[str, str]:
+    return f"approved: {data.get('title', data.get('step', ''))}", str(data.get("comment", ""))
+
+
+def _checklist_ticked(data: dict[str, Any]) -> tuple[str, str]:
+    mark = "☑" if data.get("checked") else "☐ unticked"
+    return f"{mark} {data.get('text', data.get('item', ''))}", ""
+
+
+def _communication_sent(data: dict[str, Any]) -> tuple[str, str]:
+    summary = (
+        f"{_words(data.get('template'))} ({data.get('language', '')}) "
+        f"to {data.get('recipient', '')} via {data.get('channel', '')}"
+    )
+    body = "\n".join(t for t in (str(data.get("subject", "")), str(data.get("body", ""))) if t)
+    return summary, body
+
+
 def _fallback(data: dict[str, Any]) -> tuple[str, str]:
     return " · ".join(f"{key}: {value}" for key, value in sorted(data.items())), ""
 
@@ -160,6 +218,16 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.DECISION_RECORDED: _decision_recorded,
     AuditAction.DECISION_APPROVED: _decision_approved,
     AuditAction.DECISION_REJECTED: _decision_sent_back,
+    AuditAction.PLAYBOOK_RUN_STARTED: _playbook_started,
+    AuditAction.PLAYBOOK_PROPOSED: _playbook_proposed,
+    AuditAction.PLAYBOOK_RUN_REPLANNED: _playbook_replanned,
+    AuditAction.PLAYBOOK_RUN_COMPLETED: _playbook_finished,
+    AuditAction.PLAYBOOK_RUN_CANCELLED: _playbook_finished,
+    AuditAction.PLAYBOOK_ROLE_ASSIGNED: _playbook_role,
+    AuditAction.PLAYBOOK_STEP_CHANGED: _step_changed,
+    AuditAction.PLAYBOOK_STEP_APPROVED: _step_approved,
+    AuditAction.PLAYBOOK_CHECKLIST_TICKED: _checklist_ticked,
+    AuditAction.COMMUNICATION_SENT: _communication_sent,
 }
 
 

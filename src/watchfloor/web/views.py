@@ -31,8 +31,8 @@ from watchfloor.core.roles import (
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.people.models import User
-from watchfloor.playbooks import selectors as playbook_selectors
 from watchfloor.people.services import get_user_by_username
+from watchfloor.playbooks import selectors as playbook_selectors
 
 from .forms import (
     AccessForm,
