@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "watchfloor.severity",
     "watchfloor.escalations",
     "watchfloor.playbooks",
+    "watchfloor.signals",
     "watchfloor.web",
 ]
 
