@@ -20,14 +20,14 @@ from pathlib import Path
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import timedelta  # noqa: E402
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import timedelta
 
 TARGET_P95_MS = 150.0
 BASELINE_SIZE = 1_000
