@@ -153,10 +153,11 @@ def seed(count: int) -> dict:
                 mine = [c for c in clocks if c.escalation is escalation]
                 nearest = min(mine, key=lambda c: c.due_at)
                 escalation.next_due_at, escalation.next_due_label = nearest.due_at, nearest.label
+                escalation.queue_due_at = nearest.due_at
         Clock.objects.bulk_create(clocks)
         through_markets.objects.bulk_create(market_links)
         through_access.objects.bulk_create(access)
-        Escalation.objects.bulk_update(created, ["next_due_at", "next_due_label"])
+        Escalation.objects.bulk_update(created, ["next_due_at", "next_due_label", "queue_due_at"])
         made += size
     return {"token": token, "username": analyst.username, "market": markets[0].code}
 

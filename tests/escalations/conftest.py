@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from watchfloor.escalations.models import Clock, Escalation, Status
+from watchfloor.escalations.models import NO_DEADLINE, Clock, Escalation, Status
 
 # Rubric answers that land in each severity band of the default rubric (see
 # defaults/rubric.yaml): the tests assert the resulting severity before relying on it.
@@ -98,6 +98,8 @@ def assert_next_due_is_earliest_unmet(escalation: Escalation) -> None:
     if escalation.status == Status.CLOSED or nearest is None:
         assert escalation.next_due_at is None
         assert escalation.next_due_label == ""
+        assert escalation.queue_due_at == NO_DEADLINE
     else:
         assert escalation.next_due_at == nearest.due_at
         assert escalation.next_due_label == nearest.label
+        assert escalation.queue_due_at == nearest.due_at

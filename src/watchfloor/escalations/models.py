@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -45,6 +47,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.CLOSED: frozenset({Status.INVESTIGATING}),  # reopen
 }
 OPEN_STATUSES = frozenset(s for s in Status.values if s != Status.CLOSED)
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class SourceKind(models.TextChoices):
@@ -124,10 +127,19 @@ class Escalation(models.Model):
     # 100,000 escalations on an index. Recomputed by services whenever a clock changes.
     next_due_at = models.DateTimeField(null=True, blank=True)
     next_due_label = models.CharField(max_length=100, blank=True)
+    # The same, never empty (NO_DEADLINE when no clock runs), so "nearest deadline first,
+    # none last" is a plain ascending index walk on every database.
+    queue_due_at = models.DateTimeField(default=NO_DEADLINE)
 
     class Meta:
         indexes = [
-            models.Index(fields=["status", "severity", "next_due_at"], name="queue_order"),
+            # The open queue: walked in order and cut after a page, never sorted in full.
+            models.Index(
+                fields=["severity", "queue_due_at", "id", "is_restricted"],
+                condition=~models.Q(status="closed"),
+                name="open_queue_order",
+            ),
+            models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),
             models.Index(fields=["owner", "status"], name="owner_status"),
         ]
 

@@ -31,6 +31,7 @@ from watchfloor.escalations.clocks import (
     statutory_due_at,
 )
 from watchfloor.escalations.models import (
+    NO_DEADLINE,
     TRANSITIONS,
     Clock,
     Decision,
@@ -154,7 +155,8 @@ def _refresh_next_due(escalation: Escalation) -> None:
         nearest = next_running_clock(list(escalation.clocks.all()))
         escalation.next_due_at = nearest.due_at if nearest else None
         escalation.next_due_label = nearest.label if nearest else ""
-    escalation.save(update_fields=["next_due_at", "next_due_label", "updated_at"])
+    escalation.queue_due_at = escalation.next_due_at or NO_DEADLINE
+    escalation.save(update_fields=["next_due_at", "next_due_label", "queue_due_at", "updated_at"])
 
 
 def _meet_clocks(escalation: Escalation, kinds: tuple[str, ...], *, actor: User | None) -> None:
