@@ -91,7 +91,8 @@ def seed(count: int) -> dict:
                     if rng.random() < 0.1
                     else f"Bench escalation {made + len(rows)}",
                     summary="Synthetic escalation for the queue benchmark.",
-                    status=rng.choice(statuses),
+                    status=(status := rng.choice(statuses)),
+                    is_open=status != Status.CLOSED,
                     policy=rng.choice(policies),
                     languages=["en", "ja"],
                     source_kind="user_report",

@@ -94,6 +94,7 @@ def earliest_unmet_clock(escalation: Escalation) -> Clock | None:
 def assert_next_due_is_earliest_unmet(escalation: Escalation) -> None:
     """The queue's sort key is the nearest running deadline (none once closed)."""
     escalation = Escalation.objects.get(pk=escalation.pk)
+    assert escalation.is_open == (escalation.status != Status.CLOSED)
     nearest = earliest_unmet_clock(escalation)
     if escalation.status == Status.CLOSED or nearest is None:
         assert escalation.next_due_at is None

@@ -12,7 +12,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
-from watchfloor.escalations.models import Escalation, Status
+from watchfloor.escalations.models import Escalation
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -82,15 +82,15 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
         escalations = escalations.filter(status__in=filters.statuses)
     elif not filters.include_closed:
         # Written as the open-queue index's own condition, so the planner can use it.
-        escalations = escalations.exclude(status=Status.CLOSED)
+        escalations = escalations.filter(is_open=True)
     if filters.severities:
         escalations = escalations.filter(severity__in=filters.severities)
     if filters.market:
         # From the market's side: a few thousand ids by index, not a test on every row.
         escalations = escalations.filter(
-            pk__in=Escalation.markets.through.objects.filter(
-                market__code=filters.market
-            ).values("escalation_id")
+            pk__in=Escalation.markets.through.objects.filter(market__code=filters.market).values(
+                "escalation_id"
+            )
         )
     if filters.policy:
         escalations = escalations.filter(policy__code=filters.policy)

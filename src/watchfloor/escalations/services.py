@@ -486,10 +486,11 @@ def transition_escalation(
         raise InvalidInput("reopening needs a reason", field="reason")
 
     escalation.status = to_status
+    escalation.is_open = to_status != Status.CLOSED
     now = clock.now()
     escalation.closed_at = now if to_status == Status.CLOSED else None
     _touch(escalation)
-    escalation.save(update_fields=["status", "closed_at", "updated_at"])
+    escalation.save(update_fields=["status", "is_open", "closed_at", "updated_at"])
     if current == Status.NEW:
         _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
     if to_status in (Status.DECIDED, Status.ACTIONED):
@@ -629,9 +630,10 @@ def merge_escalation(
     previous_status = duplicate.status
     duplicate.merged_into = into
     duplicate.status = Status.CLOSED
+    duplicate.is_open = False
     duplicate.closed_at = clock.now()
     _touch(duplicate)
-    duplicate.save(update_fields=["merged_into", "status", "closed_at", "updated_at"])
+    duplicate.save(update_fields=["merged_into", "status", "is_open", "closed_at", "updated_at"])
     # A statutory deadline does not go away because the case moved: the target inherits it.
     for inherited in duplicate.clocks.filter(kind=Clock.Kind.STATUTORY, met_at__isnull=True):
         Clock.objects.create(
