@@ -16,9 +16,12 @@ from django.urls import path, re_path, reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from watchfloor.coordination.api import router as coordination_router
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.escalations.api import router as escalations_router
+from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
+from watchfloor.signals.api import router as signals_router
 
 api = NinjaAPI(
     title="Watchfloor API",
@@ -35,6 +38,9 @@ api = NinjaAPI(
     auth=api_authenticators(),
 )
 api.add_router("/", escalations_router)
+api.add_router("/", signals_router)
+api.add_router("/", coordination_router)
+api.add_router("/", people_router)
 
 
 # ---------------------------------------------------------------- errors

@@ -10,6 +10,8 @@ from the environment:
   ``WATCHFLOOR_SECRET_KEY``, secure cookies, HSTS, HTTPS redirect).
 - ``WATCHFLOOR_ALLOWED_HOSTS``: comma-separated host names.
 - ``WATCHFLOOR_DEBUG=1``: Django debug pages (never in production).
+- ``WATCHFLOOR_EMAIL_URL`` (or Django's ``EMAIL_HOST`` …), ``WATCHFLOOR_EMAIL_FROM`` and
+  ``WATCHFLOOR_PUBLIC_URL``: outbound email and the links in it (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+
+from watchfloor.notify.email_config import email_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("WATCHFLOOR_DATA_DIR", Path.cwd() / ".watchfloor")).resolve()
@@ -62,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "ninja",  # serves its own Swagger UI files, so the API docs need no CDN
+    "django_tasks",
+    "django_tasks_db",  # the database backend of the tasks API (its rows are the timers)
     "watchfloor.core",
     "watchfloor.audit",
     "watchfloor.people",
@@ -71,7 +77,10 @@ INSTALLED_APPS = [
     "watchfloor.severity",
     "watchfloor.escalations",
     "watchfloor.playbooks",
+    "watchfloor.coordination",
     "watchfloor.signals",
+    "watchfloor.crises",
+    "watchfloor.notify",
     "watchfloor.web",
 ]
 
@@ -205,3 +214,41 @@ LOGGING = {
 WATCHFLOOR_CATALOG_DIR = Path(
     os.environ.get("WATCHFLOOR_CATALOG_DIR", BASE_DIR / "defaults")
 ).resolve()
+
+# Signal intake (docs/signals.md). The languages the detector chooses among when a
+# producer leaves ``language`` out (comma-separated ISO 639-1 codes; unset means
+# ``signals.language.DEFAULT_LANGUAGES``), and the PDQ distance and estimated text
+# similarity at which signals join a cluster.
+WATCHFLOOR_SIGNAL_LANGUAGES = [
+    code.strip()
+    for code in os.environ.get("WATCHFLOOR_SIGNAL_LANGUAGES", "").split(",")
+    if code.strip()
+] or None
+WATCHFLOOR_PDQ_MAX_DISTANCE = int(os.environ.get("WATCHFLOOR_PDQ_MAX_DISTANCE", "31"))
+WATCHFLOOR_TEXT_JACCARD = float(os.environ.get("WATCHFLOOR_TEXT_JACCARD", "0.8"))
+
+# Background work (docs/notifications.md): the Django tasks API with the database backend.
+# A timer is a row with run_after, so it survives restarts; `watchfloor worker` runs them
+# (`watchfloor demo` starts one on a thread).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+# Email (docs/notifications.md): WATCHFLOOR_EMAIL_URL or Django's EMAIL_* variables; with
+# neither, SMTP on localhost in production and files under <data dir>/outbox elsewhere.
+# Links in messages point at WATCHFLOOR_PUBLIC_URL.
+_email = email_settings(os.environ, data_dir=DATA_DIR, production=PRODUCTION)
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.host_user
+EMAIL_HOST_PASSWORD = _email.host_password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = _email.timeout
+EMAIL_FILE_PATH = _email.file_path
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
+WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -5,5 +5,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("watchfloor.api")),
     path("", include("watchfloor.playbooks.urls")),
+    path("", include("watchfloor.signals.urls_web")),
+    path("", include("watchfloor.crises.urls")),
+    path("", include("watchfloor.notify.urls")),
+    path("", include("watchfloor.coordination.urls")),
+    path("", include("watchfloor.people.urls")),
     path("", include("watchfloor.web.urls")),
 ]

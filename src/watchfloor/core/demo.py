@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -61,6 +62,7 @@ def ensure_demo_accounts() -> list[User]:
                 email=f"{username}@watchfloor.example",
             )
         accounts.append(user)
+    load_demo_rota()
     return accounts
 
 
@@ -491,4 +493,31 @@ def load_demo_scenario() -> int:
             else:
                 created[key].refresh_from_db()
                 step(created[key], users, created)
+    load_demo_partner_requests()
     return len(created)
+
+
+# A replayable day of signals with a surge: real CrisisLex tweets from the 2012 Costa Rica
+# earthquake and synthetic APAC reports (defaults/demo/surge_day.SOURCE.txt). The demo
+# does not replay it (that takes minutes); it says how.
+DEMO_SURGE_FILE = Path(__file__).resolve().parent.parent / "defaults" / "demo" / "surge_day.jsonl"
+
+
+def demo_replay_command(speed: int = 120) -> str:
+    return f"watchfloor replay {DEMO_SURGE_FILE} --speed {speed}"
+
+
+def load_demo_rota() -> None:
+    """The default on-call rota (defaults/rotations.yaml) and its demo people, once; the
+    people it adds sign in with the demo password too."""
+    from watchfloor.people.models import Rotation
+    from watchfloor.people.services import load_rotas
+
+    if not Rotation.objects.exists():
+        load_rotas(actor=None, new_people_password=DEMO_PASSWORD)
+
+
+def load_demo_partner_requests() -> int:
+    from watchfloor.coordination.demo import load_demo_partner_requests as load
+
+    return load()

@@ -38,3 +38,8 @@ def can_override_severity(user: User) -> bool:
 def can_add_notes(user: User) -> bool:
     """Partners answer on the escalations shared with them; viewers only read."""
     return can_work_escalations(user) or user.role == Role.PARTNER
+
+
+def can_ingest_signals(user: User) -> bool:
+    """Send signals in through the API (a system's token belongs to such an account)."""
+    return can_work_escalations(user)

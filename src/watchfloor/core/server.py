@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.core.management import call_command
 
@@ -25,7 +27,24 @@ def prepare_database(*, stdout) -> None:
         )
 
 
-def serve_forever(*, host: str, port: int, stdout, threads: int = 8) -> None:
+def start_worker(*, stdout, host: str, port: int) -> None:
+    """Run background work (notifications, escalation-policy timers, retries) on a thread
+    of this process, for the one-command demo. Production runs `watchfloor worker`."""
+    from watchfloor.notify.worker import start_background_worker
+
+    if "WATCHFLOOR_PUBLIC_URL" not in os.environ:
+        # Links in the demo's messages should open this server, wherever it listens.
+        display_host = f"[{host}]" if ":" in host else host
+        settings.WATCHFLOOR_PUBLIC_URL = f"http://{display_host}:{port}"
+    background = start_background_worker()
+    stdout.write(f"\nbackground worker running on a thread: {background.report}")
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+        stdout.write(f"email is written to files in {settings.EMAIL_FILE_PATH}, not sent")
+
+
+def serve_forever(
+    *, host: str, port: int, stdout, threads: int = 8, worker_running: bool = False
+) -> None:
     # waitress: a production-grade, pure-Python WSGI server (no compiler, any OS).
     from waitress import serve
 
@@ -33,5 +52,10 @@ def serve_forever(*, host: str, port: int, stdout, threads: int = 8) -> None:
 
     display_host = f"[{host}]" if ":" in host else host
     stdout.write(f"\nWatchfloor is running at http://{display_host}:{port}/  (Ctrl+C to stop)")
-    stdout.write(f"data directory: {settings.DATA_DIR}\n")
+    stdout.write(f"data directory: {settings.DATA_DIR}")
+    if not worker_running:
+        stdout.write(
+            "notifications and timers need a worker: run `watchfloor worker` beside this server"
+        )
+    stdout.write("")
     serve(application, host=host, port=port, threads=threads, ident="watchfloor")

@@ -44,6 +44,7 @@ from watchfloor.escalations.models import (
     Subject,
 )
 from watchfloor.markets.models import Market, StatutoryRule
+from watchfloor.notify.services import notify_escalation_event
 from watchfloor.people.models import Team, User
 from watchfloor.playbooks.services import on_escalation_changed
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
@@ -261,6 +262,7 @@ def override_severity(
         },
     )
     on_escalation_changed(escalation=escalation, actor=actor)
+    notify_escalation_event(escalation=escalation, event="severity_changed", actor=actor)
     return escalation
 
 
@@ -439,6 +441,7 @@ def create_escalation(
         },
     )
     on_escalation_changed(escalation=escalation, actor=actor)
+    notify_escalation_event(escalation=escalation, event="created", actor=actor)
     return escalation
 
 
@@ -514,6 +517,10 @@ def transition_escalation(
         escalation_id=escalation.pk,
         data={"from": current, "to": to_status, "reason": reason},
     )
+    if to_status == Status.CLOSED:
+        notify_escalation_event(escalation=escalation, event="closed", actor=actor)
+    elif current == Status.CLOSED:
+        notify_escalation_event(escalation=escalation, event="reopened", actor=actor)
     return escalation
 
 
@@ -669,6 +676,7 @@ def merge_escalation(
         escalation_id=into.pk,
         data={"duplicate": duplicate.reference, "reason": reason},
     )
+    notify_escalation_event(escalation=duplicate, event="merged", actor=actor)
     return duplicate
 
 

@@ -6,7 +6,16 @@ from django.core.exceptions import ValidationError
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import Role
-from watchfloor.people.models import APIToken, Team, User
+from watchfloor.people.models import (
+    APIToken,
+    RotaOverride,
+    Rotation,
+    RotationMember,
+    RotationShift,
+    Team,
+    TeamRegion,
+    User,
+)
 from watchfloor.people.services import (
     save_team_as_admin,
     save_user_as_admin,
@@ -65,3 +74,52 @@ class APITokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
     search_fields = ("name", "user__username")
+
+
+# ---------------------------------------------------------------- rotas
+# Rotations, shifts and regions come from the rota file (`watchfloor rotas load`), so
+# they are read-only here.
+
+
+class RotationShiftInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = RotationShift
+    fields = ("position", "label", "time_zone", "starts", "days")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Rotation)
+class RotationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("code", "name", "team", "kind", "start_date", "region_code", "is_active")
+    list_filter = ("team", "kind", "is_active")
+    list_select_related = ("team",)
+    inlines = [RotationShiftInline]
+
+
+class RotationMemberInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = RotationMember
+    fields = ("position", "user")
+    extra = 0
+
+
+@admin.register(RotationShift)
+class RotationShiftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("rotation", "position", "label", "time_zone", "starts")
+    list_select_related = ("rotation",)
+    inlines = [RotationMemberInline]
+
+
+@admin.register(TeamRegion)
+class TeamRegionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("team", "code", "name", "markets")
+    list_select_related = ("team",)
+
+
+@admin.register(RotaOverride)
+class RotaOverrideAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Overrides are added and cancelled on the rotation's page or through the API, which
+    check them and audit both; cancelled ones stay as the record of who was on call."""
+
+    list_display = ("rotation", "user", "replaces", "starts_at", "ends_at", "cancelled_at")
+    list_filter = ("rotation",)
+    list_select_related = ("rotation", "user", "replaces")

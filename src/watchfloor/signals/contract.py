@@ -52,6 +52,7 @@ __all__ = [
     "SignalInput",
     "SignalRejected",
     "canonical_language_tag",
+    "decode_json",
     "load_signal_file",
     "parse_csv",
     "parse_jsonl_lines",
@@ -174,6 +175,11 @@ class SignalRejected(SignalError):
         self.field = field
         self.message = message
         self.line = line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (the CLI prepares batches in a helper process): the default for
+        # exceptions would call __init__ with the message alone.
+        return (type(self), (self.reason_code, self.field, self.message), {"line": self.line})
 
     def at_line(self, line: int) -> SignalRejected:
         """The same rejection, located at a line of a file."""
@@ -743,6 +749,13 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _decode_json: Callable[[str], Any] = json.JSONDecoder(
     parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys
 ).decode
+
+
+def decode_json(text: str) -> Any:
+    """Strict JSON, as for a line of a file: ``ValueError`` (or its subclass
+    ``json.JSONDecodeError``) for invalid JSON, a key twice in one object, or ``NaN``
+    and ``Infinity``. The API reads a batch of signals with it."""
+    return _decode_json(text)
 
 
 def _parse_json_line(raw: bytes) -> dict[str, Any] | SignalRejected:

@@ -47,9 +47,9 @@ class Cluster(models.Model):
         "Signal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     representative_text = models.TextField(blank=True)
-    representative_url = models.CharField(max_length=2000, blank=True)
+    representative_url = models.CharField(max_length=4096, blank=True)
     subject_kind = models.CharField(max_length=12, blank=True)
-    subject_ref = models.CharField(max_length=500, blank=True)
+    subject_ref = models.CharField(max_length=4096, blank=True)
     origin_key = models.CharField(max_length=12, choices=KeyKind.choices, default=KeyKind.NEW)
 
     first_seen_at = models.DateTimeField(db_index=True)
@@ -86,10 +86,12 @@ class Signal(models.Model):
     ingested_at = models.DateTimeField()
     source = models.CharField(max_length=20)
     subject_kind = models.CharField(max_length=12)
-    subject_ref = models.CharField(max_length=500)
+    # The contract allows references and URLs of up to 4,096 characters; a normalised URL
+    # can be longer than the one it came from (percent-encoding), so it has no limit.
+    subject_ref = models.CharField(max_length=4096)
     text = models.TextField(blank=True)
-    url = models.CharField(max_length=2000, blank=True)
-    url_normalised = models.CharField(max_length=2000, blank=True)
+    url = models.CharField(max_length=4096, blank=True)
+    url_normalised = models.TextField(blank=True)
     media_pdq = models.BinaryField(max_length=32, null=True, blank=True)
     media_pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
     media_md5 = models.CharField(max_length=32, blank=True)
@@ -250,6 +252,19 @@ class SurgeAlert(models.Model):
 
     class Meta:
         ordering = ["-raised_at"]
+        # One open alert per subject, even with several workers checking at once.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster"],
+                condition=models.Q(subject="cluster", ended_at__isnull=True),
+                name="surge_one_open_per_cluster",
+            ),
+            models.UniqueConstraint(
+                fields=["market", "policy", "language"],
+                condition=models.Q(subject="series", ended_at__isnull=True),
+                name="surge_one_open_per_series",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"surge ×{self.ratio:.1f} ({self.subject})"
@@ -272,6 +287,22 @@ class RuleFiring(models.Model):
     outcome = models.CharField(max_length=20)  # opened | attached | skipped
     evidence = models.JSONField(default=dict)
     fired_at = models.DateTimeField()
+
+    class Meta:
+        # A rule acts once per cluster (or, for a series, once per surge alert), even when
+        # two workers evaluate the same cluster at the same moment.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_code", "cluster"],
+                condition=models.Q(cluster__isnull=False),
+                name="rule_fires_once_per_cluster",
+            ),
+            models.UniqueConstraint(
+                fields=["rule_code", "surge"],
+                condition=models.Q(cluster__isnull=True, surge__isnull=False),
+                name="rule_fires_once_per_surge",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule_code} → {self.outcome}"

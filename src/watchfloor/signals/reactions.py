@@ -1,21 +1,439 @@
 """What happens after signals are stored: surge checks and auto-escalation rules.
 
 Called by the intake service after each batch has committed (so a failure here never
-loses an acknowledged signal), in its own transaction.
+loses an acknowledged signal). Each alert raised or ended, each cluster woken and each
+rule firing is its own transaction, so one failure does not undo the others.
+
+The surge lifecycle, per subject (a cluster, or a market × policy × language series):
+
+1. **Raised** when ``surge.detect_surge`` finds one in the subject's 5-minute buckets
+   at the current time (``core.clock``; a replay runs on simulated time) and no alert
+   is open for it: one open alert per subject, however many batches follow.
+2. **Open** while the subject keeps surging. Its numbers are those it was raised with:
+   what surged, by how much, since when, against which baseline.
+3. **Ended** when the rate has fallen back: the detector no longer finds a surge *and*
+   the last 15 minutes run below ``factor`` × the baseline the alert was raised against
+   (the second test keeps a long surge open after its own volume has lifted the median
+   baseline). Open alerts are re-checked on every batch, touched or not, and by
+   ``watchfloor surges check`` when no signals arrive at all.
+
+Then the rules: every enabled rule is matched against each touched cluster (and each
+cluster that has just woken from a snooze), and series rules against the open alerts of
+touched series; a match acts once (``services.apply_rule``).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+
+from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
+from watchfloor.core import clock
+from watchfloor.core.errors import NotFound
+from watchfloor.signals import services
+from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, SurgeAlert
+from watchfloor.signals.rules import (
+    EMPTY_RULES,
+    RuleSet,
+    match_cluster,
+    match_series_surge,
+    rules_in_force,
+)
+from watchfloor.signals.selectors import (
+    bucket_end,
+    effective_state,
+    severity_hint,
+    surge_config,
+    types_by_policy,
+)
+from watchfloor.signals.surge import DEFAULT_CONFIG, SurgeConfig, dense_counts, detect_surge
+
+__all__ = ["ReactionReport", "SeriesKey", "after_ingest", "check_all", "surge_config"]
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
 
+logger = logging.getLogger(__name__)
+
 SeriesKey = tuple[str, str, str]  # (market, policy hint, language); "" where not given
+
+
+@dataclass
+class ReactionReport:
+    """What one pass did; the replay prints it, tests read it."""
+
+    raised: list[SurgeAlert] = field(default_factory=list)
+    ended: list[SurgeAlert] = field(default_factory=list)
+    woken: list[int] = field(default_factory=list)
+    fired: list = field(default_factory=list)
 
 
 def after_ingest(
     *, cluster_ids: Iterable[int], series_keys: Iterable[SeriesKey], actor: User | None
-) -> None:
+) -> ReactionReport:
     """Check the touched clusters and series for surges and run the auto-escalation rules."""
+    now = clock.now()
+    touched_clusters = sorted({int(pk) for pk in cluster_ids})
+    touched_series = sorted({tuple(key) for key in series_keys})  # type: ignore[misc]
+    report = ReactionReport()
+    report.woken = services.wake_due_clusters(now=now)
+    refresh_velocities(touched_clusters, now=now)
+    _check_clusters(touched_clusters, now=now, report=report)
+    _check_series(touched_series, now=now, report=report)
+    _end_fallen_alerts(
+        now=now, skip_clusters=set(touched_clusters), skip_series=set(touched_series), report=report
+    )
+    ruleset = current_rules()
+    if ruleset.rules:
+        _run_cluster_rules(ruleset, [*touched_clusters, *report.woken], now=now, report=report)
+        _run_series_rules(ruleset, touched_series, report=report)
+    return report
+
+
+def check_all(*, now: datetime | None = None) -> ReactionReport:
+    """The periodic pass (``watchfloor surges check``): wake snoozed clusters, end alerts
+    whose rate fell back, refresh the velocities of clusters that were busy in the last day,
+    and run the rules on any cluster that woke."""
+    now = now or clock.now()
+    report = ReactionReport()
+    report.woken = services.wake_due_clusters(now=now)
+    stale = list(Cluster.objects.filter(velocity_24h__gt=0).values_list("pk", flat=True))
+    for start in range(0, len(stale), 500):
+        refresh_velocities(stale[start : start + 500], now=now)
+    _end_fallen_alerts(now=now, skip_clusters=set(), skip_series=set(), report=report)
+    ruleset = current_rules()
+    if ruleset.rules and report.woken:
+        _run_cluster_rules(ruleset, report.woken, now=now, report=report)
+    return report
+
+
+def current_rules() -> RuleSet:
+    try:
+        version = active_catalog_version()
+    except NotFound:
+        logger.error("auto-escalation rules are off: no catalog is loaded")
+        return EMPTY_RULES
+    return rules_in_force(catalog_for(version), catalog_key=version.digest)
+
+
+# ---------------------------------------------------------------- velocities
+
+
+def refresh_velocities(cluster_ids: list[int], *, now: datetime) -> None:
+    """Signals in the last 5 minutes, hour and day, from the buckets (the current bucket
+    counts in full), and the severity hint that follows from them; only changed rows are
+    written."""
+    if not cluster_ids:
+        return
+    end = bucket_end(now)
+    bucket = DEFAULT_CONFIG.bucket
+    figures = (
+        ClusterBucket.objects.filter(
+            cluster_id__in=cluster_ids,
+            bucket_start__gte=end - timedelta(hours=24),
+            bucket_start__lt=end,
+        )
+        .order_by()
+        .values("cluster_id")
+        .annotate(
+            day=Sum("count"),
+            hour=Sum("count", filter=Q(bucket_start__gte=end - timedelta(hours=1))),
+            last=Sum("count", filter=Q(bucket_start__gte=end - bucket)),
+        )
+    )
+    found = {row["cluster_id"]: row for row in figures}
+    clusters = list(
+        Cluster.objects.filter(pk__in=cluster_ids)
+        .select_related("escalation")
+        .only(
+            "pk",
+            "policy_hints",
+            "sources",
+            "reach_impressions",
+            "signal_count",
+            *_FIGURES,
+            "escalation__severity",
+        )
+    )
+    rubric, by_policy = _hint_inputs()
+    changed = []
+    for cluster in clusters:
+        row = found.get(cluster.pk, {})
+        before = tuple(getattr(cluster, name) for name in _FIGURES)
+        cluster.velocity_5m = row.get("last") or 0
+        cluster.velocity_1h = row.get("hour") or 0
+        cluster.velocity_24h = row.get("day") or 0
+        if rubric is not None:
+            cluster.severity_hint = severity_hint(
+                cluster,
+                rubric=rubric,
+                by_policy=by_policy,
+                escalation_severity=cluster.escalation.severity if cluster.escalation else None,
+            )
+        after = tuple(getattr(cluster, name) for name in _FIGURES)
+        if after != before:
+            changed.append((*after, cluster.pk))
+    _write_figures(changed)
+
+
+# The figures this pass keeps. Written with one parameterised statement run for each
+# changed cluster: Django's bulk_update builds a CASE per field and row, which for the
+# 2,000 clusters of a large batch took longer than storing the batch itself.
+_FIGURES = ("velocity_5m", "velocity_1h", "velocity_24h", "severity_hint")
+
+
+def _write_figures(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(name)} = %s" for name in _FIGURES)
+    sql = f"UPDATE {quote(Cluster._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608 (names from the model, values as parameters)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _hint_inputs():
+    try:
+        version = active_catalog_version()
+    except NotFound:
+        return None, {}
+    return rubric_for(version), types_by_policy()
+
+
+# ---------------------------------------------------------------- surges
+
+
+def _cluster_counts(
+    cluster_ids: list[int], *, end: datetime, config: SurgeConfig
+) -> dict[int, list[int]]:
+    start = end - config.total_buckets * config.bucket
+    points: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for cluster_id, bucket_start, count in ClusterBucket.objects.filter(
+        cluster_id__in=cluster_ids, bucket_start__gte=start, bucket_start__lt=end
+    ).values_list("cluster_id", "bucket_start", "count"):
+        points[cluster_id].append((bucket_start, count))
+    return {pk: dense_counts(points[pk], end=end, config=config) for pk in cluster_ids}
+
+
+def _series_counts(
+    keys: list[SeriesKey], *, end: datetime, config: SurgeConfig
+) -> dict[SeriesKey, list[int]]:
+    start = end - config.total_buckets * config.bucket
+    wanted = set(keys)
+    points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
+    rows = SeriesBucket.objects.filter(
+        market__in={k[0] for k in keys},
+        policy__in={k[1] for k in keys},
+        language__in={k[2] for k in keys},
+        bucket_start__gte=start,
+        bucket_start__lt=end,
+    ).values_list("market", "policy", "language", "bucket_start", "count")
+    for market, policy, language, bucket_start, count in rows:
+        key = (market, policy, language)
+        if key in wanted:
+            points[key].append((bucket_start, count))
+    return {key: dense_counts(points[key], end=end, config=config) for key in keys}
+
+
+def _window(counts: list[int], config: SurgeConfig) -> tuple[int, float]:
+    """(signals in the window, their rate per hour)."""
+    count = sum(counts[-config.window_buckets :])
+    return count, count / (config.window / timedelta(hours=1))
+
+
+def _has_fallen_back(
+    counts: list[int], alert: SurgeAlert, *, end: datetime, config: SurgeConfig
+) -> bool:
+    if detect_surge(counts, end=end, config=config) is not None:
+        return False
+    # Not "below min_count": a surge raised at 20 in 15 minutes against the floor then
+    # ends only below 9 (3 × 12/h), not the moment it dips to 19, so it does not flap.
+    _, rate = _window(counts, config)
+    return rate < config.factor * alert.baseline_rate
+
+
+def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
+    if not cluster_ids:
+        return
+    config = surge_config("cluster")
+    end = bucket_end(now, config.bucket)
+    counts = _cluster_counts(cluster_ids, end=end, config=config)
+    open_alerts = {
+        alert.cluster_id: alert
+        for alert in SurgeAlert.objects.filter(
+            subject=SurgeAlert.Subject.CLUSTER, cluster_id__in=cluster_ids, ended_at__isnull=True
+        )
+    }
+    # Only the link to an escalation is needed here (for the alert's audit event).
+    escalation_of = dict(
+        Cluster.objects.filter(pk__in=cluster_ids).values_list("pk", "escalation_id")
+    )
+    for pk in cluster_ids:
+        if pk not in escalation_of:
+            continue
+        alert = open_alerts.get(pk)
+        if alert is not None:
+            if _has_fallen_back(counts[pk], alert, end=end, config=config):
+                count, rate = _window(counts[pk], config)
+                report.ended.append(
+                    services.end_surge_alert(
+                        alert=alert,
+                        current_rate=rate,
+                        window_count=count,
+                        escalation_id=escalation_of[pk],
+                    )
+                )
+            continue
+        surge = detect_surge(counts[pk], end=end, config=config)
+        if surge is not None:
+            raised = services.raise_surge_alert(
+                surge=surge, cluster_id=pk, escalation_id=escalation_of[pk]
+            )
+            if raised is not None:
+                report.raised.append(raised)
+
+
+def _check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionReport) -> None:
+    if not keys:
+        return
+    config = surge_config("series")
+    end = bucket_end(now, config.bucket)
+    counts = _series_counts(keys, end=end, config=config)
+    open_alerts = _open_series_alerts(keys)
+    for key in keys:
+        alert = open_alerts.get(key)
+        if alert is not None:
+            if _has_fallen_back(counts[key], alert, end=end, config=config):
+                count, rate = _window(counts[key], config)
+                report.ended.append(
+                    services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
+                )
+            continue
+        surge = detect_surge(counts[key], end=end, config=config)
+        if surge is not None:
+            raised = services.raise_surge_alert(surge=surge, series=key)
+            if raised is not None:
+                report.raised.append(raised)
+
+
+def _open_series_alerts(keys: Iterable[SeriesKey]) -> dict[SeriesKey, SurgeAlert]:
+    wanted = set(keys)
+    alerts = SurgeAlert.objects.filter(subject=SurgeAlert.Subject.SERIES, ended_at__isnull=True)
+    if wanted:
+        alerts = alerts.filter(market__in={k[0] for k in wanted})
+    return {
+        (a.market, a.policy, a.language): a
+        for a in alerts
+        if (a.market, a.policy, a.language) in wanted
+    }
+
+
+def _end_fallen_alerts(
+    *,
+    now: datetime,
+    skip_clusters: set[int],
+    skip_series: set[SeriesKey],
+    report: ReactionReport,
+) -> None:
+    """Alerts on subjects that received nothing in this batch can end too: quiet is
+    exactly how a surge ends."""
+    open_alerts = list(SurgeAlert.objects.filter(ended_at__isnull=True).select_related("cluster"))
+    cluster_alerts = [
+        a
+        for a in open_alerts
+        if a.subject == SurgeAlert.Subject.CLUSTER and a.cluster_id not in skip_clusters
+    ]
+    series_alerts = [
+        a
+        for a in open_alerts
+        if a.subject == SurgeAlert.Subject.SERIES
+        and (a.market, a.policy, a.language) not in skip_series
+    ]
+    if cluster_alerts:
+        config = surge_config("cluster")
+        end = bucket_end(now, config.bucket)
+        counts = _cluster_counts([a.cluster_id for a in cluster_alerts], end=end, config=config)
+        for alert in cluster_alerts:
+            if _has_fallen_back(counts[alert.cluster_id], alert, end=end, config=config):
+                count, rate = _window(counts[alert.cluster_id], config)
+                report.ended.append(
+                    services.end_surge_alert(
+                        alert=alert,
+                        current_rate=rate,
+                        window_count=count,
+                        escalation_id=alert.cluster.escalation_id,
+                    )
+                )
+    if series_alerts:
+        config = surge_config("series")
+        end = bucket_end(now, config.bucket)
+        keys = [(a.market, a.policy, a.language) for a in series_alerts]
+        counts = _series_counts(keys, end=end, config=config)
+        for alert, key in zip(series_alerts, keys, strict=True):
+            if _has_fallen_back(counts[key], alert, end=end, config=config):
+                count, rate = _window(counts[key], config)
+                report.ended.append(
+                    services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
+                )
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _run_cluster_rules(
+    ruleset: RuleSet, cluster_ids: list[int], *, now: datetime, report: ReactionReport
+) -> None:
+    rules = [rule for rule in ruleset.rules if not rule.on_series]
+    if not rules or not cluster_ids:
+        return
+    clusters = Cluster.objects.in_bulk(cluster_ids)
+    surges = {
+        alert.cluster_id: alert
+        for alert in SurgeAlert.objects.filter(
+            subject=SurgeAlert.Subject.CLUSTER, cluster_id__in=cluster_ids, ended_at__isnull=True
+        )
+    }
+    from watchfloor.signals.models import RuleFiring
+
+    already = set(
+        RuleFiring.objects.filter(
+            cluster_id__in=cluster_ids, rule_code__in=[rule.code for rule in rules]
+        ).values_list("rule_code", "cluster_id")
+    )
+    for pk in dict.fromkeys(cluster_ids):
+        cluster = clusters.get(pk)
+        if cluster is None:
+            continue
+        for rule in rules:
+            if (rule.code, pk) in already:
+                continue
+            state = effective_state(cluster, now)
+            match = match_cluster(rule, cluster, state=state, surge=surges.get(pk))
+            if match is None:
+                continue
+            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, cluster=cluster)
+            if firing is not None:
+                report.fired.append(firing)
+                already.add((rule.code, pk))
+                cluster.refresh_from_db()  # its state or escalation may have changed
+
+
+def _run_series_rules(ruleset: RuleSet, keys: list[SeriesKey], *, report: ReactionReport) -> None:
+    rules = [rule for rule in ruleset.rules if rule.on_series]
+    if not rules or not keys:
+        return
+    for alert in _open_series_alerts(keys).values():
+        for rule in rules:
+            match = match_series_surge(rule, alert)
+            if match is None:
+                continue
+            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, alert=alert)
+            if firing is not None:
+                report.fired.append(firing)

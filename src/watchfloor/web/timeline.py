@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from watchfloor.audit.events import AuditAction
+from watchfloor.crises.describe import ESCALATION_TIMELINE_DESCRIBERS
 from watchfloor.escalations.models import Decision, Status
 from watchfloor.escalations.selectors import TimelineEntry
+from watchfloor.notify.timeline import DESCRIBERS as NOTIFY_DESCRIBERS
 
 CLOCK_STATE_LABELS = {
     "running": "Running",
@@ -199,8 +203,114 @@ def _communication_sent(data: dict[str, Any]) -> tuple[str, str]:
     return summary, body
 
 
+def _evidence_lines(evidence: Any) -> str:
+    if isinstance(evidence, dict):
+        return "\n".join(f"{key}: {value}" for key, value in evidence.items())
+    if isinstance(evidence, list):
+        return "\n".join(str(item) for item in evidence)
+    return str(evidence or "")
+
+
+def _rule_fired(data: dict[str, Any]) -> tuple[str, str]:
+    summary = f"rule {data.get('rule', '')}: {data.get('outcome', '')}"
+    if data.get("cluster"):
+        summary += f" for cluster {data['cluster']}"
+    return summary, _evidence_lines(data.get("evidence"))
+
+
+def _cluster_linked(data: dict[str, Any]) -> tuple[str, str]:
+    return f"cluster {data.get('cluster', '')} ({data.get('signals', '?')} signals)", str(
+        data.get("note", "") or ""
+    )
+
+
+def _surge(data: dict[str, Any]) -> tuple[str, str]:
+    summary = str(data.get("subject", ""))
+    if data.get("ratio") is not None:
+        summary += (
+            f": ×{data['ratio']} — {data.get('current_rate_per_hour', '?')}/h against "
+            f"{data.get('baseline_rate_per_hour', '?')}/h"
+        )
+    return summary, ""
+
+
 def _fallback(data: dict[str, Any]) -> tuple[str, str]:
     return " · ".join(f"{key}: {value}" for key, value in sorted(data.items())), ""
+
+
+def _due_text(value: Any) -> str:
+    """An ISO time from an event, in the zone active for this web request (the reader's)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")
+    if moment.tzinfo is None:
+        return str(value)
+    local = timezone.localtime(moment)
+    name = local.strftime("%Z")
+    return f"{local:%a %d %b %H:%M} {'UTC' + name if name[:1] in '+-' else name}"
+
+
+def _request_name(data: dict[str, Any]) -> str:
+    kind = data.get("kind_label") or _words(data.get("kind"))
+    reference = f" ({data['reference']})" if data.get("reference") else ""
+    return f"{kind}{reference}"
+
+
+def _partner_request_sent(data: dict[str, Any]) -> tuple[str, str]:
+    summary = (
+        f"{_request_name(data)} asked of {data.get('team_name') or data.get('team', '')}, "
+        f"due {_due_text(data.get('due_at'))}"
+    )
+    body = "\n\n".join(
+        text
+        for text in (
+            str(data.get("question", "")),
+            f"Context: {data['context']}" if data.get("context") else "",
+        )
+        if text
+    )
+    return summary, body
+
+
+def _partner_request_answered(data: dict[str, Any]) -> tuple[str, str]:
+    team = data.get("team_name") or data.get("team", "")
+    outcome = str(data.get("outcome_label") or data.get("outcome", "")).lower()
+    late = " — after the deadline" if data.get("late") else ""
+    summary = f"{team} answered {_request_name(data)}: {outcome}{late}"
+    attachments = [
+        str(item.get("reference", ""))
+        for item in data.get("attachments") or []
+        if isinstance(item, dict)
+    ]
+    body = str(data.get("answer", ""))
+    if attachments:
+        body += ("\n\n" if body else "") + "Attachments: " + ", ".join(attachments)
+    return summary, body
+
+
+def _partner_request_shared(data: dict[str, Any]) -> tuple[str, str]:
+    return (
+        f"shared with {data.get('team_name') or data.get('team', '')} for a partner request"
+        f" · now shared with: {_listing(data.get('after'))}",
+        "",
+    )
+
+
+def _partner_request_chased(data: dict[str, Any]) -> tuple[str, str]:
+    minutes = int(data.get("overdue_minutes") or 0)
+    overdue = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    summary = (
+        f"{_request_name(data)} from {data.get('team_name') or data.get('team', '')} "
+        f"overdue by {overdue}; chase {data.get('chase', 1)}"
+    )
+    on_call = data.get("on_call") or []
+    return summary, f"On call: {_listing(on_call)}" if on_call else "Nobody on call to remind"
+
+
+def _partner_request_withdrawn(data: dict[str, Any]) -> tuple[str, str]:
+    team = data.get("team_name") or data.get("team", "")
+    return f"{_request_name(data)} to {team} withdrawn", str(data.get("reason", ""))
 
 
 _DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
@@ -228,7 +338,16 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.PLAYBOOK_STEP_APPROVED: _step_approved,
     AuditAction.PLAYBOOK_CHECKLIST_TICKED: _checklist_ticked,
     AuditAction.COMMUNICATION_SENT: _communication_sent,
+    AuditAction.PARTNER_REQUEST_SENT: _partner_request_sent,
+    AuditAction.PARTNER_REQUEST_ANSWERED: _partner_request_answered,
+    AuditAction.PARTNER_REQUEST_SHARED: _partner_request_shared,
+    AuditAction.PARTNER_REQUEST_CHASED: _partner_request_chased,
+    AuditAction.PARTNER_REQUEST_WITHDRAWN: _partner_request_withdrawn,
 }
+
+
+_DESCRIBERS.update(ESCALATION_TIMELINE_DESCRIBERS)
+_DESCRIBERS.update(NOTIFY_DESCRIBERS)
 
 
 def readable_timeline(entries: Iterable[TimelineEntry]) -> list[TimelineLine]:

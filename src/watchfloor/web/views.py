@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+from watchfloor.coordination.panel import requests_panel
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import (
@@ -28,8 +29,10 @@ from watchfloor.core.roles import (
     can_override_severity,
     can_work_escalations,
 )
+from watchfloor.crises import selectors as crisis_selectors
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
+from watchfloor.notify import selectors as notify_selectors
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
 from watchfloor.playbooks import selectors as playbook_selectors
@@ -369,6 +372,11 @@ def _render_detail(
     context["proposals"] = playbook_selectors.proposals_for(
         escalation, facts=playbook_selectors.prefetched_facts(escalation)
     )
+    context["crisis_panel"] = crisis_selectors.escalation_crisis_panel(
+        escalation=escalation, viewer=user
+    )
+    context["notify_panel"] = notify_selectors.escalation_panel(escalation=escalation, viewer=user)
+    context["partner_requests"] = requests_panel(escalation=escalation, viewer=user, now=now)
     return render(request, "web/escalation_detail.html", context, status=status)
 
 

@@ -114,5 +114,10 @@ def can_work(user) -> bool:
 
 
 @register.filter
+def can_approve(user) -> bool:
+    return bool(user.is_authenticated and roles.can_approve_decisions(user))
+
+
+@register.filter
 def words(code: str) -> str:
     return str(code or "").replace("_", " ")

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from watchfloor.core.demo import DEMO_PASSWORD, ensure_demo_accounts, load_demo_scenario
-from watchfloor.core.server import prepare_database, serve_forever
+from watchfloor.core.demo import (
+    DEMO_PASSWORD,
+    demo_replay_command,
+    ensure_demo_accounts,
+    load_demo_scenario,
+)
+from watchfloor.core.server import prepare_database, serve_forever, start_worker
 
 
 class Command(BaseCommand):
@@ -34,5 +39,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}"
             )
+        self.stdout.write(
+            "\nTo rehearse a surge (an earthquake and the scams that ride it, about 5 minutes "
+            "at 120x), run in another terminal:\n  " + demo_replay_command()
+        )
         if not no_serve:
-            serve_forever(host=host, port=port, threads=threads, stdout=self.stdout)
+            # One command for the demo: the worker (notifications, policy timers, retries)
+            # runs on a thread beside the web server.
+            start_worker(stdout=self.stdout, host=host, port=port)
+            serve_forever(
+                host=host, port=port, threads=threads, stdout=self.stdout, worker_running=True
+            )

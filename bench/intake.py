@@ -1,0 +1,723 @@
+"""Signal intake end to end, on SQLite and PostgreSQL.
+
+    python bench/intake.py [--signals 100000] [--stories 3000] [--backends sqlite,postgres]
+                           [--batch-size 2000] [--baseline-signals 3000]
+
+A surge is generated first (the same file for every backend): a few thousand distinct
+items with Zipf-distributed popularity; most signals are reports of the same post,
+the rest re-uploads (new post, PDQ hash within distance 31 of the original, new MD5),
+shares of the same link with other tracking parameters, and near-identical texts in
+Japanese, Chinese, Thai, Korean, English, Indonesian, Vietnamese and Spanish; a third
+of the signals carry no language, 1% are re-sent (duplicates) and 0.2% are invalid.
+
+Then, per backend, each run on a fresh database:
+
+* ``watchfloor ingest FILE`` in a subprocess: sustained signals/s (wall time of the
+  whole command, start-up included), time per batch to commit (every signal of a
+  batch is acknowledged and clustered when it commits, and batches are of equal size,
+  so the p50/p99 over batches are those over signals), CPU time, peak memory (max
+  RSS from ``wait4``).
+* ``POST /api/v1/signals:batch`` in-process (Django test client, bearer token), the
+  same signals in batches: signals/s and p50/p99 of the request time over signals.
+* Both twice: the intake alone (``reactions.after_ingest``, the surge checks and
+  auto-escalation rules that run after each commit, switched off) and as shipped.
+* The baseline, in the same run: one ORM ``save()`` per signal with a naive
+  per-signal cluster lookup (subject, then URL, then MD5 key; no near-duplicate
+  matching, no counts beyond the signal count), on the first ``--baseline-signals``.
+
+Each figure is printed beside its target and its ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Keep this folder off the import path: bench/queue.py would shadow the standard
+# library's `queue`, which the thread pools underneath Django import.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+TARGET_CLI_PER_SECOND = 5_000  # SQLite
+TARGET_API_PER_SECOND = 2_000
+TARGET_P99_SECONDS = 2.0
+PG_URL = "postgres://postgres@127.0.0.1:5432/watchfloor_bench_intake"
+SURGE_START = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+SURGE_LENGTH = timedelta(hours=3)
+
+# ---------------------------------------------------------------------------
+# The surge
+
+PHRASES = {
+    "ja": [
+        "台風の被災者支援を装った詐欺アカウントです",
+        "DMで振込先を送ってきます",
+        "この投稿は偽の募金を呼びかけています",
+        "公式アカウントになりすましています",
+        "リンク先でパスワードを入力させようとしています",
+        "拡散しないでください",
+        "地震の後に偽の情報が広がっています",
+    ],
+    "zh": [
+        "这是假冒救灾机构的诈骗账号",
+        "他们在私信里要求转账",
+        "请不要点击这个链接",
+        "这个视频含有暴力内容",
+        "有人在散布地震的谣言",
+        "冒充官方客服骗取密码",
+    ],
+    "th": [
+        "บัญชีนี้หลอกลวงให้โอนเงินช่วยเหลือผู้ประสบภัย",
+        "อย่ากดลิงก์นี้",
+        "มีการปลอมเป็นเจ้าหน้าที่ธนาคาร",
+        "ข่าวปลอมเรื่องแผ่นดินไหวกำลังแพร่กระจาย",
+        "โปรดรายงานบัญชีนี้",
+    ],
+    "ko": [
+        "이 계정은 재난 구호를 사칭한 사기입니다",
+        "링크를 누르지 마세요",
+        "은행 직원을 사칭하고 있습니다",
+        "지진에 대한 허위 정보가 퍼지고 있습니다",
+    ],
+    "en": [
+        "This account is posing as a relief charity and asking for donations",
+        "Do not click the link, it steals your password",
+        "Fake giveaway from an impersonated bank account",
+        "The video shows the attack and is being reshared",
+        "False claims about the earthquake are spreading fast",
+        "They ask for payment through gift cards",
+    ],
+    "id": [
+        "Akun ini menipu dengan mengatasnamakan bantuan bencana",
+        "Jangan klik tautan ini karena mencuri kata sandi",
+        "Mereka meminta transfer uang lewat pesan pribadi",
+        "Berita bohong tentang gempa sedang menyebar",
+    ],
+    "vi": [
+        "Tài khoản này giả mạo tổ chức cứu trợ để lừa tiền",
+        "Đừng bấm vào đường link này",
+        "Họ yêu cầu chuyển khoản qua tin nhắn",
+        "Tin giả về động đất đang lan truyền",
+    ],
+    "es": [
+        "Esta cuenta se hace pasar por una organización benéfica",
+        "No hagas clic en el enlace porque roba contraseñas",
+        "Piden transferencias por mensaje privado",
+        "Se difunden rumores falsos sobre el terremoto",
+    ],
+}
+# Characters that make each item's text its own (names, places, amounts).
+FILLERS = {
+    "ja": "山田佐藤鈴木高橋田中渡辺伊藤中村小林加藤吉田山本東京大阪福岡札幌仙台名古屋横浜",
+    "zh": "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗北京上海广州深圳成都",
+    "th": "สมชายสมหญิงกรุงเทพเชียงใหม่ภูเก็ตขอนแก่นหาดใหญ่",
+    "ko": "김이박최정강조윤장임서울부산대구인천광주대전",
+    "en": [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+    ],
+    "id": [
+        "jakarta",
+        "surabaya",
+        "bandung",
+        "medan",
+        "semarang",
+        "makassar",
+        "budi",
+        "siti",
+        "agus",
+        "dewi",
+    ],
+    "vi": [
+        "hà",
+        "nội",
+        "sài",
+        "gòn",
+        "đà",
+        "nẵng",
+        "huế",
+        "cần",
+        "thơ",
+        "nguyễn",
+        "trần",
+        "lê",
+        "phạm",
+        "hoàng",
+    ],
+    "es": [
+        "madrid",
+        "lima",
+        "bogotá",
+        "quito",
+        "santiago",
+        "juan",
+        "maría",
+        "carlos",
+        "lucía",
+        "pedro",
+    ],
+}
+MARKETS = {
+    "ja": "JP",
+    "zh": "TW",
+    "th": "TH",
+    "ko": "KR",
+    "en": "PH",
+    "id": "ID",
+    "vi": "VN",
+    "es": "US",
+}
+POLICIES = ["scams_fraud", "impersonation", "phishing_malware", "crisis_misinformation", None]
+SOURCES = ["user_report"] * 8 + ["trusted_flagger", "detector", "hash_match", "partner_referral"]
+HOSTS = ["example.com", "news.example.org", "relief-help.example.net", "bit.ly"]
+
+
+def _story_text(rng: random.Random, lang: str) -> str:
+    phrases = rng.sample(PHRASES[lang], k=min(3, len(PHRASES[lang])))
+    filler = FILLERS[lang]
+    if isinstance(filler, list):
+        unique = " ".join(rng.choices(filler, k=6)) + f" {rng.randint(1000, 99999)}"
+    else:
+        unique = "".join(rng.choices(filler, k=14)) + str(rng.randint(100, 9999))
+    separator = "" if lang in ("ja", "zh", "th") else ". "
+    return separator.join([*phrases[:2], unique, phrases[2]])
+
+
+def _variant_text(rng: random.Random, text: str) -> str:
+    edits = [
+        lambda t: t + f" @user{rng.randint(1, 99999)}",
+        lambda t: t + " 🙏🙏",
+        lambda t: "RT @watch" + str(rng.randint(1, 999)) + ": " + t,
+        lambda t: t + f" https://t.co/{rng.randint(10**6, 10**7)}",
+        lambda t: t.replace(t[len(t) // 2], "!", 1),
+    ]
+    return rng.choice(edits)(text)
+
+
+def generate(path: Path, *, signals: int, stories: int, seed: int = 7) -> dict[str, int]:
+    """Write the surge as JSON Lines; returns what it holds."""
+    from watchfloor.signals.media import pdq_to_hex, pdq_variant
+
+    rng = random.Random(seed)
+    languages = list(PHRASES)
+    items = []
+    for number in range(stories):
+        lang = rng.choice(languages)
+        host = rng.choice(HOSTS)
+        has_media = rng.random() < 0.45
+        items.append(
+            {
+                "lang": lang,
+                "text": _story_text(rng, lang),
+                "url": f"https://{host}/{'p' if host != 'bit.ly' else ''}{number:06d}x"
+                if rng.random() < 0.6
+                else None,
+                "pdq": rng.randbytes(32) if has_media else None,
+                "md5": hashlib.md5(rng.randbytes(8)).hexdigest() if has_media else None,  # noqa: S324
+                "market": MARKETS[lang],
+                "policy": rng.choice(POLICIES),
+                "posts": 1,
+            }
+        )
+    # Zipf popularity: weight 1/rank^1.1.
+    weights = [1 / (rank**1.1) for rank in range(1, stories + 1)]
+    picks = rng.choices(range(stories), weights=weights, k=signals)
+    span = SURGE_LENGTH.total_seconds()
+    sent: list[str] = []
+    counts = {"lines": 0, "invalid": 0, "resent": 0, "without_language": 0}
+    with path.open("w", encoding="utf-8") as out:
+        for position, story_number in enumerate(picks):
+            story = items[story_number]
+            # The surge accelerates: arrival times follow the square root of position.
+            offset = span * (position / signals) ** 0.5
+            received_at = SURGE_START + timedelta(seconds=offset + rng.random())
+            roll = rng.random()
+            post = 0
+            text = story["text"]
+            url = story["url"]
+            pdq, md5 = story["pdq"], story["md5"]
+            if roll < 0.55:
+                pass  # another report of the same post
+            elif roll < 0.75 and pdq is not None:
+                story["posts"] += 1  # a re-upload: new post, re-encoded media
+                post = story["posts"]
+                pdq = pdq_variant(pdq, rng.randint(0, 31), seed=rng.randint(0, 2**31))
+                md5 = hashlib.md5(rng.randbytes(8)).hexdigest()  # noqa: S324
+            else:
+                story["posts"] += 1  # a repost with an edited text or a shared link
+                post = story["posts"]
+                text = _variant_text(rng, text)
+                pdq = md5 = None
+                if url and not url.startswith("https://bit.ly"):
+                    url = f"{url}?utm_source=share&fbclid={rng.randint(1, 10**9)}"
+            signal = {
+                "id": f"sig-{position:08d}",
+                "received_at": received_at.isoformat().replace("+00:00", "Z"),
+                "source": rng.choice(SOURCES),
+                "subject": {"kind": "post", "ref": f"post:{story_number}-{post}"},
+                "text": text,
+                "market": story["market"],
+                "reporter": f"user:{int(rng.paretovariate(1.2) * 1000)}",
+                "reach": {
+                    "impressions": rng.randint(0, 50_000),
+                    "followers": rng.randint(0, 200_000),
+                    "shares": rng.randint(0, 500),
+                },
+            }
+            if url:
+                signal["url"] = url
+            if pdq is not None:
+                signal["media"] = {"pdq": pdq_to_hex(pdq), "pdq_quality": 90, "md5": md5}
+            if story["policy"]:
+                signal["policy_hint"] = story["policy"]
+            if rng.random() < 0.67:
+                signal["language"] = story["lang"]
+            else:
+                counts["without_language"] += 1
+            line = json.dumps(signal, ensure_ascii=False)
+            if rng.random() < 0.002:
+                line = line[: len(line) // 2]  # a truncated line
+                counts["invalid"] += 1
+            out.write(line + "\n")
+            counts["lines"] += 1
+            sent.append(line)
+            if rng.random() < 0.01 and len(sent) > 100:
+                out.write(rng.choice(sent[-100:]) + "\n")  # re-sent by the producer
+                counts["lines"] += 1
+                counts["resent"] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------
+# Measuring (each run on a fresh database; the API and the baseline in a child)
+
+# `watchfloor ingest` with the reactions after each batch switched off: the intake alone.
+_INTAKE_ONLY = (
+    "import os, sys, django\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'watchfloor.settings')\n"
+    "django.setup()\n"
+    "from watchfloor.signals import reactions\n"
+    "reactions.after_ingest = lambda **kwargs: None\n"
+    "from watchfloor.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def _weighted_percentiles(batches: list[tuple[int, float]]) -> tuple[float, float]:
+    """p50 and p99 over signals of the time of the batch each signal was in."""
+    per_signal = sorted(seconds for size, seconds in batches for _ in range(size))
+    if not per_signal:
+        return 0.0, 0.0
+    return statistics.median(per_signal), _percentile(per_signal, 0.99)
+
+
+def _environment(backend: str, data_dir: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["WATCHFLOOR_DATA_DIR"] = data_dir
+    env["WATCHFLOOR_TESTING"] = "1"
+    env.pop("DATABASE_URL", None)
+    if backend == "postgres":
+        env["DATABASE_URL"] = PG_URL
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _fresh_database(backend: str, env: dict[str, str]) -> None:
+    if backend == "postgres":
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+                "DROP DATABASE IF EXISTS watchfloor_bench_intake",
+                "-c",
+                "CREATE DATABASE watchfloor_bench_intake",
+            ],
+            check=True,
+        )
+    else:
+        for name in ("watchfloor.sqlite3", "watchfloor.sqlite3-wal", "watchfloor.sqlite3-shm"):
+            (Path(env["WATCHFLOOR_DATA_DIR"]) / name).unlink(missing_ok=True)
+    for command in (["migrate", "-v0"], ["config", "load"]):
+        subprocess.run(
+            [sys.executable, "-m", "watchfloor.cli", *command],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+
+def measure_cli(
+    backend: str, env: dict[str, str], path: Path, batch_size: int, *, reactions: bool
+) -> dict:
+    """`watchfloor ingest FILE` in a subprocess on a fresh database."""
+    _fresh_database(backend, env)
+    program = ["-m", "watchfloor.cli"] if reactions else ["-c", _INTAKE_ONLY]
+    out_path, err_path = path.with_suffix(".out"), path.with_suffix(".err")
+    with out_path.open("w") as out, err_path.open("w") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, *program, "ingest", str(path), "--batch-size", str(batch_size)],
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        # wait4 gives this child's resource usage (its peak RSS, or its helper's if larger).
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    if process.returncode not in (0, 1):  # 1: some lines were rejected, as planned
+        raise SystemExit(f"[{backend}] watchfloor ingest failed:\n{stderr[-3000:]}")
+    found = re.search(r"([\d,]+) accepted, ([\d,]+) duplicates, ([\d,]+) rejected", stdout)
+    timing = re.search(
+        r"to commit \(validate … store\): p50 ([\d.]+) s, p99 ([\d.]+) s; "
+        r"reactions after commit: p50 ([\d.]+) s, p99 ([\d.]+) s",
+        stdout,
+    )
+    if not found or not timing:
+        raise SystemExit(f"[{backend}] unexpected output from watchfloor ingest:\n{stdout}")
+    accepted, duplicates, rejected = (int(value.replace(",", "")) for value in found.groups())
+    commit_p50, commit_p99, react_p50, react_p99 = (float(value) for value in timing.groups())
+    return {
+        "seconds": seconds,
+        "signals": accepted + duplicates + rejected,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rejected": rejected,
+        "commit_p50": commit_p50,
+        "commit_p99": commit_p99,
+        "react_p50": react_p50,
+        "react_p99": react_p99,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def child_api(path: str, batch_size: int, baseline_signals: int, reactions: bool) -> None:
+    """In a fresh database: the batch API through the test client, then (after emptying
+    the signal tables) the baseline. Prints one JSON line."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
+    django.setup()
+    from django.test import Client
+
+    from watchfloor.people.models import Team
+    from watchfloor.people.services import create_api_token, create_user
+    from watchfloor.signals import reactions as signal_reactions
+
+    if not reactions:
+        signal_reactions.after_ingest = lambda **kwargs: None
+    user = create_user(
+        username="bench-intake",
+        password=None,
+        role="analyst",
+        actor=None,
+        team=Team.objects.get(code="site_policy"),
+    )
+    _, token = create_api_token(user=user, name="bench", actor=None)
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            records.append(line)  # sent as a string: rejected as bad_type
+    bodies = [
+        (
+            len(records[start : start + batch_size]),
+            json.dumps(records[start : start + batch_size], ensure_ascii=False).encode(),
+        )
+        for start in range(0, len(records), batch_size)
+    ]
+    client = Client()
+    headers = {"Authorization": f"Bearer {token}"}
+    batches = []
+    started = time.perf_counter()
+    for size, body in bodies:
+        request_started = time.perf_counter()
+        response = client.post(
+            "/api/v1/signals:batch", data=body, content_type="application/json", headers=headers
+        )
+        if response.status_code != 200:
+            raise SystemExit(f"API answered {response.status_code}: {response.content[:500]!r}")
+        batches.append((size, time.perf_counter() - request_started))
+    seconds = time.perf_counter() - started
+    p50, p99 = _weighted_percentiles(batches)
+    result = {"api": {"seconds": seconds, "signals": len(records), "p50": p50, "p99": p99}}
+    if baseline_signals:
+        result["baseline"] = baseline(records[:baseline_signals])
+    print(json.dumps(result))
+
+
+def baseline(records: list) -> dict:
+    """One ORM save() per signal, with a naive per-signal cluster lookup, into emptied
+    signal tables (the same database, after the API run)."""
+    from django.db import transaction
+
+    from watchfloor.core import clock
+    from watchfloor.signals.contract import SignalRejected, parse_signal
+    from watchfloor.signals.models import Cluster, ClusterKey, Signal
+    from watchfloor.signals.urls import normalise_url
+
+    with transaction.atomic():
+        Signal.objects.all().delete()
+        Cluster.objects.update(representative=None)
+        ClusterKey.objects.all().delete()
+        Cluster.objects.all().delete()
+    started = time.perf_counter()
+    for record in records:
+        try:
+            signal = parse_signal(record)
+        except SignalRejected:
+            continue
+        if Signal.objects.filter(producer="baseline", external_id=signal.id).exists():
+            continue
+        keys = [("subject", f"{signal.subject_kind}:{signal.subject_ref}")]
+        if signal.url and normalise_url(signal.url):
+            keys.append(("url", normalise_url(signal.url)))
+        if signal.media_md5:
+            keys.append(("md5", signal.media_md5))
+        cluster = None
+        for kind, value in keys:
+            key = (
+                ClusterKey.objects.filter(kind=kind, value=value).select_related("cluster").first()
+            )
+            if key is not None:
+                cluster = key.cluster
+                break
+        with transaction.atomic():
+            if cluster is None:
+                cluster = Cluster(
+                    first_seen_at=signal.received_at,
+                    last_seen_at=signal.received_at,
+                    updated_at=clock.now(),
+                )
+                cluster.save()
+                for kind, value in keys:
+                    if not ClusterKey.objects.filter(kind=kind, value=value).exists():
+                        ClusterKey(kind=kind, value=value, cluster=cluster).save()
+            Signal(
+                producer="baseline",
+                external_id=signal.id,
+                received_at=signal.received_at,
+                ingested_at=clock.now(),
+                source=signal.source,
+                subject_kind=signal.subject_kind,
+                subject_ref=signal.subject_ref,
+                text=signal.text or "",
+                url=signal.url or "",
+                media_pdq=signal.media_pdq,
+                media_md5=signal.media_md5 or "",
+                market=signal.market or "",
+                language=signal.language or "",
+                policy_hint=signal.policy_hint or "",
+                reporter=signal.reporter or "",
+                cluster=cluster,
+                matched_by="subject",
+            ).save()
+            cluster.signal_count += 1
+            cluster.last_seen_at = max(cluster.last_seen_at, signal.received_at)
+            cluster.save(update_fields=["signal_count", "last_seen_at"])
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "signals": len(records)}
+
+
+def measure_api(
+    backend: str,
+    env: dict[str, str],
+    path: Path,
+    batch_size: int,
+    *,
+    reactions: bool,
+    baseline_signals: int = 0,
+) -> dict:
+    _fresh_database(backend, env)
+    command = [
+        sys.executable,
+        __file__,
+        "--child-api",
+        str(path),
+        "--batch-size",
+        str(batch_size),
+        "--baseline-signals",
+        str(baseline_signals),
+    ]
+    if not reactions:
+        command.append("--no-reactions")
+    output = subprocess.run(command, env=env, capture_output=True, text=True)
+    if output.returncode != 0:
+        raise SystemExit(f"[{backend}] the API measurement failed:\n{output.stderr[-4000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+def report(backend: str, runs: dict[str, dict], base: dict) -> None:
+    base_rate = base["signals"] / base["seconds"]
+    cli = runs["cli"]
+    print(
+        f"\n[{backend}] {cli['signals']:,} lines: {cli['accepted']:,} accepted, "
+        f"{cli['duplicates']:,} duplicates, {cli['rejected']:,} rejected"
+    )
+    print(f"  {'figure':<52} {'measured':>12} {'target':>10} {'× baseline':>11}  verdict")
+    rows: list[tuple[str, str, str, str, str]] = []
+    for mode, label in (("", "intake alone"), ("+reactions", "with the reactions")):
+        cli = runs[f"cli{mode}"]
+        api = runs[f"api{mode}"]
+        cli_rate = cli["signals"] / cli["seconds"]
+        api_rate = api["signals"] / api["seconds"]
+        cli_target = TARGET_CLI_PER_SECOND if backend == "sqlite" else None
+        rows += [
+            (
+                f"watchfloor ingest, signals/s ({label})",
+                f"{cli_rate:,.0f}",
+                f"≥ {cli_target:,}" if cli_target else "",
+                f"{cli_rate / base_rate:.1f}",
+                _verdict(cli_rate >= cli_target) if cli_target else "",
+            ),
+            (
+                f"  batch to commit, p50 / p99 ({label})",
+                f"{cli['commit_p50']:.2f}/{cli['commit_p99']:.2f} s",
+                f"p99 < {TARGET_P99_SECONDS:.0f} s",
+                "",
+                _verdict(cli["commit_p99"] < TARGET_P99_SECONDS),
+            ),
+            (
+                f"  CPU time per signal, all processes ({label})",
+                f"{cli['cpu_seconds'] / cli['signals'] * 1e6:,.0f} µs",
+                "",
+                "",
+                "",
+            ),
+            (
+                f"  peak memory, max RSS ({label})",
+                f"{cli['peak_rss_mb']:,.0f} MB",
+                "",
+                "",
+                "",
+            ),
+            (
+                f"batch API, signals/s ({label})",
+                f"{api_rate:,.0f}",
+                f"≥ {TARGET_API_PER_SECOND:,}",
+                f"{api_rate / base_rate:.1f}",
+                _verdict(api_rate >= TARGET_API_PER_SECOND),
+            ),
+            (
+                f"  request to commit, p50 / p99 ({label})",
+                f"{api['p50']:.2f}/{api['p99']:.2f} s",
+                f"p99 < {TARGET_P99_SECONDS:.0f} s",
+                "",
+                _verdict(api["p99"] < TARGET_P99_SECONDS),
+            ),
+        ]
+    rows.append(
+        (
+            f"baseline: save() per signal, first {base['signals']:,}",
+            f"{base_rate:,.0f}/s",
+            "",
+            "1.0",
+            "",
+        )
+    )
+    reactions = runs["cli+reactions"]
+    rows.append(
+        (
+            "  (reactions after commit, per batch, p50 / p99)",
+            f"{reactions['react_p50']:.2f}/{reactions['react_p99']:.2f} s",
+            "",
+            "",
+            "",
+        )
+    )
+    for name, measured, target, ratio, verdict in rows:
+        print(f"  {name:<52} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--signals", type=int, default=100_000)
+    parser.add_argument("--stories", type=int, default=3_000)
+    parser.add_argument("--batch-size", type=int, default=2_000)
+    parser.add_argument("--baseline-signals", type=int, default=3_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child-api", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--no-reactions", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_api:
+        child_api(args.child_api, args.batch_size, args.baseline_signals, not args.no_reactions)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    with tempfile.TemporaryDirectory(prefix="wf-bench-intake-") as work:
+        path = Path(work) / "surge.jsonl"
+        counts = generate(path, signals=args.signals, stories=args.stories)
+        print(
+            f"Signal intake benchmark on {os.cpu_count()} cores: {counts['lines']:,} lines "
+            f"({args.stories:,} items, Zipf popularity; {counts['without_language']:,} without "
+            f"language, {counts['resent']:,} re-sent, {counts['invalid']:,} invalid), "
+            f"batches of {args.batch_size:,}; baseline on the first {args.baseline_signals:,}. "
+            "'Intake alone' switches off reactions.after_ingest (surges and rules)."
+        )
+        for backend in args.backends.split(","):
+            data_dir = Path(work) / backend
+            data_dir.mkdir()
+            env = _environment(backend, str(data_dir))
+            runs = {
+                "cli": measure_cli(backend, env, path, args.batch_size, reactions=False),
+                "cli+reactions": measure_cli(backend, env, path, args.batch_size, reactions=True),
+            }
+            measured = measure_api(
+                backend,
+                env,
+                path,
+                args.batch_size,
+                reactions=False,
+                baseline_signals=args.baseline_signals,
+            )
+            runs["api"] = measured["api"]
+            runs["api+reactions"] = measure_api(
+                backend, env, path, args.batch_size, reactions=True
+            )["api"]
+            report(backend, runs, measured["baseline"])
+
+
+if __name__ == "__main__":
+    main()

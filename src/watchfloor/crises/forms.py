@@ -1,0 +1,336 @@
+"""Forms for the crisis pages: they parse what a person typed into the values the services
+take, and put a service's error back next to its field. The services decide."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from watchfloor.crises.config import CrisisConfig
+from watchfloor.crises.models import (
+    DECLARABLE_LEVELS,
+    LEVEL_TRANSITIONS,
+    WHYS_MAX,
+    ActionItem,
+    CrisisNote,
+    Level,
+    RoleKind,
+)
+from watchfloor.crises.selectors import CriterionResult, RoleSlot
+from watchfloor.web import choices as options
+from watchfloor.web.forms import (
+    LocalDateTimeField,
+    ServiceErrorForm,
+    attach_zone,
+    parse_escalation_reference,
+)
+
+
+def _comma_separated(value: str) -> list[str]:
+    return [part.strip() for part in (value or "").replace("\n", ",").split(",") if part.strip()]
+
+
+def _textarea(rows: int) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class DeclareForm(ServiceErrorForm):
+    title = forms.CharField(max_length=200)
+    level = forms.ChoiceField(
+        choices=[(level, Level(level).label) for level in DECLARABLE_LEVELS],
+        initial=Level.INCIDENT,
+        help_text="Monitoring: watching closely. Incident: a coordinated response. Crisis "
+        "protocol: all hands, hourly sitreps.",
+    )
+    summary = forms.CharField(required=False, widget=_textarea(4))
+    markets = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Hold Ctrl (⌘ on a Mac) to choose several. Empty: the escalation's markets.",
+    )
+    languages = forms.CharField(
+        required=False, help_text="BCP 47 tags separated by commas, e.g. ja, en."
+    )
+    commander = forms.ChoiceField(
+        label="Incident commander", help_text="A crisis always has one; you, unless you choose."
+    )
+    escalations = forms.CharField(
+        required=False,
+        label="Also link",
+        help_text="Other escalations that are part of it, e.g. WF-12, WF-15.",
+    )
+    reason = forms.CharField(
+        required=False, label="Why now", widget=_textarea(2), help_text="What meets the crisis bar."
+    )
+    is_restricted = forms.BooleanField(
+        required=False,
+        label="Restricted",
+        help_text="Only people on its access list see it; you and the commander are added.",
+    )
+    access_list = forms.MultipleChoiceField(
+        required=False, widget=forms.SelectMultiple(attrs={"size": 5})
+    )
+    service_fields = {"escalations": "escalations", "holder": "commander"}
+
+    def __init__(self, *args: Any, commander: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["markets"].choices = options.market_choices()
+        self.fields["commander"].choices = options.owner_choices()
+        self.fields["commander"].initial = commander
+        self.fields["access_list"].choices = options.user_choices()
+
+    def clean_languages(self) -> list[str]:
+        return _comma_separated(self.cleaned_data.get("languages", ""))
+
+    def clean_escalations(self) -> list[str]:
+        return [
+            parse_escalation_reference(reference)
+            for reference in _comma_separated(self.cleaned_data.get("escalations", ""))
+        ]
+
+
+class LevelForm(ServiceErrorForm):
+    to_level = forms.ChoiceField(label="Move to", choices=Level.choices)
+    reason = forms.CharField(
+        required=False,
+        widget=_textarea(2),
+        help_text="Always recorded. Standing down with criteria unmet needs one.",
+    )
+    confirmed_criteria = forms.MultipleChoiceField(
+        required=False,
+        label="Confirmed for stand-down",
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(
+        self, *args: Any, current: str, criteria: list[CriterionResult], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_level"].widget.choices = [("", "Choose a level")] + [
+            (value, label) for value, label in Level.choices if value in LEVEL_TRANSITIONS[current]
+        ]
+        confirmable = [r.criterion for r in criteria if r.needs_confirmation]
+        self.fields["confirmed_criteria"].choices = [(c.code, c.label) for c in confirmable]
+        if not confirmable:
+            del self.fields["confirmed_criteria"]
+
+
+class RoleForm(ServiceErrorForm):
+    role = forms.ChoiceField()
+    holder = forms.ChoiceField(label="Hand to")
+    note = forms.CharField(
+        required=False, widget=_textarea(2), help_text="The handover note: what they need to know."
+    )
+
+    def __init__(self, *args: Any, slots: list[RoleSlot], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [
+            (slot.key, f"{slot.label} — {slot.holder.display_name if slot.holder else 'open'}")
+            for slot in slots
+        ]
+        self.fields["holder"].choices = [("", "Choose a person"), *options.user_choices()]
+
+    def role_and_market(self) -> tuple[str, str]:
+        role, _, market = self.cleaned_data["role"].partition(":")
+        return role, market
+
+
+class ReleaseRoleForm(ServiceErrorForm):
+    role = forms.ChoiceField(label="Leave open")
+    note = forms.CharField(required=False, widget=_textarea(2))
+
+    def __init__(self, *args: Any, slots: list[RoleSlot], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [
+            (slot.key, f"{slot.label} — {slot.holder.display_name}")
+            for slot in slots
+            if slot.holder is not None and slot.role != RoleKind.INCIDENT_COMMANDER
+        ]
+
+    def role_and_market(self) -> tuple[str, str]:
+        role, _, market = self.cleaned_data["role"].partition(":")
+        return role, market
+
+
+class NoteForm(ServiceErrorForm):
+    body = forms.CharField(label="Entry", widget=_textarea(3))
+    kind = forms.ChoiceField(
+        choices=CrisisNote.Kind.choices,
+        initial=CrisisNote.Kind.NOTE,
+        widget=forms.RadioSelect,
+        label="It is a",
+    )
+    pinned = forms.BooleanField(
+        required=False, label="Pin as a key fact", help_text="Heads the war room and the sitreps."
+    )
+
+    def __init__(self, *args: Any, may_work: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_work:
+            del self.fields["kind"]
+            del self.fields["pinned"]
+
+
+class LinkForm(ServiceErrorForm):
+    escalation = forms.CharField(help_text="A reference such as WF-12.")
+    reason = forms.CharField(required=False, max_length=500)
+    service_fields = {"escalation_id": "escalation", "escalations": "escalation"}
+
+    def clean_escalation(self) -> str:
+        return parse_escalation_reference(self.cleaned_data["escalation"])
+
+
+class UnlinkForm(ServiceErrorForm):
+    reason = forms.CharField(max_length=500)
+
+
+class AccessForm(ServiceErrorForm):
+    is_restricted = forms.BooleanField(required=False, label="Restricted")
+    access_list = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Who may see it while restricted. You and the role holders stay on it.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        is_restricted: bool = False,
+        access_list: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["access_list"].choices = options.user_choices()
+        self.fields["is_restricted"].initial = is_restricted
+        self.fields["access_list"].initial = access_list or []
+
+
+class DetailsForm(ServiceErrorForm):
+    title = forms.CharField(max_length=200)
+    summary = forms.CharField(required=False, widget=_textarea(3))
+    markets = forms.MultipleChoiceField(
+        required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    )
+    languages = forms.CharField(required=False, help_text="BCP 47 tags separated by commas.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["markets"].choices = options.market_choices()
+
+    def clean_languages(self) -> list[str]:
+        return _comma_separated(self.cleaned_data.get("languages", ""))
+
+
+class SitrepForm(ServiceErrorForm):
+    audience = forms.ChoiceField()
+    language = forms.ChoiceField()
+    subject = forms.CharField(max_length=500)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}))
+
+    def __init__(self, *args: Any, config: CrisisConfig, languages: tuple[str, ...], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["audience"].choices = [
+            (a.code, a.name) for a in config.settings.sitreps.audiences
+        ]
+        self.fields["language"].choices = [(code, code) for code in languages]
+
+
+class HandoffForm(ServiceErrorForm):
+    incoming = forms.ChoiceField(label="Incoming incident commander")
+    risks = forms.CharField(
+        required=False,
+        widget=_textarea(4),
+        help_text="What the next shift should watch: the packet lists what the record shows.",
+    )
+    handoff_at = forms.DateTimeField(widget=forms.HiddenInput)
+    service_fields = {"holder": "incoming", "handoff": "handoff_at"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["incoming"].choices = [("", "Choose a person"), *options.owner_choices()]
+
+
+class AcknowledgeForm(ServiceErrorForm):
+    note = forms.CharField(required=False, widget=_textarea(2), label="Note (optional)")
+
+
+class ReviewForm(ServiceErrorForm):
+    summary = forms.CharField(required=False, widget=_textarea(4))
+    went_well = forms.CharField(required=False, widget=_textarea(4), label="What went well")
+    went_badly = forms.CharField(required=False, widget=_textarea(4), label="What did not go well")
+    contributing_factors = forms.CharField(required=False, widget=_textarea(4))
+    incident_started_at = LocalDateTimeField(
+        required=False,
+        label="Incident began",
+        help_text="When the harm began, if the team knows better than the record.",
+    )
+    contained_at = LocalDateTimeField(
+        required=False, label="Contained", help_text="Empty: the first stand-down."
+    )
+    time_zone = forms.ChoiceField(label="Time zone of these times")
+
+    def __init__(self, *args: Any, viewer_time_zone: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = options.time_zone_choices(
+            options.markets(), also=[viewer_time_zone]
+        )
+        self.fields["time_zone"].initial = viewer_time_zone
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        zone = data.get("time_zone")
+        if zone:
+            for name in ("incident_started_at", "contained_at"):
+                value: datetime | None = data.get(name)
+                if value is not None:
+                    try:
+                        data[name] = attach_zone(value, zone)
+                    except ValidationError as error:
+                        self.add_error(name, error)
+        return data
+
+
+class RootCauseForm(ServiceErrorForm):
+    problem = forms.CharField(widget=_textarea(2), help_text="What happened that should not have.")
+    root_cause = forms.CharField(widget=_textarea(2), help_text="Where the last why leads.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields = dict(self.fields)
+        self.fields.clear()
+        self.fields["problem"] = fields["problem"]
+        for index in range(WHYS_MAX):
+            self.fields[f"why_{index}"] = forms.CharField(
+                required=index == 0,
+                label=f"Why? ({index + 1})",
+                widget=forms.TextInput,
+                max_length=5000,
+            )
+        self.fields["root_cause"] = fields["root_cause"]
+
+    def form_field_for(self, service_field: str | None) -> str | None:
+        if service_field and service_field.startswith("whys["):
+            index = service_field[5:-1]
+            return f"why_{index}" if f"why_{index}" in self.fields else "why_0"
+        return super().form_field_for(service_field)
+
+    def whys(self) -> list[str]:
+        return [self.cleaned_data.get(f"why_{index}", "") for index in range(WHYS_MAX)]
+
+
+class ActionItemForm(ServiceErrorForm):
+    title = forms.CharField(max_length=300, label="Action")
+    owner = forms.ChoiceField()
+    due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [("", "Choose an owner"), *options.user_choices()]
+
+
+class ActionItemStatusForm(ServiceErrorForm):
+    status = forms.ChoiceField(choices=ActionItem.Status.choices)
+    note = forms.CharField(required=False, max_length=5000, help_text="Needed to drop it.")

@@ -1,0 +1,145 @@
+"""The handoff packet: what the outgoing commander passes to the incoming one at a change
+of shift — the state, open decisions and asks, owners changing, the deadlines of the next
+shift and the risks. Built from the record as the outgoing commander may see it, and kept
+(as JSON) exactly as confirmed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from watchfloor.crises import selectors
+from watchfloor.crises.config import CrisisConfig
+from watchfloor.crises.models import Crisis, Level, RoleKind
+from watchfloor.crises.shifts import HandoffTime, following_handoff
+
+if TYPE_CHECKING:
+    from watchfloor.people.models import User
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def build_packet(
+    *,
+    crisis: Crisis,
+    handoff: HandoffTime,
+    viewer: User,
+    now: datetime,
+    config: CrisisConfig,
+    outgoing: User | None,
+    incoming: User | None,
+    risks: str = "",
+) -> dict[str, Any]:
+    links = selectors.visible_links(crisis=crisis, viewer=viewer)
+    current = selectors.current_assignments(crisis)
+    shift_end = following_handoff(config.settings.handoffs.regions, handoff)
+    in_shift = selectors.crisis_deadlines(
+        crisis=crisis,
+        viewer=viewer,
+        links=links,
+        now=now,
+        config=config,
+        handoff=shift_end,
+        until=shift_end.at,
+        since=handoff.at,
+    )
+    everything_now = selectors.crisis_deadlines(
+        crisis=crisis, viewer=viewer, links=links, now=now, config=config, handoff=None
+    )
+    pinned = list(crisis.notes.filter(is_pinned=True).order_by("created_at", "pk"))
+    slots = selectors.role_slots(
+        market_codes=list(crisis.markets.values_list("code", flat=True)), current=current
+    )
+
+    risks_found: list[str] = []
+    clock_state = selectors.sitrep_clock(crisis, now=now, config=config)
+    if clock_state.state == "overdue":
+        risks_found.append("The sitrep is overdue.")
+    for deadline in everything_now:
+        if deadline.is_breached and deadline.kind in ("statutory", "step"):
+            risks_found.append(f"Breached: {deadline.label} ({deadline.source}).")
+    unowned = [
+        link.escalation.reference
+        for link in links
+        if link.escalation.is_open and not link.escalation.owner_id
+    ]
+    if unowned:
+        risks_found.append(f"No owner: {', '.join(unowned)}.")
+    open_roles = [slot.label for slot in slots if slot.holder is None]
+    if open_roles:
+        risks_found.append(f"Roles open: {', '.join(open_roles)}.")
+
+    owners_changing = []
+    if outgoing and incoming and outgoing.pk != incoming.pk:
+        owners_changing.append(
+            {
+                "role": RoleKind.INCIDENT_COMMANDER.label,
+                "from": outgoing.display_name,
+                "to": incoming.display_name,
+            }
+        )
+    return {
+        "handoff_at": _iso(handoff.at),
+        "from_region": handoff.from_region.code,
+        "from_region_name": handoff.from_region.name,
+        "to_region": handoff.to_region.code,
+        "to_region_name": handoff.to_region.name,
+        "shift_ends_at": _iso(shift_end.at),
+        "prepared_at": _iso(now),
+        "state": {
+            "title": crisis.title,
+            "level": Level(crisis.level).label,
+            "summary": crisis.summary,
+            "escalations_open": sum(1 for link in links if link.escalation.is_open),
+            "escalations_total": len(links),
+            "next_sitrep_due_at": _iso(crisis.next_sitrep_due_at),
+            "commander": outgoing.display_name if outgoing else None,
+            "key_facts": [note.body for note in pinned],
+            "roles": [
+                {"role": slot.label, "holder": slot.holder.display_name if slot.holder else None}
+                for slot in slots
+            ],
+        },
+        "open_decisions": [
+            {
+                "escalation": f"WF-{decision.escalation_id}",
+                "text": f"{decision.action.label} under {decision.policy_version.policy.name} "
+                f"v{decision.policy_version.version}, awaiting approval",
+                "since": _iso(decision.decided_at),
+            }
+            for decision in selectors.pending_decisions(links)
+        ],
+        "open_asks": [
+            {
+                "escalation": f"WF-{row.request.escalation_id}",
+                "text": f"{row.request.get_kind_display()} ({row.request.reference}), due "
+                f"{_iso(row.request.due_at)}" + (" — overdue" if row.is_overdue else ""),
+                "team": row.request.team.code,
+            }
+            for row in selectors.open_partner_requests(
+                viewer=viewer, escalation_ids=[link.escalation_id for link in links], now=now
+            )
+        ]
+        + [
+            {"escalation": f"WF-{pk}", "text": title, "team": team}
+            for pk, title, team in selectors.partner_owned_open_steps(
+                viewer=viewer, escalation_ids=[link.escalation_id for link in links]
+            )
+        ],
+        "owners_changing": owners_changing,
+        "deadlines": [
+            {
+                "due_at": _iso(d.due_at),
+                "label": d.label,
+                "source": d.source,
+                "basis": d.basis,
+                "breached": d.is_breached,
+            }
+            for d in in_shift
+        ],
+        "risks": risks_found,
+        "risks_noted": risks,
+    }

@@ -1,0 +1,194 @@
+"""Sending one message: by email through Django's email backend, or by HTTP POST.
+
+Each function makes exactly one try and says what happened in a :class:`SendResult`;
+deciding whether and when to try again is the service's job. Only the failures that
+these transports are known to raise are caught: anything else is a bug and should fail
+loudly (the delivery is then recovered by the worker, see ``resume_overdue_work``).
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+from watchfloor.notify import conf
+from watchfloor.notify.models import AttemptOutcome
+from watchfloor.notify.signing import SIGNATURE_HEADER, signature_header
+
+# Worth another try: the receiver is overloaded, restarting or rate-limiting us.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+ERROR_MAX = 1000
+USER_AGENT = "Watchfloor-Notify/1"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str  # an AttemptOutcome value
+    retryable: bool
+    duration_ms: int
+    status_code: int | None = None
+    error: str = ""
+    # Seconds the receiver asked us to wait (Retry-After), when it said.
+    retry_after_seconds: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == AttemptOutcome.DELIVERED
+
+
+def _elapsed_ms(started: float) -> int:
+    return max(0, round((time.monotonic() - started) * 1000))
+
+
+def _trim(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
+
+
+def send_email(*, to: str, subject: str, body: str, headers: dict[str, str]) -> SendResult:
+    started = time.monotonic()
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers=headers,
+        connection=get_connection(fail_silently=False),
+    )
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        # The server will not take this address: trying again will not change that.
+        return SendResult(
+            outcome=AttemptOutcome.REJECTED,
+            retryable=False,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"recipient refused: {exc.recipients}"),
+        )
+    except smtplib.SMTPResponseException as exc:
+        # 5xx is final for this message, except a login failure: that is the
+        # installation's configuration, and once fixed the message should still go.
+        permanent = 500 <= exc.smtp_code < 600 and not isinstance(
+            exc, smtplib.SMTPAuthenticationError
+        )
+        return SendResult(
+            outcome=AttemptOutcome.REJECTED if permanent else AttemptOutcome.FAILED,
+            retryable=not permanent,
+            duration_ms=_elapsed_ms(started),
+            status_code=exc.smtp_code,
+            error=_trim(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"),
+        )
+    except TimeoutError as exc:
+        return SendResult(
+            outcome=AttemptOutcome.TIMEOUT,
+            retryable=True,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"mail server timed out: {exc}"),
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return SendResult(
+            outcome=AttemptOutcome.FAILED,
+            retryable=True,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"{type(exc).__name__}: {exc}"),
+        )
+    return SendResult(
+        outcome=AttemptOutcome.DELIVERED, retryable=False, duration_ms=_elapsed_ms(started)
+    )
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes that are signed and sent."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def post_webhook(
+    *, url: str, body: bytes, secret: str, timestamp: int, headers: dict[str, str]
+) -> SendResult:
+    request_headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        **headers,
+    }
+    if secret:
+        request_headers[SIGNATURE_HEADER] = signature_header(
+            secret=secret, timestamp=timestamp, body=body
+        )
+    timeout = conf.webhook_timeout_seconds()
+    started = time.monotonic()
+    try:
+        # Redirects are not followed: a signed request goes only where it was configured.
+        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+            response = client.post(url, content=body, headers=request_headers)
+    except httpx.TimeoutException as exc:
+        return SendResult(
+            outcome=AttemptOutcome.TIMEOUT,
+            retryable=True,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"no answer within {timeout:g} s ({type(exc).__name__})"),
+        )
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        return SendResult(
+            outcome=AttemptOutcome.REJECTED,
+            retryable=False,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"the channel's URL cannot be used: {exc}"),
+        )
+    except httpx.TransportError as exc:
+        return SendResult(
+            outcome=AttemptOutcome.FAILED,
+            retryable=True,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"{type(exc).__name__}: {exc}"),
+        )
+    duration = _elapsed_ms(started)
+    status = response.status_code
+    if 200 <= status < 300:
+        return SendResult(
+            outcome=AttemptOutcome.DELIVERED,
+            retryable=False,
+            duration_ms=duration,
+            status_code=status,
+        )
+    answer = _trim(response.text.strip()[:300]) if response.content else ""
+    described = f"HTTP {status}" + (f": {answer}" if answer else "")
+    if status in RETRYABLE_STATUS:
+        return SendResult(
+            outcome=AttemptOutcome.FAILED,
+            retryable=True,
+            duration_ms=duration,
+            status_code=status,
+            error=_trim(described),
+            retry_after_seconds=_retry_after(response),
+        )
+    if 300 <= status < 400:
+        described += f" (redirect to {response.headers.get('Location', '?')} not followed)"
+    return SendResult(
+        outcome=AttemptOutcome.REJECTED,
+        retryable=False,
+        duration_ms=duration,
+        status_code=status,
+        error=_trim(described),
+    )

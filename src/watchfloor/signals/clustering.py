@@ -1,0 +1,429 @@
+"""Which cluster a new signal joins, and what it adds to the lookup tables.
+
+A signal joins the cluster of an earlier signal it matches. The keys are tried in
+the order of ``KeyKind``:
+
+1. the same subject (``ClusterKey`` kind ``subject``, value ``kind:ref``);
+2. the same normalised URL (kind ``url``);
+3. near-identical media: a PDQ hash within ``max_distance`` bits of one of the
+   cluster's hashes (``ClusterMedia``, searched with ``media.PDQIndex``);
+4. the same media file: an equal MD5 or SHA-256 (kinds ``md5`` and ``sha256``);
+5. near-identical text: estimated Jaccard similarity of at least ``text_threshold``
+   with the cluster's text signature (``ClusterText``, searched with ``text.LSHIndex``).
+
+When keys point at different clusters, the first key in that order wins and the
+clusters are kept apart: merging cascades (one shared hashtag or URL shortener would
+fuse unrelated campaigns) and merged counts cannot be taken apart again. A
+``ClusterRelation`` records each such link for analysts. The signal's other keys are
+given to the winning cluster only where no cluster owns them yet.
+
+Signals of one batch cluster with each other as well as with stored clusters: each is
+assigned in turn, and what it adds is visible to the signals after it.
+
+The in-memory indexes hold only committed rows. They are built from ``ClusterMedia``
+and ``ClusterText`` at first use and brought up to date (rows with a higher id than
+the last one seen) at the start of each batch, under the intake's writer lock, so
+several processes see each other's clusters. What a batch adds lives in small
+batch-local indexes until the next sync reads it back from the database; a batch
+that rolls back therefore leaves nothing behind in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+
+from watchfloor.signals import media, text
+from watchfloor.signals.models import ClusterMedia, ClusterText, KeyKind
+
+__all__ = [
+    "MEDIA_STORE_DISTANCE",
+    "MIN_TEXT_WEIGHT",
+    "Assignment",
+    "ClusterIndexes",
+    "ClusteringConfig",
+    "SignalKeys",
+    "assign_clusters",
+    "clustering_config",
+    "exact_key_value",
+    "indexes_in_use",
+    "text_weight",
+]
+
+# A PDQ hash this close to one the cluster already has adds nothing to its matching:
+# it is not stored again.
+MEDIA_STORE_DISTANCE = 8
+# Texts lighter than this (letters and digits after normalisation, a Han, kana or
+# Hangul character counting as two) are too short to judge: "scam!!" or "詐欺です" would
+# join every other report that says the same, whatever it is about.
+MIN_TEXT_WEIGHT = 20
+# Longer key values are stored as a digest: the unique index on (kind, value) has a
+# size limit per row on PostgreSQL (about 2,700 bytes).
+MAX_KEY_BYTES = 1000
+
+# ClusterKey kinds of the exact keys, in the order they are tried.
+SUBJECT = "subject"
+URL = "url"
+MD5 = "md5"
+SHA256 = "sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusteringConfig:
+    max_distance: int = media.DEFAULT_MAX_DISTANCE
+    text_threshold: float = text.DEFAULT_THRESHOLD
+
+
+def clustering_config() -> ClusteringConfig:
+    """The thresholds in force (``WATCHFLOOR_PDQ_MAX_DISTANCE``, ``WATCHFLOOR_TEXT_JACCARD``)."""
+    return ClusteringConfig(
+        max_distance=int(
+            getattr(settings, "WATCHFLOOR_PDQ_MAX_DISTANCE", media.DEFAULT_MAX_DISTANCE)
+        ),
+        text_threshold=float(getattr(settings, "WATCHFLOOR_TEXT_JACCARD", text.DEFAULT_THRESHOLD)),
+    )
+
+
+@dataclass(slots=True)
+class SignalKeys:
+    """Everything a signal can be matched on, already normalised."""
+
+    subject: str
+    url: str | None = None
+    pdq: bytes | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    text_signature: np.ndarray | None = None
+
+    def exact(self) -> list[tuple[str, str]]:
+        """The exact keys ``(ClusterKey kind, value)``, in the order they are tried."""
+        keys = [(SUBJECT, self.subject)]
+        if self.url:
+            keys.append((URL, self.url))
+        if self.md5:
+            keys.append((MD5, self.md5))
+        if self.sha256:
+            keys.append((SHA256, self.sha256))
+        return keys
+
+
+def exact_key_value(value: str) -> str:
+    """The stored form of a key value: itself, or a digest when it is very long."""
+    if len(value) * 4 > MAX_KEY_BYTES and len(value.encode("utf-8")) > MAX_KEY_BYTES:
+        return "#sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return value
+
+
+def subject_key(kind: str, ref: str) -> str:
+    return exact_key_value(f"{kind}:{ref}")
+
+
+_DENSE = re.compile("[\u2e80-\u9fff\uac00-\ud7af]")
+
+
+def text_weight(normalised: str) -> int:
+    """How much text there is to judge: letters and digits, Han, kana and Hangul counting
+    double (as in ``language``)."""
+    letters = len(normalised) - normalised.count(" ")
+    if letters == 0 or normalised.isascii():
+        return letters
+    return letters + len(_DENSE.findall(normalised))
+
+
+# ---------------------------------------------------------------------------
+# The process's indexes
+
+
+class ClusterIndexes:
+    """The PDQ and LSH indexes of one process, over committed rows only.
+
+    ``sync`` reads the rows added since the last call. If the last row it saw has
+    gone (the database was restored, flushed or rolled back underneath it), it
+    starts again from nothing.
+    """
+
+    def __init__(self, config: ClusteringConfig) -> None:
+        self.config = config
+        self._empty()
+
+    def _empty(self) -> None:
+        self.pdq = media.PDQIndex(self.config.max_distance)
+        self.text = text.LSHIndex(self.config.text_threshold)
+        # (id, cluster id) of the last row loaded from each table.
+        self._media_mark: tuple[int, int] | None = None
+        self._text_mark: tuple[int, int] | None = None
+
+    def sync(self) -> None:
+        """Load the rows committed since the last sync. Only the intake writes these
+        tables, one batch at a time under its writer lock, so ids are committed in
+        increasing order and "above the last id seen" misses nothing."""
+        media_rows = _rows_since(ClusterMedia, self._media_mark, "pdq")
+        text_rows = _rows_since(ClusterText, self._text_mark, "signature")
+        if media_rows is None or text_rows is None:
+            self._empty()
+            media_rows = _rows_since(ClusterMedia, None, "pdq") or []
+            text_rows = _rows_since(ClusterText, None, "signature") or []
+        if media_rows:
+            self.pdq.add_many((cluster_id, bytes(pdq)) for _, cluster_id, pdq in media_rows)
+            self._media_mark = media_rows[-1][:2]
+        for _, cluster_id, signature in text_rows:
+            self.text.insert(cluster_id, text.signature_from_bytes(bytes(signature)))
+        if text_rows:
+            self._text_mark = text_rows[-1][:2]
+
+
+def _rows_since(
+    model: type[models.Model], mark: tuple[int, int] | None, column: str
+) -> list[tuple[int, int, Any]] | None:
+    """Rows after ``mark`` (the last row already loaded), or None if that row is gone."""
+    start = mark[0] if mark else 0
+    rows = list(
+        model.objects.filter(id__gte=start).order_by("id").values_list("id", "cluster_id", column)
+    )
+    if mark is None:
+        return rows
+    if not rows or (rows[0][0], rows[0][1]) != mark:
+        return None
+    return rows[1:]
+
+
+_indexes_lock = threading.Lock()
+_indexes: ClusterIndexes | None = None
+
+
+@contextmanager
+def indexes_in_use(config: ClusteringConfig) -> Iterator[ClusterIndexes]:
+    """The process's indexes, synced with the database, for one batch.
+
+    Call it under the intake's writer lock, inside the batch's transaction; the
+    thread lock keeps two threads of one process (an API server) from syncing or
+    reading the indexes at once.
+    """
+    global _indexes
+    with _indexes_lock:
+        if _indexes is None or _indexes.config != config:
+            _indexes = ClusterIndexes(config)
+        _indexes.sync()
+        yield _indexes
+
+
+def forget_indexes() -> None:
+    """Drop the process's indexes; the next batch rebuilds them from the database."""
+    global _indexes
+    with _indexes_lock:
+        _indexes = None
+
+
+# ---------------------------------------------------------------------------
+# Assigning a batch
+
+
+class _BatchMedia:
+    """The PDQ hashes a batch adds, searched exhaustively: a few hundred at most, where
+    a vectorised popcount answers in a few microseconds (a faiss call costs more)."""
+
+    def __init__(self, max_distance: int) -> None:
+        self.max_distance = max_distance
+        self._clusters: list[int] = []
+        self._words = np.empty((64, 4), dtype=np.uint64)  # grows by doubling
+
+    def __len__(self) -> int:
+        return len(self._clusters)
+
+    def add(self, cluster_id: int, pdq: bytes) -> None:
+        if len(self._clusters) == len(self._words):
+            self._words = np.concatenate([self._words, np.empty_like(self._words)])
+        self._words[len(self._clusters)] = np.frombuffer(pdq, dtype=">u8")
+        self._clusters.append(cluster_id)
+
+    def query(self, pdq: bytes) -> list[tuple[int, int]]:
+        """``(cluster, distance)`` within the distance, each cluster once at its nearest."""
+        query = np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
+        words = self._words[: len(self._clusters)]
+        distances = np.bitwise_count(words ^ query).sum(axis=1)
+        nearest: dict[int, int] = {}
+        for row in np.flatnonzero(distances <= self.max_distance).tolist():
+            cluster_id, distance = self._clusters[row], int(distances[row])
+            if distance < nearest.get(cluster_id, media.PDQ_BITS + 1):
+                nearest[cluster_id] = distance
+        return list(nearest.items())
+
+
+@dataclass
+class Assignment:
+    """Where each signal of a batch goes and what the batch adds to the lookup tables.
+
+    Cluster ids are those of stored clusters, or negative numbers (-1, -2, ...) for
+    the clusters this batch starts, in the order they are started.
+    """
+
+    cluster_ids: list[int]
+    matched_by: list[str]
+    founders: dict[int, int] = field(default_factory=dict)  # new cluster -> its first signal
+    new_keys: list[tuple[str, str, int]] = field(default_factory=list)
+    new_media: list[tuple[int, bytes]] = field(default_factory=list)
+    new_texts: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    relations: Counter[tuple[int, int, str]] = field(default_factory=Counter)
+
+    def existing_cluster_ids(self) -> set[int]:
+        return {cluster_id for cluster_id in self.cluster_ids if cluster_id > 0}
+
+
+def _preference(cluster_id: int) -> tuple[bool, int]:
+    """Ties go to the older cluster: stored ones before new ones, lower ids first."""
+    return (cluster_id < 0, abs(cluster_id))
+
+
+def assign_clusters(
+    keys: Sequence[SignalKeys],
+    *,
+    owners: Mapping[tuple[str, str], int],
+    indexes: ClusterIndexes,
+) -> Assignment:
+    """Assign each signal, in order, to a cluster.
+
+    ``owners`` maps the stored exact keys of this batch's signals, ``(kind, value)``,
+    to the cluster that owns them; ``indexes`` are the process's synced indexes.
+    Nothing is written here.
+    """
+    config = indexes.config
+    assignment = Assignment(cluster_ids=[0] * len(keys), matched_by=[""] * len(keys))
+    stored_pdq = _stored_pdq_matches(keys, indexes.pdq)
+    stored_text = _stored_text_matches(keys, indexes.text)
+    batch_owners: dict[tuple[str, str], int] = {}
+    batch_pdq = _BatchMedia(config.max_distance)
+    batch_text = text.LSHIndex(config.text_threshold)
+    has_text = indexes.text.__contains__
+    batch_has_text: set[int] = set()
+
+    for position, signal_keys in enumerate(keys):
+        exact = [
+            (kind, value, batch_owners.get((kind, value)) or owners.get((kind, value)))
+            for kind, value in signal_keys.exact()
+        ]
+        # (key kind, clusters it points at, best first), in the order keys are tried.
+        found: list[tuple[str, list[int]]] = []
+        for kind, _, owner in exact:
+            if owner is not None and kind in (SUBJECT, URL):
+                found.append((kind, [owner]))
+        pdq_matches: dict[int, int] = {}
+        if signal_keys.pdq is not None:
+            pdq_matches = dict(stored_pdq.get(signal_keys.pdq, ()))
+            if len(batch_pdq):
+                for cluster_id, distance in batch_pdq.query(signal_keys.pdq):
+                    if distance < pdq_matches.get(cluster_id, media.PDQ_BITS + 1):
+                        pdq_matches[cluster_id] = distance
+            if pdq_matches:
+                ranked = sorted(pdq_matches, key=lambda c: (pdq_matches[c], *_preference(c)))
+                found.append((KeyKind.MEDIA, ranked))
+        hash_owners = [
+            owner for kind, _, owner in exact if owner is not None and kind in (MD5, SHA256)
+        ]
+        if hash_owners:
+            found.append((KeyKind.MEDIA_HASH, list(dict.fromkeys(hash_owners))))
+        text_matches: dict[int, float] = {}
+        signature = signal_keys.text_signature
+        if signature is not None:
+            text_matches = dict(stored_text.get(signature.tobytes(), ()))
+            if len(batch_text):
+                for match in batch_text.matches(signature):
+                    text_matches[match.key] = max(match.similarity, text_matches.get(match.key, 0))
+            if text_matches:
+                ranked = sorted(text_matches, key=lambda c: (-text_matches[c], *_preference(c)))
+                found.append((KeyKind.TEXT, ranked))
+
+        if found:
+            winning_kind, candidates = found[0]
+            winner = candidates[0]
+        else:
+            winning_kind = KeyKind.NEW
+            winner = -(len(assignment.founders) + 1)
+            assignment.founders[winner] = position
+        assignment.cluster_ids[position] = winner
+        assignment.matched_by[position] = str(winning_kind)
+
+        linked: set[tuple[int, str]] = set()
+        for kind, candidates in found:
+            for other in candidates:
+                if other != winner and (other, kind) not in linked:
+                    linked.add((other, kind))
+                    assignment.relations[(winner, other, str(kind))] += 1
+
+        # The signal's keys that no cluster owns yet now belong to the winner.
+        for kind, value, owner in exact:
+            if owner is None:
+                batch_owners[(kind, value)] = winner
+                assignment.new_keys.append((kind, value, winner))
+        # A hash near another cluster's media is that cluster's; one within
+        # MEDIA_STORE_DISTANCE of the winner's adds nothing.
+        if signal_keys.pdq is not None and (
+            not pdq_matches
+            or (winner in pdq_matches and pdq_matches[winner] > MEDIA_STORE_DISTANCE)
+        ):
+            batch_pdq.add(winner, signal_keys.pdq)
+            assignment.new_media.append((winner, signal_keys.pdq))
+        if (
+            signature is not None
+            and not text_matches
+            and not has_text(winner)
+            and winner not in batch_has_text
+        ):
+            batch_has_text.add(winner)
+            batch_text.insert(winner, signature)
+            assignment.new_texts.append((winner, signature))
+    return assignment
+
+
+def _stored_pdq_matches(
+    keys: Sequence[SignalKeys], index: media.PDQIndex
+) -> dict[bytes, list[tuple[int, int]]]:
+    """Per distinct hash of the batch, the stored clusters within the distance (one
+    index call; reports of one post mostly carry the same hash)."""
+    hashes = list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None))
+    if not hashes or not len(index):
+        return {}
+    return {
+        pdq: found for pdq, found in zip(hashes, index.query_many(hashes), strict=True) if found
+    }
+
+
+def _stored_text_matches(
+    keys: Sequence[SignalKeys], index: text.LSHIndex
+) -> dict[bytes, list[tuple[int, float]]]:
+    """Per distinct text signature of the batch, the stored clusters whose text is
+    similar enough: LSH candidates, confirmed on the estimated similarity."""
+    distinct: dict[bytes, np.ndarray] = {}
+    for signal_keys in keys:
+        if signal_keys.text_signature is not None:
+            distinct.setdefault(signal_keys.text_signature.tobytes(), signal_keys.text_signature)
+    if not distinct or not len(index):
+        return {}
+    signatures = list(distinct.values())
+    needed = index.threshold * index.num_perm
+    found: dict[bytes, list[tuple[int, float]]] = {}
+    for key, signature, candidates in zip(
+        distinct, signatures, index.query_many(signatures), strict=True
+    ):
+        if not candidates:
+            continue
+        cluster_ids = list(candidates)
+        stored = np.stack([index.signature_of(cluster_id) for cluster_id in cluster_ids])
+        equal = np.count_nonzero(stored == signature, axis=1)
+        confirmed = [
+            (cluster_id, int(same) / index.num_perm)
+            for cluster_id, same in zip(cluster_ids, equal.tolist(), strict=True)
+            if same >= needed
+        ]
+        if confirmed:
+            found[key] = confirmed
+    return found

@@ -1,0 +1,435 @@
+"""``watchfloor ingest FILE...``: signal files through the intake, batch by batch.
+
+Each batch is committed before it counts as done: a run that is stopped (or killed)
+can simply be started again, and what was already stored comes back as duplicates.
+
+On a machine with more than one core, a helper process reads the files and runs the
+intake's PREPARE steps (parsing, validation, normalisation, MinHash, language
+detection) for the next batches while this process stores the current one: the two
+halves of ``intake.ingest_signals``, the same steps in the same order, overlapped. The
+helper stays at most two batches ahead and stops when this process goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue
+import statistics
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import DatabaseError, connection, connections
+
+from watchfloor.core.errors import WatchfloorError
+from watchfloor.signals.contract import SignalFileError, load_signal_file
+from watchfloor.signals.intake import (
+    MAX_BATCH_SIZE,
+    REJECTED,
+    BatchResult,
+    IntakeBatch,
+    prepare_batch,
+    store_batch,
+)
+
+# Rejections printed to stderr; the rest are counted (and written with --errors FILE).
+SHOWN_REJECTIONS = 20
+# Prepared batches the helper may hold ready (memory stays bounded).
+READY_AHEAD = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Ingest signals from JSON Lines or CSV files (.jsonl, .jsonl.gz, .json.gz, .csv, "
+        ".csv.gz). Prints a summary; rejected lines go to stderr and, with --errors, to a "
+        "JSON Lines file."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("files", nargs="+", metavar="FILE", help="signal files to read")
+        parser.add_argument(
+            "--producer",
+            default="cli",
+            help="who sent these signals; ids are unique per producer (default: cli)",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=2000,
+            help=f"signals per transaction, 1 to {MAX_BATCH_SIZE:,} (default: 2000)",
+        )
+        parser.add_argument(
+            "--errors",
+            metavar="FILE",
+            help="write rejected lines as JSON Lines {file, line, reason, field, message}",
+        )
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            help="show a progress bar on stderr even when it is not a terminal",
+        )
+        parser.add_argument(
+            "--single-process",
+            action="store_true",
+            help="read and prepare batches in this process too (by default a helper "
+            "process prepares the next batches while one is stored)",
+        )
+
+    def handle(
+        self,
+        *args: Any,
+        files: list[str],
+        producer: str,
+        batch_size: int,
+        errors: str | None,
+        progress: bool,
+        single_process: bool,
+        **options: Any,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size is {batch_size}: use 1 to {MAX_BATCH_SIZE:,}")
+        paths = [Path(name) for name in files]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+            try:
+                load_signal_file(path)  # refuses an unknown suffix at once, reads nothing
+            except SignalFileError as error:
+                raise CommandError(str(error)) from None
+        show_progress = progress or self.stderr.isatty()
+        # A helper has its own connection: it would not see what an enclosing transaction
+        # (a test's) has written, such as the catalog.
+        in_background = (
+            not single_process
+            and (os.cpu_count() or 1) > 1
+            and _can_fork()
+            and not connection.in_atomic_block
+        )
+        feed = (_prepared_in_background if in_background else _prepared_here)(
+            paths, producer=producer, batch_size=batch_size, count_lines=show_progress
+        )
+        summary = _Summary()
+        error_file = open(errors, "w", encoding="utf-8") if errors else None  # noqa: SIM115
+        bar: _ProgressBar | None = None
+        try:
+            for event in feed:
+                if isinstance(event, _FileStarted):
+                    if bar is not None:
+                        bar.finish()
+                    bar = (
+                        _ProgressBar(self.stderr, event.path, event.lines)
+                        if show_progress
+                        else None
+                    )
+                    continue
+                started = time.perf_counter()
+                result = store_batch(event.batch)
+                # Committed: only now does the batch count as done.
+                summary.add(result, time.perf_counter() - started)
+                self._report_rejections(event.path, result, summary, error_file, bar)
+                if bar is not None:
+                    bar.update(event.last_line, summary.seen)
+            if bar is not None:
+                bar.finish()
+        except _PreparationFailed as failure:
+            self._report(summary, interrupted=True)
+            raise CommandError(str(failure)) from None
+        except KeyboardInterrupt:
+            self._report(summary, interrupted=True)
+            raise CommandError(
+                "interrupted: the batches counted above are stored; run the same command "
+                "again to finish (stored signals come back as duplicates)",
+                returncode=130,
+            ) from None
+        except (DatabaseError, WatchfloorError) as error:
+            self._report(summary, interrupted=True)
+            raise CommandError(
+                f"stopped by {error}; the batches counted above are stored: run the same "
+                "command again to finish (stored signals come back as duplicates)"
+            ) from None
+        finally:
+            feed.close()
+            if error_file is not None:
+                error_file.close()
+        self._report(summary, interrupted=False)
+        if summary.rejected:
+            raise CommandError(
+                f"{summary.rejected:,} signal{'s were' if summary.rejected > 1 else ' was'} "
+                f"rejected{'' if errors else ' (list them all with --errors FILE)'}",
+                returncode=1,
+            )
+
+    def _report_rejections(
+        self,
+        path: Path,
+        result: BatchResult,
+        summary: _Summary,
+        error_file: TextIO | None,
+        bar: _ProgressBar | None,
+    ) -> None:
+        for item in result.results:
+            if item.status != REJECTED:
+                continue
+            if error_file is not None:
+                record = {
+                    "file": str(path),
+                    "line": item.line,
+                    "reason": item.reason,
+                    "field": item.field,
+                    "message": item.message,
+                }
+                error_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if summary.shown < SHOWN_REJECTIONS:
+                summary.shown += 1
+                where = f"{path}:{item.line}" if item.line is not None else str(path)
+                if bar is not None:
+                    bar.clear()
+                self.stderr.write(f"{where}: [{item.reason}] {item.message}")
+        if error_file is not None:
+            error_file.flush()
+
+    def _report(self, summary: _Summary, *, interrupted: bool) -> None:
+        elapsed = time.perf_counter() - summary.started
+        rate = summary.seen / elapsed if elapsed > 0 else 0.0
+        if summary.rejected > summary.shown:
+            self.stderr.write(f"... and {summary.rejected - summary.shown:,} more rejections")
+        lead = "Stored before stopping" if interrupted else "Ingested"
+        self.stdout.write(
+            f"{lead}: {summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
+            f"{summary.rejected:,} rejected, in {elapsed:.1f} s ({rate:,.0f} signals/s)"
+        )
+        if summary.rejected_by_reason:
+            reasons = ", ".join(
+                f"{reason} {count:,}" for reason, count in summary.rejected_by_reason.most_common()
+            )
+            self.stdout.write(f"  rejected by reason: {reasons}")
+        if summary.batch_seconds:
+            batches = len(summary.batch_seconds)
+            commit = sorted(summary.commit_seconds)
+            react = sorted(summary.react_seconds)
+            self.stdout.write(
+                f"  {batches:,} batch{'es' if batches > 1 else ''} committed; to commit "
+                f"(validate … store): p50 {statistics.median(commit):.3f} s, "
+                f"p99 {_percentile(commit, 0.99):.3f} s; reactions after commit: "
+                f"p50 {statistics.median(react):.3f} s, p99 {_percentile(react, 0.99):.3f} s"
+            )
+
+
+# ---------------------------------------------------------------------------
+# The feed of prepared batches
+
+
+class _FileStarted:
+    def __init__(self, path: Path, lines: int | None) -> None:
+        self.path, self.lines = path, lines
+
+
+class _Prepared:
+    def __init__(self, path: Path, batch: IntakeBatch) -> None:
+        self.path, self.batch = path, batch
+        self.last_line = next(
+            (item.line for item in reversed(batch.items) if item.line is not None), 0
+        )
+
+
+class _PreparationFailed(Exception):
+    """A file could not be read; the message names it."""
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _prepared_here(
+    paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
+) -> Iterator[_FileStarted | _Prepared]:
+    for path in paths:
+        yield _FileStarted(path, _count_lines(path) if count_lines else None)
+        try:
+            for chunk in _batches(load_signal_file(path), batch_size):
+                yield _Prepared(path, _prepare(chunk, producer))
+        except OSError as error:
+            raise _PreparationFailed(f"{path}: cannot be read ({error})") from None
+
+
+def _prepare(chunk: list[tuple[int, Any]], producer: str) -> IntakeBatch:
+    return prepare_batch(
+        items=[record for _, record in chunk],
+        producer=producer,
+        actor=None,
+        lines=[line for line, _ in chunk],
+    )
+
+
+def _prepared_in_background(
+    paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
+) -> Iterator[_FileStarted | _Prepared]:
+    context = multiprocessing.get_context("fork")
+    # The helper opens its own database connection (for the catalog check).
+    connections.close_all()
+    ready = context.Queue(maxsize=READY_AHEAD)
+    helper = context.Process(
+        target=_prepare_files,
+        args=(paths, producer, batch_size, count_lines, ready, os.getpid()),
+        name="watchfloor-ingest-prepare",
+        daemon=True,
+    )
+    helper.start()
+    try:
+        while True:
+            try:
+                message = ready.get(timeout=1.0)
+            except queue.Empty:
+                if not helper.is_alive():
+                    raise _PreparationFailed(
+                        f"the process preparing batches stopped (exit code {helper.exitcode})"
+                    ) from None
+                continue
+            if message is None:
+                return
+            if isinstance(message, str):
+                raise _PreparationFailed(message)
+            yield message
+    finally:
+        if helper.is_alive():
+            helper.terminate()
+        helper.join(timeout=5)
+        ready.close()
+
+
+def _prepare_files(
+    paths: list[Path],
+    producer: str,
+    batch_size: int,
+    count_lines: bool,
+    ready: Any,
+    parent: int,
+) -> None:
+    """In the helper process: every batch of every file, prepared, in order; then None
+    (or the message of the error that stopped it)."""
+
+    def send(message: object) -> None:
+        while True:
+            try:
+                ready.put(message, timeout=1.0)
+                return
+            except queue.Full:
+                if os.getppid() != parent:  # the ingest is gone: stop quietly
+                    os._exit(0)
+
+    try:
+        for event in _prepared_here(
+            paths, producer=producer, batch_size=batch_size, count_lines=count_lines
+        ):
+            send(event)
+    except (_PreparationFailed, SignalFileError, WatchfloorError, DatabaseError) as error:
+        send(str(error))
+        return
+    finally:
+        connections.close_all()
+    send(None)
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+
+class _Summary:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.accepted = self.duplicates = self.rejected = self.seen = self.shown = 0
+        self.rejected_by_reason: Counter[str] = Counter()
+        self.batch_seconds: list[float] = []
+        self.commit_seconds: list[float] = []
+        self.react_seconds: list[float] = []
+
+    def add(self, result: BatchResult, seconds: float) -> None:
+        self.accepted += result.accepted
+        self.duplicates += result.duplicates
+        self.rejected += result.rejected
+        self.seen += len(result.results)
+        self.rejected_by_reason.update(result.rejected_by_reason)
+        self.batch_seconds.append(seconds)
+        timings = result.timings
+        self.react_seconds.append(timings.get("react", 0.0))
+        self.commit_seconds.append(timings.get("prepare", 0.0) + timings.get("store", 0.0))
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def _batches(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    chunk: list[tuple[int, Any]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _count_lines(path: Path) -> int | None:
+    """Lines in an uncompressed file (for the bar's percentage); None for gzip."""
+    with path.open("rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return None
+        handle.seek(0)
+        lines, last = 0, b"\n"
+        while block := handle.read(1024 * 1024):
+            lines += block.count(b"\n")
+            last = block[-1:]
+        return lines + (last != b"\n")
+
+
+class _ProgressBar:
+    """A one-line bar redrawn with a carriage return, at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: OutputWrapper, path: Path, total_lines: int | None) -> None:
+        self.stream = stream
+        self.name = path.name if len(path.name) <= 30 else "…" + path.name[-29:]
+        self.total = total_lines
+        self.started = time.perf_counter()
+        self.drawn_at = 0.0
+        self.drawn_width = 0
+        self.last: tuple[int, int] = (0, 0)
+
+    def update(self, line: int, signals: int, *, force: bool = False) -> None:
+        self.last = (line, signals)
+        now = time.perf_counter()
+        if not force and now - self.drawn_at < 0.1:
+            return
+        self.drawn_at = now
+        rate = signals / (now - self.started) if now > self.started else 0.0
+        if self.total:
+            done = min(1.0, line / self.total)
+            filled = int(done * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            text = f"{self.name} [{bar}] {done:4.0%} line {line:,}/{self.total:,}"
+        else:
+            text = f"{self.name} line {line:,}"
+        text = f"{text}  {rate:,.0f} signals/s"
+        # Spaces over what is left of a longer previous line (no terminal codes, so a
+        # --progress log stays readable).
+        self.stream.write("\r" + text.ljust(self.drawn_width), ending="")
+        self.drawn_width = len(text)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.drawn_width:
+            self.stream.write("\r" + " " * self.drawn_width + "\r", ending="")
+            self.drawn_width = 0
+
+    def finish(self) -> None:
+        line, signals = self.last
+        self.update(self.total or line, signals, force=True)
+        self.stream.write("")
+        self.stream.flush()

@@ -1,0 +1,581 @@
+"""Auto-escalation rules: reviewed YAML that says which clusters and surges open work.
+
+A rules file (``defaults/signal_rules.yaml`` unless ``WATCHFLOOR_SIGNAL_RULES`` names
+another) lists rules. Each has conditions (``when``) on a cluster or on a surging
+market × policy × language series, and an action (``escalate``): open an escalation
+of a type with pre-filled rubric answers, or attach the cluster to an open escalation
+of that type in the same market. Every problem in the file is reported with its
+file, path and line, parsed by the catalog's own YAML reader::
+
+    signal_rules.yaml:41: rules[3].escalate.rubric.harm: 'grave' is not an answer ...
+
+Conditions, all of which must hold (a list matches when any of its values does):
+
+* ``source``: the cluster holds at least ``min_signals`` signals from these sources
+  (without ``source``, ``min_signals`` counts every signal);
+* ``policy_hint``, ``market``, ``language``: some signal carries one of these values;
+* ``subject_kind``: what the cluster is about (``post``, ``livestream``...);
+* ``min_reporters``, ``min_velocity_5m``, ``min_velocity_1h``, ``min_impressions``,
+  ``min_shares``, ``min_followers``: thresholds on the cluster's counts (at least);
+* ``surge: true``: the cluster (or series) has an open surge alert, and
+  ``min_surge_ratio`` how many times its baseline it must be running at;
+* ``state``: the states the cluster may be in (default ``[open]``: a cluster already
+  escalated, marked benign or snoozed is left alone unless a rule says otherwise).
+
+A rule with ``subject: series`` looks at surge alerts of a market × policy × language
+series instead: only ``market``, ``policy_hint``, ``language``, ``min_signals`` (in the
+surge window) and ``min_surge_ratio`` apply there.
+
+The matching here is pure: it reads a cluster or an alert and returns the evidence
+(every condition, in words, with the figure it was checked against) or None. Acting on
+a match is :func:`watchfloor.signals.services.apply_rule`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import string
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from django.conf import settings
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from watchfloor.catalog.loader import Problem, parse_yaml_file
+from watchfloor.catalog.schema import Catalog, Location
+from watchfloor.core.errors import InvalidInput
+from watchfloor.severity.rubric import parse_iso_duration
+from watchfloor.signals.contract import SOURCES, SUBJECT_KINDS
+from watchfloor.signals.models import ClusterState
+
+if TYPE_CHECKING:
+    from watchfloor.signals.models import Cluster, SurgeAlert
+
+logger = logging.getLogger(__name__)
+_STATE_COUNT = len(ClusterState.values)
+
+RULES_FILE_NAME = "signal_rules.yaml"
+TITLE_PLACEHOLDERS = (
+    "representative",
+    "markets",
+    "languages",
+    "policy",
+    "sources",
+    "signals",
+    "ratio",
+    "rule",
+)
+# Signal sources as the escalation records them. A partner referral needs its team, which
+# the signal may carry as attributes.partner_team; without one it is filed as internal.
+ESCALATION_SOURCE_FOR_SIGNAL = {
+    "user_report": "user_report",
+    "trusted_flagger": "trusted_flagger",
+    "partner_referral": "partner_team",
+    "law_enforcement": "law_enforcement",
+    "government": "government",
+    "regulator": "regulator",
+    "media": "media",
+    "detector": "detector",
+    "hash_match": "detector",
+    "external_alert": "internal",
+}
+
+
+# ---------------------------------------------------------------- the file's schema
+
+
+_RULE_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _slug(value: str) -> str:
+    if not _RULE_CODE.match(value):
+        raise ValueError(
+            f"'{value}' is not a rule code: use lower-case letters, digits and single hyphens, "
+            "e.g. trusted-source-direct"
+        )
+    return value
+
+
+def _duration(value: str) -> str:
+    if parse_iso_duration(value) <= timedelta(0):
+        raise ValueError(f"'{value}' must be longer than zero, e.g. PT12H or P1D")
+    return value
+
+
+def _title(value: str) -> str:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(
+            f"the title has an unmatched brace ({exc}); write {{{{ for a literal {{"
+        ) from None
+    for name in names:
+        if name not in TITLE_PLACEHOLDERS:
+            raise ValueError(
+                f"'{{{name}}}' is not a placeholder; use {', '.join(TITLE_PLACEHOLDERS)}"
+            )
+    return value
+
+
+RuleCode = Annotated[str, AfterValidator(_slug)]
+IsoDuration = Annotated[str, AfterValidator(_duration)]
+TitleTemplate = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
+SourceName = Literal[SOURCES]  # type: ignore[valid-type]
+SubjectKindName = Literal[SUBJECT_KINDS]  # type: ignore[valid-type]
+StateName = Literal["open", "escalated", "benign", "snoozed"]
+Count = Annotated[int, Field(ge=0)]
+
+_CLUSTER_ONLY = (
+    "source",
+    "subject_kind",
+    "min_reporters",
+    "min_velocity_5m",
+    "min_velocity_1h",
+    "min_impressions",
+    "min_shares",
+    "min_followers",
+    "state",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleConditions(_Strict):
+    subject: Literal["cluster", "series"] = "cluster"
+    source: list[SourceName] = Field(default_factory=list)
+    policy_hint: list[str] = Field(default_factory=list)
+    market: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    subject_kind: list[SubjectKindName] = Field(default_factory=list)
+    min_signals: Annotated[int, Field(ge=1)] = 1
+    min_reporters: Count = 0
+    min_velocity_5m: Count = 0
+    min_velocity_1h: Count = 0
+    min_impressions: Count = 0
+    min_shares: Count = 0
+    min_followers: Count = 0
+    surge: bool = False
+    min_surge_ratio: Annotated[float, Field(gt=1)] | None = None
+    state: list[StateName] = Field(default_factory=lambda: ["open"], min_length=1)
+
+
+class RuleAction(_Strict):
+    type: str
+    type_by_source: dict[SourceName, str] = Field(default_factory=dict)
+    title: TitleTemplate | None = None
+    rubric: dict[str, str] = Field(default_factory=dict)
+    attach: Literal["never", "same_type_and_market"] = "same_type_and_market"
+    attach_window: IsoDuration = "P1D"
+
+    @property
+    def attach_within(self) -> timedelta:
+        return parse_iso_duration(self.attach_window)
+
+
+class RuleSpec(_Strict):
+    code: RuleCode
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = ""
+    enabled: bool = True
+    when: RuleConditions
+    escalate: RuleAction
+
+    @property
+    def on_series(self) -> bool:
+        return self.when.subject == "series"
+
+
+class RulesFile(_Strict):
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    rules: list[RuleSpec] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reading
+
+
+class SignalRulesError(InvalidInput):
+    """The rules file cannot be used; ``problems`` lists everything found, by line."""
+
+    code = "invalid_signal_rules"
+
+    def __init__(self, problems: Sequence[Problem], *, path: Path):
+        self.problems = list(problems)
+        self.path = path
+        count = len(self.problems)
+        super().__init__(
+            f"the signal rules in {path} have {count} problem{'s' if count != 1 else ''}:\n"
+            + "\n".join(str(problem) for problem in self.problems)
+        )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rules file, with the version every firing records."""
+
+    spec: RulesFile
+    digest: str
+    path: Path | None
+
+    @property
+    def version(self) -> str:
+        """``<version>@<first 12 hex digits of the file's SHA-256>``: which text applied."""
+        return f"{self.spec.version}@{self.digest[:12]}"
+
+    @property
+    def rules(self) -> list[RuleSpec]:
+        return [rule for rule in self.spec.rules if rule.enabled]
+
+
+EMPTY_RULES = RuleSet(RulesFile(version="none"), hashlib.sha256(b"").hexdigest(), None)
+
+
+def default_rules_path() -> Path:
+    configured = os.environ.get("WATCHFLOOR_SIGNAL_RULES") or getattr(
+        settings, "WATCHFLOOR_SIGNAL_RULES", None
+    )
+    if configured:
+        return Path(configured)
+    return Path(settings.WATCHFLOOR_CATALOG_DIR) / RULES_FILE_NAME
+
+
+def read_rules(path: Path | None = None, *, catalog: Catalog | None) -> RuleSet:
+    """Read and check a rules file; raise :class:`SignalRulesError` with every problem.
+
+    With a ``catalog`` the codes the rules name (escalation types, rubric answers,
+    policies, markets) are checked against it too.
+    """
+    path = Path(path) if path is not None else default_rules_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SignalRulesError(
+            [Problem(path.name, "", None, f"no such file in {path.parent}")], path=path
+        ) from None
+    except OSError as exc:
+        raise SignalRulesError(
+            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], path=path
+        ) from None
+    return parse_rules(path.name, raw, catalog=catalog, path=path)
+
+
+def parse_rules(
+    name: str, raw: bytes, *, catalog: Catalog | None, path: Path | None = None
+) -> RuleSet:
+    file = parse_yaml_file(name, raw)
+    problems = list(file.problems)
+    spec: RulesFile | None = None
+    if file.readable:
+        if file.data is None:
+            problems.append(file.problem_at((), "the file is empty; it needs version and rules"))
+        else:
+            try:
+                spec = RulesFile.model_validate(file.data)
+            except ValidationError as exc:
+                problems.extend(file.schema_problems(exc, RulesFile))
+    if spec is not None:
+        problems.extend(
+            file.problem_at(location, message)
+            for location, message in rule_problems(spec, catalog=catalog)
+        )
+    if problems or spec is None:
+        problems.sort(key=lambda p: p.line or 0)
+        raise SignalRulesError(problems, path=path or Path(name))
+    return RuleSet(spec=spec, digest=hashlib.sha256(raw).hexdigest(), path=path)
+
+
+def rule_problems(spec: RulesFile, *, catalog: Catalog | None) -> Iterator[tuple[Location, str]]:
+    """What the schema alone cannot see: repeated codes, conditions that cannot apply,
+    and codes that the catalog does not know."""
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(spec.rules):
+        where: Location = ("rules", index)
+        if rule.code in seen:
+            yield (*where, "code"), f"'{rule.code}' is also the code of rules[{seen[rule.code]}]"
+        else:
+            seen[rule.code] = index
+        when = rule.when
+        if rule.on_series:
+            given = when.model_fields_set
+            for name in _CLUSTER_ONLY:
+                if name in given:
+                    yield (
+                        (*where, "when", name),
+                        f"'{name}' is about clusters; a rule with subject: series looks at "
+                        "surge alerts of a market × policy × language series only",
+                    )
+            if "surge" in given and not when.surge:
+                yield (*where, "when", "surge"), "a series rule acts on surges: leave surge out"
+        if when.min_surge_ratio is not None and not when.surge and not rule.on_series:
+            yield (
+                (*where, "when", "min_surge_ratio"),
+                "min_surge_ratio needs surge: true (the ratio is that of the open surge alert)",
+            )
+        for source in rule.escalate.type_by_source:
+            if when.source and source not in when.source:
+                yield (
+                    (*where, "escalate", "type_by_source", source),
+                    f"'{source}' is not one of this rule's sources ({', '.join(when.source)})",
+                )
+        if catalog is not None:
+            yield from _catalog_problems(rule, where, catalog)
+
+
+def _catalog_problems(
+    rule: RuleSpec, where: Location, catalog: Catalog
+) -> Iterator[tuple[Location, str]]:
+    types = {t.code for t in catalog.escalation_types.escalation_types}
+    policies = {policy.code for _, policy in catalog.iter_policies()}
+    markets = {market.code for market in catalog.markets.markets}
+    factors = {factor.code: factor for factor in catalog.rubric.factors}
+    action = rule.escalate
+    for location, code in [
+        ((*where, "escalate", "type"), action.type),
+        *(
+            ((*where, "escalate", "type_by_source", source), code)
+            for source, code in action.type_by_source.items()
+        ),
+    ]:
+        if code not in types:
+            yield location, f"unknown escalation type '{code}'; use one of {_listing(types)}"
+    for factor_code, answer in action.rubric.items():
+        factor = factors.get(factor_code)
+        if factor is None:
+            yield (
+                (*where, "escalate", "rubric", factor_code),
+                f"'{factor_code}' is not a rubric factor; use one of {_listing(factors)}",
+            )
+        elif answer not in {option.value for option in factor.options}:
+            yield (
+                (*where, "escalate", "rubric", factor_code),
+                f"'{answer}' is not an answer to {factor_code}; use one of "
+                f"{', '.join(option.value for option in factor.options)}",
+            )
+    for index, code in enumerate(rule.when.policy_hint):
+        if code not in policies:
+            yield (
+                (*where, "when", "policy_hint", index),
+                f"unknown policy '{code}'; use one of {_listing(policies)}",
+            )
+    for index, code in enumerate(rule.when.market):
+        if code not in markets:
+            yield (
+                (*where, "when", "market", index),
+                f"unknown market '{code}'; use one of {_listing(markets)}",
+            )
+
+
+def _listing(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values))
+
+
+# Parsed once per file version: the file is read again only when it changes on disk.
+_cache: dict[tuple[str, int, int, str], RuleSet] = {}
+
+
+def rules_in_force(catalog: Catalog | None, *, catalog_key: str = "") -> RuleSet:
+    """The rules the reactions apply: the default file, re-read when it changes.
+
+    A missing file means no rules. A broken file also means no rules, logged as an error:
+    reactions run after signals are stored, and an invalid file must never turn a batch
+    of accepted signals into a failure (``watchfloor signal_rules validate`` finds it).
+    """
+    path = default_rules_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return EMPTY_RULES
+    key = (str(path), stat.st_mtime_ns, stat.st_size, catalog_key)
+    cached = _cache.get(key)
+    if cached is None:
+        try:
+            cached = read_rules(path, catalog=catalog)
+        except SignalRulesError as exc:
+            logger.error("auto-escalation rules are off: %s", exc.message)
+            cached = EMPTY_RULES
+        _cache.clear()
+        _cache[key] = cached
+    return cached
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why a rule matched: each condition in words, and the figures it rested on."""
+
+    conditions: list[str]
+    figures: dict[str, Any]
+    chosen_source: str | None = None
+
+    def as_evidence(self) -> dict[str, Any]:
+        return {"conditions": self.conditions, **self.figures}
+
+
+def _tally_hits(tally: Mapping[str, int], wanted: Sequence[str]) -> int:
+    return sum(int(tally.get(value, 0)) for value in wanted)
+
+
+def _words(values: Iterable[str]) -> str:
+    return ", ".join(str(value).replace("_", " ") for value in values)
+
+
+def cluster_figures(cluster: Cluster, *, state: str) -> dict[str, Any]:
+    return {
+        "cluster": cluster.pk,
+        "state": state,
+        "signals": cluster.signal_count,
+        "reporters": cluster.reporter_count,
+        "sources": dict(cluster.sources),
+        "markets": dict(cluster.markets),
+        "languages": dict(cluster.languages),
+        "policy_hints": dict(cluster.policy_hints),
+        "subject_kind": cluster.subject_kind,
+        "velocity_5m": cluster.velocity_5m,
+        "velocity_1h": cluster.velocity_1h,
+        "impressions": cluster.reach_impressions,
+        "shares": cluster.reach_shares,
+        "max_followers": cluster.max_followers,
+    }
+
+
+def surge_figures(alert: SurgeAlert) -> dict[str, Any]:
+    return {
+        "surge": alert.pk,
+        "ratio": round(alert.ratio, 2),
+        "current_rate_per_hour": round(alert.current_rate, 1),
+        "baseline_rate_per_hour": round(alert.baseline_rate, 1),
+        "surging_since": alert.started_at.isoformat(),
+    }
+
+
+def match_cluster(
+    rule: RuleSpec, cluster: Cluster, *, state: str, surge: SurgeAlert | None
+) -> Match | None:
+    """The evidence that ``rule`` holds for ``cluster`` (in effective ``state``), or None."""
+    when = rule.when
+    if rule.on_series:
+        return None
+    held: list[str] = []
+    if state not in when.state:
+        return None
+    if len(when.state) < _STATE_COUNT:
+        held.append(f"state {state} (rule: {_words(when.state)})")
+    chosen_source = None
+    if when.source:
+        counted = _tally_hits(cluster.sources, when.source)
+        if counted < when.min_signals:
+            return None
+        present = [s for s in when.source if cluster.sources.get(s)]
+        chosen_source = max(
+            present, key=lambda s: (cluster.sources.get(s, 0), -when.source.index(s))
+        )
+        held.append(
+            f"{counted} signal{'s' if counted != 1 else ''} from {_words(present)} "
+            f"(rule: at least {when.min_signals} from {_words(when.source)})"
+        )
+    elif cluster.signal_count < when.min_signals:
+        return None
+    elif when.min_signals > 1:
+        held.append(f"{cluster.signal_count} signals (rule: at least {when.min_signals})")
+    for name, tally, label in (
+        ("policy_hint", cluster.policy_hints, "policy hint"),
+        ("market", cluster.markets, "market"),
+        ("language", cluster.languages, "language"),
+    ):
+        wanted: list[str] = getattr(when, name)
+        if wanted:
+            hits = [value for value in wanted if tally.get(value)]
+            if not hits:
+                return None
+            held.append(
+                f"{label} {_words(hits)}: {_tally_hits(tally, hits)} signals "
+                f"(rule: any of {_words(wanted)})"
+            )
+    if when.subject_kind:
+        if cluster.subject_kind not in when.subject_kind:
+            return None
+        held.append(f"subject is a {cluster.subject_kind} (rule: {_words(when.subject_kind)})")
+    for name, value, label in (
+        ("min_reporters", cluster.reporter_count, "distinct reporters"),
+        ("min_velocity_5m", cluster.velocity_5m, "signals in the last 5 minutes"),
+        ("min_velocity_1h", cluster.velocity_1h, "signals in the last hour"),
+        ("min_impressions", cluster.reach_impressions, "impressions"),
+        ("min_shares", cluster.reach_shares, "shares"),
+        ("min_followers", cluster.max_followers, "followers of the largest account"),
+    ):
+        threshold: int = getattr(when, name)
+        if threshold:
+            if value < threshold:
+                return None
+            held.append(f"{value:,} {label} (rule: at least {threshold:,})")
+    figures = cluster_figures(cluster, state=state)
+    if when.surge:
+        if surge is None:
+            return None
+        if when.min_surge_ratio is not None and surge.ratio < when.min_surge_ratio:
+            return None
+        held.append(_surge_condition(surge, when.min_surge_ratio))
+        figures.update(surge_figures(surge))
+    return Match(conditions=held, figures=figures, chosen_source=chosen_source)
+
+
+def match_series_surge(rule: RuleSpec, alert: SurgeAlert) -> Match | None:
+    """The evidence that series ``rule`` holds for the surge ``alert``, or None."""
+    when = rule.when
+    if not rule.on_series:
+        return None
+    held: list[str] = []
+    for name, value, label in (
+        ("market", alert.market, "market"),
+        ("policy_hint", alert.policy, "policy"),
+        ("language", alert.language, "language"),
+    ):
+        wanted: list[str] = getattr(when, name)
+        if wanted:
+            if value not in wanted:
+                return None
+            held.append(f"{label} {value or 'not given'} (rule: any of {_words(wanted)})")
+    window_count = round(alert.current_rate * alert.window / timedelta(hours=1))
+    if window_count < when.min_signals:
+        return None
+    if when.min_signals > 1:
+        held.append(
+            f"{window_count} signals in the surge window (rule: at least {when.min_signals})"
+        )
+    if when.min_surge_ratio is not None and alert.ratio < when.min_surge_ratio:
+        return None
+    held.append(_surge_condition(alert, when.min_surge_ratio))
+    figures = {
+        "series": {"market": alert.market, "policy": alert.policy, "language": alert.language},
+        **surge_figures(alert),
+    }
+    return Match(conditions=held, figures=figures)
+
+
+def _surge_condition(alert: SurgeAlert, minimum: float | None) -> str:
+    required = f"at least {minimum:g}×" if minimum is not None else "an open surge"
+    return (
+        f"surging at {alert.ratio:.1f}× its baseline of {alert.baseline_rate:.1f}/h "
+        f"since {alert.started_at:%Y-%m-%d %H:%M} UTC (rule: {required})"
+    )
+
+
+def escalation_type_for(rule: RuleSpec, match: Match) -> str:
+    if match.chosen_source and match.chosen_source in rule.escalate.type_by_source:
+        return rule.escalate.type_by_source[match.chosen_source]
+    return rule.escalate.type
+
+
+def render_title(template: str, values: Mapping[str, Any]) -> str:
+    """The rule's title template filled in; reported text is data, never a template."""
+    safe = {name: str(values.get(name, "")) for name in TITLE_PLACEHOLDERS}
+    return template.format_map(safe)

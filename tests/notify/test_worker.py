@@ -1,0 +1,57 @@
+"""The real worker: `watchfloor worker` (the database worker of django-tasks) and the
+background thread the demo starts, against committed rows as in production."""
+
+from __future__ import annotations
+
+import time
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from tests.escalations.conftest import SEVERITY_ANSWERS
+from watchfloor.notify.models import Notification, NotificationStatus
+from watchfloor.notify.services import notify_escalation_event
+from watchfloor.notify.worker import start_background_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def filed(catalog, team, make_escalation, analyst):
+    def file():
+        escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[0])
+        notify_escalation_event(escalation=escalation, event="created", actor=analyst)
+        return escalation
+
+    return file
+
+
+def test_the_worker_command_delivers_what_is_due_and_reports_recovery(filed):
+    escalation = filed()
+    out = StringIO()
+    call_command("worker", "--batch", stdout=out)
+    assert "worker starting: 0 interrupted deliveries resumed" in out.getvalue()
+    delivered = Notification.objects.get(escalation=escalation, recipient__username="mei.lead")
+    assert delivered.status == NotificationStatus.DELIVERED
+    assert [m.to for m in mail.outbox] == [["mei.lead@watchfloor.test"]]
+
+
+def test_the_demo_worker_thread_delivers_in_the_background(filed):
+    background = start_background_worker(interval=0.05)
+    try:
+        escalation = filed()
+        deadline = time.monotonic() + 15
+        notification = Notification.objects.get(
+            escalation=escalation, recipient__username="mei.lead"
+        )
+        while time.monotonic() < deadline:
+            notification.refresh_from_db()
+            if notification.status == NotificationStatus.DELIVERED:
+                break
+            time.sleep(0.05)
+        assert notification.status == NotificationStatus.DELIVERED
+    finally:
+        background.stop()
+    assert not background.thread.is_alive()

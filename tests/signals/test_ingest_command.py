@@ -1,0 +1,163 @@
+"""``watchfloor ingest FILE...``: files of every format, rejections with their lines, the
+--errors file, re-runs, the summary and the progress bar."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.signals.test_intake import make_signal
+from watchfloor.audit.models import AuditEvent
+from watchfloor.signals.models import Cluster, Signal
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> tuple[str, str, int]:
+    """Runs the command; returns stdout, stderr and the exit status."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("ingest", *args, stdout=out, stderr=err)
+    except CommandError as error:
+        err.write(f"CommandError: {error}\n")
+        return out.getvalue(), err.getvalue(), error.returncode
+    return out.getvalue(), err.getvalue(), 0
+
+
+def jsonl(*signals: dict) -> bytes:
+    return b"".join(json.dumps(s, ensure_ascii=False).encode() + b"\n" for s in signals)
+
+
+def test_a_file_with_every_kind_of_bad_line_keeps_the_good_ones(catalog, tmp_path):
+    good = jsonl(make_signal("ok-1", text="Fake relief page asking for donations by transfer"))
+    lines = [
+        good,  # 1
+        b'{"id": "broken", "received_at": \n',  # 2 malformed JSON
+        jsonl(make_signal("no-subject", subject=None)),  # 3 missing field
+        jsonl(make_signal("bad-source", source="gossip")),  # 4 unknown source
+        jsonl(make_signal("bad-time", received_at="2026-11-24 09:30")),  # 5 bad timestamp
+        jsonl(make_signal("bad-pdq", media={"pdq": "zz" * 32})),  # 6 invalid PDQ
+        jsonl(make_signal("long", text="長" * 20_001)),  # 7 oversize text
+        b'{"id": "latin-1", "received_at": "2026-11-24T00:30:00Z", "source": "user_report", '
+        b'"subject": {"kind": "post", "ref": "caf\xe9"}}\n',  # 8 not UTF-8
+        jsonl(make_signal("market", market="XX")),  # 9 unknown market
+        jsonl(make_signal("policy", policy_hint="made_up")),  # 10 unknown policy
+        b"\n",  # 11 blank: skipped
+        jsonl(make_signal("ok-2")),  # 12
+    ]
+    path = tmp_path / "reports.jsonl"
+    path.write_bytes(b"".join(lines))
+    errors = tmp_path / "errors.jsonl"
+    out, err, status = run(str(path), "--errors", str(errors), "--batch-size", "4")
+    assert status == 1
+    assert "Ingested: 2 accepted, 0 duplicates, 9 rejected" in out
+    assert "rejected by reason:" in out and "unknown_market 1" in out
+    assert "3 batches committed" in out
+    rejected = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(r["line"], r["reason"], r["field"]) for r in rejected] == [
+        (2, "malformed_json", ""),
+        (3, "missing_field", "subject"),
+        (4, "unknown_source", "source"),
+        (5, "bad_timestamp", "received_at"),
+        (6, "invalid_pdq", "media.pdq"),
+        (7, "too_long", "text"),
+        (8, "bad_encoding", "subject.ref"),
+        (9, "unknown_market", "market"),
+        (10, "unknown_policy", "policy_hint"),
+    ]
+    assert all(r["file"] == str(path) and r["message"] for r in rejected)
+    assert f"{path}:4: [unknown_source] source 'gossip'" in err
+    assert "9 signals were rejected" in err
+    assert set(Signal.objects.values_list("external_id", flat=True)) == {"s-ok-1", "s-ok-2"}
+
+
+def test_running_again_stores_nothing_twice(catalog, tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(jsonl(*(make_signal(n) for n in range(5))))
+    assert run(str(path))[2] == 0
+    out, _, status = run(str(path))
+    assert status == 0
+    assert "0 accepted, 5 duplicates, 0 rejected" in out
+    assert Signal.objects.count() == 5
+    # The second run changed nothing, so it wrote no audit event.
+    assert AuditEvent.objects.filter(action="signals.ingested").count() == 1
+
+
+def test_the_producer_scopes_the_ids(catalog, tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(jsonl(make_signal(1)))
+    run(str(path), "--producer", "partner-feed")
+    run(str(path))
+    assert sorted(Signal.objects.values_list("producer", flat=True)) == ["cli", "partner-feed"]
+
+
+def test_csv_and_gzipped_files_are_read(catalog, tmp_path):
+    csv_path = tmp_path / "referrals.csv"
+    csv_path.write_text(
+        "id,received_at,source,subject.kind,subject.ref,text,url,market,reach.impressions\n"
+        'c-1,2026-11-24T09:30:12+09:00,partner_referral,url,https://bit.ly/3xY,"Phishing, '
+        'reported by support",https://bit.ly/3xY,JP,1200\n'
+        "c-2,2026-11-24T09:31:00+09:00,user_report,post,post:9,,https://bit.ly/3xY,JP,oops\n",
+        encoding="utf-8",
+    )
+    gz_path = tmp_path / "hits.jsonl.gz"
+    gz_path.write_bytes(gzip.compress(jsonl(make_signal("g-1"), make_signal("g-2"))))
+    out, err, status = run(str(csv_path), str(gz_path))
+    assert status == 1
+    assert "3 accepted, 0 duplicates, 1 rejected" in out
+    assert f"{csv_path}:3: [bad_type]" in err  # reach.impressions is not a number
+    assert Cluster.objects.get(subject_ref="https://bit.ly/3xY").signal_count == 1
+
+
+def test_a_file_that_cannot_be_read_is_refused_before_anything_is_stored(catalog, tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl(make_signal(1)))
+    _, err, status = run(str(good), str(tmp_path / "missing.jsonl"))
+    assert status == 1 and "missing.jsonl: no such file" in err
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("hello")
+    _, err, status = run(str(wrong))
+    assert status == 1 and "is not a signal file" in err
+    assert not Signal.objects.exists()
+
+
+def test_the_batch_size_is_checked(catalog, tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(jsonl(make_signal(1)))
+    _, err, status = run(str(path), "--batch-size", "10001")
+    assert status == 1 and "--batch-size is 10001" in err
+
+
+def test_the_progress_bar_shows_only_when_asked_or_on_a_terminal(catalog, tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(jsonl(*(make_signal(n) for n in range(3))))
+    _, err, _ = run(str(path))
+    assert "\r" not in err
+    _, err, _ = run(str(path), "--progress")
+    assert "\rbatch.jsonl [" in err and "100% line 3/3" in err and "signals/s" in err
+
+
+def test_only_the_first_rejections_are_printed(catalog, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"nope\n" * 25)
+    _, err, status = run(str(path))
+    assert status == 1
+    assert err.count("[malformed_json]") == 20
+    assert "... and 5 more rejections" in err
+    assert "(list them all with --errors FILE)" in err
+
+
+def test_a_path_with_an_unusual_name_is_reported_as_given(catalog, tmp_path):
+    folder = tmp_path / "東京 reports"
+    folder.mkdir()
+    path = folder / "day 1.jsonl"
+    path.write_bytes(jsonl(make_signal(1, source="x")))
+    errors = tmp_path / "e.jsonl"
+    run(str(path), "--errors", str(errors))
+    assert json.loads(errors.read_text(encoding="utf-8"))["file"] == str(Path(path))
