@@ -11,9 +11,10 @@ that a rolled-back transaction never wrote.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 
 from watchfloor.core import clock
@@ -58,3 +59,37 @@ def stage_after_commit(engagement_id: int, stage: int, *, at: datetime) -> None:
         target.enqueue(engagement_id, stage)
 
     transaction.on_commit(enqueue)
+
+
+# ---------------------------------------------------------------- housekeeping
+
+HOUSEKEEPING_EVERY = timedelta(minutes=1)
+
+
+@task()
+def housekeeping_sweep() -> str:
+    """Work that no event triggers: chase unanswered partner requests, end surges whose
+    rate has fallen and wake snoozed clusters. It schedules its own next run, so one
+    chain of rows keeps it going across restarts; each step is safe to repeat."""
+    from watchfloor.coordination.services import chase_overdue_requests
+    from watchfloor.signals.reactions import check_all
+
+    try:
+        chases = chase_overdue_requests(now=clock.now())
+        surges = check_all()
+    finally:
+        housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
+    return f"chased {len(chases)} partner requests; surges: {surges}"
+
+
+def ensure_housekeeping_scheduled() -> bool:
+    """Start the housekeeping chain unless one is already waiting (called when a worker
+    starts); returns whether it started one."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=housekeeping_sweep.module_path, status__in=["READY", "RUNNING"]
+    ).exists()
+    if not waiting:
+        housekeeping_sweep.enqueue()
+    return not waiting
