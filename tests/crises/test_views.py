@@ -93,7 +93,7 @@ def test_the_war_room_shows_every_section(crisis, analyst, other_analyst):
         assert f'id="{section}" data-live' in html, section
     assert "Original stream removed." in html and "Brief the minister&#x27;s office" in html
     assert "in 4 h" in html  # the incident-level sitrep countdown
-    assert 'data-live-url="/crises/1/live"' in html
+    assert f'data-live-url="/crises/{crisis.pk}/live"' in html
     assert "crises/war_room.js" in html and "<script>" not in html  # no inline scripts
     for form in ('id="add-entry"', "Hand over a role", "Change the level", "Link an escalation"):
         assert form in html

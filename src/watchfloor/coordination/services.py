@@ -347,7 +347,7 @@ def answer_partner_request(
     """The team's answer: approve, advise or decline, with text (required to advise or
     decline) and attachments by reference. It lands on the escalation's timeline."""
     partner_request = (
-        PartnerRequest.objects.select_for_update()
+        PartnerRequest.objects.select_for_update(of=("self",))
         .select_related("team", "escalation")
         .get(pk=partner_request.pk)
     )
@@ -399,7 +399,9 @@ def withdraw_partner_request(
     """No longer needed: the team stops being asked (the escalation stays shared)."""
     _require(may_withdraw(actor), "your role cannot withdraw partner requests")
     partner_request = (
-        PartnerRequest.objects.select_for_update().select_related("team").get(pk=partner_request.pk)
+        PartnerRequest.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .get(pk=partner_request.pk)
     )
     reason = _text(reason, field="reason", max_length=REASON_MAX, required=True)
     _move(partner_request, RequestStatus.WITHDRAWN)
@@ -456,7 +458,9 @@ def chase_overdue_requests(*, now: datetime, interval: timedelta | None = None) 
         raise InvalidInput("the chase interval must be positive", field="interval")
     cutoff = now - every
     due = (
-        PartnerRequest.objects.select_for_update()
+        # Lock the requests only: the joined market is nullable, and PostgreSQL cannot
+        # lock the nullable side of an outer join.
+        PartnerRequest.objects.select_for_update(of=("self",))
         .filter(status=RequestStatus.OPEN, due_at__lt=now, escalation__is_open=True)
         # Only while the team can still read the escalation (a lead may have unshared it).
         .filter(escalation__shared_with_teams=F("team"))
