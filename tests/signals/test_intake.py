@@ -555,3 +555,27 @@ def test_a_prepared_batch_can_be_stored_by_another_process(catalog):
     assert ClusterText.objects.count() == 1
     with pytest.raises(TypeError):
         pickle.dumps(copied)  # a stored batch stays where it is
+
+
+def test_the_same_text_is_detected_and_hashed_once(catalog, monkeypatch):
+    from watchfloor.signals import language
+
+    text = "Cuenta falsa que se hace pasar por una organización benéfica de ayuda"
+    detector = language.get_language_detector(language.DEFAULT_LANGUAGES)
+    seen: list[list[str]] = []
+    original = detector.detect_many
+
+    def counting_detect_many(texts):
+        texts = list(texts)
+        seen.append(texts)
+        return original(texts)
+
+    monkeypatch.setattr(detector, "detect_many", counting_detect_many)
+    monkeypatch.setattr(intake, "_LANGUAGES", intake._RecentResults(100))
+    monkeypatch.setattr(intake, "_SIGNATURES", intake._RecentResults(100))
+    first = ingest(*[make_signal(n, text=text) for n in range(5)])
+    second = ingest(make_signal(9, text=text))
+    assert seen == [[text]]
+    assert {s.language for s in Signal.objects.all()} == {"es"}
+    # One text, so one cluster: reports 1 to 4 and 9 joined the first by text.
+    assert {r.cluster_id for r in first.results + second.results} == {first.results[0].cluster_id}

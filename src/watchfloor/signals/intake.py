@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -385,13 +386,41 @@ def _minhasher() -> text.MinHasher:
     return text.MinHasher()
 
 
+_UNKNOWN = object()
+
+
+class _RecentResults:
+    """The results for the last ``size`` distinct inputs: in a surge the same text
+    arrives thousands of times, and its signature or language need computing once.
+    Oldest first out; safe to share between the threads of a server."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._results: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        """The remembered result, or ``_UNKNOWN``."""
+        return self._results.get(key, _UNKNOWN)
+
+    def remember(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._results[key] = value
+            if len(self._results) > self.size:
+                del self._results[next(iter(self._results))]
+
+
+_SIGNATURES = _RecentResults(20_000)  # raw text -> MinHash signature, or None if too short
+_LANGUAGES = _RecentResults(20_000)  # (languages, raw text) -> detected language or None
+
+
 def normalise(batch: IntakeBatch) -> None:
     """The clustering keys: subject, normalised URL, useful PDQ hash, file hashes, and the
     MinHash signature of texts long enough to judge."""
-    items = batch.valid()
-    normalised_texts: list[str] = []
     with_text: list[Item] = []
-    for item in items:
+    known: dict[str, np.ndarray | None] = {}  # raw text -> signature (None: too short)
+    missing: dict[str, str] = {}  # raw text -> normalised text, to compute
+    for item in batch.valid():
         signal = item.signal
         item.url_normalised = (normalise_url(signal.url) or "") if signal.url else ""
         item.keys = clustering.SignalKeys(
@@ -401,14 +430,28 @@ def normalise(batch: IntakeBatch) -> None:
             md5=signal.media_md5,
             sha256=signal.media_sha256,
         )
-        if signal.text:
-            normalised = text.normalise_text(signal.text)
-            if clustering.text_weight(normalised) >= clustering.MIN_TEXT_WEIGHT:
-                normalised_texts.append(normalised)
-                with_text.append(item)
-    signatures = _minhasher().signatures_of_normalised(normalised_texts)
-    for item, signature in zip(with_text, signatures, strict=True):
-        item.keys.text_signature = signature
+        raw = signal.text
+        if raw:
+            with_text.append(item)
+            if raw in known or raw in missing:
+                continue
+            remembered = _SIGNATURES.get(raw)
+            if remembered is _UNKNOWN:
+                missing[raw] = text.normalise_text(raw)
+            else:
+                known[raw] = remembered
+    judged = {
+        raw: normalised
+        for raw, normalised in missing.items()
+        if clustering.text_weight(normalised) >= clustering.MIN_TEXT_WEIGHT
+    }
+    signatures = _minhasher().signatures_of_normalised(list(judged.values()))
+    computed = dict(zip(judged, signatures, strict=True))
+    for raw in missing:
+        known[raw] = computed.get(raw)
+        _SIGNATURES.remember(raw, known[raw])
+    for item in with_text:
+        item.keys.text_signature = known[item.signal.text]
 
 
 def detect_language(batch: IntakeBatch) -> None:
@@ -422,11 +465,22 @@ def detect_language(batch: IntakeBatch) -> None:
             unknown.append(item)
     if not unknown:
         return
-    codes = getattr(settings, "WATCHFLOOR_SIGNAL_LANGUAGES", None) or language.DEFAULT_LANGUAGES
-    detector = language.get_language_detector(tuple(codes))
-    for item, detected in zip(
-        unknown, detector.detect_many(item.signal.text for item in unknown), strict=True
-    ):
+    codes = tuple(
+        getattr(settings, "WATCHFLOOR_SIGNAL_LANGUAGES", None) or language.DEFAULT_LANGUAGES
+    )
+    found: dict[str, str | None] = {}
+    for item in unknown:
+        raw = item.signal.text
+        if raw not in found and (remembered := _LANGUAGES.get((codes, raw))) is not _UNKNOWN:
+            found[raw] = remembered
+    texts = [raw for raw in dict.fromkeys(item.signal.text for item in unknown) if raw not in found]
+    if texts:
+        detector = language.get_language_detector(codes)
+        for raw, detected in zip(texts, detector.detect_many(texts), strict=True):
+            found[raw] = detected
+            _LANGUAGES.remember((codes, raw), detected)
+    for item in unknown:
+        detected = found[item.signal.text]
         if detected:
             item.language = detected
             item.language_detected = True
@@ -504,9 +558,6 @@ def cluster(batch: IntakeBatch) -> None:
 def _key_owners(exact: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """The stored clusters owning these keys: one query, each kind's values looked up on
     the (kind, value) index."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in exact:
-        by_kind.setdefault(kind, []).append(value)
     owners: dict[tuple[str, str], int] = {}
     for chunk in counting.in_chunks(exact):
         lookup = Q()

@@ -10,9 +10,10 @@ intake. These helpers build the same multi-row SQL directly and adapt only the v
 that need it (times, JSON, bytes) the way the database backend would, so what is
 stored is what the ORM would store. They run on SQLite and PostgreSQL alike.
 
-* ``insert_returning``: ``INSERT … VALUES (…), (…) RETURNING …`` in as few statements
-  as the parameter limit allows; with ``ignore_conflicts`` only the rows actually
-  inserted come back (the exact number of new reporters, without reading first).
+* ``insert_returning``: a multi-row ``INSERT … RETURNING …`` (``VALUES (…), (…)`` on
+  SQLite, one array per column through ``unnest`` on PostgreSQL); with
+  ``ignore_conflicts`` only the rows actually inserted come back (the exact number of
+  new reporters, without reading first).
 * ``add_to_counts``: ``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``:
   counters (buckets, relations) grow in one statement, with no read before the write.
 * ``update_by_id``: one ``UPDATE … WHERE id = %s`` run for many rows in one driver call
@@ -51,16 +52,24 @@ def _parameter_limit() -> int:
 
 
 def _columns(
-    model: type[models.Model], names: Sequence[str]
-) -> tuple[list[str], list[Callable[[Any], Any] | None]]:
-    """Quoted column names, and for each the adapter its values need (None: as they are)."""
+    model: type[models.Model], names: Sequence[str], *, as_text_json: bool = False
+) -> tuple[list[models.Field], list[str], list[Callable[[Any], Any] | None]]:
+    """The fields, their quoted column names, and for each the adapter its values need
+    (None: as they are). ``as_text_json``: JSON as text, for arrays cast in SQL."""
     quote = connection.ops.quote_name
-    columns, adapters = [], []
-    for name in names:
-        field = model._meta.get_field(name)
-        columns.append(quote(field.column))
-        adapters.append(_adapter(field))
-    return columns, adapters
+    fields = [model._meta.get_field(name) for name in names]
+    adapters = [
+        _text_json_adapter(field)
+        if as_text_json and field.get_internal_type() == "JSONField"
+        else _adapter(field)
+        for field in fields
+    ]
+    return fields, [quote(field.column) for field in fields], adapters
+
+
+def _text_json_adapter(field: models.Field) -> Callable[[Any], Any]:
+    encoder = field.encoder
+    return lambda value: None if value is None else json.dumps(value, cls=encoder)
 
 
 def _adapter(field: models.Field) -> Callable[[Any], Any] | None:
@@ -129,26 +138,53 @@ def _multi_row(
     rows: Sequence[Sequence[Any]],
     tail: str,
 ) -> list[tuple[Any, ...]]:
-    """``INSERT INTO table (names) VALUES (…), (…) <tail>`` in as few statements as the
-    parameter limit allows; the rows any RETURNING in ``tail`` gives back."""
+    """Insert ``rows`` then ``tail`` (ON CONFLICT, RETURNING); the rows RETURNING gives.
+
+    PostgreSQL gets one array per column, ``INSERT … SELECT … FROM unnest(%s, %s, …)``:
+    a statement with 25 parameters instead of 50,000, which psycopg would otherwise
+    scan in Python for placeholders (measured at 190 µs per signal). SQLite gets
+    ``VALUES (…), (…)`` in as few statements as its parameter limit allows.
+    """
     if not rows:
         return []
-    columns, adapters = _columns(model, names)
+    postgresql = connection.vendor == "postgresql"
+    fields, columns, adapters = _columns(model, names, as_text_json=postgresql)
     table = connection.ops.quote_name(model._meta.db_table)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    per_statement = max(1, _parameter_limit() // len(columns))
     values = _adapted(rows, adapters)
+    returning = "RETURNING" in tail
     results: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
+        # Table, columns and types come from the model; every value is a parameter.
+        if postgresql:
+            arrays = ", ".join(
+                "%s::text[]"
+                if field.get_internal_type() == "JSONField"
+                else f"%s::{field.db_type(connection)}[]"
+                for field in fields
+            )
+            selected = ", ".join(
+                f"u.c{index}::jsonb" if field.get_internal_type() == "JSONField" else f"u.c{index}"
+                for index, field in enumerate(fields)
+            )
+            aliases = ", ".join(f"c{index}" for index in range(len(fields)))
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} "  # noqa: S608
+                f"FROM unnest({arrays}) AS u({aliases}) {tail}"
+            )
+            cursor.execute(sql, [list(column) for column in zip(*values, strict=True)])
+            if returning:
+                results.extend(tuple(row) for row in cursor.fetchall())
+            return results
+        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        per_statement = max(1, _parameter_limit() // len(columns))
         for start in range(0, len(values), per_statement):
             chunk = values[start : start + per_statement]
-            # Table and columns come from the model; every value is a parameter.
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
                 f"VALUES {', '.join([placeholders] * len(chunk))} {tail}"
             )
             cursor.execute(sql, [value for row in chunk for value in row])
-            if "RETURNING" in tail:
+            if returning:
                 results.extend(tuple(row) for row in cursor.fetchall())
     return results
 
@@ -197,7 +233,7 @@ def update_by_id(
     """Set the ``names`` fields of many rows; each row is its values followed by its id."""
     if not rows:
         return
-    columns, adapters = _columns(model, names)
+    _, columns, adapters = _columns(model, names)
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{column} = %s" for column in columns)
     table = quote(model._meta.db_table)
