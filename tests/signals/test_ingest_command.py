@@ -161,3 +161,38 @@ def test_a_path_with_an_unusual_name_is_reported_as_given(catalog, tmp_path):
     errors = tmp_path / "e.jsonl"
     run(str(path), "--errors", str(errors))
     assert json.loads(errors.read_text(encoding="utf-8"))["file"] == str(Path(path))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("react_every", ["0", "3600"])
+def test_reactions_run_for_every_stored_batch_whether_per_batch_or_in_rounds(
+    catalog, tmp_path, react_every
+):
+    """A regulator's notice opens an escalation through the trusted-source rule, whether
+    the reactions run after each batch or once at the end of the run."""
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.signals.models import RuleFiring
+
+    path = tmp_path / "notices.jsonl"
+    path.write_bytes(
+        jsonl(
+            *(
+                make_signal(n, source="regulator", market="AU", text=f"Removal notice {n}")
+                for n in range(3)
+            )
+        )
+    )
+    # Real commits (transaction=True): reactions follow each commit as they do in use.
+    _, _, status = run(str(path), "--batch-size", "1", "--react-every", react_every)
+    assert status == 0
+    firings = RuleFiring.objects.filter(rule_code="trusted-source-direct")
+    assert firings.count() == Cluster.objects.count() == 3
+    assert Escalation.objects.count() >= 1
+
+
+def test_a_negative_reaction_interval_is_refused(catalog, tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(jsonl(make_signal(1)))
+    _, err, status = run(str(path), "--react-every", "-1")
+    assert status != 0 and "--react-every" in err
+    assert not Signal.objects.exists()

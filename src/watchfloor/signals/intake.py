@@ -832,23 +832,75 @@ def prepare_batch(
     return batch
 
 
-def store_batch(batch: IntakeBatch) -> BatchResult:
+def store_batch(batch: IntakeBatch, *, pending: PendingReactions | None = None) -> BatchResult:
     """The second half of ``ingest_signals``: the STORE steps in one transaction under
-    the writer lock, then the reactions. Returns after the commit."""
+    the writer lock, then the reactions. Returns after the commit.
+
+    With ``pending``, the reactions are not run here but gathered into it, for a caller
+    feeding many batches (the CLI) to run them once every few seconds instead of once
+    per batch: the signals are just as durable, surge checks merely come in rounds."""
     if batch.valid():
         started = time.perf_counter()
         with storage.DurableCommit() as durable, transaction.atomic():
             storage.take_writer_lock(WRITER_LOCK_KEY)
             for step in STORE:
                 step(batch)
-            transaction.on_commit(lambda: _after_commit(batch, started, durable))
+            transaction.on_commit(lambda: _after_commit(batch, started, durable, pending))
     return batch.result()
 
 
-def _after_commit(batch: IntakeBatch, store_started: float, durable: storage.DurableCommit) -> None:
+def _after_commit(
+    batch: IntakeBatch,
+    store_started: float,
+    durable: storage.DurableCommit,
+    pending: PendingReactions | None,
+) -> None:
     committed = time.perf_counter()
     batch.timings["store"] = committed - store_started
     durable.restore()
+    if pending is not None:
+        pending.gather(batch)
+        return
     for step in AFTER_COMMIT:
         step(batch)
     batch.timings["react"] = time.perf_counter() - committed
+
+
+@dataclass
+class PendingReactions:
+    """Clusters and series touched by committed batches whose reactions have not run."""
+
+    actor: User | None = None
+    cluster_ids: set[int] = field(default_factory=set)
+    series_keys: set[reactions.SeriesKey] = field(default_factory=set)
+    last_run: float = field(default_factory=time.perf_counter)
+
+    def gather(self, batch: IntakeBatch) -> None:
+        if batch.new:
+            self.actor = batch.actor
+            self.cluster_ids.update(batch.clusters)
+            self.series_keys.update(batch.series_keys)
+
+    def due(self, every_seconds: float) -> bool:
+        return time.perf_counter() - self.last_run >= every_seconds
+
+    def run(self) -> float:
+        """Run the gathered reactions (logged, never raised, like ``react``); returns the
+        seconds it took."""
+        started = time.perf_counter()
+        if self.cluster_ids or self.series_keys:
+            try:
+                reactions.after_ingest(
+                    cluster_ids=sorted(self.cluster_ids),
+                    series_keys=sorted(self.series_keys),
+                    actor=self.actor,
+                )
+            except Exception:  # the batches are committed; nothing here may undo that
+                logger.exception(
+                    "signals: reacting to ingested batches failed (clusters %s)",
+                    sorted(self.cluster_ids)[:20],
+                )
+        self.cluster_ids.clear()
+        self.series_keys.clear()
+        self.last_run = time.perf_counter()
+        return self.last_run - started

@@ -33,6 +33,7 @@ from watchfloor.signals.intake import (
     REJECTED,
     BatchResult,
     IntakeBatch,
+    PendingReactions,
     prepare_batch,
     store_batch,
 )
@@ -74,6 +75,14 @@ class Command(BaseCommand):
             help="show a progress bar on stderr even when it is not a terminal",
         )
         parser.add_argument(
+            "--react-every",
+            type=float,
+            default=2.0,
+            metavar="SECONDS",
+            help="run surge checks and auto-escalation rules for the batches stored so far "
+            "at most this often (default 2; 0 runs them after every batch)",
+        )
+        parser.add_argument(
             "--single-process",
             action="store_true",
             help="read and prepare batches in this process too (by default a helper "
@@ -89,8 +98,13 @@ class Command(BaseCommand):
         errors: str | None,
         progress: bool,
         single_process: bool,
+        react_every: float,
         **options: Any,
     ) -> None:
+        if react_every < 0:
+            raise CommandError(f"--react-every is {react_every}: use 0 or more seconds")
+        # Reactions in rounds, not per batch: they cost as much as storing a batch.
+        pending = PendingReactions() if react_every > 0 else None
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size is {batch_size}: use 1 to {MAX_BATCH_SIZE:,}")
         paths = [Path(name) for name in files]
@@ -128,9 +142,11 @@ class Command(BaseCommand):
                     )
                     continue
                 started = time.perf_counter()
-                result = store_batch(event.batch)
+                result = store_batch(event.batch, pending=pending)
                 # Committed: only now does the batch count as done.
                 summary.add(result, time.perf_counter() - started)
+                if pending is not None and pending.due(react_every):
+                    summary.react_seconds.append(pending.run())
                 self._report_rejections(event.path, result, summary, error_file, bar)
                 if bar is not None:
                     bar.update(event.last_line, summary.seen)
@@ -156,6 +172,9 @@ class Command(BaseCommand):
             feed.close()
             if error_file is not None:
                 error_file.close()
+            if pending is not None:
+                # Every stored batch gets its surge checks, however the run ended.
+                summary.react_seconds.append(pending.run())
         self._report(summary, interrupted=False)
         if summary.rejected:
             raise CommandError(
@@ -211,7 +230,7 @@ class Command(BaseCommand):
         if summary.batch_seconds:
             batches = len(summary.batch_seconds)
             commit = sorted(summary.commit_seconds)
-            react = sorted(summary.react_seconds)
+            react = sorted(summary.react_seconds) or [0.0]
             self.stdout.write(
                 f"  {batches:,} batch{'es' if batches > 1 else ''} committed; to commit "
                 f"(validate … store): p50 {statistics.median(commit):.3f} s, "
@@ -356,7 +375,8 @@ class _Summary:
         self.rejected_by_reason.update(result.rejected_by_reason)
         self.batch_seconds.append(seconds)
         timings = result.timings
-        self.react_seconds.append(timings.get("react", 0.0))
+        if "react" in timings:
+            self.react_seconds.append(timings["react"])
         self.commit_seconds.append(timings.get("prepare", 0.0) + timings.get("store", 0.0))
 
 
