@@ -22,6 +22,8 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
+from watchfloor.core.validation import clean_text as _text
+from watchfloor.core.validation import require as _require
 from watchfloor.crises import selectors
 from watchfloor.crises.cadence import sitrep_due_at
 from watchfloor.crises.config import CrisisConfig, crisis_config
@@ -65,22 +67,6 @@ _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
-def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
-        )
-    return text
 
 
 def _markets(codes: Iterable[str]) -> list[Market]:

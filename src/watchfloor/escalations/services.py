@@ -23,6 +23,8 @@ from watchfloor.core.roles import (
     can_work_escalations,
     is_admin,
 )
+from watchfloor.core.validation import clean_text as _text
+from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
     SLA_KINDS,
     business_time_zone,
@@ -82,22 +84,6 @@ class StatutoryTriggerInput:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
-def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
-        )
-    return text
 
 
 def _aware(value: datetime, *, field: str) -> datetime:

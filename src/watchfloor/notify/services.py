@@ -29,8 +29,9 @@ from django.db import transaction
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import can_work_escalations, is_admin
+from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
@@ -80,11 +81,6 @@ _STOPPING = {
     EscalationEvent.CLOSED: "the escalation was closed",
     EscalationEvent.MERGED: "the escalation was merged into another",
 }
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
 
 
 def is_drill(escalation: Escalation) -> bool:

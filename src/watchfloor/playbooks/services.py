@@ -17,8 +17,10 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
+from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import can_work_escalations
+from watchfloor.core.validation import clean_text as _text
+from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
@@ -54,22 +56,6 @@ if TYPE_CHECKING:
 REASON_MAX = 5_000
 EVIDENCE_MAX = 2_000
 INPUT_MAX = 2_000
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
-def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
-        )
-    return text
 
 
 # ---------------------------------------------------------------- loading the library
