@@ -79,6 +79,8 @@ class Crisis(models.Model):
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_crises", blank=True
     )
+    # A tabletop exercise (see ``DrillRun``): shown as a drill everywhere, never notifies.
+    is_drill = models.BooleanField(default=False)
 
     # Derived from the level's cadence and the last sitrep of record; kept by the services
     # so the list and the reminders can sort and filter on it.
@@ -101,7 +103,7 @@ class Crisis(models.Model):
 
 
 class CrisisEscalation(models.Model):
-    """An escalation that is part of a crisis. (Clusters will link the same way.)"""
+    """An escalation that is part of a crisis."""
 
     crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="links")
     escalation = models.ForeignKey(
@@ -387,3 +389,153 @@ ACTION_ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
     ActionItem.Status.DONE: frozenset({ActionItem.Status.OPEN}),
     ActionItem.Status.DROPPED: frozenset({ActionItem.Status.OPEN}),
 }
+
+
+class CrisisCluster(models.Model):
+    """A signals cluster that is part of a crisis: its signals count towards the war
+    room's containment figures."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="cluster_links")
+    cluster = models.ForeignKey(
+        "signals.Cluster", on_delete=models.PROTECT, related_name="crisis_links"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    linked_at = models.DateTimeField()
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["linked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["crisis", "cluster"], name="crisis_cluster_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"CR-{self.crisis_id} ↔ cluster {self.cluster_id}"
+
+
+class WatchlistKind(models.TextChoices):
+    TERM = "term", "Keyword or phrase"
+    HASHTAG = "hashtag", "Hashtag"
+    ACCOUNT = "account", "Account"
+    URL = "url", "URL"
+    DOMAIN = "domain", "Domain"
+    MEDIA_HASH = "media_hash", "Media hash (PDQ, MD5 or SHA-256)"
+
+
+class WatchlistEntry(models.Model):
+    """One thing a crisis watches for. Entries are never edited in place: removing one
+    sets ``removed_at``, so the watchlist as it stood at any time can be told."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="watchlist")
+    kind = models.CharField(max_length=12, choices=WatchlistKind.choices)
+    # As the user typed it, and as matching compares it (see ``crises.watchlists``).
+    value = models.CharField(max_length=500)
+    normalised = models.CharField(max_length=500)
+    language = models.CharField(max_length=35, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    added_at = models.DateTimeField()
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind", "normalised", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crisis", "kind", "normalised"],
+                condition=models.Q(removed_at__isnull=True),
+                name="watchlist_entry_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"CR-{self.crisis_id} {self.kind}: {self.value}"
+
+
+class WatchlistHit(models.Model):
+    """A signal that matched a watchlist entry, flagged into the crisis view."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="watchlist_hits")
+    entry = models.ForeignKey(WatchlistEntry, on_delete=models.CASCADE, related_name="hits")
+    signal = models.ForeignKey("signals.Signal", on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey("signals.Cluster", on_delete=models.CASCADE, related_name="+")
+    # The signal's own time (the containment chart plots it) and when it was flagged.
+    received_at = models.DateTimeField()
+    flagged_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "signal"], name="watchlist_hit_once")
+        ]
+        indexes = [models.Index(fields=["crisis", "received_at"], name="watchlist_hit_time")]
+
+    def __str__(self) -> str:
+        return f"signal {self.signal_id} matched {self.entry_id}"
+
+
+class DrillRun(models.Model):
+    """A tabletop exercise: a scenario played as a drill crisis on its own simulated
+    clock, then scored against the playbooks' due times and the severity targets."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        ABANDONED = "abandoned", "Abandoned"
+
+    crisis = models.OneToOneField(
+        Crisis, null=True, blank=True, on_delete=models.CASCADE, related_name="drill"
+    )
+    scenario_code = models.SlugField(max_length=64)
+    scenario_title = models.CharField(max_length=200)
+    # The scenario as it was played (the file may change later) and its digest.
+    scenario = models.JSONField(default=dict)
+    scenario_digest = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    autoplay = models.BooleanField(default=False)
+    # The drill's own clock: simulated time starts at ``sim_started_at`` and has reached
+    # ``sim_now``; injects are due at sim_started_at + their offset.
+    sim_started_at = models.DateTimeField()
+    sim_now = models.DateTimeField()
+    started_at = models.DateTimeField()
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    score = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"drill {self.pk} ({self.scenario_code}, {self.status})"
+
+
+class DrillInject(models.Model):
+    """One event of the scenario's timeline, injected when the drill clock reaches it."""
+
+    run = models.ForeignKey(DrillRun, on_delete=models.CASCADE, related_name="injects")
+    sequence = models.PositiveIntegerField()
+    offset = models.DurationField()
+    kind = models.SlugField(max_length=40)
+    title = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    due_at = models.DateTimeField()
+    injected_at = models.DateTimeField(null=True, blank=True)
+    # What the inject created (an escalation, a partner request, a note…), for the score.
+    outcome = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="drill_inject_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"drill {self.run_id} inject {self.sequence}: {self.kind}"

@@ -111,6 +111,9 @@ class Escalation(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     is_high_visibility = models.BooleanField(default=False)
+    # Opened by a crisis drill (a tabletop exercise): marked as a drill everywhere it is
+    # shown, and notifications about it are recorded but never delivered.
+    is_drill = models.BooleanField(default=False)
     is_restricted = models.BooleanField(default=False, db_index=True)
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_escalations", blank=True
