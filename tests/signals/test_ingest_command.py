@@ -164,14 +164,10 @@ def test_a_path_with_an_unusual_name_is_reported_as_given(catalog, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("react_every", ["0", "3600"])
-def test_reactions_run_for_every_stored_batch_whether_per_batch_or_in_rounds(
-    catalog, tmp_path, react_every
-):
-    """A regulator's notice opens an escalation through the trusted-source rule, whether
-    the reactions run after each batch or once at the end of the run."""
+def test_react_runs_the_reactions_of_every_stored_batch_at_the_end(catalog, tmp_path):
+    """A regulator's notice opens an escalation through the trusted-source rule."""
     from watchfloor.escalations.models import Escalation
-    from watchfloor.signals.models import RuleFiring
+    from watchfloor.signals.models import ReactionBacklog, RuleFiring
 
     path = tmp_path / "notices.jsonl"
     path.write_bytes(
@@ -182,17 +178,36 @@ def test_reactions_run_for_every_stored_batch_whether_per_batch_or_in_rounds(
             )
         )
     )
-    # Real commits (transaction=True): reactions follow each commit as they do in use.
-    _, _, status = run(str(path), "--batch-size", "1", "--react-every", react_every)
+    # Real commits (transaction=True), as in use.
+    out, _, status = run(str(path), "--batch-size", "1", "--react")
     assert status == 0
+    assert "reactions run here" in out
     firings = RuleFiring.objects.filter(rule_code="trusted-source-direct")
     assert firings.count() == Cluster.objects.count() == 3
     assert Escalation.objects.count() >= 1
+    assert not ReactionBacklog.objects.exists()
 
 
-def test_a_negative_reaction_interval_is_refused(catalog, tmp_path):
-    path = tmp_path / "one.jsonl"
-    path.write_bytes(jsonl(make_signal(1)))
-    _, err, status = run(str(path), "--react-every", "-1")
-    assert status != 0 and "--react-every" in err
-    assert not Signal.objects.exists()
+@pytest.mark.django_db(transaction=True)
+def test_without_react_the_reactions_wait_for_the_worker(catalog, tmp_path):
+    from django_tasks_db.models import DBTaskResult
+
+    from watchfloor.signals.models import ReactionBacklog, RuleFiring
+    from watchfloor.signals.tasks import react_to_signals
+
+    path = tmp_path / "notices.jsonl"
+    path.write_bytes(jsonl(*(make_signal(n, source="regulator", market="AU") for n in range(3))))
+    out, _, status = run(str(path), "--batch-size", "1")
+    assert status == 0
+    assert "queued for the worker: 3 signals in 3 batches" in out
+    assert ReactionBacklog.objects.count() == 3
+    assert not RuleFiring.objects.exists()
+    # One task for the burst, however many batches committed before the worker took it.
+    waiting = DBTaskResult.objects.filter(task_path=react_to_signals.module_path)
+    assert waiting.count() == 1
+    # The worker runs it: every batch's reactions, once.
+    done = react_to_signals.call()
+    assert (done["rows"], done["signals"], done["fired"]) == (3, 3, 3)
+    assert len(done["lag_seconds"]) == 3
+    assert RuleFiring.objects.filter(rule_code="trusted-source-direct").count() == 3
+    assert not ReactionBacklog.objects.exists()

@@ -4,8 +4,8 @@ per batch, and a fixed number of queries per batch."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import pickle
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +15,9 @@ from django.test.utils import CaptureQueriesContext
 
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import verify_chain
+from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied
-from watchfloor.signals import counting, intake, reactions
+from watchfloor.signals import counting, intake
 from watchfloor.signals.contract import SignalRejected
 from watchfloor.signals.intake import BatchTooLarge, IntakeBatch, ingest_signals
 from watchfloor.signals.media import pdq_to_hex, pdq_variant
@@ -252,6 +253,8 @@ def test_detection_is_restricted_to_the_configured_languages(catalog, settings):
 
 def test_counts_tallies_and_velocities_are_exact_after_several_batches(catalog):
     post = {"kind": "post", "ref": "post:viral"}
+    stack = ExitStack()
+    stack.enter_context(clock.frozen_at(T0 + timedelta(minutes=1)))
     ingest(
         make_signal(
             1,
@@ -303,10 +306,11 @@ def test_counts_tallies_and_velocities_are_exact_after_several_batches(catalog):
         8,
         5000,
     )
-    # Relative to the last batch's newest signal (00:31): its bucket is 00:30, which also
-    # holds nothing else; the hour holds 00:00 (-30 min) and 00:28 (-2 min) as well; the
-    # day everything but the signal 30 hours back.
+    # At the current time (00:31): its bucket is 00:30, which holds the last signal only;
+    # the hour holds 00:00 (-30 min) and 00:28 (-2 min) as well; the day everything but
+    # the signal 30 hours back.
     assert (cluster.velocity_5m, cluster.velocity_1h, cluster.velocity_24h) == (1, 3, 4)
+    stack.close()
     buckets = dict(
         ClusterBucket.objects.filter(cluster=cluster).values_list("bucket_start", "count")
     )
@@ -332,8 +336,9 @@ def test_counts_tallies_and_velocities_are_exact_after_several_batches(catalog):
 
 def test_a_bucket_receiving_signals_in_two_batches_adds_them_up(catalog):
     post = {"kind": "post", "ref": "post:1"}
-    ingest(make_signal(1, subject=post, market="JP"), make_signal(2, subject=post, market="JP"))
-    ingest(make_signal(3, subject=post, market="JP", received_at=at(minutes=4)))
+    with clock.frozen_at(T0 + timedelta(minutes=4)):
+        ingest(make_signal(1, subject=post, market="JP"), make_signal(2, subject=post, market="JP"))
+        ingest(make_signal(3, subject=post, market="JP", received_at=at(minutes=4)))
     assert ClusterBucket.objects.get().count == 3
     assert SeriesBucket.objects.get(market="JP").count == 3
     assert Cluster.objects.get().velocity_5m == 3
@@ -391,37 +396,6 @@ def test_a_failure_while_storing_leaves_nothing_behind(catalog, monkeypatch):
     assert result.accepted == 2
 
 
-def test_reactions_run_after_commit_with_what_the_batch_touched(
-    catalog, monkeypatch, django_capture_on_commit_callbacks
-):
-    calls = []
-    monkeypatch.setattr(reactions, "after_ingest", lambda **kwargs: calls.append(kwargs))
-    with django_capture_on_commit_callbacks(execute=True):
-        result = ingest(make_signal(1, market="JP", language="ja"), make_signal(2))
-    assert calls == [
-        {
-            "cluster_ids": sorted({item.cluster_id for item in result.results}),
-            "series_keys": [("", "", ""), ("JP", "", "ja")],
-            "actor": None,
-        }
-    ]
-
-
-def test_a_failing_reaction_is_logged_and_the_batch_stays_stored(
-    catalog, monkeypatch, django_capture_on_commit_callbacks, caplog
-):
-    def broken(**kwargs):
-        raise ValueError("rule engine exploded")
-
-    monkeypatch.setattr(reactions, "after_ingest", broken)
-    with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        result = ingest(make_signal(1))
-    assert result.accepted == 1
-    assert Signal.objects.count() == 1
-    assert "reacting to an ingested batch failed" in caplog.text
-    assert "rule engine exploded" in caplog.text
-
-
 # ---------------------------------------------------------------- the steps, alone
 
 
@@ -438,8 +412,8 @@ def test_the_pipeline_is_a_declared_list_of_steps():
         "store_signals",
         "count",
         "record_ingest",
+        "queue_reactions",
     ]
-    assert [step.__name__ for step in intake.AFTER_COMMIT] == ["react"]
 
 
 def test_validate_and_normalise_run_alone():
@@ -531,8 +505,8 @@ def test_a_batch_takes_the_same_number_of_queries_at_any_size(catalog):
     # Pinned: the catalog; savepoint; duplicates, key owners, 2 index syncs, clusters
     # joined; clusters created, signals, keys, media, text, relations; reporters,
     # buckets added to and summed, series added to, cluster counts; 4 for the audit
-    # event; release. On PostgreSQL, also the writer lock.
-    assert counts[500] == 23 + (connection.vendor == "postgresql")
+    # event; the reactions backlog row; release. On PostgreSQL, also the writer lock.
+    assert counts[500] == 24 + (connection.vendor == "postgresql")
 
 
 def test_a_prepared_batch_can_be_stored_by_another_process(catalog):

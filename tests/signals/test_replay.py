@@ -111,6 +111,7 @@ def test_batches_are_fed_on_the_simulated_clock_compressed_by_the_speed():
     wall = FakeWallClock()
     fed: list[tuple[datetime, list[str], str]] = []
     checks: list[datetime] = []
+    reacted: list[datetime] = []
 
     def ingest(*, items, producer, actor, lines):
         fed.append((clock.now(), [i["received_at"] for i in items], producer))
@@ -122,6 +123,7 @@ def test_batches_are_fed_on_the_simulated_clock_compressed_by_the_speed():
         producer="replay-test",
         ingest=ingest,
         check=lambda: checks.append(clock.now()),
+        react=lambda: reacted.append(clock.now()),
         sleep=wall.sleep,
         monotonic=wall.monotonic,
     )
@@ -132,6 +134,8 @@ def test_batches_are_fed_on_the_simulated_clock_compressed_by_the_speed():
         START + timedelta(minutes=18),
     ]
     assert fed[2][1] == ["2026-11-24T00:48:00Z"]
+    # Each batch's reactions run at once, at the batch's simulated time.
+    assert reacted == [at for at, _, _ in fed]
     assert {producer for *_, producer in fed} == {"replay-test"}
     # Three simulated minutes are three real seconds at 60×; in the quiet 15 minutes
     # after, the periodic check runs every five simulated minutes.
@@ -150,6 +154,7 @@ def test_speed_zero_does_not_wait():
         producer="p",
         ingest=lambda **_: None,
         check=lambda: None,
+        react=lambda: None,
         sleep=wall.sleep,
         monotonic=wall.monotonic,
     )

@@ -12,9 +12,11 @@ computed in memory and written in one statement per table (``storage``): the num
 of queries does not grow with the number of signals. Counters (buckets, relations)
 are added to in the database (``n = n + excluded.n``), with no read first.
 
-Velocities count the signals in the buckets that start within the last 5 minutes,
-hour and 24 hours before the batch's newest ``received_at`` (not the wall clock, so
-a replay of a past crisis on simulated time gets the velocities it had then).
+Velocities have one definition, ``velocities``, used here and by the reactions: the
+signals in the 5-minute buckets of the last 5 minutes, hour and 24 hours up to the
+current time (``core.clock``, simulated in replays and drills), the current bucket
+counted in full. Signals dated after the current bucket (a producer's clock running
+ahead) are stored and counted but do not move the velocities until their time comes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from watchfloor.signals.models import (
     ClusterReporter,
     SeriesBucket,
 )
-from watchfloor.signals.reactions import SeriesKey
 
 __all__ = [
     "BUCKET",
@@ -46,9 +47,11 @@ __all__ = [
     "in_chunks",
     "load_counts",
     "record_relations",
+    "velocities",
 ]
 
 BUCKET = timedelta(minutes=5)
+SeriesKey = tuple[str, str, str]  # (market, policy hint, language); "" where not given
 VELOCITY_WINDOWS = {
     "velocity_5m": timedelta(minutes=5),
     "velocity_1h": timedelta(hours=1),
@@ -147,7 +150,7 @@ def count_signals(
         return CountResult(series_keys=[])
     _tally(signals, clusters)
     _count_reporters(signals, clusters)
-    _count_buckets(signals, clusters)
+    _count_buckets(signals, clusters, now=now)
     series_keys = _count_series(signals)
     for cluster in clusters.values():
         cluster.updated_at = now
@@ -209,7 +212,9 @@ def _count_reporters(signals: Sequence[CountedSignal], clusters: dict[int, Clust
         clusters[cluster_id].reporter_count += 1
 
 
-def _count_buckets(signals: Sequence[CountedSignal], clusters: dict[int, ClusterCounts]) -> None:
+def _count_buckets(
+    signals: Sequence[CountedSignal], clusters: dict[int, ClusterCounts], *, now: datetime
+) -> None:
     added = Counter((signal.cluster_id, bucket_start(signal.received_at)) for signal in signals)
     storage.add_to_counts(
         ClusterBucket,
@@ -218,29 +223,42 @@ def _count_buckets(signals: Sequence[CountedSignal], clusters: dict[int, Cluster
         [(cluster_id, start, n) for (cluster_id, start), n in sorted(added.items())],
     )
     cluster_ids = sorted({cluster_id for cluster_id, _ in added})
-    newest = max(signal.received_at for signal in signals)
-    velocities = {
-        row["cluster_id"]: row
-        for row in ClusterBucket.objects.filter(
-            cluster_id__in=cluster_ids,
-            bucket_start__gt=newest - VELOCITY_WINDOWS["velocity_24h"],
-            bucket_start__lte=newest,
-        )
-        .order_by()
-        .values("cluster_id")
-        .annotate(
-            **{
-                name: Sum("count", filter=Q(bucket_start__gt=newest - window))
-                for name, window in VELOCITY_WINDOWS.items()
-            }
-        )
-    }
+    figures = velocities(cluster_ids, now=now)
     for cluster_id in cluster_ids:
-        row = velocities.get(cluster_id, {})
         cluster = clusters[cluster_id]
-        cluster.velocity_5m = row.get("velocity_5m") or 0
-        cluster.velocity_1h = row.get("velocity_1h") or 0
-        cluster.velocity_24h = row.get("velocity_24h") or 0
+        cluster.velocity_5m, cluster.velocity_1h, cluster.velocity_24h = figures.get(
+            cluster_id, (0, 0, 0)
+        )
+
+
+def velocities(cluster_ids: Sequence[int], *, now: datetime) -> dict[int, tuple[int, int, int]]:
+    """{cluster id: (signals in the last 5 minutes, hour, 24 hours)} at ``now``, from the
+    buckets; clusters with none in the last day are left out."""
+    end = bucket_start(now) + BUCKET
+    figures: dict[int, tuple[int, int, int]] = {}
+    for chunk in in_chunks(cluster_ids):
+        rows = (
+            ClusterBucket.objects.filter(
+                cluster_id__in=chunk,
+                bucket_start__gte=end - VELOCITY_WINDOWS["velocity_24h"],
+                bucket_start__lt=end,
+            )
+            .order_by()
+            .values("cluster_id")
+            .annotate(
+                **{
+                    name: Sum("count", filter=Q(bucket_start__gte=end - window))
+                    for name, window in VELOCITY_WINDOWS.items()
+                }
+            )
+        )
+        for row in rows:
+            figures[row["cluster_id"]] = (
+                row["velocity_5m"] or 0,
+                row["velocity_1h"] or 0,
+                row["velocity_24h"] or 0,
+            )
+    return figures
 
 
 def _count_series(signals: Sequence[CountedSignal]) -> list[SeriesKey]:

@@ -7,8 +7,9 @@ steps below on it, each a small function of the batch that can be tested alone:
 ``PREPARE`` (no lock held, no writes):
     validate → check_catalog → normalise → detect_language
 ``STORE`` (one transaction, under the writer lock):
-    find_duplicates → cluster → store_signals → count → record_ingest
-then, after commit: ``react`` (surge checks and auto-escalation rules).
+    find_duplicates → cluster → store_signals → count → record_ingest → queue_reactions
+after commit, on the worker: the reactions (``signals.backlog``: surge checks,
+auto-escalation rules, crisis watchlists).
 
 A batch is ONE transaction: its signals, new clusters, lookup keys, buckets, counts
 and its ``signals.ingested`` audit event commit together or not at all, and
@@ -48,7 +49,7 @@ from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import can_ingest_signals
-from watchfloor.signals import clustering, counting, language, reactions, storage, text
+from watchfloor.signals import backlog, clustering, counting, language, reactions, storage, text
 from watchfloor.signals.contract import SignalInput, SignalRejected, parse_signal
 from watchfloor.signals.media import is_useful_quality
 from watchfloor.signals.models import (
@@ -59,6 +60,7 @@ from watchfloor.signals.models import (
     KeyKind,
     Signal,
 )
+from watchfloor.signals.tasks import react_after_commit
 from watchfloor.signals.urls import normalise_url
 
 if TYPE_CHECKING:
@@ -752,27 +754,30 @@ def record_ingest(batch: IntakeBatch) -> None:
     )
 
 
-def react(batch: IntakeBatch) -> None:
-    """Surge checks and auto-escalation rules, after commit. A failure here is logged:
-    the batch is stored and acknowledged whatever happens."""
+def queue_reactions(batch: IntakeBatch) -> None:
+    """Record, in the batch's transaction, that its reactions (surge checks, rules,
+    watchlists) are due, and have the worker run them once it has committed
+    (``signals.backlog``): they are never lost and never slow the acknowledgement."""
     if not batch.new:
         return
-    try:
-        reactions.after_ingest(
-            cluster_ids=sorted(batch.clusters), series_keys=batch.series_keys, actor=batch.actor
-        )
-    except Exception:  # the batch is committed; nothing here may un-acknowledge it
-        logger.exception(
-            "signals: reacting to an ingested batch failed (%d signals from %s, clusters %s)",
-            len(batch.new),
-            batch.producer,
-            sorted(batch.clusters)[:20],
-        )
+    backlog.queue_reactions(
+        cluster_ids=batch.clusters,
+        series_keys=batch.series_keys,
+        signal_ids=[item.signal_id for item in batch.new],
+        actor=batch.actor,
+    )
+    react_after_commit()
 
 
 PREPARE: tuple[Step, ...] = (validate, check_catalog, normalise, detect_language)
-STORE: tuple[Step, ...] = (find_duplicates, cluster, store_signals, count, record_ingest)
-AFTER_COMMIT: tuple[Step, ...] = (react,)
+STORE: tuple[Step, ...] = (
+    find_duplicates,
+    cluster,
+    store_signals,
+    count,
+    record_ingest,
+    queue_reactions,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -832,75 +837,19 @@ def prepare_batch(
     return batch
 
 
-def store_batch(batch: IntakeBatch, *, pending: PendingReactions | None = None) -> BatchResult:
+def store_batch(batch: IntakeBatch) -> BatchResult:
     """The second half of ``ingest_signals``: the STORE steps in one transaction under
-    the writer lock, then the reactions. Returns after the commit.
-
-    With ``pending``, the reactions are not run here but gathered into it, for a caller
-    feeding many batches (the CLI) to run them once every few seconds instead of once
-    per batch: the signals are just as durable, surge checks merely come in rounds."""
+    the writer lock. Returns after the commit."""
     if batch.valid():
         started = time.perf_counter()
         with storage.DurableCommit() as durable, transaction.atomic():
             storage.take_writer_lock(WRITER_LOCK_KEY)
             for step in STORE:
                 step(batch)
-            transaction.on_commit(lambda: _after_commit(batch, started, durable, pending))
+            transaction.on_commit(lambda: _after_commit(batch, started, durable))
     return batch.result()
 
 
-def _after_commit(
-    batch: IntakeBatch,
-    store_started: float,
-    durable: storage.DurableCommit,
-    pending: PendingReactions | None,
-) -> None:
-    committed = time.perf_counter()
-    batch.timings["store"] = committed - store_started
+def _after_commit(batch: IntakeBatch, store_started: float, durable: storage.DurableCommit) -> None:
+    batch.timings["store"] = time.perf_counter() - store_started
     durable.restore()
-    if pending is not None:
-        pending.gather(batch)
-        return
-    for step in AFTER_COMMIT:
-        step(batch)
-    batch.timings["react"] = time.perf_counter() - committed
-
-
-@dataclass
-class PendingReactions:
-    """Clusters and series touched by committed batches whose reactions have not run."""
-
-    actor: User | None = None
-    cluster_ids: set[int] = field(default_factory=set)
-    series_keys: set[reactions.SeriesKey] = field(default_factory=set)
-    last_run: float = field(default_factory=time.perf_counter)
-
-    def gather(self, batch: IntakeBatch) -> None:
-        if batch.new:
-            self.actor = batch.actor
-            self.cluster_ids.update(batch.clusters)
-            self.series_keys.update(batch.series_keys)
-
-    def due(self, every_seconds: float) -> bool:
-        return time.perf_counter() - self.last_run >= every_seconds
-
-    def run(self) -> float:
-        """Run the gathered reactions (logged, never raised, like ``react``); returns the
-        seconds it took."""
-        started = time.perf_counter()
-        if self.cluster_ids or self.series_keys:
-            try:
-                reactions.after_ingest(
-                    cluster_ids=sorted(self.cluster_ids),
-                    series_keys=sorted(self.series_keys),
-                    actor=self.actor,
-                )
-            except Exception:  # the batches are committed; nothing here may undo that
-                logger.exception(
-                    "signals: reacting to ingested batches failed (clusters %s)",
-                    sorted(self.cluster_ids)[:20],
-                )
-        self.cluster_ids.clear()
-        self.series_keys.clear()
-        self.last_run = time.perf_counter()
-        return self.last_run - started

@@ -306,3 +306,30 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_code} → {self.outcome}"
+
+
+class ReactionBacklog(models.Model):
+    """A committed batch whose reactions (surge checks, auto-escalation rules, crisis
+    watchlists) have not run yet. Written in the batch's own transaction, so nothing
+    acknowledged can miss its reactions; the worker claims rows, runs the reactions
+    for all of them at once and deletes them (``signals.backlog``)."""
+
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cluster_ids = models.JSONField(default=list)
+    # [[market, policy hint, language], …]
+    series_keys = models.JSONField(default=list)
+    # The batch's new signals as [first id, last id] ranges (a batch is nearly always one).
+    signal_ranges = models.JSONField(default=list)
+    signal_count = models.PositiveIntegerField(default=0)
+    # Set while a worker runs the row; a claim older than the lease is taken over.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"reactions for {self.signal_count} signals ({self.created_at:%H:%M:%S})"

@@ -32,12 +32,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound
 from watchfloor.signals import services
+from watchfloor.signals.counting import SeriesKey, velocities
 from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, SurgeAlert
 from watchfloor.signals.rules import (
     EMPTY_RULES,
@@ -53,7 +53,7 @@ from watchfloor.signals.selectors import (
     surge_config,
     types_by_policy,
 )
-from watchfloor.signals.surge import DEFAULT_CONFIG, SurgeConfig, dense_counts, detect_surge
+from watchfloor.signals.surge import SurgeConfig, dense_counts, detect_surge
 
 __all__ = ["ReactionReport", "SeriesKey", "after_ingest", "check_all", "surge_config"]
 
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 logger = logging.getLogger(__name__)
-
-SeriesKey = tuple[str, str, str]  # (market, policy hint, language); "" where not given
 
 
 @dataclass
@@ -127,28 +125,11 @@ def current_rules() -> RuleSet:
 
 
 def refresh_velocities(cluster_ids: list[int], *, now: datetime) -> None:
-    """Signals in the last 5 minutes, hour and day, from the buckets (the current bucket
-    counts in full), and the severity hint that follows from them; only changed rows are
-    written."""
+    """The velocities (``counting.velocities``, the one definition) and the severity hint
+    that follows from them; only changed rows are written."""
     if not cluster_ids:
         return
-    end = bucket_end(now)
-    bucket = DEFAULT_CONFIG.bucket
-    figures = (
-        ClusterBucket.objects.filter(
-            cluster_id__in=cluster_ids,
-            bucket_start__gte=end - timedelta(hours=24),
-            bucket_start__lt=end,
-        )
-        .order_by()
-        .values("cluster_id")
-        .annotate(
-            day=Sum("count"),
-            hour=Sum("count", filter=Q(bucket_start__gte=end - timedelta(hours=1))),
-            last=Sum("count", filter=Q(bucket_start__gte=end - bucket)),
-        )
-    )
-    found = {row["cluster_id"]: row for row in figures}
+    found = velocities(cluster_ids, now=now)
     clusters = list(
         Cluster.objects.filter(pk__in=cluster_ids)
         .select_related("escalation")
@@ -165,11 +146,10 @@ def refresh_velocities(cluster_ids: list[int], *, now: datetime) -> None:
     rubric, by_policy = _hint_inputs()
     changed = []
     for cluster in clusters:
-        row = found.get(cluster.pk, {})
         before = tuple(getattr(cluster, name) for name in _FIGURES)
-        cluster.velocity_5m = row.get("last") or 0
-        cluster.velocity_1h = row.get("hour") or 0
-        cluster.velocity_24h = row.get("day") or 0
+        cluster.velocity_5m, cluster.velocity_1h, cluster.velocity_24h = found.get(
+            cluster.pk, (0, 0, 0)
+        )
         if rubric is not None:
             cluster.severity_hint = severity_hint(
                 cluster,

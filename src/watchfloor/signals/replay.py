@@ -129,14 +129,17 @@ def run_replay(
     producer: str,
     ingest: Callable[..., Any] | None = None,
     check: Callable[[], Any] | None = None,
+    react: Callable[[], Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     on_batch: Callable[[ReplayBatch, Any], None] | None = None,
 ) -> ReplayProgress:
     """Feed ``plan`` in order on the simulated clock; ``speed`` 0 means without waiting.
 
-    ``ingest`` is ``intake.ingest_signals`` and ``check`` is ``reactions.check_all`` unless
-    given (tests pass their own).
+    ``ingest`` is ``intake.ingest_signals``, ``check`` is ``reactions.check_all`` and
+    ``react`` is ``backlog.drain`` unless given (tests pass their own). A replay runs each
+    batch's reactions itself, at the batch's simulated time, so a rehearsal sees its
+    surges and rule firings as they would have come, worker or not.
     """
     if speed < 0:
         raise ValueError("speed must be 0 (no waiting) or more")
@@ -144,6 +147,8 @@ def run_replay(
         from watchfloor.signals.intake import ingest_signals as ingest
     if check is None:
         from watchfloor.signals.reactions import check_all as check
+    if react is None:
+        from watchfloor.signals.backlog import drain as react
     progress = ReplayProgress()
     real_start = monotonic()
 
@@ -167,6 +172,7 @@ def run_replay(
         wait_until(batch.at)
         with clock.frozen_at(batch.at):
             result = ingest(items=batch.items, producer=producer, actor=None, lines=batch.lines)
+            react()
         progress.batches += 1
         progress.accepted += getattr(result, "accepted", 0)
         progress.duplicates += getattr(result, "duplicates", 0)

@@ -27,13 +27,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, connections
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.signals import backlog
 from watchfloor.signals.contract import SignalFileError, load_signal_file
 from watchfloor.signals.intake import (
     MAX_BATCH_SIZE,
     REJECTED,
     BatchResult,
     IntakeBatch,
-    PendingReactions,
     prepare_batch,
     store_batch,
 )
@@ -75,12 +75,11 @@ class Command(BaseCommand):
             help="show a progress bar on stderr even when it is not a terminal",
         )
         parser.add_argument(
-            "--react-every",
-            type=float,
-            default=2.0,
-            metavar="SECONDS",
-            help="run surge checks and auto-escalation rules for the batches stored so far "
-            "at most this often (default 2; 0 runs them after every batch)",
+            "--react",
+            action="store_true",
+            help="run the surge checks, auto-escalation rules and watchlists of the stored "
+            "batches here, at the end of the run (by default `watchfloor worker` runs them "
+            "as the batches commit)",
         )
         parser.add_argument(
             "--single-process",
@@ -98,13 +97,9 @@ class Command(BaseCommand):
         errors: str | None,
         progress: bool,
         single_process: bool,
-        react_every: float,
+        react: bool,
         **options: Any,
     ) -> None:
-        if react_every < 0:
-            raise CommandError(f"--react-every is {react_every}: use 0 or more seconds")
-        # Reactions in rounds, not per batch: they cost as much as storing a batch.
-        pending = PendingReactions() if react_every > 0 else None
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size is {batch_size}: use 1 to {MAX_BATCH_SIZE:,}")
         paths = [Path(name) for name in files]
@@ -142,11 +137,9 @@ class Command(BaseCommand):
                     )
                     continue
                 started = time.perf_counter()
-                result = store_batch(event.batch, pending=pending)
+                result = store_batch(event.batch)
                 # Committed: only now does the batch count as done.
                 summary.add(result, time.perf_counter() - started)
-                if pending is not None and pending.due(react_every):
-                    summary.react_seconds.append(pending.run())
                 self._report_rejections(event.path, result, summary, error_file, bar)
                 if bar is not None:
                     bar.update(event.last_line, summary.seen)
@@ -172,9 +165,9 @@ class Command(BaseCommand):
             feed.close()
             if error_file is not None:
                 error_file.close()
-            if pending is not None:
-                # Every stored batch gets its surge checks, however the run ended.
-                summary.react_seconds.append(pending.run())
+            if react:
+                # Every stored batch gets its reactions, however the run ended.
+                summary.drained = backlog.drain(worker="ingest")
         self._report(summary, interrupted=False)
         if summary.rejected:
             raise CommandError(
@@ -230,13 +223,23 @@ class Command(BaseCommand):
         if summary.batch_seconds:
             batches = len(summary.batch_seconds)
             commit = sorted(summary.commit_seconds)
-            react = sorted(summary.react_seconds) or [0.0]
             self.stdout.write(
                 f"  {batches:,} batch{'es' if batches > 1 else ''} committed; to commit "
                 f"(validate … store): p50 {statistics.median(commit):.3f} s, "
-                f"p99 {_percentile(commit, 0.99):.3f} s; reactions after commit: "
-                f"p50 {statistics.median(react):.3f} s, p99 {_percentile(react, 0.99):.3f} s"
+                f"p99 {_percentile(commit, 0.99):.3f} s"
             )
+        if summary.drained is not None:
+            self.stdout.write(
+                f"  reactions run here in {summary.drained.seconds:.1f} s: {summary.drained}"
+            )
+        else:
+            rows, signals = backlog.backlog_size()
+            if rows:
+                self.stdout.write(
+                    f"  reactions (surge checks, rules, watchlists) queued for the worker: "
+                    f"{signals:,} signals in {rows:,} batches (`watchfloor worker` runs them; "
+                    "`--react` runs them here)"
+                )
 
 
 # ---------------------------------------------------------------------------
@@ -365,7 +368,7 @@ class _Summary:
         self.rejected_by_reason: Counter[str] = Counter()
         self.batch_seconds: list[float] = []
         self.commit_seconds: list[float] = []
-        self.react_seconds: list[float] = []
+        self.drained: backlog.DrainReport | None = None
 
     def add(self, result: BatchResult, seconds: float) -> None:
         self.accepted += result.accepted
@@ -375,8 +378,6 @@ class _Summary:
         self.rejected_by_reason.update(result.rejected_by_reason)
         self.batch_seconds.append(seconds)
         timings = result.timings
-        if "react" in timings:
-            self.react_seconds.append(timings["react"])
         self.commit_seconds.append(timings.get("prepare", 0.0) + timings.get("store", 0.0))
 
 
