@@ -95,7 +95,12 @@ def test_altering_an_events_data_is_found_at_that_event(busy_log):
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("actor_label", "someone.else"), ("action", "escalation.note_added"), ("escalation_id", 999)],
+    [
+        ("actor_label", "someone.else"),
+        ("action", "escalation.note_added"),
+        ("escalation_id", 999),
+        ("crisis_id", 999),
+    ],
 )
 def test_altering_any_recorded_column_is_found(column, value, busy_log):
     target = _middle(busy_log)
@@ -276,3 +281,24 @@ def test_the_verify_command_names_the_broken_sequence(busy_log):
         call_command("audit", "verify", stdout=StringIO())
     assert f"broken at event #{target.sequence}" in str(failed.value)
     assert f"{target.sequence - 1} events verified before it" in str(failed.value)
+
+
+def test_an_event_about_a_crisis_is_indexed_by_it_and_the_copy_is_checked(db):
+    from django.db import transaction as db_transaction
+
+    with db_transaction.atomic():
+        about = record_event(
+            action=AuditAction.CRISIS_NOTE_ADDED,
+            actor=None,
+            data={"crisis_id": 7, "crisis": "CR-7"},
+        )
+        unrelated = record_event(
+            action=AuditAction.CRISIS_NOTE_ADDED, actor=None, data={"crisis_id": "7"}
+        )
+    assert (about.crisis_id, unrelated.crisis_id) == (7, None)
+    assert verify_chain().ok
+    # Moving an event to another crisis's timeline is found, though no hash covers the copy.
+    _run("UPDATE audit_auditevent SET crisis_id = 8 WHERE sequence = %s", [about.sequence])
+    report = verify_chain()
+    assert not report.ok and report.broken_at_sequence == about.sequence
+    assert "crisis" in report.problem

@@ -42,6 +42,10 @@ class AuditEvent(models.Model):
     # A plain column, not a foreign key: the log must outlive and never cascade from
     # the things it describes. It makes an escalation's timeline one indexed query.
     escalation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The crisis an event belongs to, copied from ``data["crisis_id"]`` (which the hash
+    # covers; ``audit verify`` checks the copy) so a war room reads its timeline from an
+    # index rather than by looking inside every event's JSON.
+    crisis_id = models.BigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
@@ -50,7 +54,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["sequence"]
-        indexes = [models.Index(fields=["escalation_id", "sequence"])]
+        indexes = [
+            models.Index(fields=["escalation_id", "sequence"]),
+            models.Index(
+                fields=["crisis_id", "sequence"],
+                name="audit_crisis_sequence",
+                condition=models.Q(crisis_id__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from watchfloor.audit.services import compute_event_hash
+from watchfloor.audit.services import compute_event_hash, crisis_id_of
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,13 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
                 False,
                 event.sequence,
                 "the event's content does not match its hash (it was altered)",
+            )
+        if event.crisis_id != crisis_id_of(event.data):
+            return ChainReport(
+                checked,
+                False,
+                event.sequence,
+                "the event's crisis does not match the crisis its data names (it was altered)",
             )
         expected_previous = event.hash
         expected_sequence += 1

@@ -65,6 +65,12 @@ def compute_event_hash(
     return hashlib.sha256((previous_hash + payload).encode()).hexdigest()
 
 
+def crisis_id_of(data: Any) -> int | None:
+    """The crisis an event's data names (``crisis_id``), if any."""
+    value = data.get("crisis_id") if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def record_event(
     *,
     action: AuditAction,
@@ -114,6 +120,7 @@ def record_event(
         object_type=object_type,
         object_id=object_id,
         escalation_id=escalation_id,
+        crisis_id=crisis_id_of(clean_data),
         data=clean_data,
         previous_hash=head.last_hash,
         hash=event_hash,
