@@ -18,6 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from watchfloor.coordination.api import router as coordination_router
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.crises.api import router as crises_router
 from watchfloor.escalations.api import router as escalations_router
 from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
@@ -41,6 +42,7 @@ api.add_router("/", escalations_router)
 api.add_router("/", signals_router)
 api.add_router("/", coordination_router)
 api.add_router("/", people_router)
+api.add_router("/crises", crises_router)
 
 
 # ---------------------------------------------------------------- errors

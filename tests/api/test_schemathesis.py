@@ -41,8 +41,9 @@ def connection_kept_open():
 
 @pytest.fixture
 def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
-    """An admin token, and a few real escalations (one with a pending decision) so that
-    generated ids sometimes land on something that exists."""
+    """An admin token, a few real escalations (one with a pending decision) and a crisis
+    with a war-room entry, so that generated ids sometimes land on something that exists."""
+    from watchfloor.crises.services import add_crisis_note, declare_crisis
     from watchfloor.escalations.services import create_escalation, record_decision
     from watchfloor.people.services import create_api_token
 
@@ -67,10 +68,19 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
         scope="the seeded posts",
         rationale="seeded",
     )
+    crisis = declare_crisis(
+        actor=admin,
+        title="Seeded crisis",
+        declared_from=escalations[0],
+        escalations=[escalations[1]],
+    )
+    note = add_crisis_note(crisis=crisis, body="seeded", actor=admin)
     return {
         "authorization": f"Bearer {secret}",
         "escalation_ids": [e.pk for e in escalations],
         "decision_id": decision.pk,
+        "crisis_id": crisis.pk,
+        "note_id": note.pk,
     }
 
 
@@ -94,6 +104,8 @@ def _aim_at_real_objects(case, seeded) -> None:
     targets = {
         "escalation_id": seeded["escalation_ids"],
         "decision_id": [seeded["decision_id"]],
+        "crisis_id": [seeded["crisis_id"]],
+        "note_id": [seeded["note_id"]],
     }
     for name, ids in targets.items():
         value = str(parameters.get(name, ""))

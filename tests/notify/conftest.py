@@ -217,21 +217,16 @@ def no_failed_tasks(db):
 
 
 @pytest.fixture
-def escalate(make_escalation, analyst, committed, monkeypatch):
-    """File an escalation at ``severity``; the escalation services tell the notify app.
-
-    Escalations carry no drill flag yet (drills come with the crisis drill work), so a
-    drill is marked on the class for the duration of filing, which is what the notify
-    app reads."""
-    from watchfloor.escalations.models import Escalation
+def escalate(make_escalation, analyst, committed):
+    """File an escalation at ``severity`` (a drill's, with ``drill``); the escalation
+    services tell the notify app."""
 
     def make(severity: int, *, drill: bool = False, **overrides: Any):
-        with monkeypatch.context() as patch:
-            if drill:
-                patch.setattr(Escalation, "is_drill", True, raising=False)
-            with committed():
-                escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[severity], **overrides)
-                assert escalation.severity == severity
+        with committed():
+            escalation = make_escalation(
+                rubric_answers=SEVERITY_ANSWERS[severity], is_drill=drill, **overrides
+            )
+            assert escalation.severity == severity
         return escalation
 
     return make

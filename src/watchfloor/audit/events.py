@@ -74,6 +74,7 @@ class AuditAction(models.TextChoices):
     CRISIS_ESCALATION_UNLINKED = "crisis.escalation_unlinked", "Escalation unlinked from a crisis"
     CRISIS_ACCESS_CHANGED = "crisis.access_changed", "Crisis access changed"
     CRISIS_SITREP_SENT = "crisis.sitrep_sent", "Sitrep recorded as sent"
+    CRISIS_SITREP_REMINDED = "crisis.sitrep_reminded", "Commander reminded a sitrep is due"
     CRISIS_HANDOFF_CONFIRMED = "crisis.handoff_confirmed", "Handoff confirmed by outgoing commander"
     CRISIS_HANDOFF_ACKNOWLEDGED = (
         "crisis.handoff_acknowledged",
@@ -84,6 +85,19 @@ class AuditAction(models.TextChoices):
     CRISIS_ACTION_ITEM_ADDED = "crisis.action_item_added", "Review action item added"
     CRISIS_ACTION_ITEM_CHANGED = "crisis.action_item_changed", "Review action item updated"
     CRISIS_REVIEW_EXPORTED = "crisis.review_exported", "Post-incident review exported"
+    CRISIS_CLUSTER_LINKED = "crisis.cluster_linked", "Signals cluster linked to a crisis"
+    CRISIS_CLUSTER_UNLINKED = "crisis.cluster_unlinked", "Signals cluster unlinked from a crisis"
+    CRISIS_WATCHLIST_ENTRY_ADDED = "crisis.watchlist_entry_added", "Added to the crisis watchlist"
+    CRISIS_WATCHLIST_ENTRY_REMOVED = (
+        "crisis.watchlist_entry_removed",
+        "Removed from the crisis watchlist",
+    )
+    WATCHLIST_SIGNALS_FLAGGED = "watchlist.signals_flagged", "Signals flagged by a crisis watchlist"
+    CRISIS_DRILL_STARTED = "crisis.drill_started", "Drill started"
+    CRISIS_DRILL_INJECTED = "crisis.drill_injected", "Drill event injected"
+    CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"
+    CRISIS_DRILL_FINISHED = "crisis.drill_finished", "Drill finished and scored"
+    CRISIS_DRILL_ABANDONED = "crisis.drill_abandoned", "Drill abandoned"
     NOTIFY_CHANNEL_CREATED = "notify.channel_created", "Notification channel created"
     NOTIFY_CHANNEL_CHANGED = "notify.channel_changed", "Notification channel changed"
     NOTIFY_CHANNEL_SECRET_ROTATED = "notify.channel_secret_rotated", "Webhook secret rotated"

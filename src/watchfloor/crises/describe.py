@@ -8,6 +8,7 @@ escalation timeline can word the crisis events that carry its escalation's id wi
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from watchfloor.audit.events import AuditAction
@@ -92,6 +93,24 @@ def _sitrep(data: dict[str, Any]) -> tuple[str, str]:
     return summary, body
 
 
+def _moment(value: Any) -> str:
+    """An ISO time from the log as 'YYYY-MM-DD HH:MM UTC' (as given when it is not one)."""
+    try:
+        return f"{datetime.fromisoformat(str(value)).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return str(value or "")
+
+
+def _sitrep_reminded(data: dict[str, Any]) -> tuple[str, str]:
+    who = data.get("to") or "nobody (no incident commander)"
+    state = "overdue since" if data.get("overdue") else "due"
+    audience = data.get("audience_name") or "the"
+    summary = f"{who}: {audience} sitrep {state} {_moment(data.get('due_at'))}"
+    if data.get("suppressed"):
+        summary += " — drill, not delivered"
+    return summary, ""
+
+
 def _handoff_confirmed(data: dict[str, Any]) -> tuple[str, str]:
     return (
         f"{str(data.get('from_region', '')).upper()} → {str(data.get('to_region', '')).upper()}: "
@@ -123,6 +142,50 @@ def _action_item(data: dict[str, Any]) -> tuple[str, str]:
     return f"{data.get('title', '')} · owner {data.get('owner')} · due {data.get('due_on')}", ""
 
 
+def _cluster_linked(data: dict[str, Any]) -> tuple[str, str]:
+    signals = data.get("signals")
+    counted = f" ({signals} signals)" if signals is not None else ""
+    return f"{data.get('cluster', '')} linked{counted}", str(data.get("reason", ""))
+
+
+def _cluster_unlinked(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('cluster', '')} unlinked", str(data.get("reason", ""))
+
+
+def _watchlist_entry(data: dict[str, Any]) -> tuple[str, str]:
+    kind = str(data.get("kind", "")).replace("_", " ")
+    language = f" ({data['language']})" if data.get("language") else ""
+    return f"{kind}: {data.get('value', '')}{language}", str(
+        data.get("note") or data.get("reason") or ""
+    )
+
+
+def _drill(data: dict[str, Any], what: str) -> tuple[str, str]:
+    summary = f"DRILL {data.get('scenario', '')} {what}"
+    if data.get("percent") is not None:
+        summary += f": {data['percent']}%"
+    body = str(data.get("error") or data.get("reason") or data.get("title") or "")
+    if data.get("response"):
+        body = f"{data['response']}: {body}"
+    return summary, body
+
+
+def _drill_injected(data: dict[str, Any]) -> tuple[str, str]:
+    outcome = data.get("outcome") or {}
+    summary = f"DRILL inject {data.get('offset', '')}: {data.get('title', '')}"
+    if data.get("early"):
+        summary += " (brought forward)"
+    lines = []
+    if outcome.get("escalation"):
+        lines.append(f"Opened {outcome['escalation']}")
+    if outcome.get("signals"):
+        languages = ", ".join(f"{k} {v}" for k, v in (outcome.get("by_language") or {}).items())
+        lines.append(f"{outcome['signals']} drill signals ({languages}); not ingested")
+    if outcome.get("body"):
+        lines.append(f"From {outcome.get('from', '')}: {outcome['body']}")
+    return summary, "\n".join(lines)
+
+
 def _fallback(data: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
@@ -140,12 +203,22 @@ DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.CRISIS_ACCESS_CHANGED: _access,
     AuditAction.CRISIS_UPDATED: _updated,
     AuditAction.CRISIS_SITREP_SENT: _sitrep,
+    AuditAction.CRISIS_SITREP_REMINDED: _sitrep_reminded,
     AuditAction.CRISIS_HANDOFF_CONFIRMED: _handoff_confirmed,
     AuditAction.CRISIS_HANDOFF_ACKNOWLEDGED: _handoff_acknowledged,
     AuditAction.CRISIS_REVIEW_UPDATED: _review_updated,
     AuditAction.CRISIS_ROOT_CAUSE_ADDED: _root_cause,
     AuditAction.CRISIS_ACTION_ITEM_ADDED: _action_item,
     AuditAction.CRISIS_ACTION_ITEM_CHANGED: _action_item,
+    AuditAction.CRISIS_CLUSTER_LINKED: _cluster_linked,
+    AuditAction.CRISIS_CLUSTER_UNLINKED: _cluster_unlinked,
+    AuditAction.CRISIS_WATCHLIST_ENTRY_ADDED: _watchlist_entry,
+    AuditAction.CRISIS_WATCHLIST_ENTRY_REMOVED: _watchlist_entry,
+    AuditAction.CRISIS_DRILL_STARTED: lambda d: _drill(d, "started"),
+    AuditAction.CRISIS_DRILL_INJECTED: _drill_injected,
+    AuditAction.CRISIS_DRILL_RESPONSE_FAILED: lambda d: _drill(d, "scripted response failed"),
+    AuditAction.CRISIS_DRILL_FINISHED: lambda d: _drill(d, "finished"),
+    AuditAction.CRISIS_DRILL_ABANDONED: lambda d: _drill(d, "abandoned"),
 }
 
 

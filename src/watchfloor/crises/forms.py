@@ -3,6 +3,7 @@ take, and put a service's error back next to its field. The services decide."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from watchfloor.crises.models import (
     CrisisNote,
     Level,
     RoleKind,
+    WatchlistKind,
 )
 from watchfloor.crises.selectors import CriterionResult, RoleSlot
 from watchfloor.web import choices as options
@@ -334,3 +336,38 @@ class ActionItemForm(ServiceErrorForm):
 class ActionItemStatusForm(ServiceErrorForm):
     status = forms.ChoiceField(choices=ActionItem.Status.choices)
     note = forms.CharField(required=False, max_length=5000, help_text="Needed to drop it.")
+
+
+_CLUSTER_REFERENCE = re.compile(r"^\s*(?:c-?)?(?P<pk>\d+)\s*$", re.IGNORECASE)
+
+
+class ClusterLinkForm(ServiceErrorForm):
+    cluster = forms.CharField(help_text="Its number, such as C-1234 (on the clusters page).")
+    reason = forms.CharField(required=False, max_length=500)
+    service_fields = {"cluster_id": "cluster"}
+
+    def clean_cluster(self) -> int:
+        match = _CLUSTER_REFERENCE.match(self.cleaned_data["cluster"])
+        if match is None:
+            raise ValidationError("Give a cluster number such as C-1234.")
+        return int(match.group("pk"))
+
+
+class WatchlistEntryForm(ServiceErrorForm):
+    kind = forms.ChoiceField(choices=WatchlistKind.choices, initial=WatchlistKind.TERM)
+    value = forms.CharField(
+        max_length=500,
+        label="Watch for",
+        help_text="A word or phrase, #hashtag, @account, link, domain or media hash. Case, "
+        "width and (outside Vietnamese) accents do not matter.",
+    )
+    language = forms.CharField(
+        required=False,
+        max_length=35,
+        help_text="BCP 47, e.g. ja, vi. A Vietnamese term keeps the diacritics it is written with.",
+    )
+    note = forms.CharField(required=False, max_length=500, help_text="Why it is watched.")
+
+
+class WatchlistRemoveForm(ServiceErrorForm):
+    reason = forms.CharField(required=False, max_length=500)

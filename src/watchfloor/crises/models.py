@@ -539,3 +539,37 @@ class DrillInject(models.Model):
 
     def __str__(self) -> str:
         return f"drill {self.run_id} inject {self.sequence}: {self.kind}"
+
+
+class SitrepReminder(models.Model):
+    """A reminder to the incident commander that the sitrep of record falls due at
+    ``due_at``. One per crisis and due time, whichever worker gets there first: sending
+    the sitrep moves the due time on, and the next reminder is for the new one."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="sitrep_reminders")
+    due_at = models.DateTimeField()
+    # The commander when the reminder went out (empty when the crisis had none to remind).
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notification = models.ForeignKey(
+        "notify.Notification",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # Whether the sitrep was already overdue when the reminder went out.
+    was_overdue = models.BooleanField(default=False)
+    # A drill's reminder is recorded and never delivered.
+    is_suppressed = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["crisis", "due_at"], name="sitrep_reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"CR-{self.crisis_id} sitrep due {self.due_at:%Y-%m-%d %H:%M} UTC reminder"

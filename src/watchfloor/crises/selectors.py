@@ -212,6 +212,33 @@ def crisis_list(*, user: User, include_closed: bool = True) -> QuerySet[Crisis]:
     )
 
 
+@dataclass(frozen=True)
+class CrisisFilters:
+    """What the crises list may be narrowed to; an empty filter leaves everything in."""
+
+    active: bool | None = None  # True: active only; False: closed only
+    levels: tuple[str, ...] = ()
+    market: str = ""
+
+
+def filtered_crisis_list(*, user: User, filters: CrisisFilters) -> QuerySet[Crisis]:
+    """:func:`crisis_list`, in the same order and with the same prefetches, narrowed."""
+    crises = crisis_list(user=user)
+    if filters.active is not None:
+        crises = crises.filter(is_active=filters.active)
+    if filters.levels:
+        crises = crises.filter(level__in=list(filters.levels))
+    if filters.market:
+        crises = crises.filter(
+            Exists(
+                Crisis.markets.through.objects.filter(
+                    crisis_id=OuterRef("pk"), market__code=filters.market
+                )
+            )
+        )
+    return crises
+
+
 def crises_for_escalation(*, escalation: Escalation, user: User) -> list[Crisis]:
     return list(
         crises_visible_to(user)
@@ -264,6 +291,15 @@ def visible_links(*, crisis: Crisis, viewer: User) -> list[CrisisEscalation]:
 def all_linked_escalation_ids(crisis: Crisis) -> list[int]:
     """Every linked escalation, seen or not: for guards, never for display."""
     return list(crisis.links.values_list("escalation_id", flat=True))
+
+
+def visible_escalation_ids(*, crisis: Crisis, viewer: User) -> set[int]:
+    """The linked escalations the viewer may see, by id (for reading the timeline)."""
+    return set(
+        CrisisEscalation.objects.filter(
+            crisis=crisis, escalation__in=escalations_visible_to(viewer)
+        ).values_list("escalation_id", flat=True)
+    )
 
 
 # ---------------------------------------------------------------- deadlines
@@ -572,7 +608,7 @@ def _overdue_steps(escalation_ids: list[int], now: datetime) -> list[tuple[int, 
 def crisis_events(crisis: Crisis, *, since: datetime | None = None) -> QuerySet[AuditEvent]:
     """The crisis's own events (each carries its id in ``data``), oldest first."""
     events = AuditEvent.objects.filter(
-        action__in=TIMELINE_CRISIS_ACTIONS, data__crisis_id=crisis.pk
+        crisis_id=crisis.pk, action__in=TIMELINE_CRISIS_ACTIONS
     ).select_related("actor")
     if since is not None:
         events = events.filter(occurred_at__gt=since)
@@ -596,7 +632,7 @@ def escalation_events(
 def level_history(crisis: Crisis) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.filter(
-            action=AuditAction.CRISIS_LEVEL_CHANGED, data__crisis_id=crisis.pk
+            crisis_id=crisis.pk, action=AuditAction.CRISIS_LEVEL_CHANGED
         ).order_by("sequence")
     )
 

@@ -166,8 +166,11 @@ def _notify_declared(*, crisis: Crisis, actor: User) -> None:
     declaration starts the origin escalation's escalation policy again as a new matter
     (a policy already running carries on). Called inside the declaring transaction, as
     the escalation services call it: deliveries leave only once it commits. A crisis
-    declared from scratch pages nobody yet.
+    declared from scratch pages nobody yet. A drill pages nobody: it rehearses the
+    response without reaching anyone (see ``crises.drills``).
     """
+    if crisis.is_drill or (crisis.declared_from is not None and crisis.declared_from.is_drill):
+        return
     if crisis.declared_from is not None:
         notify_escalation_event(escalation=crisis.declared_from, event="created", actor=actor)
 

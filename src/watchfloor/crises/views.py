@@ -21,12 +21,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import is_admin
-from watchfloor.crises import selectors, services
+from watchfloor.crises import containment, selectors, services, watchlists
+from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.config import crisis_config
 from watchfloor.crises.drafting import crisis_zone, draft_sitrep
 from watchfloor.crises.forms import (
@@ -34,6 +36,7 @@ from watchfloor.crises.forms import (
     AcknowledgeForm,
     ActionItemForm,
     ActionItemStatusForm,
+    ClusterLinkForm,
     DeclareForm,
     DetailsForm,
     HandoffForm,
@@ -46,6 +49,8 @@ from watchfloor.crises.forms import (
     RootCauseForm,
     SitrepForm,
     UnlinkForm,
+    WatchlistEntryForm,
+    WatchlistRemoveForm,
 )
 from watchfloor.crises.handoffs import build_packet
 from watchfloor.crises.models import ActionItem, Crisis, CrisisNote, Level
@@ -62,6 +67,7 @@ from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
+from watchfloor.signals.selectors import access_cluster, can_see_signals
 from watchfloor.web.forms import ServiceErrorForm
 from watchfloor.web.views import shows_domain_errors
 
@@ -215,7 +221,20 @@ def _live_context(request: HttpRequest, crisis: Crisis, *, with_criteria: bool) 
     room = selectors.war_room(
         crisis=crisis, viewer=request.user, now=now, with_criteria=with_criteria
     )
+    watched = containment.war_room_signals(
+        crisis=room.crisis,
+        viewer=request.user,
+        escalation_ids=[link.escalation_id for link in room.links],
+        now=now,
+    )
     return {
+        "watched": watched,
+        "containment_chart": containment_chart(
+            watched.containment.hours, zone=timezone.get_current_timezone_name()
+        )
+        if watched.containment
+        else "",
+        "may_watch": _watches(request.user, room),
         "crisis": room.crisis,
         "room": room,
         "now": now,
@@ -251,6 +270,10 @@ def _works(user: User, room: WarRoom) -> bool:
     return room.crisis.is_active and may_work_crisis(user)
 
 
+def _watches(user: User, room: WarRoom) -> bool:
+    return _works(user, room) and can_see_signals(user)
+
+
 ACTION_FORMS: dict[str, ActionForm] = {
     "note": ActionForm(
         lambda room, data, user: NoteForm(data, prefix="note", may_work=may_work_crisis(user)),
@@ -278,6 +301,16 @@ ACTION_FORMS: dict[str, ActionForm] = {
         lambda room, data, user: LinkForm(data, prefix="link"),
         _works,
         "your role cannot link escalations to a crisis",
+    ),
+    "cluster": ActionForm(
+        lambda room, data, user: ClusterLinkForm(data, prefix="cluster"),
+        _watches,
+        "your role cannot link signals clusters to a crisis",
+    ),
+    "watch": ActionForm(
+        lambda room, data, user: WatchlistEntryForm(data, prefix="watch"),
+        _watches,
+        "your role cannot change a crisis's watchlist",
     ),
     "details": ActionForm(
         lambda room, data, user: DetailsForm(
@@ -415,6 +448,8 @@ def _back(crisis: Crisis, form_name: str) -> str:
 _EXTRA_FORMS: dict[str, Callable[[Any], ServiceErrorForm]] = {
     "unlink": lambda data: UnlinkForm(data, prefix="unlink"),
     "pin": lambda data: _PinForm(data),
+    "cluster-unlink": lambda data: UnlinkForm(data, prefix="cluster-unlink"),
+    "unwatch": lambda data: WatchlistRemoveForm(data, prefix="unwatch"),
 }
 _ANCHORS = {
     "note": "live-timeline",
@@ -424,6 +459,10 @@ _ANCHORS = {
     "link": "live-escalations",
     "unlink": "live-escalations",
     "pin": "live-facts",
+    "cluster": "live-clusters",
+    "cluster-unlink": "live-clusters",
+    "watch": "live-watchlist",
+    "unwatch": "live-watchlist",
 }
 
 
@@ -512,6 +551,48 @@ def crisis_unlink(
         crisis=crisis, escalation=escalation, actor=request.user, reason=data["reason"]
     )
     return f"{escalation.reference} is no longer part of {crisis.reference}."
+
+
+@crisis_action("cluster")
+def crisis_cluster_link(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+    cluster = access_cluster(actor=request.user, cluster_id=data["cluster"])
+    containment.link_cluster(
+        crisis=crisis, cluster=cluster, actor=request.user, reason=data["reason"]
+    )
+    return f"C-{cluster.pk} is part of {crisis.reference}."
+
+
+@crisis_action("cluster-unlink")
+def crisis_cluster_unlink(
+    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, cluster_id: int
+) -> str:
+    cluster = access_cluster(actor=request.user, cluster_id=cluster_id)
+    containment.unlink_cluster(
+        crisis=crisis, cluster=cluster, actor=request.user, reason=data["reason"]
+    )
+    return f"C-{cluster.pk} is no longer linked to {crisis.reference}."
+
+
+@crisis_action("watch")
+def crisis_watch(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+    entry = watchlists.add_watchlist_entry(
+        crisis=crisis,
+        kind=data["kind"],
+        value=data["value"],
+        actor=request.user,
+        language=data["language"],
+        note=data["note"],
+    )
+    return f"{crisis.reference} now watches for {entry.get_kind_display().lower()} '{entry.value}'."
+
+
+@crisis_action("unwatch")
+def crisis_unwatch(
+    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, entry_id: int
+) -> str:
+    entry = watchlists.get_watchlist_entry(crisis=crisis, entry_id=entry_id)
+    watchlists.remove_watchlist_entry(entry=entry, actor=request.user, reason=data["reason"])
+    return f"'{entry.value}' is no longer watched for."
 
 
 @crisis_action("details")

@@ -275,6 +275,7 @@ def create_escalation(
     is_restricted: bool = False,
     access_usernames: list[str] | None = None,
     shared_with_team_codes: list[str] | None = None,
+    is_drill: bool = False,
 ) -> Escalation:
     _require(can_work_escalations(actor), "your role cannot create escalations")
     version = active_catalog_version()
@@ -375,6 +376,9 @@ def create_escalation(
         created_by=actor,
         is_high_visibility=is_high_visibility,
         is_restricted=is_restricted,
+        # Set at creation so the escalation policy started below already knows it is a
+        # drill and records its notifications without delivering them.
+        is_drill=is_drill,
         opened_at=opened_at,
         created_at=now,
         updated_at=now,
@@ -419,6 +423,7 @@ def create_escalation(
             "languages": language_tags,
             "source": source_kind,
             "restricted": is_restricted,
+            "drill": is_drill,
             "catalog_version": version.digest[:12],
             "statutory_clocks": [
                 {"rule": rule.code, "received_at": received, "due_at": due}

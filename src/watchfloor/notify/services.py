@@ -84,9 +84,9 @@ _STOPPING = {
 
 
 def is_drill(escalation: Escalation) -> bool:
-    """Drills rehearse the chase without reaching anyone. An escalation is a drill when it
-    says so (``is_drill``, set by the crisis drill tooling once it exists)."""
-    return bool(getattr(escalation, "is_drill", False))
+    """Drills rehearse the chase without reaching anyone: an escalation opened by a crisis
+    drill says so (``is_drill``)."""
+    return escalation.is_drill
 
 
 # ---------------------------------------------------------------- escalation events

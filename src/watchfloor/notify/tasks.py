@@ -69,17 +69,22 @@ HOUSEKEEPING_EVERY = timedelta(minutes=1)
 @task()
 def housekeeping_sweep() -> str:
     """Work that no event triggers: chase unanswered partner requests, end surges whose
-    rate has fallen and wake snoozed clusters. It schedules its own next run, so one
-    chain of rows keeps it going across restarts; each step is safe to repeat."""
+    rate has fallen, wake snoozed clusters and remind crisis commanders of sitreps due.
+    It schedules its own next run, so one chain of rows keeps it going across restarts;
+    each step is safe to repeat."""
     from watchfloor.coordination.services import chase_overdue_requests
+    from watchfloor.crises.tasks import send_sitrep_reminders
+    from watchfloor.signals.backlog import drain
     from watchfloor.signals.reactions import check_all
 
     try:
         chases = chase_overdue_requests(now=clock.now())
+        drain(worker="housekeeping")  # batches whose own reaction task has not run
         surges = check_all()
+        reminders = send_sitrep_reminders.call()
     finally:
         housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
-    return f"chased {len(chases)} partner requests; surges: {surges}"
+    return f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
 
 
 def ensure_housekeeping_scheduled() -> bool:

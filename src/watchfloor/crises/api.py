@@ -1,0 +1,797 @@
+"""The crises API: thin handlers over ``selectors`` and ``services``, mounted at /crises.
+
+Each handler finds the crisis with ``access_crisis`` (a missing crisis and one the caller
+may not see give the same 404), any escalation it names with ``access_escalation``, calls
+one service or selector, and returns a schema. Every write is a crisis service, which
+checks the caller's role and writes the audit event; looking at a restricted crisis is
+recorded as the war room records it. Errors are ``core.errors`` exceptions, rendered by
+``watchfloor.api``.
+
+The schemas are here too: input schemas check what can be checked without the database,
+the services check the rest; output schemas are built from selectors' results by their
+``build`` constructors, so what a response costs in queries is visible in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Schema, Status
+from pydantic import Field
+
+from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
+from watchfloor.crises import selectors, services
+from watchfloor.crises.cadence import SitrepState
+from watchfloor.crises.config import CrisisConfig, crisis_config
+from watchfloor.crises.drafting import SitrepDraft, draft_sitrep
+from watchfloor.crises.models import CrisisNote, Level, RoleKind
+from watchfloor.crises.permissions import may_work_crisis
+from watchfloor.crises.services import (
+    NOTE_MAX,
+    REASON_MAX,
+    SITREP_MAX,
+    SUBJECT_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+)
+from watchfloor.crises.timeline import CrisisTimelineLine, crisis_timeline
+from watchfloor.escalations.models import Status as EscalationStatus
+from watchfloor.escalations.schemas import (
+    MAX_OFFSET,
+    Code,
+    ErrorOut,
+    Id,
+    PersonOut,
+    Username,
+    UtcTime,
+    _Input,
+    _text,
+)
+from watchfloor.escalations.selectors import access_escalation
+from watchfloor.people.services import get_user_by_username
+
+if TYPE_CHECKING:
+    from watchfloor.crises.models import Crisis, CrisisEscalation, RoleAssignment, Sitrep
+    from watchfloor.crises.selectors import CriterionResult, Deadline, RoleSlot, WarRoom
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.people.models import User
+
+router = Router(tags=["crises"])
+
+READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
+
+LanguageTag = _text(35)
+
+
+def _actor(request: HttpRequest) -> User:
+    return request.auth  # set by people.auth: the token's user or the session's
+
+
+def _access(request: HttpRequest, crisis_id: int) -> Crisis:
+    return selectors.access_crisis(actor=_actor(request), crisis_id=crisis_id)
+
+
+def _escalation(request: HttpRequest, escalation_id: int, *, field: str) -> Escalation:
+    try:
+        return access_escalation(actor=_actor(request), escalation_id=escalation_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, field=field) from exc
+
+
+def _user(username: str, *, field: str) -> User:
+    try:
+        return get_user_by_username(username)
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field=field) from exc
+
+
+def _require_work(actor: User, message: str) -> None:
+    if not may_work_crisis(actor):
+        raise PermissionDenied(message)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class CrisisQuery(Schema):
+    """Filters of the crises list; ``level`` may repeat."""
+
+    active: bool | None = Field(
+        None, description="true: active crises only; false: closed ones only; omitted: both"
+    )
+    level: list[Level] = Field(default_factory=list, max_length=len(Level.values))
+    market: Code = Field("", description="a market code, e.g. JP")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    def as_filters(self) -> selectors.CrisisFilters:
+        return selectors.CrisisFilters(
+            active=self.active,
+            levels=tuple(self.level),
+            market=self.market.strip().upper(),
+        )
+
+
+class TimelineQuery(Schema):
+    newest_first: bool = False
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+class DraftQuery(Schema):
+    audience: Code = Field(description="a sitrep audience code from crisis.yaml, e.g. leadership")
+    language: LanguageTag = Field("en", description="a language the audience's template has")
+
+
+class DeclareIn(_Input):
+    title: _text(TITLE_MAX, min_length=1)
+    level: Literal["monitoring", "incident", "crisis_protocol"] = "incident"
+    summary: _text(SUMMARY_MAX) = ""
+    markets: list[Code] = Field(
+        default_factory=list,
+        max_length=100,
+        description="market codes; from the escalation declared from when empty",
+    )
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=30)
+    commander: Username | None = Field(None, description="a username; the caller when omitted")
+    declared_from: Id | None = Field(
+        None, description="the id of the escalation the crisis is declared from"
+    )
+    escalations: list[Id] = Field(
+        default_factory=list, max_length=100, description="ids of further escalations to link"
+    )
+    reason: _text(REASON_MAX) = ""
+    is_restricted: bool = False
+    access_list: list[Username] = Field(default_factory=list, max_length=200)
+
+
+class LevelIn(_Input):
+    to_level: Level
+    reason: _text(REASON_MAX) = Field(
+        "", description="required, except to stand down with every criterion met"
+    )
+    confirmed_criteria: list[Code] = Field(
+        default_factory=list,
+        max_length=50,
+        description="codes of the stand-down criteria a person confirms",
+    )
+
+
+class RoleIn(_Input):
+    role: RoleKind
+    holder: Username = Field(description="who takes the role")
+    market: Code = Field("", description="the market a regional lead covers; empty otherwise")
+    note: _text(REASON_MAX) = ""
+
+
+class CrisisNoteIn(_Input):
+    body: _text(NOTE_MAX, min_length=1)
+    kind: CrisisNote.Kind = CrisisNote.Kind.NOTE
+    pinned: bool = Field(False, description="pin it as a key fact")
+
+
+class PinIn(_Input):
+    pinned: bool = Field(True, description="false to unpin")
+
+
+class SitrepIn(_Input):
+    audience: Code
+    language: LanguageTag = "en"
+    subject: _text(SUBJECT_MAX, min_length=1) | None = Field(
+        None, description="the pre-draft's subject when omitted"
+    )
+    body: _text(SITREP_MAX, min_length=1) | None = Field(
+        None, description="the pre-draft's body when omitted"
+    )
+
+
+class CrisisLinkIn(_Input):
+    escalation_id: Id
+    reason: _text(500) = ""
+
+
+class UnlinkIn(_Input):
+    reason: _text(500, min_length=1)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _sitrep_state(crisis: Crisis, *, now: datetime, config: CrisisConfig) -> SitrepState:
+    return selectors.sitrep_clock(crisis, now=now, config=config).state
+
+
+class CrisisSummaryOut(Schema):
+    """One row of the crises list. The escalation counts are of the escalations the
+    caller may see."""
+
+    id: int
+    reference: str = Field(description='"CR-" and the id')
+    title: str
+    level: Level
+    level_label: str
+    is_active: bool
+    is_restricted: bool
+    is_drill: bool
+    markets: list[str]
+    languages: list[str]
+    commander: PersonOut | None
+    escalation_count: int
+    open_escalation_count: int
+    next_sitrep_due_at: UtcTime | None
+    sitrep_state: SitrepState
+    declared_at: UtcTime
+    updated_at: UtcTime
+    closed_at: UtcTime | None
+
+    @classmethod
+    def build(cls, crisis: Crisis, *, now: datetime, config: CrisisConfig) -> CrisisSummaryOut:
+        """Reads only what ``selectors.crisis_list`` prefetches (markets, the visible links
+        with their escalations, the current commander)."""
+        commanders = crisis.current_commanders
+        links = crisis.visible_links
+        return cls(
+            id=crisis.pk,
+            reference=crisis.reference,
+            title=crisis.title,
+            level=crisis.level,
+            level_label=Level(crisis.level).label,
+            is_active=crisis.is_active,
+            is_restricted=crisis.is_restricted,
+            is_drill=crisis.is_drill,
+            markets=[market.code for market in crisis.markets.all()],
+            languages=list(crisis.languages or []),
+            commander=PersonOut.build(commanders[0].holder if commanders else None),
+            escalation_count=len(links),
+            open_escalation_count=sum(1 for link in links if link.escalation.is_open),
+            next_sitrep_due_at=crisis.next_sitrep_due_at,
+            sitrep_state=_sitrep_state(crisis, now=now, config=config),
+            declared_at=crisis.declared_at,
+            updated_at=crisis.updated_at,
+            closed_at=crisis.closed_at,
+        )
+
+
+class CrisisPageOut(Schema):
+    count: int = Field(description="all crises matching the filters that you may see")
+    items: list[CrisisSummaryOut]
+
+
+class RoleOut(Schema):
+    role: RoleKind
+    label: str
+    market: str = Field(description="the market a regional lead covers; empty otherwise")
+    holder: PersonOut | None = Field(description="null while the role is open")
+    since: UtcTime | None
+    note: str = Field(description="the handover note")
+
+    @classmethod
+    def build(cls, slot: RoleSlot) -> RoleOut:
+        assignment = slot.assignment
+        return cls(
+            role=slot.role,
+            label=slot.label,
+            market=slot.market_code,
+            holder=PersonOut.build(slot.holder),
+            since=assignment.started_at if assignment else None,
+            note=assignment.note if assignment else "",
+        )
+
+
+class RoleAssignmentOut(Schema):
+    role: RoleKind
+    label: str
+    market: str
+    holder: PersonOut
+    since: UtcTime
+    note: str
+
+    @classmethod
+    def build(cls, assignment: RoleAssignment) -> RoleAssignmentOut:
+        return cls(
+            role=assignment.role,
+            label=assignment.role_label,
+            market=assignment.market_code,
+            holder=PersonOut.build(assignment.holder),
+            since=assignment.started_at,
+            note=assignment.note,
+        )
+
+
+class LinkedEscalationOut(Schema):
+    id: int
+    reference: str
+    title: str
+    status: EscalationStatus
+    status_label: str
+    is_open: bool
+    severity: int
+    severity_name: str
+    next_due_at: UtcTime | None
+    next_due_label: str
+    is_origin: bool = Field(description="the crisis was declared from it")
+    linked_at: UtcTime
+    reason: str
+
+    @classmethod
+    def build(cls, link: CrisisEscalation) -> LinkedEscalationOut:
+        escalation = link.escalation
+        return cls(
+            id=escalation.pk,
+            reference=escalation.reference,
+            title=escalation.title,
+            status=escalation.status,
+            status_label=EscalationStatus(escalation.status).label,
+            is_open=escalation.is_open,
+            severity=escalation.severity,
+            severity_name=escalation.severity_name,
+            next_due_at=escalation.next_due_at,
+            next_due_label=escalation.next_due_label,
+            is_origin=link.is_origin,
+            linked_at=link.linked_at,
+            reason=link.reason,
+        )
+
+
+class DeadlineOut(Schema):
+    due_at: UtcTime
+    kind: str = Field(description="sitrep, handoff, statutory, request or step")
+    label: str
+    source: str = Field(description="the crisis (CR-…) or the escalation (WF-…) it belongs to")
+    escalation_id: int | None
+    basis: str
+    is_breached: bool
+
+    @classmethod
+    def build(cls, deadline: Deadline) -> DeadlineOut:
+        return cls(
+            due_at=deadline.due_at,
+            kind=deadline.kind,
+            label=deadline.label,
+            source=deadline.source,
+            escalation_id=deadline.escalation_id,
+            basis=deadline.basis,
+            is_breached=deadline.is_breached,
+        )
+
+
+class SitrepClockOut(Schema):
+    due_at: UtcTime | None = Field(description="when the next sitrep of record is due")
+    state: SitrepState
+    state_label: str
+    interval_minutes: int | None = Field(description="the cadence at the current level")
+
+
+class CriterionOut(Schema):
+    code: str
+    label: str
+    check: str
+    met: bool | None = Field(description="null: a person confirms it when standing down")
+    blockers: list[str] = Field(description="what holds it up, among what you may see")
+
+    @classmethod
+    def build(cls, result: CriterionResult) -> CriterionOut:
+        return cls(
+            code=result.criterion.code,
+            label=result.criterion.label,
+            check=result.criterion.check,
+            met=result.met,
+            blockers=[text for _, text in result.blockers],
+        )
+
+
+class CrisisNoteOut(Schema):
+    id: int
+    kind: CrisisNote.Kind
+    body: str
+    author: PersonOut
+    created_at: UtcTime
+    is_pinned: bool
+    pinned_at: UtcTime | None
+    pinned_by: PersonOut | None
+
+    @classmethod
+    def build(cls, note: CrisisNote) -> CrisisNoteOut:
+        return cls(
+            id=note.pk,
+            kind=note.kind,
+            body=note.body,
+            author=PersonOut.build(note.author),
+            created_at=note.created_at,
+            is_pinned=note.is_pinned,
+            pinned_at=note.pinned_at,
+            pinned_by=PersonOut.build(note.pinned_by),
+        )
+
+
+class CrisisDetailOut(CrisisSummaryOut):
+    """Everything the war room shows about one crisis, as the caller may see it."""
+
+    summary: str
+    declared_by: PersonOut
+    declared_from: str | None = Field(
+        description="the escalation it was declared from, when you may see it"
+    )
+    level_changed_at: UtcTime
+    stood_down_at: UtcTime | None
+    roles: list[RoleOut] = Field(description="every role, held or open")
+    escalations: list[LinkedEscalationOut] = Field(description="the linked escalations you see")
+    deadlines: list[DeadlineOut] = Field(
+        description="what falls due within the horizon, and everything breached"
+    )
+    sitrep: SitrepClockOut
+    key_facts: list[CrisisNoteOut]
+    stand_down_criteria: list[CriterionOut]
+
+    @classmethod
+    def build_from(cls, room: WarRoom) -> CrisisDetailOut:
+        crisis = room.crisis
+        interval = room.sitrep.interval
+        return cls(
+            id=crisis.pk,
+            reference=crisis.reference,
+            title=crisis.title,
+            summary=crisis.summary,
+            level=crisis.level,
+            level_label=Level(crisis.level).label,
+            is_active=crisis.is_active,
+            is_restricted=crisis.is_restricted,
+            is_drill=crisis.is_drill,
+            markets=[market.code for market in crisis.markets.all()],
+            languages=list(crisis.languages or []),
+            commander=PersonOut.build(room.commander),
+            escalation_count=len(room.links),
+            open_escalation_count=room.open_escalations,
+            next_sitrep_due_at=crisis.next_sitrep_due_at,
+            sitrep_state=room.sitrep.state,
+            declared_at=crisis.declared_at,
+            declared_by=PersonOut.build(crisis.declared_by),
+            declared_from=(
+                f"WF-{crisis.declared_from_id}"
+                if crisis.declared_from_id in room.visible_escalation_ids
+                else None
+            ),
+            level_changed_at=crisis.level_changed_at,
+            stood_down_at=crisis.stood_down_at,
+            updated_at=crisis.updated_at,
+            closed_at=crisis.closed_at,
+            roles=[RoleOut.build(slot) for slot in room.slots],
+            escalations=[LinkedEscalationOut.build(link) for link in room.links],
+            deadlines=[DeadlineOut.build(deadline) for deadline in room.deadlines],
+            sitrep=SitrepClockOut(
+                due_at=room.sitrep.due_at,
+                state=room.sitrep.state,
+                state_label=room.sitrep.label,
+                interval_minutes=int(interval.total_seconds() // 60) if interval else None,
+            ),
+            key_facts=[CrisisNoteOut.build(note) for note in room.pinned],
+            stand_down_criteria=[CriterionOut.build(result) for result in room.criteria],
+        )
+
+
+class TimelineLineOut(Schema):
+    at: UtcTime
+    actor: str
+    action: str = Field(description="the audit action, e.g. crisis.level_changed")
+    label: str
+    summary: str
+    body: str
+    source: str = Field(description="the crisis (CR-…) or one of its escalations (WF-…)")
+    escalation_id: int | None
+    note_id: int | None = Field(description="the war-room entry it records, which can be pinned")
+
+    @classmethod
+    def build(cls, line: CrisisTimelineLine) -> TimelineLineOut:
+        return cls(
+            at=line.at,
+            actor=line.actor,
+            action=line.action,
+            label=line.label,
+            summary=line.summary,
+            body=line.body,
+            source=line.source,
+            escalation_id=line.escalation_id,
+            note_id=line.note_id,
+        )
+
+
+class TimelinePageOut(Schema):
+    count: int
+    items: list[TimelineLineOut]
+
+
+class SitrepOut(Schema):
+    id: int
+    audience: str
+    number: int = Field(description="counted per audience")
+    language: str
+    subject: str
+    body: str
+    level: Level
+    covers_from: UtcTime
+    sent_at: UtcTime
+    sent_by: PersonOut
+    was_due_at: UtcTime | None = Field(description="for the sitrep of record: when it was due")
+    is_late: bool
+    next_sitrep_due_at: UtcTime | None
+
+    @classmethod
+    def build(cls, sitrep: Sitrep) -> SitrepOut:
+        return cls(
+            id=sitrep.pk,
+            audience=sitrep.audience,
+            number=sitrep.number,
+            language=sitrep.language,
+            subject=sitrep.subject,
+            body=sitrep.body,
+            level=sitrep.level,
+            covers_from=sitrep.covers_from,
+            sent_at=sitrep.sent_at,
+            sent_by=PersonOut.build(sitrep.sent_by),
+            was_due_at=sitrep.was_due_at,
+            is_late=sitrep.is_late,
+            next_sitrep_due_at=sitrep.crisis.next_sitrep_due_at,
+        )
+
+
+class SitrepDraftOut(Schema):
+    audience: str
+    audience_name: str
+    detail: str = Field(description="full, partner or public: how much the draft says")
+    language: str
+    languages: list[str] = Field(description="the languages this audience's template has")
+    number: int = Field(description="the number it will have when sent")
+    subject: str
+    body: str
+    covers_from: UtcTime
+    template_digest: str
+
+    @classmethod
+    def build(cls, draft: SitrepDraft) -> SitrepDraftOut:
+        return cls(
+            audience=draft.audience.code,
+            audience_name=draft.audience.name,
+            detail=draft.audience.detail,
+            language=draft.language,
+            languages=list(draft.languages),
+            number=draft.number,
+            subject=draft.subject,
+            body=draft.body,
+            covers_from=draft.covers_from,
+            template_digest=draft.template_digest,
+        )
+
+
+def _detail(crisis: Crisis, viewer: User) -> CrisisDetailOut:
+    room = selectors.war_room(crisis=crisis, viewer=viewer, now=clock.now(), with_criteria=True)
+    return CrisisDetailOut.build_from(room)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@router.get("", response={200: CrisisPageOut, **READ_ERRORS})
+def list_crises(request: HttpRequest, filters: Query[CrisisQuery]):
+    """Crises you may see: active ones first, the most urgent level first, then the nearest
+    sitrep; closed ones after. Counts include only what you may see."""
+    now, config = clock.now(), crisis_config()
+    crises = selectors.filtered_crisis_list(user=_actor(request), filters=filters.as_filters())
+    page = crises[filters.offset : filters.offset + filters.limit]
+    return CrisisPageOut(
+        count=crises.count(),
+        items=[CrisisSummaryOut.build(crisis, now=now, config=config) for crisis in page],
+    )
+
+
+@router.get("/{crisis_id}", response={200: CrisisDetailOut, **READ_ERRORS})
+def get_crisis(request: HttpRequest, crisis_id: Path[Id]):
+    """The war room: level, roles and holders, linked escalations, next deadlines, the next
+    sitrep and the stand-down criteria. Looking at a restricted crisis is recorded."""
+    crisis = _access(request, crisis_id)
+    services.record_restricted_view(crisis=crisis, actor=_actor(request), channel="api")
+    return _detail(crisis, _actor(request))
+
+
+@router.get("/{crisis_id}/timeline", response={200: TimelinePageOut, **READ_ERRORS})
+def get_timeline(request: HttpRequest, crisis_id: Path[Id], page: Query[TimelineQuery]):
+    """The crisis's events, entries and its visible escalations' decisions, in log order
+    (oldest first unless ``newest_first``). Recorded like the detail for a restricted one."""
+    actor = _actor(request)
+    crisis = _access(request, crisis_id)
+    services.record_restricted_view(crisis=crisis, actor=actor, channel="api")
+    visible = selectors.visible_escalation_ids(crisis=crisis, viewer=actor)
+    lines = crisis_timeline(
+        crisis_events=selectors.crisis_events(crisis),
+        escalation_events=selectors.escalation_events(
+            visible, actions=selectors.ESCALATION_DECISION_ACTIONS
+        ),
+        visible_escalation_ids=visible,
+        viewer=actor,
+        crisis_reference=crisis.reference,
+        newest_first=page.newest_first,
+    )
+    return TimelinePageOut(
+        count=len(lines),
+        items=[
+            TimelineLineOut.build(line) for line in lines[page.offset : page.offset + page.limit]
+        ],
+    )
+
+
+@router.get("/{crisis_id}/sitreps/draft", response={200: SitrepDraftOut, **READ_ERRORS})
+def get_sitrep_draft(request: HttpRequest, crisis_id: Path[Id], query: Query[DraftQuery]):
+    """The pre-draft for an audience and language, from what changed since the last sitrep
+    to that audience. Nothing is saved."""
+    actor = _actor(request)
+    crisis = _access(request, crisis_id)
+    _require_work(actor, "your role cannot send sitreps")
+    services.record_restricted_view(crisis=crisis, actor=actor, channel="api")
+    draft = draft_sitrep(
+        crisis=crisis,
+        audience=query.audience,
+        language=query.language,
+        viewer=actor,
+        now=clock.now(),
+    )
+    return SitrepDraftOut.build(draft)
+
+
+# ---------------------------------------------------------------- declaring and commanding
+
+
+@router.post("", response={201: CrisisDetailOut, **WRITE_ERRORS})
+def declare_crisis(request: HttpRequest, payload: DeclareIn):
+    """Declare a crisis from an escalation (``declared_from``) or from scratch. The commander
+    is you unless named; a restricted crisis keeps you and the commander on its access list."""
+    actor = _actor(request)
+    _require_work(actor, "your role cannot declare a crisis")
+    origin = (
+        _escalation(request, payload.declared_from, field="declared_from")
+        if payload.declared_from is not None
+        else None
+    )
+    others = [
+        _escalation(request, escalation_id, field=f"escalations.{index}")
+        for index, escalation_id in enumerate(payload.escalations)
+    ]
+    commander = _user(payload.commander, field="commander") if payload.commander else None
+    try:
+        crisis = services.declare_crisis(
+            actor=actor,
+            title=payload.title,
+            level=payload.level,
+            summary=payload.summary,
+            markets=payload.markets,
+            languages=payload.languages,
+            commander=commander,
+            declared_from=origin,
+            escalations=others,
+            reason=payload.reason,
+            is_restricted=payload.is_restricted,
+            access_usernames=payload.access_list,
+        )
+    except InvalidInput as exc:
+        if exc.field != "holder":
+            raise
+        raise InvalidInput(exc.message, field="commander") from exc
+    return Status(201, _detail(crisis, actor))
+
+
+@router.post("/{crisis_id}/level", response={200: CrisisDetailOut, **WRITE_ERRORS})
+def change_level(request: HttpRequest, crisis_id: Path[Id], payload: LevelIn):
+    """Move the crisis along the level table, with a reason (commander, deputy, leads,
+    admins). Standing down checks the stand-down criteria; closing needs a stand-down first."""
+    crisis = services.change_level(
+        crisis=_access(request, crisis_id),
+        to_level=payload.to_level,
+        reason=payload.reason,
+        confirmed_criteria=payload.confirmed_criteria,
+        actor=_actor(request),
+    )
+    return _detail(crisis, _actor(request))
+
+
+@router.post("/{crisis_id}/roles", response={200: RoleAssignmentOut, **WRITE_ERRORS})
+def hand_over_role(request: HttpRequest, crisis_id: Path[Id], payload: RoleIn):
+    """Give a role to someone: an assignment when it is open, a handover when it is held
+    (commander, deputy, leads, admins). The holder must be able to see the crisis."""
+    crisis = _access(request, crisis_id)
+    assignment = services.hand_over_role(
+        crisis=crisis,
+        role=payload.role,
+        market=payload.market,
+        to_user=_user(payload.holder, field="holder"),
+        note=payload.note,
+        actor=_actor(request),
+    )
+    return RoleAssignmentOut.build(assignment)
+
+
+# ---------------------------------------------------------------- working the crisis
+
+
+@router.post("/{crisis_id}/notes", response={201: CrisisNoteOut, **WRITE_ERRORS})
+def add_note(request: HttpRequest, crisis_id: Path[Id], payload: CrisisNoteIn):
+    """Add an entry to the war room's timeline: a note, or a decision of the war room;
+    ``pinned`` makes it a key fact. Partners may add notes to crises they see."""
+    note = services.add_crisis_note(
+        crisis=_access(request, crisis_id),
+        body=payload.body,
+        kind=payload.kind,
+        pinned=payload.pinned,
+        actor=_actor(request),
+    )
+    return Status(201, CrisisNoteOut.build(note))
+
+
+@router.put("/{crisis_id}/notes/{note_id}/pin", response={200: CrisisNoteOut, **WRITE_ERRORS})
+def pin_fact(request: HttpRequest, crisis_id: Path[Id], note_id: Path[Id], payload: PinIn):
+    """Pin an entry as a key fact (it heads the war room and the sitreps), or unpin it."""
+    note = selectors.get_note(crisis=_access(request, crisis_id), note_id=note_id)
+    note = services.set_fact_pinned(note=note, pinned=payload.pinned, actor=_actor(request))
+    return CrisisNoteOut.build(note)
+
+
+@router.post("/{crisis_id}/sitreps", response={201: SitrepOut, **WRITE_ERRORS})
+def send_sitrep(request: HttpRequest, crisis_id: Path[Id], payload: SitrepIn):
+    """Record a sitrep as sent to an audience, exactly as given; an omitted subject or body
+    is taken from the pre-draft. Sending the sitrep of record sets when the next is due."""
+    actor = _actor(request)
+    crisis = _access(request, crisis_id)
+    _require_work(actor, "your role cannot send sitreps")
+    subject, body = payload.subject, payload.body
+    if subject is None or body is None:
+        draft = draft_sitrep(
+            crisis=crisis,
+            audience=payload.audience,
+            language=payload.language,
+            viewer=actor,
+            now=clock.now(),
+        )
+        subject = draft.subject if subject is None else subject
+        body = draft.body if body is None else body
+    sitrep = services.send_sitrep(
+        crisis=crisis,
+        audience=payload.audience,
+        language=payload.language,
+        subject=subject,
+        body=body,
+        actor=actor,
+    )
+    return Status(201, SitrepOut.build(sitrep))
+
+
+@router.post("/{crisis_id}/escalations", response={201: CrisisDetailOut, **WRITE_ERRORS})
+def link_escalation(request: HttpRequest, crisis_id: Path[Id], payload: CrisisLinkIn):
+    """Make an escalation part of the crisis (you must be able to see both)."""
+    crisis = _access(request, crisis_id)
+    services.link_escalation(
+        crisis=crisis,
+        escalation=_escalation(request, payload.escalation_id, field="escalation_id"),
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return Status(201, _detail(crisis, _actor(request)))
+
+
+@router.post(
+    "/{crisis_id}/escalations/{escalation_id}/unlink",
+    response={200: CrisisDetailOut, **WRITE_ERRORS},
+)
+def unlink_escalation(
+    request: HttpRequest, crisis_id: Path[Id], escalation_id: Path[Id], payload: UnlinkIn
+):
+    """Take an escalation out of the crisis, with a reason; the one it was declared from
+    stays."""
+    crisis = _access(request, crisis_id)
+    services.unlink_escalation(
+        crisis=crisis,
+        escalation=_escalation(request, escalation_id, field="escalation_id"),
+        reason=payload.reason,
+        actor=_actor(request),
+    )
+    return _detail(crisis, _actor(request))

@@ -1,0 +1,179 @@
+"""The drill pages: the scenarios and past runs, starting a drill, the drill page (its
+clock, the next inject, what has arrived, "inject the next event now", finish) and the
+score.
+
+In UI play the drill clock is the real clock, so reading the drill page brings the
+injects up to now (``drills.advance_drill``, idempotent, acting as the person who
+started the drill); ``static/crises/drill.js`` reloads the page when the next one falls
+due. Each view finds the run through ``drills.access_drill`` first.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from watchfloor.core import clock
+from watchfloor.core.errors import PermissionDenied, WatchfloorError
+from watchfloor.crises import drills
+from watchfloor.crises.models import DrillRun
+from watchfloor.crises.permissions import may_command_crisis
+from watchfloor.crises.scenarios import (
+    ScenarioError,
+    read_scenario,
+    read_scenarios,
+    scenario_paths,
+)
+from watchfloor.web.views import shows_domain_errors
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def drill_list(request: HttpRequest) -> HttpResponse:
+    scenarios, problems = read_scenarios(scenario_paths())
+    return render(
+        request,
+        "crises/drill_list.html",
+        {
+            "scenarios": scenarios,
+            "problems": problems,
+            "runs": list(drills.drills_visible_to(request.user)[:50]),
+            "may_start": drills.may_start_drill(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_start(request: HttpRequest) -> HttpResponse:
+    if not drills.may_start_drill(request.user):
+        raise PermissionDenied("only a lead or an admin may start a drill")
+    code = request.POST.get("scenario", "")
+    path = next((p for p in scenario_paths() if p.stem == code), None)
+    if path is None:
+        messages.error(request, "choose one of the scenarios listed")
+        return redirect("drills")
+    try:
+        scenario = read_scenario(path, check_catalog=True)
+    except ScenarioError as error:
+        messages.error(request, f"{code} cannot be played: {error.problems[0]}")
+        return redirect("drills")
+    run = drills.start_drill(scenario=scenario, actor=request.user)
+    messages.success(
+        request, f"Drill started: {run.crisis.reference} is the drill crisis. Nobody is notified."
+    )
+    return redirect("drill-detail", run_id=run.pk)
+
+
+def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
+    now = clock.now()
+    spec = drills.scenario_of(run)
+    injects = list(run.injects.order_by("sequence"))
+    upcoming = [i for i in injects if i.injected_at is None]
+    return {
+        "run": run,
+        "crisis": run.crisis,
+        "spec": spec,
+        "now": now,
+        "ends_at": run.sim_started_at + spec.length,
+        "arrived": sorted(
+            (i for i in injects if i.injected_at is not None), key=lambda i: i.injected_at
+        ),
+        "upcoming": upcoming,
+        "next_inject": upcoming[0] if upcoming else None,
+        "figures": drills.drill_figures(run),
+        "kind_labels": drills.KIND_LABELS,
+        "may_command": run.status == DrillRun.Status.RUNNING
+        and may_command_crisis(request.user, run.crisis),
+    }
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def drill_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = drills.access_drill(actor=request.user, run_id=run_id)
+    if run.status == DrillRun.Status.RUNNING:
+        drills.advance_drill(run=run, to=clock.now(), actor=run.started_by)
+        run.refresh_from_db()
+    return render(request, "crises/drill_detail.html", _drill_context(request, run))
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_inject(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = drills.access_drill(actor=request.user, run_id=run_id)
+    try:
+        inject = drills.inject_next_now(run=run, actor=request.user)
+    except PermissionDenied:
+        raise
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Injected now: {inject.title}")
+    return redirect("drill-detail", run_id=run.pk)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = drills.access_drill(actor=request.user, run_id=run_id)
+    try:
+        run = drills.finish_drill(run=run, actor=request.user)
+    except PermissionDenied:
+        raise
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+        return redirect("drill-detail", run_id=run.pk)
+    messages.success(request, f"Drill finished: {run.score['percent']}%.")
+    return redirect("drill-score", run_id=run.pk)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_abandon(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = drills.access_drill(actor=request.user, run_id=run_id)
+    try:
+        drills.abandon_drill(run=run, actor=request.user, reason=request.POST.get("reason", ""))
+    except PermissionDenied:
+        raise
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+        return redirect("drill-detail", run_id=run.pk)
+    messages.success(request, "Drill abandoned; its crisis and escalations are closed.")
+    return redirect(reverse("drills"))
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def drill_score(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The kept score of a finished drill; for one still running, the score so far."""
+    run = drills.access_drill(actor=request.user, run_id=run_id)
+    provisional = run.status == DrillRun.Status.RUNNING
+    score = drills.score_drill(run, at=clock.now()) if provisional else run.score
+    failures = []
+    # A scenario's expectations are written for its scripted play (autoplay).
+    if run.autoplay and run.status == DrillRun.Status.FINISHED and score:
+        failures = drills.expectation_failures(score, drills.scenario_of(run))
+    return render(
+        request,
+        "crises/drill_score.html",
+        {
+            "run": run,
+            "crisis": run.crisis,
+            "score": score,
+            "provisional": provisional,
+            "failures": failures,
+            "responses": (score.get("autoplay") or {}).get("responses", []) if score else [],
+        },
+    )
