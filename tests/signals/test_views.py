@@ -464,3 +464,44 @@ def test_the_surge_feed_links_what_the_rules_did(
             in page
         )
     assert "Acknowledge" not in _text(viewer_client.get(reverse("surges")))
+
+
+def test_add_a_cluster_to_a_crisis_from_its_page(
+    analyst_client, analyst, other_analyst, catalog, frozen_clock
+):
+    from watchfloor.crises.models import CrisisCluster
+    from watchfloor.crises.services import declare_crisis
+
+    crisis = declare_crisis(actor=analyst, title="Typhoon scams", markets=["PH"])
+    hidden = declare_crisis(
+        actor=other_analyst, title="Restricted", markets=["PH"], is_restricted=True
+    )
+    cluster = make_cluster()
+    add_signals(cluster, at=frozen_clock, count=2, market="PH", language="tl")
+
+    page = _text(analyst_client.get(reverse("cluster-detail", args=[cluster.pk])))
+    assert "Add to a crisis" in page
+    response = analyst_client.post(
+        reverse("cluster-crisis", args=[cluster.pk]),
+        {"crisis-crisis": crisis.reference, "crisis-reason": "same scam wave"},
+        follow=True,
+    )
+    assert f"now part of {crisis.reference}" in _text(response)
+    link = CrisisCluster.objects.get()
+    assert (link.crisis_id, link.cluster_id, link.reason) == (
+        crisis.pk,
+        cluster.pk,
+        "same scam wave",
+    )
+    assert AuditEvent.objects.filter(
+        action=AuditAction.CRISIS_CLUSTER_LINKED, crisis_id=crisis.pk
+    ).exists()
+
+    # A crisis the analyst cannot see answers like one that does not exist.
+    response = analyst_client.post(
+        reverse("cluster-crisis", args=[cluster.pk]),
+        {"crisis-crisis": hidden.reference},
+        follow=True,
+    )
+    assert f"no crisis {hidden.reference} that you can see" in _text(response)
+    assert CrisisCluster.objects.count() == 1

@@ -195,6 +195,18 @@ class AttachForm(forms.Form):
         return parse_escalation_reference(self.cleaned_data["escalation"])
 
 
+class CrisisLinkForm(forms.Form):
+    crisis = forms.CharField(
+        label="Crisis", help_text="A reference such as CR-3 (an active crisis you can see)."
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=services.REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown with the link on the crisis timeline.",
+    )
+
+
 class BenignForm(forms.Form):
     reason = forms.CharField(
         max_length=services.REASON_MAX,
@@ -400,6 +412,7 @@ def _cluster_context(request: HttpRequest, cluster: Cluster) -> dict[str, Any]:
         "can_snooze": can_act and ClusterState.SNOOZED in services.CLUSTER_TRANSITIONS[state],
         "can_reopen": can_act and state in (ClusterState.BENIGN, ClusterState.SNOOZED),
         "attach_form": AttachForm(prefix="attach"),
+        "crisis_form": CrisisLinkForm(prefix="crisis"),
         "benign_form": BenignForm(prefix="benign"),
         "snooze_form": SnoozeForm(prefix="snooze", time_zone=request.user.time_zone),
         "reopen_form": ReasonForm(prefix="reopen"),
@@ -432,7 +445,7 @@ def _cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
     try:
         outcome = act(cluster)
     except WatchfloorError as error:
-        if error.http_status in (403, 404) and error.field != "escalation_id":
+        if error.http_status in (403, 404) and error.field not in ("escalation_id", "crisis_id"):
             raise
         messages.error(request, error.message)
         return _back(cluster, "actions")
@@ -455,6 +468,27 @@ def cluster_attach(request: HttpRequest, cluster_id: int) -> HttpResponse:
             note=form.cleaned_data["note"],
         )
         return f"Cluster C-{cluster.pk} attached to {escalation.reference}."
+
+    return _cluster_action(request, cluster_id, act)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def cluster_link_crisis(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Make the cluster part of a crisis: it counts in the war room's containment figures."""
+    from watchfloor.crises.containment import link_cluster
+    from watchfloor.crises.selectors import access_crisis
+
+    def act(cluster: Cluster) -> str:
+        form = CrisisLinkForm(request.POST, prefix="crisis")
+        if not form.is_valid():
+            raise WatchfloorError(_form_problem(form))
+        crisis = access_crisis(actor=request.user, crisis_id=form.cleaned_data["crisis"])
+        link_cluster(
+            crisis=crisis, cluster=cluster, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+        return f"Cluster C-{cluster.pk} is now part of {crisis.reference}."
 
     return _cluster_action(request, cluster_id, act)
 
