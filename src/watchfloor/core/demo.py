@@ -494,6 +494,7 @@ def load_demo_scenario() -> int:
                 created[key].refresh_from_db()
                 step(created[key], users, created)
     load_demo_partner_requests()
+    load_demo_crisis()
     return len(created)
 
 
@@ -515,6 +516,12 @@ def load_demo_rota() -> None:
 
     if not Rotation.objects.exists():
         load_rotas(actor=None, new_people_password=DEMO_PASSWORD)
+
+
+def load_demo_crisis() -> None:
+    from watchfloor.crises.demo import load_demo_crisis as load
+
+    load()
 
 
 def load_demo_partner_requests() -> int:

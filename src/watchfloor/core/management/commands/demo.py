@@ -40,6 +40,10 @@ class Command(BaseCommand):
                 f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}"
             )
         self.stdout.write(
+            "\nA crisis is running: the hijacked city account's fake evacuation order, in its "
+            "war room under /crises/. Drills to rehearse are under /crises/drills/."
+        )
+        self.stdout.write(
             "\nTo rehearse a surge (an earthquake and the scams that ride it, about 5 minutes "
             "at 120x), run in another terminal:\n  " + demo_replay_command()
         )
