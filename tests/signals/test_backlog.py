@@ -138,3 +138,32 @@ def test_hooks_get_the_new_signal_ids(catalog, recorded_reactions, monkeypatch):
 )
 def test_signal_ranges_cover_exactly_the_ids(ids, ranges):
     assert backlog.signal_ranges(ids) == ranges
+
+
+def test_the_housekeeping_share_is_only_the_rows_that_have_waited(catalog, recorded_reactions):
+    with clock.frozen_at(T0):
+        _ingest(_signal(1))
+    with clock.frozen_at(T0 + timedelta(seconds=30)):
+        _ingest(_signal(2))
+    with clock.frozen_at(T0 + timedelta(minutes=1, seconds=10)):
+        report = backlog.drain(older_than=timedelta(minutes=1))
+    assert report.rows == 1
+    assert ReactionBacklog.objects.get().created_at == T0 + timedelta(seconds=30)
+
+
+def test_a_task_hands_over_after_a_few_passes_and_queues_the_next(
+    catalog, recorded_reactions, monkeypatch
+):
+    from watchfloor.signals import tasks
+
+    monkeypatch.setattr(backlog, "CLAIM_ROWS", 1)
+    monkeypatch.setattr(tasks, "PASSES_PER_TASK", 2)
+    for number in range(3):
+        _ingest(_signal(number))
+    DBTaskResult.objects.all().delete()
+
+    done = react_to_signals.call()
+
+    assert done["rows"] == 2
+    assert ReactionBacklog.objects.count() == 1
+    assert DBTaskResult.objects.filter(task_path=react_to_signals.module_path).count() == 1

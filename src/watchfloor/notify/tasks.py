@@ -79,7 +79,8 @@ def housekeeping_sweep() -> str:
 
     try:
         chases = chase_overdue_requests(now=clock.now())
-        drain(worker="housekeeping")  # batches whose own reaction task has not run
+        # Only batches whose own reaction task was lost: fresh ones are that task's.
+        drain(worker="housekeeping", older_than=HOUSEKEEPING_EVERY)
         surges = check_all()
         reminders = send_sitrep_reminders.call()
     finally:

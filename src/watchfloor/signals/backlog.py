@@ -10,7 +10,8 @@ batches. Instead the batch's transaction also writes one ``ReactionBacklog`` row
   already waiting), which claims every waiting row, runs the reactions once for all of
   them (a cluster touched by fifty batches is checked once), and deletes the rows;
 * ``watchfloor ingest --react`` and replays drain the backlog themselves;
-* the worker's housekeeping sweep drains whatever is left once a minute.
+* the worker's housekeeping sweep, once a minute, drains the rows that have waited more
+  than a minute (their own task was lost: a crash between commit and enqueue).
 
 A row is written in the batch's transaction, so no acknowledged signal can miss its
 reactions. Running them twice is harmless (one open alert per subject, a rule fires
@@ -127,14 +128,18 @@ class DrainReport:
         )
 
 
-def drain(*, worker: str = "", max_passes: int | None = None) -> DrainReport:
+def drain(
+    *, worker: str = "", max_passes: int | None = None, older_than: timedelta | None = None
+) -> DrainReport:
     """Run the reactions of every waiting batch, claiming ``CLAIM_ROWS`` at a time, until
-    none is left (or ``max_passes``). A failing pass is logged and its rows released for
-    a later attempt; the drain then stops, so a persistent fault does not spin."""
+    none is left (or ``max_passes``); with ``older_than``, only batches that have waited
+    at least that long (the housekeeping sweep's share: rows whose own task was lost).
+    A failing pass is logged and its rows released for a later attempt; the drain then
+    stops, so a persistent fault does not spin."""
     report = DrainReport()
     started = time.perf_counter()
     while max_passes is None or report.passes < max_passes:
-        rows = _claim(worker or "drain")
+        rows = _claim(worker or "drain", older_than=older_than)
         if not rows:
             break
         report.passes += 1
@@ -157,12 +162,14 @@ def drain(*, worker: str = "", max_passes: int | None = None) -> DrainReport:
     return report
 
 
-def _claim(worker: str) -> list[ReactionBacklog]:
+def _claim(worker: str, *, older_than: timedelta | None = None) -> list[ReactionBacklog]:
     now = clock.now()
     with transaction.atomic():
         waiting = ReactionBacklog.objects.filter(
             Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
         ).order_by("id")
+        if older_than is not None:
+            waiting = waiting.filter(created_at__lte=now - older_than)
         if transaction.get_connection().features.has_select_for_update_skip_locked:
             waiting = waiting.select_for_update(skip_locked=True)
         rows = list(waiting[:CLAIM_ROWS])

@@ -6,15 +6,23 @@ from django.db import transaction
 from django_tasks import task
 
 from watchfloor.signals import backlog
+from watchfloor.signals.models import ReactionBacklog
 
 __all__ = ["react_after_commit", "react_to_signals"]
+
+# Passes one task runs before handing over: during a surge the backlog refills as fast as
+# it drains, and the worker's other tasks (notifications, timers) must not wait on it.
+PASSES_PER_TASK = 5
 
 
 @task()
 def react_to_signals() -> dict:
-    """Run the reactions of every stored batch still waiting for them. The result (kept
-    with the task) says what was done and how long each batch waited for it."""
-    report = backlog.drain(worker="task")
+    """Run the reactions of the stored batches waiting for them, a few passes' worth, then
+    queue the next run if more are waiting. The result (kept with the task) says what was
+    done and how long each batch waited for it."""
+    report = backlog.drain(worker="task", max_passes=PASSES_PER_TASK)
+    if ReactionBacklog.objects.filter(claimed_at__isnull=True).exists():
+        _enqueue_unless_waiting()
     return {
         "summary": str(report),
         "rows": report.rows,
@@ -32,13 +40,14 @@ def react_after_commit() -> None:
     """Queue ``react_to_signals`` once the current transaction commits, unless one is
     already waiting: a burst of batches shares one run, which picks up every row."""
 
-    def enqueue() -> None:
-        from django_tasks_db.models import DBTaskResult
+    transaction.on_commit(_enqueue_unless_waiting)
 
-        waiting = DBTaskResult.objects.filter(
-            task_path=react_to_signals.module_path, status="READY"
-        ).exists()
-        if not waiting:
-            react_to_signals.enqueue()
 
-    transaction.on_commit(enqueue)
+def _enqueue_unless_waiting() -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=react_to_signals.module_path, status="READY"
+    ).exists()
+    if not waiting:
+        react_to_signals.enqueue()
