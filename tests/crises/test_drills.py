@@ -249,7 +249,9 @@ def test_leads_start_a_drill_from_the_page_and_analysts_cannot(library, lead, an
     assert "DRILL" in page and "Inject the next event now" in page
     war_room = browser.get(f"/crises/{run.crisis_id}/").content.decode()
     assert 'class="drill-banner"' in war_room
-    queue = browser.get("/").content.decode()
+    # The queue of real work leaves drills out unless asked for them, marked.
+    assert "flag-drill" not in browser.get("/").content.decode()
+    queue = browser.get("/?drills=include").content.decode()
     assert "flag-drill" in queue
     # The analyst plays in it but does not command it.
     assert (

@@ -10,7 +10,7 @@ a response costs in queries is visible in one place. Schemas never live on model
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
@@ -106,6 +106,9 @@ class QueueQuery(Schema):
     owner: Username = ""
     q: _text(200) = Field("", description="words in the title or summary")
     include_closed: bool = False
+    drills: Literal["hide", "include", "only"] = Field(
+        "hide", description="escalations opened by crisis drills: hidden, included or only them"
+    )
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -119,6 +122,7 @@ class QueueQuery(Schema):
             owner_username=self.owner.strip(),
             text=self.q.strip(),
             include_closed=self.include_closed,
+            drills=self.drills,
         )
 
 

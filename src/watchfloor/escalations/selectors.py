@@ -73,6 +73,12 @@ class QueueFilters:
     owner_username: str = ""
     text: str = ""
     include_closed: bool = False
+    # Escalations opened by crisis drills: "hide" (the default: a queue of real work),
+    # "include" or "only".
+    drills: str = "hide"
+
+
+DRILL_FILTERS = ("hide", "include", "only")
 
 
 def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
@@ -83,6 +89,10 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     elif not filters.include_closed:
         # Written as the open-queue index's own condition, so the planner can use it.
         escalations = escalations.filter(is_open=True)
+    if filters.drills == "hide":
+        escalations = escalations.filter(is_drill=False)
+    elif filters.drills == "only":
+        escalations = escalations.filter(is_drill=True)
     if filters.severities:
         escalations = escalations.filter(severity__in=filters.severities)
     if filters.market:

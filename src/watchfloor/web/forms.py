@@ -114,6 +114,11 @@ class QueueFilterForm(forms.Form):
     mine = forms.BooleanField(required=False, label="Only mine")
     owner = forms.ChoiceField(required=False)
     q = forms.CharField(required=False, max_length=200, label="Search title and summary")
+    drills = forms.ChoiceField(
+        required=False,
+        label="Drills",
+        choices=[("", "Hidden"), ("include", "Shown"), ("only", "Only drills")],
+    )
 
     def __init__(self, *args: Any, rubric: Rubric, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,6 +147,7 @@ class QueueFilterForm(forms.Form):
             mine=bool(data.get("mine")),
             owner_username=data.get("owner") or "",
             text=(data.get("q") or "").strip(),
+            drills=data.get("drills") or "hide",
         )
 
     @property
