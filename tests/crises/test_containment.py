@@ -333,3 +333,28 @@ def test_linking_respects_need_to_know_on_both_sides(
     with pytest.raises(NotFound):
         unlink_cluster(crisis=restricted, cluster=cluster, actor=other_analyst, reason="x")
     assert CrisisCluster.objects.filter(crisis=restricted).count() == 1
+
+
+def test_the_review_draws_the_signal_volume_over_the_crisis(crisis, scene, other_analyst):
+    from watchfloor.crises.review import VOLUME_LEAD, review_facts, review_markdown
+
+    facts = review_facts(crisis=crisis, viewer=other_analyst, now=clock.now())
+    volume = facts.volume
+    # From six hours before the incident began (the escalation's opening) to now.
+    began = next(k.at for k in facts.key_times if k.code == "began")
+    assert volume.start <= began - VOLUME_LEAD < volume.start + timedelta(hours=1)
+    assert volume.end == WINDOW_START + timedelta(hours=24)
+    by_hour = {hour.start.strftime("%d %H"): hour.signals for hour in volume.hours if hour.signals}
+    assert by_hour == {"23 22": 4, "23 23": 2, "24 00": 3}
+    markdown = review_markdown(facts)
+    assert "## Signal volume" in markdown
+    assert "10 signals in 2 clusters; 9 new and 13 watchlist matches" in markdown
+    # A reader who may not see signals gets no curve.
+    page = signed_in(other_analyst).get(reverse("crisis-review", args=[crisis.pk]))
+    assert "Signal volume" in page.content.decode()
+
+
+def test_partners_get_no_volume_curve_in_the_review(crisis, escalation, scene, legal_partner):
+    from watchfloor.crises.review import review_facts
+
+    assert review_facts(crisis=crisis, viewer=legal_partner, now=clock.now()).volume is None

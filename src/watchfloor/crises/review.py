@@ -18,6 +18,11 @@ Key moments, and where each comes from:
 
 Durations run from detection (time to detect runs from when the incident began). Only
 the escalations the reader may see are counted, as everywhere else.
+
+The signal volume curve is the containment figures (``crises.containment``) over the
+crisis: new signals and watchlist matches per hour from six hours before the incident
+began (or the declaration) until it closed (or now), at most the last
+``VOLUME_MAX_HOURS``; readers who may not see signals get none.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from watchfloor.crises import selectors
+from watchfloor.crises.containment import HOUR, Containment, containment_figures
 from watchfloor.crises.drafting import crisis_zone, format_moment
 from watchfloor.crises.models import (
     ActionItem,
@@ -129,6 +135,8 @@ class ReviewFacts:
     roles: list[RoleAssignment]
     root_causes: list[RootCause] = field(default_factory=list)
     action_items: list[ActionItem] = field(default_factory=list)
+    # New signals and watchlist matches per hour over the crisis (None: not for this reader).
+    volume: Containment | None = None
 
     def key_time(self, code: str) -> datetime | None:
         return next((k.at for k in self.key_times if k.code == code), None)
@@ -172,6 +180,28 @@ def _summary(outcomes: list[ClockOutcome]) -> str:
 def _earliest(values) -> datetime | None:
     found = [v for v in values if v is not None]
     return min(found) if found else None
+
+
+# The volume curve starts this long before the incident began, to show what it rose from.
+VOLUME_LEAD = timedelta(hours=6)
+VOLUME_MAX_HOURS = 14 * 24
+
+
+def _volume(
+    *, crisis: Crisis, viewer: User, escalation_ids: list[int], began: datetime, now: datetime
+) -> Containment | None:
+    end = crisis.closed_at or now
+    start = min(began, crisis.declared_at) - VOLUME_LEAD
+    # The figures run in whole hours up to the end of the hour holding ``end``.
+    last_hour_ends = end.replace(minute=0, second=0, microsecond=0) + HOUR
+    hours = max(1, min(VOLUME_MAX_HOURS, -(-(last_hour_ends - start) // HOUR)))
+    return containment_figures(
+        crisis=crisis,
+        viewer=viewer,
+        escalation_ids=escalation_ids,
+        now=end,
+        window=hours * HOUR,
+    )
 
 
 def review_facts(*, crisis: Crisis, viewer: User, now: datetime) -> ReviewFacts:
@@ -336,6 +366,7 @@ def review_facts(*, crisis: Crisis, viewer: User, now: datetime) -> ReviewFacts:
         action_items=list(review.action_items.select_related("owner", "closed_by"))
         if review
         else [],
+        volume=_volume(crisis=crisis, viewer=viewer, escalation_ids=ids, began=began, now=now),
     )
 
 
@@ -353,6 +384,31 @@ def _line(text: object) -> str:
 
 def _block(text: str) -> str:
     return text.strip() if text and text.strip() else "_Not written yet._"
+
+
+def _volume_markdown(facts: ReviewFacts) -> list[str]:
+    volume = facts.volume
+    if volume is None:
+        return []
+    out = [
+        "",
+        "## Signal volume",
+        "",
+        f"{volume.signals_total:,} signals in {volume.clusters} clusters; "
+        f"{volume.signals_in_window:,} new and {volume.matches_in_window:,} watchlist matches "
+        f"from {facts.when(volume.start)} to {facts.when(volume.end)}"
+        + (
+            f"; the busiest hour from {facts.when(volume.peak_hour.start)} "
+            f"({volume.peak_hour.signals:,})."
+            if volume.peak_hour
+            else "."
+        ),
+    ]
+    busy = [hour for hour in volume.hours if hour.signals or hour.matches]
+    if busy:
+        out += ["", "| Hour from | New signals | Watchlist matches |", "| --- | --- | --- |"]
+        out += [f"| {facts.when(h.start)} | {h.signals:,} | {h.matches:,} |" for h in busy]
+    return out
 
 
 def review_markdown(facts: ReviewFacts) -> str:
@@ -379,6 +435,7 @@ def review_markdown(facts: ReviewFacts) -> str:
     out += [f"| {k.label} | {_cell(when(k.at))} | {_cell(k.source)} |" for k in facts.key_times]
     out += ["", "## Durations", "", "| Measure | Duration | From → to |", "| --- | --- | --- |"]
     out += [f"| {s.label} | {s.text} | {s.start} → {s.end} |" for s in facts.spans]
+    out += _volume_markdown(facts)
     out += ["", "## Statutory clocks", "", f"Outcome: {facts.statutory_summary}.", ""]
     if facts.statutory:
         out += ["| Escalation | Clock | Due | Met | Outcome |", "| --- | --- | --- | --- | --- |"]

@@ -884,6 +884,11 @@ def _render_review(
         {
             "crisis": facts.crisis,
             "facts": facts,
+            "volume_chart": containment_chart(
+                facts.volume.hours, zone=timezone.get_current_timezone_name()
+            )
+            if facts.volume and facts.volume.signals_in_window + facts.volume.matches_in_window
+            else "",
             "review": facts.review,
             "forms": review_forms,
             "editable": editable,
