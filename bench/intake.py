@@ -370,7 +370,7 @@ def _fresh_database(backend: str, env: dict[str, str]) -> None:
                 "postgres",
                 "-q",
                 "-c",
-                "DROP DATABASE IF EXISTS watchfloor_bench_intake",
+                "DROP DATABASE IF EXISTS watchfloor_bench_intake WITH (FORCE)",
                 "-c",
                 "CREATE DATABASE watchfloor_bench_intake",
             ],

@@ -365,7 +365,7 @@ def run_backend(backend: str, volume: dict, requests: int) -> dict:
                     "postgres",
                     "-q",
                     "-c",
-                    "DROP DATABASE IF EXISTS watchfloor_bench_warroom",
+                    "DROP DATABASE IF EXISTS watchfloor_bench_warroom WITH (FORCE)",
                     "-c",
                     "CREATE DATABASE watchfloor_bench_warroom",
                 ],
