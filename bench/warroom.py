@@ -324,6 +324,7 @@ def child(volume: dict, requests: int) -> None:
     from django.test import Client
 
     from watchfloor.audit.selectors import verify_chain
+    from watchfloor.core.server import settle_heap
     from watchfloor.people.models import User
 
     call_command("migrate", verbosity=0)
@@ -335,6 +336,9 @@ def child(volume: dict, requests: int) -> None:
         raise SystemExit(f"the seeded audit chain does not verify: {chain.problem}")
     client = Client()
     client.force_login(User.objects.get(username=info["username"]))
+    # As `watchfloor serve` does before it serves: start-up objects out of the collector's way.
+    client.get(f"/crises/{info['crisis']}/")
+    settle_heap()
     pages = {
         "war room page": f"/crises/{info['crisis']}/",
         "live fragment (polled every 15 s)": f"/crises/{info['crisis']}/live",

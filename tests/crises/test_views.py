@@ -329,4 +329,21 @@ def test_query_counts_do_not_grow_with_the_crises(
 
 
 LIST_QUERIES = 6
-LIVE_QUERIES = 25  # 17, and 8 for the linked clusters, containment and the watchlist
+# 18 (key facts and decisions apart: the log shows the latest only), and 8 for the linked
+# clusters, containment and the watchlist.
+LIVE_QUERIES = 26
+
+
+def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):
+    from watchfloor.crises import selectors as crisis_selectors
+
+    monkeypatch.setattr(crisis_selectors, "DECISION_LOG_LIMIT", 3)
+    for number in range(5):
+        services.add_crisis_note(
+            crisis=crisis, body=f"Decision {number}", actor=analyst, kind="decision"
+        )
+    page = signed_in(analyst).get(reverse("crisis-live", args=[crisis.pk])).content.decode()
+    log = page[page.index('id="live-decisions"') :]
+    log = log[: log.index("</section>")]
+    assert "the latest 3 of 5" in log
+    assert "Decision 4" in log and "Decision 2" in log and "Decision 1" not in log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.conf import settings
@@ -25,6 +26,17 @@ def prepare_database(*, stdout) -> None:
             f"loaded playbook library: {len(result.new_playbook_versions)} playbooks, "
             f"{len(result.new_template_versions)} communication templates"
         )
+
+
+def settle_heap() -> int:
+    """Move everything loaded at start-up (Django, the apps, their libraries) out of the
+    garbage collector's sight; returns how many objects. Without it, every full collection
+    walks those hundreds of thousands of long-lived objects again, and a request that
+    triggers one takes 100 ms longer (measured on the war room). Call it once the process
+    has loaded what it serves with, just before it starts serving."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def start_worker(*, stdout, host: str, port: int) -> None:
@@ -58,4 +70,5 @@ def serve_forever(
             "notifications and timers need a worker: run `watchfloor worker` beside this server"
         )
     stdout.write("")
+    settle_heap()
     serve(application, host=host, port=port, threads=threads, ident="watchfloor")

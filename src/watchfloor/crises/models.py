@@ -221,7 +221,10 @@ class CrisisNote(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["crisis", "is_pinned"], name="crisis_pinned_notes")]
+        indexes = [
+            models.Index(fields=["crisis", "is_pinned"], name="crisis_pinned_notes"),
+            models.Index(fields=["crisis", "kind", "created_at"], name="crisis_notes_by_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.author_id} on CR-{self.crisis_id}"

@@ -700,6 +700,7 @@ class WarRoom:
     deadlines: list[Deadline]
     pinned: list[CrisisNote]
     crisis_decisions: list[CrisisNote]
+    crisis_decision_count: int
     sitrep: SitrepClock
     recent_sitreps: list[Sitrep]
     handoff: HandoffTime | None
@@ -733,6 +734,8 @@ class WarRoom:
 
 
 TIMELINE_LIMIT = 200
+# Entries the war room's decision log shows (the latest); the review has every one.
+DECISION_LOG_LIMIT = 50
 
 
 def war_room(
@@ -757,11 +760,17 @@ def war_room(
         .order_by("-handoff_at")[:6]
     )
     handoff = handoff_in_play(crisis, now, config=config, recorded=handoffs)
-    notes = list(
-        CrisisNote.objects.filter(crisis=crisis)
-        .filter(Q(is_pinned=True) | Q(kind=CrisisNote.Kind.DECISION))
+    pinned = list(
+        CrisisNote.objects.filter(crisis=crisis, is_pinned=True)
         .select_related("author", "pinned_by")
         .order_by("-created_at", "-pk")
+    )
+    # The latest decisions only: a long crisis records thousands, the review lists them all.
+    decisions = CrisisNote.objects.filter(crisis=crisis, kind=CrisisNote.Kind.DECISION)
+    crisis_decisions = list(
+        decisions.select_related("author", "pinned_by").order_by("-created_at", "-pk")[
+            :DECISION_LOG_LIMIT
+        ]
     )
     ids = [link.escalation_id for link in links]
     requests = open_partner_requests(viewer=viewer, escalation_ids=ids, now=now)
@@ -788,8 +797,13 @@ def war_room(
             requests=requests,
         ),
         requests=requests,
-        pinned=[n for n in notes if n.is_pinned],
-        crisis_decisions=[n for n in notes if n.kind == CrisisNote.Kind.DECISION],
+        pinned=pinned,
+        crisis_decisions=crisis_decisions,
+        crisis_decision_count=(
+            decisions.count()
+            if len(crisis_decisions) == DECISION_LOG_LIMIT
+            else len(crisis_decisions)
+        ),
         sitrep=sitrep_clock(crisis, now=now, config=config),
         recent_sitreps=list(sitreps_of(crisis)[:8]),
         handoff=handoff,

@@ -213,7 +213,7 @@ def decision_log(room: WarRoom) -> list[LogEntry]:
         )
         for decision in room.escalation_decisions()
     ]
-    return sorted(entries, key=lambda e: e.at, reverse=True)
+    return sorted(entries, key=lambda e: e.at, reverse=True)[: selectors.DECISION_LOG_LIMIT]
 
 
 def _live_context(request: HttpRequest, crisis: Crisis, *, with_criteria: bool) -> dict[str, Any]:
@@ -247,6 +247,8 @@ def _live_context(request: HttpRequest, crisis: Crisis, *, with_criteria: bool) 
             crisis_reference=room.crisis.reference,
         )[: selectors.TIMELINE_LIMIT],
         "decision_log": decision_log(room),
+        "decision_count": room.crisis_decision_count
+        + sum(len(link.escalation.decisions.all()) for link in room.links),
         "may_command": may_command_crisis(request.user, room.crisis, current=room.current),
         "may_work": may_work_crisis(request.user),
         "may_unlink": room.crisis.is_active and may_work_crisis(request.user),
