@@ -211,3 +211,26 @@ def test_without_react_the_reactions_wait_for_the_worker(catalog, tmp_path):
     assert len(done["lag_seconds"]) == 3
     assert RuleFiring.objects.filter(rule_code="trusted-source-direct").count() == 3
     assert not ReactionBacklog.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("helpers", [1, 2, 3])
+def test_batches_prepared_by_several_helpers_are_stored_in_file_order(
+    catalog, tmp_path, monkeypatch, helpers
+):
+    """Helper k prepares batches k, k+n, …; the command takes them in turn, so the
+    batches (and their rejected lines) come out in file order, across files too."""
+    from watchfloor.signals.management.commands import ingest
+
+    monkeypatch.setattr(ingest, "preparing_helpers", lambda: helpers)
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(jsonl(*(make_signal(f"a{n}") for n in range(7))) + b"{broken\n")
+    second.write_bytes(b"{broken\n" + jsonl(*(make_signal(f"b{n}") for n in range(4))))
+    errors = tmp_path / "errors.jsonl"
+    out, _, status = run(str(first), str(second), "--batch-size", "2", "--errors", str(errors))
+    assert status == 1  # two lines were rejected
+    assert "11 accepted, 0 duplicates, 2 rejected" in out
+    stored = list(Signal.objects.order_by("pk").values_list("external_id", flat=True))
+    assert stored == [*(f"s-a{n}" for n in range(7)), *(f"s-b{n}" for n in range(4))]
+    rejected = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(Path(r["file"]).name, r["line"]) for r in rejected] == [("a.jsonl", 8), ("b.jsonl", 1)]

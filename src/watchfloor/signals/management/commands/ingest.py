@@ -3,15 +3,17 @@
 Each batch is committed before it counts as done: a run that is stopped (or killed)
 can simply be started again, and what was already stored comes back as duplicates.
 
-On a machine with more than one core, a helper process reads the files and runs the
-intake's PREPARE steps (parsing, validation, normalisation, MinHash, language
-detection) for the next batches while this process stores the current one: the two
-halves of ``intake.ingest_signals``, the same steps in the same order, overlapped. The
-helper stays at most two batches ahead and stops when this process goes away.
+On a machine with more than one core, helper processes (one per core, up to four) read
+the files and run the intake's PREPARE steps (parsing, validation, normalisation,
+MinHash, language detection) for the next batches while this process stores the
+current one: the two halves of ``intake.ingest_signals``, the same steps in the same
+order, overlapped. Each helper stays at most two batches ahead and stops when this
+process goes away.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -40,8 +42,11 @@ from watchfloor.signals.intake import (
 
 # Rejections printed to stderr; the rest are counted (and written with --errors FILE).
 SHOWN_REJECTIONS = 20
-# Prepared batches the helper may hold ready (memory stays bounded).
+# Prepared batches each helper may hold ready (memory stays bounded).
 READY_AHEAD = 2
+# Helpers preparing batches at most, however many cores there are: the store, one
+# process, is the limit beyond that.
+MAX_HELPERS = 4
 
 
 class Command(BaseCommand):
@@ -288,52 +293,79 @@ def _prepare(chunk: list[tuple[int, Any]], producer: str) -> IntakeBatch:
     )
 
 
+def preparing_helpers() -> int:
+    """Helper processes that prepare batches: one per core. The storing process needs
+    about a third of the CPU a signal costs, so on two cores one helper left a core
+    partly idle while the store waited for the next batch."""
+    return max(1, min(MAX_HELPERS, os.cpu_count() or 1))
+
+
 def _prepared_in_background(
     paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
 ) -> Iterator[_FileStarted | _Prepared]:
+    """Batches prepared by several helpers, delivered in file order. Helper k of n
+    prepares the batches whose number is k modulo n (each reads the files; parsing is a
+    small part of preparing), so reading the helpers' queues in turn gives the batches in
+    order with no reordering."""
     context = multiprocessing.get_context("fork")
-    # The helper opens its own database connection (for the catalog check).
+    # The helpers open their own database connections (for the catalog check).
     connections.close_all()
-    ready = context.Queue(maxsize=READY_AHEAD)
-    helper = context.Process(
-        target=_prepare_files,
-        args=(paths, producer, batch_size, count_lines, ready, os.getpid()),
-        name="watchfloor-ingest-prepare",
-        daemon=True,
-    )
-    helper.start()
+    count = preparing_helpers()
+    queues = [context.Queue(maxsize=READY_AHEAD) for _ in range(count)]
+    helpers = [
+        context.Process(
+            target=_prepare_files,
+            args=(paths, producer, batch_size, queues[index], os.getpid(), index, count),
+            name=f"watchfloor-ingest-prepare-{index}",
+            daemon=True,
+        )
+        for index in range(count)
+    ]
+    for helper in helpers:
+        helper.start()
+    current: Path | None = None
     try:
-        while True:
-            try:
-                message = ready.get(timeout=1.0)
-            except queue.Empty:
-                if not helper.is_alive():
-                    raise _PreparationFailed(
-                        f"the process preparing batches stopped (exit code {helper.exitcode})"
-                    ) from None
-                continue
-            if message is None:
+        for number in itertools.count():
+            helper, ready = helpers[number % count], queues[number % count]
+            while True:
+                try:
+                    message = ready.get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    if not helper.is_alive():
+                        raise _PreparationFailed(
+                            f"a process preparing batches stopped (exit code {helper.exitcode})"
+                        ) from None
+            if message is None:  # no batch of this number: there are no more
                 return
             if isinstance(message, str):
                 raise _PreparationFailed(message)
+            if message.path != current:
+                current = message.path
+                yield _FileStarted(current, _count_lines(current) if count_lines else None)
             yield message
     finally:
-        if helper.is_alive():
-            helper.terminate()
-        helper.join(timeout=5)
-        ready.close()
+        for helper in helpers:
+            if helper.is_alive():
+                helper.terminate()
+        for helper in helpers:
+            helper.join(timeout=5)
+        for ready in queues:
+            ready.close()
 
 
 def _prepare_files(
     paths: list[Path],
     producer: str,
     batch_size: int,
-    count_lines: bool,
     ready: Any,
     parent: int,
+    index: int,
+    count: int,
 ) -> None:
-    """In the helper process: every batch of every file, prepared, in order; then None
-    (or the message of the error that stopped it)."""
+    """In helper ``index`` of ``count``: its share of the batches of every file (those
+    whose number modulo ``count`` is ``index``), prepared, in order; then None (or the
+    message of the error that stopped it)."""
 
     def send(message: object) -> None:
         while True:
@@ -344,11 +376,16 @@ def _prepare_files(
                 if os.getppid() != parent:  # the ingest is gone: stop quietly
                     os._exit(0)
 
+    number = 0
     try:
-        for event in _prepared_here(
-            paths, producer=producer, batch_size=batch_size, count_lines=count_lines
-        ):
-            send(event)
+        for path in paths:
+            try:
+                for chunk in _batches(load_signal_file(path), batch_size):
+                    if number % count == index:
+                        send(_Prepared(path, _prepare(chunk, producer)))
+                    number += 1
+            except OSError as error:
+                raise _PreparationFailed(f"{path}: cannot be read ({error})") from None
     except (_PreparationFailed, SignalFileError, WatchfloorError, DatabaseError) as error:
         send(str(error))
         return
