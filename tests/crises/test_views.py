@@ -329,9 +329,9 @@ def test_query_counts_do_not_grow_with_the_crises(
 
 
 LIST_QUERIES = 6
-# 18 (key facts and decisions apart: the log shows the latest only), and 8 for the linked
+# 18 (key facts and decisions apart: the log shows the latest only), and 7 for the linked
 # clusters, containment and the watchlist.
-LIVE_QUERIES = 26
+LIVE_QUERIES = 25
 
 
 def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):

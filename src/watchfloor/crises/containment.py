@@ -260,26 +260,34 @@ def _hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _signals_per_hour(cluster_ids: QuerySet, hour_starts: list[datetime]) -> list[int]:
-    """New signals per hour: the 5-minute buckets summed per bucket start in the
-    database (twelve rows an hour whatever the number of clusters), then per hour."""
-    if not hour_starts:
-        return []
-    start = hour_starts[0]
-    totals = [0] * len(hour_starts)
+def _bucket_totals(cluster_ids: QuerySet, start: datetime, end: datetime) -> dict[datetime, int]:
+    """New signals per 5-minute bucket from ``start`` to ``end``, summed over the clusters
+    in the database (twelve rows an hour whatever the number of clusters)."""
     rows = (
         ClusterBucket.objects.filter(
-            cluster_id__in=cluster_ids,
-            bucket_start__gte=start,
-            bucket_start__lt=hour_starts[-1] + HOUR,
+            cluster_id__in=cluster_ids, bucket_start__gte=start, bucket_start__lt=end
         )
         .values("bucket_start")
         .annotate(total=Sum("count"))
         .order_by()
     )
-    for row in rows:
-        totals[int((row["bucket_start"] - start) / HOUR)] += row["total"]
-    return totals
+    return {row["bucket_start"]: row["total"] for row in rows}
+
+
+def _per_hour(totals: dict[datetime, int], hour_starts: list[datetime]) -> list[int]:
+    hours = [0] * len(hour_starts)
+    if hour_starts:
+        for bucket_start, total in totals.items():
+            hours[int((bucket_start - hour_starts[0]) / HOUR)] += total
+    return hours
+
+
+def _signals_per_hour(cluster_ids: QuerySet, hour_starts: list[datetime]) -> list[int]:
+    if not hour_starts:
+        return []
+    return _per_hour(
+        _bucket_totals(cluster_ids, hour_starts[0], hour_starts[-1] + HOUR), hour_starts
+    )
 
 
 def _matches_per_hour(crisis: Crisis, hour_starts: list[datetime]) -> list[int]:
@@ -344,8 +352,8 @@ def containment_figures(
     clusters there are and how many still grow, and their top markets and languages.
 
     Every query reads an aggregate, never signals: the clusters' tallies (with whether
-    each has an open surge alert), the 5-minute buckets summed per bucket start, the
-    hits grouped per hour, and the clusters that took a signal in the last hour. A
+    each has an open surge alert, and its newest signal, which tells whether it still
+    grows), the 5-minute buckets summed per bucket start, and the hits grouped per hour. A
     crisis of ``CACHE_FROM_CLUSTERS`` clusters or more reads the last two hours fresh and
     the ones before from a cache kept ``SETTLED_FOR`` (``_settled_hours``): with 2,000
     clusters busy all day, its buckets run to hundreds of thousands of rows.
@@ -358,48 +366,56 @@ def containment_figures(
     clusters = crisis_clusters(crisis=crisis, viewer=viewer, escalation_ids=escalation_ids)
     cluster_query = clusters.values("pk")
 
+    last_hour_to = bucket_end(now)
+    last_hour_from = last_hour_to - GROWING_WINDOW
     ids: list[int] = []
     markets: dict[str, int] = {}
     languages: dict[str, int] = {}
-    signals_total = surging = 0
+    signals_total = surging = growing = 0
     open_surge = Exists(
         SurgeAlert.objects.filter(
             subject=SurgeAlert.Subject.CLUSTER, cluster_id=OuterRef("pk"), ended_at__isnull=True
         )
     )
-    for pk, market_tally, language_tally, signal_count, is_surging in clusters.annotate(
-        is_surging=open_surge
-    ).values_list("pk", "markets", "languages", "signal_count", "is_surging"):
+    for (
+        pk,
+        market_tally,
+        language_tally,
+        signal_count,
+        last_seen_at,
+        is_surging,
+    ) in clusters.annotate(is_surging=open_surge).values_list(
+        "pk", "markets", "languages", "signal_count", "last_seen_at", "is_surging"
+    ):
         ids.append(pk)
         signals_total += signal_count
         surging += bool(is_surging)
+        # Still growing: its newest signal is in the last hour (its buckets would say the
+        # same, at the cost of a query over every bucket of that hour).
+        growing += last_hour_from <= last_seen_at < last_hour_to
         for tally, into in ((market_tally, markets), (language_tally, languages)):
             for key, value in (tally or {}).items():
                 into[key] = into.get(key, 0) + int(value)
 
-    last_hour_to = bucket_end(now)
-    last_hour_from = last_hour_to - GROWING_WINDOW
-    # The hours that hold the last hour's buckets, and the current one, are read fresh.
+    # The hours that hold the last hour's buckets, and the current one, are read fresh;
+    # with few clusters, every hour is.
     fresh_from = min(_hour_floor(last_hour_from), _hour_floor(now))
     if len(ids) < CACHE_FROM_CLUSTERS:
-        signals = _signals_per_hour(cluster_query, hour_starts)
-        matches = _matches_per_hour(crisis, hour_starts)
-    else:
-        settled = [moment for moment in hour_starts if moment < fresh_from]
-        fresh = [moment for moment in hour_starts if moment >= fresh_from]
+        fresh_from = start
+    settled = [moment for moment in hour_starts if moment < fresh_from]
+    fresh = [moment for moment in hour_starts if moment >= fresh_from]
+    fresh_totals = _bucket_totals(cluster_query, fresh_from, end) if fresh else {}
+    if settled:
         settled_signals, settled_matches = _settled_hours(
             crisis=crisis, cluster_ids=ids, cluster_query=cluster_query, hour_starts=settled
         )
-        signals = settled_signals + _signals_per_hour(cluster_query, fresh)
-        matches = settled_matches + _matches_per_hour(crisis, fresh)
-
-    recent = ClusterBucket.objects.filter(
-        cluster_id__in=cluster_query,
-        bucket_start__gte=last_hour_from,
-        bucket_start__lt=last_hour_to,
-        count__gt=0,
+    else:
+        settled_signals, settled_matches = [], []
+    signals = settled_signals + _per_hour(fresh_totals, fresh)
+    matches = settled_matches + _matches_per_hour(crisis, fresh)
+    signals_last_hour = sum(
+        total for moment, total in fresh_totals.items() if last_hour_from <= moment < last_hour_to
     )
-    last_hour = recent.aggregate(signals=Sum("count"), growing=Count("cluster_id", distinct=True))
 
     return Containment(
         start=start,
@@ -409,10 +425,10 @@ def containment_figures(
             for index, moment in enumerate(hour_starts)
         ],
         clusters=len(ids),
-        growing=last_hour["growing"] or 0,
+        growing=growing,
         surging=surging,
         signals_total=signals_total,
-        signals_last_hour=last_hour["signals"] or 0,
+        signals_last_hour=signals_last_hour,
         top_markets=tally_rows(markets, limit=top),
         top_languages=tally_rows(languages, limit=top),
     )
