@@ -733,7 +733,8 @@ class WarRoom:
         return sorted(decisions, key=lambda d: (d.decided_at, d.pk), reverse=True)
 
 
-TIMELINE_LIMIT = 200
+# Events the war room's live timeline shows (the latest); the review reconstructs them all.
+TIMELINE_LIMIT = 100
 # Entries the war room's decision log shows (the latest); the review has every one.
 DECISION_LOG_LIMIT = 50
 

@@ -246,6 +246,7 @@ def _live_context(request: HttpRequest, crisis: Crisis, *, with_criteria: bool) 
             viewer=request.user,
             crisis_reference=room.crisis.reference,
         )[: selectors.TIMELINE_LIMIT],
+        "timeline_limit": selectors.TIMELINE_LIMIT,
         "decision_log": decision_log(room),
         "decision_count": room.crisis_decision_count
         + sum(len(link.escalation.decisions.all()) for link in room.links),
