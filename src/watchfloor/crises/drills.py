@@ -105,7 +105,8 @@ def _record(action: AuditAction, *, run: DrillRun, actor: User | None, **data: A
 
 
 def _lock(run: DrillRun) -> DrillRun:
-    return DrillRun.objects.select_for_update().select_related("crisis").get(pk=run.pk)
+    # Only the run row: its crisis may be empty (an outer join PostgreSQL will not lock).
+    return DrillRun.objects.select_for_update(of=("self",)).select_related("crisis").get(pk=run.pk)
 
 
 def _require_running(run: DrillRun) -> None:
