@@ -255,7 +255,7 @@ class Containment:
         return self.clusters > 0 and self.growing == 0
 
 
-def _hour_floor(moment: datetime) -> datetime:
+def hour_floor(moment: datetime) -> datetime:
     moment = moment.astimezone(UTC)
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -360,7 +360,7 @@ def containment_figures(
     """
     if not can_see_signals(viewer):
         return None
-    end = _hour_floor(now) + HOUR
+    end = hour_floor(now) + HOUR
     start = end - window
     hour_starts = [start + index * HOUR for index in range(int(window / HOUR))]
     clusters = crisis_clusters(crisis=crisis, viewer=viewer, escalation_ids=escalation_ids)
@@ -399,7 +399,7 @@ def containment_figures(
 
     # The hours that hold the last hour's buckets, and the current one, are read fresh;
     # with few clusters, every hour is.
-    fresh_from = min(_hour_floor(last_hour_from), _hour_floor(now))
+    fresh_from = min(hour_floor(last_hour_from), hour_floor(now))
     if len(ids) < CACHE_FROM_CLUSTERS:
         fresh_from = start
     settled = [moment for moment in hour_starts if moment < fresh_from]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from watchfloor.crises import selectors
-from watchfloor.crises.containment import HOUR, Containment, containment_figures
+from watchfloor.crises.containment import HOUR, Containment, containment_figures, hour_floor
 from watchfloor.crises.drafting import crisis_zone, format_moment
 from watchfloor.crises.models import (
     ActionItem,
@@ -193,7 +193,7 @@ def _volume(
     end = crisis.closed_at or now
     start = min(began, crisis.declared_at) - VOLUME_LEAD
     # The figures run in whole hours up to the end of the hour holding ``end``.
-    last_hour_ends = end.replace(minute=0, second=0, microsecond=0) + HOUR
+    last_hour_ends = hour_floor(end) + HOUR
     hours = max(1, min(VOLUME_MAX_HOURS, -(-(last_hour_ends - start) // HOUR)))
     return containment_figures(
         crisis=crisis,

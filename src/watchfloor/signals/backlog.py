@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 
 from watchfloor.core import clock
 from watchfloor.signals import reactions
@@ -103,8 +103,8 @@ def queue_reactions(
 
 def backlog_size() -> tuple[int, int]:
     """(rows, signals) waiting for their reactions."""
-    rows = list(ReactionBacklog.objects.values_list("signal_count", flat=True))
-    return len(rows), sum(rows)
+    waiting = ReactionBacklog.objects.aggregate(rows=Count("pk"), signals=Sum("signal_count"))
+    return waiting["rows"], waiting["signals"] or 0
 
 
 @dataclass
