@@ -348,15 +348,7 @@ class DeadlineOut(Schema):
 
     @classmethod
     def build(cls, deadline: Deadline) -> DeadlineOut:
-        return cls(
-            due_at=deadline.due_at,
-            kind=deadline.kind,
-            label=deadline.label,
-            source=deadline.source,
-            escalation_id=deadline.escalation_id,
-            basis=deadline.basis,
-            is_breached=deadline.is_breached,
-        )
+        return cls.model_validate(deadline, from_attributes=True)
 
 
 class SitrepClockOut(Schema):
@@ -486,17 +478,7 @@ class TimelineLineOut(Schema):
 
     @classmethod
     def build(cls, line: CrisisTimelineLine) -> TimelineLineOut:
-        return cls(
-            at=line.at,
-            actor=line.actor,
-            action=line.action,
-            label=line.label,
-            summary=line.summary,
-            body=line.body,
-            source=line.source,
-            escalation_id=line.escalation_id,
-            note_id=line.note_id,
-        )
+        return cls.model_validate(line, from_attributes=True)
 
 
 class TimelinePageOut(Schema):
