@@ -1,8 +1,9 @@
 """What happens after signals are stored: surge checks and auto-escalation rules.
 
-Called by the intake service after each batch has committed (so a failure here never
-loses an acknowledged signal). Each alert raised or ended, each cluster woken and each
-rule firing is its own transaction, so one failure does not undo the others.
+Run by the worker for the batches waiting in the reactions backlog (``signals.backlog``),
+after they have committed, so a failure here never loses an acknowledged signal. Each
+alert raised or ended, each cluster woken and each rule firing is its own transaction,
+so one failure does not undo the others.
 
 The surge lifecycle, per subject (a cluster, or a market × policy × language series):
 
