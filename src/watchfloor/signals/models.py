@@ -82,7 +82,7 @@ class Cluster(models.Model):
 class Signal(models.Model):
     producer = models.CharField(max_length=150)
     external_id = models.CharField(max_length=200)
-    received_at = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField()
     ingested_at = models.DateTimeField()
     source = models.CharField(max_length=20)
     subject_kind = models.CharField(max_length=12)
@@ -105,7 +105,11 @@ class Signal(models.Model):
     reach_shares = models.PositiveBigIntegerField(null=True, blank=True)
     reporter = models.CharField(max_length=200, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="signals")
+    # Looked up through the (cluster, received_at) index below: a second index on the
+    # cluster alone would only cost every insert on the intake's hottest table.
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.PROTECT, related_name="signals", db_index=False
+    )
     matched_by = models.CharField(max_length=12, choices=KeyKind.choices)
 
     class Meta:
@@ -156,7 +160,8 @@ class ClusterText(models.Model):
 class ClusterReporter(models.Model):
     """Distinct reporters per cluster (so the count is exact, not an estimate)."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    # The unique (cluster, reporter) index serves lookups by cluster.
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", db_index=False)
     reporter = models.CharField(max_length=200)
 
     class Meta:
@@ -172,7 +177,8 @@ class ClusterRelation(models.Model):
     """A signal matched two clusters on different keys; they are kept apart (see
     docs/signals.md) and the relation is shown to analysts, who may merge by escalating."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    # The unique (cluster, related, key_kind) index serves lookups by cluster.
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+", db_index=False)
     related = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
     key_kind = models.CharField(max_length=12, choices=KeyKind.choices)
     signal_count = models.PositiveIntegerField(default=1)
@@ -191,7 +197,10 @@ class ClusterRelation(models.Model):
 class ClusterBucket(models.Model):
     """Signals per cluster per 5-minute bucket: velocity, sparklines and surge input."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="buckets")
+    # The unique (cluster, bucket_start) index serves lookups by cluster.
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="buckets", db_index=False
+    )
     bucket_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
