@@ -127,12 +127,11 @@ COUNTED_COLUMNS = tuple(name for name in ClusterCounts.__slots__ if name != "id"
 
 def load_counts(cluster_ids: Iterable[int]) -> dict[int, ClusterCounts]:
     """The counted columns of these clusters (missing ones are left out)."""
-    ids = sorted(cluster_ids)
-    if not ids:
-        return {}
     return {
         row[0]: ClusterCounts(*row)
-        for row in Cluster.objects.filter(id__in=ids).values_list("id", *COUNTED_COLUMNS)
+        for row in storage.select_in(
+            Cluster, ["id", *COUNTED_COLUMNS], field="id", values=sorted(cluster_ids)
+        )
     }
 
 

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -496,14 +495,16 @@ def find_duplicates(batch: IntakeBatch) -> None:
     """A signal already stored for this producer, or sent earlier in the same batch, is a
     duplicate of that one."""
     items = batch.valid()
-    stored: dict[str, tuple[int, int]] = {}
-    for chunk in counting.in_chunks(sorted({item.signal.id for item in items})):
-        stored.update(
-            (external_id, (signal_id, cluster_id))
-            for external_id, signal_id, cluster_id in Signal.objects.filter(
-                producer=batch.producer, external_id__in=chunk
-            ).values_list("external_id", "id", "cluster_id")
+    stored = {
+        external_id: (signal_id, cluster_id)
+        for external_id, signal_id, cluster_id in storage.select_in(
+            Signal,
+            ["external_id", "id", "cluster"],
+            where=[("producer", batch.producer)],
+            field="external_id",
+            values=sorted({item.signal.id for item in items}),
         )
+    }
     first_in_batch: dict[str, Item] = {}
     for item in items:
         known = stored.get(item.signal.id)
@@ -558,15 +559,16 @@ def cluster(batch: IntakeBatch) -> None:
 
 
 def _key_owners(exact: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The stored clusters owning these keys: one query, each kind's values looked up on
-    the (kind, value) index."""
+    """The stored clusters owning these keys: a query per kind of key, its values looked
+    up on the (kind, value) index."""
     owners: dict[tuple[str, str], int] = {}
-    for chunk in counting.in_chunks(exact):
-        lookup = Q()
-        for kind in sorted({kind for kind, _ in chunk}):
-            lookup |= Q(kind=kind, value__in=[value for k, value in chunk if k == kind])
-        for kind, value, cluster_id in ClusterKey.objects.filter(lookup).values_list(
-            "kind", "value", "cluster_id"
+    for kind in sorted({kind for kind, _ in exact}):
+        for value, cluster_id in storage.select_in(
+            ClusterKey,
+            ["value", "cluster"],
+            where=[("kind", kind)],
+            field="value",
+            values=[value for k, value in exact if k == kind],
         ):
             owners[(kind, value)] = cluster_id
     return owners
