@@ -4,8 +4,11 @@ formed within one batch, multilingual near-duplicates and PDQ distance boundarie
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.signals.test_intake import PDQ, at, ingest, make_signal
 from watchfloor.signals import clustering
@@ -342,13 +345,100 @@ def test_the_batch_media_search_equals_brute_force():
     base = generator.randbytes(32)
     hashes = [generator.randbytes(32) for _ in range(150)]
     hashes += [pdq_variant(base, distance, seed=distance) for distance in (0, 8, 30, 31, 32, 33)]
-    found = clustering._BatchMedia(31)
+    keys = [SignalKeys(subject=f"post:{n}", pdq=pdq) for n, pdq in enumerate([base, *hashes])]
+    found = clustering._BatchNeighbours(keys, clustering.ClusteringConfig(max_distance=31))
     expected: dict[int, int] = {}
     for number, pdq in enumerate(hashes):
         cluster_id = number % 40  # several hashes per cluster
-        found.add(cluster_id, pdq)
+        found.give_media(pdq, cluster_id)
         distance = hamming_distance(base, pdq)
         if distance <= 31:
             expected[cluster_id] = min(distance, expected.get(cluster_id, 256))
-    assert dict(found.query(base)) == expected
+    nearest: dict[int, int] = {}
+    for cluster_id, distance in found.media_matches(base):
+        nearest[cluster_id] = min(distance, nearest.get(cluster_id, 256))
+    assert nearest == expected
     assert sorted(expected.values())[:4] == [0, 8, 30, 31]
+
+
+# ------------------------------------------- one batch clusters as one signal at a time
+
+
+def _one_at_a_time(keys: list[SignalKeys], config: ClusteringConfig) -> clustering.Assignment:
+    """The reference: each signal assigned alone, against indexes and owners holding
+    everything assigned before it (as if each were its own committed batch)."""
+    indexes = ClusterIndexes(config)
+    owners: dict[tuple[str, str], int] = {}
+    result = clustering.Assignment(cluster_ids=[], matched_by=[])
+    next_id = 1
+    for signal_keys in keys:
+        alone = clustering.assign_clusters([signal_keys], owners=owners, indexes=indexes)
+        real = {}
+        for temporary in alone.founders:
+            real[temporary] = next_id
+            next_id += 1
+
+        def of(cluster_id: int, real: dict[int, int] = real) -> int:
+            return real.get(cluster_id, cluster_id)
+
+        result.cluster_ids.append(of(alone.cluster_ids[0]))
+        result.matched_by.append(alone.matched_by[0])
+        for kind, value, cluster_id in alone.new_keys:
+            owners[(kind, value)] = of(cluster_id)
+        for cluster_id, pdq in alone.new_media:
+            indexes.pdq.add(of(cluster_id), pdq)
+        for cluster_id, signature in alone.new_texts:
+            indexes.text.insert(of(cluster_id), signature)
+        for (a, b, kind), n in alone.relations.items():
+            result.relations[(of(a), of(b), kind)] += n
+    return result
+
+
+def _as_numbered(assignment: clustering.Assignment) -> tuple[list[int], Counter]:
+    """Cluster ids renumbered 1, 2, … in the order the clusters first appear."""
+    number: dict[int, int] = {}
+    for cluster_id in assignment.cluster_ids:
+        number.setdefault(cluster_id, len(number) + 1)
+    relations = Counter(
+        {(number[a], number[b], kind): n for (a, b, kind), n in assignment.relations.items()}
+    )
+    return [number[c] for c in assignment.cluster_ids], relations
+
+
+_BASES = [bytes(random.Random(seed).randbytes(32)) for seed in range(3)]
+_TEXTS = [
+    "台風の被災者支援を装った詐欺アカウントです。DMで振込先を送ってきます",
+    "台風の被災者支援を装った詐欺アカウントです。DMで振込先を送ってきます!!",
+    "A fake relief fund asks for transfers by bank, do not send money to it",
+    "A fake relief fund asks for transfers by bank, do not send money to them",
+    "เพจปลอมอ้างว่าเป็นหน่วยงานช่วยเหลือผู้ประสบภัย ขอให้โอนเงิน",
+]
+
+
+@st.composite
+def _signal_keys(draw: st.DrawFn) -> SignalKeys:
+    from watchfloor.signals.text import minhash
+
+    pdq = None
+    if draw(st.booleans()):
+        base = draw(st.sampled_from(_BASES))
+        distance = draw(st.sampled_from([0, 5, 9, 20, 31, 32, 40]))
+        pdq = pdq_variant(base, distance, seed=draw(st.integers(0, 3)))
+    text_value = draw(st.none() | st.sampled_from(_TEXTS))
+    return SignalKeys(
+        subject=f"post:{draw(st.integers(0, 8))}",
+        url=draw(st.none() | st.sampled_from(["https://a.example/1", "https://b.example/2"])),
+        pdq=pdq,
+        md5=draw(st.none() | st.sampled_from(["0" * 32, "1" * 32])),
+        text_signature=minhash(text_value) if text_value else None,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_signal_keys(), min_size=1, max_size=25))
+def test_one_batch_clusters_as_the_same_signals_one_at_a_time(keys):
+    config = ClusteringConfig()
+    batch = clustering.assign_clusters(keys, owners={}, indexes=ClusterIndexes(config))
+    alone = _one_at_a_time(keys, config)
+    assert _as_numbered(batch) == _as_numbered(alone)
+    assert batch.matched_by == alone.matched_by

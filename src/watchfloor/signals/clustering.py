@@ -176,8 +176,10 @@ class ClusterIndexes:
         if media_rows:
             self.pdq.add_many((cluster_id, bytes(pdq)) for _, cluster_id, pdq in media_rows)
             self._media_mark = media_rows[-1][:2]
-        for _, cluster_id, signature in text_rows:
-            self.text.insert(cluster_id, text.signature_from_bytes(bytes(signature)))
+        self.text.insert_many(
+            (cluster_id, text.signature_from_bytes(bytes(signature)))
+            for _, cluster_id, signature in text_rows
+        )
         if text_rows:
             self._text_mark = text_rows[-1][:2]
 
@@ -228,35 +230,97 @@ def forget_indexes() -> None:
 # Assigning a batch
 
 
-class _BatchMedia:
-    """The PDQ hashes a batch adds, searched exhaustively: a few hundred at most, where
-    a vectorised popcount answers in a few microseconds (a faiss call costs more)."""
+class _BatchNeighbours:
+    """Which of a batch's own hashes and texts are near each other, worked out once
+    before the batch is assigned.
 
-    def __init__(self, max_distance: int) -> None:
-        self.max_distance = max_distance
-        self._clusters: list[int] = []
-        self._words = np.empty((64, 4), dtype=np.uint64)  # grows by doubling
+    A signal's media or text can match a cluster the batch itself started. Asking a
+    growing batch-local index once per signal cost more than all the rest of the
+    assignment; instead, every distinct PDQ hash of the batch is compared with every
+    other (a vectorised popcount, in blocks) and every distinct text signature is
+    looked up among the others through the same banded LSH as the stored index
+    (candidates confirmed on the estimated similarity). While the batch is assigned,
+    ``media_matches`` and ``text_matches`` read only the hashes and texts already given
+    to a cluster: the answer a batch-local index holding just those would give.
+    """
 
-    def __len__(self) -> int:
-        return len(self._clusters)
+    _ROWS_PER_BLOCK = 64  # hashes compared with all the others per numpy call
 
-    def add(self, cluster_id: int, pdq: bytes) -> None:
-        if len(self._clusters) == len(self._words):
-            self._words = np.concatenate([self._words, np.empty_like(self._words)])
-        self._words[len(self._clusters)] = np.frombuffer(pdq, dtype=">u8")
-        self._clusters.append(cluster_id)
+    def __init__(self, keys: Sequence[SignalKeys], config: ClusteringConfig) -> None:
+        self._near_media = self._media_pairs(
+            list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None)), config.max_distance
+        )
+        signatures: dict[bytes, np.ndarray] = {}
+        for signal_keys in keys:
+            if signal_keys.text_signature is not None:
+                signatures.setdefault(
+                    signal_keys.text_signature.tobytes(), signal_keys.text_signature
+                )
+        self._near_text = self._text_pairs(signatures, config.text_threshold)
+        # What has been given to a cluster so far: a hash can be kept for several.
+        self._media_owners: dict[bytes, list[int]] = {}
+        self._text_owner: dict[bytes, int] = {}
 
-    def query(self, pdq: bytes) -> list[tuple[int, int]]:
-        """``(cluster, distance)`` within the distance, each cluster once at its nearest."""
-        query = np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
-        words = self._words[: len(self._clusters)]
-        distances = np.bitwise_count(words ^ query).sum(axis=1)
-        nearest: dict[int, int] = {}
-        for row in np.flatnonzero(distances <= self.max_distance).tolist():
-            cluster_id, distance = self._clusters[row], int(distances[row])
-            if distance < nearest.get(cluster_id, media.PDQ_BITS + 1):
-                nearest[cluster_id] = distance
-        return list(nearest.items())
+    @classmethod
+    def _media_pairs(
+        cls, hashes: list[bytes], max_distance: int
+    ) -> dict[bytes, list[tuple[bytes, int]]]:
+        near: dict[bytes, list[tuple[bytes, int]]] = {}
+        if not hashes:
+            return near
+        words = np.frombuffer(b"".join(hashes), dtype=">u8").astype(np.uint64).reshape(-1, 4)
+        for start in range(0, len(hashes), cls._ROWS_PER_BLOCK):
+            block = words[start : start + cls._ROWS_PER_BLOCK]
+            distances = np.bitwise_count(block[:, None, :] ^ words[None, :, :]).sum(axis=2)
+            rows, columns = np.nonzero(distances <= max_distance)
+            for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+                near.setdefault(hashes[start + row], []).append(
+                    (hashes[column], int(distances[row, column]))
+                )
+        return near
+
+    @staticmethod
+    def _text_pairs(
+        signatures: dict[bytes, np.ndarray], threshold: float
+    ) -> dict[bytes, list[tuple[bytes, float]]]:
+        if not signatures:
+            return {}
+        index = text.LSHIndex(threshold)
+        index.insert_many(signatures.items())
+        return {
+            key: [(match.key, match.similarity) for match in matches]
+            for key, matches in zip(
+                signatures, index.matches_many(list(signatures.values())), strict=True
+            )
+        }
+
+    def media_matches(self, pdq: bytes) -> list[tuple[int, int]]:
+        """``(cluster, distance)`` for the batch's hashes within the distance already
+        given to a cluster (each cluster possibly more than once)."""
+        if not self._media_owners:
+            return []
+        return [
+            (cluster_id, distance)
+            for other, distance in self._near_media.get(pdq, ())
+            for cluster_id in self._media_owners.get(other, ())
+        ]
+
+    def text_matches(self, signature: bytes) -> list[tuple[int, float]]:
+        """``(cluster, similarity)`` for the batch's texts similar enough already given
+        to a cluster."""
+        if not self._text_owner:
+            return []
+        return [
+            (self._text_owner[other], similarity)
+            for other, similarity in self._near_text.get(signature, ())
+            if other in self._text_owner
+        ]
+
+    def give_media(self, pdq: bytes, cluster_id: int) -> None:
+        self._media_owners.setdefault(pdq, []).append(cluster_id)
+
+    def give_text(self, signature: bytes, cluster_id: int) -> None:
+        self._text_owner.setdefault(signature, cluster_id)
 
 
 @dataclass
@@ -301,8 +365,7 @@ def assign_clusters(
     stored_pdq = _stored_pdq_matches(keys, indexes.pdq)
     stored_text = _stored_text_matches(keys, indexes.text)
     batch_owners: dict[tuple[str, str], int] = {}
-    batch_pdq = _BatchMedia(config.max_distance)
-    batch_text = text.LSHIndex(config.text_threshold)
+    neighbours = _BatchNeighbours(keys, config)
     has_text = indexes.text.__contains__
     batch_has_text: set[int] = set()
 
@@ -319,10 +382,9 @@ def assign_clusters(
         pdq_matches: dict[int, int] = {}
         if signal_keys.pdq is not None:
             pdq_matches = dict(stored_pdq.get(signal_keys.pdq, ()))
-            if len(batch_pdq):
-                for cluster_id, distance in batch_pdq.query(signal_keys.pdq):
-                    if distance < pdq_matches.get(cluster_id, media.PDQ_BITS + 1):
-                        pdq_matches[cluster_id] = distance
+            for cluster_id, distance in neighbours.media_matches(signal_keys.pdq):
+                if distance < pdq_matches.get(cluster_id, media.PDQ_BITS + 1):
+                    pdq_matches[cluster_id] = distance
             if pdq_matches:
                 ranked = sorted(pdq_matches, key=lambda c: (pdq_matches[c], *_preference(c)))
                 found.append((KeyKind.MEDIA, ranked))
@@ -334,10 +396,10 @@ def assign_clusters(
         text_matches: dict[int, float] = {}
         signature = signal_keys.text_signature
         if signature is not None:
-            text_matches = dict(stored_text.get(signature.tobytes(), ()))
-            if len(batch_text):
-                for match in batch_text.matches(signature):
-                    text_matches[match.key] = max(match.similarity, text_matches.get(match.key, 0))
+            signature_bytes = signature.tobytes()
+            text_matches = dict(stored_text.get(signature_bytes, ()))
+            for cluster_id, similarity in neighbours.text_matches(signature_bytes):
+                text_matches[cluster_id] = max(similarity, text_matches.get(cluster_id, 0))
             if text_matches:
                 ranked = sorted(text_matches, key=lambda c: (-text_matches[c], *_preference(c)))
                 found.append((KeyKind.TEXT, ranked))
@@ -370,7 +432,7 @@ def assign_clusters(
             not pdq_matches
             or (winner in pdq_matches and pdq_matches[winner] > MEDIA_STORE_DISTANCE)
         ):
-            batch_pdq.add(winner, signal_keys.pdq)
+            neighbours.give_media(signal_keys.pdq, winner)
             assignment.new_media.append((winner, signal_keys.pdq))
         if (
             signature is not None
@@ -379,7 +441,7 @@ def assign_clusters(
             and winner not in batch_has_text
         ):
             batch_has_text.add(winner)
-            batch_text.insert(winner, signature)
+            neighbours.give_text(signature_bytes, winner)
             assignment.new_texts.append((winner, signature))
     return assignment
 
@@ -401,29 +463,16 @@ def _stored_text_matches(
     keys: Sequence[SignalKeys], index: text.LSHIndex
 ) -> dict[bytes, list[tuple[int, float]]]:
     """Per distinct text signature of the batch, the stored clusters whose text is
-    similar enough: LSH candidates, confirmed on the estimated similarity."""
+    similar enough: LSH candidates, confirmed on the estimated similarity (all of the
+    batch's in one ``matches_many``)."""
     distinct: dict[bytes, np.ndarray] = {}
     for signal_keys in keys:
         if signal_keys.text_signature is not None:
             distinct.setdefault(signal_keys.text_signature.tobytes(), signal_keys.text_signature)
     if not distinct or not len(index):
         return {}
-    signatures = list(distinct.values())
-    needed = index.threshold * index.num_perm
-    found: dict[bytes, list[tuple[int, float]]] = {}
-    for key, signature, candidates in zip(
-        distinct, signatures, index.query_many(signatures), strict=True
-    ):
-        if not candidates:
-            continue
-        cluster_ids = list(candidates)
-        stored = np.stack([index.signature_of(cluster_id) for cluster_id in cluster_ids])
-        equal = np.count_nonzero(stored == signature, axis=1)
-        confirmed = [
-            (cluster_id, int(same) / index.num_perm)
-            for cluster_id, same in zip(cluster_ids, equal.tolist(), strict=True)
-            if same >= needed
-        ]
-        if confirmed:
-            found[key] = confirmed
-    return found
+    return {
+        key: [(match.key, match.similarity) for match in matches]
+        for key, matches in zip(distinct, index.matches_many(list(distinct.values())), strict=True)
+        if matches
+    }

@@ -436,10 +436,14 @@ class LSHIndex:
     Each band of a signature is reduced to one 64-bit integer (a random linear
     combination of its rows, computed for all bands in one numpy call), so a
     lookup is one dict access per band. Keys are any hashable values, such as
-    cluster or signal ids.
+    cluster or signal ids. The signatures are kept as the rows of one matrix, so
+    ``matches_many`` confirms every candidate of many queries in one comparison.
     """
 
     _BAND_SEED = 0x4C53_4842_414E_4453
+    # Candidate pairs compared per numpy call: bounds the temporary arrays (about
+    # 20,000 × 128 × 4 bytes, twice) however many candidates a batch has.
+    _PAIRS_PER_CALL = 20_000
 
     def __init__(
         self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM
@@ -450,13 +454,15 @@ class LSHIndex:
         weights = _seeded_words(self._BAND_SEED, self.bands * self.rows) | np.uint64(1)
         self._weights = weights.reshape(self.bands, self.rows)
         self._tables: list[dict[int, Any]] = [{} for _ in range(self.bands)]
-        self._signatures: dict[Hashable, np.ndarray] = {}
+        self._row_of: dict[Hashable, int] = {}  # key -> its row of _matrix
+        self._matrix: np.ndarray | None = None  # grows by doubling; dtype of the first
+        self._used = 0  # rows of _matrix written (a removed key's row stays, unused)
 
     def __len__(self) -> int:
-        return len(self._signatures)
+        return len(self._row_of)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._signatures
+        return key in self._row_of
 
     def _band_values(self, signatures: np.ndarray) -> np.ndarray:
         if signatures.shape[-1] != self.num_perm:
@@ -467,11 +473,33 @@ class LSHIndex:
         shaped = used.reshape(*signatures.shape[:-1], self.bands, self.rows)
         return (shaped * self._weights).sum(axis=-1, dtype=np.uint64)
 
+    def _store(self, signature: np.ndarray) -> int:
+        if self._matrix is None:
+            self._matrix = np.empty((64, self.num_perm), dtype=signature.dtype)
+        elif self._used == len(self._matrix):
+            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
+        self._matrix[self._used] = signature
+        self._used += 1
+        return self._used - 1
+
     def insert(self, key: Hashable, signature: np.ndarray) -> None:
         """Add (or replace) the signature stored under ``key``."""
-        if key in self._signatures:
+        self._insert(key, signature, self._band_values(signature).tolist())
+
+    def insert_many(self, items: Iterable[tuple[Hashable, np.ndarray]]) -> None:
+        """``insert`` for many, their bands computed in one numpy call."""
+        pairs = list(items)
+        if not pairs:
+            return
+        signatures = [signature for _, signature in pairs]
+        bands = self._band_values(np.stack(signatures)).tolist()
+        for (key, signature), band_values in zip(pairs, bands, strict=True):
+            self._insert(key, signature, band_values)
+
+    def _insert(self, key: Hashable, signature: np.ndarray, band_values: list[int]) -> None:
+        if key in self._row_of:
             self.remove(key)
-        for table, value in zip(self._tables, self._band_values(signature).tolist(), strict=True):
+        for table, value in zip(self._tables, band_values, strict=True):
             current = table.get(value, _ABSENT)
             if current is _ABSENT:
                 table[value] = key
@@ -479,18 +507,17 @@ class LSHIndex:
                 current.add(key)
             else:
                 table[value] = _Bucket((current, key))
-        self._signatures[key] = signature
-
-    def insert_many(self, items: Iterable[tuple[Hashable, np.ndarray]]) -> None:
-        for key, signature in items:
-            self.insert(key, signature)
+        self._row_of[key] = self._store(signature)
 
     def remove(self, key: Hashable) -> None:
         """Forget ``key``; nothing happens if it is not there."""
-        signature = self._signatures.pop(key, None)
-        if signature is None:
+        row = self._row_of.pop(key, None)
+        if row is None:
             return
-        for table, value in zip(self._tables, self._band_values(signature).tolist(), strict=True):
+        assert self._matrix is not None
+        for table, value in zip(
+            self._tables, self._band_values(self._matrix[row]).tolist(), strict=True
+        ):
             current = table.get(value, _ABSENT)
             if type(current) is _Bucket:
                 current.discard(key)
@@ -524,16 +551,43 @@ class LSHIndex:
 
     def matches(self, signature: np.ndarray) -> list[TextMatch]:
         """Confirmed matches (estimated Jaccard ≥ threshold), most similar first."""
-        return self._confirm(signature, self.query(signature))
+        return self.matches_many([signature])[0]
 
-    def _confirm(self, signature: np.ndarray, candidates: set[Hashable]) -> list[TextMatch]:
-        found = []
-        for key in candidates:
-            similarity = jaccard_estimate(signature, self._signatures[key])
-            if similarity >= self.threshold:
-                found.append(TextMatch(key, similarity))
-        found.sort(key=lambda match: -match.similarity)
+    def matches_many(self, signatures: Sequence[np.ndarray]) -> list[list[TextMatch]]:
+        """``matches`` for many signatures: their bands in one numpy call, and every
+        (signature, candidate) pair compared in a few."""
+        found: list[list[TextMatch]] = [[] for _ in signatures]
+        if not signatures or not self._row_of:
+            return found
+        queries = np.stack(signatures)
+        if queries.shape[-1] != self.num_perm:
+            raise ValueError(
+                f"signatures of {queries.shape[-1]} and {self.num_perm} hash functions "
+                "cannot be compared"
+            )
+        positions: list[int] = []
+        keys: list[Hashable] = []
+        for position, band_values in enumerate(self._band_values(queries).tolist()):
+            for key in self._candidates(band_values):
+                positions.append(position)
+                keys.append(key)
+        assert self._matrix is not None
+        row_of = self._row_of
+        for start in range(0, len(keys), self._PAIRS_PER_CALL):
+            part = slice(start, start + self._PAIRS_PER_CALL)
+            rows = [row_of[key] for key in keys[part]]
+            equal = np.count_nonzero(queries[positions[part]] == self._matrix[rows], axis=1)
+            for position, key, same in zip(
+                positions[part], keys[part], equal.tolist(), strict=True
+            ):
+                similarity = same / self.num_perm
+                if similarity >= self.threshold:
+                    found[position].append(TextMatch(key, similarity))
+        for matches in found:
+            matches.sort(key=lambda match: -match.similarity)
         return found
 
     def signature_of(self, key: Hashable) -> np.ndarray:
-        return self._signatures[key]
+        row = self._row_of[key]
+        assert self._matrix is not None
+        return self._matrix[row]
