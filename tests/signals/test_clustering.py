@@ -346,7 +346,7 @@ def test_the_batch_media_search_equals_brute_force():
     hashes = [generator.randbytes(32) for _ in range(150)]
     hashes += [pdq_variant(base, distance, seed=distance) for distance in (0, 8, 30, 31, 32, 33)]
     keys = [SignalKeys(subject=f"post:{n}", pdq=pdq) for n, pdq in enumerate([base, *hashes])]
-    found = clustering._BatchNeighbours(keys, clustering.ClusteringConfig(max_distance=31))
+    found = clustering.BatchNeighbours(keys, clustering.ClusteringConfig(max_distance=31))
     expected: dict[int, int] = {}
     for number, pdq in enumerate(hashes):
         cluster_id = number % 40  # several hashes per cluster

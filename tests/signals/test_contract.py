@@ -419,6 +419,24 @@ def test_jsonl_lines_are_numbered_and_bad_lines_do_not_stop_the_file():
     assert parse_signal(records[-1][1]).text == full()["text"]
 
 
+def test_deferred_lines_decode_to_the_same_records(monkeypatch):
+    """`watchfloor ingest` helpers read lines undecoded and decode only their own."""
+    monkeypatch.setattr(contract, "MAX_LINE_BYTES", 4096)
+    lines = (
+        b"\xef\xbb\xbf" + json.dumps(minimal()).encode(),
+        "",
+        '{"id": "x", ',
+        b'{"id": "x", "text": "caf\xe9"}',
+        '{"text": "' + "x" * 5000 + '"}',
+        json.dumps(full(), ensure_ascii=False),
+    )
+    raw = jsonl(*lines).getvalue()
+    deferred = list(parse_jsonl_lines(io.BytesIO(raw), defer_json=True))
+    assert any(type(record) is bytes for _, record in deferred)
+    decoded = [(line, contract.parse_deferred(line, record)) for line, record in deferred]
+    assert decoded == list(parse_jsonl_lines(io.BytesIO(raw)))
+
+
 def test_jsonl_bad_bytes_outside_a_string_are_reported_for_the_line():
     ((line, rejected),) = parse_jsonl_lines(jsonl(b'{"id": \xff}'))
     assert (line, rejected.reason_code, rejected.field) == (1, "bad_encoding", "")

@@ -405,6 +405,7 @@ def test_the_pipeline_is_a_declared_list_of_steps():
         "check_catalog",
         "normalise",
         "detect_language",
+        "pair_within_batch",
     ]
     assert [step.__name__ for step in intake.STORE] == [
         "find_duplicates",

@@ -50,6 +50,7 @@ __all__ = [
     "MEDIA_STORE_DISTANCE",
     "MIN_TEXT_WEIGHT",
     "Assignment",
+    "BatchNeighbours",
     "ClusterIndexes",
     "ClusteringConfig",
     "SignalKeys",
@@ -230,9 +231,9 @@ def forget_indexes() -> None:
 # Assigning a batch
 
 
-class _BatchNeighbours:
+class BatchNeighbours:
     """Which of a batch's own hashes and texts are near each other, worked out once
-    before the batch is assigned.
+    before the batch is assigned (by the intake's PREPARE steps, off the writer lock).
 
     A signal's media or text can match a cluster the batch itself started. Asking a
     growing batch-local index once per signal cost more than all the rest of the
@@ -247,6 +248,7 @@ class _BatchNeighbours:
     _ROWS_PER_BLOCK = 64  # hashes compared with all the others per numpy call
 
     def __init__(self, keys: Sequence[SignalKeys], config: ClusteringConfig) -> None:
+        self.config = config
         self._near_media = self._media_pairs(
             list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None)), config.max_distance
         )
@@ -353,19 +355,22 @@ def assign_clusters(
     *,
     owners: Mapping[tuple[str, str], int],
     indexes: ClusterIndexes,
+    neighbours: BatchNeighbours | None = None,
 ) -> Assignment:
     """Assign each signal, in order, to a cluster.
 
     ``owners`` maps the stored exact keys of this batch's signals, ``(kind, value)``,
-    to the cluster that owns them; ``indexes`` are the process's synced indexes.
-    Nothing is written here.
+    to the cluster that owns them; ``indexes`` are the process's synced indexes;
+    ``neighbours``, if already worked out, those of these keys (or of more). Nothing is
+    written here.
     """
     config = indexes.config
     assignment = Assignment(cluster_ids=[0] * len(keys), matched_by=[""] * len(keys))
     stored_pdq = _stored_pdq_matches(keys, indexes.pdq)
     stored_text = _stored_text_matches(keys, indexes.text)
     batch_owners: dict[tuple[str, str], int] = {}
-    neighbours = _BatchNeighbours(keys, config)
+    if neighbours is None or neighbours.config != config:
+        neighbours = BatchNeighbours(keys, config)
     has_text = indexes.text.__contains__
     batch_has_text: set[int] = set()
 

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "decode_json",
     "load_signal_file",
     "parse_csv",
+    "parse_deferred",
     "parse_jsonl_lines",
     "parse_signal",
     "parse_signals",
@@ -684,13 +686,18 @@ def _show(value: Any, limit: int = 60) -> str:
 ParsedRecord = tuple[int, "dict[str, Any] | SignalRejected"]
 
 
-def parse_jsonl_lines(stream: IO[bytes] | IO[str] | Iterable[bytes]) -> Iterator[ParsedRecord]:
+def parse_jsonl_lines(
+    stream: IO[bytes] | IO[str] | Iterable[bytes], *, defer_json: bool = False
+) -> Iterator[ParsedRecord]:
     """Split JSON Lines into ``(line_number, dict | SignalRejected)``.
 
     Gzip is recognised by its magic bytes, whatever the file is called. Blank lines
     are skipped (their numbers still count). A line that is not UTF-8, not JSON, not
     an object, or longer than ``MAX_LINE_BYTES`` becomes a rejection for that line
     only; a truncated gzip stream ends the file with a rejection at the next line.
+
+    ``defer_json``: lines come as their bytes, for ``parse_deferred`` to decode later
+    (a reader that hands most lines on to others need not decode them).
     """
     reader = _binary_reader(stream)
     line_number = 0
@@ -724,10 +731,20 @@ def parse_jsonl_lines(stream: IO[bytes] | IO[str] | Iterable[bytes]) -> Iterator
             raw = raw[len(codecs.BOM_UTF8) :]
         if raw.isspace() or not raw:
             continue
-        result = _parse_json_line(raw)
-        if type(result) is SignalRejected:
-            result = result.at_line(line_number)
-        yield line_number, result
+        yield line_number, raw if defer_json else parse_deferred(line_number, raw)
+
+
+def parse_deferred(
+    line_number: int, record: bytes | dict[str, Any] | SignalRejected
+) -> dict[str, Any] | SignalRejected:
+    """A record as ``parse_jsonl_lines`` gives it without ``defer_json``: a line's
+    bytes are decoded now; anything else is already a record."""
+    if type(record) is not bytes:
+        return record
+    result = _parse_json_line(record)
+    if type(result) is SignalRejected:
+        result = result.at_line(line_number)
+    return result
 
 
 def _reject_constant(name: str) -> Any:
@@ -1069,15 +1086,20 @@ def _check_csv_header(header: list[str]) -> SignalRejected | None:
     return None
 
 
-def load_signal_file(path: str | Path) -> Iterator[ParsedRecord]:
+def load_signal_file(path: str | Path, *, defer_json: bool = False) -> Iterator[ParsedRecord]:
     """Records of a signal file, chosen by suffix: .jsonl, .jsonl.gz, .json.gz (JSON
     Lines), .csv, .csv.gz. Raises ``SignalFileError`` for any other suffix at once;
     the file is opened when iteration starts and closed when it ends.
+
+    ``defer_json``: JSON Lines come undecoded (see ``parse_jsonl_lines``); pass each
+    record through ``parse_deferred`` before use.
     """
     file_path = Path(path)
     name = file_path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
-        parser: Callable[[IO[bytes]], Iterator[ParsedRecord]] = parse_jsonl_lines
+        parser: Callable[[IO[bytes]], Iterator[ParsedRecord]] = partial(
+            parse_jsonl_lines, defer_json=defer_json
+        )
     elif name.endswith((".csv", ".csv.gz")):
         parser = parse_csv
     else:

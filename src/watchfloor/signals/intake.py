@@ -5,7 +5,7 @@ tasks all hand a batch of raw signals to ``ingest_signals``, which runs the decl
 steps below on it, each a small function of the batch that can be tested alone:
 
 ``PREPARE`` (no lock held, no writes):
-    validate → check_catalog → normalise → detect_language
+    validate → check_catalog → normalise → detect_language → pair_within_batch
 ``STORE`` (one transaction, under the writer lock):
     find_duplicates → cluster → store_signals → count → record_ingest → queue_reactions
 after commit, on the worker: the reactions (``signals.backlog``: surge checks,
@@ -20,8 +20,8 @@ batch again stores what was missing and reports the rest as duplicates.
 Writers are serialised: on PostgreSQL by ``pg_advisory_xact_lock`` taken first in
 the transaction, on SQLite by its IMMEDIATE transactions. Everything that costs CPU
 without touching shared state (parsing, URL and text normalisation, MinHash,
-language detection) happens in ``PREPARE``, before the lock, so several worker
-processes overlap there.
+language detection, pairing the batch's near hashes and texts) happens in
+``PREPARE``, before the lock, so several worker processes overlap there.
 """
 
 from __future__ import annotations
@@ -182,6 +182,8 @@ class IntakeBatch:
     assignment: clustering.Assignment | None = None
     series_keys: list[reactions.SeriesKey] = field(default_factory=list)
     clusters_created: int = 0
+    # Filled in by PREPARE.
+    neighbours: clustering.BatchNeighbours | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -233,7 +235,10 @@ class IntakeBatch:
                 )
             )
         matrix = np.stack(signatures) if signatures else None
-        return (_prepared_batch, (self.producer, self.actor, rows, matrix, dict(self.timings)))
+        return (
+            _prepared_batch,
+            (self.producer, self.actor, rows, matrix, dict(self.timings), self.neighbours),
+        )
 
     def valid(self) -> list[Item]:
         """Items that passed the checks so far and are not known duplicates."""
@@ -294,6 +299,7 @@ def _prepared_batch(
     rows: list[tuple[Any, ...]],
     signatures: np.ndarray | None,
     timings: dict[str, float],
+    neighbours: clustering.BatchNeighbours | None,
 ) -> IntakeBatch:
     items = []
     for index, line, values, rejection, tag, detected, url, keys, row in rows:
@@ -312,7 +318,9 @@ def _prepared_batch(
                 *keys, text_signature=signatures[row] if row is not None else None
             )
         items.append(item)
-    return IntakeBatch(producer=producer, actor=actor, items=items, timings=timings)
+    return IntakeBatch(
+        producer=producer, actor=actor, items=items, timings=timings, neighbours=neighbours
+    )
 
 
 Step = Callable[[IntakeBatch], None]
@@ -487,6 +495,15 @@ def detect_language(batch: IntakeBatch) -> None:
             item.language_detected = True
 
 
+def pair_within_batch(batch: IntakeBatch) -> None:
+    """Which hashes and texts of the batch are near each other
+    (``clustering.BatchNeighbours``): it needs only the batch, so it is worked out here
+    rather than under the lock."""
+    batch.neighbours = clustering.BatchNeighbours(
+        [item.keys for item in batch.valid()], clustering.clustering_config()
+    )
+
+
 # ---------------------------------------------------------------------------
 # STORE: one transaction, under the writer lock
 
@@ -525,7 +542,9 @@ def cluster(batch: IntakeBatch) -> None:
     owners = _key_owners(exact)
     for _attempt in range(2):
         with clustering.indexes_in_use(clustering.clustering_config()) as indexes:
-            assignment = clustering.assign_clusters(keys, owners=owners, indexes=indexes)
+            assignment = clustering.assign_clusters(
+                keys, owners=owners, indexes=indexes, neighbours=batch.neighbours
+            )
         joined = sorted(assignment.existing_cluster_ids())
         existing = counting.load_counts(joined)
         if len(existing) == len(joined):
@@ -771,7 +790,13 @@ def queue_reactions(batch: IntakeBatch) -> None:
     react_after_commit()
 
 
-PREPARE: tuple[Step, ...] = (validate, check_catalog, normalise, detect_language)
+PREPARE: tuple[Step, ...] = (
+    validate,
+    check_catalog,
+    normalise,
+    detect_language,
+    pair_within_batch,
+)
 STORE: tuple[Step, ...] = (
     find_duplicates,
     cluster,

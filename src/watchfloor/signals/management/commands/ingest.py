@@ -30,7 +30,7 @@ from django.db import DatabaseError, connection, connections
 
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.signals import backlog
-from watchfloor.signals.contract import SignalFileError, load_signal_file
+from watchfloor.signals.contract import SignalFileError, load_signal_file, parse_deferred
 from watchfloor.signals.intake import (
     MAX_BATCH_SIZE,
     REJECTED,
@@ -50,6 +50,10 @@ MAX_HELPERS = 4
 
 
 class Command(BaseCommand):
+    # Django's system checks (URLs, templates, admin, security settings) take about a
+    # second and concern the web server, which runs them; `watchfloor check` runs
+    # them on demand. An ingest needs the database, which it reaches at once.
+    requires_system_checks: list[str] = []
     help = (
         "Ingest signals from JSON Lines or CSV files (.jsonl, .jsonl.gz, .json.gz, .csv, "
         ".csv.gz). Prints a summary; rejected lines go to stderr and, with --errors, to a "
@@ -286,7 +290,7 @@ def _prepared_here(
 
 def _prepare(chunk: list[tuple[int, Any]], producer: str) -> IntakeBatch:
     return prepare_batch(
-        items=[record for _, record in chunk],
+        items=[parse_deferred(line, record) for line, record in chunk],
         producer=producer,
         actor=None,
         lines=[line for line, _ in chunk],
@@ -380,7 +384,8 @@ def _prepare_files(
     try:
         for path in paths:
             try:
-                for chunk in _batches(load_signal_file(path), batch_size):
+                # Lines are decoded only by the helper whose batch they are in.
+                for chunk in _batches(load_signal_file(path, defer_json=True), batch_size):
                     if number % count == index:
                         send(_Prepared(path, _prepare(chunk, producer)))
                     number += 1
