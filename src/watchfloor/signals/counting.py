@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Q, Sum
 
@@ -149,8 +149,9 @@ def count_signals(
         return CountResult(series_keys=[])
     _tally(signals, clusters)
     _count_reporters(signals, clusters)
-    _count_buckets(signals, clusters, now=now)
-    series_keys = _count_series(signals)
+    starts = _bucket_starts(signals)
+    _count_buckets(signals, starts, clusters, now=now)
+    series_keys = _count_series(signals, starts)
     for cluster in clusters.values():
         cluster.updated_at = now
     # Only the counted columns are written: state, escalation and the rest are left as
@@ -211,10 +212,32 @@ def _count_reporters(signals: Sequence[CountedSignal], clusters: dict[int, Clust
         clusters[cluster_id].reporter_count += 1
 
 
+def _bucket_starts(signals: Sequence[CountedSignal]) -> list[datetime]:
+    """The bucket of each signal; the signals of a batch share a few minutes, so each
+    minute's bucket is worked out once."""
+    by_minute: dict[tuple[Any, ...], datetime] = {}
+    starts = []
+    for signal in signals:
+        moment = signal.received_at
+        minute = (moment.tzinfo, moment.year, moment.month, moment.day, moment.hour, moment.minute)
+        start = by_minute.get(minute)
+        if start is None:
+            start = by_minute[minute] = bucket_start(moment)
+        starts.append(start)
+    return starts
+
+
 def _count_buckets(
-    signals: Sequence[CountedSignal], clusters: dict[int, ClusterCounts], *, now: datetime
+    signals: Sequence[CountedSignal],
+    starts: Sequence[datetime],
+    clusters: dict[int, ClusterCounts],
+    *,
+    now: datetime,
 ) -> None:
-    added = Counter((signal.cluster_id, bucket_start(signal.received_at)) for signal in signals)
+    added: dict[tuple[int, datetime], int] = {}
+    for signal, start in zip(signals, starts, strict=True):
+        key = (signal.cluster_id, start)
+        added[key] = added.get(key, 0) + 1
     storage.add_to_counts(
         ClusterBucket,
         ["cluster", "bucket_start"],
@@ -260,11 +283,11 @@ def velocities(cluster_ids: Sequence[int], *, now: datetime) -> dict[int, tuple[
     return figures
 
 
-def _count_series(signals: Sequence[CountedSignal]) -> list[SeriesKey]:
-    added = Counter(
-        (signal.market, signal.policy_hint, signal.language, bucket_start(signal.received_at))
-        for signal in signals
-    )
+def _count_series(signals: Sequence[CountedSignal], starts: Sequence[datetime]) -> list[SeriesKey]:
+    added: dict[tuple[str, str, str, datetime], int] = {}
+    for signal, start in zip(signals, starts, strict=True):
+        key = (signal.market, signal.policy_hint, signal.language, start)
+        added[key] = added.get(key, 0) + 1
     storage.add_to_counts(
         SeriesBucket,
         ["market", "policy", "language", "bucket_start"],
