@@ -346,7 +346,9 @@ def test_the_batch_media_search_equals_brute_force():
     hashes = [generator.randbytes(32) for _ in range(150)]
     hashes += [pdq_variant(base, distance, seed=distance) for distance in (0, 8, 30, 31, 32, 33)]
     keys = [SignalKeys(subject=f"post:{n}", pdq=pdq) for n, pdq in enumerate([base, *hashes])]
-    found = clustering.BatchNeighbours(keys, clustering.ClusteringConfig(max_distance=31))
+    found = clustering._GivenInBatch(
+        clustering.BatchNeighbours(keys, clustering.ClusteringConfig(max_distance=31))
+    )
     expected: dict[int, int] = {}
     for number, pdq in enumerate(hashes):
         cluster_id = number % 40  # several hashes per cluster
@@ -442,3 +444,25 @@ def test_one_batch_clusters_as_the_same_signals_one_at_a_time(keys):
     alone = _one_at_a_time(keys, config)
     assert _as_numbered(batch) == _as_numbered(alone)
     assert batch.matched_by == alone.matched_by
+
+
+def test_an_assignment_run_again_with_the_same_pairs_starts_afresh():
+    """The intake assigns a batch again after rebuilding a stale index; the pairs worked
+    out in PREPARE must not remember the first run's clusters."""
+    from watchfloor.signals.text import minhash
+
+    keys = [
+        SignalKeys(subject="post:a", pdq=PDQ, text_signature=minhash(SCAM_EN)),
+        SignalKeys(subject="post:b", pdq=pdq_variant(PDQ, 20, seed=1)),
+        SignalKeys(subject="post:c", text_signature=minhash(SCAM_EN + " please report")),
+    ]
+    config = ClusteringConfig()
+    neighbours = clustering.BatchNeighbours(keys, config)
+    first = clustering.assign_clusters(
+        keys, owners={}, indexes=ClusterIndexes(config), neighbours=neighbours
+    )
+    again = clustering.assign_clusters(
+        keys, owners={}, indexes=ClusterIndexes(config), neighbours=neighbours
+    )
+    assert first.cluster_ids == again.cluster_ids == [-1, -1, -1]
+    assert again.matched_by == ["new", "media", "text"]

@@ -241,15 +241,16 @@ class BatchNeighbours:
     other (a vectorised popcount, in blocks) and every distinct text signature is
     looked up among the others through the same banded LSH as the stored index
     (candidates confirmed on the estimated similarity). While the batch is assigned,
-    ``media_matches`` and ``text_matches`` read only the hashes and texts already given
-    to a cluster: the answer a batch-local index holding just those would give.
+    ``_GivenInBatch`` reads only the hashes and texts already given to a cluster: the
+    answer a batch-local index holding just those would give. The pairs themselves never
+    change, so an assignment run again (after an index rebuild) starts afresh.
     """
 
     _ROWS_PER_BLOCK = 64  # hashes compared with all the others per numpy call
 
     def __init__(self, keys: Sequence[SignalKeys], config: ClusteringConfig) -> None:
         self.config = config
-        self._near_media = self._media_pairs(
+        self.near_media = self._media_pairs(
             list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None)), config.max_distance
         )
         signatures: dict[bytes, np.ndarray] = {}
@@ -258,10 +259,7 @@ class BatchNeighbours:
                 signatures.setdefault(
                     signal_keys.text_signature.tobytes(), signal_keys.text_signature
                 )
-        self._near_text = self._text_pairs(signatures, config.text_threshold)
-        # What has been given to a cluster so far: a hash can be kept for several.
-        self._media_owners: dict[bytes, list[int]] = {}
-        self._text_owner: dict[bytes, int] = {}
+        self.near_text = self._text_pairs(signatures, config.text_threshold)
 
     @classmethod
     def _media_pairs(
@@ -296,6 +294,16 @@ class BatchNeighbours:
             )
         }
 
+
+class _GivenInBatch:
+    """During one assignment: which of the batch's hashes and texts have been given to
+    which cluster, and through ``BatchNeighbours`` the clusters a hash or text matches."""
+
+    def __init__(self, neighbours: BatchNeighbours) -> None:
+        self._neighbours = neighbours
+        self._media_owners: dict[bytes, list[int]] = {}  # a hash can be kept for several
+        self._text_owner: dict[bytes, int] = {}
+
     def media_matches(self, pdq: bytes) -> list[tuple[int, int]]:
         """``(cluster, distance)`` for the batch's hashes within the distance already
         given to a cluster (each cluster possibly more than once)."""
@@ -303,7 +311,7 @@ class BatchNeighbours:
             return []
         return [
             (cluster_id, distance)
-            for other, distance in self._near_media.get(pdq, ())
+            for other, distance in self._neighbours.near_media.get(pdq, ())
             for cluster_id in self._media_owners.get(other, ())
         ]
 
@@ -314,7 +322,7 @@ class BatchNeighbours:
             return []
         return [
             (self._text_owner[other], similarity)
-            for other, similarity in self._near_text.get(signature, ())
+            for other, similarity in self._neighbours.near_text.get(signature, ())
             if other in self._text_owner
         ]
 
@@ -371,6 +379,7 @@ def assign_clusters(
     batch_owners: dict[tuple[str, str], int] = {}
     if neighbours is None or neighbours.config != config:
         neighbours = BatchNeighbours(keys, config)
+    given = _GivenInBatch(neighbours)
     has_text = indexes.text.__contains__
     batch_has_text: set[int] = set()
 
@@ -387,7 +396,7 @@ def assign_clusters(
         pdq_matches: dict[int, int] = {}
         if signal_keys.pdq is not None:
             pdq_matches = dict(stored_pdq.get(signal_keys.pdq, ()))
-            for cluster_id, distance in neighbours.media_matches(signal_keys.pdq):
+            for cluster_id, distance in given.media_matches(signal_keys.pdq):
                 if distance < pdq_matches.get(cluster_id, media.PDQ_BITS + 1):
                     pdq_matches[cluster_id] = distance
             if pdq_matches:
@@ -403,7 +412,7 @@ def assign_clusters(
         if signature is not None:
             signature_bytes = signature.tobytes()
             text_matches = dict(stored_text.get(signature_bytes, ()))
-            for cluster_id, similarity in neighbours.text_matches(signature_bytes):
+            for cluster_id, similarity in given.text_matches(signature_bytes):
                 text_matches[cluster_id] = max(similarity, text_matches.get(cluster_id, 0))
             if text_matches:
                 ranked = sorted(text_matches, key=lambda c: (-text_matches[c], *_preference(c)))
@@ -437,7 +446,7 @@ def assign_clusters(
             not pdq_matches
             or (winner in pdq_matches and pdq_matches[winner] > MEDIA_STORE_DISTANCE)
         ):
-            neighbours.give_media(signal_keys.pdq, winner)
+            given.give_media(signal_keys.pdq, winner)
             assignment.new_media.append((winner, signal_keys.pdq))
         if (
             signature is not None
@@ -446,7 +455,7 @@ def assign_clusters(
             and winner not in batch_has_text
         ):
             batch_has_text.add(winner)
-            neighbours.give_text(signature_bytes, winner)
+            given.give_text(signature_bytes, winner)
             assignment.new_texts.append((winner, signature))
     return assignment
 
