@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import json
@@ -87,6 +88,18 @@ def test_running_again_stores_nothing_twice(catalog, tmp_path):
     assert Signal.objects.count() == 5
     # The second run changed nothing, so it wrote no audit event.
     assert AuditEvent.objects.filter(action="signals.ingested").count() == 1
+
+
+def test_the_collector_is_set_back_as_it_was_however_the_run_ends(catalog, tmp_path):
+    """The command collects garbage rarely while it runs (a bulk setting), and only then."""
+    before = gc.get_threshold()
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(jsonl(make_signal(1), make_signal(2)))
+    assert run(str(path))[2] == 0
+    assert gc.get_threshold() == before
+    path.write_bytes(b"not json\n")
+    assert run(str(path))[2] == 1  # rejected lines end the run with an error
+    assert gc.get_threshold() == before
 
 
 def test_the_producer_scopes_the_ids(catalog, tmp_path):
