@@ -250,16 +250,8 @@ class BatchNeighbours:
 
     def __init__(self, keys: Sequence[SignalKeys], config: ClusteringConfig) -> None:
         self.config = config
-        self.near_media = self._media_pairs(
-            list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None)), config.max_distance
-        )
-        signatures: dict[bytes, np.ndarray] = {}
-        for signal_keys in keys:
-            if signal_keys.text_signature is not None:
-                signatures.setdefault(
-                    signal_keys.text_signature.tobytes(), signal_keys.text_signature
-                )
-        self.near_text = self._text_pairs(signatures, config.text_threshold)
+        self.near_media = self._media_pairs(_distinct_hashes(keys), config.max_distance)
+        self.near_text = self._text_pairs(_distinct_signatures(keys), config.text_threshold)
 
     @classmethod
     def _media_pairs(
@@ -465,7 +457,7 @@ def _stored_pdq_matches(
 ) -> dict[bytes, list[tuple[int, int]]]:
     """Per distinct hash of the batch, the stored clusters within the distance (one
     index call; reports of one post mostly carry the same hash)."""
-    hashes = list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None))
+    hashes = _distinct_hashes(keys)
     if not hashes or not len(index):
         return {}
     return {
@@ -479,10 +471,7 @@ def _stored_text_matches(
     """Per distinct text signature of the batch, the stored clusters whose text is
     similar enough: LSH candidates, confirmed on the estimated similarity (all of the
     batch's in one ``matches_many``)."""
-    distinct: dict[bytes, np.ndarray] = {}
-    for signal_keys in keys:
-        if signal_keys.text_signature is not None:
-            distinct.setdefault(signal_keys.text_signature.tobytes(), signal_keys.text_signature)
+    distinct = _distinct_signatures(keys)
     if not distinct or not len(index):
         return {}
     return {
@@ -490,3 +479,17 @@ def _stored_text_matches(
         for key, matches in zip(distinct, index.matches_many(list(distinct.values())), strict=True)
         if matches
     }
+
+
+def _distinct_hashes(keys: Sequence[SignalKeys]) -> list[bytes]:
+    """The batch's PDQ hashes, each once, in order."""
+    return list(dict.fromkeys(k.pdq for k in keys if k.pdq is not None))
+
+
+def _distinct_signatures(keys: Sequence[SignalKeys]) -> dict[bytes, np.ndarray]:
+    """The batch's text signatures, each once, by their bytes."""
+    distinct: dict[bytes, np.ndarray] = {}
+    for signal_keys in keys:
+        if signal_keys.text_signature is not None:
+            distinct.setdefault(signal_keys.text_signature.tobytes(), signal_keys.text_signature)
+    return distinct

@@ -49,67 +49,42 @@ __all__ = [
 
 # The SQLite page cache of a connection that stores batches (64 MiB; the default is 2).
 INTAKE_PAGE_CACHE_KIB = 65_536
-# What PostgreSQL accepts in one statement; SQLite's own limit is read per connection.
-_POSTGRES_MAX_PARAMETERS = 65_535
-_FAST_BACKENDS = ("sqlite", "postgresql")
 
 
-def _parameter_limit() -> int:
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return _POSTGRES_MAX_PARAMETERS
+def _sqlite_parameter_limit() -> int:
+    connection.ensure_connection()
+    return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
 def _columns(
-    model: type[models.Model], names: Sequence[str], *, as_text_json: bool = False
+    model: type[models.Model], names: Sequence[str]
 ) -> tuple[list[models.Field], list[str], list[Callable[[Any], Any] | None]]:
     """The fields, their quoted column names, and for each the adapter its values need
-    (None: as they are). ``as_text_json``: JSON as text, for arrays cast in SQL."""
+    (None: as they are)."""
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
-    adapters = [
-        _text_json_adapter(field)
-        if as_text_json and field.get_internal_type() == "JSONField"
-        else _adapter(field)
-        for field in fields
-    ]
-    return fields, [quote(field.column) for field in fields], adapters
-
-
-def _text_json_adapter(field: models.Field) -> Callable[[Any], Any]:
-    encoder = field.encoder
-    return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    return fields, [quote(field.column) for field in fields], [_adapter(f) for f in fields]
 
 
 def _adapter(field: models.Field) -> Callable[[Any], Any] | None:
-    """How a value of ``field`` is handed to the driver (None: as it is)."""
+    """How a value of ``field`` is handed to the driver (None: as it is; both drivers
+    take bytes for a blob / bytea)."""
     kind = field.get_internal_type()
-    if kind not in ("DateTimeField", "JSONField", "BinaryField"):
-        return None
-    if connection.vendor in _FAST_BACKENDS:
-        if kind == "BinaryField":
-            return None  # both drivers take bytes for a blob / bytea
-        if kind == "JSONField":
-            return _json_adapter(field)
+    if kind == "JSONField":
+        return _json_adapter(field)
+    if kind == "DateTimeField":
         return _datetime_adapter(field)
-
-    def adapt(value: Any) -> Any:
-        if value is None and field.null:
-            return None
-        return field.get_db_prep_save(value, connection)
-
-    return adapt
+    return None
 
 
 def _json_adapter(field: models.Field) -> Callable[[Any], Any]:
-    """As ``connection.ops.adapt_json_value``: text on SQLite, a Jsonb wrapper on
-    PostgreSQL."""
+    """JSON as text: SQLite stores it so (as ``connection.ops.adapt_json_value``), and
+    PostgreSQL reads it from a staging table's text column, cast to jsonb where used."""
     encoder = field.encoder
     if connection.vendor == "sqlite":
         # Most signals carry no attributes: "{}" without a trip through the encoder.
         return lambda value: "{}" if value == {} else json.dumps(value, cls=encoder)
-    return lambda value: connection.ops.adapt_json_value(value, encoder)
+    return lambda value: None if value is None else json.dumps(value, cls=encoder)
 
 
 def _datetime_adapter(field: models.Field) -> Callable[[Any], Any]:
@@ -171,7 +146,7 @@ def _multi_row(
     if not rows:
         return []
     postgresql = connection.vendor == "postgresql"
-    fields, columns, adapters = _columns(model, names, as_text_json=postgresql)
+    fields, columns, adapters = _columns(model, names)
     table = connection.ops.quote_name(model._meta.db_table)
     values = _adapted(rows, adapters)
     returning = "RETURNING" in tail
@@ -190,7 +165,7 @@ def _multi_row(
                 results.extend(tuple(row) for row in cursor.fetchall())
             return results
         placeholders = "(" + ", ".join(["?"] * len(columns)) + ")"
-        per_statement = max(1, _parameter_limit() // len(columns))
+        per_statement = max(1, _sqlite_parameter_limit() // len(columns))
         for start in range(0, len(values), per_statement):
             chunk = values[start : start + per_statement]
             sql = (
@@ -308,7 +283,7 @@ def update_by_id(
     if not rows:
         return
     postgresql = connection.vendor == "postgresql"
-    fields, columns, adapters = _columns(model, names, as_text_json=postgresql)
+    fields, columns, adapters = _columns(model, names)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     with connection.cursor() as cursor:
@@ -367,7 +342,7 @@ def select_in(
             cursor.execute(sql, [value for _, value in where] or None)
             rows = cursor.fetchall()
         else:
-            per_statement = max(1, _parameter_limit() - len(where))
+            per_statement = max(1, _sqlite_parameter_limit() - len(where))
             fixed_sql = "".join(part.replace("%s", "?") for part in fixed)
             for start in range(0, len(values), per_statement):
                 chunk = list(values[start : start + per_statement])

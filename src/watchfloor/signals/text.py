@@ -534,8 +534,10 @@ class LSHIndex:
         """``query`` for many signatures, their bands computed in one numpy call."""
         if not signatures:
             return []
-        values = self._band_values(np.stack(signatures)).tolist()
-        return [self._candidates(row) for row in values]
+        return self._candidate_sets(np.stack(signatures))
+
+    def _candidate_sets(self, stacked: np.ndarray) -> list[set[Hashable]]:
+        return [self._candidates(row) for row in self._band_values(stacked).tolist()]
 
     def _candidates(self, band_values: list[int]) -> set[Hashable]:
         candidates: set[Hashable] = set()
@@ -560,15 +562,10 @@ class LSHIndex:
         if not signatures or not self._row_of:
             return found
         queries = np.stack(signatures)
-        if queries.shape[-1] != self.num_perm:
-            raise ValueError(
-                f"signatures of {queries.shape[-1]} and {self.num_perm} hash functions "
-                "cannot be compared"
-            )
         positions: list[int] = []
         keys: list[Hashable] = []
-        for position, band_values in enumerate(self._band_values(queries).tolist()):
-            for key in self._candidates(band_values):
+        for position, candidates in enumerate(self._candidate_sets(queries)):
+            for key in candidates:
                 positions.append(position)
                 keys.append(key)
         assert self._matrix is not None
@@ -586,8 +583,3 @@ class LSHIndex:
         for matches in found:
             matches.sort(key=lambda match: -match.similarity)
         return found
-
-    def signature_of(self, key: Hashable) -> np.ndarray:
-        row = self._row_of[key]
-        assert self._matrix is not None
-        return self._matrix[row]

@@ -47,7 +47,7 @@ SHOWN_REJECTIONS = 20
 # Prepared batches each helper may hold ready (memory stays bounded).
 READY_AHEAD = 2
 # Allocations between two runs of the cyclic garbage collector during an ingest
-# (Python's default is 700; see Command._collect_rarely).
+# (Python's default is 700; see _collecting_rarely).
 BULK_COLLECTION_THRESHOLD = 50_000
 # Helpers preparing batches at most, however many cores there are: the store, one
 # process, is the limit beyond that.
