@@ -325,7 +325,7 @@ def child(volume: dict, requests: int) -> None:
     from django.test import Client
 
     from watchfloor.audit.selectors import verify_chain
-    from watchfloor.core.server import settle_heap
+    from watchfloor.bootstrap.server import settle_heap
     from watchfloor.people.models import User
 
     call_command("migrate", verbosity=0)

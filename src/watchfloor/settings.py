@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "watchfloor.crises",
     "watchfloor.notify",
     "watchfloor.web",
+    "watchfloor.bootstrap",
 ]
 
 MIDDLEWARE = [

@@ -12,13 +12,13 @@ from django.core import mail
 from tests.notify.conftest import DueTasks
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
+from watchfloor.bootstrap.scheduler import housekeeping_sweep
 from watchfloor.core import clock
 from watchfloor.crises import selectors, services
 from watchfloor.crises.describe import describe_crisis_event
 from watchfloor.crises.models import Crisis, SitrepReminder
 from watchfloor.crises.tasks import send_sitrep_reminders
 from watchfloor.notify.models import AttemptOutcome, Notification, NotificationStatus
-from watchfloor.notify.tasks import housekeeping_sweep
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from watchfloor.notify.tasks import ensure_housekeeping_scheduled, housekeeping_sweep
+from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled, housekeeping_sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.core import mail
 from django.core.management import call_command
 
 from tests.escalations.conftest import SEVERITY_ANSWERS
+from watchfloor.bootstrap.worker import start_background_worker
 from watchfloor.notify.models import Notification, NotificationStatus
 from watchfloor.notify.services import notify_escalation_event
-from watchfloor.notify.worker import start_background_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

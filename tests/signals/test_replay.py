@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
+from watchfloor.bootstrap.demo import DEMO_SURGE_FILE, demo_replay_command
 from watchfloor.core import clock
-from watchfloor.core.demo import DEMO_SURGE_FILE, demo_replay_command
 from watchfloor.signals.contract import Reason, SignalRejected, load_signal_file
 from watchfloor.signals.replay import default_producer, plan_replay, run_replay
 

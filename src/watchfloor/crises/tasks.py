@@ -2,7 +2,7 @@
 
 Thin, as the notify app's tasks are: each calls one action that re-reads what it needs
 under a lock and is safe to run twice. The notification worker's housekeeping sweep
-(``notify.tasks.housekeeping_sweep``) runs :func:`send_sitrep_reminders` every minute.
+(``bootstrap.scheduler.housekeeping_sweep``) runs :func:`send_sitrep_reminders` every minute.
 """
 
 from __future__ import annotations

@@ -383,7 +383,4 @@ def resume_overdue_work() -> ResumeReport:
     ).values_list("pk", "current_stage"):
         stage_after_commit(pk, current + 1, at=now)
         report.stages_requeued.append(pk)
-    from watchfloor.notify.tasks import ensure_housekeeping_scheduled
-
-    ensure_housekeeping_scheduled()
     return report

@@ -11,10 +11,9 @@ that a rolled-back transaction never wrote.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 from django_tasks import task
 
 from watchfloor.core import clock
@@ -59,43 +58,3 @@ def stage_after_commit(engagement_id: int, stage: int, *, at: datetime) -> None:
         target.enqueue(engagement_id, stage)
 
     transaction.on_commit(enqueue)
-
-
-# ---------------------------------------------------------------- housekeeping
-
-HOUSEKEEPING_EVERY = timedelta(minutes=1)
-
-
-@task()
-def housekeeping_sweep() -> str:
-    """Work that no event triggers: chase unanswered partner requests, end surges whose
-    rate has fallen, wake snoozed clusters and remind crisis commanders of sitreps due.
-    It schedules its own next run, so one chain of rows keeps it going across restarts;
-    each step is safe to repeat."""
-    from watchfloor.coordination.services import chase_overdue_requests
-    from watchfloor.crises.tasks import send_sitrep_reminders
-    from watchfloor.signals.backlog import drain
-    from watchfloor.signals.reactions import check_all
-
-    try:
-        chases = chase_overdue_requests(now=clock.now())
-        # Only batches whose own reaction task was lost: fresh ones are that task's.
-        drain(worker="housekeeping", older_than=HOUSEKEEPING_EVERY)
-        surges = check_all()
-        reminders = send_sitrep_reminders.call()
-    finally:
-        housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
-    return f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
-
-
-def ensure_housekeeping_scheduled() -> bool:
-    """Start the housekeeping chain unless one is already waiting (called when a worker
-    starts); returns whether it started one."""
-    from django_tasks_db.models import DBTaskResult
-
-    waiting = DBTaskResult.objects.filter(
-        task_path=housekeeping_sweep.module_path, status__in=["READY", "RUNNING"]
-    ).exists()
-    if not waiting:
-        housekeeping_sweep.enqueue()
-    return not waiting

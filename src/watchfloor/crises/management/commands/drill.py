@@ -102,7 +102,7 @@ class Command(BaseCommand):
         directory: Path | None,
         **options,
     ) -> None:
-        from watchfloor.core.server import prepare_database
+        from watchfloor.core.preparation import prepare_database
         from watchfloor.crises.drills import autoplay_drill
 
         if not autoplay:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from watchfloor.core.server import prepare_database, serve_forever
+from watchfloor.bootstrap.server import serve_forever
+from watchfloor.core.preparation import prepare_database
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Running Watchfloor: prepare the database and catalog, then serve with a real WSGI server."""
+"""Running Watchfloor: serve with a real WSGI server, and the demo's worker on a thread."""
 
 from __future__ import annotations
 
@@ -6,26 +6,6 @@ import gc
 import os
 
 from django.conf import settings
-from django.core.management import call_command
-
-from watchfloor.catalog.models import CatalogVersion
-from watchfloor.catalog.services import load_catalog
-from watchfloor.playbooks.models import Playbook
-from watchfloor.playbooks.services import load_playbooks
-
-
-def prepare_database(*, stdout) -> None:
-    """Migrate and make sure a catalog is active. Safe to run on every start."""
-    call_command("migrate", interactive=False, verbosity=0)
-    if not CatalogVersion.objects.filter(is_active=True).exists():
-        version = load_catalog(actor=None)
-        stdout.write(f"loaded catalog {version}")
-    if not Playbook.objects.filter(is_active=True).exists():
-        result = load_playbooks(actor=None)
-        stdout.write(
-            f"loaded playbook library: {len(result.new_playbook_versions)} playbooks, "
-            f"{len(result.new_template_versions)} communication templates"
-        )
 
 
 def settle_heap() -> int:
@@ -42,7 +22,7 @@ def settle_heap() -> int:
 def start_worker(*, stdout, host: str, port: int) -> None:
     """Run background work (notifications, escalation-policy timers, retries) on a thread
     of this process, for the one-command demo. Production runs `watchfloor worker`."""
-    from watchfloor.notify.worker import start_background_worker
+    from watchfloor.bootstrap.worker import start_background_worker
 
     if "WATCHFLOOR_PUBLIC_URL" not in os.environ:
         # Links in the demo's messages should open this server, wherever it listens.

@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
+from watchfloor.bootstrap.worker import ALL_QUEUES
 from watchfloor.notify.delivery import resume_overdue_work
-from watchfloor.notify.worker import ALL_QUEUES
 
 
 class Command(BaseCommand):
@@ -34,6 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, batch, max_tasks, queue_name, **options):
         report = resume_overdue_work()
+        ensure_housekeeping_scheduled()
         self.stdout.write(f"worker starting: {report}")
         call_command(
             "db_worker",

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from watchfloor.core.demo import (
+from watchfloor.bootstrap.demo import (
     DEMO_PASSWORD,
     demo_replay_command,
     ensure_demo_accounts,
     load_demo_scenario,
 )
-from watchfloor.core.server import prepare_database, serve_forever, start_worker
+from watchfloor.bootstrap.server import serve_forever, start_worker
+from watchfloor.core.preparation import prepare_database
 
 
 class Command(BaseCommand):

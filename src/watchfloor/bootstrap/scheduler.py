@@ -1,0 +1,51 @@
+"""The worker's scheduler: periodic work that no event triggers.
+
+It lives on the top floor because it reaches into several domain apps (partner
+requests, signal reactions, crisis reminders); each of them only offers a service to
+call, and none of them knows the schedule.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tasks import task
+
+from watchfloor.coordination.services import chase_overdue_requests
+from watchfloor.core import clock
+from watchfloor.crises.tasks import send_sitrep_reminders
+from watchfloor.signals.backlog import drain
+from watchfloor.signals.reactions import check_all
+
+HOUSEKEEPING_EVERY = timedelta(minutes=1)
+
+
+@task()
+def housekeeping_sweep() -> str:
+    """Chase unanswered partner requests, drain reactions whose own task was lost, end
+    surges whose rate has fallen, wake snoozed clusters and remind crisis commanders of
+    sitreps due. It schedules its own next run, so one chain of rows keeps it going
+    across restarts; each step is safe to repeat."""
+    try:
+        chases = chase_overdue_requests(now=clock.now())
+        # Only batches whose own reaction task was lost: fresh ones are that task's.
+        drain(worker="housekeeping", older_than=HOUSEKEEPING_EVERY)
+        surges = check_all()
+        reminders = send_sitrep_reminders.call()
+    finally:
+        housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
+    return f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
+
+
+def ensure_housekeeping_scheduled() -> bool:
+    """Start the housekeeping chain unless one is already waiting (called when a worker
+    starts); returns whether it started one."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        task_path=housekeeping_sweep.module_path, status__in=["READY", "RUNNING"]
+    ).exists()
+    if not waiting:
+        housekeeping_sweep.enqueue()
+    return not waiting
