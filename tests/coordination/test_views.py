@@ -16,7 +16,7 @@ from watchfloor.coordination.panel import requests_panel
 from watchfloor.coordination.services import answer_partner_request, chase_overdue_requests
 from watchfloor.core import clock
 from watchfloor.escalations.selectors import escalation_detail, escalation_timeline
-from watchfloor.web.timeline import readable_timeline
+from watchfloor.escalations.timeline import readable_timeline
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.escalations.selectors import TimelineEntry
+from watchfloor.escalations.timeline import readable_timeline
 from watchfloor.web.countdown import countdown_text, describe_span
 from watchfloor.web.templatetags.watchfloor_ui import countdown, local_time
-from watchfloor.web.timeline import readable_timeline
 
 NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
 

@@ -19,9 +19,9 @@ from watchfloor.coordination.services import (
     REASON_MAX,
 )
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.people import choices as options
 from watchfloor.people.models import Team
 from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.web import choices as options
 from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
 
 DUE_WITHIN_CHOICES = [

@@ -12,3 +12,16 @@ class CrisesConfig(AppConfig):
         from watchfloor.signals.backlog import after_signals_stored
 
         after_signals_stored(flag_matching_signals)
+
+        from watchfloor.crises.describe import ESCALATION_TIMELINE_DESCRIBERS
+        from watchfloor.crises.selectors import escalation_crisis_panel
+        from watchfloor.escalations.hooks import register_escalation_panel
+        from watchfloor.escalations.timeline import register_timeline_describers
+
+        register_escalation_panel(
+            "crisis_panel",
+            lambda *, escalation, viewer, now: escalation_crisis_panel(
+                escalation=escalation, viewer=viewer
+            ),
+        )
+        register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)

@@ -234,7 +234,7 @@ def _on_escalation(
 
 # How the crisis events that carry an escalation's id (its declaration, level changes and
 # links) read on that escalation's own timeline: the crisis reference first. For
-# ``web.timeline`` to merge into its describers.
+# ``escalations.timeline`` to merge into its describers.
 ESCALATION_TIMELINE_DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     action: _on_escalation(DESCRIBERS[action])
     for action in (

@@ -22,13 +22,9 @@ from watchfloor.crises.models import (
     WatchlistKind,
 )
 from watchfloor.crises.selectors import CriterionResult, RoleSlot
-from watchfloor.web import choices as options
-from watchfloor.web.forms import (
-    LocalDateTimeField,
-    ServiceErrorForm,
-    attach_zone,
-    parse_escalation_reference,
-)
+from watchfloor.escalations.forms import parse_escalation_reference
+from watchfloor.people import choices as options
+from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
 
 
 def _comma_separated(value: str) -> list[str]:

@@ -48,8 +48,8 @@ from watchfloor.crises.models import (
 )
 from watchfloor.crises.timeline import CrisisTimelineLine, crisis_timeline
 from watchfloor.escalations.models import Clock, Decision
+from watchfloor.escalations.timeline import CLOCK_STATE_LABELS
 from watchfloor.web.countdown import describe_span
-from watchfloor.web.timeline import CLOCK_STATE_LABELS
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User

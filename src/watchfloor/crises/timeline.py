@@ -1,6 +1,6 @@
 """The crisis timeline in words: its own audit events and the events of its escalations,
 rendered for a reader. Escalation events are worded by the escalation timeline
-(``web.timeline``), so a decision reads the same on both pages.
+(``escalations.timeline``), so a decision reads the same on both pages.
 
 What a viewer may not see is left out here too: links to escalations they cannot see,
 and the text of sitreps written for a fuller audience than theirs.
@@ -17,7 +17,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.crises.describe import describe_crisis_event
 from watchfloor.crises.permissions import may_read_sitrep
 from watchfloor.escalations.selectors import TimelineEntry
-from watchfloor.web.timeline import readable_timeline
+from watchfloor.escalations.timeline import readable_timeline
 
 if TYPE_CHECKING:
     from watchfloor.audit.models import AuditEvent

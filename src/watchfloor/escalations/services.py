@@ -32,6 +32,7 @@ from watchfloor.escalations.clocks import (
     sla_due_times,
     statutory_due_at,
 )
+from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import (
     NO_DEADLINE,
     TRANSITIONS,
@@ -46,9 +47,7 @@ from watchfloor.escalations.models import (
     Subject,
 )
 from watchfloor.markets.models import Market, StatutoryRule
-from watchfloor.notify.services import notify_escalation_event
 from watchfloor.people.models import Team, User
-from watchfloor.playbooks.services import on_escalation_changed
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
 from watchfloor.severity.rubric import Assessment, evaluate
 
@@ -247,8 +246,7 @@ def override_severity(
             "reason": reason,
         },
     )
-    on_escalation_changed(escalation=escalation, actor=actor)
-    notify_escalation_event(escalation=escalation, event="severity_changed", actor=actor)
+    escalation_event(escalation=escalation, event="severity_changed", actor=actor)
     return escalation
 
 
@@ -431,8 +429,7 @@ def create_escalation(
             ],
         },
     )
-    on_escalation_changed(escalation=escalation, actor=actor)
-    notify_escalation_event(escalation=escalation, event="created", actor=actor)
+    escalation_event(escalation=escalation, event="created", actor=actor)
     return escalation
 
 
@@ -509,9 +506,9 @@ def transition_escalation(
         data={"from": current, "to": to_status, "reason": reason},
     )
     if to_status == Status.CLOSED:
-        notify_escalation_event(escalation=escalation, event="closed", actor=actor)
+        escalation_event(escalation=escalation, event="closed", actor=actor)
     elif current == Status.CLOSED:
-        notify_escalation_event(escalation=escalation, event="reopened", actor=actor)
+        escalation_event(escalation=escalation, event="reopened", actor=actor)
     return escalation
 
 
@@ -667,7 +664,7 @@ def merge_escalation(
         escalation_id=into.pk,
         data={"duplicate": duplicate.reference, "reason": reason},
     )
-    notify_escalation_event(escalation=duplicate, event="merged", actor=actor)
+    escalation_event(escalation=duplicate, event="merged", actor=actor)
     return duplicate
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from watchfloor.people import choices as options
 from watchfloor.people.models import Rotation, Team, User
 from watchfloor.people.services import OVERRIDE_REASON_MAX
-from watchfloor.web import choices as options
 from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
 
 

@@ -23,3 +23,23 @@ class PlaybooksConfig(AppConfig):
         from watchfloor.core.preparation import register_preparer
 
         register_preparer("playbooks", ensure_playbook_library)
+
+        from watchfloor.escalations.hooks import (
+            listen_to_escalation_events,
+            register_escalation_panel,
+        )
+        from watchfloor.playbooks import selectors, services
+
+        def start_or_replan(*, escalation, event, actor):
+            return services.on_escalation_changed(escalation=escalation, actor=actor)
+
+        listen_to_escalation_events(
+            "playbooks", start_or_replan, events=("created", "severity_changed")
+        )
+        register_escalation_panel("runs", selectors.run_views)
+        register_escalation_panel(
+            "proposals",
+            lambda *, escalation, viewer, now: selectors.proposals_for(
+                escalation, facts=selectors.prefetched_facts(escalation)
+            ),
+        )

@@ -29,6 +29,7 @@ from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_work_escalations
+from watchfloor.escalations.forms import EscalationForm, parse_escalation_reference
 from watchfloor.escalations.models import SourceKind
 from watchfloor.policy.models import Policy
 from watchfloor.severity.rubric import parse_iso_duration
@@ -36,12 +37,7 @@ from watchfloor.signals import selectors, services
 from watchfloor.signals.contract import SOURCES
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
-from watchfloor.web.forms import (
-    EscalationForm,
-    LocalDateTimeField,
-    attach_zone,
-    parse_escalation_reference,
-)
+from watchfloor.web.forms import LocalDateTimeField, attach_zone
 from watchfloor.web.templatetags.watchfloor_ui import local_time
 from watchfloor.web.views import shows_domain_errors
 

@@ -14,7 +14,6 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from watchfloor.core import clock, roles
-from watchfloor.escalations.models import Status
 from watchfloor.web.countdown import countdown_text
 
 register = template.Library()
@@ -98,14 +97,6 @@ def severity_badge(level: int | None, label: str = "") -> SafeString:
             label,
         )
     return format_html('<span class="sev sev-{}">SEV{}</span>', min(level, 4), level)
-
-
-@register.filter
-def status_label(value: str) -> str:
-    try:
-        return Status(value).label
-    except ValueError:
-        return value
 
 
 @register.filter

@@ -1,7 +1,9 @@
 """The escalation timeline in words: each audit event's data rendered for a reader.
 
 The audit log stores old and new values as data; this turns them into "New → Triaged",
-a note's body or a decision's summary. It only reads the entries it is given.
+a note's body or a decision's summary. It only reads the entries it is given. Apps above
+escalations (crises, notify) add the words for their own events through
+:func:`register_timeline_describers`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from typing import Any
 from django.utils import timezone
 
 from watchfloor.audit.events import AuditAction
-from watchfloor.crises.describe import ESCALATION_TIMELINE_DESCRIBERS
 from watchfloor.escalations.models import Decision, Status
 from watchfloor.escalations.selectors import TimelineEntry
-from watchfloor.notify.timeline import DESCRIBERS as NOTIFY_DESCRIBERS
 
 CLOCK_STATE_LABELS = {
     "running": "Running",
@@ -346,8 +346,13 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
 }
 
 
-_DESCRIBERS.update(ESCALATION_TIMELINE_DESCRIBERS)
-_DESCRIBERS.update(NOTIFY_DESCRIBERS)
+Describe = Callable[[dict[str, Any]], tuple[str, str]]
+
+
+def register_timeline_describers(describers: dict[str, Describe]) -> None:
+    """Let a higher app word its own events on the escalation timeline (crises, notify):
+    called from its ``AppConfig.ready()``, so this module never imports it."""
+    _DESCRIBERS.update(describers)
 
 
 def readable_timeline(entries: Iterable[TimelineEntry]) -> list[TimelineLine]:

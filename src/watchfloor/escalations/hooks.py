@@ -1,0 +1,77 @@
+"""Extension points for the apps above escalations.
+
+Escalations sits below playbooks, notify, coordination and crises, and must not import
+them; yet creating an escalation proposes playbooks and pages people, and its page shows
+their panels. Each of those apps registers here from its ``AppConfig.ready()``:
+
+- :func:`listen_to_escalation_events` — called inside the service's transaction when an
+  escalation is created, re-rated, closed, reopened or merged (in the order the apps are
+  installed: playbooks start before anyone is paged about them);
+- :func:`register_escalation_panel` — a value for the escalation page's template context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.people.models import User
+
+EscalationEvent = Literal["created", "severity_changed", "closed", "reopened", "merged"]
+
+
+class EventListener(Protocol):
+    def __call__(
+        self, *, escalation: Escalation, event: EscalationEvent, actor: User | None
+    ) -> object: ...
+
+
+class Panel(Protocol):
+    def __call__(self, *, escalation: Escalation, viewer: User, now: datetime) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _Listener:
+    name: str
+    events: frozenset[str] | None
+    listener: EventListener
+
+
+_listeners: list[_Listener] = []
+_panels: dict[str, Panel] = {}
+
+
+def listen_to_escalation_events(
+    name: str, listener: EventListener, *, events: Iterable[EscalationEvent] | None = None
+) -> None:
+    """Register (or replace, by name) a listener; ``events=None`` means every event."""
+    entry = _Listener(name, frozenset(events) if events is not None else None, listener)
+    for index, existing in enumerate(_listeners):
+        if existing.name == name:
+            _listeners[index] = entry
+            return
+    _listeners.append(entry)
+
+
+def escalation_event(*, escalation: Escalation, event: EscalationEvent, actor: User | None) -> None:
+    """Tell every listener; services call it inside their own transaction, so a listener's
+    writes commit or roll back with the change that caused them."""
+    for entry in _listeners:
+        if entry.events is None or event in entry.events:
+            entry.listener(escalation=escalation, event=event, actor=actor)
+
+
+def register_escalation_panel(context_name: str, panel: Panel) -> None:
+    _panels[context_name] = panel
+
+
+def escalation_panels(*, escalation: Escalation, viewer: User, now: datetime) -> dict[str, Any]:
+    """The registered panels' values for one reader of the escalation page."""
+    return {
+        name: panel(escalation=escalation, viewer=viewer, now=now)
+        for name, panel in _panels.items()
+    }

@@ -1,0 +1,47 @@
+"""The escalation pages: the triage queue, filing, the escalation page and its actions."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("escalations/export.csv", views.queue_export, name="queue-export"),
+    path("escalations/new", views.escalation_create, name="escalation-create"),
+    path("escalations/new/preview", views.escalation_preview, name="escalation-preview"),
+    path("escalations/<int:escalation_id>/", views.escalation_detail, name="escalation-detail"),
+    path(
+        "escalations/<int:escalation_id>/transition",
+        views.escalation_transition,
+        name="escalation-transition",
+    ),
+    path(
+        "escalations/<int:escalation_id>/assign", views.escalation_assign, name="escalation-assign"
+    ),
+    path("escalations/<int:escalation_id>/notes", views.escalation_note, name="escalation-note"),
+    path("escalations/<int:escalation_id>/link", views.escalation_link, name="escalation-link"),
+    path("escalations/<int:escalation_id>/merge", views.escalation_merge, name="escalation-merge"),
+    path(
+        "escalations/<int:escalation_id>/severity",
+        views.escalation_override,
+        name="escalation-override",
+    ),
+    path(
+        "escalations/<int:escalation_id>/decisions",
+        views.escalation_decide,
+        name="escalation-decide",
+    ),
+    path(
+        "escalations/<int:escalation_id>/decisions/<int:decision_id>/approve",
+        views.decision_approve,
+        name="decision-approve",
+    ),
+    path(
+        "escalations/<int:escalation_id>/decisions/<int:decision_id>/send-back",
+        views.decision_send_back,
+        name="decision-send-back",
+    ),
+    path(
+        "escalations/<int:escalation_id>/access", views.escalation_access, name="escalation-access"
+    ),
+]

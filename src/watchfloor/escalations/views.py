@@ -1,0 +1,523 @@
+"""The HTML pages. Each view parses its form, finds the escalation through
+``access_escalation`` (so a hidden one is as missing as a missing one), calls one
+service or selector, and renders or redirects."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+from watchfloor.core import clock
+from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
+from watchfloor.core.roles import (
+    can_add_notes,
+    can_approve_decisions,
+    can_override_severity,
+    can_work_escalations,
+)
+from watchfloor.escalations import selectors, services
+from watchfloor.escalations.hooks import escalation_panels
+from watchfloor.escalations.models import Clock, Decision, Escalation, Status
+from watchfloor.people.models import User
+from watchfloor.people.services import get_user_by_username
+from watchfloor.web.views import shows_domain_errors
+
+from .forms import (
+    AccessForm,
+    AssignForm,
+    DecisionForm,
+    EscalationForm,
+    LinkForm,
+    MergeForm,
+    NoteForm,
+    OverrideSeverityForm,
+    QueueFilterForm,
+    ReviewDecisionForm,
+    ServiceErrorForm,
+    TransitionForm,
+)
+from .timeline import CLOCK_STATE_LABELS, readable_timeline
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+# ---------------------------------------------------------------- queue
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def queue(request: HttpRequest) -> HttpResponse:
+    rubric = rubric_for(active_catalog_version())
+    form = QueueFilterForm(request.GET, rubric=rubric)
+    escalations = selectors.triage_queue(user=request.user, filters=form.filters())
+    page = Paginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "escalations/queue.html", {"form": form, "page": page, "now": clock.now()}
+    )
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    """Reported content is adversarial: never let a title run as a spreadsheet formula."""
+    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
+
+
+class _EchoBuffer:
+    """csv.writer wants a file; a streaming response wants the written line back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def queue_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered queue as CSV: the same rows the viewer may see, no more."""
+    rubric = rubric_for(active_catalog_version())
+    form = QueueFilterForm(request.GET, rubric=rubric)
+    filters = form.filters()
+    row_count = selectors.triage_queue(user=request.user, filters=filters).count()
+    services.record_queue_export(
+        actor=request.user,
+        filters={k: v for k, v in request.GET.items() if k != "page"},
+        row_count=row_count,
+    )
+    writer = csv.writer(_EchoBuffer())
+    lines = (
+        writer.writerow([_spreadsheet_safe(cell) for cell in row])
+        for row in itertools.chain(
+            [selectors.EXPORT_COLUMNS],
+            selectors.queue_export_rows(user=request.user, filters=filters),
+        )
+    )
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = clock.now().strftime("%Y%m%dT%H%MZ")
+    response["Content-Disposition"] = f'attachment; filename="watchfloor-queue-{stamp}.csv"'
+    return response
+
+
+# ---------------------------------------------------------------- new escalation
+
+
+def _escalation_form(request: HttpRequest, data: Any = None) -> EscalationForm:
+    return EscalationForm(
+        data,
+        rubric=rubric_for(active_catalog_version()),
+        viewer_time_zone=request.user.time_zone,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@shows_domain_errors
+def escalation_create(request: HttpRequest) -> HttpResponse:
+    _require(can_work_escalations(request.user), "your role cannot create escalations")
+    form = _escalation_form(request, request.POST if request.method == "POST" else None)
+    status = 200
+    if form.is_bound:
+        status = 400
+        if form.is_valid():
+            try:
+                escalation = services.create_escalation(
+                    actor=request.user, **form.service_arguments()
+                )
+            except PermissionDenied:
+                raise
+            except WatchfloorError as error:
+                form.add_service_error(error)
+                status = error.http_status
+            else:
+                messages.success(
+                    request, f"{escalation.reference} created as {escalation.severity_name}."
+                )
+                return redirect("escalation-detail", escalation_id=escalation.pk)
+    return render(request, "escalations/escalation_create.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def escalation_preview(request: HttpRequest) -> HttpResponse:
+    """The rubric's verdict on the form as typed so far; nothing is saved."""
+    _require(can_work_escalations(request.user), "your role cannot create escalations")
+    form = _escalation_form(request, request.POST)
+    form.is_valid()
+    form.keep_only_preview_errors()
+    explanation = None
+    if not form.errors:
+        try:
+            assessment = services.preview_severity(
+                type_code=form.cleaned_data["type"], rubric_answers=form.rubric_answers()
+            )
+        except WatchfloorError as error:
+            form.add_service_error(error)
+        else:
+            explanation = assessment.as_dict()
+    return render(
+        request,
+        "escalations/escalation_create.html",
+        {"form": form, "preview": explanation},
+        status=400 if form.errors else 200,
+    )
+
+
+# ---------------------------------------------------------------- detail
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    clock: Clock
+    state: str
+
+    @property
+    def state_label(self) -> str:
+        return CLOCK_STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in ("running", "breached")
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    decision: Decision
+    review_form: ReviewDecisionForm | None
+
+
+def _transition_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return TransitionForm(data, prefix="transition", current_status=escalation.status)
+
+
+def _assign_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return AssignForm(
+        data,
+        prefix="assign",
+        current_owner=escalation.owner.username if escalation.owner else "",
+    )
+
+
+def _note_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return NoteForm(data, prefix="note")
+
+
+def _link_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return LinkForm(data, prefix="link")
+
+
+def _merge_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return MergeForm(data, prefix="merge")
+
+
+def _override_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return OverrideSeverityForm(
+        data,
+        prefix="override",
+        rubric=rubric_for(escalation.catalog_version),
+        current=escalation.severity,
+    )
+
+
+def _decision_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return DecisionForm(
+        data,
+        prefix="decision",
+        default_policy=escalation.policy.code if escalation.policy else "",
+    )
+
+
+def _access_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
+    return AccessForm(
+        data,
+        prefix="access",
+        is_restricted=escalation.is_restricted,
+        access_list=[u.username for u in escalation.access_list.all()],
+        teams=[t.code for t in escalation.shared_with_teams.all()],
+    )
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    build: Callable[[Escalation, Any], ServiceErrorForm]
+    allowed: Callable[[User], bool]
+    refusal: str
+    # Work on an escalation happens on the one it was merged into.
+    after_merge: bool = False
+
+
+ACTION_FORMS: dict[str, ActionForm] = {
+    "transition": ActionForm(
+        _transition_form, can_work_escalations, "your role cannot change an escalation's status"
+    ),
+    "assign": ActionForm(_assign_form, can_work_escalations, "your role cannot assign escalations"),
+    "note": ActionForm(_note_form, can_add_notes, "your role cannot add notes", after_merge=True),
+    "decision": ActionForm(
+        _decision_form, can_work_escalations, "your role cannot record decisions"
+    ),
+    "link": ActionForm(
+        _link_form, can_work_escalations, "your role cannot link escalations", after_merge=True
+    ),
+    "merge": ActionForm(_merge_form, can_work_escalations, "your role cannot merge escalations"),
+    "override": ActionForm(
+        _override_form, can_override_severity, "only a lead or an admin may override severity"
+    ),
+    "access": ActionForm(
+        _access_form,
+        can_override_severity,
+        "only a lead or an admin may change who can see this",
+        after_merge=True,
+    ),
+}
+
+
+def _render_detail(
+    request: HttpRequest,
+    escalation: Escalation,
+    *,
+    bound: tuple[str, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    escalation = selectors.escalation_detail(escalation)
+    now = clock.now()
+    merged = escalation.merged_into_id is not None
+    action_forms = {
+        name: bound[1] if bound and bound[0] == name else action.build(escalation, None)
+        for name, action in ACTION_FORMS.items()
+        if action.allowed(user) and (action.after_merge or not merged)
+    }
+    may_review = can_approve_decisions(user)
+    decisions = [
+        DecisionRow(
+            decision,
+            (
+                bound[1]
+                if bound and bound[0] == f"review-{decision.pk}"
+                else ReviewDecisionForm(prefix=f"review-{decision.pk}")
+            )
+            if may_review and decision.state == Decision.State.PENDING_APPROVAL
+            else None,
+        )
+        for decision in escalation.decisions.all()
+    ]
+    rubric = rubric_for(escalation.catalog_version)
+    # The primary market is one of the (prefetched) markets: no query of its own.
+    primary_market = next(
+        (m for m in escalation.markets.all() if m.pk == escalation.primary_market_id), None
+    )
+    context = {
+        "escalation": escalation,
+        "now": now,
+        "severity_level": rubric.level(escalation.severity),
+        "computed_level": rubric.level(escalation.computed_severity),
+        "is_overridden": escalation.severity_overridden_by_id is not None,
+        "explanation": escalation.severity_explanation,
+        "clocks": [ClockRow(c, c.state(now)) for c in escalation.clocks.all()],
+        "primary_market": primary_market,
+        "market_zone": primary_market.primary_time_zone if primary_market else "UTC",
+        "decisions": decisions,
+        "linked": list(selectors.linked_escalations(escalation=escalation, user=user)),
+        "timeline": readable_timeline(selectors.escalation_timeline(escalation)),
+        "forms": action_forms,
+        "bound_form": bound[0] if bound else "",
+    }
+    context.update(escalation_panels(escalation=escalation, viewer=user, now=now))
+    return render(request, "escalations/escalation_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def escalation_detail(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
+    services.record_restricted_view(escalation=escalation, actor=request.user, channel="web")
+    return _render_detail(request, escalation)
+
+
+Perform = Callable[[HttpRequest, Escalation, dict[str, Any]], str]
+
+
+def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponse]]:
+    """A POST that runs one service on a visible escalation.
+
+    The role is checked before the input (so a refused role gets a 403 whatever it sent);
+    on success the page redirects back to the escalation with the service's outcome; on
+    a service error it is shown again with the input kept and the message at its field.
+    """
+    action = ACTION_FORMS[form_name]
+
+    def decorate(perform: Perform) -> Callable[..., HttpResponse]:
+        @login_required
+        @require_POST
+        @shows_domain_errors
+        @wraps(perform)
+        def view(request: HttpRequest, escalation_id: int) -> HttpResponse:
+            escalation = selectors.access_escalation(
+                actor=request.user, escalation_id=escalation_id
+            )
+            _require(action.allowed(request.user), action.refusal)
+            form = action.build(escalation, request.POST)
+            return _run(request, escalation, form_name, form, perform)
+
+        return view
+
+    return decorate
+
+
+def _run(
+    request: HttpRequest,
+    escalation: Escalation,
+    form_name: str,
+    form: ServiceErrorForm,
+    perform: Perform,
+) -> HttpResponse:
+    status = 400
+    if form.is_valid():
+        try:
+            outcome = perform(request, escalation, form.cleaned_data)
+        except WatchfloorError as error:
+            if isinstance(error, PermissionDenied) and form.form_field_for(error.field) is None:
+                raise
+            form.add_service_error(error)
+            # A missing other escalation is a mistake in this form, not a missing page.
+            status = 400 if isinstance(error, NotFound) else error.http_status
+        else:
+            messages.success(request, outcome)
+            return redirect("escalation-detail", escalation_id=escalation.pk)
+    return _render_detail(request, escalation, bound=(form_name, form), status=status)
+
+
+@escalation_action("transition")
+def escalation_transition(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    services.transition_escalation(
+        escalation=escalation,
+        to_status=data["to_status"],
+        actor=request.user,
+        reason=data["reason"],
+    )
+    return f"{escalation.reference} moved to {Status(data['to_status']).label}."
+
+
+@escalation_action("assign")
+def escalation_assign(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    owner = get_user_by_username(data["owner"]) if data["owner"] else None
+    services.assign_escalation(escalation=escalation, owner=owner, actor=request.user)
+    return f"{escalation.reference} is now owned by {owner.display_name if owner else 'nobody'}."
+
+
+@escalation_action("note")
+def escalation_note(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    services.add_note(escalation=escalation, body=data["body"], actor=request.user)
+    return "Note added."
+
+
+@escalation_action("link")
+def escalation_link(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    other = selectors.access_escalation(actor=request.user, escalation_id=data["other"])
+    services.link_escalations(
+        escalation=escalation, other=other, actor=request.user, reason=data["reason"]
+    )
+    return f"{escalation.reference} linked with {other.reference}."
+
+
+@escalation_action("merge")
+def escalation_merge(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    into = selectors.access_escalation(actor=request.user, escalation_id=data["into"])
+    services.merge_escalation(
+        duplicate=escalation, into=into, actor=request.user, reason=data["reason"]
+    )
+    return f"{escalation.reference} merged into {into.reference}."
+
+
+@escalation_action("override")
+def escalation_override(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    services.override_severity(
+        escalation=escalation,
+        severity=data["severity"],
+        reason=data["reason"],
+        actor=request.user,
+    )
+    return f"Severity set to SEV{data['severity']}."
+
+
+@escalation_action("decision")
+def escalation_decide(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    decision = services.record_decision(
+        escalation=escalation,
+        actor=request.user,
+        policy_code=data["policy"],
+        policy_version=data["policy_version"],
+        action_code=data["action"],
+        countries=data["countries"],
+        scope=data["scope"],
+        rationale=data["rationale"],
+    )
+    if decision.state == Decision.State.PENDING_APPROVAL:
+        return "Decision recorded; it needs a second person's approval."
+    return "Decision recorded."
+
+
+@escalation_action("access")
+def escalation_access(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+    services.set_access(
+        escalation=escalation,
+        actor=request.user,
+        is_restricted=data["is_restricted"],
+        access_usernames=data["access_list"],
+        shared_with_team_codes=data["shared_with_teams"],
+    )
+    return "Access updated."
+
+
+def _review(outcome: str) -> Callable[..., HttpResponse]:
+    @login_required
+    @require_POST
+    @shows_domain_errors
+    def view(request: HttpRequest, escalation_id: int, decision_id: int) -> HttpResponse:
+        escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
+        _require(
+            can_approve_decisions(request.user), "only a lead or an admin may review decisions"
+        )
+        decision = services.get_decision(escalation=escalation, decision_id=decision_id)
+        form = ReviewDecisionForm(request.POST, prefix=f"review-{decision.pk}")
+
+        def perform(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+            if outcome == "approve":
+                services.approve_decision(
+                    decision=decision, actor=request.user, comment=data["comment"]
+                )
+                return "Decision approved."
+            services.send_back_decision(
+                decision=decision, actor=request.user, comment=data["comment"]
+            )
+            return "Decision sent back."
+
+        return _run(request, escalation, f"review-{decision.pk}", form, perform)
+
+    view.__name__ = f"decision_{outcome}"
+    return view
+
+
+decision_approve = _review("approve")
+decision_send_back = _review("send_back")
