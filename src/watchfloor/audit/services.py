@@ -15,7 +15,9 @@ from watchfloor.audit.models import AuditChainHead, AuditEvent
 from watchfloor.core import clock
 
 if TYPE_CHECKING:
-    from watchfloor.people.models import User
+    # Any user model: the audit log sits below the people app and records only the
+    # actor's key and name.
+    from django.contrib.auth.base_user import AbstractBaseUser as User
 
 
 def _json_default(value: Any) -> Any:

@@ -1,36 +1,33 @@
 """Applying a catalog to the database: the one way configuration becomes rows.
 
-The catalog owns the reference data of several apps (policies, markets, teams,
-escalation types), so this is the single writer of those rows; everything else reads
-them. Rows are matched by code and never deleted: escalations and decisions keep
-pointing at them, and a type or policy dropped from the files still describes past work.
+The catalog carries the reference data of several apps (policies, markets, teams,
+escalation types). Loading it is the single way those rows are written: each owning app
+registers the writer of its own section (``catalog.reference``), and this runs them all
+in one transaction with the version and its audit event. Rows are matched by code and
+never deleted: escalations and decisions keep pointing at them, and a type or policy
+dropped from the files still describes past work.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.catalog.loader import LoadedCatalog, read_catalog
 from watchfloor.catalog.models import CatalogVersion
+from watchfloor.catalog.reference import Tally, reference_data_appliers
 from watchfloor.catalog.schema import Catalog
 from watchfloor.core import clock
-from watchfloor.escalations.models import EscalationType
-from watchfloor.markets.models import Market, StatutoryRule
-from watchfloor.people.models import Team
-from watchfloor.policy.models import EnforcementAction, Policy, PolicyArea, PolicyVersion
-from watchfloor.severity.rubric import parse_iso_duration
 
 if TYPE_CHECKING:
-    from datetime import timedelta
-
-    from watchfloor.people.models import User
+    # Any user model: the catalog sits below the people app.
+    from django.contrib.auth.base_user import AbstractBaseUser as User
 
 
 def load_catalog(*, directory: Path | None = None, actor: User | None = None) -> CatalogVersion:
@@ -90,165 +87,9 @@ def _version_for(loaded: LoadedCatalog, *, actor: User | None) -> tuple[CatalogV
     return version, True
 
 
-@dataclass
-class _Tally:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    # Rows in the database that the catalog no longer lists; kept, never deleted.
-    not_in_catalog: int = 0
-
-
-class _Upserter:
-    """Creates or updates the rows of one model by key, writing only what changed."""
-
-    def __init__(self, model: type[models.Model], rows: dict[Any, models.Model]):
-        self.model = model
-        self.rows = rows
-        self.seen: set[Any] = set()
-        self.tally = _Tally()
-
-    @classmethod
-    def by_code(cls, model: type[models.Model]) -> _Upserter:
-        return cls(model, {row.code: row for row in model.objects.all()})
-
-    def upsert(self, key: Any, values: dict[str, Any]) -> models.Model:
-        self.seen.add(key)
-        row = self.rows.get(key)
-        if row is None:
-            row = self.model.objects.create(**values)
-            self.rows[key] = row
-            self.tally.created += 1
-            return row
-        changed = [name for name, value in values.items() if getattr(row, name) != value]
-        if changed:
-            for name in changed:
-                setattr(row, name, values[name])
-            row.save(update_fields=changed)
-            self.tally.updated += 1
-        else:
-            self.tally.unchanged += 1
-        return row
-
-    def done(self) -> _Tally:
-        self.tally.not_in_catalog = len(set(self.rows) - self.seen)
-        return self.tally
-
-
-def _duration(text: str | None) -> timedelta | None:
-    return parse_iso_duration(text) if text is not None else None
-
-
-def _apply_reference_data(catalog: Catalog) -> dict[str, _Tally]:
-    areas = _Upserter.by_code(PolicyArea)
-    policies = _Upserter.by_code(Policy)
-    policy_versions = _Upserter(
-        PolicyVersion, {(row.policy_id, row.version): row for row in PolicyVersion.objects.all()}
-    )
-    for area_spec in catalog.policies.areas:
-        area = areas.upsert(area_spec.code, {"code": area_spec.code, "name": area_spec.name})
-        for policy_spec in area_spec.policies:
-            policy = policies.upsert(
-                policy_spec.code,
-                {
-                    "code": policy_spec.code,
-                    "area_id": area.pk,
-                    "name": policy_spec.name,
-                    "description": policy_spec.description,
-                },
-            )
-            for version_spec in policy_spec.versions:
-                policy_versions.upsert(
-                    (policy.pk, version_spec.version),
-                    {
-                        "policy_id": policy.pk,
-                        "version": version_spec.version,
-                        "effective_from": version_spec.effective_from,
-                        "summary": version_spec.summary,
-                    },
-                )
-
-    actions = _Upserter.by_code(EnforcementAction)
-    for action in catalog.enforcement_actions.actions:
-        actions.upsert(
-            action.code,
-            {
-                "code": action.code,
-                "label": action.label,
-                "description": action.description,
-                "needs_countries": action.needs_countries,
-                "position": action.position,
-            },
-        )
-
-    teams = _Upserter.by_code(Team)
-    for team in catalog.teams.teams:
-        teams.upsert(
-            team.code,
-            {
-                "code": team.code,
-                "name": team.name,
-                "kind": team.kind,
-                "description": team.description,
-            },
-        )
-
-    markets = _Upserter.by_code(Market)
-    for market in catalog.markets.markets:
-        markets.upsert(
-            market.code,
-            {
-                "code": market.code,
-                "name": market.name,
-                "time_zones": list(market.time_zones),
-                "languages": list(market.languages),
-                "regulators": list(market.regulators),
-            },
-        )
-
-    rules = _Upserter.by_code(StatutoryRule)
-    for rule in catalog.statutory_rules.rules:
-        rules.upsert(
-            rule.id,
-            {
-                "code": rule.id,
-                "jurisdiction": rule.jurisdiction,
-                "market_id": markets.rows[rule.jurisdiction].pk,
-                "instrument": rule.instrument,
-                "trigger": rule.trigger,
-                "action": rule.action,
-                "deadline_kind": rule.deadline_kind,
-                "deadline": _duration(rule.deadline),
-                "previous_deadline": _duration(rule.previously),
-                "effective_from": rule.effective_from,
-                "internal_target": _duration(rule.internal_target),
-                "needs_verification": rule.verify,
-                "note": rule.note,
-                "sources": list(rule.sources),
-            },
-        )
-
-    escalation_types = _Upserter.by_code(EscalationType)
-    for position, escalation_type in enumerate(catalog.escalation_types.escalation_types):
-        default_policy = escalation_type.default_policy
-        escalation_types.upsert(
-            escalation_type.code,
-            {
-                "code": escalation_type.code,
-                "name": escalation_type.name,
-                "description": escalation_type.description,
-                "default_policy_id": policies.rows[default_policy].pk if default_policy else None,
-                "position": position,
-            },
-        )
-
-    return {
-        "policy_areas": areas.done(),
-        "policies": policies.done(),
-        "policy_versions": policy_versions.done(),
-        "enforcement_actions": actions.done(),
-        "teams": teams.done(),
-        "markets": markets.done(),
-        "statutory_rules": rules.done(),
-        "escalation_types": escalation_types.done(),
-    }
+def _apply_reference_data(catalog: Catalog) -> dict[str, Tally]:
+    """Every registered app writes its own section; the tallies say what changed."""
+    changes: dict[str, Tally] = {}
+    for apply in reference_data_appliers():
+        changes.update(apply(catalog))
+    return changes

@@ -23,26 +23,20 @@ from watchfloor.coordination.schemas import (
     WithdrawIn,
 )
 from watchfloor.core import clock
-from watchfloor.escalations.schemas import ErrorOut, Id
+from watchfloor.escalations.schemas import Id
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.escalations.services import record_restricted_view
+from watchfloor.people.auth import request_actor
+from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS
 
 if TYPE_CHECKING:
     from watchfloor.coordination.models import PartnerRequest
-    from watchfloor.people.models import User
 
 router = Router(tags=["partner requests"])
 
-READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
-
-
-def _actor(request: HttpRequest) -> User:
-    return request.auth
-
 
 def _request(request: HttpRequest, request_id: int) -> PartnerRequest:
-    return selectors.access_partner_request(actor=_actor(request), request_id=request_id)
+    return selectors.access_partner_request(actor=request_actor(request), request_id=request_id)
 
 
 def _out(request: HttpRequest, request_id: int) -> PartnerRequestOut:
@@ -54,7 +48,7 @@ def list_partner_requests(request: HttpRequest, filters: Query[InboxQuery]):
     """Partner requests, open first and the nearest deadline first (so the overdue lead).
     A partner sees their own team's inbox."""
     now = clock.now()
-    requests = selectors.inbox(user=_actor(request), filters=filters.as_filters(), now=now)
+    requests = selectors.inbox(user=request_actor(request), filters=filters.as_filters(), now=now)
     page = requests[filters.offset : filters.offset + filters.limit]
     return PartnerRequestPageOut(
         count=requests.count(),
@@ -67,7 +61,7 @@ def list_partner_requests(request: HttpRequest, filters: Query[InboxQuery]):
 def get_partner_request(request: HttpRequest, request_id: Path[Id]):
     """One request. Reading one about a restricted escalation is recorded like its detail."""
     found = _request(request, request_id)
-    record_restricted_view(escalation=found.escalation, actor=_actor(request), channel="api")
+    record_restricted_view(escalation=found.escalation, actor=request_actor(request), channel="api")
     return PartnerRequestOut.build(found, now=clock.now())
 
 
@@ -78,9 +72,9 @@ def get_partner_request(request: HttpRequest, request_id: Path[Id]):
 def send_partner_request(request: HttpRequest, escalation_id: Path[Id], payload: PartnerRequestIn):
     """Ask a partner team something about this escalation by a deadline (``due_at``, or
     ``due_within`` from now). The escalation is shared with the team for need to know."""
-    escalation = access_escalation(actor=_actor(request), escalation_id=escalation_id)
+    escalation = access_escalation(actor=request_actor(request), escalation_id=escalation_id)
     sent = services.send_partner_request(
-        escalation=escalation, actor=_actor(request), **payload.service_arguments()
+        escalation=escalation, actor=request_actor(request), **payload.service_arguments()
     )
     return Status(201, _out(request, sent.pk))
 
@@ -93,7 +87,7 @@ def answer_partner_request(request: HttpRequest, request_id: Path[Id], payload: 
     by reference. The answer goes on the escalation's timeline."""
     services.answer_partner_request(
         partner_request=_request(request, request_id),
-        actor=_actor(request),
+        actor=request_actor(request),
         outcome=payload.outcome,
         answer=payload.answer,
         attachments=payload.attachments,
@@ -106,6 +100,8 @@ def answer_partner_request(request: HttpRequest, request_id: Path[Id], payload: 
 )
 def withdraw_partner_request(request: HttpRequest, request_id: Path[Id], payload: WithdrawIn):
     services.withdraw_partner_request(
-        partner_request=_request(request, request_id), actor=_actor(request), reason=payload.reason
+        partner_request=_request(request, request_id),
+        actor=request_actor(request),
+        reason=payload.reason,
     )
     return _out(request, request_id)

@@ -29,17 +29,17 @@ from watchfloor.coordination.services import (
     REASON_MAX,
     REFERENCE_MAX,
 )
-from watchfloor.escalations.schemas import (
+from watchfloor.severity.rubric import parse_iso_duration
+from watchfloor.web.api import (
     MAX_OFFSET,
     Code,
     Id,
+    Input,
     Moment,
     PersonOut,
     UtcTime,
-    _Input,
-    _text,
+    text,
 )
-from watchfloor.severity.rubric import parse_iso_duration
 
 
 def _span(value: str) -> str:
@@ -56,13 +56,13 @@ Span = Annotated[str, Field(max_length=32), AfterValidator(_span)]
 # ---------------------------------------------------------------- inputs
 
 
-class PartnerRequestIn(_Input):
+class PartnerRequestIn(Input):
     kind: RequestKind
     team: Code = Field(
         "", description="the partner team's code; empty for the team usually asked for kind"
     )
-    question: _text(QUESTION_MAX, min_length=1)
-    context: _text(CONTEXT_MAX) = Field(
+    question: text(QUESTION_MAX, min_length=1)
+    context: text(CONTEXT_MAX) = Field(
         "", description="what the team needs to know beyond the escalation, which is shared with it"
     )
     due_at: Moment | None = Field(None, description="RFC 3339, with offset")
@@ -79,18 +79,18 @@ class PartnerRequestIn(_Input):
         }
 
 
-class AnswerIn(_Input):
+class AnswerIn(Input):
     outcome: AnswerOutcome
-    answer: _text(ANSWER_MAX) = Field("", description="required to advise or decline")
-    attachments: list[_text(REFERENCE_MAX)] = Field(
+    answer: text(ANSWER_MAX) = Field("", description="required to advise or decline")
+    attachments: list[text(REFERENCE_MAX)] = Field(
         default_factory=list,
         max_length=ATTACHMENTS_MAX,
         description="http(s) URLs or document ids such as LEGAL-2026-0142",
     )
 
 
-class WithdrawIn(_Input):
-    reason: _text(REASON_MAX, min_length=1)
+class WithdrawIn(Input):
+    reason: text(REASON_MAX, min_length=1)
 
 
 class InboxQuery(Schema):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.db import models
 
-if TYPE_CHECKING:
-    from watchfloor.people.models import User
+
+class User(Protocol):
+    """What a permission question needs of a person (``people.models.User`` has it); a
+    protocol, so the ground floor does not import the people app."""
+
+    @property
+    def is_superuser(self) -> bool: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 class Role(models.TextChoices):

@@ -39,19 +39,21 @@ from watchfloor.crises.services import (
 )
 from watchfloor.crises.timeline import CrisisTimelineLine, crisis_timeline
 from watchfloor.escalations.models import Status as EscalationStatus
-from watchfloor.escalations.schemas import (
+from watchfloor.escalations.selectors import access_escalation
+from watchfloor.people.auth import request_actor
+from watchfloor.people.services import get_user_by_username
+from watchfloor.web.api import (
     MAX_OFFSET,
+    READ_ERRORS,
+    WRITE_ERRORS,
     Code,
-    ErrorOut,
     Id,
+    Input,
     PersonOut,
     Username,
     UtcTime,
-    _Input,
-    _text,
+    text,
 )
-from watchfloor.escalations.selectors import access_escalation
-from watchfloor.people.services import get_user_by_username
 
 if TYPE_CHECKING:
     from watchfloor.crises.models import Crisis, CrisisEscalation, RoleAssignment, Sitrep
@@ -61,23 +63,17 @@ if TYPE_CHECKING:
 
 router = Router(tags=["crises"])
 
-READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
 
-LanguageTag = _text(35)
-
-
-def _actor(request: HttpRequest) -> User:
-    return request.auth  # set by people.auth: the token's user or the session's
+LanguageTag = text(35)
 
 
 def _access(request: HttpRequest, crisis_id: int) -> Crisis:
-    return selectors.access_crisis(actor=_actor(request), crisis_id=crisis_id)
+    return selectors.access_crisis(actor=request_actor(request), crisis_id=crisis_id)
 
 
 def _escalation(request: HttpRequest, escalation_id: int, *, field: str) -> Escalation:
     try:
-        return access_escalation(actor=_actor(request), escalation_id=escalation_id)
+        return access_escalation(actor=request_actor(request), escalation_id=escalation_id)
     except NotFound as exc:
         raise NotFound(exc.message, field=field) from exc
 
@@ -127,10 +123,10 @@ class DraftQuery(Schema):
     language: LanguageTag = Field("en", description="a language the audience's template has")
 
 
-class DeclareIn(_Input):
-    title: _text(TITLE_MAX, min_length=1)
+class DeclareIn(Input):
+    title: text(TITLE_MAX, min_length=1)
     level: Literal["monitoring", "incident", "crisis_protocol"] = "incident"
-    summary: _text(SUMMARY_MAX) = ""
+    summary: text(SUMMARY_MAX) = ""
     markets: list[Code] = Field(
         default_factory=list,
         max_length=100,
@@ -144,14 +140,14 @@ class DeclareIn(_Input):
     escalations: list[Id] = Field(
         default_factory=list, max_length=100, description="ids of further escalations to link"
     )
-    reason: _text(REASON_MAX) = ""
+    reason: text(REASON_MAX) = ""
     is_restricted: bool = False
     access_list: list[Username] = Field(default_factory=list, max_length=200)
 
 
-class LevelIn(_Input):
+class LevelIn(Input):
     to_level: Level
-    reason: _text(REASON_MAX) = Field(
+    reason: text(REASON_MAX) = Field(
         "", description="required, except to stand down with every criterion met"
     )
     confirmed_criteria: list[Code] = Field(
@@ -161,41 +157,41 @@ class LevelIn(_Input):
     )
 
 
-class RoleIn(_Input):
+class RoleIn(Input):
     role: RoleKind
     holder: Username = Field(description="who takes the role")
     market: Code = Field("", description="the market a regional lead covers; empty otherwise")
-    note: _text(REASON_MAX) = ""
+    note: text(REASON_MAX) = ""
 
 
-class CrisisNoteIn(_Input):
-    body: _text(NOTE_MAX, min_length=1)
+class CrisisNoteIn(Input):
+    body: text(NOTE_MAX, min_length=1)
     kind: CrisisNote.Kind = CrisisNote.Kind.NOTE
     pinned: bool = Field(False, description="pin it as a key fact")
 
 
-class PinIn(_Input):
+class PinIn(Input):
     pinned: bool = Field(True, description="false to unpin")
 
 
-class SitrepIn(_Input):
+class SitrepIn(Input):
     audience: Code
     language: LanguageTag = "en"
-    subject: _text(SUBJECT_MAX, min_length=1) | None = Field(
+    subject: text(SUBJECT_MAX, min_length=1) | None = Field(
         None, description="the pre-draft's subject when omitted"
     )
-    body: _text(SITREP_MAX, min_length=1) | None = Field(
+    body: text(SITREP_MAX, min_length=1) | None = Field(
         None, description="the pre-draft's body when omitted"
     )
 
 
-class CrisisLinkIn(_Input):
+class CrisisLinkIn(Input):
     escalation_id: Id
-    reason: _text(500) = ""
+    reason: text(500) = ""
 
 
-class UnlinkIn(_Input):
-    reason: _text(500, min_length=1)
+class UnlinkIn(Input):
+    reason: text(500, min_length=1)
 
 
 # ---------------------------------------------------------------- outputs
@@ -561,7 +557,9 @@ def list_crises(request: HttpRequest, filters: Query[CrisisQuery]):
     """Crises you may see: active ones first, the most urgent level first, then the nearest
     sitrep; closed ones after. Counts include only what you may see."""
     now, config = clock.now(), crisis_config()
-    crises = selectors.filtered_crisis_list(user=_actor(request), filters=filters.as_filters())
+    crises = selectors.filtered_crisis_list(
+        user=request_actor(request), filters=filters.as_filters()
+    )
     page = crises[filters.offset : filters.offset + filters.limit]
     return CrisisPageOut(
         count=crises.count(),
@@ -574,15 +572,15 @@ def get_crisis(request: HttpRequest, crisis_id: Path[Id]):
     """The war room: level, roles and holders, linked escalations, next deadlines, the next
     sitrep and the stand-down criteria. Looking at a restricted crisis is recorded."""
     crisis = _access(request, crisis_id)
-    services.record_restricted_view(crisis=crisis, actor=_actor(request), channel="api")
-    return _detail(crisis, _actor(request))
+    services.record_restricted_view(crisis=crisis, actor=request_actor(request), channel="api")
+    return _detail(crisis, request_actor(request))
 
 
 @router.get("/{crisis_id}/timeline", response={200: TimelinePageOut, **READ_ERRORS})
 def get_timeline(request: HttpRequest, crisis_id: Path[Id], page: Query[TimelineQuery]):
     """The crisis's events, entries and its visible escalations' decisions, in log order
     (oldest first unless ``newest_first``). Recorded like the detail for a restricted one."""
-    actor = _actor(request)
+    actor = request_actor(request)
     crisis = _access(request, crisis_id)
     services.record_restricted_view(crisis=crisis, actor=actor, channel="api")
     visible = selectors.visible_escalation_ids(crisis=crisis, viewer=actor)
@@ -608,7 +606,7 @@ def get_timeline(request: HttpRequest, crisis_id: Path[Id], page: Query[Timeline
 def get_sitrep_draft(request: HttpRequest, crisis_id: Path[Id], query: Query[DraftQuery]):
     """The pre-draft for an audience and language, from what changed since the last sitrep
     to that audience. Nothing is saved."""
-    actor = _actor(request)
+    actor = request_actor(request)
     crisis = _access(request, crisis_id)
     _require_work(actor, "your role cannot send sitreps")
     services.record_restricted_view(crisis=crisis, actor=actor, channel="api")
@@ -629,7 +627,7 @@ def get_sitrep_draft(request: HttpRequest, crisis_id: Path[Id], query: Query[Dra
 def declare_crisis(request: HttpRequest, payload: DeclareIn):
     """Declare a crisis from an escalation (``declared_from``) or from scratch. The commander
     is you unless named; a restricted crisis keeps you and the commander on its access list."""
-    actor = _actor(request)
+    actor = request_actor(request)
     _require_work(actor, "your role cannot declare a crisis")
     origin = (
         _escalation(request, payload.declared_from, field="declared_from")
@@ -672,9 +670,9 @@ def change_level(request: HttpRequest, crisis_id: Path[Id], payload: LevelIn):
         to_level=payload.to_level,
         reason=payload.reason,
         confirmed_criteria=payload.confirmed_criteria,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(crisis, _actor(request))
+    return _detail(crisis, request_actor(request))
 
 
 @router.post("/{crisis_id}/roles", response={200: RoleAssignmentOut, **WRITE_ERRORS})
@@ -688,7 +686,7 @@ def hand_over_role(request: HttpRequest, crisis_id: Path[Id], payload: RoleIn):
         market=payload.market,
         to_user=_user(payload.holder, field="holder"),
         note=payload.note,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return RoleAssignmentOut.build(assignment)
 
@@ -705,7 +703,7 @@ def add_note(request: HttpRequest, crisis_id: Path[Id], payload: CrisisNoteIn):
         body=payload.body,
         kind=payload.kind,
         pinned=payload.pinned,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return Status(201, CrisisNoteOut.build(note))
 
@@ -714,7 +712,7 @@ def add_note(request: HttpRequest, crisis_id: Path[Id], payload: CrisisNoteIn):
 def pin_fact(request: HttpRequest, crisis_id: Path[Id], note_id: Path[Id], payload: PinIn):
     """Pin an entry as a key fact (it heads the war room and the sitreps), or unpin it."""
     note = selectors.get_note(crisis=_access(request, crisis_id), note_id=note_id)
-    note = services.set_fact_pinned(note=note, pinned=payload.pinned, actor=_actor(request))
+    note = services.set_fact_pinned(note=note, pinned=payload.pinned, actor=request_actor(request))
     return CrisisNoteOut.build(note)
 
 
@@ -722,7 +720,7 @@ def pin_fact(request: HttpRequest, crisis_id: Path[Id], note_id: Path[Id], paylo
 def send_sitrep(request: HttpRequest, crisis_id: Path[Id], payload: SitrepIn):
     """Record a sitrep as sent to an audience, exactly as given; an omitted subject or body
     is taken from the pre-draft. Sending the sitrep of record sets when the next is due."""
-    actor = _actor(request)
+    actor = request_actor(request)
     crisis = _access(request, crisis_id)
     _require_work(actor, "your role cannot send sitreps")
     subject, body = payload.subject, payload.body
@@ -755,9 +753,9 @@ def link_escalation(request: HttpRequest, crisis_id: Path[Id], payload: CrisisLi
         crisis=crisis,
         escalation=_escalation(request, payload.escalation_id, field="escalation_id"),
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return Status(201, _detail(crisis, _actor(request)))
+    return Status(201, _detail(crisis, request_actor(request)))
 
 
 @router.post(
@@ -774,6 +772,6 @@ def unlink_escalation(
         crisis=crisis,
         escalation=_escalation(request, escalation_id, field="escalation_id"),
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(crisis, _actor(request))
+    return _detail(crisis, request_actor(request))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import drill_views, views
+from . import cluster_views, drill_views, views
 
 urlpatterns = [
     path("crises/", views.crisis_list, name="crises"),
@@ -66,5 +66,10 @@ urlpatterns = [
         "crises/<int:crisis_id>/review/actions/<int:item_id>/status",
         views.action_item_status,
         name="crisis-action-item-status",
+    ),
+    path(
+        "clusters/<int:cluster_id>/crisis",
+        cluster_views.cluster_link_crisis,
+        name="cluster-crisis",
     ),
 ]

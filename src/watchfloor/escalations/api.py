@@ -23,7 +23,6 @@ from watchfloor.escalations.schemas import (
     CatalogOut,
     DecisionIn,
     DecisionOut,
-    ErrorOut,
     EscalationDetailOut,
     EscalationIn,
     EscalationPageOut,
@@ -40,7 +39,9 @@ from watchfloor.escalations.schemas import (
     TimelineEntryOut,
     TransitionIn,
 )
+from watchfloor.people.auth import request_actor
 from watchfloor.people.services import get_user_by_username
+from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -49,19 +50,15 @@ if TYPE_CHECKING:
 router = Router(tags=["escalations"])
 
 # Documented error bodies; every one is {"code", "message", "field"}.
-READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
-
-
-def _actor(request: HttpRequest) -> User:
-    return request.auth  # set by people.auth: the token's user or the session's
 
 
 def _access(
     request: HttpRequest, escalation_id: int, *, field: str = "escalation_id"
 ) -> Escalation:
     try:
-        return selectors.access_escalation(actor=_actor(request), escalation_id=escalation_id)
+        return selectors.access_escalation(
+            actor=request_actor(request), escalation_id=escalation_id
+        )
     except NotFound as exc:
         raise NotFound(exc.message, field=field) from exc
 
@@ -79,7 +76,7 @@ def _detail(escalation: Escalation, actor: User) -> EscalationDetailOut:
 def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
     """The triage queue: most severe first, then the nearest deadline. Closed escalations
     are left out unless ``include_closed`` or a ``status`` filter asks for them."""
-    queue = selectors.triage_queue(user=_actor(request), filters=filters.as_filters())
+    queue = selectors.triage_queue(user=request_actor(request), filters=filters.as_filters())
     page = queue[filters.offset : filters.offset + filters.limit]
     return EscalationPageOut(
         count=queue.count(), items=[EscalationSummaryOut.build(e) for e in page]
@@ -90,8 +87,10 @@ def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
 def get_escalation(request: HttpRequest, escalation_id: Path[Id]):
     """Everything about one escalation. Looking at a restricted one is recorded."""
     escalation = _access(request, escalation_id)
-    services.record_restricted_view(escalation=escalation, actor=_actor(request), channel="api")
-    return _detail(escalation, _actor(request))
+    services.record_restricted_view(
+        escalation=escalation, actor=request_actor(request), channel="api"
+    )
+    return _detail(escalation, request_actor(request))
 
 
 @router.get(
@@ -102,7 +101,9 @@ def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
     """What happened, in order, from the audit log. Reading it is a look at the case, so
     for a restricted escalation it is recorded like the detail."""
     escalation = _access(request, escalation_id)
-    services.record_restricted_view(escalation=escalation, actor=_actor(request), channel="api")
+    services.record_restricted_view(
+        escalation=escalation, actor=request_actor(request), channel="api"
+    )
     return [TimelineEntryOut.build(entry) for entry in selectors.escalation_timeline(escalation)]
 
 
@@ -113,8 +114,10 @@ def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
 def create_escalation(request: HttpRequest, payload: EscalationIn):
     """File an escalation. Severity comes from the rubric answers; statutory clocks run
     from each notice's ``received_at``."""
-    escalation = services.create_escalation(actor=_actor(request), **payload.service_arguments())
-    return Status(201, _detail(escalation, _actor(request)))
+    escalation = services.create_escalation(
+        actor=request_actor(request), **payload.service_arguments()
+    )
+    return Status(201, _detail(escalation, request_actor(request)))
 
 
 @router.post(
@@ -128,9 +131,9 @@ def transition_escalation(request: HttpRequest, escalation_id: Path[Id], payload
         escalation=_access(request, escalation_id),
         to_status=payload.to_status,
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(escalation, _actor(request))
+    return _detail(escalation, request_actor(request))
 
 
 @router.post(
@@ -146,16 +149,16 @@ def assign_escalation(request: HttpRequest, escalation_id: Path[Id], payload: As
         except NotFound as exc:
             raise InvalidInput(exc.message, field="owner") from exc
     escalation = services.assign_escalation(
-        escalation=escalation, owner=owner, actor=_actor(request)
+        escalation=escalation, owner=owner, actor=request_actor(request)
     )
-    return _detail(escalation, _actor(request))
+    return _detail(escalation, request_actor(request))
 
 
 @router.post("/escalations/{escalation_id}/notes", response={201: NoteOut, **WRITE_ERRORS})
 def add_note(request: HttpRequest, escalation_id: Path[Id], payload: NoteIn):
     """Add a note to the timeline. Partner teams may answer on what is shared with them."""
     note = services.add_note(
-        escalation=_access(request, escalation_id), body=payload.body, actor=_actor(request)
+        escalation=_access(request, escalation_id), body=payload.body, actor=request_actor(request)
     )
     return Status(201, NoteOut.build(note))
 
@@ -170,9 +173,9 @@ def link_escalations(request: HttpRequest, escalation_id: Path[Id], payload: Lin
         escalation=escalation,
         other=_access(request, payload.other_id, field="other_id"),
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return Status(201, _detail(escalation, _actor(request)))
+    return Status(201, _detail(escalation, request_actor(request)))
 
 
 @router.post(
@@ -185,9 +188,9 @@ def merge_escalation(request: HttpRequest, escalation_id: Path[Id], payload: Mer
         duplicate=_access(request, escalation_id),
         into=_access(request, payload.into_id, field="into_id"),
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(duplicate, _actor(request))
+    return _detail(duplicate, request_actor(request))
 
 
 @router.post(
@@ -200,9 +203,9 @@ def override_severity(request: HttpRequest, escalation_id: Path[Id], payload: Se
         escalation=_access(request, escalation_id),
         severity=payload.severity,
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(escalation, _actor(request))
+    return _detail(escalation, request_actor(request))
 
 
 @router.put(
@@ -216,9 +219,9 @@ def set_access(request: HttpRequest, escalation_id: Path[Id], payload: AccessIn)
         is_restricted=payload.is_restricted,
         access_usernames=payload.access_list,
         shared_with_team_codes=payload.shared_with_teams,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
-    return _detail(escalation, _actor(request))
+    return _detail(escalation, request_actor(request))
 
 
 # ---------------------------------------------------------------- decisions
@@ -236,7 +239,7 @@ def record_decision(request: HttpRequest, escalation_id: Path[Id], payload: Deci
         countries=payload.countries,
         scope=payload.scope,
         rationale=payload.rationale,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return Status(201, DecisionOut.build(decision))
 
@@ -253,7 +256,7 @@ def approve_decision(
         escalation=_access(request, escalation_id), decision_id=decision_id
     )
     decision = services.approve_decision(
-        decision=decision, comment=payload.comment, actor=_actor(request)
+        decision=decision, comment=payload.comment, actor=request_actor(request)
     )
     return DecisionOut.build(decision)
 
@@ -270,7 +273,7 @@ def send_back_decision(
         escalation=_access(request, escalation_id), decision_id=decision_id
     )
     decision = services.send_back_decision(
-        decision=decision, comment=payload.comment, actor=_actor(request)
+        decision=decision, comment=payload.comment, actor=request_actor(request)
     )
     return DecisionOut.build(decision)
 

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class EscalationsConfig(AppConfig):
     name = "watchfloor.escalations"
     label = "escalations"
+
+    def ready(self) -> None:
+        from watchfloor.catalog.reference import register_reference_data
+        from watchfloor.escalations.reference import apply_escalation_types
+
+        register_reference_data("escalations", apply_escalation_types)

@@ -9,11 +9,11 @@ a response costs in queries is visible in one place. Schemas never live on model
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
@@ -26,70 +26,27 @@ from watchfloor.escalations.services import (
     StatutoryTriggerInput,
     SubjectInput,
 )
+from watchfloor.web.api import (
+    MAX_OFFSET,
+    Code,
+    Id,
+    Input,
+    Moment,
+    PersonOut,
+    SeverityLevel,
+    Username,
+    UtcTime,
+    text,
+)
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
     from watchfloor.catalog.schema import Catalog
     from watchfloor.escalations.models import Clock, Decision, Escalation, Note
     from watchfloor.escalations.selectors import TimelineEntry
-    from watchfloor.people.models import User
     from watchfloor.severity.rubric import Assessment
 
-# Ids fit every database's 64-bit integers and JavaScript's exact integers; anything
-# larger is refused by validation instead of overflowing inside the database driver.
-MAX_ID = 2**53 - 1
-MAX_OFFSET = 1_000_000
-# Times outside this window are typing mistakes, and near the ends of the calendar
-# converting them to UTC would overflow.
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _storable(value: str) -> str:
-    """Refuse text no database can store faithfully (PostgreSQL rejects NUL outright)."""
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("text must be valid Unicode (it has an unpaired surrogate)") from exc
-    return value
-
-
-def _text(max_length: int, *, min_length: int = 0) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(min_length=min_length, max_length=max_length),
-        AfterValidator(_storable),
-    ]
-
-
-def _within_calendar(value: datetime) -> datetime:
-    if not EARLIEST_TIME <= value <= LATEST_TIME:
-        raise ValueError(
-            f"times must fall between {EARLIEST_TIME.year} and {LATEST_TIME.year}; check the year"
-        )
-    return value.astimezone(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Code = _text(80)
-Username = _text(150)
-Title = _text(TITLE_MAX, min_length=1)
-# RFC 3339: a time with its UTC offset ("Z" or "+09:00"). Naive times are refused because
-# a statutory clock that silently ran in the wrong zone is worse than an error.
-Moment = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
-UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
-SeverityLevel = Annotated[int, Field(ge=0, le=4)]
-
-
-class _Input(Schema):
-    # A misspelt field ("rubric_answer") is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
+Title = text(TITLE_MAX, min_length=1)
 
 
 # ---------------------------------------------------------------- inputs
@@ -104,7 +61,7 @@ class QueueQuery(Schema):
     policy: Code = ""
     mine: bool = False
     owner: Username = ""
-    q: _text(200) = Field("", description="words in the title or summary")
+    q: text(200) = Field("", description="words in the title or summary")
     include_closed: bool = False
     drills: Literal["hide", "include", "only"] = Field(
         "hide", description="escalations opened by crisis drills: hidden, included or only them"
@@ -126,19 +83,19 @@ class QueueQuery(Schema):
         )
 
 
-class SubjectIn(_Input):
+class SubjectIn(Input):
     kind: Subject.Kind
-    reference: _text(2000, min_length=1)
-    note: _text(500) = ""
+    reference: text(2000, min_length=1)
+    note: text(500) = ""
 
 
-class StatutoryTriggerIn(_Input):
+class StatutoryTriggerIn(Input):
     rule: Code = Field(description="the statutory rule's code, from GET /catalog")
     received_at: Moment = Field(description="when the notice arrived (RFC 3339, with offset)")
     due_at: Moment | None = Field(
         None, description="the deadline the notice states, where the rule lets it set one"
     )
-    notice_reference: _text(200) = ""
+    notice_reference: text(200) = ""
 
     def as_service_input(self) -> StatutoryTriggerInput:
         return StatutoryTriggerInput(
@@ -149,7 +106,7 @@ class StatutoryTriggerIn(_Input):
         )
 
 
-class EscalationIn(_Input):
+class EscalationIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -178,13 +135,13 @@ class EscalationIn(_Input):
 
     type: Code = Field(description="an escalation type code, from GET /catalog")
     title: Title
-    summary: _text(SUMMARY_MAX) = ""
+    summary: text(SUMMARY_MAX) = ""
     markets: list[Code] = Field(default_factory=list, max_length=100)
-    languages: list[_text(35)] = Field(default_factory=list, max_length=30)
+    languages: list[text(35)] = Field(default_factory=list, max_length=30)
     subjects: list[SubjectIn] = Field(default_factory=list, max_length=SUBJECTS_MAX)
     source_kind: SourceKind = SourceKind.INTERNAL
     source_team: Code | None = None
-    source_detail: _text(500) = ""
+    source_detail: text(500) = ""
     rubric_answers: dict[Code, Code | None] = Field(
         default_factory=dict, max_length=50, description="rubric factor code → answer value"
     )
@@ -217,35 +174,35 @@ class EscalationIn(_Input):
         }
 
 
-class TransitionIn(_Input):
+class TransitionIn(Input):
     to_status: Status
-    reason: _text(REASON_MAX) = ""
+    reason: text(REASON_MAX) = ""
 
 
-class AssignIn(_Input):
+class AssignIn(Input):
     owner: Username | None = Field(description="a username, or null to unassign")
 
 
-class NoteIn(_Input):
-    body: _text(NOTE_MAX, min_length=1)
+class NoteIn(Input):
+    body: text(NOTE_MAX, min_length=1)
 
 
-class LinkIn(_Input):
+class LinkIn(Input):
     other_id: Id
-    reason: _text(500) = ""
+    reason: text(500) = ""
 
 
-class MergeIn(_Input):
+class MergeIn(Input):
     into_id: Id
-    reason: _text(REASON_MAX) = ""
+    reason: text(REASON_MAX) = ""
 
 
-class SeverityOverrideIn(_Input):
+class SeverityOverrideIn(Input):
     severity: SeverityLevel
-    reason: _text(REASON_MAX, min_length=1)
+    reason: text(REASON_MAX, min_length=1)
 
 
-class DecisionIn(_Input):
+class DecisionIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -265,21 +222,21 @@ class DecisionIn(_Input):
     policy_version: Code = Field("", description="empty for the version in force today")
     action: Code = Field(description="an enforcement action code, from GET /catalog")
     countries: list[Code] = Field(default_factory=list, max_length=250)
-    scope: _text(REASON_MAX, min_length=1)
-    rationale: _text(NOTE_MAX, min_length=1)
+    scope: text(REASON_MAX, min_length=1)
+    rationale: text(NOTE_MAX, min_length=1)
 
 
-class ReviewIn(_Input):
-    comment: _text(REASON_MAX) = ""
+class ReviewIn(Input):
+    comment: text(REASON_MAX) = ""
 
 
-class AccessIn(_Input):
+class AccessIn(Input):
     is_restricted: bool
     access_list: list[Username] = Field(default_factory=list, max_length=200)
     shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
 
 
-class SeverityPreviewIn(_Input):
+class SeverityPreviewIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -294,23 +251,6 @@ class SeverityPreviewIn(_Input):
 
 
 # ---------------------------------------------------------------- outputs
-
-
-class ErrorOut(Schema):
-    code: str = Field(description="machine-readable, e.g. invalid, not_found, conflict")
-    message: str = Field(description="what is wrong and how to fix it")
-    field: str | None = Field(description="dotted location of the field at fault, if any")
-
-
-class PersonOut(Schema):
-    username: str
-    display_name: str
-
-    @classmethod
-    def build(cls, user: User | None) -> PersonOut | None:
-        if user is None:
-            return None
-        return cls(username=user.username, display_name=user.display_name)
 
 
 class EscalationTypeRefOut(Schema):

@@ -13,35 +13,31 @@ from pydantic import Field, StringConstraints
 
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
-from watchfloor.escalations.schemas import (
+from watchfloor.people import selectors, services
+from watchfloor.people.auth import request_actor
+from watchfloor.people.oncall import OnCallEntry, TeamOnCall, on_call
+from watchfloor.people.rotafile import weekday_names
+from watchfloor.people.services import OVERRIDE_REASON_MAX, get_user_by_username
+from watchfloor.web.api import (
+    READ_ERRORS,
+    WRITE_ERRORS,
     Code,
-    ErrorOut,
     Id,
+    Input,
     Moment,
     PersonOut,
     Username,
     UtcTime,
-    _Input,
-    _text,
+    text,
 )
-from watchfloor.people import selectors, services
-from watchfloor.people.oncall import OnCallEntry, TeamOnCall, on_call
-from watchfloor.people.rotafile import weekday_names
-from watchfloor.people.services import OVERRIDE_REASON_MAX, get_user_by_username
 
 if TYPE_CHECKING:
     from watchfloor.people.models import RotaOverride, Rotation, User
 
 router = Router(tags=["on call"])
 
-READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
 
 RotationCode = Annotated[str, StringConstraints(max_length=80)]
-
-
-def _actor(request: HttpRequest) -> User:
-    return request.auth
 
 
 # ---------------------------------------------------------------- schemas
@@ -157,12 +153,12 @@ class RotationOut(Schema):
         )
 
 
-class OverrideIn(_Input):
+class OverrideIn(Input):
     user: Username = Field(description="who is on call instead")
     replaces: Username | None = Field(None, description="whom they stand in for; null: anyone")
     starts_at: Moment
     ends_at: Moment
-    reason: _text(OVERRIDE_REASON_MAX, min_length=1)
+    reason: text(OVERRIDE_REASON_MAX, min_length=1)
 
 
 class OverrideOut(Schema):
@@ -224,7 +220,7 @@ def create_override(request: HttpRequest, code: Path[RotationCode], payload: Ove
         starts_at=payload.starts_at,
         ends_at=payload.ends_at,
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return Status(201, OverrideOut.build(override))
 
@@ -237,7 +233,7 @@ def cancel_override(request: HttpRequest, code: Path[RotationCode], override_id:
     rotation = selectors.get_rotation(code)
     override = services.cancel_rota_override(
         override=selectors.get_override(rotation=rotation, override_id=override_id),
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return OverrideOut.build(override)
 

@@ -20,6 +20,7 @@ from pydantic import Field
 from watchfloor.core.errors import InvalidInput
 from watchfloor.signals import intake
 from watchfloor.signals.contract import decode_json
+from watchfloor.web.api import ErrorOut
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -75,12 +76,6 @@ class BatchOut(Schema):
                 for item in result.results
             ],
         }
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None
 
 
 def _signal_schema() -> dict[str, Any]:

@@ -264,7 +264,7 @@ class SurgeFilterForm(forms.Form):
         )
 
 
-def _form_problem(form: forms.Form) -> str:
+def form_problem(form: forms.Form) -> str:
     return "; ".join(
         f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
         for name, errors in form.errors.items()
@@ -430,7 +430,7 @@ def _back(cluster: Cluster, anchor: str = "") -> HttpResponse:
     return redirect(url + (f"#{anchor}" if anchor else ""))
 
 
-def _cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
+def cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
     """A POST on a cluster: run ``act``; show its outcome, or its error, on the cluster page."""
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
@@ -456,7 +456,7 @@ def cluster_attach(request: HttpRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = AttachForm(request.POST, prefix="attach")
         if not form.is_valid():
-            raise WatchfloorError(_form_problem(form))
+            raise WatchfloorError(form_problem(form))
         escalation = services.attach_cluster(
             cluster=cluster,
             escalation_id=form.cleaned_data["escalation"],
@@ -465,28 +465,7 @@ def cluster_attach(request: HttpRequest, cluster_id: int) -> HttpResponse:
         )
         return f"Cluster C-{cluster.pk} attached to {escalation.reference}."
 
-    return _cluster_action(request, cluster_id, act)
-
-
-@login_required
-@require_POST
-@shows_domain_errors
-def cluster_link_crisis(request: HttpRequest, cluster_id: int) -> HttpResponse:
-    """Make the cluster part of a crisis: it counts in the war room's containment figures."""
-    from watchfloor.crises.containment import link_cluster
-    from watchfloor.crises.selectors import access_crisis
-
-    def act(cluster: Cluster) -> str:
-        form = CrisisLinkForm(request.POST, prefix="crisis")
-        if not form.is_valid():
-            raise WatchfloorError(_form_problem(form))
-        crisis = access_crisis(actor=request.user, crisis_id=form.cleaned_data["crisis"])
-        link_cluster(
-            crisis=crisis, cluster=cluster, actor=request.user, reason=form.cleaned_data["reason"]
-        )
-        return f"Cluster C-{cluster.pk} is now part of {crisis.reference}."
-
-    return _cluster_action(request, cluster_id, act)
+    return cluster_action(request, cluster_id, act)
 
 
 @login_required
@@ -496,13 +475,13 @@ def cluster_benign(request: HttpRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = BenignForm(request.POST, prefix="benign")
         if not form.is_valid():
-            raise WatchfloorError(_form_problem(form))
+            raise WatchfloorError(form_problem(form))
         services.mark_cluster_benign(
             cluster=cluster, actor=request.user, reason=form.cleaned_data["reason"]
         )
         return f"Cluster C-{cluster.pk} marked benign."
 
-    return _cluster_action(request, cluster_id, act)
+    return cluster_action(request, cluster_id, act)
 
 
 @login_required
@@ -512,14 +491,14 @@ def cluster_snooze(request: HttpRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = SnoozeForm(request.POST, prefix="snooze", time_zone=request.user.time_zone)
         if not form.is_valid():
-            raise WatchfloorError(_form_problem(form))
+            raise WatchfloorError(form_problem(form))
         until = form.until_time(clock.now())
         services.snooze_cluster(
             cluster=cluster, actor=request.user, until=until, reason=form.cleaned_data["reason"]
         )
         return f"Cluster C-{cluster.pk} snoozed until {strip_tags(local_time(until))}."
 
-    return _cluster_action(request, cluster_id, act)
+    return cluster_action(request, cluster_id, act)
 
 
 @login_required
@@ -534,7 +513,7 @@ def cluster_reopen(request: HttpRequest, cluster_id: int) -> HttpResponse:
         )
         return f"Cluster C-{cluster.pk} is open again."
 
-    return _cluster_action(request, cluster_id, act)
+    return cluster_action(request, cluster_id, act)
 
 
 # ---------------------------------------------------------------- escalate a cluster

@@ -1,0 +1,108 @@
+"""What every app's JSON API shares: identifiers, bounded text, times, the input base
+that refuses unknown fields, the error shape and the error responses each operation
+declares. One home, so every endpoint validates and fails the same way.
+
+The actor of a request is ``people.auth.request_actor``; the error mapping itself is
+``watchfloor.api``'s.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
+
+
+class Person(Protocol):
+    """What an API response shows of a person (``people.models.User`` has it)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+
+# Ids fit every database's 64-bit integers and JavaScript's exact integers; anything
+# larger is refused by validation instead of overflowing inside the database driver.
+MAX_ID = 2**53 - 1
+MAX_OFFSET = 1_000_000
+# Times outside this window are typing mistakes, and near the ends of the calendar
+# converting them to UTC would overflow.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def storable(value: str) -> str:
+    """Refuse text no database can store faithfully (PostgreSQL rejects NUL outright)."""
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (it has an unpaired surrogate)") from exc
+    return value
+
+
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(storable),
+    ]
+
+
+def _within_calendar(value: datetime) -> datetime:
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(
+            f"times must fall between {EARLIEST_TIME.year} and {LATEST_TIME.year}; check the year"
+        )
+    return value.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Code = text(80)
+Username = text(150)
+# RFC 3339: a time with its UTC offset ("Z" or "+09:00"). Naive times are refused because
+# a statutory clock that silently ran in the wrong zone is worse than an error.
+Moment = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+SeverityLevel = Annotated[int, Field(ge=0, le=4)]
+
+
+class Input(Schema):
+    # A misspelt field ("rubric_answer") is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Schema):
+    code: str = Field(description="machine-readable, e.g. invalid, not_found, conflict")
+    message: str = Field(description="what is wrong and how to fix it")
+    field: str | None = Field(description="dotted location of the field at fault, if any")
+
+
+class PersonOut(Schema):
+    username: str
+    display_name: str
+
+    @classmethod
+    def build(cls, user: Person | None) -> PersonOut | None:
+        if user is None:
+            return None
+        return cls(username=user.username, display_name=user.display_name)
+
+
+READ_ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    422: ErrorOut,
+}
+WRITE_ERRORS: dict[int, type[Schema]] = {**READ_ERRORS, 409: ErrorOut}
