@@ -44,19 +44,32 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class CatalogError(InvalidInput):
-    """The catalog cannot be used. ``problems`` lists everything found, in file order."""
+class ConfigFileError(InvalidInput):
+    """A configuration file (or a directory of them) cannot be used; ``problems`` lists
+    everything found, in file order. Each kind of file subclasses it with its own error
+    ``code`` and the words that name it (``subject``, with ``{where}`` for its path)."""
 
-    code = "invalid_catalog"
+    code = "invalid_config"
+    subject = "the configuration in {where}"
+    # "has 3 problems" or "have 3 problems", after the subject's number.
+    verb = "has"
 
-    def __init__(self, problems: Sequence[Problem], *, directory: Path):
+    def __init__(self, problems: Sequence[Problem], *, where: Path | None = None):
         self.problems = list(problems)
-        self.directory = directory
+        self.where = where
         count = len(self.problems)
         super().__init__(
-            f"the catalog in {directory} has {count} problem{'s' if count != 1 else ''}:\n"
+            f"{self.subject.format(where=where)} {self.verb} {count} "
+            f"problem{'s' if count != 1 else ''}:\n"
             + "\n".join(str(problem) for problem in self.problems)
         )
+
+
+class CatalogError(ConfigFileError):
+    """The catalog cannot be used."""
+
+    code = "invalid_catalog"
+    subject = "the catalog in {where}"
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,7 @@ def read_catalog(directory: Path) -> LoadedCatalog:
                     f"{', '.join(CATALOG_FILES.values())}",
                 )
             ],
-            directory=directory,
+            where=directory,
         )
     problems: list[Problem] = []
     parsed: dict[str, _ParsedFile] = {}
@@ -140,7 +153,7 @@ def read_catalog(directory: Path) -> LoadedCatalog:
             )
     if problems or catalog is None:
         problems.sort(key=lambda p: (p.file, p.line or 0))
-        raise CatalogError(problems, directory=directory)
+        raise CatalogError(problems, where=directory)
     return LoadedCatalog(catalog=catalog, digest=digest.hexdigest(), directory=directory.resolve())
 
 

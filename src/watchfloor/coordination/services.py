@@ -27,8 +27,9 @@ from watchfloor.coordination.models import (
     RequestStatus,
 )
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
+from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
+from watchfloor.core.validation import require
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.people.models import Team
 from watchfloor.people.oncall import on_call_now
@@ -68,11 +69,6 @@ def may_answer(user: User, partner_request: PartnerRequest) -> bool:
 
 def may_withdraw(user: User) -> bool:
     return can_work_escalations(user)
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
 
 
 def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
@@ -272,7 +268,7 @@ def send_partner_request(
     restricted escalation must already list a member of the team on its access list,
     because sharing does not widen a restricted escalation's access list.
     """
-    _require(may_ask_partners(actor), "your role cannot ask partner teams")
+    require(may_ask_partners(actor), "your role cannot ask partner teams")
     # Locked, so a concurrent change of who may see it queues behind this one.
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     if escalation.merged_into_id is not None:
@@ -351,7 +347,7 @@ def answer_partner_request(
         .select_related("team", "escalation")
         .get(pk=partner_request.pk)
     )
-    _require(
+    require(
         may_answer(actor, partner_request),
         f"only members of {partner_request.team.name} may answer this request",
     )
@@ -397,7 +393,7 @@ def withdraw_partner_request(
     *, partner_request: PartnerRequest, actor: User, reason: str
 ) -> PartnerRequest:
     """No longer needed: the team stops being asked (the escalation stays shared)."""
-    _require(may_withdraw(actor), "your role cannot withdraw partner requests")
+    require(may_withdraw(actor), "your role cannot withdraw partner requests")
     partner_request = (
         PartnerRequest.objects.select_for_update(of=("self",))
         .select_related("team")

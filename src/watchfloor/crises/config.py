@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
@@ -22,9 +22,8 @@ from typing import Annotated, Literal, TypeVar
 from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from watchfloor.catalog.loader import Problem, YamlFile, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Code, Duration, LanguageTag, Location, Name, TimeZoneName
-from watchfloor.core.errors import InvalidInput
 from watchfloor.crises.models import Level
 from watchfloor.playbooks.schema import VARIABLE
 from watchfloor.severity.rubric import parse_iso_duration
@@ -246,19 +245,12 @@ class CrisisConfig:
         return self.templates[audience]
 
 
-class CrisisConfigError(InvalidInput):
-    """The crisis settings cannot be used. ``problems`` lists everything found."""
+class CrisisConfigError(ConfigFileError):
+    """The crisis settings cannot be used."""
 
     code = "invalid_crisis_config"
-
-    def __init__(self, problems: Sequence[Problem], *, directory: Path):
-        self.problems = list(problems)
-        self.directory = directory
-        count = len(self.problems)
-        super().__init__(
-            f"the crisis settings in {directory} have {count} problem{'s' if count != 1 else ''}:"
-            "\n" + "\n".join(str(problem) for problem in self.problems)
-        )
+    subject = "the crisis settings in {where}"
+    verb = "have"
 
 
 def config_directory() -> Path:
@@ -346,7 +338,7 @@ def read_crisis_config(directory: Path) -> CrisisConfig:
                 )
     if problems or crisis_settings is None:
         problems.sort(key=lambda p: (p.file, p.line or 0))
-        raise CrisisConfigError(problems, directory=directory)
+        raise CrisisConfigError(problems, where=directory)
     return CrisisConfig(settings=crisis_settings, templates=templates, directory=directory)
 
 

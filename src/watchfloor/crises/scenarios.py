@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.catalog.loader import Problem, YamlFile, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Code, LanguageTag, Location, MarketCode, Name, RuleId
 from watchfloor.core.errors import InvalidInput
 
@@ -642,18 +642,12 @@ class LoadedScenario:
         return self.spec.code
 
 
-class ScenarioError(InvalidInput):
-    """A scenario cannot be used. ``problems`` lists everything found, in file order."""
+class ScenarioError(ConfigFileError):
+    """A scenario cannot be used."""
 
     code = "invalid_scenario"
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        count = len(self.problems)
-        super().__init__(
-            f"{count} problem{'s' if count != 1 else ''} in the drill scenarios:\n"
-            + "\n".join(str(problem) for problem in self.problems)
-        )
+    subject = "the drill scenarios"
+    verb = "have"
 
 
 def scenarios_directory() -> Path:

@@ -10,7 +10,6 @@ a restricted crisis never shows on the timeline of an escalation others may see.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
+from watchfloor.core.validation import clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.crises import selectors
@@ -50,7 +50,7 @@ from watchfloor.crises.permissions import may_add_crisis_notes, may_command_cris
 from watchfloor.crises.shifts import HandoffTime
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import escalations_visible_to
-from watchfloor.markets.models import Market
+from watchfloor.markets.selectors import markets_by_code
 from watchfloor.notify.services import notify_escalation_event
 from watchfloor.people.models import User
 
@@ -63,33 +63,9 @@ NOTE_MAX = 20_000
 REASON_MAX = 5_000
 SUBJECT_MAX = 500
 SITREP_MAX = 50_000
-_LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _markets(codes: Iterable[str]) -> list[Market]:
-    wanted = [code.strip().upper() for code in codes if code and code.strip()]
-    found = {m.code: m for m in Market.objects.filter(code__in=wanted)}
-    for index, code in enumerate(wanted):
-        if code not in found:
-            raise InvalidInput(f"unknown market '{code}'", field=f"markets[{index}]")
-    return [found[code] for code in dict.fromkeys(wanted)]
-
-
-def _languages(tags: Iterable[str]) -> list[str]:
-    clean: list[str] = []
-    for index, tag in enumerate(tags):
-        tag = (tag or "").strip()
-        if not _LANGUAGE_TAG.match(tag):
-            raise InvalidInput(
-                f"'{tag}' is not a BCP 47 language tag (e.g. ja, zh-Hant, id)",
-                field=f"languages[{index}]",
-            )
-        if tag not in clean:
-            clean.append(tag)
-    return clean
 
 
 def _users(usernames: Iterable[str], *, field: str) -> list[User]:
@@ -317,8 +293,8 @@ def declare_crisis(
     linked = _visible_escalations(
         actor, [*([declared_from] if declared_from else []), *(escalations or [])]
     )
-    market_rows = _markets(markets or [])
-    language_tags = _languages(languages or [])
+    market_rows = markets_by_code(markets or [])
+    language_tags = clean_language_tags(languages or [])
     if declared_from is not None:
         if not market_rows:
             market_rows = list(declared_from.markets.all())
@@ -422,8 +398,8 @@ def update_crisis(
     _refuse_if_closed(crisis, "its details are kept as they were")
     title = _text(title, field="title", max_length=TITLE_MAX, required=True)
     summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
-    market_rows = _markets(markets)
-    language_tags = _languages(languages)
+    market_rows = markets_by_code(markets)
+    language_tags = clean_language_tags(languages)
     covered = set(
         RoleAssignment.objects.filter(
             crisis=crisis, role=RoleKind.REGIONAL_LEAD, ended_at__isnull=True

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import is_admin
+from watchfloor.core.validation import require
 from watchfloor.crises import containment, selectors, services, watchlists
 from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.config import crisis_config
@@ -72,11 +73,6 @@ from watchfloor.web.forms import ServiceErrorForm
 from watchfloor.web.views import shows_domain_errors
 
 
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
 def _user(username: str, *, field: str) -> User:
     try:
         return get_user_by_username(username)
@@ -112,7 +108,7 @@ def crisis_list(request: HttpRequest) -> HttpResponse:
 @shows_domain_errors
 def crisis_declare(request: HttpRequest) -> HttpResponse:
     """Declare a crisis: from scratch, or from the escalation named by ``?escalation=``."""
-    _require(may_work_crisis(request.user), "your role cannot declare a crisis")
+    require(may_work_crisis(request.user), "your role cannot declare a crisis")
     source_id = request.POST.get("declared_from") or request.GET.get("escalation")
     origin = access_escalation(actor=request.user, escalation_id=source_id) if source_id else None
     initial: dict[str, Any] = {}
@@ -410,7 +406,7 @@ def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpRespo
                 with_criteria=form_name == "level",
             )
             if action is not None:
-                _require(action.allowed(request.user, room), action.refusal)
+                require(action.allowed(request.user, room), action.refusal)
                 form = action.build(room, request.POST, request.user)
             else:
                 form = _EXTRA_FORMS[form_name](request.POST)
@@ -632,7 +628,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
     """Draft a sitrep for an audience and language (GET), edit it, and record it as sent
     (POST). Changing the audience or language in the form drafts afresh."""
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    _require(may_work_crisis(request.user), "your role cannot send sitreps")
+    require(may_work_crisis(request.user), "your role cannot send sitreps")
     config = crisis_config()
     now = clock.now()
     source = request.POST if request.method == "POST" else request.GET
@@ -930,7 +926,7 @@ def crisis_review_markdown(request: HttpRequest, crisis_id: int) -> HttpResponse
 @shows_domain_errors
 def crisis_review_update(request: HttpRequest, crisis_id: int, part: str) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    _require(may_work_crisis(request.user), "your role cannot write the post-incident review")
+    require(may_work_crisis(request.user), "your role cannot write the post-incident review")
     if part not in REVIEW_FORMS:
         raise NotFound(f"no part '{part}' in a review", field="part")
     review = crisis.review if hasattr(crisis, "review") else None

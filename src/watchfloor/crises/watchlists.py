@@ -27,7 +27,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
-from watchfloor.core.validation import clean_text, require
+from watchfloor.core.validation import clean_language_tags, clean_text, require
 from watchfloor.crises import selectors
 from watchfloor.crises.matching import (
     VALUE_MAX,
@@ -38,7 +38,7 @@ from watchfloor.crises.matching import (
 )
 from watchfloor.crises.models import Crisis, WatchlistEntry, WatchlistHit, WatchlistKind
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services import _languages, _lock, _record, _refuse_if_closed
+from watchfloor.crises.services import _lock, _record, _refuse_if_closed
 from watchfloor.signals.contract import canonical_language_tag
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE
 from watchfloor.signals.models import Signal
@@ -238,7 +238,7 @@ def _language(language: str) -> str:
     if not language:
         return ""
     try:
-        return canonical_language_tag(_languages([language])[0])
+        return canonical_language_tag(clean_language_tags([language])[0])
     except InvalidInput as error:
         raise InvalidInput(error.message, field="language") from error
 

@@ -4,7 +4,6 @@ then call these."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from watchfloor.core.roles import (
     can_work_escalations,
     is_admin,
 )
+from watchfloor.core.validation import clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
@@ -47,6 +47,7 @@ from watchfloor.escalations.models import (
     Subject,
 )
 from watchfloor.markets.models import Market, StatutoryRule
+from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
 from watchfloor.severity.rubric import Assessment, evaluate
@@ -61,7 +62,6 @@ REASON_MAX = 5_000
 SUBJECTS_MAX = 200
 # Notices can be entered a little after the fact, but not from the future (clock skew aside).
 FUTURE_TOLERANCE = timedelta(minutes=5)
-_LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
 # ---------------------------------------------------------------- input values
@@ -94,29 +94,6 @@ def _aware(value: datetime, *, field: str) -> datetime:
     # Stored and computed in UTC: adding hours to a zoned time would add wall time and
     # give a 24-hour deadline 23 or 25 real hours across a daylight-saving change.
     return value.astimezone(UTC)
-
-
-def _markets(codes: list[str]) -> list[Market]:
-    wanted = [code.strip().upper() for code in codes if code and code.strip()]
-    found = {m.code: m for m in Market.objects.filter(code__in=wanted)}
-    for index, code in enumerate(wanted):
-        if code not in found:
-            raise InvalidInput(f"unknown market '{code}'", field=f"markets[{index}]")
-    return [found[code] for code in dict.fromkeys(wanted)]
-
-
-def _languages(tags: list[str]) -> list[str]:
-    clean = []
-    for index, tag in enumerate(tags):
-        tag = (tag or "").strip()
-        if not _LANGUAGE_TAG.match(tag):
-            raise InvalidInput(
-                f"'{tag}' is not a BCP 47 language tag (e.g. ja, zh-Hant, id)",
-                field=f"languages[{index}]",
-            )
-        if tag not in clean:
-            clean.append(tag)
-    return clean
 
 
 def _escalation_type(code: str) -> EscalationType:
@@ -280,8 +257,8 @@ def create_escalation(
     escalation_type = _escalation_type(type_code)
     title = _text(title, field="title", max_length=TITLE_MAX, required=True)
     summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
-    market_rows = _markets(markets or [])
-    language_tags = _languages(languages or [])
+    market_rows = markets_by_code(markets or [])
+    language_tags = clean_language_tags(languages or [])
     if source_kind not in SourceKind.values:
         raise InvalidInput(
             f"unknown source '{source_kind}'; use one of {', '.join(SourceKind.values)}",

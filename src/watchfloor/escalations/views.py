@@ -28,6 +28,7 @@ from watchfloor.core.roles import (
     can_override_severity,
     can_work_escalations,
 )
+from watchfloor.core.validation import require
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.hooks import escalation_panels
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
@@ -52,11 +53,6 @@ from .forms import (
 from .timeline import CLOCK_STATE_LABELS, readable_timeline
 
 QUEUE_PAGE_SIZE = 50
-
-
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
 
 
 # ---------------------------------------------------------------- queue
@@ -133,7 +129,7 @@ def _escalation_form(request: HttpRequest, data: Any = None) -> EscalationForm:
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
 def escalation_create(request: HttpRequest) -> HttpResponse:
-    _require(can_work_escalations(request.user), "your role cannot create escalations")
+    require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST if request.method == "POST" else None)
     status = 200
     if form.is_bound:
@@ -161,7 +157,7 @@ def escalation_create(request: HttpRequest) -> HttpResponse:
 @shows_domain_errors
 def escalation_preview(request: HttpRequest) -> HttpResponse:
     """The rubric's verdict on the form as typed so far; nothing is saved."""
-    _require(can_work_escalations(request.user), "your role cannot create escalations")
+    require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST)
     form.is_valid()
     form.keep_only_preview_errors()
@@ -376,7 +372,7 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
             escalation = selectors.access_escalation(
                 actor=request.user, escalation_id=escalation_id
             )
-            _require(action.allowed(request.user), action.refusal)
+            require(action.allowed(request.user), action.refusal)
             form = action.build(escalation, request.POST)
             return _run(request, escalation, form_name, form, perform)
 
@@ -496,9 +492,7 @@ def _review(outcome: str) -> Callable[..., HttpResponse]:
     @shows_domain_errors
     def view(request: HttpRequest, escalation_id: int, decision_id: int) -> HttpResponse:
         escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
-        _require(
-            can_approve_decisions(request.user), "only a lead or an admin may review decisions"
-        )
+        require(can_approve_decisions(request.user), "only a lead or an admin may review decisions")
         decision = services.get_decision(escalation=escalation, decision_id=decision_id)
         form = ReviewDecisionForm(request.POST, prefix=f"review-{decision.pk}")
 

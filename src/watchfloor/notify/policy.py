@@ -34,9 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.catalog.loader import Problem, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
 from watchfloor.catalog.schema import Code, Duration, Location, MarketCode, Name, format_location
-from watchfloor.core.errors import InvalidInput
 from watchfloor.notify import conf
 from watchfloor.severity.rubric import parse_iso_duration
 
@@ -203,19 +202,11 @@ class PolicyFile(_Strict):
         )
 
 
-class PolicyFileError(InvalidInput):
-    """The policy file cannot be used; ``problems`` lists everything found, by line."""
+class PolicyFileError(ConfigFileError):
+    """The policy file cannot be used."""
 
     code = "invalid_escalation_policies"
-
-    def __init__(self, problems: list[Problem], *, path: Path):
-        self.problems = problems
-        self.path = path
-        count = len(problems)
-        super().__init__(
-            f"the escalation policy file {path} has {count} problem{'s' if count != 1 else ''}:\n"
-            + "\n".join(str(problem) for problem in problems)
-        )
+    subject = "the escalation policy file {where}"
 
 
 @dataclass(frozen=True)
@@ -240,7 +231,7 @@ def read_policies(path: Path | None = None) -> LoadedPolicies:
         raw = path.read_bytes()
     except OSError as exc:
         raise PolicyFileError(
-            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], path=path
+            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], where=path
         ) from None
     file = parse_yaml_file(path.name, raw)
     problems = list(file.problems)
@@ -254,7 +245,7 @@ def read_policies(path: Path | None = None) -> LoadedPolicies:
             problems.extend(file.schema_problems(exc, PolicyFile))
     if problems or policies is None:
         problems.sort(key=lambda p: p.line or 0)
-        raise PolicyFileError(problems, path=path)
+        raise PolicyFileError(problems, where=path)
     return LoadedPolicies(
         policies=policies, digest=hashlib.sha256(raw).hexdigest(), path=path, lines=file.lines
     )

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
+from watchfloor.core.errors import NotFound, WatchfloorError
+from watchfloor.core.validation import require
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.notify import delivery, selectors, services
 from watchfloor.notify.forms import DeliveryFilterForm, QuietHoursForm
@@ -23,16 +24,11 @@ from watchfloor.web.views import shows_domain_errors
 DELIVERIES_PAGE_SIZE = 50
 
 
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
 @login_required
 @require_GET
 @shows_domain_errors
 def deliveries(request: HttpRequest) -> HttpResponse:
-    _require(
+    require(
         delivery.may_manage_deliveries(request.user),
         "the delivery log is for leads and administrators",
     )

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from watchfloor.catalog.loader import Problem, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
 from watchfloor.catalog.schema import (
     CalendarDate,
     Code,
@@ -34,7 +34,6 @@ from watchfloor.catalog.schema import (
     Name,
     TimeZoneName,
 )
-from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import Role
 
 WEEKDAY_NUMBERS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
@@ -358,19 +357,11 @@ def _unknown_market(code: str, references: References) -> str:
 # ---------------------------------------------------------------- reading
 
 
-class RotaFileError(InvalidInput):
-    """The rota file cannot be used. ``problems`` lists everything found, by line."""
+class RotaFileError(ConfigFileError):
+    """The rota file cannot be used."""
 
     code = "invalid_rotas"
-
-    def __init__(self, problems: Sequence[Problem], *, path: Path):
-        self.problems = list(problems)
-        self.path = path
-        count = len(self.problems)
-        super().__init__(
-            f"the rota file {path} has {count} problem{'s' if count != 1 else ''}:\n"
-            + "\n".join(str(problem) for problem in self.problems)
-        )
+    subject = "the rota file {where}"
 
 
 @dataclass(frozen=True)
@@ -387,7 +378,7 @@ def read_rota_file(path: Path, *, references: References) -> LoadedRotaFile:
         raw = path.read_bytes()
     except OSError as exc:
         raise RotaFileError(
-            [Problem(str(path), "", None, f"cannot be read: {exc.strerror or exc}")], path=path
+            [Problem(str(path), "", None, f"cannot be read: {exc.strerror or exc}")], where=path
         ) from exc
     file = parse_yaml_file(path.name, raw)
     problems = list(file.problems)
@@ -404,7 +395,7 @@ def read_rota_file(path: Path, *, references: References) -> LoadedRotaFile:
         problems.extend(file.problem_at(loc, msg) for loc, msg in rota_problems(spec, references))
     if problems or spec is None:
         problems.sort(key=lambda p: p.line or 0)
-        raise RotaFileError(problems, path=path)
+        raise RotaFileError(problems, where=path)
     return LoadedRotaFile(spec=spec, digest=hashlib.sha256(raw).hexdigest(), path=path.resolve())
 
 

@@ -20,9 +20,8 @@ from typing import Generic, TypeVar
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
-from watchfloor.catalog.loader import Problem, YamlFile, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Catalog
-from watchfloor.core.errors import InvalidInput
 from watchfloor.playbooks.schema import (
     PlaybookSpec,
     References,
@@ -45,19 +44,11 @@ def default_comms_dir(playbook_dir: Path | None = None) -> Path:
     return base.parent / "comms"
 
 
-class PlaybookLibraryError(InvalidInput):
-    """The library cannot be used. ``problems`` lists everything found, by file and line."""
+class PlaybookLibraryError(ConfigFileError):
+    """The library cannot be used."""
 
     code = "invalid_playbooks"
-
-    def __init__(self, problems: Sequence[Problem], *, directory: Path):
-        self.problems = list(problems)
-        self.directory = directory
-        count = len(self.problems)
-        super().__init__(
-            f"the playbook library in {directory} has {count} problem{'s' if count != 1 else ''}:"
-            "\n" + "\n".join(str(problem) for problem in self.problems)
-        )
+    subject = "the playbook library in {where}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +98,7 @@ def read_library(
 
     if problems:
         problems.sort(key=lambda p: (p.file, p.line or 0))
-        raise PlaybookLibraryError(problems, directory=playbook_dir)
+        raise PlaybookLibraryError(problems, where=playbook_dir)
     return Library(
         playbooks=playbooks,
         templates=templates,

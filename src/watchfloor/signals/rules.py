@@ -47,9 +47,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from watchfloor.catalog.loader import Problem, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
 from watchfloor.catalog.schema import Catalog, Location
-from watchfloor.core.errors import InvalidInput
 from watchfloor.severity.rubric import parse_iso_duration
 from watchfloor.signals.contract import SOURCES, SUBJECT_KINDS
 from watchfloor.signals.models import ClusterState
@@ -201,19 +200,12 @@ class RulesFile(_Strict):
 # ---------------------------------------------------------------- reading
 
 
-class SignalRulesError(InvalidInput):
-    """The rules file cannot be used; ``problems`` lists everything found, by line."""
+class SignalRulesError(ConfigFileError):
+    """The rules file cannot be used."""
 
     code = "invalid_signal_rules"
-
-    def __init__(self, problems: Sequence[Problem], *, path: Path):
-        self.problems = list(problems)
-        self.path = path
-        count = len(self.problems)
-        super().__init__(
-            f"the signal rules in {path} have {count} problem{'s' if count != 1 else ''}:\n"
-            + "\n".join(str(problem) for problem in self.problems)
-        )
+    subject = "the signal rules in {where}"
+    verb = "have"
 
 
 @dataclass(frozen=True)
@@ -257,11 +249,11 @@ def read_rules(path: Path | None = None, *, catalog: Catalog | None) -> RuleSet:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SignalRulesError(
-            [Problem(path.name, "", None, f"no such file in {path.parent}")], path=path
+            [Problem(path.name, "", None, f"no such file in {path.parent}")], where=path
         ) from None
     except OSError as exc:
         raise SignalRulesError(
-            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], path=path
+            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], where=path
         ) from None
     return parse_rules(path.name, raw, catalog=catalog, path=path)
 
@@ -287,7 +279,7 @@ def parse_rules(
         )
     if problems or spec is None:
         problems.sort(key=lambda p: p.line or 0)
-        raise SignalRulesError(problems, path=path or Path(name))
+        raise SignalRulesError(problems, where=path or Path(name))
     return RuleSet(spec=spec, digest=hashlib.sha256(raw).hexdigest(), path=path)
 
 

@@ -29,6 +29,7 @@ from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_work_escalations
+from watchfloor.core.validation import require
 from watchfloor.escalations.forms import EscalationForm, parse_escalation_reference
 from watchfloor.escalations.models import SourceKind
 from watchfloor.policy.models import Policy
@@ -50,13 +51,8 @@ NOT_FOR_PARTNERS = (
 )
 
 
-def _require(allowed: bool, message: str) -> None:
-    if not allowed:
-        raise PermissionDenied(message)
-
-
 def _require_reader(request: HttpRequest) -> None:
-    _require(selectors.can_see_signals(request.user), NOT_FOR_PARTNERS)
+    require(selectors.can_see_signals(request.user), NOT_FOR_PARTNERS)
 
 
 # ---------------------------------------------------------------- sparklines
@@ -434,7 +430,7 @@ def cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
     """A POST on a cluster: run ``act``; show its outcome, or its error, on the cluster page."""
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
-    _require(
+    require(
         can_work_escalations(request.user),
         "your role cannot act on clusters: viewers and partners only read",
     )
@@ -551,7 +547,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
 def cluster_escalate(request: HttpRequest, cluster_id: int) -> HttpResponse:
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
-    _require(can_work_escalations(request.user), "your role cannot escalate clusters")
+    require(can_work_escalations(request.user), "your role cannot escalate clusters")
     form = EscalationForm(
         request.POST if request.method == "POST" else None,
         rubric=rubric_for(active_catalog_version()),
