@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 
-from watchfloor.catalog.loader import CatalogError, read_catalog
+from watchfloor.catalog.commands import ConfigFileCommand
+from watchfloor.catalog.loader import read_catalog
 from watchfloor.catalog.schema import Catalog
 from watchfloor.catalog.selectors import catalog_for
 from watchfloor.catalog.services import load_catalog
@@ -33,49 +34,22 @@ def describe_counts(catalog: Catalog) -> str:
     return ", ".join(parts)
 
 
-class Command(BaseCommand):
+class Command(ConfigFileCommand):
     help = (
         "The configuration catalog. `config validate [DIR]` checks the files and reports "
         "each problem with its file and line; `config load [DIR]` applies them and makes "
         "them the active catalog. DIR defaults to WATCHFLOOR_CATALOG_DIR (the built-in defaults)."
     )
+    target_name = "directory"
+    target_help = "the catalog directory (default: WATCHFLOOR_CATALOG_DIR)"
+    validate_help = "check the catalog files without changing anything"
+    load_help = "validate the catalog files, then load them as the active catalog"
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="subcommand", required=True)
-        for name, help_text in (
-            ("validate", "check the catalog files without changing anything"),
-            ("load", "validate the catalog files, then load them as the active catalog"),
-        ):
-            command = sub.add_parser(name, help=help_text)
-            command.add_argument(
-                "directory",
-                nargs="?",
-                type=Path,
-                default=None,
-                help="the catalog directory (default: WATCHFLOOR_CATALOG_DIR)",
-            )
+    def default_target(self, **options: Any) -> Path:
+        return Path(settings.WATCHFLOOR_CATALOG_DIR)
 
-    def handle(self, *args, subcommand: str, directory: Path | None, **options):
-        directory = directory or Path(settings.WATCHFLOOR_CATALOG_DIR)
-        try:
-            if subcommand == "validate":
-                self._validate(directory)
-            else:
-                self._load(directory)
-        except CatalogError as exc:
-            for problem in exc.problems:
-                self.stderr.write(str(problem))
-            count = len(exc.problems)
-            outcome = (
-                "nothing was loaded" if subcommand == "load" else "fix them and validate again"
-            )
-            raise CommandError(
-                f"the catalog in {directory} has {count} problem{'s' if count != 1 else ''}; "
-                f"{outcome}"
-            ) from exc
-
-    def _validate(self, directory: Path) -> None:
-        loaded = read_catalog(directory)
+    def validate(self, target: Path, **options: Any) -> None:
+        loaded = read_catalog(target)
         catalog = loaded.catalog
         self.stdout.write(
             f"{loaded.directory}: catalog '{catalog.label}' {catalog.version} is valid "
@@ -83,8 +57,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  {describe_counts(catalog)}")
 
-    def _load(self, directory: Path) -> None:
-        version = load_catalog(directory=directory, actor=None)
+    def load(self, target: Path, **options: Any) -> None:
+        version = load_catalog(directory=target, actor=None)
         self.stdout.write(
             f"catalog '{version.label}' (digest {version.digest[:12]}) is now active: "
             f"version #{version.pk}, first loaded {version.loaded_at:%Y-%m-%d %H:%M} UTC"

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.core.management.base import CommandParser
 
-from watchfloor.catalog.loader import CatalogError, read_catalog
-from watchfloor.catalog.selectors import active_catalog_version, catalog_for
-from watchfloor.core.errors import NotFound
+from watchfloor.catalog.commands import ConfigFileCommand, catalog_to_check_against
 from watchfloor.playbooks.loader import (
     Library,
-    PlaybookLibraryError,
     default_comms_dir,
     default_playbook_dir,
     read_library,
@@ -34,7 +30,7 @@ def describe_library(library: Library) -> list[str]:
     return lines
 
 
-class Command(BaseCommand):
+class Command(ConfigFileCommand):
     help = (
         "The playbook library. `playbooks validate [DIR]` checks every playbook and "
         "communication template and reports each problem with its file, path and line; "
@@ -43,66 +39,41 @@ class Command(BaseCommand):
         "WATCHFLOOR_CATALOG_DIR); templates are read from the `comms` folder beside it."
     )
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="subcommand", required=True)
-        for name, help_text in (
-            ("validate", "check the playbooks and templates without changing anything"),
-            ("load", "validate, then record new versions and make them the ones in force"),
-        ):
-            command = sub.add_parser(name, help=help_text)
-            command.add_argument("directory", nargs="?", type=Path, default=None)
-            command.add_argument(
-                "--comms",
-                type=Path,
-                default=None,
-                help="the communication templates directory (default: DIR/../comms)",
-            )
+    target_name = "directory"
+    validate_help = "check the playbooks and templates without changing anything"
+    load_help = "validate, then record new versions and make them the ones in force"
 
-    def handle(self, *args, subcommand: str, directory: Path | None, comms: Path | None, **options):
-        directory = directory or default_playbook_dir()
-        comms = comms or default_comms_dir(directory)
-        try:
-            if subcommand == "validate":
-                library = read_library(
-                    catalog=self._catalog(), playbook_dir=directory, comms_dir=comms
-                )
-                self.stdout.write(f"{library.playbook_dir}: the playbook library is valid")
-                for line in describe_library(library):
-                    self.stdout.write(line)
-            else:
-                result = load_playbooks(playbook_dir=directory, comms_dir=comms, actor=None)
-                self.stdout.write(
-                    f"playbook library loaded from {directory}: "
-                    f"{len(result.new_playbook_versions)} new playbook version(s), "
-                    f"{len(result.new_template_versions)} new template version(s), "
-                    f"{len(result.retired_playbooks)} playbook(s) retired"
-                )
-                if result.library is not None:
-                    for line in describe_library(result.library):
-                        self.stdout.write(line)
-        except PlaybookLibraryError as exc:
-            for problem in exc.problems:
-                self.stderr.write(str(problem))
-            count = len(exc.problems)
-            outcome = (
-                "nothing was loaded" if subcommand == "load" else "fix them and validate again"
-            )
-            raise CommandError(
-                f"the playbook library in {directory} has {count} "
-                f"problem{'s' if count != 1 else ''}; {outcome}"
-            ) from exc
-        except NotFound as exc:
-            raise CommandError(exc.message) from exc
+    def add_target_options(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--comms",
+            type=Path,
+            default=None,
+            help="the communication templates directory (default: DIR/../comms)",
+        )
 
-    def _catalog(self):
-        """The catalog names what playbooks may refer to: the active one when loaded,
-        else the catalog files, so validation works before any database exists."""
-        try:
-            return catalog_for(active_catalog_version())
-        except (NotFound, DatabaseError):  # no catalog loaded yet, or no database at all
-            try:
-                return read_catalog(Path(settings.WATCHFLOOR_CATALOG_DIR)).catalog
-            except CatalogError as exc:
-                raise CommandError(
-                    "the catalog has problems; run `watchfloor config validate` first"
-                ) from exc
+    def default_target(self, **options: Any) -> Path:
+        return default_playbook_dir()
+
+    def validate(self, target: Path, *, comms: Path | None = None, **options: Any) -> None:
+        library = read_library(
+            catalog=catalog_to_check_against(),
+            playbook_dir=target,
+            comms_dir=comms or default_comms_dir(target),
+        )
+        self.stdout.write(f"{library.playbook_dir}: the playbook library is valid")
+        for line in describe_library(library):
+            self.stdout.write(line)
+
+    def load(self, target: Path, *, comms: Path | None = None, **options: Any) -> None:
+        result = load_playbooks(
+            playbook_dir=target, comms_dir=comms or default_comms_dir(target), actor=None
+        )
+        self.stdout.write(
+            f"playbook library loaded from {target}: "
+            f"{len(result.new_playbook_versions)} new playbook version(s), "
+            f"{len(result.new_template_versions)} new template version(s), "
+            f"{len(result.retired_playbooks)} playbook(s) retired"
+        )
+        if result.library is not None:
+            for line in describe_library(result.library):
+                self.stdout.write(line)

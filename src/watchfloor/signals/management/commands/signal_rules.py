@@ -1,15 +1,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
-
-from watchfloor.catalog.loader import CatalogError, read_catalog
-from watchfloor.catalog.selectors import active_catalog_version, catalog_for
-from watchfloor.core.errors import NotFound
-from watchfloor.signals.rules import RuleSet, SignalRulesError, default_rules_path, read_rules
+from watchfloor.catalog.commands import ConfigFileCommand, catalog_to_check_against
+from watchfloor.signals.rules import RuleSet, default_rules_path, read_rules
 
 
 def describe_rules(ruleset: RuleSet) -> list[str]:
@@ -26,7 +21,7 @@ def describe_rules(ruleset: RuleSet) -> list[str]:
     return lines
 
 
-class Command(BaseCommand):
+class Command(ConfigFileCommand):
     help = (
         "The auto-escalation rules. `signal_rules validate [FILE]` checks a rules file "
         "against its schema and the catalog and reports each problem with its line; "
@@ -35,41 +30,18 @@ class Command(BaseCommand):
         "changes, so there is no load step."
     )
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="subcommand", required=True)
-        validate = sub.add_parser("validate", help="check a rules file without changing anything")
-        validate.add_argument("file", nargs="?", type=Path, default=None)
+    validate_help = "check a rules file without changing anything"
+    load_help = None
 
-    def handle(self, *args, subcommand: str, file: Path | None, **options):
-        path = file or default_rules_path()
-        try:
-            ruleset = read_rules(path, catalog=self._catalog())
-        except SignalRulesError as exc:
-            for problem in exc.problems:
-                self.stderr.write(str(problem))
-            count = len(exc.problems)
-            raise CommandError(
-                f"the signal rules in {path} have {count} problem{'s' if count != 1 else ''}; "
-                "fix them and validate again"
-            ) from exc
+    def default_target(self, **options: Any) -> Path:
+        return default_rules_path()
+
+    def validate(self, target: Path, **options: Any) -> None:
+        ruleset = read_rules(target, catalog=catalog_to_check_against())
         enabled = len(ruleset.rules)
         self.stdout.write(
-            f"{path}: the signal rules are valid (version {ruleset.version}, "
+            f"{target}: the signal rules are valid (version {ruleset.version}, "
             f"{len(ruleset.spec.rules)} rules, {enabled} enabled)"
         )
         for line in describe_rules(ruleset):
             self.stdout.write(line)
-
-    def _catalog(self):
-        """Rules name escalation types, rubric answers, policies and markets: checked
-        against the active catalog, else the catalog files, so validation works before
-        any database exists."""
-        try:
-            return catalog_for(active_catalog_version())
-        except (NotFound, DatabaseError):
-            try:
-                return read_catalog(Path(settings.WATCHFLOOR_CATALOG_DIR)).catalog
-            except CatalogError as exc:
-                raise CommandError(
-                    "the catalog has problems; run `watchfloor config validate` first"
-                ) from exc
