@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("watchfloor.notify.urls")),
     path("", include("watchfloor.coordination.urls")),
     path("", include("watchfloor.people.urls")),
+    path("", include("watchfloor.people.sso.urls")),
     path("", include("watchfloor.web.urls")),
 ]
