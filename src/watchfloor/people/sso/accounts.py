@@ -99,11 +99,15 @@ def _refuse(
     *, reason: str, message: str, data: dict[str, Any], user: User | None = None
 ) -> NoReturn:
     """Record the refusal (committed on its own, whatever follows) and raise it."""
-    with transaction.atomic():
-        record_event(
-            action=AuditAction.SSO_REFUSED, actor=None, target=user, data={"reason": reason, **data}
-        )
+    record_refusal(reason=reason, data=data, user=user)
     raise SSOAccessRefused(reason=reason, message=message)
+
+
+@transaction.atomic
+def record_refusal(*, reason: str, data: dict[str, Any], user: User | None = None) -> None:
+    record_event(
+        action=AuditAction.SSO_REFUSED, actor=None, target=user, data={"reason": reason, **data}
+    )
 
 
 def sign_in_from_claims(claims: dict[str, Any], *, config: SSOConfig) -> User:
