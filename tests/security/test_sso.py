@@ -35,6 +35,7 @@ from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import InvalidInput
 from watchfloor.people.models import User
 from watchfloor.people.services import create_api_token, deactivate_user
+from watchfloor.people.sso.accounts import SSOAccessRefused, sign_in_from_claims
 from watchfloor.people.sso.config import SSOConfig, SSOConfigError, sso_config_from_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +166,60 @@ def test_a_wrong_setting_stops_watchfloor_starting():
     assert "WATCHFLOOR_OIDC_GROUP_ROLES entry 1 ('x=chief'): unknown role 'chief'" in (
         result.stderr
     )
+
+
+# ---------------------------------------------------------------- claims to accounts
+
+
+@pytest.fixture
+def config() -> SSOConfig:
+    return sso_config_from_environment(
+        sso_environment(
+            "https://idp.test/o",
+            WATCHFLOOR_OIDC_GROUP_ROLES=(
+                "ts-analysts=analyst,ts-leads=lead:site_policy,press=partner:no_such_team"
+            ),
+        )
+    )
+
+
+def test_an_entry_without_a_team_keeps_the_team_an_administrator_set(config, analyst):
+    user = sign_in_from_claims(
+        {"sub": "1", "preferred_username": "aiko.analyst", "groups": ["ts-analysts"]},
+        config=config,
+    )
+
+    assert (user.role, user.team.code) == ("analyst", "site_policy")
+    assert events(AuditAction.USER_ACCESS_CHANGED) == []
+
+
+def test_a_mapping_naming_a_missing_team_refuses_and_tells_the_administrator(config, catalog):
+    with pytest.raises(SSOAccessRefused) as refused:
+        sign_in_from_claims(
+            {"sub": "7", "preferred_username": "pat.press", "groups": ["press"]}, config=config
+        )
+
+    assert "settings are wrong for your group" in refused.value.message
+    assert not User.objects.filter(username="pat.press").exists()
+    (event,) = events(AuditAction.SSO_REFUSED)
+    assert event.data["reason"] == "mapping_broken"
+    assert event.data["problem"] == (
+        "WATCHFLOOR_OIDC_GROUP_ROLES entry 3 (press=partner:no_such_team) names team "
+        "'no_such_team', which does not exist"
+    )
+
+
+@pytest.mark.parametrize("username", [None, "", "has space", "x" * 151, ["list"]])
+def test_a_missing_or_unusable_username_claim_is_refused(config, catalog, username):
+    with pytest.raises(SSOAccessRefused) as refused:
+        sign_in_from_claims(
+            {"sub": "9", "preferred_username": username, "groups": ["ts-analysts"]},
+            config=config,
+        )
+
+    assert "did not send a usable user name (claim 'preferred_username')" in refused.value.message
+    assert User.objects.count() == 0
+    assert events(AuditAction.SSO_REFUSED)[0].data["reason"] == "no_username"
 
 
 # ---------------------------------------------------------------- pages without a provider
