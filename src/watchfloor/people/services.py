@@ -199,7 +199,7 @@ def change_user_access(
         )
     if role == Role.PARTNER and (team is None or team.kind != Team.Kind.PARTNER):
         raise InvalidInput("a partner account needs a partner team", field="team")
-    user = User.objects.select_for_update().select_related("team").get(pk=user.pk)
+    user = User.objects.select_for_update(of=("self",)).select_related("team").get(pk=user.pk)
     before = {"role": user.role, "team": user.team.code if user.team else None}
     after = {"role": role, "team": team.code if team else None}
     if before == after:
