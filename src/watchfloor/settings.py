@@ -12,6 +12,7 @@ from the environment:
 - ``WATCHFLOOR_DEBUG=1``: Django debug pages (never in production).
 - ``WATCHFLOOR_EMAIL_URL`` (or Django's ``EMAIL_HOST`` …), ``WATCHFLOOR_EMAIL_FROM`` and
   ``WATCHFLOOR_PUBLIC_URL``: outbound email and the links in it (docs/notifications.md).
+- ``WATCHFLOOR_OIDC_*``: single sign-on with OpenID Connect (docs/security.md).
 """
 
 from __future__ import annotations
