@@ -22,6 +22,7 @@ from watchfloor.crises.api import router as crises_router
 from watchfloor.escalations.api import router as escalations_router
 from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
+from watchfloor.people.sso.api import router as accounts_router
 from watchfloor.signals.api import router as signals_router
 
 api = NinjaAPI(
@@ -42,6 +43,7 @@ api.add_router("/", escalations_router)
 api.add_router("/", signals_router)
 api.add_router("/", coordination_router)
 api.add_router("/", people_router)
+api.add_router("/", accounts_router)
 api.add_router("/crises", crises_router)
 
 

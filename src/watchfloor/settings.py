@@ -12,6 +12,7 @@ from the environment:
 - ``WATCHFLOOR_DEBUG=1``: Django debug pages (never in production).
 - ``WATCHFLOOR_EMAIL_URL`` (or Django's ``EMAIL_HOST`` …), ``WATCHFLOOR_EMAIL_FROM`` and
   ``WATCHFLOOR_PUBLIC_URL``: outbound email and the links in it (docs/notifications.md).
+- ``WATCHFLOOR_OIDC_*``: single sign-on with OpenID Connect (docs/security.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 
 from watchfloor.notify.email_config import email_settings
+from watchfloor.people.sso.config import sso_config_from_environment
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("WATCHFLOOR_DATA_DIR", Path.cwd() / ".watchfloor")).resolve()
@@ -253,3 +255,15 @@ EMAIL_TIMEOUT = _email.timeout
 EMAIL_FILE_PATH = _email.file_path
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
 WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Single sign-on (OpenID Connect); docs/security.md. On when any WATCHFLOOR_OIDC_* variable
+# is set, checked here so a wrong setting stops the server starting, with its name.
+WATCHFLOOR_SSO = sso_config_from_environment(os.environ)
+if WATCHFLOOR_SSO is not None:
+    globals().update(WATCHFLOOR_SSO.django_settings())
+    AUTHENTICATION_BACKENDS = [
+        *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
+        "watchfloor.people.sso.backend.WatchfloorOIDCBackend",
+    ]
+# The login page's "Sign in with …" (nothing when single sign-on is off).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.context.single_sign_on")

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("watchfloor.coordination.urls")),
     path("", include("watchfloor.people.urls")),
     path("", include("watchfloor.escalations.urls")),
+    path("", include("watchfloor.people.sso.urls")),
     path("", include("watchfloor.web.urls")),
 ]

@@ -10,6 +10,12 @@ class AuditAction(models.TextChoices):
     USER_CREATED = "user.created", "User created"
     USER_CHANGED = "user.changed", "User changed by an administrator"
     TEAM_CHANGED = "team.changed", "Team changed by an administrator"
+    # Accounts kept by the identity provider (single sign-on) and leavers.
+    USER_ACCESS_CHANGED = "user.access_changed", "Role or team changed"
+    USER_DETAILS_CHANGED = "user.details_changed", "Name or email changed"
+    USER_DEACTIVATED = "user.deactivated", "Account deactivated"
+    SSO_SIGNED_IN = "sso.signed_in", "Signed in with single sign-on"
+    SSO_REFUSED = "sso.refused", "Single sign-on refused"
     TOKEN_CREATED = "token.created", "API token created"
     TOKEN_REVOKED = "token.revoked", "API token revoked"
     ESCALATIONS_EXPORTED = "escalations.exported", "Escalations exported"

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_module
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -176,6 +181,127 @@ def save_team_as_admin(*, team: Team, actor: User, changed_fields: list[str]) ->
         data={"code": team.code, "changed": sorted(changed_fields)},
     )
     return team
+
+
+# ---------------------------------------------------------------- access and leavers
+# Role and team changes made for a person by the identity provider (people/sso), and
+# deactivation of leavers, which also ends every session they have open.
+
+
+@transaction.atomic
+def change_user_access(
+    *, user: User, role: str, team: Team | None, actor: User | None, reason: str
+) -> User:
+    """Give ``user`` another role or team, with the old and new values in the audit log."""
+    if role not in Role.values:
+        raise InvalidInput(
+            f"unknown role '{role}'; use one of {', '.join(Role.values)}", field="role"
+        )
+    if role == Role.PARTNER and (team is None or team.kind != Team.Kind.PARTNER):
+        raise InvalidInput("a partner account needs a partner team", field="team")
+    user = User.objects.select_for_update(of=("self",)).select_related("team").get(pk=user.pk)
+    before = {"role": user.role, "team": user.team.code if user.team else None}
+    after = {"role": role, "team": team.code if team else None}
+    if before == after:
+        return user
+    user.role = role
+    user.team = team
+    # The Django admin follows the role, as create_user sets it.
+    user.is_staff = user.is_superuser = role == Role.ADMIN
+    user.save(update_fields=["role", "team", "is_staff", "is_superuser"])
+    record_event(
+        action=AuditAction.USER_ACCESS_CHANGED,
+        actor=actor,
+        target=user,
+        data={"username": user.username, "from": before, "to": after, "reason": reason},
+    )
+    return user
+
+
+@transaction.atomic
+def update_user_details(
+    *, user: User, first_name: str, last_name: str, email: str, actor: User | None, reason: str
+) -> User:
+    """Name and email as the directory has them; audited only when something changed."""
+    values = {"first_name": first_name[:150], "last_name": last_name[:150], "email": email[:254]}
+    changed = sorted(name for name, value in values.items() if getattr(user, name) != value)
+    if not changed:
+        return user
+    for name in changed:
+        setattr(user, name, values[name])
+    user.save(update_fields=changed)
+    record_event(
+        action=AuditAction.USER_DETAILS_CHANGED,
+        actor=actor,
+        target=user,
+        data={"username": user.username, "changed": changed, "reason": reason},
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    user: User
+    was_active: bool
+    sessions_ended: int
+
+
+@transaction.atomic
+def deactivate_user(*, user: User, actor: User | None, reason: str) -> Deactivation:
+    """A leaver loses access at once: the account can no longer sign in (by password or
+    single sign-on) or use its API tokens, and every session it has open is ended.
+
+    Asking again for an account that is already inactive ends any session left and is
+    recorded too, so the log shows each request."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why (e.g. 'left the company on 2026-11-30')", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput(
+            f"reason is {len(reason)} characters long; the limit is 500", field="reason"
+        )
+    if actor is not None and actor.pk == user.pk:
+        raise InvalidInput("an administrator cannot deactivate their own account", field="user")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    sessions_ended = end_sessions_of(user)
+    record_event(
+        action=AuditAction.USER_DEACTIVATED,
+        actor=actor,
+        target=user,
+        data={
+            "username": user.username,
+            "was_active": was_active,
+            "sessions_ended": sessions_ended,
+            "reason": reason,
+        },
+    )
+    return Deactivation(user=user, was_active=was_active, sessions_ended=sessions_ended)
+
+
+def end_sessions_of(user: User) -> int:
+    """Delete every stored session signed in as ``user``; how many there were.
+
+    Sessions kept in the database (Django's ``db`` and ``cached_db`` engines) are found and
+    deleted. With any other engine nothing is found here, and the account's inactivity
+    alone turns its sessions away: every authentication backend Watchfloor uses refuses an
+    inactive account when a session is loaded."""
+    if settings.SESSION_ENGINE not in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
+        return 0
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    # Session expiry is Django's own, on the real clock, not on Watchfloor's injected one.
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get(SESSION_KEY)) == str(user.pk):
+            store(session_key=session.session_key).delete()
+            ended += 1
+    return ended
 
 
 # ---------------------------------------------------------------- rotas and on call

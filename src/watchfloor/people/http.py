@@ -1,0 +1,19 @@
+"""The request type of pages behind ``login_required``: its ``user`` is a person.
+
+Django types ``request.user`` as ``User | AnonymousUser``; every view that requires a
+login annotates its request with :class:`AuthenticatedRequest` instead, so the checker
+knows the actor passed to services is a real account.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from watchfloor.people.models import User
+
+
+class AuthenticatedRequest(HttpRequest):
+    user: User  # type: ignore[assignment]
