@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "watchfloor.coordination",
     "watchfloor.signals",
     "watchfloor.crises",
+    "watchfloor.drills",  # above crises: it plays scenarios as drill crises
     "watchfloor.notify",
     "watchfloor.web",
     "watchfloor.bootstrap",

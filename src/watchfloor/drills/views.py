@@ -3,9 +3,9 @@ clock, the next inject, what has arrived, "inject the next event now", finish) a
 score.
 
 In UI play the drill clock is the real clock, so reading the drill page brings the
-injects up to now (``drills.advance_drill``, idempotent, acting as the person who
-started the drill); ``static/crises/drill.js`` reloads the page when the next one falls
-due. Each view finds the run through ``drills.access_drill`` first.
+injects up to now (``services.advance_drill``, idempotent, acting as the person who
+started the drill); ``static/drills/drill.js`` reloads the page when the next one falls
+due. Each view finds the run through ``selectors.access_drill`` first.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied, WatchfloorError
-from watchfloor.crises import drills
-from watchfloor.crises.models import DrillRun
 from watchfloor.crises.permissions import may_command_crisis
-from watchfloor.crises.scenarios import (
+from watchfloor.drills import scoring, selectors, services
+from watchfloor.drills.models import DrillRun
+from watchfloor.drills.permissions import may_start_drill
+from watchfloor.drills.scenario_files import (
     ScenarioError,
     read_scenario,
     read_scenarios,
     scenario_paths,
 )
+from watchfloor.drills.scenarios import KIND_LABELS
 from watchfloor.web.views import shows_domain_errors
 
 
@@ -38,12 +40,12 @@ def drill_list(request: HttpRequest) -> HttpResponse:
     scenarios, problems = read_scenarios(scenario_paths())
     return render(
         request,
-        "crises/drill_list.html",
+        "drills/list.html",
         {
             "scenarios": scenarios,
             "problems": problems,
-            "runs": list(drills.drills_visible_to(request.user)[:50]),
-            "may_start": drills.may_start_drill(request.user),
+            "runs": list(selectors.drills_visible_to(request.user)[:50]),
+            "may_start": may_start_drill(request.user),
         },
     )
 
@@ -52,7 +54,7 @@ def drill_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @shows_domain_errors
 def drill_start(request: HttpRequest) -> HttpResponse:
-    if not drills.may_start_drill(request.user):
+    if not may_start_drill(request.user):
         raise PermissionDenied("only a lead or an admin may start a drill")
     code = request.POST.get("scenario", "")
     path = next((p for p in scenario_paths() if p.stem == code), None)
@@ -64,7 +66,7 @@ def drill_start(request: HttpRequest) -> HttpResponse:
     except ScenarioError as error:
         messages.error(request, f"{code} cannot be played: {error.problems[0]}")
         return redirect("drills")
-    run = drills.start_drill(scenario=scenario, actor=request.user)
+    run = services.start_drill(scenario=scenario, actor=request.user)
     messages.success(
         request, f"Drill started: {run.crisis.reference} is the drill crisis. Nobody is notified."
     )
@@ -73,7 +75,7 @@ def drill_start(request: HttpRequest) -> HttpResponse:
 
 def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
     now = clock.now()
-    spec = drills.scenario_of(run)
+    spec = selectors.scenario_of(run)
     injects = list(run.injects.order_by("sequence"))
     upcoming = [i for i in injects if i.injected_at is None]
     return {
@@ -87,8 +89,8 @@ def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
         ),
         "upcoming": upcoming,
         "next_inject": upcoming[0] if upcoming else None,
-        "figures": drills.drill_figures(run),
-        "kind_labels": drills.KIND_LABELS,
+        "figures": selectors.drill_figures(run),
+        "kind_labels": KIND_LABELS,
         "may_command": run.status == DrillRun.Status.RUNNING
         and may_command_crisis(request.user, run.crisis),
     }
@@ -98,20 +100,20 @@ def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
 @require_GET
 @shows_domain_errors
 def drill_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = drills.access_drill(actor=request.user, run_id=run_id)
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
     if run.status == DrillRun.Status.RUNNING:
-        drills.advance_drill(run=run, to=clock.now(), actor=run.started_by)
+        services.advance_drill(run=run, to=clock.now(), actor=run.started_by)
         run.refresh_from_db()
-    return render(request, "crises/drill_detail.html", _drill_context(request, run))
+    return render(request, "drills/detail.html", _drill_context(request, run))
 
 
 @login_required
 @require_POST
 @shows_domain_errors
 def drill_inject(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = drills.access_drill(actor=request.user, run_id=run_id)
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
-        inject = drills.inject_next_now(run=run, actor=request.user)
+        inject = services.inject_next_now(run=run, actor=request.user)
     except PermissionDenied:
         raise
     except WatchfloorError as error:
@@ -125,9 +127,9 @@ def drill_inject(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 @shows_domain_errors
 def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = drills.access_drill(actor=request.user, run_id=run_id)
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
-        run = drills.finish_drill(run=run, actor=request.user)
+        run = services.finish_drill(run=run, actor=request.user)
     except PermissionDenied:
         raise
     except WatchfloorError as error:
@@ -141,9 +143,9 @@ def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 @shows_domain_errors
 def drill_abandon(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = drills.access_drill(actor=request.user, run_id=run_id)
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
-        drills.abandon_drill(run=run, actor=request.user, reason=request.POST.get("reason", ""))
+        services.abandon_drill(run=run, actor=request.user, reason=request.POST.get("reason", ""))
     except PermissionDenied:
         raise
     except WatchfloorError as error:
@@ -158,16 +160,16 @@ def drill_abandon(request: HttpRequest, run_id: int) -> HttpResponse:
 @shows_domain_errors
 def drill_score(request: HttpRequest, run_id: int) -> HttpResponse:
     """The kept score of a finished drill; for one still running, the score so far."""
-    run = drills.access_drill(actor=request.user, run_id=run_id)
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
     provisional = run.status == DrillRun.Status.RUNNING
-    score = drills.score_drill(run, at=clock.now()) if provisional else run.score
+    score = scoring.score_drill(run, at=clock.now()) if provisional else run.score
     failures = []
     # A scenario's expectations are written for its scripted play (autoplay).
     if run.autoplay and run.status == DrillRun.Status.FINISHED and score:
-        failures = drills.expectation_failures(score, drills.scenario_of(run))
+        failures = scoring.expectation_failures(score, selectors.scenario_of(run))
     return render(
         request,
-        "crises/drill_score.html",
+        "drills/score.html",
         {
             "run": run,
             "crisis": run.crisis,

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.catalog.models import CatalogVersion
 from watchfloor.core.errors import InvalidInput
-from watchfloor.crises.scenarios import (
+from watchfloor.drills.scenario_files import (
     ScenarioError,
     find_scenario,
     read_scenarios,
@@ -103,7 +103,7 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         from watchfloor.core.preparation import prepare_database
-        from watchfloor.crises.drills import autoplay_drill
+        from watchfloor.drills.autoplay import autoplay_drill
 
         if not autoplay:
             raise CommandError(
