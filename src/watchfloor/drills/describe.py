@@ -7,11 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from watchfloor.audit.events import AuditAction
+from watchfloor.drills.scoring import NOT_SCORED
 
 
 def _drill(data: dict[str, Any], what: str) -> tuple[str, str]:
     summary = f"DRILL {data.get('scenario', '')} {what}"
-    if data.get("percent") is not None:
+    if data.get("scored") == 0:
+        summary += f", {NOT_SCORED}"
+    elif data.get("percent") is not None:
         summary += f": {data['percent']}%"
     body = str(data.get("error") or data.get("reason") or data.get("title") or "")
     if data.get("response"):
@@ -35,10 +38,23 @@ def _drill_injected(data: dict[str, Any]) -> tuple[str, str]:
     return summary, "\n".join(lines)
 
 
+def _clock_set(data: dict[str, Any]) -> tuple[str, str]:
+    if data.get("stepped_from"):
+        return (
+            f"DRILL clock stepped from {data['stepped_from']} to {data.get('elapsed', '')}",
+            "",
+        )
+    return (
+        f"DRILL clock at ×{data.get('speed', 1)} from {data.get('elapsed', '')}",
+        f"was ×{data.get('previous_speed', 1)}",
+    )
+
+
 DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.CRISIS_DRILL_STARTED: lambda d: _drill(d, "started"),
     AuditAction.CRISIS_DRILL_INJECTED: _drill_injected,
     AuditAction.CRISIS_DRILL_RESPONSE_FAILED: lambda d: _drill(d, "scripted response failed"),
     AuditAction.CRISIS_DRILL_FINISHED: lambda d: _drill(d, "finished"),
     AuditAction.CRISIS_DRILL_ABANDONED: lambda d: _drill(d, "abandoned"),
+    AuditAction.CRISIS_DRILL_CLOCK_SET: _clock_set,
 }

@@ -35,6 +35,12 @@ class DrillRun(models.Model):
     # ``sim_now``; injects are due at sim_started_at + their offset.
     sim_started_at = models.DateTimeField()
     sim_now = models.DateTimeField()
+    # In UI play a commander may speed the drill clock up (``drills.clock``): from
+    # ``clock_set_at`` (real time) on, drill time runs from ``clock_set_to`` at ``speed``
+    # times the real clock. Never set: drill time is the real time.
+    speed = models.PositiveSmallIntegerField(default=1)
+    clock_set_at = models.DateTimeField(null=True, blank=True)
+    clock_set_to = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField()
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

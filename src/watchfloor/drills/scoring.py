@@ -8,18 +8,26 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from watchfloor.crises.config import crisis_config
 from watchfloor.crises.models import Sitrep
 from watchfloor.drills.models import DrillRun
 from watchfloor.drills.scenarios import Scenario, format_offset
 from watchfloor.drills.selectors import drill_escalations, drill_figures, scenario_of
 from watchfloor.escalations.models import Clock
 
+# The clock kinds scored: resolution targets run for days and a drill lasts hours.
 SCORED_CLOCKS = (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION, Clock.Kind.STATUTORY)
-
-
+# Credit per result: a late item is worth half an on-time one; a missed one nothing.
 CREDIT = {"on_time": 1.0, "late": 0.5, "missed": 0.0}
-
-
+# A drill finished before anything fell due has nothing to score: it says so, rather
+# than showing 0.0% as if everything had been missed.
+NOT_SCORED = "not scored: nothing was due"
+KIND_LABELS = {
+    "step": "Playbook step",
+    "severity target": "Severity target",
+    "statutory": "Statutory deadline",
+    "sitrep": "Sitrep",
+}
 RESULT_LABELS = {
     "on_time": "on time",
     "late": "late",
@@ -29,8 +37,19 @@ RESULT_LABELS = {
 }
 
 
+def score_text(score: dict[str, Any] | None) -> str:
+    """How a kept score reads: "95.5%", or that nothing was due to be scored ("" for a
+    drill with no score, such as an abandoned one)."""
+    if not score:
+        return ""
+    if not score.get("scored"):
+        return NOT_SCORED
+    return f"{score['percent']}%"
+
+
 def score_drill(run: DrillRun, *, at: datetime | None = None) -> dict[str, Any]:
-    """The drill scored at drill time ``at`` (default: how far its clock has got).
+    """The drill scored at time ``at`` (default: how far its clock has got). The team's
+    due times are real ones, so the views and ``finish_drill`` score at the real now.
 
     One item per playbook step of the drill's escalations (skipped-by-condition steps are
     not part of the plan and not listed), per acknowledge, first-action and statutory
@@ -59,6 +78,7 @@ def score_drill(run: DrillRun, *, at: datetime | None = None) -> dict[str, Any]:
             {
                 "key": key,
                 "kind": kind,
+                "kind_label": KIND_LABELS[kind],
                 "label": label,
                 "where": where,
                 "due_at": due.isoformat() if due else None,
@@ -78,15 +98,14 @@ def score_drill(run: DrillRun, *, at: datetime | None = None) -> dict[str, Any]:
     escalations = drill_escalations(run)
     for escalation in escalations:
         prefix = keys.get(escalation.pk, escalation.reference)
-        where = f"{escalation.reference} {escalation.type.code}"
+        where = f"{escalation.reference} · {escalation.type.name}"
         steps = (
             RunStep.objects.filter(run__escalation=escalation, skipped_by_condition=False)
             .exclude(run__status=RunStatus.CANCELLED)
-            .select_related("run__version")
             .order_by("run__started_at", "position")
         )
         for step in steps:
-            label = f"{step.title} ({step.run.version.code})"
+            label = step.title
             key = f"{prefix}:{step.step_id}"
             if step.due_at is None:
                 continue
@@ -96,23 +115,29 @@ def score_drill(run: DrillRun, *, at: datetime | None = None) -> dict[str, Any]:
             done = step.changed_at if step.state == StepState.DONE else None
             add(key, "step", label, step.due_at, done, judge(step.due_at, done), where)
         for kept in escalation.clocks.filter(kind__in=SCORED_CLOCKS).order_by("due_at", "pk"):
-            kind = "statutory" if kept.kind == Clock.Kind.STATUTORY else "severity target"
+            if kept.kind == Clock.Kind.STATUTORY:
+                # The clock's own label names the rule by its code; its basis is the
+                # instrument and the deadline, which is what people know it by.
+                kind, label = "statutory", kept.basis or KIND_LABELS["statutory"]
+            else:
+                kind = "severity target"
+                label = kept.label + (f" — {kept.basis}" if kept.basis else "")
             add(
                 f"{prefix}:{kept.kind}",
                 kind,
-                kept.label
-                + (f" — {kept.basis}" if kept.basis and kept.kind != Clock.Kind.STATUTORY else ""),
+                label,
                 kept.due_at,
                 kept.met_at,
                 judge(kept.due_at, kept.met_at),
                 where,
             )
     crisis = run.crisis
+    audiences = {a.code: a.name for a in crisis_config().settings.sitreps.audiences}
     for sitrep in Sitrep.objects.filter(crisis=crisis, was_due_at__isnull=False).order_by("number"):
         add(
             f"sitrep:{sitrep.number}",
             "sitrep",
-            f"{sitrep.audience} sitrep {sitrep.number}",
+            f"Sitrep {sitrep.number} to {audiences.get(sitrep.audience, sitrep.audience)}",
             sitrep.was_due_at,
             sitrep.sent_at,
             judge(sitrep.was_due_at, sitrep.sent_at),
@@ -124,7 +149,7 @@ def score_drill(run: DrillRun, *, at: datetime | None = None) -> dict[str, Any]:
         add(
             f"sitrep:{number}",
             "sitrep",
-            f"sitrep {number} (cadence)",
+            f"Sitrep {number}, due on the cadence and not sent",
             crisis.next_sitrep_due_at,
             None,
             "missed",
@@ -168,7 +193,9 @@ def expectation_failures(score: dict[str, Any], spec: Scenario) -> list[str]:
     """What the scenario's ``expect`` asks that the score does not give (empty: passed)."""
     failures = []
     expect = spec.expect
-    if expect.min_score is not None and score["percent"] < expect.min_score:
+    if expect.min_score is not None and not score.get("scored"):
+        failures.append(f"{NOT_SCORED}; expected at least {expect.min_score}%")
+    elif expect.min_score is not None and score["percent"] < expect.min_score:
         failures.append(f"score {score['percent']}% is below the expected {expect.min_score}%")
     by_key: dict[str, list[str]] = {}
     for item in score["items"]:

@@ -90,3 +90,18 @@ def drill_figures(run: DrillRun) -> dict[str, Any]:
         "signals": sum(languages.values()),
         "signals_by_language": dict(languages.most_common()),
     }
+
+
+def inject_names(injects: list[DrillInject]) -> dict[str, dict[str, str]]:
+    """The names of the markets and policies the injects' outcomes give by code, for the
+    drill page to show names rather than codes (two queries)."""
+    from watchfloor.markets.models import Market
+    from watchfloor.policy.models import Policy
+
+    outcomes = [inject.outcome or {} for inject in injects]
+    markets = {o["market"] for o in outcomes if o.get("market")}
+    policies = {o["policy"] for o in outcomes if o.get("policy")}
+    return {
+        "markets": dict(Market.objects.filter(code__in=markets).values_list("code", "name")),
+        "policies": dict(Policy.objects.filter(code__in=policies).values_list("code", "name")),
+    }

@@ -9,10 +9,11 @@ the sitrep cadence (``drills.scoring``).
 
 Two ways to play (docs/drills.md):
 
-- **In the UI** the drill clock is the real clock: ``sim_started_at`` is when the drill
-  started and every inject is due at its offset from then. The drill page catches the
-  injects up each time it is read (:func:`advance_drill`, idempotent), and a commander
-  can bring the next one forward.
+- **In the UI** the drill clock starts as the real clock: ``sim_started_at`` is when the
+  drill started and every inject is due at its offset from then. The drill page catches
+  the injects up each time it is read (:func:`advance_drill`, idempotent); a commander
+  can bring the next one forward, run the clock at ×10 or ×60, or step it to the next
+  inject (``drills.clock``).
 - **Autoplay** (``drills.autoplay``) freezes ``core.clock`` at the scenario's start and
   moves it through the merged timeline of injects, scripted responses and housekeeping
   ticks, so a whole day plays in seconds with every timestamp as it would have been.
@@ -38,6 +39,7 @@ from watchfloor.core.validation import require
 from watchfloor.crises import services as crisis_services
 from watchfloor.crises.models import Level
 from watchfloor.crises.permissions import may_command_crisis
+from watchfloor.drills.clock import SPEEDS, drill_time
 from watchfloor.drills.models import DrillInject, DrillRun
 from watchfloor.drills.permissions import may_start_drill
 from watchfloor.drills.scenario_files import LoadedScenario
@@ -233,15 +235,88 @@ def _advance(run: DrillRun, *, to: datetime, actor: User) -> list[DrillInject]:
     return injected
 
 
+def _require_command(run: DrillRun, actor: User, what: str) -> None:
+    require(
+        may_command_crisis(actor, run.crisis),
+        f"only the drill's commander, the deputy, a lead or an admin may {what}",
+    )
+
+
+@transaction.atomic
+def set_drill_speed(*, run: DrillRun, speed: int, actor: User) -> DrillRun:
+    """Run the drill clock at ``speed`` times the real clock from now on (UI play).
+
+    What fell due at the old speed arrives first; the clock then goes on from where it
+    stands. Only the scenario's timeline speeds up: the team's due times stay real
+    (``drills.clock``)."""
+    if speed not in SPEEDS:
+        raise InvalidInput(
+            f"{speed!r} is not a drill speed; use one of " + ", ".join(f"×{s}" for s in SPEEDS),
+            field="speed",
+        )
+    run = _lock(run)
+    _require_running(run)
+    _require_command(run, actor, "change the drill's speed")
+    now = clock.now()
+    at = drill_time(run, now=now)
+    _advance(run, to=at, actor=actor)
+    previous = run.speed
+    _set_clock(run, now=now, to=at, speed=speed)
+    record_drill_event(
+        AuditAction.CRISIS_DRILL_CLOCK_SET,
+        run=run,
+        actor=actor,
+        speed=speed,
+        previous_speed=previous,
+        drill_time=at,
+        elapsed=format_offset(at - run.sim_started_at),
+    )
+    return run
+
+
+@transaction.atomic
+def step_to_next_inject(*, run: DrillRun, actor: User) -> DrillInject:
+    """Move the drill clock on to the next inject's due time, so it arrives now and every
+    later one comes that much sooner (at the same speed)."""
+    run = _lock(run)
+    _require_running(run)
+    _require_command(run, actor, "move the drill's clock")
+    now = clock.now()
+    at = drill_time(run, now=now)
+    _advance(run, to=at, actor=actor)
+    upcoming = run.injects.filter(injected_at__isnull=True).order_by("due_at", "sequence").first()
+    if upcoming is None:
+        raise Conflict("every event of this drill has been injected", field="drill")
+    to = max(at, upcoming.due_at)
+    _set_clock(run, now=now, to=to, speed=run.speed)
+    record_drill_event(
+        AuditAction.CRISIS_DRILL_CLOCK_SET,
+        run=run,
+        actor=actor,
+        speed=run.speed,
+        previous_speed=run.speed,
+        drill_time=to,
+        elapsed=format_offset(to - run.sim_started_at),
+        stepped_from=format_offset(at - run.sim_started_at),
+    )
+    _advance(run, to=to, actor=actor)
+    upcoming.refresh_from_db()
+    return upcoming
+
+
+def _set_clock(run: DrillRun, *, now: datetime, to: datetime, speed: int) -> None:
+    run.clock_set_at = now
+    run.clock_set_to = to
+    run.speed = speed
+    run.save(update_fields=["clock_set_at", "clock_set_to", "speed"])
+
+
 @transaction.atomic
 def inject_next_now(*, run: DrillRun, actor: User) -> DrillInject:
     """Bring the next inject forward to now (the drill's own "something happens")."""
     run = _lock(run)
     _require_running(run)
-    require(
-        may_command_crisis(actor, run.crisis),
-        "only the drill's commander, the deputy, a lead or an admin may inject events",
-    )
+    _require_command(run, actor, "inject events")
     inject = run.injects.filter(injected_at__isnull=True).order_by("sequence").first()
     if inject is None:
         raise Conflict("every event of this drill has been injected", field="drill")
@@ -313,7 +388,9 @@ def _mark_injected(
 ) -> None:
     now = clock.now()
     inject.injected_at = now
-    inject.outcome = outcome
+    # Said in so many words: with the drill clock sped up, every inject arrives before
+    # its drill-time due_at in real time, brought forward or not.
+    inject.outcome = {**outcome, "brought_forward": True} if early else outcome
     inject.save(update_fields=["injected_at", "outcome"])
     record_drill_event(
         AuditAction.CRISIS_DRILL_INJECTED,
@@ -342,12 +419,10 @@ def finish_drill(
     drill crisis down and close it and its escalations (so no drill stays in a queue)."""
     run = _lock(run)
     _require_running(run)
-    require(
-        may_command_crisis(actor, run.crisis),
-        "only the drill's commander, the deputy, a lead or an admin may finish it",
-    )
+    _require_command(run, actor, "finish it")
     now = clock.now()
-    _advance(run, to=now, actor=actor)
+    _advance(run, to=drill_time(run, now=now), actor=actor)
+    # Scored on the real clock: the team's due times are real ones (``drills.clock``).
     score = score_drill(run, at=now)
     if autoplay_log is not None:
         score["autoplay"] = autoplay_log
@@ -360,6 +435,7 @@ def finish_drill(
         run=run,
         actor=actor,
         percent=score["percent"],
+        scored=score["scored"],
         totals=score["totals"],
     )
     _close_drill(run, actor=actor, why="drill finished")
@@ -370,10 +446,7 @@ def finish_drill(
 def abandon_drill(*, run: DrillRun, actor: User, reason: str) -> DrillRun:
     run = _lock(run)
     _require_running(run)
-    require(
-        may_command_crisis(actor, run.crisis),
-        "only the drill's commander, the deputy, a lead or an admin may abandon it",
-    )
+    _require_command(run, actor, "abandon it")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("say why the drill is abandoned", field="reason")

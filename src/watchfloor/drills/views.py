@@ -10,6 +10,10 @@ due. Each view finds the run through ``selectors.access_drill`` first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -20,8 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied, WatchfloorError
 from watchfloor.crises.permissions import may_command_crisis
+from watchfloor.drills import clock as drill_clock
 from watchfloor.drills import scoring, selectors, services
-from watchfloor.drills.models import DrillRun
+from watchfloor.drills.models import DrillInject, DrillRun
 from watchfloor.drills.permissions import may_start_drill
 from watchfloor.drills.scenario_files import (
     ScenarioError,
@@ -29,7 +34,7 @@ from watchfloor.drills.scenario_files import (
     read_scenarios,
     scenario_paths,
 )
-from watchfloor.drills.scenarios import KIND_LABELS
+from watchfloor.drills.scenarios import KIND_LABELS, format_offset
 from watchfloor.web.views import shows_domain_errors
 
 
@@ -73,26 +78,43 @@ def drill_start(request: HttpRequest) -> HttpResponse:
     return redirect("drill-detail", run_id=run.pk)
 
 
-def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
+@dataclass(frozen=True)
+class Upcoming:
+    inject: DrillInject
+    # When it arrives in real time, at the drill clock's speed now.
+    arrives_at: datetime
+
+
+def _drill_context(request: HttpRequest, run: DrillRun) -> dict[str, Any]:
     now = clock.now()
     spec = selectors.scenario_of(run)
     injects = list(run.injects.order_by("sequence"))
-    upcoming = [i for i in injects if i.injected_at is None]
+    upcoming = sorted(
+        (i for i in injects if i.injected_at is None), key=lambda i: (i.due_at, i.sequence)
+    )
+    ends_at = run.sim_started_at + spec.length
+    running = run.status == DrillRun.Status.RUNNING
+    drill_now = drill_clock.drill_time(run, now=now) if running else run.sim_now
     return {
         "run": run,
         "crisis": run.crisis,
         "spec": spec,
         "now": now,
-        "ends_at": run.sim_started_at + spec.length,
+        "drill_now": drill_now,
+        "drill_elapsed": format_offset(drill_now - run.sim_started_at),
+        "ends_at": ends_at,
+        "ends_real_at": drill_clock.real_time_of(run, ends_at),
         "arrived": sorted(
             (i for i in injects if i.injected_at is not None), key=lambda i: i.injected_at
         ),
-        "upcoming": upcoming,
+        "upcoming": [Upcoming(i, drill_clock.real_time_of(run, i.due_at)) for i in upcoming],
         "next_inject": upcoming[0] if upcoming else None,
+        "next_arrives_at": drill_clock.real_time_of(run, upcoming[0].due_at) if upcoming else None,
         "figures": selectors.drill_figures(run),
         "kind_labels": KIND_LABELS,
-        "may_command": run.status == DrillRun.Status.RUNNING
-        and may_command_crisis(request.user, run.crisis),
+        "names": selectors.inject_names(injects),
+        "speeds": drill_clock.SPEEDS,
+        "may_command": running and may_command_crisis(request.user, run.crisis),
     }
 
 
@@ -102,9 +124,49 @@ def _drill_context(request: HttpRequest, run: DrillRun) -> dict:
 def drill_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     if run.status == DrillRun.Status.RUNNING:
-        services.advance_drill(run=run, to=clock.now(), actor=run.started_by)
+        services.advance_drill(
+            run=run, to=drill_clock.drill_time(run, now=clock.now()), actor=run.started_by
+        )
         run.refresh_from_db()
     return render(request, "drills/detail.html", _drill_context(request, run))
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_speed(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
+    try:
+        speed = int(request.POST.get("speed", ""))
+    except ValueError:
+        speed = 0
+    try:
+        run = services.set_drill_speed(run=run, speed=speed, actor=request.user)
+    except PermissionDenied:
+        raise
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"The drill clock runs at ×{run.speed}.")
+    return redirect("drill-detail", run_id=run.pk)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def drill_step(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = selectors.access_drill(actor=request.user, run_id=run_id)
+    try:
+        inject = services.step_to_next_inject(run=run, actor=request.user)
+    except PermissionDenied:
+        raise
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"The drill clock moved on to {format_offset(inject.offset)}: {inject.title}"
+        )
+    return redirect("drill-detail", run_id=run.pk)
 
 
 @login_required
@@ -135,7 +197,10 @@ def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
     except WatchfloorError as error:
         messages.error(request, error.message)
         return redirect("drill-detail", run_id=run.pk)
-    messages.success(request, f"Drill finished: {run.score['percent']}%.")
+    if run.score.get("scored"):
+        messages.success(request, f"Drill finished: {scoring.score_text(run.score)}.")
+    else:
+        messages.success(request, f"Drill finished, {scoring.NOT_SCORED}.")
     return redirect("drill-score", run_id=run.pk)
 
 
