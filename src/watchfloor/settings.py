@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "watchfloor.warning",
     "watchfloor.evidence",
     "watchfloor.banks",
+    "watchfloor.drills",  # above crises: it plays scenarios as drill crises
     "watchfloor.notify",
     "watchfloor.web",
     "watchfloor.bootstrap",

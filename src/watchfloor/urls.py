@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", include("watchfloor.api")),
     path("", include("watchfloor.playbooks.urls")),
     path("", include("watchfloor.signals.urls_web")),
+    path("", include("watchfloor.drills.urls")),
     path("", include("watchfloor.crises.urls")),
     path("", include("watchfloor.notify.urls")),
     path("", include("watchfloor.coordination.urls")),

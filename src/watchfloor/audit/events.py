@@ -104,6 +104,7 @@ class AuditAction(models.TextChoices):
     CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"
     CRISIS_DRILL_FINISHED = "crisis.drill_finished", "Drill finished and scored"
     CRISIS_DRILL_ABANDONED = "crisis.drill_abandoned", "Drill abandoned"
+    CRISIS_DRILL_CLOCK_SET = "crisis.drill_clock_set", "Drill clock sped up, slowed or stepped"
     NOTIFY_CHANNEL_CREATED = "notify.channel_created", "Notification channel created"
     NOTIFY_CHANNEL_CHANGED = "notify.channel_changed", "Notification channel changed"
     NOTIFY_CHANNEL_SECRET_ROTATED = "notify.channel_secret_rotated", "Webhook secret rotated"

@@ -160,36 +160,11 @@ def _watchlist_entry(data: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def _drill(data: dict[str, Any], what: str) -> tuple[str, str]:
-    summary = f"DRILL {data.get('scenario', '')} {what}"
-    if data.get("percent") is not None:
-        summary += f": {data['percent']}%"
-    body = str(data.get("error") or data.get("reason") or data.get("title") or "")
-    if data.get("response"):
-        body = f"{data['response']}: {body}"
-    return summary, body
-
-
-def _drill_injected(data: dict[str, Any]) -> tuple[str, str]:
-    outcome = data.get("outcome") or {}
-    summary = f"DRILL inject {data.get('offset', '')}: {data.get('title', '')}"
-    if data.get("early"):
-        summary += " (brought forward)"
-    lines = []
-    if outcome.get("escalation"):
-        lines.append(f"Opened {outcome['escalation']}")
-    if outcome.get("signals"):
-        languages = ", ".join(f"{k} {v}" for k, v in (outcome.get("by_language") or {}).items())
-        lines.append(f"{outcome['signals']} drill signals ({languages}); not ingested")
-    if outcome.get("body"):
-        lines.append(f"From {outcome.get('from', '')}: {outcome['body']}")
-    return summary, "\n".join(lines)
-
-
 def _fallback(data: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
+# Apps above crises add theirs through ``hooks.register_event_describer`` (drills do).
 DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.CRISIS_DECLARED: _declared,
     AuditAction.CRISIS_LEVEL_CHANGED: _level_changed,
@@ -214,11 +189,6 @@ DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.CRISIS_CLUSTER_UNLINKED: _cluster_unlinked,
     AuditAction.CRISIS_WATCHLIST_ENTRY_ADDED: _watchlist_entry,
     AuditAction.CRISIS_WATCHLIST_ENTRY_REMOVED: _watchlist_entry,
-    AuditAction.CRISIS_DRILL_STARTED: lambda d: _drill(d, "started"),
-    AuditAction.CRISIS_DRILL_INJECTED: _drill_injected,
-    AuditAction.CRISIS_DRILL_RESPONSE_FAILED: lambda d: _drill(d, "scripted response failed"),
-    AuditAction.CRISIS_DRILL_FINISHED: lambda d: _drill(d, "finished"),
-    AuditAction.CRISIS_DRILL_ABANDONED: lambda d: _drill(d, "abandoned"),
 }
 
 

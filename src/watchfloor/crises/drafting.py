@@ -45,9 +45,19 @@ class SitrepDraft:
 
 
 def crisis_zone(crisis: Crisis) -> ZoneInfo:
-    """The zone of the crisis's first market (UTC without one): the one its texts use."""
-    first = next(iter(crisis.markets.all()), None)
-    return ZoneInfo(first.primary_time_zone) if first else ZoneInfo("UTC")
+    """The zone of the crisis's primary market (UTC without one): the one its texts and
+    the war room's market times use.
+
+    The primary market is the escalation's it was declared from, when that is one of the
+    crisis's markets (an Osaka attack with copies reachable in Australia is in Tokyo
+    time, not in the alphabetically first market's); else its first market by code.
+    """
+    markets = list(crisis.markets.all())
+    origin = crisis.declared_from if crisis.declared_from_id else None
+    origin_market_id = origin.primary_market_id if origin is not None else None
+    primary = next((m for m in markets if m.pk == origin_market_id), None)
+    primary = primary or (markets[0] if markets else None)
+    return ZoneInfo(primary.primary_time_zone) if primary else ZoneInfo("UTC")
 
 
 def format_moment(moment: datetime | None, zone: ZoneInfo) -> str:

@@ -79,7 +79,8 @@ class Crisis(models.Model):
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_crises", blank=True
     )
-    # A tabletop exercise (see ``DrillRun``): shown as a drill everywhere, never notifies.
+    # A tabletop exercise (see ``watchfloor.drills``): shown as a drill everywhere, never
+    # notifies.
     is_drill = models.BooleanField(default=False)
 
     # Derived from the level's cadence and the last sitrep of record; kept by the services
@@ -481,67 +482,6 @@ class WatchlistHit(models.Model):
 
     def __str__(self) -> str:
         return f"signal {self.signal_id} matched {self.entry_id}"
-
-
-class DrillRun(models.Model):
-    """A tabletop exercise: a scenario played as a drill crisis on its own simulated
-    clock, then scored against the playbooks' due times and the severity targets."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        ABANDONED = "abandoned", "Abandoned"
-
-    crisis = models.OneToOneField(
-        Crisis, null=True, blank=True, on_delete=models.CASCADE, related_name="drill"
-    )
-    scenario_code = models.SlugField(max_length=64)
-    scenario_title = models.CharField(max_length=200)
-    # The scenario as it was played (the file may change later) and its digest.
-    scenario = models.JSONField(default=dict)
-    scenario_digest = models.CharField(max_length=64)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    autoplay = models.BooleanField(default=False)
-    # The drill's own clock: simulated time starts at ``sim_started_at`` and has reached
-    # ``sim_now``; injects are due at sim_started_at + their offset.
-    sim_started_at = models.DateTimeField()
-    sim_now = models.DateTimeField()
-    started_at = models.DateTimeField()
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    finished_at = models.DateTimeField(null=True, blank=True)
-    score = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"drill {self.pk} ({self.scenario_code}, {self.status})"
-
-
-class DrillInject(models.Model):
-    """One event of the scenario's timeline, injected when the drill clock reaches it."""
-
-    run = models.ForeignKey(DrillRun, on_delete=models.CASCADE, related_name="injects")
-    sequence = models.PositiveIntegerField()
-    offset = models.DurationField()
-    kind = models.SlugField(max_length=40)
-    title = models.CharField(max_length=300)
-    payload = models.JSONField(default=dict)
-    due_at = models.DateTimeField()
-    injected_at = models.DateTimeField(null=True, blank=True)
-    # What the inject created (an escalation, a partner request, a note…), for the score.
-    outcome = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["sequence"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "sequence"], name="drill_inject_sequence")
-        ]
-
-    def __str__(self) -> str:
-        return f"drill {self.run_id} inject {self.sequence}: {self.kind}"
 
 
 class SitrepReminder(models.Model):

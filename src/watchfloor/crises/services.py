@@ -143,7 +143,7 @@ def _notify_declared(*, crisis: Crisis, actor: User) -> None:
     (a policy already running carries on). Called inside the declaring transaction, as
     the escalation services call it: deliveries leave only once it commits. A crisis
     declared from scratch pages nobody yet. A drill pages nobody: it rehearses the
-    response without reaching anyone (see ``crises.drills``).
+    response without reaching anyone (see ``watchfloor.drills``).
     """
     if crisis.is_drill or (crisis.declared_from is not None and crisis.declared_from.is_drill):
         return

@@ -1,17 +1,10 @@
 from django.urls import path
 
-from . import cluster_views, drill_views, views
+from . import cluster_views, views
 
 urlpatterns = [
     path("crises/", views.crisis_list, name="crises"),
     path("crises/new", views.crisis_declare, name="crisis-declare"),
-    path("crises/drills/", drill_views.drill_list, name="drills"),
-    path("crises/drills/start", drill_views.drill_start, name="drill-start"),
-    path("crises/drills/<int:run_id>/", drill_views.drill_detail, name="drill-detail"),
-    path("crises/drills/<int:run_id>/inject", drill_views.drill_inject, name="drill-inject"),
-    path("crises/drills/<int:run_id>/finish", drill_views.drill_finish, name="drill-finish"),
-    path("crises/drills/<int:run_id>/abandon", drill_views.drill_abandon, name="drill-abandon"),
-    path("crises/drills/<int:run_id>/score", drill_views.drill_score, name="drill-score"),
     path("crises/<int:crisis_id>/", views.crisis_detail, name="crisis-detail"),
     path("crises/<int:crisis_id>/live", views.crisis_live, name="crisis-live"),
     path("crises/<int:crisis_id>/notes", views.crisis_note, name="crisis-note"),

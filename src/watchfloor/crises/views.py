@@ -28,7 +28,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import is_admin
 from watchfloor.core.validation import require
-from watchfloor.crises import containment, selectors, services, watchlists
+from watchfloor.crises import containment, hooks, selectors, services, watchlists
 from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.config import crisis_config
 from watchfloor.crises.drafting import crisis_zone, draft_sitrep
@@ -99,6 +99,7 @@ def crisis_list(request: HttpRequest) -> HttpResponse:
             "closed": [(c, s) for c, s in rows if not c.is_active],
             "now": now,
             "may_declare": may_work_crisis(request.user),
+            "drills_link": hooks.drills_index_link(),
         },
     )
 
@@ -358,6 +359,7 @@ def _render_war_room(
             "forms": action_forms,
             "bound_form": bound[0] if bound else "",
             "audiences": room.config.settings.sitreps.audiences,
+            "drill_links": hooks.drill_links(room.crisis),
         }
     )
     return render(request, "crises/war_room.html", context, status=status)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from watchfloor.crises.scenarios import (
+from watchfloor.drills.scenario_files import (
     PACKAGE_SCENARIOS,
     ScenarioError,
-    format_offset,
-    parse_offset,
     read_scenario,
     read_scenarios,
     scenario_paths,
 )
+from watchfloor.drills.scenarios import format_offset, parse_offset
 
 MINIMAL = """\
 code: tiny

@@ -7,13 +7,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.catalog.models import CatalogVersion
 from watchfloor.core.errors import InvalidInput
-from watchfloor.crises.scenarios import (
+from watchfloor.drills.scenario_files import (
     ScenarioError,
     find_scenario,
     read_scenarios,
     scenario_paths,
     scenarios_directory,
 )
+from watchfloor.drills.scoring import NOT_SCORED
 
 # Exit codes: 1 when a scenario's `expect` is not met (a playbook regression), 2 when a
 # scenario file is unusable.
@@ -103,7 +104,7 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         from watchfloor.core.preparation import prepare_database
-        from watchfloor.crises.drills import autoplay_drill
+        from watchfloor.drills.autoplay import autoplay_drill
 
         if not autoplay:
             raise CommandError(
@@ -173,7 +174,7 @@ class Command(BaseCommand):
         totals = score["totals"]
         write("")
         write(
-            f"  score {score['percent']}%  (on time {totals['on_time']}, late {totals['late']}, "
+            f"  {_score_line(score)}  (on time {totals['on_time']}, late {totals['late']}, "
             f"missed {totals['missed']}; not yet due {totals['not_due']}, skipped "
             f"{totals['skipped']})"
         )
@@ -182,6 +183,10 @@ class Command(BaseCommand):
         else:
             for failure in result.failures:
                 write(f"  expect NOT met: {failure}")
+
+
+def _score_line(score) -> str:
+    return f"score {score['percent']}%" if score.get("scored") else NOT_SCORED
 
 
 def _json_dumps(value) -> str:
