@@ -12,3 +12,10 @@ class CrisesConfig(AppConfig):
         from watchfloor.signals.backlog import after_signals_stored
 
         after_signals_stored(flag_matching_signals)
+
+        # Crisis events land on the timelines of the escalations they concern: read them
+        # there as the reader may see them (need to know, see docs/security.md).
+        from watchfloor.crises.timeline import crisis_events_for_reader
+        from watchfloor.escalations.selectors import register_timeline_reader
+
+        register_timeline_reader(crisis_events_for_reader)

@@ -515,7 +515,11 @@ def change_level(
     unmet: list[str] = []
     if to_level == Level.STAND_DOWN:
         confirmed = set(confirmed_criteria)
-        results = selectors.stand_down_criteria(crisis=crisis, now=now, config=config)
+        # From what the actor may see, as the war room showed it to them: a case hidden
+        # from them neither holds them up nor is named in the record of their decision.
+        results = selectors.stand_down_criteria(
+            crisis=crisis, viewer=actor, now=now, config=config
+        )
         known = {r.criterion.code for r in results}
         for code in sorted(confirmed - known):
             raise InvalidInput(f"unknown stand-down criterion '{code}'", field="confirmed_criteria")
@@ -527,7 +531,11 @@ def change_level(
                     "label": result.criterion.label,
                     "met": met,
                     "how": "confirmed" if result.met is None else "from the record",
-                    "detail": result.detail,
+                    # Escalation by escalation, so each reader is shown only what holds
+                    # it up among the escalations they may see (crises.timeline).
+                    "blockers": [
+                        {"escalation_id": pk, "text": text} for pk, text in result.blockers
+                    ],
                 }
             )
             if not met:

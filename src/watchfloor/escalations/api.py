@@ -103,7 +103,10 @@ def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
     for a restricted escalation it is recorded like the detail."""
     escalation = _access(request, escalation_id)
     services.record_restricted_view(escalation=escalation, actor=_actor(request), channel="api")
-    return [TimelineEntryOut.build(entry) for entry in selectors.escalation_timeline(escalation)]
+    return [
+        TimelineEntryOut.build(entry)
+        for entry in selectors.escalation_timeline(escalation, viewer=_actor(request))
+    ]
 
 
 # ---------------------------------------------------------------- creating and working
