@@ -517,9 +517,7 @@ def change_level(
         confirmed = set(confirmed_criteria)
         # From what the actor may see, as the war room showed it to them: a case hidden
         # from them neither holds them up nor is named in the record of their decision.
-        results = selectors.stand_down_criteria(
-            crisis=crisis, viewer=actor, now=now, config=config
-        )
+        results = selectors.stand_down_criteria(crisis=crisis, viewer=actor, now=now, config=config)
         known = {r.criterion.code for r in results}
         for code in sorted(confirmed - known):
             raise InvalidInput(f"unknown stand-down criterion '{code}'", field="confirmed_criteria")
