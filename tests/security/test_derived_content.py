@@ -27,8 +27,10 @@ from django.urls import reverse
 from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.core import clock
 from watchfloor.crises import reminders, selectors, services
-from watchfloor.crises.models import Level
+from watchfloor.crises.models import Level, SitrepReminder
 from watchfloor.escalations import services as escalation_services
+from watchfloor.notify import selectors as selectors_notify
+from watchfloor.notify.selectors import DeliveryFilters
 from watchfloor.people.services import create_api_token
 from watchfloor.playbooks.models import PlaybookRun
 from watchfloor.playbooks.services import load_playbooks, start_playbook_run
@@ -411,3 +413,23 @@ def test_a_commander_who_may_not_see_a_case_is_not_held_up_by_it(world):
     event = selectors.level_history(world.crisis)[-1]
     assert event.data["reason"] == "all stand-down criteria met"
     assert world.secret.reference not in str(event.data)
+
+
+# ---------------------------------------------------------------- finding 3: deliveries
+
+
+def test_the_delivery_log_shows_a_restricted_crisis_reminder_only_to_its_readers(world):
+    _remind_the_restricted_crisis_commander(world)
+    for role, shown in (("lead_not_listed", False), ("lead_listed", True), ("admin", True)):
+        page = _browser(world.users[role]).get(reverse("notify-deliveries"))
+        text = page.content.decode()
+        assert (CANARY_COMMANDER in text) is shown, role
+        assert (world.restricted_crisis.reference in text) is shown, role
+        # The counts by status count only what the reader may see.
+        assert sum(page.context["counts"].values()) == page.context["page"].paginator.count
+    reminder = SitrepReminder.objects.get(crisis=world.restricted_crisis).notification
+    shown_to = {
+        role: {n.pk for n in selectors_notify.delivery_log(user=user, filters=DeliveryFilters())}
+        for role, user in world.users.items()
+    }
+    assert {role for role, ids in shown_to.items() if reminder.pk in ids} == LISTED

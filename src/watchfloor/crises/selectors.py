@@ -41,6 +41,7 @@ from watchfloor.crises.models import (
     RoleKind,
     Sitrep,
 )
+from watchfloor.crises.models import SitrepReminder as SitrepReminderRow
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.shifts import HandoffTime, next_handoff_time, previous_handoff_time
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
@@ -460,6 +461,17 @@ def sitrep_clock(crisis: Crisis, *, now: datetime, config: CrisisConfig) -> Sitr
 class SitrepReminder:
     crisis: Crisis
     clock: SitrepClock
+
+
+def reminder_notifications_hidden_from(user: User) -> QuerySet[SitrepReminderRow]:
+    """The sitrep reminders' notifications about crises ``user`` may not see (they name
+    the crisis and its commander): registered with ``notify.selectors`` so the delivery
+    log leaves them out."""
+    return (
+        SitrepReminderRow.objects.exclude(notification=None)
+        .exclude(crisis__in=crises_visible_to(user))
+        .values("notification_id")
+    )
 
 
 def sitrep_reminders(*, now: datetime, config: CrisisConfig | None = None) -> list[SitrepReminder]:
