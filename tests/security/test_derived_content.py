@@ -433,3 +433,71 @@ def test_the_delivery_log_shows_a_restricted_crisis_reminder_only_to_its_readers
         for role, user in world.users.items()
     }
     assert {role for role, ids in shown_to.items() if reminder.pk in ids} == LISTED
+
+
+# ---------------------------------------------------------------- finding 2: handoffs
+
+
+def test_a_handoff_packet_shows_each_reader_only_the_escalations_they_may_see(world):
+    _confirm_handoff(world)
+    secret_ref = re.compile(rf"\bWF-{world.secret.pk}\b")
+    pages = {
+        role: _browser(user).get(reverse("crisis-handoff", args=[world.crisis.pk]))
+        for role, user in world.users.items()
+    }
+    for role, page in pages.items():
+        assert page.status_code == 200, role
+        packet = page.context["packet"]
+        text = page.content.decode()
+        found = bool(secret_ref.search(text)) or DOXXING_TYPE in text
+        found = found or any(title in text for title in world.step_titles)
+        assert found is (role in LISTED), role
+        # Counted among what the reader may see: the partner sees the court order only.
+        assert packet["state"]["escalations_total"] == (2 if role in LISTED else 1), role
+    # The incoming commander (an analyst not on the case's list) gets the shared parts,
+    # the ordinary case's deadlines among them.
+    incoming = pages["analyst_not_listed"].context["packet"]
+    assert {d["source"] for d in incoming["deadlines"]} <= {
+        world.crisis.reference,
+        world.ordinary.reference,
+    }
+    assert world.ordinary.reference in {d["source"] for d in incoming["deadlines"]}
+    assert any(r == f"No owner: {world.ordinary.reference}." for r in incoming["risks"])
+
+
+def test_a_packet_confirmed_before_the_parts_were_kept_apart_is_read_the_same_way(world):
+    """Migration 0005 tags the parts of packets confirmed before, from their text."""
+    import importlib
+
+    from django.apps import apps
+
+    from watchfloor.crises.models import Handoff
+
+    _confirm_handoff(world)
+    handoff = Handoff.objects.get(crisis=world.crisis)
+    secret, ordinary = world.secret.reference, world.ordinary.reference
+    handoff.packet = {
+        "handoff_at": handoff.packet["handoff_at"],
+        "state": {"level": "Incident", "escalations_open": 2, "escalations_total": 2},
+        "open_decisions": [{"escalation": secret, "text": "Remove content", "since": None}],
+        "open_asks": [{"escalation": ordinary, "text": "Reply", "team": "legal"}],
+        "deadlines": [{"due_at": None, "label": "Step: x", "source": secret, "basis": ""}],
+        "risks": [
+            f"No owner: {ordinary}, {secret}.",
+            "Roles open: Scribe.",
+            f"Both {ordinary} {secret}",
+        ],
+    }
+    handoff.save(update_fields=["packet"])
+    migration = importlib.import_module(
+        "watchfloor.crises.migrations.0005_handoff_packets_by_escalation"
+    )
+    migration.tag_packets(apps, None)
+    handoff.refresh_from_db()
+    page = _browser(world.users["viewer"]).get(reverse("crisis-handoff", args=[world.crisis.pk]))
+    packet = page.context["packet"]
+    assert packet["open_decisions"] == []
+    assert [a["escalation"] for a in packet["open_asks"]] == [ordinary]
+    assert packet["deadlines"] == []
+    assert packet["risks"] == [f"No owner: {ordinary}.", "Roles open: Scribe."]
+    assert secret not in page.content.decode()

@@ -52,7 +52,7 @@ from watchfloor.crises.forms import (
     WatchlistEntryForm,
     WatchlistRemoveForm,
 )
-from watchfloor.crises.handoffs import build_packet
+from watchfloor.crises.handoffs import build_packet, packet_for_reader
 from watchfloor.crises.models import ActionItem, Crisis, CrisisNote, Level
 from watchfloor.crises.permissions import (
     may_add_crisis_notes,
@@ -789,7 +789,9 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
                 return redirect("crisis-handoff", crisis_id=crisis.pk)
     packet = None
     if in_play is not None:
-        packet = (
+        # The confirmed packet holds what the outgoing commander saw: each reader is shown
+        # the parts about escalations they may see (the live one is theirs already).
+        packet = packet_for_reader(
             confirmed.packet
             if confirmed is not None
             else build_packet(
@@ -800,7 +802,10 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
                 config=config,
                 outgoing=commander,
                 incoming=None,
-            )
+            ),
+            visible_escalation_ids=selectors.visible_escalation_ids(
+                crisis=crisis, viewer=request.user
+            ),
         )
     return render(
         request,
