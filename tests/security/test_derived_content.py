@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput
 from watchfloor.crises import reminders, selectors, services
 from watchfloor.crises.models import Level, SitrepReminder
 from watchfloor.escalations import services as escalation_services
@@ -272,7 +273,6 @@ def _do_everything(world: World) -> None:
     _remind_the_restricted_crisis_commander(world)
 
 
-@pytest.mark.xfail(reason="sitreps, handoffs and deliveries not yet built for their readers")
 @pytest.mark.parametrize("role", ROLES)
 def test_no_canary_reaches_a_reader_outside_the_access_lists(world, role):
     _do_everything(world)
@@ -501,3 +501,132 @@ def test_a_packet_confirmed_before_the_parts_were_kept_apart_is_read_the_same_wa
     assert packet["deadlines"] == []
     assert packet["risks"] == [f"No owner: {ordinary}.", "Roles open: Scribe."]
     assert secret not in page.content.decode()
+
+
+# ---------------------------------------------------------------- finding 1: sitreps
+
+
+def test_the_draft_keeps_a_restricted_case_in_its_own_section_and_says_so(world):
+    lead = world.users["lead_listed"]
+    api, headers = _api(lead)
+    draft = api.get(
+        f"/api/v1/crises/{world.crisis.pk}/sitreps/draft",
+        {"audience": "leadership", "language": "en"},
+        headers=headers,
+    ).json()
+    leaks = [
+        name for name, p in world.canaries().items() if p.search(draft["subject"] + draft["body"])
+    ]
+    assert leaks == []
+    assert [s["escalation_id"] for s in draft["sections"]] == [world.secret.pk]
+    assert CANARY_TITLE in draft["sections"][0]["body"]
+    assert draft["warnings"] == [
+        "1 section concerns a restricted escalation: readers outside its access list will not "
+        "see it."
+    ]
+    page = _browser(lead).get(
+        reverse("crisis-sitrep", args=[world.crisis.pk]), {"audience": "leadership"}
+    )
+    text = page.content.decode()
+    assert "1 section concerns a restricted escalation" in text
+    assert f"Section on {world.secret.reference} (restricted)" in text
+    # Someone who may not see the case drafts without it, and without a warning.
+    other, other_headers = _api(world.users["analyst_not_listed"])
+    theirs = other.get(
+        f"/api/v1/crises/{world.crisis.pk}/sitreps/draft",
+        {"audience": "leadership"},
+        headers=other_headers,
+    ).json()
+    assert theirs["sections"] == [] and theirs["warnings"] == []
+
+
+def test_a_sent_sitrep_shows_its_section_only_to_those_who_may_see_the_case(world):
+    _send_sitreps_from_the_draft(world)
+    leadership = world.sitreps[0]
+    for role, user in world.users.items():
+        page = _browser(user).get(
+            reverse("crisis-sitrep-detail", args=[world.crisis.pk, leadership])
+        )
+        if role == "partner":  # partners read the partner and public sitreps only
+            assert page.status_code == 404
+            continue
+        text = page.content.decode()
+        assert (CANARY_TITLE in text) is (role in LISTED), role
+        assert "Shelter doxxing wave" in text  # the shared text, for everyone
+        # Nothing marks where a hidden section was.
+        assert ("sitrep-section" in text) is (role in LISTED), role
+
+
+def test_the_shared_text_may_not_name_a_restricted_case(world):
+    lead = world.users["lead_listed"]
+    for body in (
+        f"Update: {world.secret.reference} is being removed.",
+        f"Update: {CANARY_TITLE.upper()} is being removed.",
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            services.send_sitrep(
+                crisis=world.crisis,
+                audience="leadership",
+                language="en",
+                subject="Update",
+                body=body,
+                actor=lead,
+            )
+        assert refused.value.field == "body"
+        assert "put what concerns it in its own section" in refused.value.message
+    # The same words in the case's own section are fine; in another's, refused.
+    sitrep = services.send_sitrep(
+        crisis=world.crisis,
+        audience="leadership",
+        language="en",
+        subject="Update",
+        body="Removals continue.",
+        sections=[(world.secret.pk, f"{world.secret.reference}: address posts removed.")],
+        actor=lead,
+    )
+    assert [s.escalation_id for s in sitrep.sections.all()] == [world.secret.pk]
+    with pytest.raises(InvalidInput) as refused:
+        services.send_sitrep(
+            crisis=world.crisis,
+            audience="leadership",
+            language="en",
+            subject="Update",
+            body="Removals continue.",
+            sections=[(world.ordinary.pk, f"Same poster as {world.secret.reference}.")],
+            actor=lead,
+        )
+    assert refused.value.field == "sections[0].body"
+    # Someone who may not see the case is not told it is restricted: no refusal for them.
+    services.send_sitrep(
+        crisis=world.crisis,
+        audience="leadership",
+        language="en",
+        subject="Update",
+        body=f"Asked about {world.secret.reference}.",
+        actor=world.users["analyst_not_listed"],
+    )
+
+
+def test_a_section_must_be_about_a_case_of_the_crisis_that_the_author_may_see(world):
+    with pytest.raises(InvalidInput) as refused:
+        services.send_sitrep(
+            crisis=world.crisis,
+            audience="leadership",
+            language="en",
+            subject="Update",
+            body="Removals continue.",
+            sections=[(world.secret.pk, "Something.")],
+            actor=world.users["analyst_not_listed"],
+        )
+    assert refused.value.field == "sections[0].escalation"
+    with pytest.raises(InvalidInput) as refused:
+        services.send_sitrep(
+            crisis=world.crisis,
+            audience="external",
+            language="en",
+            subject="Update",
+            body="We are removing the posts.",
+            sections=[(world.ordinary.pk, "Something.")],
+            actor=world.users["lead_listed"],
+        )
+    assert refused.value.field == "sections[0]"

@@ -40,6 +40,7 @@ from watchfloor.crises.models import (
     RoleAssignment,
     RoleKind,
     Sitrep,
+    SitrepSection,
 )
 from watchfloor.crises.models import SitrepReminder as SitrepReminderRow
 from watchfloor.crises.permissions import may_work_crisis
@@ -665,6 +666,26 @@ def get_sitrep(*, crisis: Crisis, sitrep_id: int | str) -> Sitrep:
     if sitrep is None:
         raise NotFound(f"no sitrep {sitrep_id} on {crisis.reference}", field="sitrep_id")
     return sitrep
+
+
+@dataclass(frozen=True)
+class SitrepReading:
+    """A sent sitrep as one reader reads it: the shared text, and the sections on the
+    escalations they may see (the others are left out, with no mark where they were)."""
+
+    sitrep: Sitrep
+    sections: list[SitrepSection]
+
+
+def sitrep_for_reader(*, sitrep: Sitrep, viewer: User) -> SitrepReading:
+    return SitrepReading(
+        sitrep=sitrep,
+        sections=list(
+            SitrepSection.objects.filter(
+                sitrep=sitrep, escalation__in=escalations_visible_to(viewer)
+            ).select_related("escalation")
+        ),
+    )
 
 
 def get_note(*, crisis: Crisis, note_id: int | str) -> CrisisNote:

@@ -672,6 +672,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
         },
         config=config,
         languages=draft.languages,
+        sections=draft.sections,
     )
     if sending:
         status = 400
@@ -684,6 +685,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
                     language=data["language"],
                     subject=data["subject"],
                     body=data["body"],
+                    sections=form.sections(),
                     actor=request.user,
                 )
             except PermissionDenied:
@@ -724,10 +726,11 @@ def sitrep_detail(request: HttpRequest, crisis_id: int, sitrep_id: int) -> HttpR
     detail = audience.detail if audience else "full"
     if not may_read_sitrep(request.user, detail=detail):
         raise NotFound(f"no sitrep {sitrep_id} on {crisis.reference}", field="sitrep_id")
+    reading = selectors.sitrep_for_reader(sitrep=sitrep, viewer=request.user)
     return render(
         request,
         "crises/sitrep_detail.html",
-        {"crisis": crisis, "sitrep": sitrep, "audience": audience},
+        {"crisis": crisis, "sitrep": sitrep, "sections": reading.sections, "audience": audience},
     )
 
 
