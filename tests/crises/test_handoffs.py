@@ -165,7 +165,7 @@ def test_confirm_then_acknowledge_hands_command_over(crisis, analyst, other_anal
     assert [d["escalation"] for d in packet["open_decisions"]] == [escalation.reference]
     # The next shift's deadlines: the sitrep (04:30 UTC) and the shift's end.
     assert [d["label"] for d in packet["deadlines"]] == ["Sitrep due", "Handoff APAC → EMEA"]
-    assert any("Roles open: Deputy commander" in risk for risk in packet["risks"])
+    assert any("Roles open: Deputy commander" in risk["text"] for risk in packet["risks"])
     assert packet["risks_noted"] == "Copycat accounts expected after the evening news."
     assert packet["state"]["level"] == "Incident"
 

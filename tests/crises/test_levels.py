@@ -108,13 +108,16 @@ def test_standing_down_with_criteria_unmet_needs_a_reason(crisis, analyst):
     assert event.data["unmet"] == ["Every linked escalation is decided, actioned or closed"]
     criteria = {c["code"]: c for c in event.data["criteria"]}
     assert criteria["escalations_settled"]["met"] is False
-    assert "WF-" in criteria["escalations_settled"]["detail"]
+    # Blocker by blocker, with the escalation each names, so readers see only theirs.
+    assert criteria["escalations_settled"]["blockers"] == [
+        {"escalation_id": crisis.declared_from_id, "text": f"WF-{crisis.declared_from_id} is new"}
+    ]
     assert criteria["comms_agree"] == {
         "code": "comms_agree",
         "label": "Communications agree the public line can stand down",
         "met": True,
         "how": "confirmed",
-        "detail": "",
+        "blockers": [],
     }
 
 

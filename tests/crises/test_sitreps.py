@@ -191,10 +191,23 @@ def test_the_leadership_draft_says_what_changed_in_full(busy_crisis, analyst, es
     )
     body = text.body
     assert "- Stream hash shared with industry partners." in body
-    assert "Linked escalations: 2 (2 open)" in body
-    assert "Escalations linked this period: 1" in body
+    # The shared text counts and names what every reader may see: not the restricted case…
+    assert "Linked escalations: 1 (1 open)" in body
+    assert "Escalations linked this period: 0" in body
     assert "Incident → Crisis protocol active (copies spreading)" in body
-    assert f"{hidden.reference} Victim named in leaked police memo" in body  # on its access list
+    assert hidden.reference not in body and "police memo" not in body
+    # …which the author, on its access list, finds in a section of its own, for its readers.
+    assert [(s.escalation_id, s.body) for s in text.sections] == [
+        (
+            hidden.pk,
+            f"{hidden.reference} Victim named in leaked police memo: SEV2, New"
+            " (linked this period)",
+        )
+    ]
+    assert text.warnings == (
+        "1 section concerns a restricted escalation: readers outside its access list will not "
+        "see it.",
+    )
     assert f"{escalation.reference}: Remove content under" in body
     assert "awaits a second person's approval" in body  # SEV1 decisions need approval
     assert "Incident commander: aiko.analyst" in body
@@ -232,7 +245,8 @@ def test_drafts_come_in_japanese(busy_crisis, analyst):
     crisis, _ = busy_crisis
     text = draft(crisis, analyst, language="ja")
     assert text.subject.startswith("【危機対応プロトコル発動中】")
-    assert "関連エスカレーション：2件（未完了 2件）" in text.body
+    assert "関連エスカレーション：1件（未完了 1件）" in text.body
+    assert text.sections[0].body.endswith("（この期間に関連付け）")
     assert "インシデント → 危機対応プロトコル発動中" in text.body
     assert "次回の報告：2026-11-24 11:10 JST (02:10 UTC)" in text.body
     assert "二人目の承認待ち" in text.body

@@ -418,7 +418,7 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
     decide(escalation)
     services.transition_escalation(escalation=escalation, to_status=Status.DECIDED, actor=analyst)
 
-    entries = escalation_timeline(escalation)
+    entries = escalation_timeline(escalation, viewer=analyst)
 
     assert [entry.action for entry in entries] == [
         AuditAction.ESCALATION_CREATED,

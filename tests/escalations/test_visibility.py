@@ -195,7 +195,7 @@ def test_looking_at_a_restricted_escalation_is_recorded(analyst, make_escalation
     assert event.data == {"channel": "web"}
     # The reading timeline stays about the work.
     assert AuditAction.ESCALATION_VIEWED not in {
-        entry.action for entry in escalation_timeline(escalation)
+        entry.action for entry in escalation_timeline(escalation, viewer=analyst)
     }
 
 

@@ -26,12 +26,13 @@ from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.crises import selectors, services
 from watchfloor.crises.cadence import SitrepState
 from watchfloor.crises.config import CrisisConfig, crisis_config
-from watchfloor.crises.drafting import SitrepDraft, draft_sitrep
+from watchfloor.crises.drafting import DraftSection, SitrepDraft, draft_sitrep
 from watchfloor.crises.models import CrisisNote, Level, RoleKind
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.services import (
     NOTE_MAX,
     REASON_MAX,
+    SECTIONS_MAX,
     SITREP_MAX,
     SUBJECT_MAX,
     SUMMARY_MAX,
@@ -56,8 +57,14 @@ from watchfloor.web.api import (
 )
 
 if TYPE_CHECKING:
-    from watchfloor.crises.models import Crisis, CrisisEscalation, RoleAssignment, Sitrep
-    from watchfloor.crises.selectors import CriterionResult, Deadline, RoleSlot, WarRoom
+    from watchfloor.crises.models import Crisis, CrisisEscalation, RoleAssignment, SitrepSection
+    from watchfloor.crises.selectors import (
+        CriterionResult,
+        Deadline,
+        RoleSlot,
+        SitrepReading,
+        WarRoom,
+    )
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
@@ -174,6 +181,11 @@ class PinIn(Input):
     pinned: bool = Field(True, description="false to unpin")
 
 
+class SitrepSectionIn(Input):
+    escalation_id: Id = Field(description="the escalation linked to the crisis it is about")
+    body: text(SITREP_MAX) = Field(description="its text; an empty section is left out")
+
+
 class SitrepIn(Input):
     audience: Code
     language: LanguageTag = "en"
@@ -181,7 +193,15 @@ class SitrepIn(Input):
         None, description="the pre-draft's subject when omitted"
     )
     body: text(SITREP_MAX, min_length=1) | None = Field(
-        None, description="the pre-draft's body when omitted"
+        None,
+        description="the shared text, read by everyone who may read the sitrep; the "
+        "pre-draft's when omitted. It may not name a restricted escalation.",
+    )
+    sections: list[SitrepSectionIn] | None = Field(
+        None,
+        max_length=SECTIONS_MAX,
+        description="what concerns one (restricted) escalation, each shown only to readers "
+        "who may see it; the pre-draft's when omitted, none when empty",
     )
 
 
@@ -482,13 +502,36 @@ class TimelinePageOut(Schema):
     items: list[TimelineLineOut]
 
 
+class SitrepSectionOut(Schema):
+    escalation_id: int
+    escalation: str = Field(description="its reference, WF-…")
+    body: str
+
+    @classmethod
+    def build(cls, section: SitrepSection | DraftSection) -> SitrepSectionOut:
+        if isinstance(section, DraftSection):
+            return cls(
+                escalation_id=section.escalation_id,
+                escalation=section.reference,
+                body=section.body,
+            )
+        return cls(
+            escalation_id=section.escalation_id,
+            escalation=section.escalation.reference,
+            body=section.body,
+        )
+
+
 class SitrepOut(Schema):
     id: int
     audience: str
     number: int = Field(description="counted per audience")
     language: str
     subject: str
-    body: str
+    body: str = Field(description="the shared text")
+    sections: list[SitrepSectionOut] = Field(
+        description="the sections on escalations you may see (there may be others)"
+    )
     level: Level
     covers_from: UtcTime
     sent_at: UtcTime
@@ -498,9 +541,11 @@ class SitrepOut(Schema):
     next_sitrep_due_at: UtcTime | None
 
     @classmethod
-    def build(cls, sitrep: Sitrep) -> SitrepOut:
+    def build(cls, reading: SitrepReading) -> SitrepOut:
+        sitrep = reading.sitrep
         return cls(
             id=sitrep.pk,
+            sections=[SitrepSectionOut.build(section) for section in reading.sections],
             audience=sitrep.audience,
             number=sitrep.number,
             language=sitrep.language,
@@ -524,7 +569,11 @@ class SitrepDraftOut(Schema):
     languages: list[str] = Field(description="the languages this audience's template has")
     number: int = Field(description="the number it will have when sent")
     subject: str
-    body: str
+    body: str = Field(description="the shared text, from what every reader may see")
+    sections: list[SitrepSectionOut] = Field(
+        description="one per restricted escalation you may see, for its readers only"
+    )
+    warnings: list[str] = Field(description="who will not read what, to know before sending")
     covers_from: UtcTime
     template_digest: str
 
@@ -539,6 +588,8 @@ class SitrepDraftOut(Schema):
             number=draft.number,
             subject=draft.subject,
             body=draft.body,
+            sections=[SitrepSectionOut.build(section) for section in draft.sections],
+            warnings=list(draft.warnings),
             covers_from=draft.covers_from,
             template_digest=draft.template_digest,
         )
@@ -718,13 +769,21 @@ def pin_fact(request: HttpRequest, crisis_id: Path[Id], note_id: Path[Id], paylo
 
 @router.post("/{crisis_id}/sitreps", response={201: SitrepOut, **WRITE_ERRORS})
 def send_sitrep(request: HttpRequest, crisis_id: Path[Id], payload: SitrepIn):
-    """Record a sitrep as sent to an audience, exactly as given; an omitted subject or body
-    is taken from the pre-draft. Sending the sitrep of record sets when the next is due."""
+    """Record a sitrep as sent to an audience, exactly as given; an omitted subject, body or
+    list of sections is taken from the pre-draft. The shared text is read by everyone who
+    may read the sitrep: a restricted escalation goes in a section of its own, read only
+    by those who may see it (the draft's ``warnings`` say so). Sending the sitrep of
+    record sets when the next is due."""
     actor = request_actor(request)
     crisis = _access(request, crisis_id)
     _require_work(actor, "your role cannot send sitreps")
     subject, body = payload.subject, payload.body
-    if subject is None or body is None:
+    sections = (
+        [(section.escalation_id, section.body) for section in payload.sections]
+        if payload.sections is not None
+        else None
+    )
+    if subject is None or body is None or sections is None:
         draft = draft_sitrep(
             crisis=crisis,
             audience=payload.audience,
@@ -734,15 +793,18 @@ def send_sitrep(request: HttpRequest, crisis_id: Path[Id], payload: SitrepIn):
         )
         subject = draft.subject if subject is None else subject
         body = draft.body if body is None else body
+        if sections is None:
+            sections = [(section.escalation_id, section.body) for section in draft.sections]
     sitrep = services.send_sitrep(
         crisis=crisis,
         audience=payload.audience,
         language=payload.language,
         subject=subject,
         body=body,
+        sections=sections,
         actor=actor,
     )
-    return Status(201, SitrepOut.build(sitrep))
+    return Status(201, SitrepOut.build(selectors.sitrep_for_reader(sitrep=sitrep, viewer=actor)))
 
 
 @router.post("/{crisis_id}/escalations", response={201: CrisisDetailOut, **WRITE_ERRORS})

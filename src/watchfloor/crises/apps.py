@@ -25,3 +25,17 @@ class CrisesConfig(AppConfig):
             ),
         )
         register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
+
+        # Crisis events land on the timelines of the escalations they concern: read them
+        # there as the reader may see them (need to know, see docs/security.md).
+        from watchfloor.crises.timeline import crisis_events_for_reader
+        from watchfloor.escalations.selectors import register_timeline_reader
+
+        register_timeline_reader(crisis_events_for_reader)
+
+        # A sitrep reminder names its crisis and who commands it: the delivery log shows
+        # it only to those who may see the crisis.
+        from watchfloor.crises.selectors import reminder_notifications_hidden_from
+        from watchfloor.notify.selectors import register_hidden_notifications
+
+        register_hidden_notifications(reminder_notifications_hidden_from)

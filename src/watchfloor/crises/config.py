@@ -81,6 +81,8 @@ DEFAULT_WORDS: dict[str, str] = {
     "ask.request": "{reference}: {team}, {kind}, due {due}",
     "deadline.breached": " (breached)",
     "war_room": "War room",
+    # After a restricted escalation's line in its own section, when it is new this period.
+    "section.new": " (linked this period)",
 }
 # The placeholders each word may use (checked when the templates load).
 WORD_PLACEHOLDERS: dict[str, frozenset[str]] = {

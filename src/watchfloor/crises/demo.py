@@ -130,6 +130,7 @@ def load_demo_crisis() -> Crisis | None:
             language=draft.language,
             subject=draft.subject,
             body=draft.body,
+            sections=[(section.escalation_id, section.body) for section in draft.sections],
             actor=lead,
         )
     return crisis

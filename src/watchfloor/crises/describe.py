@@ -89,7 +89,15 @@ def _sitrep(data: dict[str, Any]) -> tuple[str, str]:
     )
     if data.get("late"):
         summary += " — sent late"
+    # The shared text, then the sections the reader may see (the timeline has already
+    # left out the others: see crises.timeline).
+    sections = [
+        str(section.get("body", ""))
+        for section in data.get("sections") or []
+        if isinstance(section, dict)
+    ]
     body = "\n".join(t for t in (str(data.get("subject", "")), str(data.get("body", ""))) if t)
+    body = "\n\n".join(t for t in (body, *sections) if t)
     return summary, body
 
 

@@ -10,6 +10,15 @@ next steps and key facts. How much it says depends on the audience's ``detail``:
 - ``public``: nothing about individual cases — only the markets and the kinds of
   action taken.
 
+A sitrep is read by everyone who may open the crisis (the leadership one by everyone but
+partners), not only by its author. So the shared text — the template filled in — is
+composed from what every one of its readers may see: the crisis itself and its
+unrestricted escalations, counted among those only. What the author knows of a
+restricted escalation goes into a section of its own (:class:`DraftSection`), one per
+escalation, kept apart when sent (``SitrepSection``) and shown only to readers who may see
+that escalation; the others are not told it exists. The draft says so before it is sent
+(:attr:`SitrepDraft.warnings`).
+
 The person sending it edits the draft; what is recorded is what they send.
 """
 
@@ -33,6 +42,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class DraftSection:
+    """What the sitrep says about one restricted escalation: for its readers only."""
+
+    escalation_id: int
+    reference: str
+    body: str
+
+
+@dataclass(frozen=True)
 class SitrepDraft:
     audience: Audience
     language: str
@@ -42,6 +60,23 @@ class SitrepDraft:
     body: str
     covers_from: datetime
     template_digest: str
+    sections: tuple[DraftSection, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the author should know before sending: who will not read what."""
+        count = len(self.sections)
+        if not count:
+            return ()
+        if count == 1:
+            return (
+                "1 section concerns a restricted escalation: readers outside its access list "
+                "will not see it.",
+            )
+        return (
+            f"{count} sections concern restricted escalations: readers outside their access "
+            "lists will not see them.",
+        )
 
 
 def crisis_zone(crisis: Crisis) -> ZoneInfo:
@@ -104,7 +139,7 @@ def draft_sitrep(
     previous = Sitrep.objects.filter(crisis=crisis, audience=audience).order_by("-number").first()
     since = previous.sent_at if previous else crisis.declared_at
     number = previous.number + 1 if previous else 1
-    values = _values(
+    values, sections = _values(
         crisis=crisis,
         spec=spec,
         template=template,
@@ -126,6 +161,7 @@ def draft_sitrep(
         body=fill_variables(body.body, values, missing=""),
         covers_from=since,
         template_digest=loaded.digest,
+        sections=sections,
     )
 
 
@@ -141,7 +177,9 @@ def _values(
     inclusive: bool,
     number: int,
     config: CrisisConfig,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], tuple[DraftSection, ...]]:
+    """The template's values, from what every reader may see, and the sections on the
+    restricted escalations the author may see (full detail only)."""
     detail = spec.detail
     zone = crisis_zone(crisis)
     none = template.word(language, "none")
@@ -149,9 +187,16 @@ def _values(
     def level_word(level: str) -> str:
         return template.word(language, f"level.{level}")
 
-    links = selectors.visible_links(crisis=crisis, viewer=viewer)
-    if detail != "full":
-        links = [link for link in links if not link.escalation.is_restricted]
+    seen_by_author = selectors.visible_links(crisis=crisis, viewer=viewer)
+    # Every reader of a crisis may see its unrestricted escalations; a restricted one is
+    # for its access list, so it gets a section of its own, and only in full detail.
+    links = [link for link in seen_by_author if not link.escalation.is_restricted]
+    restricted = (
+        [link for link in seen_by_author if link.escalation.is_restricted]
+        if detail == "full"
+        else []
+    )
+    shared_ids = {link.escalation_id for link in links}
     current = selectors.current_assignments(crisis)
     slots = selectors.role_slots(
         market_codes=[m.code for m in crisis.markets.all()], current=current
@@ -169,16 +214,18 @@ def _values(
         return moment >= since if inclusive else moment > since
 
     after = "created_at__gte" if inclusive else "created_at__gt"
+    drafted = [*links, *restricted]
     new_links = [link for link in links if in_period(link.linked_at) and not link.is_origin]
-    decisions = sorted(
+    all_decisions = sorted(
         (
             decision
-            for link in links
+            for link in drafted
             for decision in link.escalation.decisions.all()
             if in_period(decision.decided_at)
         ),
         key=lambda d: d.decided_at,
     )
+    decisions = [d for d in all_decisions if d.escalation_id in shared_ids]
     war_room_decisions = list(
         crisis.notes.filter(kind=CrisisNote.Kind.DECISION, **{after: since}).order_by("created_at")
     )
@@ -193,7 +240,8 @@ def _values(
     ]
     running = [c for c in statutory if c.met_at is None]
     breached = [c for c in running if c.due_at < now]
-    pending = selectors.pending_decisions(links)
+    all_pending = selectors.pending_decisions(drafted)
+    pending = [d for d in all_pending if d.escalation_id in shared_ids]
 
     def word(key: str, **values: object) -> str:
         return template.word(language, key, **values)
@@ -213,37 +261,50 @@ def _values(
     if detail == "full":
         counts.append(word("counts.entries", count=entries_in_period))
 
-    decision_lines = [
-        f"WF-{decision.escalation_id}: "
-        f"{decision.action.label}"
-        + (f" in {', '.join(decision.countries)}" if decision.countries else "")
-        + f" under {decision.policy_version.policy.name} v{decision.policy_version.version}"
-        + f" — {Decision.State(decision.state).label.lower()}"
-        for decision in decisions
-    ]
-    decision_lines.extend(f"{word('war_room')}: {note.body}" for note in war_room_decisions)
-
-    asks = [
-        word("ask.approval", reference=f"WF-{d.escalation_id}", action=d.action.label)
-        for d in pending
-    ]
-    visible_ids = [link.escalation_id for link in links]
-    requests = selectors.open_partner_requests(viewer=viewer, escalation_ids=visible_ids, now=now)
-    asks.extend(
-        word(
-            "ask.request",
-            reference=f"WF-{row.request.escalation_id}",
-            team=row.request.team.name,
-            kind=row.request.get_kind_display(),
-            due=format_moment(row.request.due_at, zone),
+    # Each line below comes with the escalation it is about (None: the crisis itself), so
+    # the shared text takes the shared ones and each section its own.
+    all_decision_lines: list[tuple[int | None, str]] = [
+        (
+            decision.escalation_id,
+            f"WF-{decision.escalation_id}: "
+            f"{decision.action.label}"
+            + (f" in {', '.join(decision.countries)}" if decision.countries else "")
+            + f" under {decision.policy_version.policy.name} v{decision.policy_version.version}"
+            + f" — {Decision.State(decision.state).label.lower()}",
         )
-        + (word("deadline.breached") if row.is_overdue else "")
+        for decision in all_decisions
+    ]
+    all_decision_lines.extend(
+        (None, f"{word('war_room')}: {note.body}") for note in war_room_decisions
+    )
+
+    all_asks: list[tuple[int | None, str]] = [
+        (
+            d.escalation_id,
+            word("ask.approval", reference=f"WF-{d.escalation_id}", action=d.action.label),
+        )
+        for d in all_pending
+    ]
+    drafted_ids = [link.escalation_id for link in drafted]
+    requests = selectors.open_partner_requests(viewer=viewer, escalation_ids=drafted_ids, now=now)
+    all_asks.extend(
+        (
+            row.request.escalation_id,
+            word(
+                "ask.request",
+                reference=f"WF-{row.request.escalation_id}",
+                team=row.request.team.name,
+                kind=row.request.get_kind_display(),
+                due=format_moment(row.request.due_at, zone),
+            )
+            + (word("deadline.breached") if row.is_overdue else ""),
+        )
         for row in requests
     )
-    asks.extend(
-        f"WF-{pk}: {team.replace('_', ' ')} — {title}"
+    all_asks.extend(
+        (pk, f"WF-{pk}: {team.replace('_', ' ')} — {title}")
         for pk, title, team in selectors.partner_owned_open_steps(
-            viewer=viewer, escalation_ids=visible_ids
+            viewer=viewer, escalation_ids=drafted_ids
         )
     )
 
@@ -253,7 +314,7 @@ def _values(
         for d in selectors.crisis_deadlines(
             crisis=crisis,
             viewer=viewer,
-            links=links,
+            links=drafted,
             now=now,
             config=config,
             handoff=handoff,
@@ -261,11 +322,60 @@ def _values(
         )
         if d.kind not in ("sitrep", "request")
     ]
-    next_steps = [
-        f"{format_moment(d.due_at, zone)}: {d.label} ({d.source})"
-        + (word("deadline.breached") if d.is_breached else "")
+    all_next_steps: list[tuple[int | None, str]] = [
+        (
+            d.escalation_id,
+            f"{format_moment(d.due_at, zone)}: {d.label} ({d.source})"
+            + (word("deadline.breached") if d.is_breached else ""),
+        )
         for d in upcoming
     ]
+
+    def shared(lines: list[tuple[int | None, str]]) -> list[str]:
+        return [text for pk, text in lines if pk is None or pk in shared_ids]
+
+    def own(lines: list[tuple[int | None, str]], pk: int) -> list[str]:
+        return [text for line_pk, text in lines if line_pk == pk]
+
+    def state_line(link: CrisisEscalation) -> str:
+        return (
+            f"{name_of(link)}: {link.escalation.severity_name}, "
+            f"{link.escalation.get_status_display()}"
+            + (
+                f", owner {link.escalation.owner.display_name}"
+                if detail == "full" and link.escalation.owner
+                else ""
+            )
+        )
+
+    decision_lines = shared(all_decision_lines)
+    asks = shared(all_asks)
+    next_steps = shared(all_next_steps)
+    sections = tuple(
+        DraftSection(
+            escalation_id=link.escalation_id,
+            reference=link.escalation.reference,
+            body="\n".join(
+                [
+                    state_line(link)
+                    + (
+                        word("section.new")
+                        if in_period(link.linked_at) and not link.is_origin
+                        else ""
+                    ),
+                    *(
+                        f"- {text}"
+                        for text in (
+                            *own(all_decision_lines, link.escalation_id),
+                            *own(all_asks, link.escalation_id),
+                            *own(all_next_steps, link.escalation_id),
+                        )
+                    ),
+                ]
+            ),
+        )
+        for link in restricted
+    )
 
     interval = config.settings.sitrep_interval(crisis.level)
     if spec.keeps_cadence:
@@ -308,19 +418,7 @@ def _values(
             none,
         ),
         "new_escalations": _lines([name_of(link) for link in new_links], none),
-        "escalation_states": _lines(
-            [
-                f"{name_of(link)}: {link.escalation.severity_name}, "
-                f"{link.escalation.get_status_display()}"
-                + (
-                    f", owner {link.escalation.owner.display_name}"
-                    if detail == "full" and link.escalation.owner
-                    else ""
-                )
-                for link in links
-            ],
-            none,
-        ),
+        "escalation_states": _lines([state_line(link) for link in links], none),
         "decisions": _lines(decision_lines, none),
         "actions_taken": _lines(actions_taken, none),
         "open_asks": _lines(asks, none),
@@ -354,4 +452,4 @@ def _values(
             values[name] = ""
     if crisis.level == Level.CLOSED:
         values["next_sitrep"] = template.word(language, "no_sitrep_due")
-    return values
+    return values, sections

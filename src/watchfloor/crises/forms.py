@@ -4,6 +4,7 @@ take, and put a service's error back next to its field. The services decide."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from watchfloor.crises.config import CrisisConfig
+from watchfloor.crises.drafting import DraftSection
 from watchfloor.crises.models import (
     DECLARABLE_LEVELS,
     LEVEL_TRANSITIONS,
@@ -22,6 +24,7 @@ from watchfloor.crises.models import (
     WatchlistKind,
 )
 from watchfloor.crises.selectors import CriterionResult, RoleSlot
+from watchfloor.crises.services import SECTIONS_MAX
 from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
 from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
@@ -222,18 +225,76 @@ class DetailsForm(ServiceErrorForm):
         return _comma_separated(self.cleaned_data.get("languages", ""))
 
 
+_SECTION_FIELD = re.compile(r"^sections\[(\d+)\]")
+
+
 class SitrepForm(ServiceErrorForm):
+    """The shared text, and one text per section (``section_<n>_escalation`` and
+    ``section_<n>_body``): what concerns one restricted escalation, read by its readers
+    only. Unbound, the sections are the draft's; bound, those posted."""
+
     audience = forms.ChoiceField()
     language = forms.ChoiceField()
     subject = forms.CharField(max_length=500)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}))
 
-    def __init__(self, *args: Any, config: CrisisConfig, languages: tuple[str, ...], **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        config: CrisisConfig,
+        languages: tuple[str, ...],
+        sections: Sequence[DraftSection] = (),
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["audience"].choices = [
             (a.code, a.name) for a in config.settings.sitreps.audiences
         ]
         self.fields["language"].choices = [(code, code) for code in languages]
+        if self.is_bound:
+            count = 0
+            while count < SECTIONS_MAX and f"section_{count}_escalation" in self.data:
+                count += 1
+            posted = [str(self.data.get(f"section_{n}_escalation", "")) for n in range(count)]
+            references = [f"WF-{pk}" if pk.isdigit() else "" for pk in posted]
+        else:
+            references = [section.reference for section in sections]
+            for index, section in enumerate(sections):
+                self.initial[f"section_{index}_escalation"] = section.escalation_id
+                self.initial[f"section_{index}_body"] = section.body
+        for index, reference in enumerate(references):
+            self.fields[f"section_{index}_escalation"] = forms.IntegerField(
+                widget=forms.HiddenInput, min_value=1
+            )
+            self.fields[f"section_{index}_body"] = forms.CharField(
+                required=False,
+                strip=False,
+                label=f"Section on {reference} (restricted)",
+                help_text="Read only by people who may see it; empty it to leave it out.",
+                widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "true"}),
+            )
+
+    def form_field_for(self, service_field: str | None) -> str | None:
+        match = _SECTION_FIELD.match(service_field or "")
+        if match:
+            name = f"section_{match.group(1)}_body"
+            return name if name in self.fields else None
+        return super().form_field_for(service_field)
+
+    def _section_names(self) -> list[str]:
+        return [n for n in self.fields if n.startswith("section_") and n.endswith("_body")]
+
+    @property
+    def section_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self._section_names()]
+
+    def sections(self) -> list[tuple[int, str]]:
+        """(escalation id, text) of each section, as cleaned."""
+        data = self.cleaned_data
+        return [
+            (data[name.removesuffix("_body") + "_escalation"], data.get(name) or "")
+            for name in self._section_names()
+        ]
 
 
 class HandoffForm(ServiceErrorForm):

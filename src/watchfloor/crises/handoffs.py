@@ -2,6 +2,12 @@
 of shift — the state, open decisions and asks, owners changing, the deadlines of the next
 shift and the risks. Built from the record as the outgoing commander may see it, and kept
 (as JSON) exactly as confirmed.
+
+Everyone who may open the crisis reads the packet, partners included, so it is never
+shown as the commander saw it: every part that comes from an escalation carries that
+escalation's id (``escalation_id``), and :func:`packet_for_reader` keeps only the parts
+about escalations the reader may see, and counts only those. The parts about the crisis
+itself (its level, roles, key facts, the sitrep and handoff times) are for every reader.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ from watchfloor.crises.shifts import HandoffTime, following_handoff
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
+
+
+# The packet's shape: 2 keeps every escalation's part apart (``escalation_id``); packets
+# confirmed before were brought to it by migration 0005.
+PACKET_VERSION = 2
+# The lists of the packet whose items may come from an escalation.
+ESCALATION_PARTS = ("escalations", "open_decisions", "open_asks", "deadlines", "risks")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -54,23 +67,27 @@ def build_packet(
         market_codes=list(crisis.markets.values_list("code", flat=True)), current=current
     )
 
-    risks_found: list[str] = []
+    # Each risk says which escalation it comes from (None: the crisis itself).
+    risks_found: list[dict[str, Any]] = []
     clock_state = selectors.sitrep_clock(crisis, now=now, config=config)
     if clock_state.state == "overdue":
-        risks_found.append("The sitrep is overdue.")
+        risks_found.append({"text": "The sitrep is overdue.", "escalation_id": None})
     for deadline in everything_now:
         if deadline.is_breached and deadline.kind in ("statutory", "step"):
-            risks_found.append(f"Breached: {deadline.label} ({deadline.source}).")
-    unowned = [
-        link.escalation.reference
+            risks_found.append(
+                {
+                    "text": f"Breached: {deadline.label} ({deadline.source}).",
+                    "escalation_id": deadline.escalation_id,
+                }
+            )
+    risks_found.extend(
+        {"text": f"No owner: {link.escalation.reference}.", "escalation_id": link.escalation_id}
         for link in links
         if link.escalation.is_open and not link.escalation.owner_id
-    ]
-    if unowned:
-        risks_found.append(f"No owner: {', '.join(unowned)}.")
+    )
     open_roles = [slot.label for slot in slots if slot.holder is None]
     if open_roles:
-        risks_found.append(f"Roles open: {', '.join(open_roles)}.")
+        risks_found.append({"text": f"Roles open: {', '.join(open_roles)}.", "escalation_id": None})
 
     owners_changing = []
     if outgoing and incoming and outgoing.pk != incoming.pk:
@@ -82,6 +99,7 @@ def build_packet(
             }
         )
     return {
+        "version": PACKET_VERSION,
         "handoff_at": _iso(handoff.at),
         "from_region": handoff.from_region.code,
         "from_region_name": handoff.from_region.name,
@@ -93,8 +111,6 @@ def build_packet(
             "title": crisis.title,
             "level": Level(crisis.level).label,
             "summary": crisis.summary,
-            "escalations_open": sum(1 for link in links if link.escalation.is_open),
-            "escalations_total": len(links),
             "next_sitrep_due_at": _iso(crisis.next_sitrep_due_at),
             "commander": outgoing.display_name if outgoing else None,
             "key_facts": [note.body for note in pinned],
@@ -103,8 +119,18 @@ def build_packet(
                 for slot in slots
             ],
         },
+        # Counted for each reader among the escalations they may see.
+        "escalations": [
+            {
+                "escalation_id": link.escalation_id,
+                "reference": link.escalation.reference,
+                "is_open": link.escalation.is_open,
+            }
+            for link in links
+        ],
         "open_decisions": [
             {
+                "escalation_id": decision.escalation_id,
                 "escalation": f"WF-{decision.escalation_id}",
                 "text": f"{decision.action.label} under {decision.policy_version.policy.name} "
                 f"v{decision.policy_version.version}, awaiting approval",
@@ -114,6 +140,7 @@ def build_packet(
         ],
         "open_asks": [
             {
+                "escalation_id": row.request.escalation_id,
                 "escalation": f"WF-{row.request.escalation_id}",
                 "text": f"{row.request.get_kind_display()} ({row.request.reference}), due "
                 f"{_iso(row.request.due_at)}" + (" — overdue" if row.is_overdue else ""),
@@ -124,7 +151,7 @@ def build_packet(
             )
         ]
         + [
-            {"escalation": f"WF-{pk}", "text": title, "team": team}
+            {"escalation_id": pk, "escalation": f"WF-{pk}", "text": title, "team": team}
             for pk, title, team in selectors.partner_owned_open_steps(
                 viewer=viewer, escalation_ids=[link.escalation_id for link in links]
             )
@@ -132,6 +159,7 @@ def build_packet(
         "owners_changing": owners_changing,
         "deadlines": [
             {
+                "escalation_id": d.escalation_id,
                 "due_at": _iso(d.due_at),
                 "label": d.label,
                 "source": d.source,
@@ -143,3 +171,29 @@ def build_packet(
         "risks": risks_found,
         "risks_noted": risks,
     }
+
+
+def packet_for_reader(
+    packet: dict[str, Any], *, visible_escalation_ids: set[int]
+) -> dict[str, Any]:
+    """The packet as one reader may read it: of the parts that come from an escalation,
+    only those about escalations in ``visible_escalation_ids``; the counts of escalations
+    among those; each risk as its text. Nothing marks what was left out."""
+    shown = dict(packet)
+    for part in ESCALATION_PARTS:
+        shown[part] = [
+            item
+            for item in packet.get(part) or []
+            if isinstance(item, dict)
+            and (
+                item.get("escalation_id") is None or item["escalation_id"] in visible_escalation_ids
+            )
+        ]
+    escalations = shown.pop("escalations")
+    shown["state"] = {
+        **(packet.get("state") or {}),
+        "escalations_open": sum(1 for e in escalations if e.get("is_open")),
+        "escalations_total": len(escalations),
+    }
+    shown["risks"] = [str(risk.get("text", "")) for risk in shown["risks"]]
+    return shown

@@ -279,6 +279,36 @@ class Sitrep(models.Model):
         return self.was_due_at is not None and self.sent_at > self.was_due_at
 
 
+class SitrepSection(models.Model):
+    """A part of a sent sitrep about one restricted escalation, kept apart from the shared
+    text: shown only to readers who may see that escalation, and left out, with no mark
+    where it was, for everyone else (``selectors.sitrep_for_reader``). Kept as sent."""
+
+    sitrep = models.ForeignKey(Sitrep, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveSmallIntegerField()
+    escalation = models.ForeignKey(
+        "escalations.Escalation", on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["sitrep", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sitrep", "position"], name="sitrep_section_position"),
+            models.UniqueConstraint(
+                fields=["sitrep", "escalation"], name="sitrep_section_per_escalation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sitrep} section on WF-{self.escalation_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise SentRecordError("a sent sitrep is kept as it was sent; send a new one instead")
+        super().save(*args, **kwargs)
+
+
 class Handoff(models.Model):
     """A follow-the-sun handoff: the packet as the outgoing commander confirmed it, and the
     incoming commander's acknowledgement (which hands command over)."""

@@ -6,7 +6,7 @@ hidden escalation is never listed, counted or quoted in a crisis the viewer may 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,9 @@ from watchfloor.crises.models import (
     RoleAssignment,
     RoleKind,
     Sitrep,
+    SitrepSection,
 )
+from watchfloor.crises.models import SitrepReminder as SitrepReminderRow
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.shifts import HandoffTime, next_handoff_time, previous_handoff_time
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
@@ -288,11 +290,6 @@ def visible_links(*, crisis: Crisis, viewer: User) -> list[CrisisEscalation]:
     )
 
 
-def all_linked_escalation_ids(crisis: Crisis) -> list[int]:
-    """Every linked escalation, seen or not: for guards, never for display."""
-    return list(crisis.links.values_list("escalation_id", flat=True))
-
-
 def visible_escalation_ids(*, crisis: Crisis, viewer: User) -> set[int]:
     """The linked escalations the viewer may see, by id (for reading the timeline)."""
     return set(
@@ -467,6 +464,17 @@ class SitrepReminder:
     clock: SitrepClock
 
 
+def reminder_notifications_hidden_from(user: User) -> QuerySet[SitrepReminderRow]:
+    """The sitrep reminders' notifications about crises ``user`` may not see (they name
+    the crisis and its commander): registered with ``notify.selectors`` so the delivery
+    log leaves them out."""
+    return (
+        SitrepReminderRow.objects.exclude(notification=None)
+        .exclude(crisis__in=crises_visible_to(user))
+        .values("notification_id")
+    )
+
+
 def sitrep_reminders(*, now: datetime, config: CrisisConfig | None = None) -> list[SitrepReminder]:
     """Active crises whose sitrep is due soon or overdue, the most overdue first.
 
@@ -531,20 +539,16 @@ class CriterionResult:
     def detail(self) -> str:
         return ", ".join(text for _, text in self.blockers)
 
-    def seen_by(self, visible_escalation_ids: set[int]) -> CriterionResult:
-        """The result as a reader sees it: whether it is met counts every escalation, but
-        only the ones they may see are named."""
-        return replace(
-            self, blockers=tuple(b for b in self.blockers if b[0] in visible_escalation_ids)
-        )
-
 
 def stand_down_criteria(
-    *, crisis: Crisis, now: datetime, config: CrisisConfig
+    *, crisis: Crisis, viewer: User, now: datetime, config: CrisisConfig
 ) -> list[CriterionResult]:
-    """Each configured criterion and whether the record meets it. Guards use every linked
-    escalation, seen or not; a reader is shown them through ``CriterionResult.seen_by``."""
-    ids = all_linked_escalation_ids(crisis)
+    """Each configured criterion and whether the record meets it, as ``viewer`` may see
+    the record: only the linked escalations they may see are counted or named. A
+    criterion held up by an escalation hidden from them reads as met to them, since
+    "not met, by something you cannot see" would tell them the hidden case is there;
+    the people on its access list see it hold the criterion up (see docs/security.md)."""
+    ids = sorted(visible_escalation_ids(crisis=crisis, viewer=viewer))
     results = []
     for criterion in config.settings.stand_down.criteria:
         check = criterion.check
@@ -662,6 +666,26 @@ def get_sitrep(*, crisis: Crisis, sitrep_id: int | str) -> Sitrep:
     if sitrep is None:
         raise NotFound(f"no sitrep {sitrep_id} on {crisis.reference}", field="sitrep_id")
     return sitrep
+
+
+@dataclass(frozen=True)
+class SitrepReading:
+    """A sent sitrep as one reader reads it: the shared text, and the sections on the
+    escalations they may see (the others are left out, with no mark where they were)."""
+
+    sitrep: Sitrep
+    sections: list[SitrepSection]
+
+
+def sitrep_for_reader(*, sitrep: Sitrep, viewer: User) -> SitrepReading:
+    return SitrepReading(
+        sitrep=sitrep,
+        sections=list(
+            SitrepSection.objects.filter(
+                sitrep=sitrep, escalation__in=escalations_visible_to(viewer)
+            ).select_related("escalation")
+        ),
+    )
 
 
 def get_note(*, crisis: Crisis, note_id: int | str) -> CrisisNote:
@@ -811,10 +835,7 @@ def war_room(
         handoffs=handoffs,
         events=events,
         decision_events=decision_events,
-        criteria=[
-            result.seen_by({link.escalation_id for link in links})
-            for result in stand_down_criteria(crisis=crisis, now=now, config=config)
-        ]
+        criteria=stand_down_criteria(crisis=crisis, viewer=viewer, now=now, config=config)
         if with_criteria
         else [],
     )

@@ -10,11 +10,13 @@ a restricted crisis never shows on the timeline of an escalation others may see.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -45,6 +47,7 @@ from watchfloor.crises.models import (
     RoleKind,
     RootCause,
     Sitrep,
+    SitrepSection,
 )
 from watchfloor.crises.permissions import may_add_crisis_notes, may_command_crisis, may_work_crisis
 from watchfloor.crises.shifts import HandoffTime
@@ -63,6 +66,7 @@ NOTE_MAX = 20_000
 REASON_MAX = 5_000
 SUBJECT_MAX = 500
 SITREP_MAX = 50_000
+_REFERENCE_IN_TEXT = re.compile(r"\bWF-(\d+)\b")
 
 
 # ---------------------------------------------------------------- helpers
@@ -491,7 +495,9 @@ def change_level(
     unmet: list[str] = []
     if to_level == Level.STAND_DOWN:
         confirmed = set(confirmed_criteria)
-        results = selectors.stand_down_criteria(crisis=crisis, now=now, config=config)
+        # From what the actor may see, as the war room showed it to them: a case hidden
+        # from them neither holds them up nor is named in the record of their decision.
+        results = selectors.stand_down_criteria(crisis=crisis, viewer=actor, now=now, config=config)
         known = {r.criterion.code for r in results}
         for code in sorted(confirmed - known):
             raise InvalidInput(f"unknown stand-down criterion '{code}'", field="confirmed_criteria")
@@ -503,7 +509,11 @@ def change_level(
                     "label": result.criterion.label,
                     "met": met,
                     "how": "confirmed" if result.met is None else "from the record",
-                    "detail": result.detail,
+                    # Escalation by escalation, so each reader is shown only what holds
+                    # it up among the escalations they may see (crises.timeline).
+                    "blockers": [
+                        {"escalation_id": pk, "text": text} for pk, text in result.blockers
+                    ],
                 }
             )
             if not met:
@@ -829,6 +839,49 @@ def record_restricted_view(*, crisis: Crisis, actor: User, channel: str) -> None
 # ---------------------------------------------------------------- sitreps
 
 
+SECTIONS_MAX = 200
+# A title shorter than this is too plain a phrase to tell a case by.
+_TITLE_MATCH_MIN = 8
+
+
+def _restricted_named(*, crisis: Crisis, actor: User, texts: Iterable[str]) -> list[Escalation]:
+    """The restricted escalations the actor may see that could be named in ``texts``:
+    those linked to the crisis, and any other one referred to by its reference. Only what
+    the actor may see, so a refusal never tells them of a case they cannot see."""
+    references = {int(pk) for text in texts for pk in _REFERENCE_IN_TEXT.findall(text)}
+    return list(
+        escalations_visible_to(actor)
+        .filter(is_restricted=True)
+        .filter(Q(pk__in=references) | Q(crisis_links__crisis=crisis))
+        .distinct()
+        .only("pk", "title", "is_restricted")
+    )
+
+
+def _names(text: str, escalation: Escalation) -> bool:
+    if re.search(rf"\bWF-{escalation.pk}\b", text):
+        return True
+    title = " ".join(escalation.title.split()).casefold()
+    return len(title) >= _TITLE_MATCH_MIN and title in " ".join(text.split()).casefold()
+
+
+def _refuse_restricted_in_shared_text(
+    *, texts: dict[str, str], restricted: list[Escalation], allowed: int | None = None
+) -> None:
+    """Every reader of a sitrep reads its shared text (and every reader of a section reads
+    that section): a restricted case named there would reach people off its access list."""
+    for field_name, text in texts.items():
+        for escalation in restricted:
+            if escalation.pk != allowed and _names(text, escalation):
+                where = "the shared text" if allowed is None else "this section"
+                raise InvalidInput(
+                    f"{where} names {escalation.reference}, a restricted escalation: readers "
+                    "outside its access list would read it; put what concerns it in its "
+                    "own section",
+                    field=field_name,
+                )
+
+
 @transaction.atomic
 def send_sitrep(
     *,
@@ -838,10 +891,17 @@ def send_sitrep(
     subject: str,
     body: str,
     actor: User,
+    sections: Iterable[tuple[int, str]] = (),
 ) -> Sitrep:
     """Record a sitrep as sent to ``audience``, exactly as written, with the next number
     for that audience. Sending the sitrep of record (the audience that keeps the cadence)
     sets when the next one is due. Recording only: delivery is the notification engine's.
+
+    ``sections``: (escalation id, text) for what concerns one escalation linked to the
+    crisis, kept apart and shown only to readers who may see that escalation (see
+    ``crises.drafting``); an empty one is left out. The shared text (subject and body) may
+    not name a restricted escalation, and a section no restricted escalation but its own:
+    readers outside an access list would read it.
     """
     _require(may_work_crisis(actor), "your role cannot send sitreps")
     config = crisis_config()
@@ -864,6 +924,21 @@ def send_sitrep(
         )
     subject = _text(subject, field="subject", max_length=SUBJECT_MAX, required=True)
     body = _text(body, field="body", max_length=SITREP_MAX, required=True)
+    kept = _sitrep_sections(
+        crisis=crisis, actor=actor, sections=sections, public=audience_spec.detail == "public"
+    )
+    restricted = _restricted_named(
+        crisis=crisis, actor=actor, texts=[subject, body, *(text for _, text in kept)]
+    )
+    _refuse_restricted_in_shared_text(
+        texts={"subject": subject, "body": body}, restricted=restricted
+    )
+    for index, (escalation, text) in enumerate(kept):
+        _refuse_restricted_in_shared_text(
+            texts={f"sections[{index}].body": text},
+            restricted=restricted,
+            allowed=escalation.pk,
+        )
     previous = Sitrep.objects.filter(crisis=crisis, audience=audience).order_by("-number").first()
     keeps_cadence = audience_spec.keeps_cadence
     now = clock.now()
@@ -881,6 +956,10 @@ def send_sitrep(
         was_due_at=crisis.next_sitrep_due_at if keeps_cadence else None,
         template_code=template.spec.code,
         template_digest=template.digest,
+    )
+    SitrepSection.objects.bulk_create(
+        SitrepSection(sitrep=sitrep, position=position, escalation=escalation, body=text)
+        for position, (escalation, text) in enumerate(kept)
     )
     if keeps_cadence:
         _refresh_sitrep_due(crisis, config)
@@ -900,6 +979,11 @@ def send_sitrep(
             "language": language,
             "subject": subject,
             "body": body,
+            # Each read only by those who may see its escalation (crises.timeline).
+            "sections": [
+                {"escalation_id": escalation.pk, "escalation": escalation.reference, "body": text}
+                for escalation, text in kept
+            ],
             "was_due_at": sitrep.was_due_at,
             "late": sitrep.is_late,
             "next_sitrep_due_at": crisis.next_sitrep_due_at,
@@ -907,6 +991,47 @@ def send_sitrep(
         },
     )
     return sitrep
+
+
+def _sitrep_sections(
+    *, crisis: Crisis, actor: User, sections: Iterable[tuple[int, str]], public: bool
+) -> list[tuple[Escalation, str]]:
+    """The sections to keep, checked: each about an escalation linked to the crisis that the
+    actor may see, at most one each; empty ones dropped. A public sitrep has none."""
+    wanted = list(sections)
+    if len(wanted) > SECTIONS_MAX:
+        raise InvalidInput(
+            f"a sitrep has at most {SECTIONS_MAX} sections, not {len(wanted)}", field="sections"
+        )
+    linked = {
+        escalation.pk: escalation
+        for escalation in escalations_visible_to(actor).filter(
+            pk__in=[pk for pk, _ in wanted], crisis_links__crisis=crisis
+        )
+    }
+    kept: list[tuple[Escalation, str]] = []
+    for index, (pk, text) in enumerate(wanted):
+        text = _text(text, field=f"sections[{index}].body", max_length=SITREP_MAX, required=False)
+        if not text:
+            continue
+        if public:
+            raise InvalidInput(
+                "a public sitrep says nothing about individual cases: it has no sections",
+                field=f"sections[{index}]",
+            )
+        escalation = linked.get(pk)
+        if escalation is None:
+            raise InvalidInput(
+                f"no escalation WF-{pk} that you can see in {crisis.reference}",
+                field=f"sections[{index}].escalation",
+            )
+        if any(kept_escalation.pk == pk for kept_escalation, _ in kept):
+            raise InvalidInput(
+                f"{escalation.reference} has two sections; make them one",
+                field=f"sections[{index}].escalation",
+            )
+        kept.append((escalation, text))
+    return kept
 
 
 # ---------------------------------------------------------------- follow the sun

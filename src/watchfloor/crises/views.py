@@ -53,7 +53,7 @@ from watchfloor.crises.forms import (
     WatchlistEntryForm,
     WatchlistRemoveForm,
 )
-from watchfloor.crises.handoffs import build_packet
+from watchfloor.crises.handoffs import build_packet, packet_for_reader
 from watchfloor.crises.models import ActionItem, Crisis, CrisisNote, Level
 from watchfloor.crises.permissions import (
     may_add_crisis_notes,
@@ -670,6 +670,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
         },
         config=config,
         languages=draft.languages,
+        sections=draft.sections,
     )
     if sending:
         status = 400
@@ -682,6 +683,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
                     language=data["language"],
                     subject=data["subject"],
                     body=data["body"],
+                    sections=form.sections(),
                     actor=request.user,
                 )
             except PermissionDenied:
@@ -722,10 +724,11 @@ def sitrep_detail(request: HttpRequest, crisis_id: int, sitrep_id: int) -> HttpR
     detail = audience.detail if audience else "full"
     if not may_read_sitrep(request.user, detail=detail):
         raise NotFound(f"no sitrep {sitrep_id} on {crisis.reference}", field="sitrep_id")
+    reading = selectors.sitrep_for_reader(sitrep=sitrep, viewer=request.user)
     return render(
         request,
         "crises/sitrep_detail.html",
-        {"crisis": crisis, "sitrep": sitrep, "audience": audience},
+        {"crisis": crisis, "sitrep": sitrep, "sections": reading.sections, "audience": audience},
     )
 
 
@@ -787,7 +790,9 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
                 return redirect("crisis-handoff", crisis_id=crisis.pk)
     packet = None
     if in_play is not None:
-        packet = (
+        # The confirmed packet holds what the outgoing commander saw: each reader is shown
+        # the parts about escalations they may see (the live one is theirs already).
+        packet = packet_for_reader(
             confirmed.packet
             if confirmed is not None
             else build_packet(
@@ -798,7 +803,10 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
                 config=config,
                 outgoing=commander,
                 incoming=None,
-            )
+            ),
+            visible_escalation_ids=selectors.visible_escalation_ids(
+                crisis=crisis, viewer=request.user
+            ),
         )
     return render(
         request,

@@ -104,7 +104,10 @@ def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
     services.record_restricted_view(
         escalation=escalation, actor=request_actor(request), channel="api"
     )
-    return [TimelineEntryOut.build(entry) for entry in selectors.escalation_timeline(escalation)]
+    return [
+        TimelineEntryOut.build(entry)
+        for entry in selectors.escalation_timeline(escalation, viewer=request_actor(request))
+    ]
 
 
 # ---------------------------------------------------------------- creating and working

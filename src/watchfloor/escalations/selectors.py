@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -169,23 +171,124 @@ class TimelineEntry:
     action: str
     label: str
     data: dict[str, Any]
+    # Where the event sits in the log, and the escalation it is about (for merging
+    # several escalations' timelines and telling them apart again).
+    sequence: int = 0
+    escalation_id: int | None = None
 
 
-def escalation_timeline(escalation: Escalation) -> list[TimelineEntry]:
-    """The audit events about this escalation, in order. Views of restricted escalations
-    are kept in the log but left out of the reading timeline to keep it about the work."""
-    return [
-        TimelineEntry(
-            at=event.occurred_at,
-            actor=event.actor_label,
-            action=event.action,
-            label=event.action_label,
-            data=event.data,
+# ---------------------------------------------------------------- timelines for a reader
+#
+# An event on one escalation's timeline may name something else: the escalation it was
+# linked with or merged into, or (events of the apps above) a crisis and the other
+# escalations in it. A timeline is read through :func:`timeline_for_reader`, which leaves
+# out or blanks what names something the reader may not see. Apps above this one register
+# a reader for their own events in their ``AppConfig.ready()``.
+
+TimelineReader = Callable[["User", list[TimelineEntry]], list[TimelineEntry]]
+_timeline_readers: list[TimelineReader] = []
+_REFERENCE = re.compile(r"^WF-(\d+)$")
+
+
+def register_timeline_reader(reader: TimelineReader) -> None:
+    """Add a step that shows a reader another app's events on an escalation timeline: it
+    gets the reader and the entries, and returns them with what the reader may not see
+    left out or blanked (in one query or none, never one per entry)."""
+    if reader not in _timeline_readers:
+        _timeline_readers.append(reader)
+
+
+def escalation_id_of(reference: Any) -> int | None:
+    """``WF-12`` → 12; None for anything else."""
+    match = _REFERENCE.match(str(reference or ""))
+    return int(match.group(1)) if match else None
+
+
+def visible_escalation_ids(user: User, ids: Iterable[int | None]) -> set[int]:
+    """Which of ``ids`` the user may see: one query, none when there is nothing to ask."""
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return set()
+    return set(escalations_visible_to(user).filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+# The escalation events that name another escalation, and the key that names it.
+_NAMES_ANOTHER = {
+    AuditAction.ESCALATION_LINKED: "with",
+    AuditAction.ESCALATION_MERGED: "into",
+    AuditAction.ESCALATION_ABSORBED: "duplicate",
+}
+
+
+def _other_escalations_for_reader(
+    user: User, entries: list[TimelineEntry], *, visible: set[int] | None
+) -> list[TimelineEntry]:
+    """A link to, or a merge with, an escalation the reader may not see: the link (with its
+    reason) and the absorption are left out; the merge of this one is kept, as it closed
+    this escalation, without what it was merged into or why. ``visible``: the linked
+    escalations the reader may see, when the caller has them already (spares a query)."""
+    if visible is None:
+        visible = visible_escalation_ids(
+            user,
+            (
+                escalation_id_of(entry.data.get(_NAMES_ANOTHER[entry.action]))
+                for entry in entries
+                if entry.action in _NAMES_ANOTHER and isinstance(entry.data, dict)
+            ),
         )
-        for event in events_for_escalation(escalation.pk).exclude(
-            action=AuditAction.ESCALATION_VIEWED
-        )
-    ]
+    shown = []
+    for entry in entries:
+        key = _NAMES_ANOTHER.get(entry.action)
+        if key is None or not isinstance(entry.data, dict):
+            shown.append(entry)
+            continue
+        if escalation_id_of(entry.data.get(key)) in visible:
+            shown.append(entry)
+        elif entry.action == AuditAction.ESCALATION_MERGED:
+            data = {k: v for k, v in entry.data.items() if k not in ("into", "reason")}
+            shown.append(replace(entry, data=data))
+    return shown
+
+
+def timeline_for_reader(
+    entries: Iterable[TimelineEntry], *, viewer: User, linked_visible: Iterable[int] | None = None
+) -> list[TimelineEntry]:
+    """The entries as ``viewer`` may read them (see the note above). ``linked_visible``:
+    every escalation linked to the one whose timeline this is that the viewer may see,
+    when the caller has them already (an escalation names others only through links)."""
+    shown = _other_escalations_for_reader(
+        viewer, list(entries), visible=set(linked_visible) if linked_visible is not None else None
+    )
+    for reader in _timeline_readers:
+        shown = reader(viewer, shown)
+    return shown
+
+
+def escalation_timeline(
+    escalation: Escalation, *, viewer: User, linked_visible: Iterable[int] | None = None
+) -> list[TimelineEntry]:
+    """The audit events about this escalation, in order, as ``viewer`` may read them
+    (``linked_visible`` as for :func:`timeline_for_reader`). Views of restricted
+    escalations are kept in the log but left out of the reading timeline to keep it
+    about the work."""
+    return timeline_for_reader(
+        (
+            TimelineEntry(
+                at=event.occurred_at,
+                actor=event.actor_label,
+                action=event.action,
+                label=event.action_label,
+                data=event.data,
+                sequence=event.sequence,
+                escalation_id=event.escalation_id,
+            )
+            for event in events_for_escalation(escalation.pk).exclude(
+                action=AuditAction.ESCALATION_VIEWED
+            )
+        ),
+        viewer=viewer,
+        linked_visible=linked_visible,
+    )
 
 
 EXPORT_COLUMNS = (

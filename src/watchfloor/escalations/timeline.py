@@ -86,7 +86,9 @@ def _linked(data: dict[str, Any]) -> tuple[str, str]:
 
 def _merged(data: dict[str, Any]) -> tuple[str, str]:
     was = f" (was {_status(data['from_status'])})" if data.get("from_status") else ""
-    return f"merged into {data.get('into', '')}{was}", str(data.get("reason", ""))
+    # Without "into" when the reader may not see the escalation it went into.
+    into = f" into {data['into']}" if data.get("into") else ""
+    return f"merged{into}{was}", str(data.get("reason", ""))
 
 
 def _absorbed(data: dict[str, Any]) -> tuple[str, str]:

@@ -318,6 +318,7 @@ def _render_detail(
         for decision in escalation.decisions.all()
     ]
     rubric = rubric_for(escalation.catalog_version)
+    linked = list(selectors.linked_escalations(escalation=escalation, user=user))
     # The primary market is one of the (prefetched) markets: no query of its own.
     primary_market = next(
         (m for m in escalation.markets.all() if m.pk == escalation.primary_market_id), None
@@ -333,8 +334,12 @@ def _render_detail(
         "primary_market": primary_market,
         "market_zone": primary_market.primary_time_zone if primary_market else "UTC",
         "decisions": decisions,
-        "linked": list(selectors.linked_escalations(escalation=escalation, user=user)),
-        "timeline": readable_timeline(selectors.escalation_timeline(escalation)),
+        "linked": linked,
+        "timeline": readable_timeline(
+            selectors.escalation_timeline(
+                escalation, viewer=user, linked_visible=[other.pk for other in linked]
+            )
+        ),
         "forms": action_forms,
         "bound_form": bound[0] if bound else "",
     }

@@ -1,11 +1,14 @@
 """Reads of notifications. Need to know first: a notification about an escalation is as
-visible as the escalation, and the delivery log is for leads and administrators."""
+visible as the escalation, a notification about something of an app above this one (a
+crisis's sitrep reminder) as visible as that thing, and the delivery log is for leads and
+administrators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -29,6 +32,20 @@ if TYPE_CHECKING:
 PANEL_ENGAGEMENTS = 5
 
 
+# A notification may be about something of an app above notify (a crisis's sitrep reminder
+# names the crisis and who commands it). That app registers, in its ``AppConfig.ready()``,
+# a function giving the ids of its notifications a person may not see, as a query.
+HiddenNotifications = Callable[["User"], "QuerySet[Any]"]
+_hidden_notifications: list[HiddenNotifications] = []
+
+
+def register_hidden_notifications(hidden: HiddenNotifications) -> None:
+    """Add a rule that hides notifications from people: ``hidden(user)`` returns a query of
+    the notification ids ``user`` may not see (``.values("notification_id")``, say)."""
+    if hidden not in _hidden_notifications:
+        _hidden_notifications.append(hidden)
+
+
 def notifications_visible_to(user: User) -> QuerySet[Notification]:
     """The only way to start a query of notifications for a person."""
     notifications = Notification.objects.all()
@@ -36,9 +53,12 @@ def notifications_visible_to(user: User) -> QuerySet[Notification]:
         return notifications.none()
     if is_admin(user):
         return notifications
-    return notifications.filter(
+    notifications = notifications.filter(
         Q(escalation__isnull=True) | Q(escalation__in=escalations_visible_to(user).values("pk"))
     )
+    for hidden in _hidden_notifications:
+        notifications = notifications.exclude(pk__in=hidden(user))
+    return notifications
 
 
 @dataclass(frozen=True)
