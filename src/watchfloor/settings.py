@@ -253,3 +253,7 @@ EMAIL_TIMEOUT = _email.timeout
 EMAIL_FILE_PATH = _email.file_path
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
 WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# API tokens (docs/security.md, "API tokens"): how long a new token lives unless
+# `watchfloor token create --days N` says otherwise.
+WATCHFLOOR_API_TOKEN_DAYS = int(os.environ.get("WATCHFLOOR_API_TOKEN_DAYS", "90"))

@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 
+from watchfloor.core import clock
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import Role
@@ -17,6 +18,7 @@ from watchfloor.people.models import (
     User,
 )
 from watchfloor.people.services import (
+    revoke_api_token,
     save_team_as_admin,
     save_user_as_admin,
     validate_time_zone,
@@ -70,10 +72,49 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(APIToken)
 class APITokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Tokens are created and revoked with `watchfloor token`, which audits both."""
+    """Every API token, whose it is, what it may do, when it expires and was last used.
+    Tokens are created with `watchfloor token create`; an admin revokes them here (the
+    "Revoke" action) or with `watchfloor token revoke`. Both are audited."""
 
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    search_fields = ("name", "user__username")
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "state",
+    )
+    list_filter = ("revoked_at", "expires_at")
+    list_select_related = ("user", "revoked_by")
+    search_fields = ("name", "prefix", "user__username")
+    ordering = ("-created_at",)
+    actions = ["revoke_tokens"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, token: APIToken) -> str:
+        return ", ".join(token.scopes)
+
+    @admin.display(description="state")
+    def state(self, token: APIToken) -> str:
+        state = token.state_at(clock.now())
+        if state == "revoked" and token.revoked_by is not None:
+            return f"revoked by {token.revoked_by.username}"
+        return state
+
+    @admin.action(description="Revoke the selected tokens", permissions=["view"])
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = []
+        for token in queryset.filter(revoked_at__isnull=True):
+            revoke_api_token(token=token, actor=request.user)
+            revoked.append(f"{token.prefix}… ({token.name})")
+        if revoked:
+            self.message_user(request, f"Revoked {len(revoked)}: {', '.join(revoked)}.")
+        else:
+            self.message_user(
+                request, "The selected tokens were already revoked.", level=messages.WARNING
+            )
 
 
 # ---------------------------------------------------------------- rotas
