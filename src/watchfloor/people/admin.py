@@ -2,10 +2,12 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from watchfloor.core import clock
 from watchfloor.core.admin import ReadOnlyAdminMixin
-from watchfloor.core.errors import InvalidInput
+from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.core.roles import Role
 from watchfloor.people.models import (
     APIToken,
@@ -18,6 +20,7 @@ from watchfloor.people.models import (
     User,
 )
 from watchfloor.people.services import (
+    remove_second_factor,
     revoke_api_token,
     save_team_as_admin,
     save_user_as_admin,
@@ -52,6 +55,31 @@ class WatchfloorUserAdmin(UserAdmin):
         *UserAdmin.fieldsets,
         ("Watchfloor", {"fields": ("role", "team", "time_zone", "languages")}),
     )
+
+    actions = ["remove_second_factors"]
+
+    @admin.action(description="Remove second factor (lost phone)", permissions=["change"])
+    def remove_second_factors(self, request, queryset) -> None:
+        done, skipped = [], []
+        for person in queryset:
+            try:
+                remove_second_factor(
+                    user=person, actor=request.user, reason="removed by an administrator"
+                )
+            except WatchfloorError:
+                skipped.append(person.username)
+            else:
+                done.append(person.username)
+        if done:
+            self.message_user(
+                request,
+                f"Removed the authenticator app and recovery codes of {', '.join(done)}; "
+                "they set up a new app at their next sign-in.",
+            )
+        if skipped:
+            self.message_user(
+                request, f"No second factor to remove: {', '.join(skipped)}.", messages.WARNING
+            )
 
     def save_model(self, request, obj, form, change):
         save_user_as_admin(user=obj, actor=request.user, changed_fields=list(form.changed_data))
@@ -115,6 +143,37 @@ class APITokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request, "The selected tokens were already revoked.", level=messages.WARNING
             )
+
+
+# ---------------------------------------------------------------- second factor
+# django-otp's devices change only through the audited services: the person's own
+# sign-in security page, or the "Remove second factor" action on a person above.
+
+
+class ReadOnlyTOTPDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+
+
+class ReadOnlyStaticDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+
+
+def replace_device_admins() -> None:
+    """Swap django-otp's editable device admins for read-only lists."""
+    for model, model_admin in (
+        (TOTPDevice, ReadOnlyTOTPDeviceAdmin),
+        (StaticDevice, ReadOnlyStaticDeviceAdmin),
+    ):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+        admin.site.register(model, model_admin)
 
 
 # ---------------------------------------------------------------- rotas

@@ -15,6 +15,7 @@ from ninja.utils import check_csrf
 
 from watchfloor.core.errors import PermissionDenied
 from watchfloor.people.models import TokenScope
+from watchfloor.people.second_factor import session_needs_second_factor
 from watchfloor.people.services import check_api_token
 
 if TYPE_CHECKING:
@@ -60,12 +61,19 @@ class BrowserSessionAuth(SessionAuth):
     """The signed-in browser session, with Django's CSRF check on unsafe methods.
 
     The CSRF question only arises once a session has identified someone; a request with
-    no session at all is simply unauthenticated (401), not forbidden."""
+    no session at all is simply unauthenticated (401), not forbidden. A session that has
+    passed the password but still owes its second factor is not signed in yet."""
 
     def __call__(self, request: HttpRequest) -> User | None:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
+        if session_needs_second_factor(request):
+            raise PermissionDenied(
+                "finish signing in: this session still needs its second factor "
+                "(open Watchfloor in the browser), or use an API token",
+                code="second_factor_required",
+            )
         if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
             raise PermissionDenied(
                 "the CSRF token is missing or wrong: send the value of the csrftoken cookie "
