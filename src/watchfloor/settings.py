@@ -182,7 +182,6 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     CSRF_TRUSTED_ORIGINS = [
         origin.strip()
         for origin in os.environ.get("WATCHFLOOR_CSRF_TRUSTED_ORIGINS", "").split(",")
@@ -346,3 +345,39 @@ AUTH_PASSWORD_VALIDATORS = [
 # API tokens (docs/security.md, "API tokens"): how long a new token lives unless
 # `watchfloor token create --days N` says otherwise.
 WATCHFLOOR_API_TOKEN_DAYS = _env_int("WATCHFLOOR_API_TOKEN_DAYS", 90)
+
+
+# ---------------------------------------------------------------- behind a TLS proxy
+# docs/security.md, "Deploying behind a TLS proxy". waitress believes the forwarding
+# headers only from WATCHFLOOR_TRUSTED_PROXY (an address, or "*" when only the proxy can
+# reach the server) and only those named in WATCHFLOOR_TRUSTED_PROXY_HEADERS; it drops
+# them from anyone else. Django is told the request was HTTPS only when a proxy is trusted
+# to say so.
+WATCHFLOOR_TRUSTED_PROXY = os.environ.get("WATCHFLOOR_TRUSTED_PROXY", "").strip() or None
+_PROXY_HEADERS = {
+    "x-forwarded-proto",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-by",
+    "forwarded",
+}
+WATCHFLOOR_TRUSTED_PROXY_HEADERS = sorted(
+    {
+        header.strip().lower()
+        for header in os.environ.get(
+            "WATCHFLOOR_TRUSTED_PROXY_HEADERS", "x-forwarded-proto x-forwarded-for"
+        )
+        .replace(",", " ")
+        .split()
+    }
+)
+if set(WATCHFLOOR_TRUSTED_PROXY_HEADERS) - _PROXY_HEADERS:
+    raise ImproperlyConfigured(
+        "WATCHFLOOR_TRUSTED_PROXY_HEADERS names unknown headers "
+        f"{sorted(set(WATCHFLOOR_TRUSTED_PROXY_HEADERS) - _PROXY_HEADERS)}; use "
+        f"{', '.join(sorted(_PROXY_HEADERS))}"
+    )
+WATCHFLOOR_TRUSTED_PROXY_COUNT = _env_int("WATCHFLOOR_TRUSTED_PROXY_COUNT", 1)
+if WATCHFLOOR_TRUSTED_PROXY and "x-forwarded-proto" in WATCHFLOOR_TRUSTED_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

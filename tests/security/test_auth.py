@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.password_validation import validate_password
+from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -30,8 +31,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
+from watchfloor.people.demo_accounts import DEMO_PASSWORD, demo_usernames
 from watchfloor.people.models import APIToken
-from watchfloor.people.services import create_api_token
+from watchfloor.people.services import create_api_token, create_user
 
 pytestmark = pytest.mark.django_db
 
@@ -605,3 +607,61 @@ def test_passwords_must_pass_all_four_validators(analyst, password, message):
 
 def test_a_long_unusual_passphrase_passes(analyst):
     validate_password("tidal basin lantern 47 quietly", user=analyst)
+
+
+# ---------------------------------------------------------------- 10. demo accounts in production
+
+
+def test_the_deploy_check_fails_while_demo_accounts_keep_the_demo_password(catalog, settings):
+    for username in ("analyst", "lead", "aoife.policy"):
+        create_user(username=username, password=DEMO_PASSWORD, role="analyst", actor=None)
+    create_user(username="mei.analyst", password=DEMO_PASSWORD, role="analyst", actor=None)
+
+    errors = [m for m in run_checks(include_deployment_checks=True) if m.id == "watchfloor.E101"]
+
+    assert len(errors) == 1
+    # Named accounts of the demo (and of its rota), not a person who chose the same password.
+    assert "analyst, aoife.policy, lead" in errors[0].msg
+    assert "mei.analyst" not in errors[0].msg
+
+
+def test_the_deploy_check_passes_once_they_are_changed_or_deactivated(catalog):
+    from watchfloor.people.models import User
+
+    analyst = create_user(username="analyst", password=DEMO_PASSWORD, role="analyst", actor=None)
+    lead = create_user(username="lead", password=DEMO_PASSWORD, role="lead", actor=None)
+    analyst.set_password("a long and private passphrase")
+    analyst.save()
+    User.objects.filter(pk=lead.pk).update(is_active=False)
+
+    assert not [m for m in run_checks(include_deployment_checks=True) if m.id == "watchfloor.E101"]
+
+
+def test_the_deploy_check_is_not_run_without_deploy(catalog):
+    create_user(username="analyst", password=DEMO_PASSWORD, role="analyst", actor=None)
+    assert not [m for m in run_checks() if m.id == "watchfloor.E101"]
+
+
+def test_the_demo_usernames_cover_the_demo_and_its_rota():
+    names = demo_usernames()
+    assert {"analyst", "analyst2", "lead", "legal", "comms", "viewer", "admin"} <= names
+    assert {"aoife.policy", "weijie.ler"} <= names
+
+
+def test_the_demo_password_still_signs_in_outside_production(catalog):
+    from watchfloor.bootstrap.demo import ensure_demo_accounts
+
+    ensure_demo_accounts()
+    client = Client()
+    assert sign_in(client, "analyst", DEMO_PASSWORD).status_code == 302
+    assert signed_in_as(client) == "analyst"
+
+
+def test_the_demo_refuses_to_build_accounts_in_production(catalog, settings):
+    from watchfloor.bootstrap.demo import DemoRefused, ensure_demo_accounts
+    from watchfloor.people.models import User
+
+    settings.PRODUCTION = True
+    with pytest.raises(DemoRefused, match="WATCHFLOOR_PRODUCTION=1"):
+        ensure_demo_accounts()
+    assert not User.objects.exists()

@@ -8,6 +8,7 @@ class PeopleConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from watchfloor.people import checks  # noqa: F401 (registers the deploy checks)
         from watchfloor.people.admin import replace_device_admins
 
         user_logged_in.connect(_session_begins, dispatch_uid="watchfloor.people.session_begins")
