@@ -536,7 +536,7 @@ def child_api(path: str, batch_size: int, baseline_signals: int) -> None:
         actor=None,
         team=Team.objects.get(code="site_policy"),
     )
-    _, token = create_api_token(user=user, name="bench", actor=None)
+    _, token = create_api_token(user=user, name="bench", scopes=["ingest"], actor=None)
     records = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:

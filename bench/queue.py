@@ -64,7 +64,7 @@ def seed(count: int) -> dict:
         create_user(username=f"bench-{n}", password=None, role="analyst", actor=None, team=team)
         for n in range(20)
     ]
-    _, token = create_api_token(user=analyst, name="bench", actor=None)
+    _, token = create_api_token(user=analyst, name="bench", scopes=["read", "write"], actor=None)
     rng = random.Random(42)
     types = list(EscalationType.objects.all())
     policies = list(Policy.objects.all())

@@ -22,6 +22,14 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def second_factor_not_required(settings) -> None:
+    """Leads and admins must enrol an authenticator app before anything else; the tests of
+    everything else sign them in with ``force_login`` and would meet the enrolment page.
+    tests/security/test_auth.py turns the requirement back on and tests it."""
+    settings.WATCHFLOOR_MFA_REQUIRED_ROLES = []
+
+
 @pytest.fixture
 def frozen_clock() -> Iterator[datetime]:
     """Freeze core.clock; tests move it with clock.advance()."""

@@ -61,7 +61,7 @@ def _browser(user) -> Client:
 
 
 def _api(user) -> tuple[Client, dict]:
-    _, secret = create_api_token(user=user, name="matrix", actor=None)
+    _, secret = create_api_token(user=user, name="matrix", scopes=["read"], actor=None)
     return Client(), {"Authorization": f"Bearer {secret}"}
 
 

@@ -30,7 +30,9 @@ api = NinjaAPI(
     version="1",
     description=(
         "Escalations, their severity, clocks and decisions. Authenticate with "
-        "`Authorization: Bearer wf_…` (see `watchfloor token create`) or a browser session. "
+        "`Authorization: Bearer wf_…` (see `watchfloor token create`; a token's scopes say "
+        "what it may do: read for GET, write for other methods, ingest for signal batches) "
+        "or a browser session. "
         'Errors are always `{"code", "message", "field"}`. Times are RFC 3339; responses '
         "give them in UTC."
     ),
@@ -136,7 +138,7 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     if message == "Unauthorized":  # ninja's default, when no authenticator recognised anything
         message = (
             "sign in, or send an API token as 'Authorization: Bearer wf_…' "
-            "(create one with `watchfloor token create USERNAME`)"
+            "(create one with `watchfloor token create USERNAME --scope read`)"
         )
     return error_response(request, status=401, code="unauthenticated", message=message)
 

@@ -10,6 +10,8 @@ from the environment:
   ``WATCHFLOOR_SECRET_KEY``, secure cookies, HSTS, HTTPS redirect).
 - ``WATCHFLOOR_ALLOWED_HOSTS``: comma-separated host names.
 - ``WATCHFLOOR_DEBUG=1``: Django debug pages (never in production).
+- Sign-in, sessions and the proxy in front: see the two blocks at the end of this file
+  and docs/security.md.
 - ``WATCHFLOOR_EMAIL_URL`` (or Django's ``EMAIL_HOST`` …), ``WATCHFLOOR_EMAIL_FROM`` and
   ``WATCHFLOOR_PUBLIC_URL``: outbound email and the links in it (docs/notifications.md).
 - ``WATCHFLOOR_OIDC_*``: single sign-on with OpenID Connect (docs/security.md).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -150,10 +153,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 AUTH_USER_MODEL = "people.User"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "queue"
 LOGOUT_REDIRECT_URL = "login"
@@ -189,7 +188,6 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     CSRF_TRUSTED_ORIGINS = [
         origin.strip()
         for origin in os.environ.get("WATCHFLOOR_CSRF_TRUSTED_ORIGINS", "").split(",")
@@ -259,6 +257,136 @@ EMAIL_TIMEOUT = _email.timeout
 EMAIL_FILE_PATH = _email.file_path
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
 WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+# ---------------------------------------------------------------- authentication and sessions
+# docs/security.md, "Authentication and sessions". Failed sign-ins are throttled per account
+# and per address (django-axes); an authenticator app is the second factor (django-otp),
+# required for the roles in WATCHFLOOR_MFA_REQUIRED_ROLES; sessions end after a spell of
+# inactivity; passwords pass Django's four validators.
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from watchfloor.core.roles import Role  # noqa: E402
+
+
+def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+MIDDLEWARE += [
+    "django_otp.middleware.OTPMiddleware",
+    "watchfloor.people.middleware.SecondFactorMiddleware",
+    "watchfloor.people.middleware.IdleSessionMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
+]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any backend looks at the password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Throttling: WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT wrong passwords for one username, or
+# WATCHFLOOR_LOGIN_FAILURES_PER_ADDRESS from one address, pause signing in there for
+# WATCHFLOOR_LOGIN_LOCKOUT_MINUTES (people.lockout). An admin lifts a lockout early with
+# `watchfloor axes_reset_username NAME` or `watchfloor axes_reset_ip ADDRESS`.
+WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT = _env_int("WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT", 5)
+WATCHFLOOR_LOGIN_FAILURES_PER_ADDRESS = _env_int("WATCHFLOOR_LOGIN_FAILURES_PER_ADDRESS", 20)
+AXES_HANDLER = "watchfloor.people.lockout.LoginLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("WATCHFLOOR_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_CALLABLE = "watchfloor.people.account_views.locked_out"
+# A success does not wipe the failures: else one account of the attacker's own would
+# reset the address's count between guesses at others.
+AXES_RESET_ON_SUCCESS = False
+# The client's address is REMOTE_ADDR only. Behind a proxy, waitress rewrites it from
+# X-Forwarded-For when (and only when) the request came from WATCHFLOOR_TRUSTED_PROXY,
+# so a client cannot pick its own address with a header.
+AXES_CLIENT_IP_CALLABLE = None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Second factor. Comma-separated roles that must sign in with an authenticator app; empty
+# turns the requirement off (anyone may still set one up on their sign-in security page).
+WATCHFLOOR_MFA_REQUIRED_ROLES = [
+    role.strip()
+    for role in os.environ.get("WATCHFLOOR_MFA_REQUIRED_ROLES", "lead,admin").split(",")
+    if role.strip()
+]
+if set(WATCHFLOOR_MFA_REQUIRED_ROLES) - set(Role.values):
+    raise ImproperlyConfigured(
+        "WATCHFLOOR_MFA_REQUIRED_ROLES names unknown roles "
+        f"{sorted(set(WATCHFLOOR_MFA_REQUIRED_ROLES) - set(Role.values))}; use "
+        f"{', '.join(Role.values)}"
+    )
+OTP_TOTP_ISSUER = os.environ.get("WATCHFLOOR_MFA_ISSUER", "Watchfloor")
+
+# Sessions end WATCHFLOOR_SESSION_IDLE_HOURS after the last request (people.middleware.
+# IdleSessionMiddleware renews a session at most every WATCHFLOOR_SESSION_RENEW_EVERY).
+SESSION_COOKIE_AGE = _env_int("WATCHFLOOR_SESSION_IDLE_HOURS", 12) * 3600
+WATCHFLOOR_SESSION_RENEW_EVERY = timedelta(minutes=5)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": _env_int("WATCHFLOOR_PASSWORD_MIN_LENGTH", 12, minimum=8)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# API tokens (docs/security.md, "API tokens"): how long a new token lives unless
+# `watchfloor token create --days N` says otherwise.
+WATCHFLOOR_API_TOKEN_DAYS = _env_int("WATCHFLOOR_API_TOKEN_DAYS", 90)
+
+
+# ---------------------------------------------------------------- behind a TLS proxy
+# docs/security.md, "Deploying behind a TLS proxy". waitress believes the forwarding
+# headers only from WATCHFLOOR_TRUSTED_PROXY (an address, or "*" when only the proxy can
+# reach the server) and only those named in WATCHFLOOR_TRUSTED_PROXY_HEADERS; it drops
+# them from anyone else. Django is told the request was HTTPS only when a proxy is trusted
+# to say so.
+WATCHFLOOR_TRUSTED_PROXY = os.environ.get("WATCHFLOOR_TRUSTED_PROXY", "").strip() or None
+_PROXY_HEADERS = {
+    "x-forwarded-proto",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-by",
+    "forwarded",
+}
+WATCHFLOOR_TRUSTED_PROXY_HEADERS = sorted(
+    {
+        header.strip().lower()
+        for header in os.environ.get(
+            "WATCHFLOOR_TRUSTED_PROXY_HEADERS", "x-forwarded-proto x-forwarded-for"
+        )
+        .replace(",", " ")
+        .split()
+    }
+)
+if set(WATCHFLOOR_TRUSTED_PROXY_HEADERS) - _PROXY_HEADERS:
+    raise ImproperlyConfigured(
+        "WATCHFLOOR_TRUSTED_PROXY_HEADERS names unknown headers "
+        f"{sorted(set(WATCHFLOOR_TRUSTED_PROXY_HEADERS) - _PROXY_HEADERS)}; use "
+        f"{', '.join(sorted(_PROXY_HEADERS))}"
+    )
+WATCHFLOOR_TRUSTED_PROXY_COUNT = _env_int("WATCHFLOOR_TRUSTED_PROXY_COUNT", 1)
+if WATCHFLOOR_TRUSTED_PROXY and "x-forwarded-proto" in WATCHFLOOR_TRUSTED_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Single sign-on (OpenID Connect); docs/security.md. On when any WATCHFLOOR_OIDC_* variable
 # is set, checked here so a wrong setting stops the server starting, with its name.

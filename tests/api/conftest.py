@@ -68,7 +68,9 @@ def token_for(catalog) -> Callable[[User], str]:
     from watchfloor.people.services import create_api_token
 
     def make(user: User) -> str:
-        _, secret = create_api_token(user=user, name="tests", actor=None)
+        _, secret = create_api_token(
+            user=user, name="tests", scopes=["read", "write", "ingest"], actor=None
+        )
         return secret
 
     return make

@@ -48,7 +48,9 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
     from watchfloor.people.services import create_api_token
 
     admin = make_user("ada.admin", "admin")
-    _, secret = create_api_token(user=admin, name="schemathesis", actor=None)
+    _, secret = create_api_token(
+        user=admin, name="schemathesis", scopes=["read", "write", "ingest"], actor=None
+    )
     escalations = [
         create_escalation(
             actor=admin,

@@ -30,7 +30,7 @@ def api_as(catalog) -> Callable[..., ApiCaller]:
     from watchfloor.people.services import create_api_token
 
     def make(user) -> ApiCaller:
-        _, secret = create_api_token(user=user, name="tests", actor=None)
+        _, secret = create_api_token(user=user, name="tests", scopes=["read", "write"], actor=None)
         return ApiCaller(client=Client(), token=secret, user=user)
 
     return make

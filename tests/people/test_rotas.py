@@ -647,7 +647,7 @@ def api_as(catalog):
     """``api_as(user)``: calls the API with a fresh token of ``user``."""
 
     def make(user: User) -> ApiCaller:
-        _, secret = create_api_token(user=user, name="tests", actor=None)
+        _, secret = create_api_token(user=user, name="tests", scopes=["read", "write"], actor=None)
         return ApiCaller(client=Client(), token=secret, user=user)
 
     return make

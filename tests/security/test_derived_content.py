@@ -158,7 +158,7 @@ def world(
 
 
 def _api(user) -> tuple[Client, dict]:
-    _, secret = create_api_token(user=user, name="derived", actor=None)
+    _, secret = create_api_token(user=user, name="derived", actor=None, scopes=["read", "write"])
     return Client(), {"Authorization": f"Bearer {secret}"}
 
 

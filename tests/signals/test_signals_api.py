@@ -20,7 +20,7 @@ def post_as():
     from watchfloor.people.services import create_api_token
 
     def make(user):
-        _, secret = create_api_token(user=user, name="feed", actor=None)
+        _, secret = create_api_token(user=user, name="feed", scopes=["ingest"], actor=None)
         client = Client()
 
         def post(body=None, *, raw: bytes | str | None = None):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from watchfloor.core import clock
@@ -27,24 +28,26 @@ from watchfloor.escalations.services import (
     record_decision,
     transition_escalation,
 )
+from watchfloor.people.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
 from watchfloor.people.models import Team, User
 from watchfloor.people.services import create_user
 
-DEMO_PASSWORD = "watchfloor-demo"  # noqa: S105 (printed to the user on purpose)
 
-DEMO_ACCOUNTS = [
-    # username, role, team, time zone, first name, last name
-    ("analyst", "analyst", "site_policy", "Asia/Tokyo", "Aiko", "Tanaka"),
-    ("analyst2", "analyst", "site_policy", "Asia/Singapore", "Ravi", "Menon"),
-    ("lead", "lead", "site_policy", "Asia/Singapore", "Mei Ling", "Tan"),
-    ("legal", "partner", "legal", "Australia/Sydney", "Grace", "Walker"),
-    ("comms", "partner", "communications", "Asia/Tokyo", "Kenji", "Mori"),
-    ("viewer", "viewer", None, "Asia/Seoul", "Ji-woo", "Park"),
-    ("admin", "admin", None, "UTC", "Sam", "Admin"),
-]
+class DemoRefused(Exception):
+    """The demo's accounts sign in with a published password: never in production."""
+
+
+def refuse_in_production() -> None:
+    if settings.PRODUCTION:
+        raise DemoRefused(
+            "watchfloor demo creates accounts whose password it prints, so it refuses to run "
+            "with WATCHFLOOR_PRODUCTION=1; use `watchfloor serve`, and create the first "
+            "account with `watchfloor createsuperuser`"
+        )
 
 
 def ensure_demo_accounts() -> list[User]:
+    refuse_in_production()
     accounts = []
     for username, role, team_code, zone, first, last in DEMO_ACCOUNTS:
         user = User.objects.filter(username=username).first()

@@ -51,4 +51,37 @@ def serve_forever(
         )
     stdout.write("")
     settle_heap()
-    serve(application, host=host, port=port, threads=threads, ident="watchfloor")
+    serve(application, **server_options(host=host, port=port, threads=threads, stdout=stdout))
+
+
+def server_options(*, host: str, port: int, threads: int, stdout=None) -> dict:
+    """waitress's options. Forwarding headers (X-Forwarded-Proto, X-Forwarded-For …) are
+    believed only from ``WATCHFLOOR_TRUSTED_PROXY`` and only those in
+    ``WATCHFLOOR_TRUSTED_PROXY_HEADERS``; waitress removes them from every other request,
+    so a client cannot claim HTTPS or another address (docs/security.md)."""
+    options: dict = {
+        "host": host,
+        "port": port,
+        "threads": threads,
+        "ident": "watchfloor",
+        "clear_untrusted_proxy_headers": True,
+    }
+    proxy = settings.WATCHFLOOR_TRUSTED_PROXY
+    if proxy:
+        headers = set(settings.WATCHFLOOR_TRUSTED_PROXY_HEADERS)
+        options.update(
+            trusted_proxy=proxy,
+            trusted_proxy_headers=headers,
+            trusted_proxy_count=settings.WATCHFLOOR_TRUSTED_PROXY_COUNT,
+        )
+        if stdout is not None:
+            stdout.write(
+                f"trusting the proxy at {proxy} for {', '.join(sorted(headers))} "
+                f"({settings.WATCHFLOOR_TRUSTED_PROXY_COUNT} hop(s))"
+            )
+    elif settings.PRODUCTION and stdout is not None:
+        stdout.write(
+            "no trusted proxy: forwarding headers are ignored; behind a TLS proxy set "
+            "WATCHFLOOR_TRUSTED_PROXY to its address"
+        )
+    return options

@@ -1,10 +1,13 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from watchfloor.core import clock
 from watchfloor.core.admin import ReadOnlyAdminMixin
-from watchfloor.core.errors import InvalidInput
+from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.core.roles import Role
 from watchfloor.people.models import (
     APIToken,
@@ -17,6 +20,8 @@ from watchfloor.people.models import (
     User,
 )
 from watchfloor.people.services import (
+    remove_second_factor,
+    revoke_api_token,
     save_team_as_admin,
     save_user_as_admin,
     validate_time_zone,
@@ -51,6 +56,31 @@ class WatchfloorUserAdmin(UserAdmin):
         ("Watchfloor", {"fields": ("role", "team", "time_zone", "languages")}),
     )
 
+    actions = ["remove_second_factors"]
+
+    @admin.action(description="Remove second factor (lost phone)", permissions=["change"])
+    def remove_second_factors(self, request, queryset) -> None:
+        done, skipped = [], []
+        for person in queryset:
+            try:
+                remove_second_factor(
+                    user=person, actor=request.user, reason="removed by an administrator"
+                )
+            except WatchfloorError:
+                skipped.append(person.username)
+            else:
+                done.append(person.username)
+        if done:
+            self.message_user(
+                request,
+                f"Removed the authenticator app and recovery codes of {', '.join(done)}; "
+                "they set up a new app at their next sign-in.",
+            )
+        if skipped:
+            self.message_user(
+                request, f"No second factor to remove: {', '.join(skipped)}.", messages.WARNING
+            )
+
     def save_model(self, request, obj, form, change):
         save_user_as_admin(user=obj, actor=request.user, changed_fields=list(form.changed_data))
 
@@ -70,10 +100,80 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(APIToken)
 class APITokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Tokens are created and revoked with `watchfloor token`, which audits both."""
+    """Every API token, whose it is, what it may do, when it expires and was last used.
+    Tokens are created with `watchfloor token create`; an admin revokes them here (the
+    "Revoke" action) or with `watchfloor token revoke`. Both are audited."""
 
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    search_fields = ("name", "user__username")
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "state",
+    )
+    list_filter = ("revoked_at", "expires_at")
+    list_select_related = ("user", "revoked_by")
+    search_fields = ("name", "prefix", "user__username")
+    ordering = ("-created_at",)
+    actions = ["revoke_tokens"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, token: APIToken) -> str:
+        return ", ".join(token.scopes)
+
+    @admin.display(description="state")
+    def state(self, token: APIToken) -> str:
+        state = token.state_at(clock.now())
+        if state == "revoked" and token.revoked_by is not None:
+            return f"revoked by {token.revoked_by.username}"
+        return state
+
+    @admin.action(description="Revoke the selected tokens", permissions=["view"])
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = []
+        for token in queryset.filter(revoked_at__isnull=True):
+            revoke_api_token(token=token, actor=request.user)
+            revoked.append(f"{token.prefix}… ({token.name})")
+        if revoked:
+            self.message_user(request, f"Revoked {len(revoked)}: {', '.join(revoked)}.")
+        else:
+            self.message_user(
+                request, "The selected tokens were already revoked.", level=messages.WARNING
+            )
+
+
+# ---------------------------------------------------------------- second factor
+# django-otp's devices change only through the audited services: the person's own
+# sign-in security page, or the "Remove second factor" action on a person above.
+
+
+class ReadOnlyTOTPDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+
+
+class ReadOnlyStaticDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+
+
+def replace_device_admins() -> None:
+    """Swap django-otp's editable device admins for read-only lists."""
+    for model, model_admin in (
+        (TOTPDevice, ReadOnlyTOTPDeviceAdmin),
+        (StaticDevice, ReadOnlyStaticDeviceAdmin),
+    ):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+        admin.site.register(model, model_admin)
 
 
 # ---------------------------------------------------------------- rotas

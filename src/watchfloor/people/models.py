@@ -3,6 +3,8 @@ and who is on call: team regions, rotations, their shifts and members, and overr
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -58,19 +60,49 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do. The API's authentication checks one scope per request:
+    ``read`` for GET (and HEAD, OPTIONS), ``write`` for every other method, ``ingest`` for
+    the signal batch endpoint alone; ``matcher`` is kept for the match API to come."""
+
+    READ = "read", "Read: GET requests"
+    WRITE = "write", "Write: POST, PUT, PATCH and DELETE requests"
+    INGEST = "ingest", "Ingest: send signal batches"
+    MATCHER = "matcher", "Matcher: the match API (reserved)"
+
+
 class APIToken(models.Model):
-    """A token for systems. Only its SHA-256 is stored; the secret is shown once."""
+    """A token for systems. Only its SHA-256 is stored; the secret is shown once.
+
+    A token works until it expires or is revoked (``watchfloor token revoke``, or the
+    admin's token list); ``last_used_at`` is kept to the minute."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list, help_text="TokenScope values")
     created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "API token"
 
     def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
+        return f"{self.prefix}… {self.name} ({self.user})"
+
+    def state_at(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 # ---------------------------------------------------------------- who is on call

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from watchfloor.core.errors import NotFound
 from watchfloor.markets.models import Market
 from watchfloor.people.models import (
+    APIToken,
     RotaOverride,
     Rotation,
     RotationMember,
@@ -149,3 +150,39 @@ def get_override(*, rotation: Rotation, override_id: int | str) -> RotaOverride:
 
 def market_codes() -> list[tuple[str, str]]:
     return list(Market.objects.values_list("code", "name"))
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def api_tokens(
+    *, username: str | None = None, include_inactive: bool = False, now: datetime
+) -> list[APIToken]:
+    """Tokens, newest first; without ``include_inactive`` only those that still work."""
+    tokens = APIToken.objects.select_related("user", "revoked_by").order_by("-created_at", "-pk")
+    if username:
+        tokens = tokens.filter(user__username=username)
+    if not include_inactive:
+        tokens = tokens.filter(revoked_at__isnull=True, expires_at__gt=now)
+    return list(tokens)
+
+
+def get_api_token(reference: str) -> APIToken:
+    """A token by its id or its prefix (as ``token list`` shows them)."""
+    reference = (reference or "").strip().rstrip("…")
+    query = Q(prefix=reference)
+    if reference.isdigit():
+        query |= Q(pk=int(reference))
+    found = list(APIToken.objects.select_related("user").filter(query)[:2])
+    if not found:
+        raise NotFound(
+            f"no API token '{reference}'; `watchfloor token list --all` shows ids and prefixes",
+            field="token",
+        )
+    if len(found) > 1:
+        raise NotFound(
+            f"more than one token starts with '{reference}'; give its id from "
+            "`watchfloor token list --all`",
+            field="token",
+        )
+    return found[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,12 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_module
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -30,9 +35,11 @@ from watchfloor.people.models import (
     RotationShift,
     Team,
     TeamRegion,
+    TokenScope,
     User,
 )
 from watchfloor.people.rotafile import default_rota_file, read_rota_file, weekday_numbers
+from watchfloor.people.second_factor import AUTHENTICATOR_DEVICE_NAME, RECOVERY_DEVICE_NAME
 from watchfloor.people.selectors import rota_references
 
 TOKEN_PREFIX = "wf_"  # noqa: S105 (a public prefix, not a secret)
@@ -102,48 +109,359 @@ def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# How long a token lives unless its creator says otherwise, and the longest allowed.
+TOKEN_LIFETIME_MAX = timedelta(days=366)
+# last_used_at is written at most this often per token, so a busy pipeline does not
+# turn every API read into a database write.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def default_token_lifetime() -> timedelta:
+    return timedelta(days=settings.WATCHFLOOR_API_TOKEN_DAYS)
+
+
+def parse_token_scopes(scopes: Iterable[str], *, field: str = "scopes") -> list[str]:
+    """The scopes named, in the vocabulary's order; refuses an empty list and unknown names."""
+    named = {scope.strip().lower() for scope in scopes if scope.strip()}
+    unknown = sorted(named - set(TokenScope.values))
+    if unknown:
+        raise InvalidInput(
+            f"unknown token scope {', '.join(repr(name) for name in unknown)}; "
+            f"use {', '.join(TokenScope.values)}",
+            field=field,
+        )
+    if not named:
+        raise InvalidInput(
+            "a token needs at least one scope: read (GET), write (other methods), "
+            "ingest (signal batches) or matcher",
+            field=field,
+        )
+    return [scope for scope in TokenScope.values if scope in named]
+
+
 @transaction.atomic
-def create_api_token(*, user: User, name: str, actor: User | None) -> tuple[APIToken, str]:
-    """Returns the token row and the secret, which is never stored and cannot be shown again."""
+def create_api_token(
+    *,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    actor: User | None,
+    lifetime: timedelta | None = None,
+) -> tuple[APIToken, str]:
+    """Returns the token row and the secret, which is never stored and cannot be shown again.
+
+    ``scopes`` say what the token may do (``TokenScope``); ``lifetime`` defaults to
+    ``WATCHFLOOR_API_TOKEN_DAYS`` (90 days) and may not pass a year."""
     if not name.strip():
         raise InvalidInput("a token needs a name that says which system uses it", field="name")
+    granted = parse_token_scopes(scopes)
+    lifetime = default_token_lifetime() if lifetime is None else lifetime
+    if not timedelta(hours=1) <= lifetime <= TOKEN_LIFETIME_MAX:
+        raise InvalidInput(
+            f"a token lives from one hour to {TOKEN_LIFETIME_MAX.days} days, not {lifetime}; "
+            "create a new token before the old one expires",
+            field="lifetime",
+        )
+    now = clock.now()
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = APIToken.objects.create(
         user=user,
         name=name.strip()[:100],
         prefix=secret[:10],
         token_hash=_hash_token(secret),
-        created_at=clock.now(),
+        scopes=granted,
+        created_at=now,
+        expires_at=now + lifetime,
     )
     record_event(
         action=AuditAction.TOKEN_CREATED,
         actor=actor,
         target=token,
-        data={"user": user.username, "name": token.name, "prefix": token.prefix},
+        data={
+            "user": user.username,
+            "name": token.name,
+            "prefix": token.prefix,
+            "scopes": granted,
+            "expires_at": token.expires_at,
+        },
     )
     return token, secret
 
 
 @transaction.atomic
 def revoke_api_token(*, token: APIToken, actor: User | None) -> APIToken:
+    token = APIToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise Conflict(
+            f"token {token.prefix}… ({token.name}) was already revoked at "
+            f"{token.revoked_at:%Y-%m-%d %H:%M} UTC",
+            field="token",
+        )
     token.revoked_at = clock.now()
-    token.save(update_fields=["revoked_at"])
-    record_event(action=AuditAction.TOKEN_REVOKED, actor=actor, target=token, data={})
+    token.revoked_by = actor
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    record_event(
+        action=AuditAction.TOKEN_REVOKED,
+        actor=actor,
+        target=token,
+        data={"user": token.user.username, "name": token.name, "prefix": token.prefix},
+    )
     return token
 
 
+class TokenRefused(PermissionDenied):
+    """A presented token that does not work, with the reason its holder may act on."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+def check_api_token(secret: str) -> APIToken:
+    """The working token a presented secret belongs to, or ``TokenRefused`` saying why.
+
+    Read-only apart from ``last_used_at``, which is bookkeeping, not an audited change.
+    The holder of the secret is told whether it expired or was revoked: they already hold
+    it, and a pipeline's operator needs to know which to fix."""
+    token = None
+    if secret.startswith(TOKEN_PREFIX):
+        token = (
+            APIToken.objects.select_related("user").filter(token_hash=_hash_token(secret)).first()
+        )
+    if token is None:
+        raise TokenRefused(
+            "the API token is not valid: no such token; create one with "
+            "`watchfloor token create USERNAME --scope read`"
+        )
+    now = clock.now()
+    state = token.state_at(now)
+    if state == "revoked":
+        raise TokenRefused(
+            f"the API token {token.prefix}… ({token.name}) was revoked at "
+            f"{token.revoked_at:%Y-%m-%d %H:%M} UTC; create a new one"
+        )
+    if state == "expired":
+        raise TokenRefused(
+            f"the API token {token.prefix}… ({token.name}) expired at "
+            f"{token.expires_at:%Y-%m-%d %H:%M} UTC; create a new one"
+        )
+    if not token.user.is_active:
+        raise TokenRefused(
+            f"the API token {token.prefix}… ({token.name}) belongs to an inactive account"
+        )
+    note_api_token_used(token=token, now=now)
+    return token
+
+
+def note_api_token_used(*, token: APIToken, now: datetime) -> None:
+    """Keep ``last_used_at`` to the minute: one conditional UPDATE at most per minute."""
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_USE_RESOLUTION:
+        return
+    APIToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - TOKEN_USE_RESOLUTION)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
 def user_for_token(secret: str) -> User | None:
-    """The active user a presented token belongs to, or None. Read-only: no audit."""
-    if not secret.startswith(TOKEN_PREFIX):
+    """The active user a presented token belongs to, or None."""
+    try:
+        return check_api_token(secret).user
+    except TokenRefused:
         return None
-    token = (
-        APIToken.objects.select_related("user")
-        .filter(token_hash=_hash_token(secret), revoked_at__isnull=True)
-        .first()
+
+
+# ---------------------------------------------------------------- second factor
+# An authenticator app (TOTP) and the recovery codes that stand in for it, one of each
+# per person (django-otp's devices). Where a browser session stands is kept by
+# people.second_factor; these are the audited writes.
+
+RECOVERY_CODE_COUNT = 10
+
+
+@dataclass(frozen=True)
+class SecondFactorCheck:
+    device: Device
+    used_recovery_code: bool
+    recovery_codes_left: int
+
+
+def start_authenticator_enrolment(*, user: User) -> TOTPDevice:
+    """The unconfirmed app key shown on the enrolment page (the same one until confirmed).
+
+    Not audited: nothing protects the account until ``confirm_authenticator`` succeeds."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict(
+            "an authenticator app is already set up for this account; remove it first to "
+            "set up another",
+            field="device",
+        )
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=user, name=AUTHENTICATOR_DEVICE_NAME, confirmed=False
+        )
+    return device
+
+
+def confirm_authenticator(*, user: User, code: str, actor: User) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the app being enrolled with a code it shows; returns the device and a fresh
+    set of recovery codes, shown once. A wrong code is refused (and counts towards the
+    device's throttle, which must survive the refusal: it commits before raising)."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False)
+            .order_by("pk")
+            .first()
+        )
+        if device is None:
+            raise Conflict(
+                "there is no authenticator app waiting to be confirmed; start again from "
+                "the sign-in security page",
+                field="code",
+            )
+        allowed, detail = device.verify_is_allowed()
+        verified = allowed and device.verify_token(_digits(code))
+    if not verified:
+        waiting_until = (detail or {}).get("locked_until") if not allowed else None
+        raise InvalidInput(_code_refused(waiting_until=waiting_until), field="code")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _new_recovery_codes(user)
+        record_event(
+            action=AuditAction.MFA_ENROLLED,
+            actor=actor,
+            target=user,
+            data={
+                "username": user.username,
+                "device": device.name,
+                "recovery_codes": len(codes),
+            },
+        )
+    return device, codes
+
+
+def check_second_factor(*, user: User, code: str) -> SecondFactorCheck:
+    """A code from the person's app, or one of their recovery codes (used up once
+    accepted). Refused codes count towards each device's throttle (django-otp doubles the
+    wait after each failure)."""
+    entered = code.strip().replace(" ", "").replace("-", "").lower()
+    if not entered:
+        raise InvalidInput("type the 6-digit code your app shows, or a recovery code", field="code")
+    accepted: Device | None = None
+    with transaction.atomic():
+        authenticator = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True)
+        recovery = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True)
+        devices: list[Device] = [*authenticator, *recovery]
+        if not devices:
+            raise Conflict(
+                "this account has no second factor to check; set up an authenticator app",
+                field="code",
+            )
+        looks_like_app_code = entered.isdigit() and len(entered) <= 8
+        # Each device counts its own wrong codes: offer a code only to its kind.
+        tried = [
+            device for device in devices if isinstance(device, TOTPDevice) == looks_like_app_code
+        ]
+        waiting_until = None
+        for device in tried:
+            allowed, detail = device.verify_is_allowed()
+            if not allowed and detail and detail.get("locked_until"):
+                waiting_until = detail["locked_until"]
+                continue
+            if device.verify_token(entered):
+                accepted = device
+                break
+    if accepted is None:
+        raise InvalidInput(_code_refused(waiting_until=waiting_until), field="code")
+    used_recovery_code = isinstance(accepted, StaticDevice)
+    left = StaticToken.objects.filter(device__user=user).count()
+    if used_recovery_code:
+        with transaction.atomic():
+            record_event(
+                action=AuditAction.MFA_RECOVERY_CODE_USED,
+                actor=user,
+                target=user,
+                data={"username": user.username, "recovery_codes_left": left},
+            )
+    return SecondFactorCheck(
+        device=accepted, used_recovery_code=used_recovery_code, recovery_codes_left=left
     )
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+
+
+@transaction.atomic
+def replace_recovery_codes(*, user: User, actor: User) -> list[str]:
+    """A new set of recovery codes; the old ones stop working. Shown once."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict(
+            "recovery codes stand in for an authenticator app; set up the app first",
+            field="device",
+        )
+    codes = _new_recovery_codes(user)
+    record_event(
+        action=AuditAction.MFA_RECOVERY_CODES_REPLACED,
+        actor=actor,
+        target=user,
+        data={"username": user.username, "recovery_codes": len(codes)},
+    )
+    return codes
+
+
+@transaction.atomic
+def remove_second_factor(*, user: User, actor: User, reason: str = "") -> int:
+    """Remove a person's authenticator app and recovery codes: by themselves, or by an
+    admin for someone who lost their phone. Returns how many devices were removed."""
+    if actor.pk != user.pk and not is_admin(actor):
+        raise PermissionDenied(
+            "only an administrator may remove someone else's second factor", field="user"
+        )
+    removed = [
+        *TOTPDevice.objects.select_for_update().filter(user=user),
+        *StaticDevice.objects.select_for_update().filter(user=user),
+    ]
+    if not any(device.confirmed for device in removed):
+        raise Conflict(f"{user.username} has no second factor to remove", field="user")
+    for device in removed:
+        device.delete()
+    record_event(
+        action=AuditAction.MFA_REMOVED,
+        actor=actor,
+        target=user,
+        data={
+            "username": user.username,
+            "devices": sorted({device.name for device in removed if device.confirmed}),
+            "reason": reason.strip()[:500],
+        },
+    )
+    return len(removed)
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def _digits(code: str) -> str:
+    return code.strip().replace(" ", "")
+
+
+def _code_refused(*, waiting_until: datetime | None) -> str:
+    if waiting_until is not None:
+        # django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s …).
+        return (
+            "too many wrong codes: wait until "
+            f"{waiting_until.astimezone(UTC):%H:%M:%S} UTC, then type the code your app "
+            "shows at that time"
+        )
+    return (
+        "that code is not right: type the 6 digits your app shows now (check the phone's "
+        "clock is set automatically), or one of your recovery codes"
+    )
 
 
 def get_user_by_username(username: str) -> User:

@@ -18,6 +18,8 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from watchfloor.core.errors import InvalidInput
+from watchfloor.people.auth import api_authenticators
+from watchfloor.people.models import TokenScope
 from watchfloor.signals import intake
 from watchfloor.signals.contract import decode_json
 from watchfloor.web.api import ErrorOut
@@ -114,6 +116,8 @@ _REQUEST_BODY = {
     },
     openapi_extra=_REQUEST_BODY,
     summary="Send a batch of signals",
+    # A token needs the ingest scope here, whatever else it may do.
+    auth=api_authenticators(scope=TokenScope.INGEST),
 )
 def ingest_batch(request: HttpRequest):
     """Ingest up to 10,000 signals, given as a JSON array. Each item is answered in order:

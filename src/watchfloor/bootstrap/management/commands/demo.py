@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.bootstrap.demo import (
     DEMO_PASSWORD,
+    DemoRefused,
     demo_replay_command,
     ensure_demo_accounts,
     load_demo_scenario,
+    refuse_in_production,
 )
 from watchfloor.bootstrap.server import serve_forever, start_worker
 from watchfloor.core.preparation import prepare_database
@@ -27,6 +30,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: int, threads: int, no_serve: bool, **options):
+        try:
+            refuse_in_production()
+        except DemoRefused as refused:
+            raise CommandError(str(refused)) from refused
         prepare_database(stdout=self.stdout)
         accounts = ensure_demo_accounts()
         created = load_demo_scenario()
@@ -39,6 +46,12 @@ class Command(BaseCommand):
             team = f", {user.team.name}" if user.team else ""
             self.stdout.write(
                 f"  {user.username:<10} {user.get_role_display()}{team} · {user.time_zone}"
+            )
+        required = ", ".join(settings.WATCHFLOOR_MFA_REQUIRED_ROLES)
+        if required:
+            self.stdout.write(
+                f"Roles {required} sign in with an authenticator app as well: the first sign-in "
+                "sets one up (WATCHFLOOR_MFA_REQUIRED_ROLES= turns this off on a laptop)."
             )
         self.stdout.write(
             "\nA crisis is running: the hijacked city account's fake evacuation order, in its "
