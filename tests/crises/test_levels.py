@@ -272,7 +272,7 @@ def patch_notify():
         def record(*, escalation, event, actor):
             calls.append((escalation.pk, event, actor.username))
 
-        with mock.patch("watchfloor.crises.services.notify_escalation_event", record):
+        with mock.patch("watchfloor.crises.services.common.notify_escalation_event", record):
             yield calls
 
     return recording()

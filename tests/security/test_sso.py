@@ -330,8 +330,12 @@ def test_the_deactivate_endpoint_is_for_administrators_with_a_token(
     analyst, lead, admin_user, client
 ):
     browser = signed_in_client(analyst)
-    _, lead_token = create_api_token(user=lead, name="offboarding", actor=None, scopes=["read", "write"])
-    _, admin_token = create_api_token(user=admin_user, name="offboarding", actor=None, scopes=["read", "write"])
+    _, lead_token = create_api_token(
+        user=lead, name="offboarding", actor=None, scopes=["read", "write"]
+    )
+    _, admin_token = create_api_token(
+        user=admin_user, name="offboarding", actor=None, scopes=["read", "write"]
+    )
     url = "/api/v1/people/aiko.analyst:deactivate"
 
     refused = client.post(
@@ -358,7 +362,9 @@ def test_the_deactivate_endpoint_is_for_administrators_with_a_token(
         "sessions_ended": 1,
     }
     assert_signed_out(browser)
-    _, analyst_token = create_api_token(user=analyst, name="pipeline", actor=None, scopes=["read", "write"])
+    _, analyst_token = create_api_token(
+        user=analyst, name="pipeline", actor=None, scopes=["read", "write"]
+    )
     assert (
         client.get("/api/v1/escalations", headers={"Authorization": f"Bearer {analyst_token}"})
     ).status_code == 401
@@ -658,7 +664,9 @@ def test_the_deactivate_endpoint_takes_a_leavers_access_away_at_once(
     provider.person("ivy.leaver", groups=["ts-analysts"])
     desk, _ = sign_in_with_provider(provider, live_server, "ivy.leaver")
     assert is_signed_in(desk, live_server)
-    _, token = create_api_token(user=admin_user, name="offboarding workflow", actor=None, scopes=["read", "write"])
+    _, token = create_api_token(
+        user=admin_user, name="offboarding workflow", actor=None, scopes=["read", "write"]
+    )
 
     answer = requests.post(
         f"{live_server.url}/api/v1/people/ivy.leaver:deactivate",

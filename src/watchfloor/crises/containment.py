@@ -41,7 +41,7 @@ from watchfloor.core.validation import clean_text, require
 from watchfloor.crises import selectors
 from watchfloor.crises.models import Crisis, CrisisCluster, WatchlistEntry, WatchlistHit
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services import _lock, _record, _refuse_if_closed
+from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
 from watchfloor.crises.watchlists import recent_hits, watchlist_of
 from watchfloor.signals.models import Cluster, ClusterBucket, SurgeAlert
 from watchfloor.signals.selectors import (

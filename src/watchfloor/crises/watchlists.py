@@ -38,7 +38,7 @@ from watchfloor.crises.matching import (
 )
 from watchfloor.crises.models import Crisis, WatchlistEntry, WatchlistHit, WatchlistKind
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services import _lock, _record, _refuse_if_closed
+from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
 from watchfloor.signals.contract import canonical_language_tag
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE
 from watchfloor.signals.models import Signal

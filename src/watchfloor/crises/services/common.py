@@ -1,0 +1,121 @@
+"""What the crisis actions share: limits, the audit record, locking, and the checks every
+action makes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.audit.services import record_event
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound
+from watchfloor.crises import selectors
+from watchfloor.crises.cadence import sitrep_due_at
+from watchfloor.crises.config import CrisisConfig
+from watchfloor.crises.models import (
+    Crisis,
+    Level,
+)
+from watchfloor.escalations.models import Escalation
+from watchfloor.escalations.selectors import escalations_visible_to
+from watchfloor.notify.services import notify_escalation_event
+from watchfloor.people.models import User
+
+if TYPE_CHECKING:
+    from watchfloor.audit.models import AuditEvent
+
+
+TITLE_MAX = 200
+SUMMARY_MAX = 20_000
+NOTE_MAX = 20_000
+REASON_MAX = 5_000
+SUBJECT_MAX = 500
+SITREP_MAX = 50_000
+_REFERENCE_IN_TEXT = re.compile(r"\bWF-(\d+)\b")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _users(usernames: Iterable[str], *, field: str) -> list[User]:
+    users = []
+    for index, username in enumerate(usernames):
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise InvalidInput(f"no user named '{username}'", field=f"{field}[{index}]")
+        users.append(user)
+    return users
+
+
+def _record(
+    action: AuditAction,
+    *,
+    crisis: Crisis,
+    actor: User | None,
+    target: Any = None,
+    data: dict[str, Any] | None = None,
+    escalation: Escalation | int | None = None,
+) -> AuditEvent:
+    """Write one crisis event: the crisis's id and reference in its data always; the
+    escalation's id only while the crisis is unrestricted (see the module docstring)."""
+    escalation_id = escalation.pk if isinstance(escalation, Escalation) else escalation
+    return record_event(
+        action=action,
+        actor=actor,
+        target=target if target is not None else crisis,
+        escalation_id=escalation_id if not crisis.is_restricted else None,
+        data={"crisis_id": crisis.pk, "crisis": crisis.reference, **(data or {})},
+    )
+
+
+def _lock(crisis: Crisis) -> Crisis:
+    return Crisis.objects.select_for_update().get(pk=crisis.pk)
+
+
+def _refuse_if_closed(crisis: Crisis, what: str) -> None:
+    if crisis.level == Level.CLOSED:
+        raise Conflict(f"{crisis.reference} is closed; {what}", field="crisis")
+
+
+def _refresh_sitrep_due(crisis: Crisis, config: CrisisConfig) -> None:
+    """Keep the crisis's next-sitrep time equal to what the cadence says."""
+    crisis.next_sitrep_due_at = sitrep_due_at(
+        settings=config.settings,
+        level=crisis.level,
+        declared_at=crisis.declared_at,
+        level_changed_at=crisis.level_changed_at,
+        last_sent_at=selectors.last_sitrep_sent_at(crisis, config.settings.cadence_audiences),
+    )
+
+
+def _visible_escalations(actor: User, escalations: Iterable[Escalation]) -> list[Escalation]:
+    """The escalations, checked again against the actor's need to know."""
+    wanted = list(dict.fromkeys(escalations))
+    seen = set(
+        escalations_visible_to(actor)
+        .filter(pk__in=[e.pk for e in wanted])
+        .values_list("pk", flat=True)
+    )
+    for escalation in wanted:
+        if escalation.pk not in seen:
+            raise NotFound(
+                f"no escalation WF-{escalation.pk} that you can see", field="escalations"
+            )
+    return wanted
+
+
+def _notify_declared(*, crisis: Crisis, actor: User) -> None:
+    """Page the people of the escalation a crisis is declared from.
+
+    The notification engine speaks of escalation events; until it knows crises, a
+    declaration starts the origin escalation's escalation policy again as a new matter
+    (a policy already running carries on). Called inside the declaring transaction, as
+    the escalation services call it: deliveries leave only once it commits. A crisis
+    declared from scratch pages nobody yet. A drill pages nobody: it rehearses the
+    response without reaching anyone (see ``watchfloor.drills``).
+    """
+    if crisis.is_drill or (crisis.declared_from is not None and crisis.declared_from.is_drill):
+        return
+    if crisis.declared_from is not None:
+        notify_escalation_event(escalation=crisis.declared_from, event="created", actor=actor)

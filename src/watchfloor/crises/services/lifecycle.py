@@ -1,0 +1,467 @@
+"""Declaring a crisis, updating it, changing its level, linking escalations and setting who
+may see it. Every action is checked, written and audited in one transaction; see the
+package docstring for the audit conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.core import clock
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound
+from watchfloor.core.validation import clean_language_tags
+from watchfloor.core.validation import clean_text as _text
+from watchfloor.core.validation import require as _require
+from watchfloor.crises import selectors
+from watchfloor.crises.config import crisis_config
+from watchfloor.crises.models import (
+    DECLARABLE_LEVELS,
+    LEVEL_TRANSITIONS,
+    Crisis,
+    CrisisEscalation,
+    Level,
+    Review,
+    RoleAssignment,
+    RoleKind,
+)
+from watchfloor.crises.permissions import may_command_crisis, may_work_crisis
+from watchfloor.escalations.models import Escalation
+from watchfloor.markets.selectors import markets_by_code
+from watchfloor.people.models import User
+
+if TYPE_CHECKING:
+    pass
+from watchfloor.crises.services.common import (
+    REASON_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    _lock,
+    _notify_declared,
+    _record,
+    _refresh_sitrep_due,
+    _refuse_if_closed,
+    _users,
+    _visible_escalations,
+)
+from watchfloor.crises.services.roles import _check_holder, _hand_over
+
+# ---------------------------------------------------------------- declare
+
+
+@transaction.atomic
+def declare_crisis(
+    *,
+    actor: User,
+    title: str,
+    level: str = Level.INCIDENT,
+    summary: str = "",
+    markets: list[str] | None = None,
+    languages: list[str] | None = None,
+    commander: User | None = None,
+    declared_from: Escalation | None = None,
+    escalations: list[Escalation] | None = None,
+    reason: str = "",
+    is_restricted: bool = False,
+    access_usernames: list[str] | None = None,
+) -> Crisis:
+    """Declare a crisis, from an escalation or from scratch.
+
+    The commander defaults to the declarer: a crisis is never without one. Declaring from
+    an escalation links it and, when no markets or languages are given, takes its own.
+    """
+    _require(may_work_crisis(actor), "your role cannot declare a crisis")
+    config = crisis_config()
+    if level not in DECLARABLE_LEVELS:
+        raise InvalidInput(
+            f"a crisis is declared at {', '.join(Level(v).label for v in DECLARABLE_LEVELS)}; "
+            f"not '{level}'",
+            field="level",
+        )
+    title = _text(title, field="title", max_length=TITLE_MAX, required=True)
+    summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
+    reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
+    linked = _visible_escalations(
+        actor, [*([declared_from] if declared_from else []), *(escalations or [])]
+    )
+    market_rows = markets_by_code(markets or [])
+    language_tags = clean_language_tags(languages or [])
+    if declared_from is not None:
+        if not market_rows:
+            market_rows = list(declared_from.markets.all())
+        if not language_tags:
+            language_tags = list(declared_from.languages or [])
+    access_users = _users(access_usernames or [], field="access_list")
+    commander = commander or actor
+
+    now = clock.now()
+    crisis = Crisis.objects.create(
+        title=title,
+        summary=summary,
+        level=level,
+        is_active=True,
+        level_changed_at=now,
+        languages=language_tags,
+        declared_at=now,
+        declared_by=actor,
+        declared_from=declared_from,
+        is_restricted=is_restricted,
+        updated_at=now,
+    )
+    crisis.markets.set(market_rows)
+    if is_restricted:
+        # Whoever declares a restricted crisis, and its commander, keep access to it.
+        crisis.access_list.set({actor, commander, *access_users})
+    elif access_users:
+        crisis.access_list.set(access_users)
+    CrisisEscalation.objects.bulk_create(
+        CrisisEscalation(
+            crisis=crisis,
+            escalation=escalation,
+            is_origin=escalation == declared_from,
+            linked_at=now,
+            linked_by=actor,
+            reason="declared from it" if escalation == declared_from else "linked at declaration",
+        )
+        for escalation in linked
+    )
+    _refresh_sitrep_due(crisis, config)
+    crisis.save(update_fields=["next_sitrep_due_at"])
+    _record(
+        AuditAction.CRISIS_DECLARED,
+        crisis=crisis,
+        actor=actor,
+        escalation=declared_from,
+        data={
+            "title": title,
+            "level": level,
+            "reason": reason,
+            "markets": [m.code for m in market_rows],
+            "languages": language_tags,
+            "declared_from": declared_from.reference if declared_from else None,
+            "escalations": [e.reference for e in linked],
+            "restricted": is_restricted,
+            "commander": commander.username,
+            "next_sitrep_due_at": crisis.next_sitrep_due_at,
+        },
+    )
+    for escalation in linked:
+        if escalation != declared_from:
+            _record(
+                AuditAction.CRISIS_ESCALATION_LINKED,
+                crisis=crisis,
+                actor=actor,
+                escalation=escalation,
+                data={
+                    "escalation_id": escalation.pk,
+                    "escalation": escalation.reference,
+                    "reason": "linked at declaration",
+                },
+            )
+    _check_holder(crisis, RoleKind.INCIDENT_COMMANDER, commander)
+    _hand_over(
+        crisis=crisis,
+        role=RoleKind.INCIDENT_COMMANDER,
+        market="",
+        to_user=commander,
+        actor=actor,
+        note="commander at declaration",
+    )
+    _notify_declared(crisis=crisis, actor=actor)
+    return crisis
+
+
+@transaction.atomic
+def update_crisis(
+    *,
+    crisis: Crisis,
+    actor: User,
+    title: str,
+    summary: str,
+    markets: list[str],
+    languages: list[str],
+) -> Crisis:
+    _require(
+        may_command_crisis(actor, crisis),
+        "only the commander, the deputy or a lead may change this",
+    )
+    crisis = _lock(crisis)
+    _refuse_if_closed(crisis, "its details are kept as they were")
+    title = _text(title, field="title", max_length=TITLE_MAX, required=True)
+    summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
+    market_rows = markets_by_code(markets)
+    language_tags = clean_language_tags(languages)
+    covered = set(
+        RoleAssignment.objects.filter(
+            crisis=crisis, role=RoleKind.REGIONAL_LEAD, ended_at__isnull=True
+        ).values_list("market_code", flat=True)
+    )
+    dropped = covered - {m.code for m in market_rows}
+    if dropped:
+        raise Conflict(
+            f"{', '.join(sorted(dropped))} still has a regional lead; leave that role open first",
+            field="markets",
+        )
+    before = {
+        "title": crisis.title,
+        "summary": crisis.summary,
+        "markets": sorted(crisis.markets.values_list("code", flat=True)),
+        "languages": crisis.languages,
+    }
+    crisis.title, crisis.summary, crisis.languages = title, summary, language_tags
+    crisis.updated_at = clock.now()
+    crisis.save(update_fields=["title", "summary", "languages", "updated_at"])
+    crisis.markets.set(market_rows)
+    after = {
+        "title": title,
+        "summary": summary,
+        "markets": sorted(m.code for m in market_rows),
+        "languages": language_tags,
+    }
+    _record(
+        AuditAction.CRISIS_UPDATED,
+        crisis=crisis,
+        actor=actor,
+        data={
+            "before": {k: v for k, v in before.items() if v != after[k]},
+            "after": {k: v for k, v in after.items() if v != before[k]},
+        },
+    )
+    return crisis
+
+
+# ---------------------------------------------------------------- level
+
+
+@transaction.atomic
+def change_level(
+    *,
+    crisis: Crisis,
+    to_level: str,
+    actor: User,
+    reason: str = "",
+    confirmed_criteria: Iterable[str] = (),
+) -> Crisis:
+    """Move the crisis along the level table, with the guards beside it.
+
+    Every change records its reason. Standing down checks the stand-down criteria: the
+    ones worked out from the record, and the ones a person confirms (``confirmed_criteria``
+    lists their codes); with any unmet, the reason must say why it stands down anyway,
+    and the event records which ones were unmet.
+    """
+    _require(
+        may_command_crisis(actor, crisis),
+        "only the incident commander, the deputy, a lead or an admin may change the level",
+    )
+    config = crisis_config()
+    crisis = _lock(crisis)
+    if to_level not in Level.values:
+        raise InvalidInput(
+            f"unknown level '{to_level}'; use one of {', '.join(Level.values)}", field="to_level"
+        )
+    current = crisis.level
+    if current == Level.CLOSED:
+        raise Conflict(
+            f"{crisis.reference} is closed, and a closed crisis stays closed; declare a new "
+            "crisis if it flares up again",
+            field="to_level",
+        )
+    if to_level == current:
+        raise Conflict(f"{crisis.reference} is already at {Level(current).label}", field="to_level")
+    if to_level not in LEVEL_TRANSITIONS[current]:
+        allowed = ", ".join(Level(v).label for v in Level.values if v in LEVEL_TRANSITIONS[current])
+        hint = " (stand it down first)" if to_level == Level.CLOSED else ""
+        raise Conflict(
+            f"cannot move from {Level(current).label} to {Level(to_level).label}{hint}; "
+            f"from {Level(current).label} it can go to: {allowed}",
+            field="to_level",
+        )
+    reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
+    now = clock.now()
+    criteria_record: list[dict[str, Any]] = []
+    unmet: list[str] = []
+    if to_level == Level.STAND_DOWN:
+        confirmed = set(confirmed_criteria)
+        # From what the actor may see, as the war room showed it to them: a case hidden
+        # from them neither holds them up nor is named in the record of their decision.
+        results = selectors.stand_down_criteria(crisis=crisis, viewer=actor, now=now, config=config)
+        known = {r.criterion.code for r in results}
+        for code in sorted(confirmed - known):
+            raise InvalidInput(f"unknown stand-down criterion '{code}'", field="confirmed_criteria")
+        for result in results:
+            met = result.criterion.code in confirmed if result.met is None else result.met
+            criteria_record.append(
+                {
+                    "code": result.criterion.code,
+                    "label": result.criterion.label,
+                    "met": met,
+                    "how": "confirmed" if result.met is None else "from the record",
+                    # Escalation by escalation, so each reader is shown only what holds
+                    # it up among the escalations they may see (crises.timeline).
+                    "blockers": [
+                        {"escalation_id": pk, "text": text} for pk, text in result.blockers
+                    ],
+                }
+            )
+            if not met:
+                unmet.append(result.criterion.label)
+        if unmet and not reason:
+            raise InvalidInput(
+                "the stand-down criteria are not all met ("
+                + "; ".join(unmet)
+                + "); give the reason to stand down anyway",
+                field="reason",
+            )
+        reason = reason or "all stand-down criteria met"
+    elif not reason:
+        raise InvalidInput(
+            f"say why {crisis.reference} moves to {Level(to_level).label}", field="reason"
+        )
+
+    crisis.level = to_level
+    crisis.is_active = to_level != Level.CLOSED
+    crisis.level_changed_at = now
+    if to_level == Level.STAND_DOWN:
+        crisis.stood_down_at = now
+    elif to_level != Level.CLOSED:
+        crisis.stood_down_at = None
+    crisis.closed_at = now if to_level == Level.CLOSED else None
+    crisis.updated_at = now
+    _refresh_sitrep_due(crisis, config)
+    crisis.save(
+        update_fields=[
+            "level",
+            "is_active",
+            "level_changed_at",
+            "stood_down_at",
+            "closed_at",
+            "updated_at",
+            "next_sitrep_due_at",
+        ]
+    )
+    if to_level == Level.STAND_DOWN:
+        # The post-incident review opens at the first stand-down, pre-filled from the record.
+        Review.objects.get_or_create(crisis=crisis, defaults={"started_at": now, "updated_at": now})
+    _record(
+        AuditAction.CRISIS_LEVEL_CHANGED,
+        crisis=crisis,
+        actor=actor,
+        escalation=crisis.declared_from_id,
+        data={
+            "from": current,
+            "to": to_level,
+            "reason": reason,
+            "criteria": criteria_record,
+            "unmet": unmet,
+            "next_sitrep_due_at": crisis.next_sitrep_due_at,
+        },
+    )
+    return crisis
+
+
+# ---------------------------------------------------------------- escalations
+
+
+@transaction.atomic
+def link_escalation(
+    *, crisis: Crisis, escalation: Escalation, actor: User, reason: str = ""
+) -> CrisisEscalation:
+    _require(may_work_crisis(actor), "your role cannot link escalations to a crisis")
+    _refuse_if_closed(crisis, "link the escalation to a new crisis instead")
+    _visible_escalations(actor, [escalation])
+    reason = _text(reason, field="reason", max_length=500, required=False)
+    if CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).exists():
+        raise Conflict(
+            f"{escalation.reference} is already part of {crisis.reference}", field="escalation"
+        )
+    link = CrisisEscalation.objects.create(
+        crisis=crisis, escalation=escalation, reason=reason, linked_at=clock.now(), linked_by=actor
+    )
+    _record(
+        AuditAction.CRISIS_ESCALATION_LINKED,
+        crisis=crisis,
+        actor=actor,
+        target=link,
+        escalation=escalation,
+        data={"escalation_id": escalation.pk, "escalation": escalation.reference, "reason": reason},
+    )
+    return link
+
+
+@transaction.atomic
+def unlink_escalation(*, crisis: Crisis, escalation: Escalation, actor: User, reason: str) -> None:
+    _require(may_work_crisis(actor), "your role cannot unlink escalations from a crisis")
+    _refuse_if_closed(crisis, "its escalations are kept as they were")
+    reason = _text(reason, field="reason", max_length=500, required=True)
+    link = CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).first()
+    if link is None:
+        raise NotFound(
+            f"{escalation.reference} is not part of {crisis.reference}", field="escalation"
+        )
+    if link.is_origin:
+        raise Conflict(
+            f"{crisis.reference} was declared from {escalation.reference}; it stays linked",
+            field="escalation",
+        )
+    link.delete()
+    _record(
+        AuditAction.CRISIS_ESCALATION_UNLINKED,
+        crisis=crisis,
+        actor=actor,
+        escalation=escalation,
+        data={"escalation_id": escalation.pk, "escalation": escalation.reference, "reason": reason},
+    )
+
+
+# ---------------------------------------------------------------- need to know
+
+
+@transaction.atomic
+def set_crisis_access(
+    *, crisis: Crisis, actor: User, is_restricted: bool, access_usernames: list[str]
+) -> Crisis:
+    """Restrict a crisis to its access list (the actor and the current role holders always
+    stay on it, so nobody loses sight of a crisis they are running), or open it."""
+    _require(
+        may_command_crisis(actor, crisis),
+        "only the incident commander, the deputy, a lead or an admin may change who can see this",
+    )
+    crisis = _lock(crisis)
+    users = _users(access_usernames, field="access_list")
+    if is_restricted:
+        holders = User.objects.filter(
+            pk__in=RoleAssignment.objects.filter(crisis=crisis, ended_at__isnull=True).values(
+                "holder_id"
+            )
+        )
+        users = list(dict.fromkeys([*users, actor, *holders]))
+    before = {
+        "restricted": crisis.is_restricted,
+        "access_list": sorted(crisis.access_list.values_list("username", flat=True)),
+    }
+    crisis.is_restricted = is_restricted
+    crisis.updated_at = clock.now()
+    crisis.save(update_fields=["is_restricted", "updated_at"])
+    crisis.access_list.set(users)
+    _record(
+        AuditAction.CRISIS_ACCESS_CHANGED,
+        crisis=crisis,
+        actor=actor,
+        data={
+            "before": before,
+            "after": {
+                "restricted": is_restricted,
+                "access_list": sorted(u.username for u in users),
+            },
+        },
+    )
+    return crisis
+
+
+@transaction.atomic
+def record_restricted_view(*, crisis: Crisis, actor: User, channel: str) -> None:
+    """Each look at a restricted crisis is logged, as for restricted escalations."""
+    if crisis.is_restricted:
+        _record(AuditAction.CRISIS_VIEWED, crisis=crisis, actor=actor, data={"channel": channel})
