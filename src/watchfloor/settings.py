@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -227,6 +228,11 @@ WATCHFLOOR_SIGNAL_LANGUAGES = [
 ] or None
 WATCHFLOOR_PDQ_MAX_DISTANCE = int(os.environ.get("WATCHFLOOR_PDQ_MAX_DISTANCE", "31"))
 WATCHFLOOR_TEXT_JACCARD = float(os.environ.get("WATCHFLOOR_TEXT_JACCARD", "0.8"))
+# How far a signal's received_at may be ahead of the server's clock (a producer's clock
+# running fast); anything later is rejected as bad_timestamp. Default 15 minutes.
+WATCHFLOOR_SIGNAL_FUTURE_SKEW = timedelta(
+    seconds=int(os.environ.get("WATCHFLOOR_SIGNAL_FUTURE_SKEW_SECONDS", "900"))
+)
 
 # Background work (docs/notifications.md): the Django tasks API with the database backend.
 # A timer is a row with run_after, so it survives restarts; `watchfloor worker` runs them

@@ -28,6 +28,7 @@ from watchfloor.web.forms import (
     ServiceErrorForm,
     attach_zone,
     parse_escalation_reference,
+    within_calendar,
 )
 
 
@@ -247,7 +248,7 @@ class HandoffForm(ServiceErrorForm):
         widget=_textarea(4),
         help_text="What the next shift should watch: the packet lists what the record shows.",
     )
-    handoff_at = forms.DateTimeField(widget=forms.HiddenInput)
+    handoff_at = forms.DateTimeField(widget=forms.HiddenInput, validators=[within_calendar])
     service_fields = {"holder": "incoming", "handoff": "handoff_at"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -326,7 +327,9 @@ class RootCauseForm(ServiceErrorForm):
 class ActionItemForm(ServiceErrorForm):
     title = forms.CharField(max_length=300, label="Action")
     owner = forms.ChoiceField()
-    due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = forms.DateField(
+        label="Due", widget=forms.DateInput(attrs={"type": "date"}), validators=[within_calendar]
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -43,6 +43,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from watchfloor.core.validation import decode_strict_json, time_range_problem, within_time_range
+
 __all__ = [
     "SIGNAL_FILE_SUFFIXES",
     "SOURCES",
@@ -260,8 +262,12 @@ class SignalInput:
 # One signal
 
 
-def parse_signal(data: Any) -> SignalInput:
-    """Validate one signal (a dict as decoded from JSON) or raise ``SignalRejected``."""
+def parse_signal(data: Any, *, not_after: datetime | None = None) -> SignalInput:
+    """Validate one signal (a dict as decoded from JSON) or raise ``SignalRejected``.
+
+    ``received_at`` must fall in the range of ``core.validation`` (2000 to 2199) and, when
+    ``not_after`` is given (the intake gives its clock plus the allowed skew), not after
+    it: a producer's clock may run a little ahead, not days."""
     if type(data) is not dict:
         raise SignalRejected(
             Reason.BAD_TYPE, "", f"a signal must be a JSON object, not {_json_type(data)}"
@@ -277,6 +283,14 @@ def parse_signal(data: Any) -> SignalInput:
     if received_at_value is None:
         raise _missing("received_at", data, _TOP_LEVEL_FIELDS)
     received_at = _timestamp(received_at_value, "received_at")
+    if not_after is not None and received_at > not_after:
+        raise SignalRejected(
+            Reason.BAD_TIMESTAMP,
+            "received_at",
+            f"received_at {_show(received_at_value)} is in the future: the latest time accepted "
+            f"now is {not_after:%Y-%m-%dT%H:%M:%SZ} (the server's clock plus the allowed "
+            "skew); check the producer's clock and the UTC offset it writes",
+        )
 
     source = get("source")
     if source is None:
@@ -404,13 +418,15 @@ def parse_signal(data: Any) -> SignalInput:
     )
 
 
-def parse_signals(items: Iterable[Any]) -> list[SignalInput | SignalRejected]:
+def parse_signals(
+    items: Iterable[Any], *, not_after: datetime | None = None
+) -> list[SignalInput | SignalRejected]:
     """Validate many signals; a rejected one never stops the others."""
     results: list[SignalInput | SignalRejected] = []
     append = results.append
     for item in items:
         try:
-            append(parse_signal(item))
+            append(parse_signal(item, not_after=not_after))
         except SignalRejected as rejection:
             append(rejection)
     return results
@@ -474,6 +490,10 @@ def _timestamp(value: Any, name: str) -> datetime:
         raise SignalRejected(
             Reason.BAD_TIMESTAMP, name, f"{name} {_show(value)} is not a real time: {error}"
         ) from None
+    # Checked before converting: at the ends of the calendar (0001-01-01T00:00:00+00:01)
+    # the conversion to UTC itself overflows.
+    if not within_time_range(parsed):
+        raise SignalRejected(Reason.BAD_TIMESTAMP, name, time_range_problem(name, _show(value)))
     return parsed.astimezone(UTC)
 
 
@@ -747,32 +767,12 @@ def parse_deferred(
     return result
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"the key {key!r} appears twice in one object")
-            seen.add(key)
-    return result
-
-
-# NaN and Infinity are not JSON; duplicate keys make a record mean two things.
-_decode_json: Callable[[str], Any] = json.JSONDecoder(
-    parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys
-).decode
-
-
 def decode_json(text: str) -> Any:
-    """Strict JSON, as for a line of a file: ``ValueError`` (or its subclass
-    ``json.JSONDecodeError``) for invalid JSON, a key twice in one object, or ``NaN``
-    and ``Infinity``. The API reads a batch of signals with it."""
-    return _decode_json(text)
+    """Strict JSON, as for a line of a file (``core.validation.decode_strict_json``):
+    ``ValueError`` (or its subclass ``json.JSONDecodeError``) for invalid JSON, a key
+    twice in one object, or ``NaN`` and ``Infinity``. The API reads a batch of signals
+    with it."""
+    return decode_strict_json(text)
 
 
 def _parse_json_line(raw: bytes) -> dict[str, Any] | SignalRejected:
@@ -781,7 +781,7 @@ def _parse_json_line(raw: bytes) -> dict[str, Any] | SignalRejected:
     except UnicodeDecodeError as error:
         return _locate_bad_bytes(raw, error)
     try:
-        value = _decode_json(text)
+        value = decode_strict_json(text)
     except json.JSONDecodeError as error:
         return SignalRejected(
             Reason.MALFORMED_JSON,

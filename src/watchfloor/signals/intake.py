@@ -332,7 +332,9 @@ Step = Callable[[IntakeBatch], None]
 
 def validate(batch: IntakeBatch) -> None:
     """Each item against the contract (``contract.parse_signal``); a rejection carries
-    its line when the batch came from a file."""
+    its line when the batch came from a file. ``received_at`` may be ahead of the clock
+    by ``WATCHFLOOR_SIGNAL_FUTURE_SKEW`` at most."""
+    not_after = clock.now() + settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW
     for item in batch.items:
         raw = item.raw
         if type(raw) is SignalRejected:
@@ -341,7 +343,7 @@ def validate(batch: IntakeBatch) -> None:
         if isinstance(raw, Mapping) and type(raw) is not dict:
             raw = dict(raw)
         try:
-            item.signal = parse_signal(raw)
+            item.signal = parse_signal(raw, not_after=not_after)
         except SignalRejected as rejection:
             item.reject(rejection)
 

@@ -4,7 +4,7 @@ error back next to the field it names. They hold no business rules: the services
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.validation import TIME_RANGE, within_time_range
 from watchfloor.escalations.models import TRANSITIONS, SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -89,9 +90,21 @@ class LocalDateTimeField(forms.Field):
             raise ValidationError("enter the local time only, and choose its zone beside it")
         return parsed
 
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        within_calendar(value)
+
+
+def within_calendar(value: date | None) -> None:
+    """A form validator for dates and times: the range of ``core.validation``."""
+    if value is not None and not within_time_range(value):
+        raise ValidationError(f"{value:%Y-%m-%d} is outside the dates accepted ({TIME_RANGE})")
+
 
 def attach_zone(local: datetime, zone_name: str) -> datetime:
-    """``local`` read as wall time in ``zone_name``; refuses times a clock change skips."""
+    """``local`` read as wall time in ``zone_name``; refuses times a clock change skips
+    and times outside the range of ``core.validation``."""
+    within_calendar(local)
     zone = ZoneInfo(zone_name)
     aware = local.replace(tzinfo=zone)
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:

@@ -1,0 +1,325 @@
+"""Bad input that took the service down (issue 11, findings 4 to 6), replayed.
+
+Each test sends what an attacker inside the organisation sent and asserts what a person
+would notice: the one bad item refused with its field or line, everything else done, no
+page or process down.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+
+from tests.people.test_rotas import legal_people, rota, write_rota  # noqa: F401 (fixtures)
+from tests.signals.factories import add_signals, make_cluster
+from tests.signals.test_intake import make_signal
+from watchfloor.audit.events import AuditAction
+from watchfloor.audit.models import AuditEvent
+from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput, PermissionDenied
+from watchfloor.signals import contract, selectors
+from watchfloor.signals.intake import ingest_signals
+from watchfloor.signals.models import (
+    Cluster,
+    ClusterBucket,
+    ClusterReporter,
+    ClusterState,
+    SeriesBucket,
+    Signal,
+)
+from watchfloor.web.templatetags.watchfloor_ui import local_time
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1"
+START_OF_CALENDAR = "0001-01-01T00:00:00+00:01"
+END_OF_CALENDAR = "9999-12-31T23:59:59Z"
+
+
+@pytest.fixture
+def api(catalog, analyst):
+    """POSTs and GETs the API as the analyst, with a real token; 500s come back as
+    responses (as a client would see them), not as exceptions."""
+    from watchfloor.people.services import create_api_token
+
+    _, secret = create_api_token(user=analyst, name="probe", actor=None)
+    client = Client(raise_request_exception=False)
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    class Caller:
+        def post(self, path: str, body=None, *, raw: str | bytes | None = None):
+            data = raw if raw is not None else json.dumps(body, ensure_ascii=False)
+            return client.post(
+                API + path, data=data, content_type="application/json", headers=headers
+            )
+
+        def get(self, path: str, params=None):
+            return client.get(API + path, params or {}, headers=headers)
+
+    return Caller()
+
+
+def browser(user) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+def run_command(name: str, *args: str) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(name, *args, stdout=out, stderr=err)
+    except CommandError as error:
+        return out.getvalue(), err.getvalue() + str(error), error.returncode
+    return out.getvalue(), err.getvalue(), 0
+
+
+# ============================================================ 4. dates and times
+
+
+@pytest.mark.parametrize(
+    "received_at",
+    [START_OF_CALENDAR, END_OF_CALENDAR, "1999-12-31T23:59:59Z", "2200-01-01T00:00:00Z"],
+)
+def test_a_signal_dated_outside_the_calendar_is_rejected_alone_in_an_api_batch(
+    api, frozen_clock, received_at
+):
+    response = api.post(
+        "/signals:batch",
+        [make_signal("good-1"), make_signal("bad", received_at=received_at), make_signal("good-2")],
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [result["status"] for result in body["results"]] == ["accepted", "rejected", "accepted"]
+    error = body["results"][1]["error"]
+    assert (error["code"], error["field"]) == ("bad_timestamp", "received_at")
+    assert "2000-01-01 to 2199-12-31" in error["message"]
+    assert Signal.objects.count() == 2
+
+
+def test_a_signal_further_ahead_of_the_clock_than_the_allowed_skew_is_rejected(
+    catalog, frozen_clock, settings
+):
+    ahead = lambda **delta: (frozen_clock + timedelta(**delta)).isoformat()  # noqa: E731
+    result = ingest_signals(
+        items=[
+            make_signal("fast-clock", received_at=ahead(minutes=14)),
+            make_signal("tomorrow", received_at=ahead(days=1)),
+        ],
+        producer="tests",
+        actor=None,
+    )
+    assert [item.status for item in result.results] == ["accepted", "rejected"]
+    assert result.results[1].reason == "bad_timestamp"
+    assert "in the future" in result.results[1].message
+    settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW = timedelta(days=2)
+    again = ingest_signals(
+        items=[make_signal("tomorrow", received_at=ahead(days=1))], producer="tests", actor=None
+    )
+    assert again.accepted == 1
+
+
+def test_the_contract_never_overflows_at_either_end_of_the_calendar():
+    for value in (START_OF_CALENDAR, END_OF_CALENDAR, "9999-12-31T23:59:59-23:59"):
+        with pytest.raises(contract.SignalRejected) as caught:
+            contract.parse_signal(make_signal(1, received_at=value))
+        assert caught.value.reason_code == "bad_timestamp"
+
+
+def test_ingest_rejects_the_bad_line_with_its_number_and_stores_the_rest(
+    catalog, frozen_clock, tmp_path
+):
+    path = tmp_path / "reports.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(signal)
+            for signal in (
+                make_signal("first"),
+                make_signal("year-one", received_at=START_OF_CALENDAR),
+                make_signal("year-9999", received_at=END_OF_CALENDAR),
+                make_signal("last"),
+            )
+        )
+        + "\n"
+    )
+    out, err, status = run_command("ingest", str(path), "--single-process")
+    assert status == 1
+    assert "2 accepted, 0 duplicates, 2 rejected" in out
+    assert f"{path}:2: [bad_timestamp]" in err and f"{path}:3: [bad_timestamp]" in err
+    assert set(Signal.objects.values_list("external_id", flat=True)) == {"s-first", "s-last"}
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Pacific/Kiritimati", "Pacific/Honolulu", "UTC"])
+@pytest.mark.parametrize(
+    "moment",
+    [datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)],
+)
+def test_a_time_at_the_end_of_the_calendar_is_shown_not_raised(zone, moment, frozen_clock):
+    shown = local_time(moment, zone)
+    assert "<time" in shown and str(moment.year) in shown
+
+
+def test_the_clusters_page_survives_a_time_stored_at_the_end_of_the_calendar(
+    catalog, analyst, frozen_clock
+):
+    # A row stored before input was bounded: the page must still answer, east of UTC too.
+    end = datetime.max.replace(tzinfo=UTC)
+    cluster = make_cluster(last_seen_at=end)
+    add_signals(cluster, at=end)
+    Cluster.objects.filter(pk=cluster.pk).update(last_seen_at=end, signal_count=1)
+    assert analyst.time_zone == "Asia/Tokyo"
+    response = browser(analyst).get(reverse("clusters"))
+    assert response.status_code == 200
+    assert f"C-{cluster.pk}" in response.content.decode()
+    detail = browser(analyst).get(reverse("cluster-detail", args=[cluster.pk]))
+    assert detail.status_code == 200
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59", "0001-01-01T00:00", "1999-12-31T23:00"])
+def test_the_on_call_board_refuses_a_time_outside_the_calendar(analyst, at):
+    response = browser(analyst).get("/oncall/", {"at": at})
+    assert response.status_code == 200
+    assert "outside the dates accepted (2000-01-01 to 2199-12-31)" in response.content.decode()
+
+
+def test_the_on_call_api_refuses_a_time_outside_the_calendar(api):
+    response = api.get("/oncall", {"at": START_OF_CALENDAR})
+    assert response.status_code == 422
+    assert response.json()["field"] == "at"
+    assert "2000-01-01 to 2199-12-31" in response.json()["message"]
+
+
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01"])
+def test_the_icalendar_export_refuses_a_start_outside_the_calendar(rota, analyst, start):  # noqa: F811
+    response = browser(analyst).get("/oncall/legal-sun.ics", {"from": start})
+    assert response.status_code == 400
+    assert "outside the dates accepted" in response.content.decode()
+
+
+def test_snoozing_a_cluster_until_the_start_of_the_calendar_is_refused(
+    catalog, analyst, frozen_clock
+):
+    cluster = make_cluster()
+    add_signals(cluster, at=frozen_clock)
+    response = browser(analyst).post(
+        reverse("cluster-snooze", args=[cluster.pk]),
+        {"snooze-period": "PT1H", "snooze-until": "0001-01-01T00:00"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "outside the dates accepted" in response.content.decode()
+    cluster.refresh_from_db()
+    assert cluster.state == ClusterState.OPEN
+    with pytest.raises(InvalidInput) as caught:
+        from watchfloor.signals.services import snooze_cluster
+
+        snooze_cluster(
+            cluster=cluster, actor=analyst, until=datetime(1, 1, 1, tzinfo=UTC), reason=""
+        )
+    assert caught.value.field == "until"
+
+
+def test_other_date_fields_of_forms_are_bounded_too():
+    from watchfloor.crises.forms import ActionItemForm, HandoffForm
+
+    items = ActionItemForm({"title": "Fix it", "owner": "", "due_on": "9999-12-31"})
+    assert "due_on" in items.errors
+    handoff = HandoffForm({"incoming": "", "handoff_at": "0001-01-01 00:00"})
+    assert "handoff_at" in handoff.errors
+
+
+def test_commands_refuse_times_outside_the_calendar(catalog, analyst):
+    _, err, status = run_command("clusters", "export", "--since", "99999999d")
+    assert status != 0 and "outside the dates accepted" in err
+    _, err, status = run_command("oncall", "now", "--at", "9999-12-31T23:59:59-12:00")
+    assert status != 0 and "outside the dates accepted" in err
+
+
+# ---------------------------------------------------------------- quarantine
+
+
+@pytest.fixture
+def stored_before_bounds(catalog, monkeypatch, settings):
+    """Ingest as the intake did before dates were bounded, to get the rows it left."""
+
+    def ingest(*signals):
+        allowed = settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW
+        settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW = datetime.max.replace(tzinfo=UTC) - clock.now()
+        try:
+            with monkeypatch.context() as patch:
+                patch.setattr(contract, "within_time_range", lambda moment: True)
+                return ingest_signals(items=list(signals), producer="tests", actor=None)
+        finally:
+            settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW = allowed
+
+    return ingest
+
+
+def test_an_admin_quarantines_signals_stored_outside_the_calendar(
+    stored_before_bounds, analyst, admin_user, frozen_clock
+):
+    subject = {"kind": "account", "ref": "@relief_ph_help"}
+    good = make_signal("good", subject=subject, market="JP", reporter="r-good")
+    bad = make_signal(
+        "bad", subject=subject, market="JP", reporter="r-bad", received_at=END_OF_CALENDAR
+    )
+    result = stored_before_bounds(good, bad)
+    assert result.accepted == 2, result.results
+    cluster = Cluster.objects.get()
+    assert cluster.last_seen_at.year == 9999 and cluster.signal_count == 2
+
+    from watchfloor.signals.quarantine import quarantine_signals
+
+    with pytest.raises(PermissionDenied):
+        quarantine_signals(signal_ids=[1], actor=analyst, reason="bad date")
+    out, _, status = run_command("signals", "quarantine", "--suspect", "--dry-run")
+    assert status == 0 and "tests:s-bad" in out and "Would quarantine 1 signals" in out
+    out, err, status = run_command("signals", "quarantine", "--suspect")
+    assert status != 0 and "reason is required" in err
+    out, _, status = run_command(
+        "signals", "quarantine", "--suspect", "--reason", "received_at in the year 9999"
+    )
+    assert status == 0 and "Quarantined 1 signal; 1 cluster counted again" in out
+
+    cluster.refresh_from_db()
+    assert (cluster.signal_count, cluster.reporter_count) == (1, 1)
+    assert cluster.first_seen_at == cluster.last_seen_at == frozen_clock
+    assert list(ClusterReporter.objects.values_list("reporter", flat=True)) == ["r-good"]
+    assert list(ClusterBucket.objects.values_list("count", flat=True)) == [1]
+    assert not SeriesBucket.objects.filter(bucket_start__year=9999).exists()
+    assert [s.external_id for s in selectors.cluster_signals(cluster)] == ["s-good"]
+    event = AuditEvent.objects.get(action=AuditAction.SIGNALS_QUARANTINED)
+    assert event.data["count"] == 1 and event.data["reason"] == "received_at in the year 9999"
+    # Stored and still known: sending it again is a duplicate, and nothing is suspect now.
+    again = ingest_signals(
+        items=[make_signal("bad", subject=subject)], producer="tests", actor=None
+    )
+    assert again.duplicates == 1
+    out, _, _ = run_command("signals", "quarantine", "--suspect", "--reason", "again")
+    assert "No signal to quarantine" in out
+    assert browser(analyst).get(reverse("clusters")).status_code == 200
+
+
+def test_a_cluster_left_with_no_signal_counts_zero_and_is_seen_now(
+    stored_before_bounds, analyst, admin_user, frozen_clock
+):
+    stored_before_bounds(make_signal("alone", received_at=END_OF_CALENDAR))
+    cluster = Cluster.objects.get()
+    signal = Signal.objects.get()
+    from watchfloor.signals.quarantine import quarantine_signals
+
+    result = quarantine_signals(signal_ids=[signal.pk], actor=admin_user, reason="bad date")
+    assert (result.count, result.cluster_ids) == (1, [cluster.pk])
+    cluster.refresh_from_db()
+    assert (cluster.signal_count, cluster.velocity_24h) == (0, 0)
+    assert cluster.first_seen_at == cluster.last_seen_at == frozen_clock
+    assert not SeriesBucket.objects.exists() and not ClusterBucket.objects.exists()
+    page = browser(analyst).get(reverse("cluster-detail", args=[cluster.pk]))
+    assert page.status_code == 200 and "s-alone" not in page.content.decode()
