@@ -7,6 +7,7 @@ page or process down.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -323,3 +324,166 @@ def test_a_cluster_left_with_no_signal_counts_zero_and_is_seen_now(
     assert not SeriesBucket.objects.exists() and not ClusterBucket.objects.exists()
     page = browser(analyst).get(reverse("cluster-detail", args=[cluster.pk]))
     assert page.status_code == 200 and "s-alone" not in page.content.decode()
+
+
+# ============================================================ 5. resource bombs
+
+
+def alias_bomb(levels: int = 6) -> bytes:
+    """A billion laughs in miniature: each level is nine aliases of the one before, so
+    a few hundred bytes expand to 9**levels values."""
+    lines = [b'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        aliases = b",".join([b"*l%d" % (level - 1)] * 9)
+        lines.append(b"l%d: &l%d [%s]" % (level, level, aliases))
+    return b"\n".join(lines) + b"\n"
+
+
+BOMB_REFUSED = "expands to more than 200,000 values once its aliases (*name) are followed"
+
+
+def test_the_catalog_refuses_an_alias_bomb_naming_the_file(tmp_path, settings):
+    import shutil
+
+    catalog_dir = tmp_path / "catalog"
+    shutil.copytree(settings.WATCHFLOOR_CATALOG_DIR, catalog_dir)
+    (catalog_dir / "rubric.yaml").write_bytes(alias_bomb())
+    assert len(alias_bomb()) < 400
+    _, err, status = run_command("config", "validate", str(catalog_dir))
+    assert status != 0
+    assert "rubric.yaml:" in err and BOMB_REFUSED in err
+
+
+def test_every_other_config_reader_refuses_an_alias_bomb(catalog, tmp_path, settings):
+    from watchfloor.catalog.loader import read_catalog
+    from watchfloor.people.rotafile import RotaFileError
+    from watchfloor.people.services import load_rotas
+    from watchfloor.playbooks.loader import default_comms_dir, read_library
+    from watchfloor.signals.rules import SignalRulesError, parse_rules
+
+    with pytest.raises(SignalRulesError) as rules:
+        parse_rules("signal_rules.yaml", alias_bomb(), catalog=None)
+    assert BOMB_REFUSED in str(rules.value) and "signal_rules.yaml:" in str(rules.value)
+
+    rota_file = tmp_path / "rotations.yaml"
+    rota_file.write_bytes(alias_bomb())
+    with pytest.raises(RotaFileError) as rotas:
+        load_rotas(path=rota_file, actor=None)
+    assert any(BOMB_REFUSED in str(problem) for problem in rotas.value.problems)
+
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "laughs.yaml").write_bytes(alias_bomb())
+    with pytest.raises(Exception) as library:
+        read_library(
+            catalog=read_catalog(settings.WATCHFLOOR_CATALOG_DIR).catalog,
+            playbook_dir=playbooks,
+            comms_dir=default_comms_dir(),
+        )
+    assert "laughs.yaml:" in str(library.value) and BOMB_REFUSED in str(library.value)
+
+
+def test_yaml_nested_too_deeply_is_refused_not_a_crash():
+    from watchfloor.catalog.loader import parse_yaml_file
+
+    deep = parse_yaml_file("deep.yaml", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    assert not deep.readable
+    assert "deep.yaml:1: is nested more than 64 levels deep" in str(deep.problems[0])
+    chain = b"l0: &l0 [x]\n" + b"".join(
+        b"l%d: &l%d [*l%d]\n" % (i, i, i - 1) for i in range(1, 100)
+    )
+    chained = parse_yaml_file("chain.yaml", chain)
+    assert "nested more than 64 levels deep once its aliases" in str(chained.problems[0])
+
+
+def test_a_gzip_of_blank_lines_stops_at_the_line_limit(catalog, frozen_clock, tmp_path, settings):
+    settings.WATCHFLOOR_INGEST_MAX_LINES = 1000
+    path = tmp_path / "blank.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n" * 2_000_000 + json.dumps(make_signal("late")).encode()))
+    assert path.stat().st_size < 10_000
+    out, err, status = run_command("ingest", str(path), "--single-process")
+    assert status == 1
+    assert f"{path}:1001: [file_too_large] the file has more than 1,000 lines" in err
+    assert "0 accepted, 0 duplicates, 1 rejected" in out
+    assert not Signal.objects.exists()
+    # The reader itself stops there: nothing after the limit is read.
+    records = list(contract.load_signal_file(path, limits=contract.FileLimits(max_lines=1000)))
+    assert [(line, record.reason_code) for line, record in records] == [(1001, "file_too_large")]
+
+
+def test_a_file_past_its_byte_limit_once_decompressed_keeps_the_lines_before(
+    catalog, frozen_clock, tmp_path, settings
+):
+    lines = [json.dumps(make_signal(f"n{number}")).encode() for number in range(100)]
+    settings.WATCHFLOOR_INGEST_MAX_FILE_BYTES = sum(len(line) + 1 for line in lines[:40]) + 10
+    path = tmp_path / "reports.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    _, err, status = run_command("ingest", str(path), "--single-process")
+    assert status == 1
+    assert f"{path}:41: [file_too_large]" in err and "once decompressed" in err
+    assert Signal.objects.count() == 40
+
+
+class _HugeQuotedCell(io.RawIOBase):
+    """A CSV whose second line opens a quoted cell of ``cell_bytes`` bytes, made as it is
+    read (never held), then a good record."""
+
+    def __init__(self, cell_bytes: int, good_row: bytes) -> None:
+        self.parts = [
+            b"id,received_at,source,subject.kind,subject.ref,text\n",
+            b'huge,2026-11-24T00:30:00Z,user_report,post,p1,"',
+        ]
+        self.cell_left = cell_bytes
+        self.tail = [b'"\n', good_row]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.parts:
+            chunk = self.parts.pop(0)
+        elif self.cell_left:
+            chunk = b"x" * min(self.cell_left, len(buffer))
+            self.cell_left -= len(chunk)
+        elif self.tail:
+            chunk = self.tail.pop(0)
+        else:
+            return 0
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_csv_with_a_huge_quoted_cell_is_rejected_alone_in_bounded_memory():
+    import tracemalloc
+
+    good = b"good,2026-11-24T00:31:00Z,user_report,post,p2,fine\n"
+    stream = io.BufferedReader(_HugeQuotedCell(32 * 1024 * 1024, good))
+    limits = contract.FileLimits(max_record_bytes=256 * 1024)
+    tracemalloc.start()
+    try:
+        records = list(contract.parse_csv(stream, limits=limits))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024  # the cell is 32 MiB
+    (line, rejected), (good_line, record) = records
+    assert (line, rejected.reason_code) == (2, "too_long")
+    assert "longer than 262,144 bytes" in rejected.message
+    assert good_line == 3 and record["id"] == "good"
+
+
+def test_ingest_rejects_a_csv_record_over_the_limit_and_stores_the_rest(
+    catalog, frozen_clock, tmp_path
+):
+    path = tmp_path / "reports.csv"
+    path.write_bytes(
+        b"id,received_at,source,subject.kind,subject.ref,text\n"
+        b'a,2026-11-24T00:30:00Z,user_report,post,p1,"' + b"x" * (3 * 1024 * 1024) + b'"\n'
+        b'b,2026-11-24T00:30:00Z,user_report,post,p2,"multi\nline, quoted"\n'
+        b"c,2026-11-24T00:30:00Z,user_report,post,p3,plain\n"
+    )
+    out, err, status = run_command("ingest", str(path), "--single-process")
+    assert status == 1
+    assert f"{path}:2: [too_long]" in err
+    assert "2 accepted, 0 duplicates, 1 rejected" in out
+    assert set(Signal.objects.values_list("external_id", flat=True)) == {"b", "c"}

@@ -49,7 +49,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import can_ingest_signals
 from watchfloor.signals import backlog, clustering, counting, language, reactions, storage, text
-from watchfloor.signals.contract import SignalInput, SignalRejected, parse_signal
+from watchfloor.signals.contract import FileLimits, SignalInput, SignalRejected, parse_signal
 from watchfloor.signals.media import is_useful_quality
 from watchfloor.signals.models import (
     Cluster,
@@ -74,6 +74,7 @@ __all__ = [
     "IntakeBatch",
     "ItemResult",
     "check_can_ingest",
+    "file_limits",
     "ingest_signals",
     "prepare_batch",
     "store_batch",
@@ -811,6 +812,15 @@ STORE: tuple[Step, ...] = (
 
 # ---------------------------------------------------------------------------
 # The service
+
+
+def file_limits() -> FileLimits:
+    """What one signal file may hold, from the settings (``WATCHFLOOR_INGEST_MAX_*``)."""
+    return FileLimits(
+        max_bytes=settings.WATCHFLOOR_INGEST_MAX_FILE_BYTES,
+        max_lines=settings.WATCHFLOOR_INGEST_MAX_LINES,
+        max_record_bytes=settings.WATCHFLOOR_INGEST_MAX_RECORD_BYTES,
+    )
 
 
 def check_can_ingest(actor: User | None) -> None:
