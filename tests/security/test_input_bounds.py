@@ -64,7 +64,17 @@ def api(catalog, analyst):
         def get(self, path: str, params=None):
             return client.get(API + path, params or {}, headers=headers)
 
+        def put_raw(self, path: str, raw: str):
+            return client.put(
+                API + path, data=raw, content_type="application/json", headers=headers
+            )
+
     return Caller()
+
+
+@pytest.fixture
+def anonymous_json() -> Client:
+    return Client(raise_request_exception=False)
 
 
 def browser(user) -> Client:
@@ -487,3 +497,161 @@ def test_ingest_rejects_a_csv_record_over_the_limit_and_stores_the_rest(
     assert f"{path}:2: [too_long]" in err
     assert "2 accepted, 0 duplicates, 1 rejected" in out
     assert set(Signal.objects.values_list("external_id", flat=True)) == {"b", "c"}
+
+
+# ============================================================ 6. the API's one error shape
+
+SCAM = {
+    "type": "scam_campaign",
+    "title": "Typhoon relief donation scam wave",
+    "summary": "Accounts posing as relief charities collect donations.",
+    "markets": ["PH"],
+    "languages": ["tl", "en"],
+    "source_kind": "user_report",
+    "rubric_answers": {"harm": "moderate", "reach": "significant"},
+}
+
+
+def assert_api_error(response, status: int, code: str, field: str | None = None) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert set(body) == {"code", "message", "field"}
+    assert (body["code"], body["field"]) == (code, field)
+    assert body["message"]
+    return body
+
+
+def test_an_oversized_json_body_gets_the_api_error_shape(api, settings):
+    body = json.dumps({**SCAM, "summary": "x" * (10 * 1024 * 1024)})
+    error = assert_api_error(api.post("/escalations", raw=body), 413, "body_too_large")
+    assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes" in error["message"]
+
+
+def test_every_kind_of_api_error_has_the_one_shape(api, analyst, anonymous_json):
+    assert_api_error(api.get("/no-such-thing"), 404, "not_found")
+    assert_api_error(api.get("/escalations/999999"), 404, "not_found", "escalation_id")
+    refused = api.put_raw("/escalations", "{}")
+    assert_api_error(refused, 405, "method_not_allowed")
+    assert refused["Allow"] == "GET, POST"
+    assert_api_error(api.post("/escalations", raw="{not json"), 400, "malformed_json")
+    assert_api_error(api.post("/escalations", raw='{"title": NaN}'), 400, "malformed_json")
+    assert_api_error(api.post("/escalations", {**SCAM, "title": ""}), 422, "invalid", "title")
+    assert_api_error(anonymous_json.get(API + "/escalations"), 401, "unauthenticated")
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(analyst)
+    forged = session.post(
+        API + "/escalations", data=json.dumps(SCAM), content_type="application/json"
+    )
+    assert_api_error(forged, 403, "csrf_failed")
+
+
+def test_a_failure_of_the_server_is_json_too_and_still_reported():
+    from django.core.signals import got_request_exception
+    from django.test import RequestFactory
+
+    from watchfloor.api import api as ninja_api
+
+    reported = []
+
+    def receiver(sender, request, **kwargs):
+        reported.append(request.path)
+
+    got_request_exception.connect(receiver)
+    request = RequestFactory().get(API + "/escalations")
+    try:
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError as error:
+            response = ninja_api.on_exception(request, error)
+    finally:
+        got_request_exception.disconnect(receiver)
+    assert_api_error(response, 500, "server_error")
+    assert reported == [API + "/escalations"]
+
+
+def test_a_key_given_twice_in_an_api_body_is_refused_by_name(api):
+    duplicate = '{"type": "scam_campaign", "title": "One", "title": "Two"}'
+    error = assert_api_error(api.post("/escalations", raw=duplicate), 400, "duplicate_key", "title")
+    assert "'title' twice" in error["message"]
+    nested = json.dumps({**SCAM, "subjects": []})[:-1] + (
+        ', "subjects": [{"kind": "account", "reference": "@a", "reference": "@b"}]}'
+    )
+    assert_api_error(api.post("/escalations", raw=nested), 400, "duplicate_key", "reference")
+    from watchfloor.escalations.models import Escalation
+
+    assert not Escalation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code_point"),
+    [
+        ("title", "Relief scam\x07 wave", "U+0007"),  # BEL
+        ("title", "\x1b[31mRelief scam wave", "U+001B"),  # ESC: recolours a terminal
+        ("summary", "Accounts posing\x9b as charities", "U+009B"),  # C1 CSI
+        ("summary", "Lone carriage\rreturn", "U+000D"),
+        ("source_detail", "from\x00a form", "U+0000"),
+    ],
+)
+def test_control_characters_in_text_people_read_are_refused_through_the_api(
+    api, field, value, code_point
+):
+    error = assert_api_error(
+        api.post("/escalations", {**SCAM, field: value}), 422, "invalid", field
+    )
+    assert code_point in error["message"]
+
+
+def test_tabs_and_line_breaks_are_still_text(api):
+    created = api.post(
+        "/escalations",
+        {**SCAM, "summary": "Two lines\r\nand a\ttab.\nThird line: 台風の義援金"},
+    )
+    assert created.status_code == 201, created.content
+
+
+def test_control_characters_are_refused_by_the_services_forms_and_other_schemas(
+    catalog, analyst, lead, make_escalation, frozen_clock
+):
+    from watchfloor.escalations.services import add_note
+
+    with pytest.raises(InvalidInput) as caught:
+        make_escalation(title="Relief scam\x1b wave")
+    assert caught.value.field == "title" and "U+001B" in caught.value.message
+    escalation = make_escalation()
+    with pytest.raises(InvalidInput) as note:
+        add_note(escalation=escalation, actor=analyst, body="ding\x07")
+    assert note.value.field == "body"
+    # The web form shows the service's error next to the field and creates nothing.
+    page = browser(analyst).post(
+        reverse("escalation-create"),
+        {
+            "type": "scam_campaign",
+            "title": "Relief\x07 scam",
+            "summary": "",
+            "markets": ["PH"],
+            "languages": "en",
+            "source_kind": "user_report",
+            "factor_harm": "moderate",
+            "factor_reach": "significant",
+            "statutory_time_zone": "Asia/Tokyo",
+        },
+    )
+    assert page.status_code == 400
+    assert "U+0007" in page.content.decode()
+    from watchfloor.escalations.models import Escalation
+
+    assert Escalation.objects.count() == 1
+    # A partner request's question, through its own schema.
+    from watchfloor.people.services import create_api_token
+
+    _, secret = create_api_token(user=lead, name="probe", actor=None)
+    asked = Client().post(
+        f"{API}/escalations/{escalation.pk}/partner-requests",
+        data=json.dumps(
+            {"kind": "legal_review", "question": "Can we\x1b[2J remove it?", "due_within": "PT4H"}
+        ),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert_api_error(asked, 422, "invalid", "question")
