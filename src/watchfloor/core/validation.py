@@ -88,6 +88,15 @@ def check_time_range(moment: Moment, *, field: str, shown: object = None) -> Mom
 # cursors, ring bells and recolour terminals when a title reaches a log or a CLI; NUL
 # cannot be stored by PostgreSQL. Text in any script is left alone.
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+_CONTROL_NAMES = {
+    0x00: "NUL",
+    0x07: "BEL",
+    0x08: "backspace",
+    0x0D: "carriage return",
+    0x1B: "ESC",
+    0x7F: "DEL",
+    0x9B: "CSI",
+}
 
 
 def control_character_problem(value: str) -> str | None:
@@ -95,10 +104,10 @@ def control_character_problem(value: str) -> str | None:
     (named by its code point and position) or an unpaired surrogate."""
     found = _CONTROL_CHARACTER.search(value)
     if found is not None:
-        return (
-            f"contains the control character U+{ord(found.group()[0]):04X} at position "
-            f"{found.start() + 1}; remove it"
-        )
+        code_point = ord(found.group()[0])
+        name = _CONTROL_NAMES.get(code_point)
+        shown = f"U+{code_point:04X}" + (f" ({name})" if name else "")
+        return f"contains the control character {shown} at position {found.start() + 1}; remove it"
     if not value.isascii():
         try:
             value.encode("utf-8")
