@@ -253,6 +253,23 @@ def test_commands_refuse_times_outside_the_calendar(catalog, analyst):
     assert status != 0 and "outside the dates accepted" in err
 
 
+def test_dates_in_config_files_are_bounded_too(legal_people, write_rota):  # noqa: F811
+    from tests.people.test_rotas import ROTA
+    from watchfloor.people.rotafile import RotaFileError
+    from watchfloor.people.services import load_rotas
+
+    far = ROTA.replace(
+        "start_date: 2026-01-05\n    time_zone", "start_date: 9999-12-31\n    time_zone"
+    )
+    assert far != ROTA
+    with pytest.raises(RotaFileError) as caught:
+        load_rotas(path=write_rota(far), actor=None)
+    assert any(
+        "start_date" in str(problem) and "outside the dates accepted" in str(problem)
+        for problem in caught.value.problems
+    )
+
+
 # ---------------------------------------------------------------- quarantine
 
 
