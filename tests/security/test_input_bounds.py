@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
+from tests.api.conftest import SCAM_ESCALATION
 from tests.people.test_rotas import legal_people, rota, write_rota  # noqa: F401 (fixtures)
 from tests.signals.factories import add_signals, make_cluster
 from tests.signals.test_intake import make_signal
@@ -518,15 +519,7 @@ def test_ingest_rejects_a_csv_record_over_the_limit_and_stores_the_rest(
 
 # ============================================================ 6. the API's one error shape
 
-SCAM = {
-    "type": "scam_campaign",
-    "title": "Typhoon relief donation scam wave",
-    "summary": "Accounts posing as relief charities collect donations.",
-    "markets": ["PH"],
-    "languages": ["tl", "en"],
-    "source_kind": "user_report",
-    "rubric_answers": {"harm": "moderate", "reach": "significant"},
-}
+SCAM = {key: value for key, value in SCAM_ESCALATION.items() if key != "subjects"}
 
 
 def assert_api_error(response, status: int, code: str, field: str | None = None) -> dict:

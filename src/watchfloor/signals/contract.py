@@ -1156,8 +1156,11 @@ def _csv_records(lines: _CsvLines) -> Iterator[ParsedRecord]:
         except _FileEnded as ended:
             yield ended.rejection.line or line, ended.rejection
             return
-        except (_RecordTooLong, csv.Error) as error:
-            if isinstance(error, csv.Error) and "field larger than field limit" not in str(error):
+        except (_RecordTooLong, csv.Error, EOFError, OSError, zlib.error) as error:
+            too_long = isinstance(error, _RecordTooLong) or "field larger than field limit" in str(
+                error
+            )
+            if not too_long:
                 yield (
                     line,
                     SignalRejected(
@@ -1195,17 +1198,6 @@ def _csv_records(lines: _CsvLines) -> Iterator[ParsedRecord]:
             end_of_previous = budget.lines
             lines.next_record()
             continue
-        except (EOFError, OSError, zlib.error) as error:
-            yield (
-                line,
-                SignalRejected(
-                    Reason.MALFORMED_CSV,
-                    "",
-                    f"the CSV cannot be read from here on: {error}",
-                    line=line,
-                ),
-            )
-            return
         end_of_previous = budget.lines
         lines.next_record()
         if not row or (len(row) == 1 and not row[0].strip()):

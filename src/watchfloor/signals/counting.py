@@ -99,6 +99,21 @@ class CountedSignal:
     reporter: str = ""
 
 
+# The Signal fields a CountedSignal is made of, in its order.
+COUNTED_SIGNAL_FIELDS = (
+    "cluster_id",
+    "received_at",
+    "source",
+    "market",
+    "language",
+    "policy_hint",
+    "reach_impressions",
+    "reach_followers",
+    "reach_shares",
+    "reporter",
+)
+
+
 @dataclass(slots=True)
 class ClusterCounts:
     """The counted columns of one cluster (``Cluster`` attribute names), read under the
@@ -154,10 +169,15 @@ def count_signals(
     starts = _bucket_starts(signals)
     _count_buckets(signals, starts, clusters, now=now)
     series_keys = _count_series(signals, starts)
+    _write_counts(clusters, now=now)
+    return CountResult(series_keys=series_keys)
+
+
+def _write_counts(clusters: dict[int, ClusterCounts], *, now: datetime) -> None:
+    """Write the counted columns only: state, escalation and the rest are left as they
+    are (the surge and rule code changes them in its own transactions)."""
     for cluster in clusters.values():
         cluster.updated_at = now
-    # Only the counted columns are written: state, escalation and the rest are left as
-    # they are (the surge and rule code changes them in its own transactions).
     storage.update_by_id(
         Cluster,
         COUNTED_COLUMNS,
@@ -166,7 +186,6 @@ def count_signals(
             for cluster in sorted(clusters.values(), key=lambda cluster: cluster.id)
         ],
     )
-    return CountResult(series_keys=series_keys)
 
 
 def recount_clusters(cluster_ids: Sequence[int], *, now: datetime) -> None:
@@ -191,34 +210,14 @@ def recount_clusters(cluster_ids: Sequence[int], *, now: datetime) -> None:
         for chunk in in_chunks(ids)
         for row in Signal.objects.filter(cluster_id__in=chunk, quarantined_at__isnull=True)
         .order_by()
-        .values_list(
-            "cluster_id",
-            "received_at",
-            "source",
-            "market",
-            "language",
-            "policy_hint",
-            "reach_impressions",
-            "reach_followers",
-            "reach_shares",
-            "reporter",
-        )
+        .values_list(*COUNTED_SIGNAL_FIELDS)
         .iterator(chunk_size=CHUNK)
     ]
     if signals:
         _tally(signals, clusters)
         _count_reporters(signals, clusters)
         _count_buckets(signals, _bucket_starts(signals), clusters, now=now)
-    for cluster in clusters.values():
-        cluster.updated_at = now
-    storage.update_by_id(
-        Cluster,
-        COUNTED_COLUMNS,
-        [
-            [*(getattr(cluster, name) for name in COUNTED_COLUMNS), cluster.id]
-            for cluster in sorted(clusters.values(), key=lambda cluster: cluster.id)
-        ],
-    )
+    _write_counts(clusters, now=now)
 
 
 def remove_from_series(signals: Sequence[CountedSignal]) -> None:

@@ -91,19 +91,7 @@ def quarantine_signals(
     rows = list(
         Signal.objects.filter(pk__in=wanted, quarantined_at__isnull=True)
         .order_by("pk")
-        .values_list(
-            "pk",
-            "cluster_id",
-            "received_at",
-            "source",
-            "market",
-            "language",
-            "policy_hint",
-            "reach_impressions",
-            "reach_followers",
-            "reach_shares",
-            "reporter",
-        )
+        .values_list("pk", *counting.COUNTED_SIGNAL_FIELDS)
     )
     if not rows:
         return QuarantineResult(signal_ids=[], cluster_ids=[])
