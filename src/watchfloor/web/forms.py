@@ -98,7 +98,9 @@ class LocalDateTimeField(forms.Field):
 def within_calendar(value: date | None) -> None:
     """A form validator for dates and times: the range of ``core.validation``."""
     if value is not None and not within_time_range(value):
-        raise ValidationError(f"{value:%Y-%m-%d} is outside the dates accepted ({TIME_RANGE})")
+        raise ValidationError(
+            f"{value.isoformat()[:10]} is outside the dates accepted ({TIME_RANGE})"
+        )
 
 
 def attach_zone(local: datetime, zone_name: str) -> datetime:
