@@ -3,27 +3,53 @@
 Every endpoint needs a caller: a system with ``Authorization: Bearer wf_…`` or a signed-in
 browser session (with CSRF on unsafe methods). Every error is JSON of one shape,
 ``{"code", "message", "field"}``, whether it comes from a service (``core.errors``), from
-request validation, from authentication or from a body that is not JSON.
+request validation, from authentication, from a body that is not JSON, too large or
+names a key twice, or from a failure of the server itself.
+
+Bodies are read strictly (``core.validation.decode_strict_json``): a key given twice in
+one object, ``NaN`` and ``Infinity`` are refused, where Python's decoder would keep the
+last value or a number JSON does not have.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path, re_path, reverse
+from django.conf import settings
+from django.core import signals as request_signals
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path, re_path, reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from watchfloor.coordination.api import router as coordination_router
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.validation import DuplicateKey, decode_strict_json
 from watchfloor.crises.api import router as crises_router
 from watchfloor.escalations.api import router as escalations_router
 from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
 from watchfloor.people.sso.api import router as accounts_router
 from watchfloor.signals.api import router as signals_router
+
+logger = logging.getLogger("django.request")
+
+
+class StrictJsonParser(Parser):
+    """Request bodies as strict JSON; ninja turns what this raises into an ``HttpError``
+    whose cause ``http_error`` below reads."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return decode_strict_json(request.body.decode("utf-8"))
+
 
 api = NinjaAPI(
     title="Watchfloor API",
@@ -40,6 +66,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=api_authenticators(),
+    parser=StrictJsonParser(),
 )
 api.add_router("/", escalations_router)
 api.add_router("/", signals_router)
@@ -149,6 +176,18 @@ _HTTP_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "met
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
+        cause = exc.__cause__
+        if isinstance(cause, DuplicateKey):
+            return error_response(
+                request,
+                status=400,
+                code="duplicate_key",
+                message=f"the request body gives the key {cause.key!r} twice in one object; "
+                "send each key once",
+                field=cause.key,
+            )
+        if isinstance(cause, RequestDataTooBig):
+            return body_too_large(request, cause)
         return error_response(
             request,
             status=400,
@@ -158,6 +197,53 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         )
     code = _HTTP_CODES.get(exc.status_code, "error")
     return error_response(request, status=exc.status_code, code=code, message=exc.message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(
+        request,
+        status=413,
+        code="body_too_large",
+        message=f"the request body is larger than {limit:,} bytes, the limit for this "
+        "endpoint; send less (signals go in batches to /signals:batch)",
+    )
+
+
+@api.exception_handler(SuspiciousOperation)
+def refused_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """Django's other refusals of a request (too many fields, a bad header)."""
+    logger.warning("Refused API request to %s: %s", request.path, exc)
+    return error_response(request, status=400, code="bad_request", message=str(exc))
+
+
+@api.exception_handler(DjangoPermissionDenied)
+def django_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
+    return error_response(
+        request, status=403, code="forbidden", message=str(exc) or "permission denied"
+    )
+
+
+@api.exception_handler(Exception)
+def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A failure of the server is JSON too. It is logged as Django logs an unhandled
+    exception, and announced the same way (``got_request_exception``), so error
+    reporting and the test client still see it."""
+    logger.error(
+        "Internal Server Error: %s",
+        request.path,
+        exc_info=exc,
+        extra={"status_code": 500, "request": request},
+    )
+    request_signals.got_request_exception.send(sender=None, request=request)
+    return error_response(
+        request,
+        status=500,
+        code="server_error",
+        message="the server failed to answer this request; it has been logged. Try again, "
+        "and tell an administrator if it keeps failing",
+    )
 
 
 @api.exception_handler(Http404)
@@ -176,11 +262,44 @@ def unknown_endpoint(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _json_method_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., Any]:
+    """Ninja answers a method a path does not take with a plain-text 405 before any
+    handler runs; this gives it the one error shape, keeping its ``Allow`` header."""
+
+    @functools.wraps(view)  # keeps csrf_exempt: ninja checks CSRF itself
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = ", ".join(sorted(response["Allow"].split(", ")))
+            answer = error_response(
+                request,
+                status=405,
+                code="method_not_allowed",
+                message=f"{request.method} is not allowed on {request.path}; it takes {allowed}",
+            )
+            answer["Allow"] = allowed
+            return answer
+        return response
+
+    return checked
+
+
+def _endpoints() -> list[Any]:
+    patterns = []
+    for pattern in api.urls[0]:
+        if getattr(pattern, "name", None) == "api-root":
+            continue
+        if isinstance(pattern, URLPattern):
+            pattern.callback = _json_method_not_allowed(pattern.callback)
+        patterns.append(pattern)
+    return patterns
+
+
 # Mounted by the project's urls.py with include("watchfloor.api"), under the namespace
 # the API reverses its own URLs in (docs → openapi.json). Ninja's own root view answers
 # with Django's HTML 404, so it gives way to ours under the same name.
 urlpatterns = [
-    *(pattern for pattern in api.urls[0] if getattr(pattern, "name", None) != "api-root"),
+    *_endpoints(),
     path("", unknown_endpoint, name="api-root"),
     re_path(r"", unknown_endpoint),
 ]

@@ -231,6 +231,22 @@ WATCHFLOOR_SIGNAL_LANGUAGES = [
 ] or None
 WATCHFLOOR_PDQ_MAX_DISTANCE = int(os.environ.get("WATCHFLOOR_PDQ_MAX_DISTANCE", "31"))
 WATCHFLOOR_TEXT_JACCARD = float(os.environ.get("WATCHFLOOR_TEXT_JACCARD", "0.8"))
+# How far a signal's received_at may be ahead of the server's clock (a producer's clock
+# running fast); anything later is rejected as bad_timestamp. Default 15 minutes.
+WATCHFLOOR_SIGNAL_FUTURE_SKEW = timedelta(
+    seconds=int(os.environ.get("WATCHFLOOR_SIGNAL_FUTURE_SKEW_SECONDS", "900"))
+)
+# What one signal file given to `watchfloor ingest` or `replay` may hold: bytes once
+# decompressed (default 4 GiB), lines (default 10,000,000) and bytes of one line or CSV
+# record (default 1 MiB). Past the first two the file stops being read; a longer
+# record is rejected alone.
+WATCHFLOOR_INGEST_MAX_FILE_BYTES = int(
+    os.environ.get("WATCHFLOOR_INGEST_MAX_FILE_BYTES", str(4 * 1024**3))
+)
+WATCHFLOOR_INGEST_MAX_LINES = int(os.environ.get("WATCHFLOOR_INGEST_MAX_LINES", "10000000"))
+WATCHFLOOR_INGEST_MAX_RECORD_BYTES = int(
+    os.environ.get("WATCHFLOOR_INGEST_MAX_RECORD_BYTES", str(1024 * 1024))
+)
 
 # Background work (docs/notifications.md): the Django tasks API with the database backend.
 # A timer is a row with run_after, so it survives restarts; `watchfloor worker` runs them

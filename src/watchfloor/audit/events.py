@@ -62,6 +62,7 @@ class AuditAction(models.TextChoices):
     SIGNALS_CLUSTER_REOPENED = "signals.cluster_reopened", "Cluster reopened"
     SIGNALS_CLUSTERS_EXPORTED = "signals.clusters_exported", "Clusters exported"
     SIGNALS_SURGES_EXPORTED = "signals.surges_exported", "Surge alerts exported"
+    SIGNALS_QUARANTINED = "signals.quarantined", "Signals quarantined"
     PARTNER_REQUEST_SENT = "partner_request.sent", "Partner request sent"
     PARTNER_REQUEST_SHARED = "partner_request.escalation_shared", "Shared with a partner team"
     PARTNER_REQUEST_ANSWERED = "partner_request.answered", "Partner request answered"

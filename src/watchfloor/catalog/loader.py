@@ -31,6 +31,13 @@ from watchfloor.catalog.schema import (
 from watchfloor.catalog.schema import _message as _describe_schema_error
 from watchfloor.core.errors import InvalidInput
 
+# Bounds of every YAML file read (catalog, playbooks, rotas, rules, drills, policies):
+# a reviewed file is a few thousand values, a few levels deep, with few aliases if any.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 1_000
+MAX_YAML_NODES = 200_000
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -163,13 +170,23 @@ def _parse_yaml(name: str, raw: bytes) -> _ParsedFile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise _UnreadableFile(line, "is not UTF-8 text; save the file as UTF-8") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise _UnreadableFile(
+            None,
+            f"is {len(raw):,} bytes; a reviewed file is far smaller (the limit is "
+            f"{MAX_YAML_BYTES:,})",
+        )
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:  # characters YAML does not allow, e.g. control codes
         line = text[: exc.position].count("\n") + 1
         raise _UnreadableFile(line, f"not valid YAML: {exc.reason}") from None
     try:
         node = loader.get_single_node()
+        # Before anything walks the document: an alias is a reference, so nine aliases of
+        # nine aliases of ... make a few hundred bytes that expand to billions of nodes.
+        if node is not None:
+            _check_expanded_size(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -180,6 +197,80 @@ def _parse_yaml(name: str, raw: bytes) -> _ParsedFile:
     if node is not None:
         _index_lines(name, node, (), parsed, frozenset())
     return parsed
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents nested deeper than ``MAX_YAML_DEPTH``
+    (its composer recurses, and would exhaust the stack) or using more than
+    ``MAX_YAML_ALIASES`` aliases, as it composes them."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _UnreadableFile(
+                    event.start_mark.line + 1,
+                    f"uses more than {MAX_YAML_ALIASES} aliases (*name); write the values out",
+                )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _UnreadableFile(
+                    event.start_mark.line + 1,
+                    f"is nested more than {MAX_YAML_DEPTH} levels deep",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a document with more than ``MAX_YAML_NODES`` nodes, or nested deeper than
+    ``MAX_YAML_DEPTH``, once its aliases are expanded; each distinct node is measured
+    once, so the cost is the file's, not the expansion's. A node that refers back to its
+    own ancestor counts once, as ``_index_lines`` walks it."""
+    measured: dict[int, tuple[int, int]] = {}  # id → (nodes, depth) once expanded
+
+    def measure(node: yaml.Node, on_path: frozenset[int]) -> tuple[int, int]:
+        known = measured.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in on_path:
+            return 1, 1
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        inner = on_path | {id(node)}
+        nodes, depth = 1, 1
+        for child in children:
+            child_nodes, child_depth = measure(child, inner)
+            nodes += child_nodes
+            depth = max(depth, child_depth + 1)
+            if nodes > MAX_YAML_NODES:
+                raise _UnreadableFile(
+                    node.start_mark.line + 1,
+                    f"expands to more than {MAX_YAML_NODES:,} values once its aliases (*name) "
+                    "are followed; write the values out or use fewer aliases",
+                )
+            if depth > MAX_YAML_DEPTH:
+                raise _UnreadableFile(
+                    child.start_mark.line + 1,
+                    f"is nested more than {MAX_YAML_DEPTH} levels deep once its aliases "
+                    "(*name) are followed",
+                )
+        measured[id(node)] = (nodes, depth)
+        return nodes, depth
+
+    measure(root, frozenset())
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> str:

@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from watchfloor.core.validation import TIME_RANGE, within_time_range
 from watchfloor.severity.rubric import Rubric, parse_iso_duration
 
 Location = tuple[str | int, ...]
@@ -147,7 +148,15 @@ MarketCode = Annotated[str, AfterValidator(_market_code)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 LanguageTag = Annotated[str, AfterValidator(_language_tag)]
 Duration = Annotated[str, AfterValidator(_duration)]
-CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+
+
+def _within_calendar(value: date) -> date:
+    if not within_time_range(value):
+        raise ValueError(f"{value} is outside the dates accepted ({TIME_RANGE}); check the year")
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date), AfterValidator(_within_calendar)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 

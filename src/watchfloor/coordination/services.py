@@ -29,6 +29,7 @@ from watchfloor.coordination.models import (
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
+from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.people.models import Team
@@ -69,17 +70,6 @@ def may_answer(user: User, partner_request: PartnerRequest) -> bool:
 
 def may_withdraw(user: User) -> bool:
     return can_work_escalations(user)
-
-
-def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
-        )
-    return text
 
 
 # ---------------------------------------------------------------- values

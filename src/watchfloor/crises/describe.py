@@ -105,7 +105,7 @@ def _moment(value: Any) -> str:
     """An ISO time from the log as 'YYYY-MM-DD HH:MM UTC' (as given when it is not one)."""
     try:
         return f"{datetime.fromisoformat(str(value)).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    except ValueError:
+    except (ValueError, OverflowError):
         return str(value or "")
 
 

@@ -27,7 +27,7 @@ from watchfloor.crises.selectors import CriterionResult, RoleSlot
 from watchfloor.crises.services import SECTIONS_MAX
 from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
+from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, within_calendar
 
 
 def _comma_separated(value: str) -> list[str]:
@@ -304,7 +304,7 @@ class HandoffForm(ServiceErrorForm):
         widget=_textarea(4),
         help_text="What the next shift should watch: the packet lists what the record shows.",
     )
-    handoff_at = forms.DateTimeField(widget=forms.HiddenInput)
+    handoff_at = forms.DateTimeField(widget=forms.HiddenInput, validators=[within_calendar])
     service_fields = {"holder": "incoming", "handoff": "handoff_at"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -383,7 +383,9 @@ class RootCauseForm(ServiceErrorForm):
 class ActionItemForm(ServiceErrorForm):
     title = forms.CharField(max_length=300, label="Action")
     owner = forms.ChoiceField()
-    due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = forms.DateField(
+        label="Due", widget=forms.DateInput(attrs={"type": "date"}), validators=[within_calendar]
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

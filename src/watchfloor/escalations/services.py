@@ -22,7 +22,7 @@ from watchfloor.core.roles import (
     can_work_escalations,
     is_admin,
 )
-from watchfloor.core.validation import clean_language_tags
+from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
@@ -91,6 +91,7 @@ def _aware(value: datetime, *, field: str) -> datetime:
             "times must carry their UTC offset or zone, e.g. 2026-11-26T09:00:00+09:00",
             field=field,
         )
+    check_time_range(value, field=field)
     # Stored and computed in UTC: adding hours to a zoned time would add wall time and
     # give a 24-hour deadline 23 or 25 real hours across a daylight-saving change.
     return value.astimezone(UTC)
@@ -289,6 +290,7 @@ def create_escalation(
         _text(
             subject.reference, field=f"subjects[{index}].reference", max_length=2000, required=True
         )
+        _text(subject.note, field=f"subjects[{index}].note", max_length=500, required=False)
 
     now = clock.now()
     triggers = []

@@ -248,7 +248,10 @@ def _due_text(value: Any) -> str:
         return str(value or "")
     if moment.tzinfo is None:
         return str(value)
-    local = timezone.localtime(moment)
+    try:
+        local = timezone.localtime(moment)
+    except OverflowError:  # stored before times were bounded; see watchfloor_ui.in_zone
+        return str(value)
     name = local.strftime("%Z")
     return f"{local:%a %d %b %H:%M} {'UTC' + name if name[:1] in '+-' else name}"
 

@@ -31,6 +31,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import can_work_escalations, is_admin
+from watchfloor.core.validation import refuse_control_characters
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Escalation, Status
@@ -772,6 +773,7 @@ def validate_channel(channel: Channel) -> None:
         )
     if not (channel.name or "").strip():
         raise InvalidInput("a channel needs a name people recognise", field="name")
+    refuse_control_characters(channel.name, field="name")
     if channel.kind not in ChannelKind.values:
         raise InvalidInput(
             f"unknown kind '{channel.kind}'; use one of {', '.join(ChannelKind.values)}",

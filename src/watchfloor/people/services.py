@@ -27,6 +27,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import Role, is_admin
+from watchfloor.core.validation import clean_text, refuse_control_characters
 from watchfloor.people.models import (
     APIToken,
     RotaOverride,
@@ -77,6 +78,9 @@ def create_user(
     if role == Role.PARTNER and (team is None or team.kind != Team.Kind.PARTNER):
         raise InvalidInput("a partner account needs a partner team", field="team")
     validate_time_zone(time_zone)
+    names = {"username": username, "first_name": first_name, "last_name": last_name}
+    for name, value in names.items():
+        refuse_control_characters(value, field=name)
     if User.objects.filter(username=username).exists():
         raise InvalidInput(f"user '{username}' already exists", field="username")
     user = User(
@@ -154,6 +158,7 @@ def create_api_token(
     ``WATCHFLOOR_API_TOKEN_DAYS`` (90 days) and may not pass a year."""
     if not name.strip():
         raise InvalidInput("a token needs a name that says which system uses it", field="name")
+    refuse_control_characters(name, field="name")
     granted = parse_token_scopes(scopes)
     lifetime = default_token_lifetime() if lifetime is None else lifetime
     if not timedelta(hours=1) <= lifetime <= TOKEN_LIFETIME_MAX:
@@ -834,11 +839,7 @@ def create_rota_override(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("say why (e.g. 'swap with Lee, public holiday')", field="reason")
-    if len(reason) > OVERRIDE_REASON_MAX:
-        raise InvalidInput(
-            f"reason is {len(reason)} characters long; the limit is {OVERRIDE_REASON_MAX}",
-            field="reason",
-        )
+    reason = clean_text(reason, field="reason", max_length=OVERRIDE_REASON_MAX, required=True)
     if not user.is_active or user.team_id != rotation.team_id:
         raise InvalidInput(
             f"{user.username} is not an active member of {rotation.team.name}", field="user"

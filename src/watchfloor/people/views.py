@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, PermissionDenied, WatchfloorError
+from watchfloor.core.validation import check_time_range
 from watchfloor.people import selectors, services
 from watchfloor.people.forms import CancelOverrideForm, OnCallFilterForm, OverrideForm
 from watchfloor.people.models import Rotation, User
@@ -207,6 +208,7 @@ def _export_window(request: HttpRequest, now: datetime) -> ExportWindow:
         start = datetime.strptime(start_text, "%Y-%m-%d").replace(tzinfo=now.tzinfo)
     except ValueError as exc:
         raise InvalidInput(f"from '{start_text}' is not a date YYYY-MM-DD", field="from") from exc
+    check_time_range(start, field="from", shown=start_text)
     return ExportWindow.starting(start, weeks=weeks)
 
 

@@ -43,10 +43,13 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from watchfloor.core.validation import decode_strict_json, time_range_problem, within_time_range
+
 __all__ = [
     "SIGNAL_FILE_SUFFIXES",
     "SOURCES",
     "SUBJECT_KINDS",
+    "FileLimits",
     "Reason",
     "SignalError",
     "SignalFileError",
@@ -77,6 +80,7 @@ class Reason(StrEnum):
     BAD_ENCODING = "bad_encoding"
     MALFORMED_JSON = "malformed_json"
     MALFORMED_CSV = "malformed_csv"
+    FILE_TOO_LARGE = "file_too_large"
 
 
 SOURCES: tuple[str, ...] = (
@@ -103,8 +107,15 @@ MAX_LANGUAGE_TAG_LENGTH = 35
 MAX_COUNT = 2**63 - 1  # fits a BigIntegerField
 MAX_ATTRIBUTES_DEPTH = 16
 # A signal at its limits is ~130 kB as JSON (20,000 characters, each possibly a
-# six-byte \\u escape); a line past this is not a signal, and is skipped unread.
+# six-byte \\u escape); a line (or CSV record) past this is not a signal, and is
+# skipped unread.
 MAX_LINE_BYTES = 1024 * 1024
+# What one file may hold once decompressed, and how many lines: past either, the file
+# stops being read (a gzip of nothing but line breaks decompresses a thousandfold).
+# The ingest command takes its limits from settings (``FileLimits``); these are the
+# defaults.
+MAX_FILE_BYTES = 4 * 1024**3
+MAX_FILE_LINES = 10_000_000
 
 SIGNAL_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".jsonl.gz", ".json.gz", ".csv", ".csv.gz")
 
@@ -260,8 +271,12 @@ class SignalInput:
 # One signal
 
 
-def parse_signal(data: Any) -> SignalInput:
-    """Validate one signal (a dict as decoded from JSON) or raise ``SignalRejected``."""
+def parse_signal(data: Any, *, not_after: datetime | None = None) -> SignalInput:
+    """Validate one signal (a dict as decoded from JSON) or raise ``SignalRejected``.
+
+    ``received_at`` must fall in the range of ``core.validation`` (2000 to 2199) and, when
+    ``not_after`` is given (the intake gives its clock plus the allowed skew), not after
+    it: a producer's clock may run a little ahead, not days."""
     if type(data) is not dict:
         raise SignalRejected(
             Reason.BAD_TYPE, "", f"a signal must be a JSON object, not {_json_type(data)}"
@@ -277,6 +292,14 @@ def parse_signal(data: Any) -> SignalInput:
     if received_at_value is None:
         raise _missing("received_at", data, _TOP_LEVEL_FIELDS)
     received_at = _timestamp(received_at_value, "received_at")
+    if not_after is not None and received_at > not_after:
+        raise SignalRejected(
+            Reason.BAD_TIMESTAMP,
+            "received_at",
+            f"received_at {_show(received_at_value)} is in the future: the latest time accepted "
+            f"now is {not_after:%Y-%m-%dT%H:%M:%SZ} (the server's clock plus the allowed "
+            "skew); check the producer's clock and the UTC offset it writes",
+        )
 
     source = get("source")
     if source is None:
@@ -404,13 +427,15 @@ def parse_signal(data: Any) -> SignalInput:
     )
 
 
-def parse_signals(items: Iterable[Any]) -> list[SignalInput | SignalRejected]:
+def parse_signals(
+    items: Iterable[Any], *, not_after: datetime | None = None
+) -> list[SignalInput | SignalRejected]:
     """Validate many signals; a rejected one never stops the others."""
     results: list[SignalInput | SignalRejected] = []
     append = results.append
     for item in items:
         try:
-            append(parse_signal(item))
+            append(parse_signal(item, not_after=not_after))
         except SignalRejected as rejection:
             append(rejection)
     return results
@@ -474,6 +499,10 @@ def _timestamp(value: Any, name: str) -> datetime:
         raise SignalRejected(
             Reason.BAD_TIMESTAMP, name, f"{name} {_show(value)} is not a real time: {error}"
         ) from None
+    # Checked before converting: at the ends of the calendar (0001-01-01T00:00:00+00:01)
+    # the conversion to UTC itself overflows.
+    if not within_time_range(parsed):
+        raise SignalRejected(Reason.BAD_TIMESTAMP, name, time_range_problem(name, _show(value)))
     return parsed.astimezone(UTC)
 
 
@@ -686,46 +715,115 @@ def _show(value: Any, limit: int = 60) -> str:
 ParsedRecord = tuple[int, "dict[str, Any] | SignalRejected"]
 
 
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """The bounds of one signal file: bytes once decompressed, lines, and bytes of one
+    line (JSON Lines) or record (CSV). None is this module's default (``MAX_FILE_BYTES``,
+    ``MAX_FILE_LINES``, ``MAX_LINE_BYTES``)."""
+
+    max_bytes: int | None = None
+    max_lines: int | None = None
+    max_record_bytes: int | None = None
+
+    def resolved(self) -> FileLimits:
+        return FileLimits(
+            max_bytes=self.max_bytes if self.max_bytes is not None else MAX_FILE_BYTES,
+            max_lines=self.max_lines if self.max_lines is not None else MAX_FILE_LINES,
+            max_record_bytes=(
+                self.max_record_bytes if self.max_record_bytes is not None else MAX_LINE_BYTES
+            ),
+        )
+
+
+class _FileBudget:
+    """What is left of a file's limits as it is read."""
+
+    def __init__(self, limits: FileLimits | None) -> None:
+        resolved = (limits or FileLimits()).resolved()
+        self.max_bytes: int = resolved.max_bytes  # type: ignore[assignment]
+        self.max_lines: int = resolved.max_lines  # type: ignore[assignment]
+        self.max_record: int = resolved.max_record_bytes  # type: ignore[assignment]
+        self.bytes = 0
+        self.lines = 0
+
+    def exceeded(self, line: int) -> SignalRejected | None:
+        """The rejection that ends the file at ``line``, once a limit is passed."""
+        if self.bytes > self.max_bytes:
+            return SignalRejected(
+                Reason.FILE_TOO_LARGE,
+                "",
+                f"the file is larger than {self.max_bytes:,} bytes once decompressed; it is "
+                "not read past this line: split it into smaller files",
+                line=line,
+            )
+        if self.lines > self.max_lines:
+            return SignalRejected(
+                Reason.FILE_TOO_LARGE,
+                "",
+                f"the file has more than {self.max_lines:,} lines; it is not read past "
+                "this one: split it into smaller files",
+                line=line,
+            )
+        return None
+
+    def too_long(self, line: int, size: int, what: str) -> SignalRejected:
+        return SignalRejected(
+            Reason.TOO_LONG,
+            "",
+            f"the {what} is longer than {self.max_record:,} bytes ({size:,} read): a signal "
+            "is far smaller, so this is not one",
+            line=line,
+        )
+
+
 def parse_jsonl_lines(
-    stream: IO[bytes] | IO[str] | Iterable[bytes], *, defer_json: bool = False
+    stream: IO[bytes] | IO[str] | Iterable[bytes],
+    *,
+    defer_json: bool = False,
+    limits: FileLimits | None = None,
 ) -> Iterator[ParsedRecord]:
     """Split JSON Lines into ``(line_number, dict | SignalRejected)``.
 
     Gzip is recognised by its magic bytes, whatever the file is called. Blank lines
     are skipped (their numbers still count). A line that is not UTF-8, not JSON, not
-    an object, or longer than ``MAX_LINE_BYTES`` becomes a rejection for that line
-    only; a truncated gzip stream ends the file with a rejection at the next line.
+    an object, or longer than the record limit becomes a rejection for that line
+    only; a truncated gzip stream ends the file with a rejection at the next line, and
+    so does passing the file's limits of bytes (decompressed) or lines (``limits``).
 
     ``defer_json``: lines come as their bytes, for ``parse_deferred`` to decode later
     (a reader that hands most lines on to others need not decode them).
     """
     reader = _binary_reader(stream)
-    line_number = 0
+    budget = _FileBudget(limits)
+    # Locals: this loop runs once per line of files of millions of lines.
+    max_record, max_bytes, max_lines = budget.max_record, budget.max_bytes, budget.max_lines
+    read = reader.readline
+    line_number = total = 0
     while True:
         try:
-            raw = reader.readline(MAX_LINE_BYTES + 1)
+            raw = read(max_record + 1)
         except (EOFError, OSError, zlib.error) as error:
             yield line_number + 1, _corrupt_gzip(error, line_number + 1)
             return
         if not raw:
             return
         line_number += 1
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        total += len(raw)
+        too_long = len(raw) > max_record and not raw.endswith(b"\n")
+        if too_long:
+            budget.bytes = total
             try:
-                skipped = _skip_rest_of_line(reader)
+                skipped = _skip_rest_of_line(reader, budget)
             except (EOFError, OSError, zlib.error) as error:
                 yield line_number, _corrupt_gzip(error, line_number)
                 return
-            yield (
-                line_number,
-                SignalRejected(
-                    Reason.TOO_LONG,
-                    "",
-                    f"the line is longer than {MAX_LINE_BYTES:,} bytes ({len(raw) + skipped:,}"
-                    " read): a signal is far smaller, so this is not one",
-                    line=line_number,
-                ),
-            )
+            total = budget.bytes
+            yield line_number, budget.too_long(line_number, len(raw) + skipped, "line")
+        if total > max_bytes or line_number > max_lines:
+            budget.bytes, budget.lines = total, line_number
+            yield line_number, budget.exceeded(line_number)  # type: ignore[misc]
+            return
+        if too_long:
             continue
         if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
@@ -747,32 +845,12 @@ def parse_deferred(
     return result
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"the key {key!r} appears twice in one object")
-            seen.add(key)
-    return result
-
-
-# NaN and Infinity are not JSON; duplicate keys make a record mean two things.
-_decode_json: Callable[[str], Any] = json.JSONDecoder(
-    parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys
-).decode
-
-
 def decode_json(text: str) -> Any:
-    """Strict JSON, as for a line of a file: ``ValueError`` (or its subclass
-    ``json.JSONDecodeError``) for invalid JSON, a key twice in one object, or ``NaN``
-    and ``Infinity``. The API reads a batch of signals with it."""
-    return _decode_json(text)
+    """Strict JSON, as for a line of a file (``core.validation.decode_strict_json``):
+    ``ValueError`` (or its subclass ``json.JSONDecodeError``) for invalid JSON, a key
+    twice in one object, or ``NaN`` and ``Infinity``. The API reads a batch of signals
+    with it."""
+    return decode_strict_json(text)
 
 
 def _parse_json_line(raw: bytes) -> dict[str, Any] | SignalRejected:
@@ -781,7 +859,7 @@ def _parse_json_line(raw: bytes) -> dict[str, Any] | SignalRejected:
     except UnicodeDecodeError as error:
         return _locate_bad_bytes(raw, error)
     try:
-        value = _decode_json(text)
+        value = decode_strict_json(text)
     except json.JSONDecodeError as error:
         return SignalRejected(
             Reason.MALFORMED_JSON,
@@ -843,11 +921,14 @@ def _is_encodable(value: str) -> bool:
     return True
 
 
-def _skip_rest_of_line(reader: IO[bytes]) -> int:
+def _skip_rest_of_line(reader: IO[bytes], budget: _FileBudget) -> int:
+    """Read past the end of an over-long line, a chunk at a time (never holding it);
+    stops early once the file's byte limit is passed."""
     skipped = 0
-    while chunk := reader.readline(MAX_LINE_BYTES):
+    while chunk := reader.readline(budget.max_record):
         skipped += len(chunk)
-        if chunk.endswith(b"\n"):
+        budget.bytes += len(chunk)
+        if chunk.endswith(b"\n") or budget.bytes > budget.max_bytes:
             break
     return skipped
 
@@ -933,7 +1014,9 @@ _CSV_SCALAR_COLUMNS = frozenset(
 )
 
 
-def parse_csv(stream: IO[bytes] | IO[str]) -> Iterator[ParsedRecord]:
+def parse_csv(
+    stream: IO[bytes] | IO[str], *, limits: FileLimits | None = None
+) -> Iterator[ParsedRecord]:
     """Split a CSV file (header row of dotted field names) into records.
 
     ``subject.kind`` and ``subject.ref`` become ``{"subject": {"kind", "ref"}}``;
@@ -941,24 +1024,110 @@ def parse_csv(stream: IO[bytes] | IO[str]) -> Iterator[ParsedRecord]:
     fields; integer columns are converted when they hold a whole number and left as
     text otherwise, so that validation names them. Line numbers are file lines: a
     record with a quoted line break is numbered by its first line.
+
+    The file is read a line at a time within ``limits``: a record longer than the
+    record limit (a huge quoted cell) is rejected without being held, and reading
+    resumes at the next line; past the file's bytes or lines, reading stops.
     """
     if not hasattr(stream, "read"):
         stream = io.BytesIO(_LineIterableReader(stream).read())
     reader = _binary_reader(stream)
     if isinstance(reader, _LineIterableReader):
         reader = io.BytesIO(reader.read())
-    text = io.TextIOWrapper(reader, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    try:
-        yield from _csv_records(csv.reader(text, strict=True))
-    finally:
-        # Leave the caller's stream open: a collected TextIOWrapper closes what it wraps.
-        text.detach()
+    yield from _csv_records(_CsvLines(reader, _FileBudget(limits)))
 
 
-def _csv_records(rows: Any) -> Iterator[ParsedRecord]:
+class _RecordTooLong(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _FileEnded(Exception):
+    def __init__(self, rejection: SignalRejected) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+# A carriage return not followed by a line feed also ends a line (old Mac files), as
+# with universal newlines; the pieces keep their line endings, which csv expects.
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+class _CsvLines:
+    """The lines of a CSV file as text for ``csv.reader``, read one at a time within the
+    file's limits: never more than a record's limit in memory. Raises ``_RecordTooLong``
+    (the record so far, or one line, passed the limit) and ``_FileEnded`` (the file's
+    bytes or lines did) through the reader."""
+
+    def __init__(self, reader: IO[bytes], budget: _FileBudget) -> None:
+        self.reader = reader
+        self.budget = budget
+        self.record_bytes = 0
+        self.mid_line = False  # an over-long line was cut short; its rest is unread
+        self._pending: list[bytes] = []
+        self._first = True
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        budget = self.budget
+        if not self._pending:
+            raw = self.reader.readline(budget.max_record + 1)
+            if not raw:
+                raise StopIteration
+            budget.bytes += len(raw)
+            if self._first:
+                self._first = False
+                if raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+            if len(raw) > budget.max_record and not raw.endswith((b"\n", b"\r")):
+                budget.lines += 1
+                self.mid_line = True
+                raise _RecordTooLong(len(raw))
+            if raw.find(b"\r", 0, len(raw) - 1) == -1:
+                piece = raw
+            else:
+                self._pending = _LONE_CR.split(raw)
+                piece = self._pending.pop(0)
+        else:
+            piece = self._pending.pop(0)
+        budget.lines += 1
+        self.record_bytes += len(piece)
+        if budget.bytes > budget.max_bytes or budget.lines > budget.max_lines:
+            raise _FileEnded(budget.exceeded(budget.lines))  # type: ignore[arg-type]
+        if self.record_bytes > budget.max_record:
+            raise _RecordTooLong(self.record_bytes)
+        return piece.decode("utf-8", "surrogateescape")
+
+    def next_record(self) -> None:
+        self.record_bytes = 0
+
+    def skip_rest_of_line(self) -> int:
+        """After an over-long line: read past its end without holding it."""
+        if not self.mid_line:
+            return 0
+        self.mid_line = False
+        return _skip_rest_of_line(self.reader, self.budget)
+
+
+def _csv_reader(lines: _CsvLines) -> Any:
+    return csv.reader(lines, strict=True)
+
+
+def _csv_records(lines: _CsvLines) -> Iterator[ParsedRecord]:
+    budget = lines.budget
+    rows = _csv_reader(lines)
     try:
         header = next(rows)
     except StopIteration:
+        return
+    except _RecordTooLong as error:
+        yield 1, budget.too_long(1, error.size, "header row")
+        return
+    except _FileEnded as ended:
+        yield 1, ended.rejection
         return
     except (csv.Error, EOFError, OSError, zlib.error) as error:
         yield (
@@ -976,25 +1145,61 @@ def _csv_records(rows: Any) -> Iterator[ParsedRecord]:
     integer_columns = [name.strip() in _CSV_INTEGER_COLUMNS for name in header]
     names = [name.strip() for name in header]
     width = len(header)
-    end_of_previous = rows.line_num
+    end_of_previous = budget.lines
+    lines.next_record()
     while True:
+        line = end_of_previous + 1
         try:
             row = next(rows)
         except StopIteration:
             return
-        except (csv.Error, EOFError, OSError, zlib.error) as error:
-            yield (
-                end_of_previous + 1,
-                SignalRejected(
-                    Reason.MALFORMED_CSV,
-                    "",
-                    f"the CSV cannot be read from here on: {error}",
-                    line=end_of_previous + 1,
-                ),
-            )
+        except _FileEnded as ended:
+            yield ended.rejection.line or line, ended.rejection
             return
-        line = end_of_previous + 1
-        end_of_previous = rows.line_num
+        except (_RecordTooLong, csv.Error, EOFError, OSError, zlib.error) as error:
+            too_long = isinstance(error, _RecordTooLong) or "field larger than field limit" in str(
+                error
+            )
+            if not too_long:
+                yield (
+                    line,
+                    SignalRejected(
+                        Reason.MALFORMED_CSV,
+                        "",
+                        f"the CSV cannot be read from here on: {error}",
+                        line=line,
+                    ),
+                )
+                return
+            try:
+                skipped = lines.skip_rest_of_line()
+            except (EOFError, OSError, zlib.error) as broken:
+                yield line, _corrupt_gzip(broken, line)
+                return
+            if isinstance(error, _RecordTooLong):
+                yield line, budget.too_long(line, error.size + skipped, "record")
+            else:
+                yield (
+                    line,
+                    SignalRejected(
+                        Reason.TOO_LONG,
+                        "",
+                        f"a cell is longer than {csv.field_size_limit():,} characters: a "
+                        "signal is far smaller, so this is not one",
+                        line=line,
+                    ),
+                )
+            ended = budget.exceeded(budget.lines)
+            if ended is not None:
+                yield line, ended
+                return
+            # Start afresh at the next line: the rest of the bad record is not parsed.
+            rows = _csv_reader(lines)
+            end_of_previous = budget.lines
+            lines.next_record()
+            continue
+        end_of_previous = budget.lines
+        lines.next_record()
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != width:
@@ -1086,10 +1291,13 @@ def _check_csv_header(header: list[str]) -> SignalRejected | None:
     return None
 
 
-def load_signal_file(path: str | Path, *, defer_json: bool = False) -> Iterator[ParsedRecord]:
+def load_signal_file(
+    path: str | Path, *, defer_json: bool = False, limits: FileLimits | None = None
+) -> Iterator[ParsedRecord]:
     """Records of a signal file, chosen by suffix: .jsonl, .jsonl.gz, .json.gz (JSON
     Lines), .csv, .csv.gz. Raises ``SignalFileError`` for any other suffix at once;
-    the file is opened when iteration starts and closed when it ends.
+    the file is opened when iteration starts and closed when it ends, and read within
+    ``limits`` (this module's defaults when None).
 
     ``defer_json``: JSON Lines come undecoded (see ``parse_jsonl_lines``); pass each
     record through ``parse_deferred`` before use.
@@ -1098,10 +1306,10 @@ def load_signal_file(path: str | Path, *, defer_json: bool = False) -> Iterator[
     name = file_path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
         parser: Callable[[IO[bytes]], Iterator[ParsedRecord]] = partial(
-            parse_jsonl_lines, defer_json=defer_json
+            parse_jsonl_lines, defer_json=defer_json, limits=limits
         )
     elif name.endswith((".csv", ".csv.gz")):
-        parser = parse_csv
+        parser = partial(parse_csv, limits=limits)
     else:
         raise SignalFileError(
             f"{file_path} is not a signal file: name it .jsonl, .jsonl.gz, .json.gz "

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from watchfloor.signals import storage
 from watchfloor.signals.models import (
@@ -36,6 +36,7 @@ from watchfloor.signals.models import (
     ClusterRelation,
     ClusterReporter,
     SeriesBucket,
+    Signal,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "in_chunks",
     "load_counts",
     "record_relations",
+    "recount_clusters",
     "velocities",
 ]
 
@@ -95,6 +97,21 @@ class CountedSignal:
     reach_followers: int | None = None
     reach_shares: int | None = None
     reporter: str = ""
+
+
+# The Signal fields a CountedSignal is made of, in its order.
+COUNTED_SIGNAL_FIELDS = (
+    "cluster_id",
+    "received_at",
+    "source",
+    "market",
+    "language",
+    "policy_hint",
+    "reach_impressions",
+    "reach_followers",
+    "reach_shares",
+    "reporter",
+)
 
 
 @dataclass(slots=True)
@@ -152,10 +169,15 @@ def count_signals(
     starts = _bucket_starts(signals)
     _count_buckets(signals, starts, clusters, now=now)
     series_keys = _count_series(signals, starts)
+    _write_counts(clusters, now=now)
+    return CountResult(series_keys=series_keys)
+
+
+def _write_counts(clusters: dict[int, ClusterCounts], *, now: datetime) -> None:
+    """Write the counted columns only: state, escalation and the rest are left as they
+    are (the surge and rule code changes them in its own transactions)."""
     for cluster in clusters.values():
         cluster.updated_at = now
-    # Only the counted columns are written: state, escalation and the rest are left as
-    # they are (the surge and rule code changes them in its own transactions).
     storage.update_by_id(
         Cluster,
         COUNTED_COLUMNS,
@@ -164,7 +186,53 @@ def count_signals(
             for cluster in sorted(clusters.values(), key=lambda cluster: cluster.id)
         ],
     )
-    return CountResult(series_keys=series_keys)
+
+
+def recount_clusters(cluster_ids: Sequence[int], *, now: datetime) -> None:
+    """Count these clusters again from the signals they keep (quarantined ones left out):
+    totals, tallies, reporters, buckets and velocities, as if those signals had just
+    arrived. For when signals leave a cluster, which ``count_signals`` cannot subtract
+    (a distinct reporter may have sent another). The caller holds the intake's writer
+    lock; a cluster left with no signal counts zero and is seen at ``now``."""
+    ids = sorted(set(cluster_ids))
+    if not ids:
+        return
+    clusters = load_counts(ids)
+    for cluster in clusters.values():
+        fresh = ClusterCounts(id=cluster.id, first_seen_at=now, last_seen_at=now)
+        fresh.representative_id = cluster.representative_id
+        clusters[cluster.id] = fresh
+    for chunk in in_chunks(ids):
+        ClusterBucket.objects.filter(cluster_id__in=chunk).delete()
+        ClusterReporter.objects.filter(cluster_id__in=chunk).delete()
+    signals = [
+        CountedSignal(*row)
+        for chunk in in_chunks(ids)
+        for row in Signal.objects.filter(cluster_id__in=chunk, quarantined_at__isnull=True)
+        .order_by()
+        .values_list(*COUNTED_SIGNAL_FIELDS)
+        .iterator(chunk_size=CHUNK)
+    ]
+    if signals:
+        _tally(signals, clusters)
+        _count_reporters(signals, clusters)
+        _count_buckets(signals, _bucket_starts(signals), clusters, now=now)
+    _write_counts(clusters, now=now)
+
+
+def remove_from_series(signals: Sequence[CountedSignal]) -> None:
+    """Take these signals out of their market × policy × language buckets (an emptied
+    bucket is deleted)."""
+    removed = Counter(
+        (signal.market, signal.policy_hint, signal.language, start)
+        for signal, start in zip(signals, _bucket_starts(signals), strict=True)
+    )
+    for (market, policy, language, start), n in sorted(removed.items()):
+        bucket = SeriesBucket.objects.filter(
+            market=market, policy=policy, language=language, bucket_start=start
+        )
+        bucket.filter(count__lte=n).delete()
+        bucket.update(count=F("count") - n)
 
 
 def _tally(signals: Sequence[CountedSignal], clusters: dict[int, ClusterCounts]) -> None:

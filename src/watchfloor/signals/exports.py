@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.escalations.models import Escalation
 from watchfloor.severity.rubric import parse_iso_duration
 from watchfloor.signals.models import Cluster, Signal, SurgeAlert
@@ -83,11 +84,22 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     ``PT24H`` (that long before ``now``)."""
     value = text.strip()
     relative = _RELATIVE.match(value)
-    if relative:
-        amount = int(relative["amount"])
-        return now - timedelta(**{_UNITS[relative["unit"]]: amount})
-    if value.upper().startswith("P"):
-        return now - parse_iso_duration(value.upper())
+    try:
+        if relative:
+            amount = int(relative["amount"])
+            moment = now - timedelta(**{_UNITS[relative["unit"]]: amount})
+        elif value.upper().startswith("P"):
+            moment = now - parse_iso_duration(value.upper())
+        else:
+            moment = _absolute_since(text, value)
+    except OverflowError:  # "99999999d": further back than the calendar goes
+        raise ValueError(time_range_problem("since", repr(text))) from None
+    if not within_time_range(moment):
+        raise ValueError(time_range_problem("since", repr(text)))
+    return moment.astimezone(UTC)
+
+
+def _absolute_since(text: str, value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -98,7 +110,7 @@ def parse_since(text: str, *, now: datetime) -> datetime:
         if "T" in value or " " in value:
             raise ValueError(f"'{text}' needs its UTC offset, e.g. {value}+09:00 or {value}Z")
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return moment
 
 
 def _utc(moment: datetime | None) -> str | None:
@@ -129,7 +141,7 @@ def _cluster_batch(clusters: list[Cluster]) -> Iterator[dict[str, Any]]:
     kinds = join_kinds(ids)
     signal_ids: dict[int, list[dict[str, str]]] = {pk: [] for pk in ids}
     for cluster_id, producer, external_id in (
-        Signal.objects.filter(cluster_id__in=ids)
+        Signal.objects.filter(cluster_id__in=ids, quarantined_at__isnull=True)
         .order_by("cluster_id", "received_at", "pk")
         .values_list("cluster_id", "producer", "external_id")
     ):

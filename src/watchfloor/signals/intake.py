@@ -49,7 +49,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import can_ingest_signals
 from watchfloor.signals import backlog, clustering, counting, language, reactions, storage, text
-from watchfloor.signals.contract import SignalInput, SignalRejected, parse_signal
+from watchfloor.signals.contract import FileLimits, SignalInput, SignalRejected, parse_signal
 from watchfloor.signals.media import is_useful_quality
 from watchfloor.signals.models import (
     Cluster,
@@ -74,6 +74,7 @@ __all__ = [
     "IntakeBatch",
     "ItemResult",
     "check_can_ingest",
+    "file_limits",
     "ingest_signals",
     "prepare_batch",
     "store_batch",
@@ -332,7 +333,9 @@ Step = Callable[[IntakeBatch], None]
 
 def validate(batch: IntakeBatch) -> None:
     """Each item against the contract (``contract.parse_signal``); a rejection carries
-    its line when the batch came from a file."""
+    its line when the batch came from a file. ``received_at`` may be ahead of the clock
+    by ``WATCHFLOOR_SIGNAL_FUTURE_SKEW`` at most."""
+    not_after = clock.now() + settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW
     for item in batch.items:
         raw = item.raw
         if type(raw) is SignalRejected:
@@ -341,7 +344,7 @@ def validate(batch: IntakeBatch) -> None:
         if isinstance(raw, Mapping) and type(raw) is not dict:
             raw = dict(raw)
         try:
-            item.signal = parse_signal(raw)
+            item.signal = parse_signal(raw, not_after=not_after)
         except SignalRejected as rejection:
             item.reject(rejection)
 
@@ -809,6 +812,15 @@ STORE: tuple[Step, ...] = (
 
 # ---------------------------------------------------------------------------
 # The service
+
+
+def file_limits() -> FileLimits:
+    """What one signal file may hold, from the settings (``WATCHFLOOR_INGEST_MAX_*``)."""
+    return FileLimits(
+        max_bytes=settings.WATCHFLOOR_INGEST_MAX_FILE_BYTES,
+        max_lines=settings.WATCHFLOOR_INGEST_MAX_LINES,
+        max_record_bytes=settings.WATCHFLOOR_INGEST_MAX_RECORD_BYTES,
+    )
 
 
 def check_can_ingest(actor: User | None) -> None:

@@ -111,6 +111,11 @@ class Signal(models.Model):
         Cluster, on_delete=models.PROTECT, related_name="signals", db_index=False
     )
     matched_by = models.CharField(max_length=12, choices=KeyKind.choices)
+    # Set when an admin takes the signal out of its cluster's counts and lists (a date
+    # outside the calendar stored before input was bounded, a producer's mistake); it
+    # stays stored, and its id stays taken, so sending it again is a duplicate
+    # (``signals.quarantine``).
+    quarantined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

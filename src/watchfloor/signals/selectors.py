@@ -183,7 +183,7 @@ def join_kinds(cluster_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     query: the first signal "started" the cluster, the others matched a key."""
     found: dict[int, dict[str, int]] = {pk: {} for pk in cluster_ids}
     rows = (
-        Signal.objects.filter(cluster_id__in=list(cluster_ids))
+        Signal.objects.filter(cluster_id__in=list(cluster_ids), quarantined_at__isnull=True)
         .order_by()
         .values_list("cluster_id", "matched_by")
         .annotate(count=Count("pk"))
@@ -256,7 +256,8 @@ def filter_options() -> dict[str, list[str]]:
 
 
 def cluster_signals(cluster: Cluster) -> QuerySet[Signal]:
-    return cluster.signals.order_by("-received_at", "-pk")
+    """The cluster's signals, newest first; quarantined ones are left out."""
+    return cluster.signals.filter(quarantined_at__isnull=True).order_by("-received_at", "-pk")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ def sample_texts(cluster: Cluster, *, limit: int = 8, scan: int = 400) -> list[S
     sees what was said in every script, not 8 copies of the first retweet."""
     rows = (
         cluster.signals.exclude(text="")
+        .filter(quarantined_at__isnull=True)
         .order_by("received_at", "pk")
         .values_list("text", "language", "source")[:scan]
     )

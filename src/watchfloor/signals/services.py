@@ -21,6 +21,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import Role, can_work_escalations
+from watchfloor.core.validation import check_time_range, clean_text
 from watchfloor.escalations.models import OPEN_STATUSES, Escalation, SourceKind, Subject
 from watchfloor.escalations.selectors import access_escalation, escalations_visible_to
 from watchfloor.escalations.services import (
@@ -79,14 +80,7 @@ def _require_worker(actor: User, doing: str) -> None:
 
 
 def _text(value: str | None, *, field: str, required: bool, max_length: int = REASON_MAX) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} is {len(text)} characters long; the limit is {max_length}", field=field
-        )
-    return text
+    return clean_text(value, field=field, max_length=max_length, required=required)
 
 
 def _locked(cluster: Cluster) -> Cluster:
@@ -255,6 +249,7 @@ def snooze_cluster(*, cluster: Cluster, actor: User, until: datetime, reason: st
         raise InvalidInput(
             "the time must carry its zone, e.g. 2026-11-24T18:00:00+09:00", field="until"
         )
+    check_time_range(until, field="until")
     now = clock.now()
     if until <= now:
         raise InvalidInput("snooze until a time in the future", field="until")

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Protocol
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
 
+from watchfloor.core.validation import TIME_RANGE, control_character_problem, within_time_range
+
 
 class Person(Protocol):
     """What an API response shows of a person (``people.models.User`` has it)."""
@@ -29,20 +31,14 @@ class Person(Protocol):
 # larger is refused by validation instead of overflowing inside the database driver.
 MAX_ID = 2**53 - 1
 MAX_OFFSET = 1_000_000
-# Times outside this window are typing mistakes, and near the ends of the calendar
-# converting them to UTC would overflow.
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def storable(value: str) -> str:
-    """Refuse text no database can store faithfully (PostgreSQL rejects NUL outright)."""
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("text must be valid Unicode (it has an unpaired surrogate)") from exc
+    """Refuse text no database can store faithfully (PostgreSQL rejects NUL outright) or
+    that carries control characters into what people read (``core.validation``)."""
+    problem = control_character_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -55,10 +51,9 @@ def text(max_length: int, *, min_length: int = 0) -> Any:
 
 
 def _within_calendar(value: datetime) -> datetime:
-    if not EARLIEST_TIME <= value <= LATEST_TIME:
-        raise ValueError(
-            f"times must fall between {EARLIEST_TIME.year} and {LATEST_TIME.year}; check the year"
-        )
+    # Checked before converting: near the ends of the calendar the conversion overflows.
+    if not within_time_range(value):
+        raise ValueError(f"times must fall in {TIME_RANGE}; check the year")
     return value.astimezone(UTC)
 
 

@@ -5,7 +5,7 @@ business rules: the services decide."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.validation import TIME_RANGE, within_time_range
 
 FIELD_PATH = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?$")
 
@@ -78,9 +79,23 @@ class LocalDateTimeField(forms.Field):
             raise ValidationError("enter the local time only, and choose its zone beside it")
         return parsed
 
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        within_calendar(value)
+
+
+def within_calendar(value: date | None) -> None:
+    """A form validator for dates and times: the range of ``core.validation``."""
+    if value is not None and not within_time_range(value):
+        raise ValidationError(
+            f"{value.isoformat()[:10]} is outside the dates accepted ({TIME_RANGE})"
+        )
+
 
 def attach_zone(local: datetime, zone_name: str) -> datetime:
-    """``local`` read as wall time in ``zone_name``; refuses times a clock change skips."""
+    """``local`` read as wall time in ``zone_name``; refuses times a clock change skips
+    and times outside the range of ``core.validation``."""
+    within_calendar(local)
     zone = ZoneInfo(zone_name)
     aware = local.replace(tzinfo=zone)
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:

@@ -5,7 +5,7 @@ They format; they decide nothing. Permission filters only ask ``core.roles``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from django import template
@@ -37,7 +37,20 @@ def _zone_abbreviation(moment: datetime) -> str:
 
 
 def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = in_zone(moment, UTC)
+    return (utc or moment).strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S%z")
+
+
+def in_zone(moment: datetime, zone: tzinfo) -> datetime | None:
+    """``moment`` in ``zone``, or None where the calendar ends before it gets there.
+
+    Input is bounded (``core.validation``), but a row stored before it was (a signal
+    dated 9999-12-31T23:59:59Z) must not take a page down: in a zone east of UTC that
+    time would be in the year 10000, which Python cannot represent."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return None
 
 
 @register.simple_tag
@@ -51,13 +64,19 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
     if moment is None:
         return "—"
     target = ZoneInfo(zone) if zone else timezone.get_current_timezone()
-    local = moment.astimezone(target)
+    local = in_zone(moment, target)
+    utc = in_zone(moment, UTC)
+    if local is None or utc is None:
+        return format_html(
+            '<time class="is-out-of-range" title="outside the calendar">{}</time>',
+            moment.isoformat(timespec="minutes"),
+        )
     same_year = local.year == clock.now().astimezone(target).year
     pattern = "%a %d %b %H:%M" if same_year else "%a %d %b %Y %H:%M"
     return format_html(
         '<time datetime="{}" title="{} UTC">{} {}</time>',
-        utc_iso(moment),
-        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        utc_iso(utc),
+        utc.strftime("%Y-%m-%d %H:%M"),
         local.strftime(pattern),
         _zone_abbreviation(local),
     )

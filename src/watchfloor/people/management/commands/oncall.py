@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.people import selectors
 from watchfloor.people.oncall import on_call
 from watchfloor.people.rota_calendar import DEFAULT_WEEKS_AHEAD, ExportWindow, rotation_calendar
@@ -21,6 +22,8 @@ def _instant(value: str) -> datetime:
         raise CommandError(f"'{value}' is not a time such as 2026-11-26T09:00+09:00") from exc
     if moment.tzinfo is None:
         raise CommandError(f"'{value}' needs its offset or zone, e.g. 2026-11-26T09:00+09:00")
+    if not within_time_range(moment):
+        raise CommandError(time_range_problem("--at", value))
     return moment
 
 
@@ -86,6 +89,8 @@ class Command(BaseCommand):
                 day = datetime.strptime(options["start"], "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError as exc:
                 raise CommandError(f"--from '{options['start']}' is not a date YYYY-MM-DD") from exc
+            if not within_time_range(day):
+                raise CommandError(time_range_problem("--from", options["start"]))
             window = ExportWindow.starting(day, weeks=options["weeks"])
         else:
             window = ExportWindow.around(now, weeks=options["weeks"])

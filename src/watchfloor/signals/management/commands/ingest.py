@@ -38,6 +38,7 @@ from watchfloor.signals.intake import (
     REJECTED,
     BatchResult,
     IntakeBatch,
+    file_limits,
     prepare_batch,
     store_batch,
 )
@@ -300,7 +301,7 @@ def _prepared_here(
     for path in paths:
         yield _FileStarted(path, _count_lines(path) if count_lines else None)
         try:
-            for chunk in _batches(load_signal_file(path), batch_size):
+            for chunk in _batches(load_signal_file(path, limits=file_limits()), batch_size):
                 yield _Prepared(path, _prepare(chunk, producer))
         except OSError as error:
             raise _PreparationFailed(f"{path}: cannot be read ({error})") from None
@@ -403,7 +404,8 @@ def _prepare_files(
         for path in paths:
             try:
                 # Lines are decoded only by the helper whose batch they are in.
-                for chunk in _batches(load_signal_file(path, defer_json=True), batch_size):
+                records = load_signal_file(path, defer_json=True, limits=file_limits())
+                for chunk in _batches(records, batch_size):
                     if number % count == index:
                         send(_Prepared(path, _prepare(chunk, producer)))
                     number += 1

@@ -10,7 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.html import strip_tags
 
 from watchfloor.core import clock
+from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.signals.contract import SignalFileError, load_signal_file
+from watchfloor.signals.intake import file_limits
 from watchfloor.signals.models import RuleFiring, SurgeAlert
 from watchfloor.signals.replay import ReplayBatch, default_producer, plan_replay, run_replay
 from watchfloor.signals.selectors import describe_surge_subject
@@ -73,9 +75,11 @@ class Command(BaseCommand):
                 raise CommandError(f"--start: {exc}") from exc
             if start.tzinfo is None:
                 raise CommandError("--start needs its UTC offset, e.g. 2026-11-24T09:00:00+09:00")
+            if not within_time_range(start):
+                raise CommandError(time_range_problem("--start", options["start"]))
         try:
             plan = plan_replay(
-                load_signal_file(path),
+                load_signal_file(path, limits=file_limits()),
                 start=start,
                 batch_window=timedelta(seconds=options["batch_window"]),
                 max_batch=options["batch_size"],
