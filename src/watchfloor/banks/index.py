@@ -5,7 +5,7 @@ builds it from random hashes, and the tests compare it with brute force.
 
 The scheme (docs/banks.md has the reasoning and the figures):
 
-* A 256-bit hash is cut into ``m`` contiguous chunks of near-equal width (at most 24
+* A 256-bit hash is cut into ``m`` contiguous chunks of near-equal width (at most 22
   bits each). If two hashes are within ``t`` bits, the chunk distances add up to at most
   ``t``. Write ``t = m * r + a`` with ``0 <= a < m``: if ``a + 1`` chosen chunks all
   differed by ``r + 1`` or more and the other ``m - a - 1`` by ``r`` or more, the total
@@ -37,7 +37,7 @@ import numpy.typing as npt
 HASH_BITS = 256
 HASH_WORDS = 4
 HASH_HEX_LENGTH = 64
-MAX_CHUNK_WIDTH = 24
+MAX_CHUNK_WIDTH = 22
 DEFAULT_THRESHOLD = 31
 
 Words = npt.NDArray[np.uint64]
@@ -115,7 +115,7 @@ def plan_chunks(*, threshold: int, chunk_count: int, size: int = 1_000_000) -> t
 
     def cost(width: int, chunk_radius: int) -> float:
         probes = _probes(width, chunk_radius)
-        return probes * (1.0 + 4.0 * size / 2**width)
+        return probes * (1.0 + 3.0 * size / 2**width)
 
     extra_cost = [cost(width, radius) - cost(width, radius - 1) for width in widths]
     wider = set(sorted(range(chunk_count), key=lambda index: extra_cost[index])[: remainder + 1])
@@ -134,7 +134,7 @@ def plan_cost(chunks: Sequence[Chunk], *, size: int) -> float:
     for chunk in chunks:
         if chunk.radius >= 0:
             probes = _probes(chunk.width, chunk.radius)
-            total += probes * (1.0 + 4.0 * size / 2**chunk.width)
+            total += probes * (1.0 + 3.0 * size / 2**chunk.width)
     return total
 
 
@@ -223,9 +223,12 @@ class PDQIndex:
     def _build_tables(self) -> None:
         size = len(self._hashes)
         probed = [chunk for chunk in self.chunks if chunk.radius >= 0]
-        table_length = sum(2**chunk.width + 1 for chunk in probed)
-        position_type = np.int32 if size * len(probed) < 2**31 else np.int64
-        self._offsets = np.zeros(table_length, dtype=position_type)
+        table_length = sum(2**chunk.width for chunk in probed)
+        if size * len(probed) >= 2**32:
+            raise ValueError(f"{size} hashes are more than one index holds; shard them")
+        # One 64-bit slot per key: where its postings start (high half) and how many there
+        # are (low half), so a probe is one memory access, not two.
+        self._table = np.zeros(table_length, dtype=np.uint64)
         self._postings = np.zeros(size * len(probed), dtype=np.int32 if size < 2**31 else np.int64)
         probe_chunk: list[npt.NDArray[np.int64]] = []
         probe_mask: list[npt.NDArray[np.int64]] = []
@@ -234,18 +237,18 @@ class PDQIndex:
         for number, chunk in enumerate(probed):
             keys = extract_chunk(self._hashes, chunk)
             order = np.argsort(keys, kind="stable")
-            counts = np.bincount(keys, minlength=2**chunk.width)
-            table = self._offsets[table_start : table_start + 2**chunk.width + 1]
-            table[0] = number * size
-            np.cumsum(counts, out=table[1:])
-            table[1:] += number * size
+            counts = np.bincount(keys, minlength=2**chunk.width).astype(np.uint64)
+            starts = np.cumsum(counts) - counts + np.uint64(number * size)
+            self._table[table_start : table_start + 2**chunk.width] = (
+                starts << np.uint64(32)
+            ) | counts
             self._postings[number * size : (number + 1) * size] = order
             masks = _flip_masks(chunk.width, chunk.radius)
             probe_chunk.append(np.full(len(masks), number, dtype=np.int64))
             probe_mask.append(masks)
             probe_base.append(np.full(len(masks), table_start, dtype=np.int64))
-            table_start += 2**chunk.width + 1
-            del keys, order, counts
+            table_start += 2**chunk.width
+            del keys, order, counts, starts
         self._probed = probed
         self._probe_chunk = np.concatenate(probe_chunk)
         self._probe_mask = np.concatenate(probe_mask)
@@ -352,9 +355,9 @@ class PDQIndex:
         probe = self._probe_base[None, :] + (
             query_keys[:, self._probe_chunk] ^ self._probe_mask[None, :]
         )
-        starts = self._offsets[probe].ravel().astype(np.int64)
-        ends = self._offsets[probe + 1].ravel().astype(np.int64)
-        counts = ends - starts
+        slot = self._table[probe.ravel()]
+        starts = (slot >> np.uint64(32)).astype(np.int64)
+        counts = (slot & np.uint64(0xFFFFFFFF)).astype(np.int64)
         probe_query = np.repeat(np.arange(len(queries), dtype=np.int64), probe.shape[1])
         nonempty = counts > 0
         starts, counts, probe_query = starts[nonempty], counts[nonempty], probe_query[nonempty]
