@@ -16,6 +16,7 @@ from django.urls import path, re_path, reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from watchfloor.banks.api import router as banks_router
 from watchfloor.coordination.api import router as coordination_router
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.crises.api import router as crises_router
@@ -47,6 +48,7 @@ api.add_router("/", coordination_router)
 api.add_router("/", people_router)
 api.add_router("/", accounts_router)
 api.add_router("/crises", crises_router)
+api.add_router("/", banks_router)
 
 
 # ---------------------------------------------------------------- errors
