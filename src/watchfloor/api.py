@@ -30,6 +30,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from watchfloor.banks.api import router as banks_router
 from watchfloor.coordination.api import router as coordination_router
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.validation import DuplicateKey, decode_strict_json
@@ -74,6 +75,7 @@ api.add_router("/", coordination_router)
 api.add_router("/", people_router)
 api.add_router("/", accounts_router)
 api.add_router("/crises", crises_router)
+api.add_router("/", banks_router)
 
 
 # ---------------------------------------------------------------- errors

@@ -104,6 +104,12 @@ class AuditAction(models.TextChoices):
         "Removed from the crisis watchlist",
     )
     WATCHLIST_SIGNALS_FLAGGED = "watchlist.signals_flagged", "Signals flagged by a crisis watchlist"
+    BANK_CREATED = "bank.created", "Bank created"
+    BANK_CHANGED = "bank.changed", "Bank settings changed"
+    BANK_ENTRIES_ADDED = "bank.entries_added", "Entries added to a bank"
+    BANK_ENTRY_DISABLED = "bank.entry_disabled", "Bank entry disabled"
+    BANK_ENTRY_ENABLED = "bank.entry_enabled", "Bank entry enabled again"
+    BANK_EXPORTED = "bank.exported", "Bank exported"
     CRISIS_DRILL_STARTED = "crisis.drill_started", "Drill started"
     CRISIS_DRILL_INJECTED = "crisis.drill_injected", "Drill event injected"
     CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"

@@ -1,0 +1,89 @@
+"""`POST /api/v1/match`: a batch of hashes, answered item by item."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ninja import Router, Schema
+
+from watchfloor.banks.matcher import Query, QueryResult, match
+from watchfloor.banks.selectors import banks_visible_to
+from watchfloor.people.auth import api_authenticators, request_actor
+from watchfloor.people.models import TokenScope
+from watchfloor.web.api import ErrorOut
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+router = Router(tags=["banks"])
+
+
+class QueryIn(Schema):
+    signal_type: str = "pdq"
+    value: str
+
+
+class MatchIn(Schema):
+    queries: list[QueryIn]
+    banks: list[str] = []
+
+
+class EntryMatchOut(Schema):
+    bank: str
+    entry_id: int
+    distance: int
+    labels: list[str]
+
+
+class ItemError(Schema):
+    code: str
+    message: str
+    field: str | None
+
+
+class ResultOut(Schema):
+    signal_type: str
+    value: str
+    matches: list[EntryMatchOut]
+    suppressed_by: list[EntryMatchOut]
+    error: ItemError | None
+
+
+class MatchOut(Schema):
+    results: list[ResultOut]
+
+
+def result_out(result: QueryResult) -> ResultOut:
+    def entry(match_: object) -> EntryMatchOut:
+        return EntryMatchOut(
+            bank=match_.bank,  # type: ignore[attr-defined]
+            entry_id=match_.entry_id,  # type: ignore[attr-defined]
+            distance=match_.distance,  # type: ignore[attr-defined]
+            labels=list(match_.labels),  # type: ignore[attr-defined]
+        )
+
+    return ResultOut(
+        signal_type=result.signal_type,
+        value=result.value,
+        matches=[entry(m) for m in result.matches],
+        suppressed_by=[entry(m) for m in result.suppressed_by],
+        error=ItemError(**result.error.as_dict()) if result.error else None,
+    )
+
+
+@router.post(
+    "/match",
+    response={200: MatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+    summary="Match a batch of hashes against the banks",
+    auth=api_authenticators(scope=TokenScope.MATCHER),
+)
+def match_batch(request: HttpRequest, payload: MatchIn):
+    """Up to 1,000 queries (MAX_BATCH); each is answered with every entry matched (PDQ: within
+    its bank's threshold, with the distance) or its own error; the rest of the batch is
+    answered either way. Only banks the caller may see are searched."""
+    results = match(
+        queries=[Query(signal_type=q.signal_type, value=q.value) for q in payload.queries],
+        banks=banks_visible_to(request_actor(request)),
+        only=payload.banks,
+    )
+    return MatchOut(results=[result_out(result) for result in results])
