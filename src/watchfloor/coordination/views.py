@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,6 +27,7 @@ from watchfloor.core.roles import Role
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.escalations.services import record_restricted_view
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.views import shows_domain_errors
 
 INBOX_PAGE_SIZE = 50
@@ -35,7 +36,7 @@ INBOX_PAGE_SIZE = 50
 @login_required
 @require_GET
 @shows_domain_errors
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     """A partner's requests (their team's), or for site policy every request they may see:
     open ones first, the nearest deadline first, so the overdue lead."""
     user = request.user
@@ -67,7 +68,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _request_page(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     partner_request: PartnerRequest,
     *,
     answer_form: AnswerForm | None = None,
@@ -99,7 +100,7 @@ def _request_page(
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
+def request_detail(request: AuthenticatedRequest, request_id: int) -> HttpResponse:
     """The request, the escalation it is about, and (for the team asked) the answer form."""
     partner_request = selectors.access_partner_request(actor=request.user, request_id=request_id)
     if request.method == "GET":
@@ -141,7 +142,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def request_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
+def request_withdraw(request: AuthenticatedRequest, request_id: int) -> HttpResponse:
     partner_request = selectors.access_partner_request(actor=request.user, request_id=request_id)
     if not services.may_withdraw(request.user):
         raise PermissionDenied("your role cannot withdraw partner requests")
@@ -165,7 +166,7 @@ def request_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
     return _request_page(request, partner_request, withdraw_form=form, status=status)
 
 
-def _back_to(request: HttpRequest, escalation: Escalation) -> str:
+def _back_to(request: AuthenticatedRequest, escalation: Escalation) -> str:
     """Where the ask form came from (the escalation page or this app's page), else here."""
     target = request.POST.get("next", "")
     allowed = url_has_allowed_host_and_scheme(
@@ -179,7 +180,7 @@ def _back_to(request: HttpRequest, escalation: Escalation) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def escalation_requests(request: HttpRequest, escalation_id: int) -> HttpResponse:
+def escalation_requests(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
     """GET: the escalation's requests and the ask form on a page of their own. POST: ask."""
     escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
     form = None

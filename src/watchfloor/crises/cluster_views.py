@@ -4,12 +4,13 @@ the cluster page's (signals); the action is the crisis's, so it lives here, abov
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_POST
 
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.crises.containment import link_cluster
 from watchfloor.crises.selectors import access_crisis
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.signals.models import Cluster
 from watchfloor.signals.views import CrisisLinkForm, cluster_action, form_problem
 from watchfloor.web.views import shows_domain_errors
@@ -18,7 +19,7 @@ from watchfloor.web.views import shows_domain_errors
 @login_required
 @require_POST
 @shows_domain_errors
-def cluster_link_crisis(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_link_crisis(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     """Make the cluster part of a crisis: it counts in the war room's containment figures."""
 
     def act(cluster: Cluster) -> str:

@@ -66,6 +66,7 @@ from watchfloor.crises.selectors import WarRoom
 from watchfloor.crises.timeline import crisis_timeline
 from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
 from watchfloor.signals.selectors import access_cluster, can_see_signals
@@ -86,7 +87,7 @@ def _user(username: str, *, field: str) -> User:
 @login_required
 @require_GET
 @shows_domain_errors
-def crisis_list(request: HttpRequest) -> HttpResponse:
+def crisis_list(request: AuthenticatedRequest) -> HttpResponse:
     config = crisis_config()
     now = clock.now()
     crises = list(selectors.crisis_list(user=request.user))
@@ -107,7 +108,7 @@ def crisis_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def crisis_declare(request: HttpRequest) -> HttpResponse:
+def crisis_declare(request: AuthenticatedRequest) -> HttpResponse:
     """Declare a crisis: from scratch, or from the escalation named by ``?escalation=``."""
     require(may_work_crisis(request.user), "your role cannot declare a crisis")
     source_id = request.POST.get("declared_from") or request.GET.get("escalation")
@@ -213,7 +214,9 @@ def decision_log(room: WarRoom) -> list[LogEntry]:
     return sorted(entries, key=lambda e: e.at, reverse=True)[: selectors.DECISION_LOG_LIMIT]
 
 
-def _live_context(request: HttpRequest, crisis: Crisis, *, with_criteria: bool) -> dict[str, Any]:
+def _live_context(
+    request: AuthenticatedRequest, crisis: Crisis, *, with_criteria: bool
+) -> dict[str, Any]:
     now = clock.now()
     room = selectors.war_room(
         crisis=crisis, viewer=request.user, now=now, with_criteria=with_criteria
@@ -340,7 +343,7 @@ ACTION_FORMS: dict[str, ActionForm] = {
 
 
 def _render_war_room(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     crisis: Crisis,
     *,
     bound: tuple[str, forms.Form] | None = None,
@@ -368,7 +371,7 @@ def _render_war_room(
 @login_required
 @require_GET
 @shows_domain_errors
-def crisis_detail(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_detail(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     services.record_restricted_view(crisis=crisis, actor=request.user, channel="web")
     return _render_war_room(request, crisis)
@@ -377,7 +380,7 @@ def crisis_detail(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @shows_domain_errors
-def crisis_live(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_live(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     """The war room's live sections, for the page to swap in without a reload."""
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     response = render(
@@ -398,7 +401,7 @@ def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpRespo
         @require_POST
         @shows_domain_errors
         @wraps(perform)
-        def view(request: HttpRequest, crisis_id: int, **kwargs: Any) -> HttpResponse:
+        def view(request: AuthenticatedRequest, crisis_id: int, **kwargs: Any) -> HttpResponse:
             crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
             action = ACTION_FORMS.get(form_name)
             room = selectors.war_room(
@@ -474,7 +477,7 @@ class _PinForm(ServiceErrorForm):
 
 
 @crisis_action("note")
-def crisis_note(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_note(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
     note = services.add_crisis_note(
         crisis=crisis,
         body=data["body"],
@@ -491,7 +494,7 @@ def crisis_note(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Fo
 
 @crisis_action("pin")
 def crisis_pin(
-    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, note_id: int
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, note_id: int
 ) -> str:
     note = selectors.get_note(crisis=crisis, note_id=note_id)
     services.set_fact_pinned(note=note, pinned=data["pinned"], actor=request.user)
@@ -499,7 +502,9 @@ def crisis_pin(
 
 
 @crisis_action("level")
-def crisis_level(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_level(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     crisis = services.change_level(
         crisis=crisis,
         to_level=data["to_level"],
@@ -511,7 +516,7 @@ def crisis_level(request: HttpRequest, crisis: Crisis, data: dict, form: forms.F
 
 
 @crisis_action("role")
-def crisis_role(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
     role, market = form.role_and_market()  # type: ignore[attr-defined]
     holder = _user(data["holder"], field="holder") if data["holder"] else None
     assignment = services.hand_over_role(
@@ -526,7 +531,9 @@ def crisis_role(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Fo
 
 
 @crisis_action("release")
-def crisis_role_release(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_role_release(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     role, market = form.role_and_market()  # type: ignore[attr-defined]
     assignment = services.release_role(
         crisis=crisis, role=role, actor=request.user, note=data["note"], market=market
@@ -535,7 +542,7 @@ def crisis_role_release(request: HttpRequest, crisis: Crisis, data: dict, form: 
 
 
 @crisis_action("link")
-def crisis_link(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_link(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
     escalation = access_escalation(actor=request.user, escalation_id=data["escalation"])
     services.link_escalation(
         crisis=crisis, escalation=escalation, actor=request.user, reason=data["reason"]
@@ -545,7 +552,7 @@ def crisis_link(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Fo
 
 @crisis_action("unlink")
 def crisis_unlink(
-    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, escalation_id: int
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, escalation_id: int
 ) -> str:
     escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
     services.unlink_escalation(
@@ -555,7 +562,9 @@ def crisis_unlink(
 
 
 @crisis_action("cluster")
-def crisis_cluster_link(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_cluster_link(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     cluster = access_cluster(actor=request.user, cluster_id=data["cluster"])
     containment.link_cluster(
         crisis=crisis, cluster=cluster, actor=request.user, reason=data["reason"]
@@ -565,7 +574,7 @@ def crisis_cluster_link(request: HttpRequest, crisis: Crisis, data: dict, form: 
 
 @crisis_action("cluster-unlink")
 def crisis_cluster_unlink(
-    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, cluster_id: int
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, cluster_id: int
 ) -> str:
     cluster = access_cluster(actor=request.user, cluster_id=cluster_id)
     containment.unlink_cluster(
@@ -575,7 +584,9 @@ def crisis_cluster_unlink(
 
 
 @crisis_action("watch")
-def crisis_watch(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_watch(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     entry = watchlists.add_watchlist_entry(
         crisis=crisis,
         kind=data["kind"],
@@ -589,7 +600,7 @@ def crisis_watch(request: HttpRequest, crisis: Crisis, data: dict, form: forms.F
 
 @crisis_action("unwatch")
 def crisis_unwatch(
-    request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form, entry_id: int
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, entry_id: int
 ) -> str:
     entry = watchlists.get_watchlist_entry(crisis=crisis, entry_id=entry_id)
     watchlists.remove_watchlist_entry(entry=entry, actor=request.user, reason=data["reason"])
@@ -597,7 +608,9 @@ def crisis_unwatch(
 
 
 @crisis_action("details")
-def crisis_details(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_details(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     services.update_crisis(
         crisis=crisis,
         actor=request.user,
@@ -610,7 +623,9 @@ def crisis_details(request: HttpRequest, crisis: Crisis, data: dict, form: forms
 
 
 @crisis_action("access")
-def crisis_access(request: HttpRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
+def crisis_access(
+    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
+) -> str:
     services.set_crisis_access(
         crisis=crisis,
         actor=request.user,
@@ -626,7 +641,7 @@ def crisis_access(request: HttpRequest, crisis: Crisis, data: dict, form: forms.
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_sitrep(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     """Draft a sitrep for an audience and language (GET), edit it, and record it as sent
     (POST). Changing the audience or language in the form drafts afresh."""
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
@@ -717,7 +732,7 @@ def crisis_sitrep(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @shows_domain_errors
-def sitrep_detail(request: HttpRequest, crisis_id: int, sitrep_id: int) -> HttpResponse:
+def sitrep_detail(request: AuthenticatedRequest, crisis_id: int, sitrep_id: int) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     sitrep = selectors.get_sitrep(crisis=crisis, sitrep_id=sitrep_id)
     audience = crisis_config().settings.audience(sitrep.audience)
@@ -738,7 +753,7 @@ def sitrep_detail(request: HttpRequest, crisis_id: int, sitrep_id: int) -> HttpR
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_handoff(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     """The handoff in play: its packet as the record shows it now, the outgoing
     commander's confirmation, and the incoming commander's acknowledgement."""
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
@@ -833,7 +848,9 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def handoff_acknowledge(request: HttpRequest, crisis_id: int, handoff_id: int) -> HttpResponse:
+def handoff_acknowledge(
+    request: AuthenticatedRequest, crisis_id: int, handoff_id: int
+) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     handoff = selectors.get_handoff(crisis=crisis, handoff_id=handoff_id)
     form = AcknowledgeForm(request.POST, prefix="ack")
@@ -870,7 +887,7 @@ REVIEW_FORMS: dict[str, Callable[[HttpRequest, Any, Any], ServiceErrorForm]] = {
 
 
 def _render_review(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     crisis: Crisis,
     *,
     bound: tuple[str, forms.Form] | None = None,
@@ -913,7 +930,7 @@ def _render_review(
 @login_required
 @require_GET
 @shows_domain_errors
-def crisis_review(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_review(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     services.record_restricted_view(crisis=crisis, actor=request.user, channel="review")
     return _render_review(request, crisis)
@@ -922,7 +939,7 @@ def crisis_review(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @shows_domain_errors
-def crisis_review_markdown(request: HttpRequest, crisis_id: int) -> HttpResponse:
+def crisis_review_markdown(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     facts = review_facts(crisis=crisis, viewer=request.user, now=clock.now())
     services.record_review_export(crisis=crisis, actor=request.user, format="markdown")
@@ -934,7 +951,7 @@ def crisis_review_markdown(request: HttpRequest, crisis_id: int) -> HttpResponse
 @login_required
 @require_POST
 @shows_domain_errors
-def crisis_review_update(request: HttpRequest, crisis_id: int, part: str) -> HttpResponse:
+def crisis_review_update(request: AuthenticatedRequest, crisis_id: int, part: str) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     require(may_work_crisis(request.user), "your role cannot write the post-incident review")
     if part not in REVIEW_FORMS:
@@ -989,7 +1006,7 @@ def crisis_review_update(request: HttpRequest, crisis_id: int, part: str) -> Htt
 @login_required
 @require_POST
 @shows_domain_errors
-def action_item_status(request: HttpRequest, crisis_id: int, item_id: int) -> HttpResponse:
+def action_item_status(request: AuthenticatedRequest, crisis_id: int, item_id: int) -> HttpResponse:
     crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
     item = ActionItem.objects.filter(review__crisis=crisis, pk=item_id).first()
     if item is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -35,13 +35,14 @@ from watchfloor.drills.scenario_files import (
     scenario_paths,
 )
 from watchfloor.drills.scenarios import KIND_LABELS, format_offset
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.views import shows_domain_errors
 
 
 @login_required
 @require_GET
 @shows_domain_errors
-def drill_list(request: HttpRequest) -> HttpResponse:
+def drill_list(request: AuthenticatedRequest) -> HttpResponse:
     scenarios, problems = read_scenarios(scenario_paths())
     return render(
         request,
@@ -58,7 +59,7 @@ def drill_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_start(request: HttpRequest) -> HttpResponse:
+def drill_start(request: AuthenticatedRequest) -> HttpResponse:
     if not may_start_drill(request.user):
         raise PermissionDenied("only a lead or an admin may start a drill")
     code = request.POST.get("scenario", "")
@@ -85,7 +86,7 @@ class Upcoming:
     arrives_at: datetime
 
 
-def _drill_context(request: HttpRequest, run: DrillRun) -> dict[str, Any]:
+def _drill_context(request: AuthenticatedRequest, run: DrillRun) -> dict[str, Any]:
     now = clock.now()
     spec = selectors.scenario_of(run)
     injects = list(run.injects.order_by("sequence"))
@@ -121,7 +122,7 @@ def _drill_context(request: HttpRequest, run: DrillRun) -> dict[str, Any]:
 @login_required
 @require_GET
 @shows_domain_errors
-def drill_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_detail(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     if run.status == DrillRun.Status.RUNNING:
         services.advance_drill(
@@ -134,7 +135,7 @@ def drill_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_speed(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_speed(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
         speed = int(request.POST.get("speed", ""))
@@ -154,7 +155,7 @@ def drill_speed(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_step(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_step(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
         inject = services.step_to_next_inject(run=run, actor=request.user)
@@ -172,7 +173,7 @@ def drill_step(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_inject(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_inject(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
         inject = services.inject_next_now(run=run, actor=request.user)
@@ -188,7 +189,7 @@ def drill_inject(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_finish(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
         run = services.finish_drill(run=run, actor=request.user)
@@ -207,7 +208,7 @@ def drill_finish(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def drill_abandon(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_abandon(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     try:
         services.abandon_drill(run=run, actor=request.user, reason=request.POST.get("reason", ""))
@@ -223,7 +224,7 @@ def drill_abandon(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_GET
 @shows_domain_errors
-def drill_score(request: HttpRequest, run_id: int) -> HttpResponse:
+def drill_score(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     """The kept score of a finished drill; for one still running, the score so far."""
     run = selectors.access_drill(actor=request.user, run_id=run_id)
     provisional = run.status == DrillRun.Status.RUNNING

@@ -32,6 +32,7 @@ from watchfloor.core.validation import require
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.hooks import escalation_panels
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
 from watchfloor.web.views import shows_domain_errors
@@ -61,7 +62,7 @@ QUEUE_PAGE_SIZE = 50
 @login_required
 @require_GET
 @shows_domain_errors
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
     escalations = selectors.triage_queue(user=request.user, filters=form.filters())
@@ -89,7 +90,7 @@ class _EchoBuffer:
 @login_required
 @require_GET
 @shows_domain_errors
-def queue_export(request: HttpRequest) -> StreamingHttpResponse:
+def queue_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The filtered queue as CSV: the same rows the viewer may see, no more."""
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
@@ -117,7 +118,7 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
 # ---------------------------------------------------------------- new escalation
 
 
-def _escalation_form(request: HttpRequest, data: Any = None) -> EscalationForm:
+def _escalation_form(request: AuthenticatedRequest, data: Any = None) -> EscalationForm:
     return EscalationForm(
         data,
         rubric=rubric_for(active_catalog_version()),
@@ -128,7 +129,7 @@ def _escalation_form(request: HttpRequest, data: Any = None) -> EscalationForm:
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def escalation_create(request: HttpRequest) -> HttpResponse:
+def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
     require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST if request.method == "POST" else None)
     status = 200
@@ -155,7 +156,7 @@ def escalation_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def escalation_preview(request: HttpRequest) -> HttpResponse:
+def escalation_preview(request: AuthenticatedRequest) -> HttpResponse:
     """The rubric's verdict on the form as typed so far; nothing is saved."""
     require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST)
@@ -288,7 +289,7 @@ ACTION_FORMS: dict[str, ActionForm] = {
 
 
 def _render_detail(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     escalation: Escalation,
     *,
     bound: tuple[str, forms.Form] | None = None,
@@ -350,7 +351,7 @@ def _render_detail(
 @login_required
 @require_GET
 @shows_domain_errors
-def escalation_detail(request: HttpRequest, escalation_id: int) -> HttpResponse:
+def escalation_detail(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
     escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
     services.record_restricted_view(escalation=escalation, actor=request.user, channel="web")
     return _render_detail(request, escalation)
@@ -373,7 +374,7 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
         @require_POST
         @shows_domain_errors
         @wraps(perform)
-        def view(request: HttpRequest, escalation_id: int) -> HttpResponse:
+        def view(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
             escalation = selectors.access_escalation(
                 actor=request.user, escalation_id=escalation_id
             )
@@ -387,7 +388,7 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
 
 
 def _run(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     escalation: Escalation,
     form_name: str,
     form: ServiceErrorForm,
@@ -410,7 +411,7 @@ def _run(
 
 
 @escalation_action("transition")
-def escalation_transition(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_transition(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     services.transition_escalation(
         escalation=escalation,
         to_status=data["to_status"],
@@ -421,20 +422,20 @@ def escalation_transition(request: HttpRequest, escalation: Escalation, data: di
 
 
 @escalation_action("assign")
-def escalation_assign(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_assign(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     owner = get_user_by_username(data["owner"]) if data["owner"] else None
     services.assign_escalation(escalation=escalation, owner=owner, actor=request.user)
     return f"{escalation.reference} is now owned by {owner.display_name if owner else 'nobody'}."
 
 
 @escalation_action("note")
-def escalation_note(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_note(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     services.add_note(escalation=escalation, body=data["body"], actor=request.user)
     return "Note added."
 
 
 @escalation_action("link")
-def escalation_link(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_link(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     other = selectors.access_escalation(actor=request.user, escalation_id=data["other"])
     services.link_escalations(
         escalation=escalation, other=other, actor=request.user, reason=data["reason"]
@@ -443,7 +444,7 @@ def escalation_link(request: HttpRequest, escalation: Escalation, data: dict) ->
 
 
 @escalation_action("merge")
-def escalation_merge(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_merge(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     into = selectors.access_escalation(actor=request.user, escalation_id=data["into"])
     services.merge_escalation(
         duplicate=escalation, into=into, actor=request.user, reason=data["reason"]
@@ -452,7 +453,7 @@ def escalation_merge(request: HttpRequest, escalation: Escalation, data: dict) -
 
 
 @escalation_action("override")
-def escalation_override(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_override(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     services.override_severity(
         escalation=escalation,
         severity=data["severity"],
@@ -463,7 +464,7 @@ def escalation_override(request: HttpRequest, escalation: Escalation, data: dict
 
 
 @escalation_action("decision")
-def escalation_decide(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_decide(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     decision = services.record_decision(
         escalation=escalation,
         actor=request.user,
@@ -480,7 +481,7 @@ def escalation_decide(request: HttpRequest, escalation: Escalation, data: dict) 
 
 
 @escalation_action("access")
-def escalation_access(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+def escalation_access(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     services.set_access(
         escalation=escalation,
         actor=request.user,
@@ -495,13 +496,13 @@ def _review(outcome: str) -> Callable[..., HttpResponse]:
     @login_required
     @require_POST
     @shows_domain_errors
-    def view(request: HttpRequest, escalation_id: int, decision_id: int) -> HttpResponse:
+    def view(request: AuthenticatedRequest, escalation_id: int, decision_id: int) -> HttpResponse:
         escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
         require(can_approve_decisions(request.user), "only a lead or an admin may review decisions")
         decision = services.get_decision(escalation=escalation, decision_id=decision_id)
         form = ReviewDecisionForm(request.POST, prefix=f"review-{decision.pk}")
 
-        def perform(request: HttpRequest, escalation: Escalation, data: dict) -> str:
+        def perform(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
             if outcome == "approve":
                 services.approve_decision(
                     decision=decision, actor=request.user, comment=data["comment"]

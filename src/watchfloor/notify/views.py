@@ -19,6 +19,7 @@ from watchfloor.escalations.selectors import access_escalation
 from watchfloor.notify import delivery, selectors, services
 from watchfloor.notify.forms import DeliveryFilterForm, QuietHoursForm
 from watchfloor.notify.models import NotificationPreference
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.views import shows_domain_errors
 
 DELIVERIES_PAGE_SIZE = 50
@@ -27,7 +28,7 @@ DELIVERIES_PAGE_SIZE = 50
 @login_required
 @require_GET
 @shows_domain_errors
-def deliveries(request: HttpRequest) -> HttpResponse:
+def deliveries(request: AuthenticatedRequest) -> HttpResponse:
     require(
         delivery.may_manage_deliveries(request.user),
         "the delivery log is for leads and administrators",
@@ -45,7 +46,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def retry_delivery(request: HttpRequest, notification_id: int) -> HttpResponse:
+def retry_delivery(request: AuthenticatedRequest, notification_id: int) -> HttpResponse:
     notification = selectors.get_visible_notification(
         user=request.user, notification_id=notification_id
     )
@@ -63,7 +64,7 @@ def retry_delivery(request: HttpRequest, notification_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def acknowledge(request: HttpRequest, escalation_id: int) -> HttpResponse:
+def acknowledge(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
     escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
     try:
         services.acknowledge_escalation(escalation=escalation, actor=request.user)
@@ -99,7 +100,7 @@ def acknowledge_link(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: AuthenticatedRequest) -> HttpResponse:
     current = NotificationPreference.objects.filter(user=request.user).first()
     initial = {
         "quiet_hours_start": current.quiet_hours_start if current else None,

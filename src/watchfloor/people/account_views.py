@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.people import second_factor
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.services import (
     check_second_factor,
     confirm_authenticator,
@@ -53,7 +54,7 @@ def _refuse(form: forms.Form, error: WatchfloorError) -> None:
 
 
 @login_required
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: AuthenticatedRequest) -> HttpResponse:
     """The second step of signing in: a code from the app, or a recovery code."""
     if second_factor.pending_step(request) != "verify":
         return HttpResponseRedirect(_next_url(request))
@@ -76,7 +77,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def enrol(request: HttpRequest) -> HttpResponse:
+def enrol(request: AuthenticatedRequest) -> HttpResponse:
     """Set up an authenticator app: scan the code (or type the key), confirm with a code."""
     user = request.user
     if second_factor.has_authenticator(user):
@@ -109,7 +110,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def security(request: HttpRequest) -> HttpResponse:
+def security(request: AuthenticatedRequest) -> HttpResponse:
     """A person's own sign-in security: their app, their recovery codes."""
     user = request.user
     context = {
@@ -122,7 +123,7 @@ def security(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def new_recovery_codes(request: HttpRequest) -> HttpResponse:
+def new_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     try:
         codes = replace_recovery_codes(user=request.user, actor=request.user)
     except WatchfloorError as error:
@@ -141,7 +142,7 @@ def new_recovery_codes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def remove(request: HttpRequest) -> HttpResponse:
+def remove(request: AuthenticatedRequest) -> HttpResponse:
     try:
         remove_second_factor(user=request.user, actor=request.user, reason="removed by its owner")
     except WatchfloorError as error:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,6 +17,7 @@ from watchfloor.core.errors import InvalidInput, PermissionDenied, WatchfloorErr
 from watchfloor.core.validation import check_time_range
 from watchfloor.people import selectors, services
 from watchfloor.people.forms import CancelOverrideForm, OnCallFilterForm, OverrideForm
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Rotation, User
 from watchfloor.people.oncall import on_call
 from watchfloor.people.rota_calendar import DEFAULT_WEEKS_AHEAD, ExportWindow, rotation_calendar
@@ -30,7 +31,7 @@ SCHEDULE_DAYS = 7
 @login_required
 @require_GET
 @shows_domain_errors
-def oncall_board(request: HttpRequest) -> HttpResponse:
+def oncall_board(request: AuthenticatedRequest) -> HttpResponse:
     """ "Who is on call for Legal in Japan right now?" — answered with each person's local
     time, the rotation that put them there, and why that rotation answered."""
     form = OnCallFilterForm(request.GET or None, viewer_time_zone=request.user.time_zone)
@@ -88,7 +89,7 @@ class RotationSummary:
 
 
 def _rotation_page(
-    request: HttpRequest, code: str, *, form: OverrideForm | None = None, status: int = 200
+    request: AuthenticatedRequest, code: str, *, form: OverrideForm | None = None, status: int = 200
 ) -> HttpResponse:
     now = clock.now()
     # From a week back, so the watch on now shows when it really began.
@@ -129,14 +130,14 @@ def _rotation_page(
 @login_required
 @require_GET
 @shows_domain_errors
-def rotation_detail(request: HttpRequest, code: str) -> HttpResponse:
+def rotation_detail(request: AuthenticatedRequest, code: str) -> HttpResponse:
     return _rotation_page(request, code)
 
 
 @login_required
 @require_POST
 @shows_domain_errors
-def rotation_override(request: HttpRequest, code: str) -> HttpResponse:
+def rotation_override(request: AuthenticatedRequest, code: str) -> HttpResponse:
     rotation = selectors.get_rotation(code)
     if not services.may_manage_rotation(request.user, rotation):
         raise PermissionDenied(
@@ -179,7 +180,9 @@ def rotation_override(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def rotation_override_cancel(request: HttpRequest, code: str, override_id: int) -> HttpResponse:
+def rotation_override_cancel(
+    request: AuthenticatedRequest, code: str, override_id: int
+) -> HttpResponse:
     rotation = selectors.get_rotation(code)
     override = selectors.get_override(rotation=rotation, override_id=override_id)
     form = CancelOverrideForm(request.POST)
@@ -195,7 +198,7 @@ def rotation_override_cancel(request: HttpRequest, code: str, override_id: int) 
     return redirect("rotation", code=rotation.code)
 
 
-def _export_window(request: HttpRequest, now: datetime) -> ExportWindow:
+def _export_window(request: AuthenticatedRequest, now: datetime) -> ExportWindow:
     weeks_text = request.GET.get("weeks", "")
     try:
         weeks = int(weeks_text) if weeks_text else DEFAULT_WEEKS_AHEAD
@@ -215,7 +218,7 @@ def _export_window(request: HttpRequest, now: datetime) -> ExportWindow:
 @login_required
 @require_GET
 @shows_domain_errors
-def rotation_ics(request: HttpRequest, code: str) -> HttpResponse:
+def rotation_ics(request: AuthenticatedRequest, code: str) -> HttpResponse:
     """The rotation as iCalendar: a week back and eight ahead, or ``?from=YYYY-MM-DD&weeks=N``."""
     now = clock.now()
     try:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import access_escalation
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.playbooks import selectors, services
 from watchfloor.playbooks.forms import (
@@ -59,7 +60,7 @@ def escalation_post(action: Action) -> Callable[..., HttpResponse]:
     @require_POST
     @shows_domain_errors
     @wraps(action)
-    def view(request: HttpRequest, escalation_id: int, **kwargs: Any) -> HttpResponse:
+    def view(request: AuthenticatedRequest, escalation_id: int, **kwargs: Any) -> HttpResponse:
         escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
         try:
             outcome, anchor = action(request, escalation, **kwargs)
@@ -81,7 +82,7 @@ def _valid(form: forms.Form) -> dict[str, Any]:
 
 
 @escalation_post
-def run_start(request: HttpRequest, escalation: Escalation) -> tuple[str, str]:
+def run_start(request: AuthenticatedRequest, escalation: Escalation) -> tuple[str, str]:
     data = _valid(StartRunForm(request.POST))
     run = services.start_playbook_run(
         escalation=escalation, playbook_code=data["playbook"], actor=request.user
@@ -90,7 +91,9 @@ def run_start(request: HttpRequest, escalation: Escalation) -> tuple[str, str]:
 
 
 @escalation_post
-def run_cancel(request: HttpRequest, escalation: Escalation, run_id: int) -> tuple[str, str]:
+def run_cancel(
+    request: AuthenticatedRequest, escalation: Escalation, run_id: int
+) -> tuple[str, str]:
     run = selectors.get_run(escalation=escalation, run_id=run_id)
     data = _valid(CancelRunForm(request.POST))
     services.cancel_playbook_run(run=run, actor=request.user, reason=data["reason"])
@@ -98,7 +101,7 @@ def run_cancel(request: HttpRequest, escalation: Escalation, run_id: int) -> tup
 
 
 @escalation_post
-def run_role(request: HttpRequest, escalation: Escalation, run_id: int) -> tuple[str, str]:
+def run_role(request: AuthenticatedRequest, escalation: Escalation, run_id: int) -> tuple[str, str]:
     run = selectors.get_run(escalation=escalation, run_id=run_id)
     data = _valid(RoleForm(request.POST))
     user = None
@@ -112,7 +115,9 @@ def run_role(request: HttpRequest, escalation: Escalation, run_id: int) -> tuple
 
 
 @escalation_post
-def step_state(request: HttpRequest, escalation: Escalation, step_id: int) -> tuple[str, str]:
+def step_state(
+    request: AuthenticatedRequest, escalation: Escalation, step_id: int
+) -> tuple[str, str]:
     step = selectors.get_step(escalation=escalation, step_id=step_id)
     spec = selectors.playbook_spec(step.run.version).step(step.step_id)
     form = StepStateForm(request.POST, step=spec)
@@ -128,7 +133,9 @@ def step_state(request: HttpRequest, escalation: Escalation, step_id: int) -> tu
 
 
 @escalation_post
-def step_checklist(request: HttpRequest, escalation: Escalation, step_id: int) -> tuple[str, str]:
+def step_checklist(
+    request: AuthenticatedRequest, escalation: Escalation, step_id: int
+) -> tuple[str, str]:
     step = selectors.get_step(escalation=escalation, step_id=step_id)
     data = _valid(ChecklistForm(request.POST))
     services.tick_checklist_item(
@@ -138,7 +145,9 @@ def step_checklist(request: HttpRequest, escalation: Escalation, step_id: int) -
 
 
 @escalation_post
-def step_approve(request: HttpRequest, escalation: Escalation, step_id: int) -> tuple[str, str]:
+def step_approve(
+    request: AuthenticatedRequest, escalation: Escalation, step_id: int
+) -> tuple[str, str]:
     step = selectors.get_step(escalation=escalation, step_id=step_id)
     data = _valid(ApproveStepForm(request.POST))
     services.approve_step(step=step, actor=request.user, comment=data["comment"])
@@ -149,7 +158,10 @@ def step_approve(request: HttpRequest, escalation: Escalation, step_id: int) -> 
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
 def template_preview(
-    request: HttpRequest, escalation_id: int, template_code: str, step_id: int | None = None
+    request: AuthenticatedRequest,
+    escalation_id: int,
+    template_code: str,
+    step_id: int | None = None,
 ) -> HttpResponse:
     """Preview a template filled in for this escalation (GET, or POST with ``preview``);
     POST with ``send`` records it as sent and returns to the escalation."""

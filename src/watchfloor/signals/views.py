@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, strip_tags
@@ -32,6 +32,7 @@ from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
 from watchfloor.escalations.forms import EscalationForm, parse_escalation_reference
 from watchfloor.escalations.models import SourceKind
+from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.policy.models import Policy
 from watchfloor.severity.rubric import parse_iso_duration
 from watchfloor.signals import selectors, services
@@ -51,7 +52,7 @@ NOT_FOR_PARTNERS = (
 )
 
 
-def _require_reader(request: HttpRequest) -> None:
+def _require_reader(request: AuthenticatedRequest) -> None:
     require(selectors.can_see_signals(request.user), NOT_FOR_PARTNERS)
 
 
@@ -298,7 +299,7 @@ class ClusterRow:
 @login_required
 @require_GET
 @shows_domain_errors
-def cluster_list(request: HttpRequest) -> HttpResponse:
+def cluster_list(request: AuthenticatedRequest) -> HttpResponse:
     _require_reader(request)
     form = ClusterFilterForm(request.GET)
     now = clock.now()
@@ -331,7 +332,7 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- one cluster
 
 
-def _cluster_context(request: HttpRequest, cluster: Cluster) -> dict[str, Any]:
+def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[str, Any]:
     now = clock.now()
     end = selectors.bucket_end(now)
     counts = selectors.sparkline_counts([cluster.pk], end=end)[cluster.pk]
@@ -415,7 +416,7 @@ def _cluster_context(request: HttpRequest, cluster: Cluster) -> dict[str, Any]:
 @login_required
 @require_GET
 @shows_domain_errors
-def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_detail(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
     return render(request, "signals/cluster_detail.html", _cluster_context(request, cluster))
@@ -426,7 +427,7 @@ def _back(cluster: Cluster, anchor: str = "") -> HttpResponse:
     return redirect(url + (f"#{anchor}" if anchor else ""))
 
 
-def cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
+def cluster_action(request: AuthenticatedRequest, cluster_id: int, act) -> HttpResponse:
     """A POST on a cluster: run ``act``; show its outcome, or its error, on the cluster page."""
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
@@ -448,7 +449,7 @@ def cluster_action(request: HttpRequest, cluster_id: int, act) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def cluster_attach(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_attach(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = AttachForm(request.POST, prefix="attach")
         if not form.is_valid():
@@ -467,7 +468,7 @@ def cluster_attach(request: HttpRequest, cluster_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def cluster_benign(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_benign(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = BenignForm(request.POST, prefix="benign")
         if not form.is_valid():
@@ -483,7 +484,7 @@ def cluster_benign(request: HttpRequest, cluster_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def cluster_snooze(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_snooze(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = SnoozeForm(request.POST, prefix="snooze", time_zone=request.user.time_zone)
         if not form.is_valid():
@@ -500,7 +501,7 @@ def cluster_snooze(request: HttpRequest, cluster_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def cluster_reopen(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_reopen(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     def act(cluster: Cluster) -> str:
         form = ReasonForm(request.POST, prefix="reopen")
         form.is_valid()
@@ -544,7 +545,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "POST"])
 @shows_domain_errors
-def cluster_escalate(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_escalate(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
     _require_reader(request)
     cluster = selectors.access_cluster(actor=request.user, cluster_id=cluster_id)
     require(can_work_escalations(request.user), "your role cannot escalate clusters")
@@ -605,7 +606,7 @@ class SurgeRow:
 @login_required
 @require_GET
 @shows_domain_errors
-def surge_feed(request: HttpRequest) -> HttpResponse:
+def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
     _require_reader(request)
     form = SurgeFilterForm(request.GET)
     now = clock.now()
@@ -650,7 +651,7 @@ def surge_feed(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @shows_domain_errors
-def surge_acknowledge(request: HttpRequest, surge_id: int) -> HttpResponse:
+def surge_acknowledge(request: AuthenticatedRequest, surge_id: int) -> HttpResponse:
     _require_reader(request)
     alert = selectors.access_surge(actor=request.user, surge_id=surge_id)
     try:
