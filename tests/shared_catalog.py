@@ -122,4 +122,3 @@ def remove(shared: SharedCatalog) -> None:
             AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=last_hash)
         for table, seq in shared.sqlite_sequences_before.items():
             cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [seq, table])
-
