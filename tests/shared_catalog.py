@@ -36,9 +36,8 @@ class SharedCatalog:
     version_pk: int
     # Tables that were empty before the load and hold its rows now.
     tables: tuple[str, ...]
-    # The audit chain head before the load: (last_sequence, last_hash), or None when the
-    # database had no head row (a flushed database; the first audited write makes one).
-    head_before: tuple[int, str] | None
+    # The audit chain head before the load: (last_sequence, last_hash).
+    head_before: tuple[int, str]
     # SQLite only: the AUTOINCREMENT counters of those tables before the load, so a test
     # without the catalog numbers its rows as it would have in a database never loaded.
     sqlite_sequences_before: dict[str, int]
@@ -55,9 +54,9 @@ def _tables_with_rows() -> dict[str, int]:
     return counts
 
 
-def _head() -> tuple[int, str] | None:
-    head = AuditChainHead.objects.filter(pk=1).values_list("last_sequence", "last_hash").first()
-    return (head[0], head[1]) if head is not None else None
+def _head() -> tuple[int, str]:
+    head = AuditChainHead.objects.get(pk=1)
+    return (head.last_sequence, head.last_hash)
 
 
 def _sqlite_sequences() -> dict[str, int]:
@@ -69,9 +68,15 @@ def _sqlite_sequences() -> dict[str, int]:
 
 
 def load(*, at: datetime) -> SharedCatalog:
-    """Load the default catalog, committed, with the clock stopped at ``at``."""
+    """Load the default catalog, committed, with the clock stopped at ``at``.
+
+    The rows the migrations make (the audit chain head) are made first if missing: a
+    transactional test's flush empties them too, and every test should find the
+    database its migrations made, whatever ran before it.
+    """
     from watchfloor.catalog.services import load_catalog
 
+    AuditChainHead.objects.get_or_create(pk=1)
     before = _tables_with_rows()
     head_before = _head()
     sequences_before = _sqlite_sequences()
