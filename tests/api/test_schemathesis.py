@@ -146,7 +146,7 @@ def _node_id_for_lazy_schemathesis(request) -> None:
 
 
 @pytest.mark.slow
-def test_the_shards_cover_every_operation_once():
+def test_the_shards_cover_every_operation_once(connection_kept_open):
     operations = [result.ok().label for result in _full_schema().get_all_operations()]
     dealt = [label for shard in range(SHARDS) for label in _labels_of_shard(shard)]
     assert sorted(dealt) == sorted(operations)
