@@ -74,3 +74,10 @@ def test_a_test_without_the_catalog_starts_from_the_migrated_database():
     assert not AuditEvent.objects.exists()
     head = AuditChainHead.objects.get(pk=1)
     assert head.last_sequence == 0
+
+
+def test_the_first_test_of_a_session_without_the_catalog_does_not_see_it_either(db):
+    # Asking for `db` as an argument sets the database up after the autouse fixtures:
+    # run alone, this is the test that creates the database and loads the catalog.
+    assert not CatalogVersion.objects.exists()
+    assert AuditChainHead.objects.get(pk=1).last_sequence == 0
