@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,86 @@ from watchfloor.core import clock
 
 # A fixed, ordinary Tuesday morning in Tokyo (Monday evening UTC).
 DEFAULT_NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
+
+# Fixtures of pytest-django that give a test the database.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "live_server",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+
+
+class _Session:
+    """The session's shared catalog (tests/shared_catalog.py) and whether a
+    transactional test has flushed it since it was loaded."""
+
+    catalog: Any = None
+    db_blocker: Any = None
+    flushed = False
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The test database, with the default catalog loaded once for the session."""
+    from django.core.management import call_command
+
+    from tests import shared_catalog
+    from watchfloor.catalog.models import CatalogVersion
+
+    with django_db_blocker.unblock():
+        if CatalogVersion.objects.exists():
+            # A database kept by --reuse-db from a run that stopped half-way.
+            call_command("flush", interactive=False, verbosity=0)
+        _Session.catalog = shared_catalog.load(at=DEFAULT_NOW)
+        _Session.db_blocker = django_db_blocker
+    yield
+    # With --reuse-db the database outlives the run: leave it as the migrations made it.
+    with django_db_blocker.unblock():
+        if not _Session.flushed:
+            shared_catalog.remove(_Session.catalog)
+    _Session.catalog = _Session.db_blocker = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """After a transactional test's flush, load the shared catalog again before the
+    next test sets anything up."""
+    from tests import shared_catalog
+
+    if _Session.flushed and _Session.db_blocker is not None:
+        with _Session.db_blocker.unblock():
+            _Session.catalog = shared_catalog.load(at=DEFAULT_NOW)
+        _Session.flushed = False
+
+
+@pytest.fixture(autouse=True)
+def _shared_catalog_only_where_asked(request: pytest.FixtureRequest) -> None:
+    """A test that uses the database without asking for ``catalog`` gets a database
+    without one, as before the catalog was shared."""
+    from django.db import connection
+
+    from tests import shared_catalog
+
+    names = set(request.fixturenames)
+    uses_database = request.node.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES & names
+    )
+    if not uses_database:
+        return
+    request.getfixturevalue("db")
+    if _Session.catalog is None:
+        return  # a conftest below replaced django_db_setup
+    if not connection.in_atomic_block:
+        # Transactional: what it commits is flushed when it ends, the catalog with it.
+        _Session.flushed = True
+    if "catalog" not in names:
+        # In the test's transaction, so its rollback puts the catalog back; in a
+        # transactional test, committed, and the flush at its end finds it gone already.
+        shared_catalog.remove(_Session.catalog)
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +123,14 @@ def frozen_clock() -> Iterator[datetime]:
 
 @pytest.fixture
 def catalog(db):
+    """The default catalog's version, as loaded once for the session."""
+    from watchfloor.catalog.models import CatalogVersion
     from watchfloor.catalog.services import load_catalog
 
-    return load_catalog(actor=None)
+    shared = _Session.catalog
+    version = shared and CatalogVersion.objects.filter(pk=shared.version_pk).first()
+    # Asked for only while the test ran, after the shared catalog was taken out.
+    return version or load_catalog(actor=None)
 
 
 def _make_user(

@@ -8,13 +8,21 @@ The WSGI application runs in this thread, on this test's database connection, in
 pytest-django's test transaction: nothing is committed and nothing is left behind. Like
 Django's own test client, the test keeps the handler from closing "old" connections at
 the start and end of each request, which would otherwise end that transaction. (A
-transactional database would work too, but its flush empties the rows migrations create,
-such as the audit chain head, for every transactional test that runs after it.)
+transactional database would work too, but its flush costs time in every such test.)
+
+The schema is loaded when a test runs, not when the module is collected: building the
+tests of ~40 operations (Schemathesis computes each one's coverage cases as it builds
+it) took most of a collection, in every pytest-xdist worker and in runs that deselect
+the slow tests. The operations are dealt into ``SHARDS`` tests so that workers share
+them; each shard reports each of its operations as a subtest.
 
 Run it with ``pytest -m slow tests/api/test_schemathesis.py``.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
 
 import hypothesis
 import pytest
@@ -23,6 +31,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from schemathesis.checks import not_a_server_error
+from schemathesis.schemas import BaseSchema
 
 # Per operation and phase; ~15 operations keep the whole run around a minute.
 MAX_EXAMPLES = 30
@@ -86,17 +95,64 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
     }
 
 
-def _load_schema():
-    # Loaded when the module is collected (pytest-django has set Django up by then);
-    # serving the schema touches no database. The lazy ``schemathesis.pytest.from_fixture``
-    # loader would be the natural choice but fails under pytest 9 (it reads a removed
-    # private attribute of test nodes).
+# Operations are dealt round-robin, in the schema's order, into this many tests.
+SHARDS = 4
+
+
+@functools.cache
+def _full_schema() -> BaseSchema:
+    """The API's schema, read once per process from the WSGI application (serving it
+    touches no database)."""
     from watchfloor.wsgi import application
 
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 
 
-schema = _load_schema()
+def _labels_of_shard(shard: int) -> list[str]:
+    labels = [result.ok().label for result in _full_schema().get_all_operations()]
+    return labels[shard::SHARDS]
+
+
+class _RunningShard:
+    """The operations of the shard whose test runs now. Schemathesis applies the
+    filters of the lazy schema below, not those of the fixture's schema, so the filter
+    reads the shard from here; the fixture sets it just before the test builds."""
+
+    labels: frozenset[str] = frozenset()
+
+
+@pytest.fixture(params=range(SHARDS), ids=lambda shard: f"shard {shard + 1} of {SHARDS}")
+def api_schema(request, connection_kept_open) -> Iterator[BaseSchema]:
+    """The API's schema, for the test of one shard. (The first load serves a request,
+    whose end must not close the test's connection.)"""
+    _RunningShard.labels = frozenset(_labels_of_shard(request.param))
+    try:
+        yield _full_schema()
+    finally:
+        _RunningShard.labels = frozenset()
+
+
+schema = schemathesis.pytest.from_fixture("api_schema").include(
+    lambda context: context.operation.label in _RunningShard.labels
+)
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_lazy_schemathesis(request) -> None:
+    """Schemathesis's lazy loader (4.32) renames the running test by writing the node's
+    private ``_nodeid``, which pytest 9.2 no longer has (it keeps ``_id``): reading it
+    fails before any operation runs. A plain attribute holding the node id lets it run;
+    pytest's reports use ``nodeid`` and the subtests carry the operation's label."""
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
+
+
+@pytest.mark.slow
+def test_the_shards_cover_every_operation_once(connection_kept_open):
+    operations = [result.ok().label for result in _full_schema().get_all_operations()]
+    dealt = [label for shard in range(SHARDS) for label in _labels_of_shard(shard)]
+    assert sorted(dealt) == sorted(operations)
+    assert len(set(operations)) == len(operations) >= SHARDS
 
 
 def _aim_at_real_objects(case, seeded) -> None:
@@ -116,7 +172,10 @@ def _aim_at_real_objects(case, seeded) -> None:
 
 
 @pytest.mark.slow
-@schema.parametrize()
+# The lazy test asks for its fixtures (``seeded``) only when it runs; the mark tells
+# pytest-django beforehand that it needs the test database.
+@pytest.mark.django_db
+# Above the lazy parametrize, where its tests read their settings from.
 @hypothesis.settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
@@ -128,6 +187,7 @@ def _aim_at_real_objects(case, seeded) -> None:
         HealthCheck.data_too_large,
     ],
 )
+@schema.parametrize()
 def test_no_input_makes_the_api_fail(case, seeded):
     _aim_at_real_objects(case, seeded)
     case.call_and_validate(

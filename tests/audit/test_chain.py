@@ -248,7 +248,7 @@ def test_a_fresh_instance_cannot_overwrite_an_existing_event(busy_log):
 # ---------------------------------------------------------------- writing events
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_an_event_cannot_be_written_outside_a_transaction():
     with pytest.raises(RuntimeError, match="inside the transaction"):
         record_event(action=AuditAction.USER_CREATED, actor=None, data={})

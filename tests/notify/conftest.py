@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -260,13 +259,15 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers POSTs from ``script`` in order: an int is a status code, ("sleep", s) waits
-    s seconds before answering 200. Past the script, everything gets 200."""
+    """Answers POSTs from ``script`` in order: an int is a status code, ``"hang"`` holds
+    the request unanswered until the test ends (then answers 200). Past the script,
+    everything gets 200."""
 
     url: str = ""
     script: list[Any] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    test_ended: threading.Event = field(default_factory=threading.Event)
 
     def next_answer(self) -> Any:
         with self.lock:
@@ -284,8 +285,9 @@ def receiver() -> Iterator[Receiver]:
             state.requests.append(Received(self.path, dict(self.headers.items()), body))
             answer = state.next_answer()
             status = 200
-            if isinstance(answer, tuple) and answer[0] == "sleep":
-                time.sleep(answer[1])
+            if answer == "hang":
+                # Bounded, so a test that never ends its wait cannot keep a thread forever.
+                state.test_ended.wait(timeout=60)
             else:
                 status = int(answer)
             payload = b"ok" if status < 400 else b"receiver says no"
@@ -311,5 +313,6 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.test_ended.set()
         server.shutdown()
         server.server_close()

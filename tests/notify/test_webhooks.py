@@ -180,7 +180,7 @@ def test_a_receiver_that_hangs_times_out_and_is_retried(
     escalate, run_due, war_room, receiver, settings
 ):
     settings.WATCHFLOOR_NOTIFY_WEBHOOK_TIMEOUT_SECONDS = 0.3
-    receiver.script = [("sleep", 1.0), 200]
+    receiver.script = ["hang", 200]
     escalation = escalate(0)
     run_due()
     notification = war_room_notification(escalation)

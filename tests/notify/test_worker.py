@@ -3,12 +3,13 @@ background thread the demo starts, against committed rows as in production."""
 
 from __future__ import annotations
 
-import time
+import threading
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django_tasks.signals import task_finished
 
 from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.bootstrap.worker import start_background_worker
@@ -39,19 +40,26 @@ def test_the_worker_command_delivers_what_is_due_and_reports_recovery(filed):
 
 
 def test_the_demo_worker_thread_delivers_in_the_background(filed):
+    delivered = threading.Event()
+
+    def after_each_task(**kwargs) -> None:
+        # In the worker's thread, when a task has run: has it delivered the page?
+        if Notification.objects.filter(
+            recipient__username="mei.lead", status=NotificationStatus.DELIVERED
+        ).exists():
+            delivered.set()
+
+    task_finished.connect(after_each_task, weak=False)
     background = start_background_worker(interval=0.05)
     try:
         escalation = filed()
-        deadline = time.monotonic() + 15
         notification = Notification.objects.get(
             escalation=escalation, recipient__username="mei.lead"
         )
-        while time.monotonic() < deadline:
-            notification.refresh_from_db()
-            if notification.status == NotificationStatus.DELIVERED:
-                break
-            time.sleep(0.05)
+        delivered.wait(timeout=15)
+        notification.refresh_from_db()
         assert notification.status == NotificationStatus.DELIVERED
     finally:
         background.stop()
+        task_finished.disconnect(after_each_task)
     assert not background.thread.is_alive()

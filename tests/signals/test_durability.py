@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from tests.signals.test_intake import PDQ, at, make_signal
+from tests.waiting import wait_for_exit, wait_until
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import verify_chain
 from watchfloor.signals.media import pdq_to_hex, pdq_variant
@@ -105,12 +105,14 @@ def run_and_kill(path: Path, env: dict[str, str], *, after_batches: int) -> None
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+    def committed_enough() -> bool:
+        # Only the database knows what the other process committed: look until it has.
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        return AuditEvent.objects.filter(action="signals.ingested").count() >= after_batches
+
     try:
-        deadline = time.monotonic() + 120
-        while AuditEvent.objects.filter(action="signals.ingested").count() < after_batches:
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the ingest never got that far"
-            time.sleep(0.01)
+        wait_until(committed_enough, timeout=120, waiting_for=f"{after_batches} batches")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
@@ -119,10 +121,8 @@ def run_and_kill(path: Path, env: dict[str, str], *, after_batches: int) -> None
         process.stderr.close()
     assert process.returncode == -signal.SIGKILL
     # The helper that prepares batches notices and stops too.
-    deadline = time.monotonic() + 15
-    while processes_reading(path):
-        assert time.monotonic() < deadline, "the preparing helper outlived the ingest"
-        time.sleep(0.1)
+    wait_for_exit(processes_reading(path), timeout=15, waiting_for="the preparing helper to stop")
+    assert not processes_reading(path), "the preparing helper outlived the ingest"
 
 
 def processes_reading(path: Path) -> list[int]:
