@@ -422,6 +422,9 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
 
     assert [entry.action for entry in entries] == [
         AuditAction.ESCALATION_CREATED,
+        # The notice makes it SEV2 at least, so the on-call people are paged.
+        AuditAction.NOTIFY_POLICY_STARTED,
+        AuditAction.NOTIFY_STAGE_REACHED,
         AuditAction.ESCALATION_ASSIGNED,
         AuditAction.ESCALATION_CLOCK_MET,  # acknowledge
         AuditAction.ESCALATION_TRANSITIONED,
@@ -431,7 +434,7 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
         AuditAction.ESCALATION_TRANSITIONED,
     ]
     assert [entry.actor for entry in entries] == [
-        analyst.username,
+        *[analyst.username] * 3,
         lead.username,
         *[analyst.username] * 6,
     ]

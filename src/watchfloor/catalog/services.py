@@ -223,6 +223,7 @@ def _apply_reference_data(catalog: Catalog) -> dict[str, _Tally]:
                 "effective_from": rule.effective_from,
                 "internal_target": _duration(rule.internal_target),
                 "needs_verification": rule.verify,
+                "min_severity": rule.min_severity,
                 "note": rule.note,
                 "sources": list(rule.sources),
             },

@@ -291,6 +291,11 @@ class SeverityPreviewIn(_Input):
 
     type: Code
     rubric_answers: dict[Code, Code | None] = Field(default_factory=dict, max_length=50)
+    statutory_rules: list[Code] = Field(
+        default_factory=list,
+        max_length=20,
+        description="statutory rules the escalation would carry; each raises the severity",
+    )
 
 
 # ---------------------------------------------------------------- outputs
@@ -640,6 +645,7 @@ class FloorRuleOut(Schema):
     min_severity: int
     escalation_types: list[str]
     factors_at_least: dict[str, str]
+    statutory_trigger: bool = Field(description="fires whenever a statutory rule is set")
 
 
 class PolicyVersionOut(Schema):
@@ -690,6 +696,7 @@ class StatutoryRuleOut(Schema):
     previous_deadline: str | None
     effective_from: date | None
     needs_verification: bool
+    min_severity: int | None = Field(description="the rule's own severity floor, if any")
     note: str
     sources: list[str]
 
@@ -732,6 +739,7 @@ class CatalogOut(Schema):
                     min_severity=floor.min_severity,
                     escalation_types=floor.when.escalation_types,
                     factors_at_least=floor.when.factors_at_least,
+                    statutory_trigger=floor.when.statutory_trigger,
                 )
                 for floor in rubric.floors
             ],
@@ -770,6 +778,7 @@ class CatalogOut(Schema):
                     previous_deadline=rule.previously,
                     effective_from=rule.effective_from,
                     needs_verification=rule.verify,
+                    min_severity=rule.min_severity,
                     note=rule.note,
                     sources=rule.sources,
                 )

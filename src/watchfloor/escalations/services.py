@@ -50,7 +50,7 @@ from watchfloor.notify.services import notify_escalation_event
 from watchfloor.people.models import Team, User
 from watchfloor.playbooks.services import on_escalation_changed
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
-from watchfloor.severity.rubric import Assessment, evaluate
+from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_duration, evaluate
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
@@ -172,14 +172,55 @@ def _touch(escalation: Escalation) -> None:
 # ---------------------------------------------------------------- severity
 
 
-def preview_severity(
-    *, type_code: str, rubric_answers: dict[str, Any], catalog_version: CatalogVersion | None = None
+def _statutory_rule(code: str, *, field: str) -> StatutoryRule:
+    rule = StatutoryRule.objects.select_related("market").filter(code=code).first()
+    if rule is None:
+        raise InvalidInput(f"unknown statutory rule '{code}'", field=field)
+    return rule
+
+
+def _statutory_trigger(rule: StatutoryRule) -> StatutoryTrigger:
+    if rule.deadline is not None:
+        reason = (
+            f"{rule.instrument}: a {describe_duration(rule.deadline)} deadline cannot wait "
+            "in the queue."
+        )
+    else:
+        reason = f"{rule.instrument} sets its own severity floor."
+    return StatutoryTrigger(rule=rule.code, min_severity=rule.min_severity, reason=reason)
+
+
+def _assess(
+    *,
+    version: CatalogVersion,
+    escalation_type: EscalationType,
+    rubric_answers: dict[str, Any],
+    statutory_rules: list[StatutoryRule],
 ) -> Assessment:
-    """The rubric's verdict without saving anything."""
-    version = catalog_version or active_catalog_version()
-    escalation_type = _escalation_type(type_code)
     return evaluate(
-        rubric_for(version), answers=rubric_answers or {}, escalation_type=escalation_type.code
+        rubric_for(version),
+        answers=rubric_answers or {},
+        escalation_type=escalation_type.code,
+        statutory_triggers=[_statutory_trigger(rule) for rule in statutory_rules],
+    )
+
+
+def preview_severity(
+    *,
+    type_code: str,
+    rubric_answers: dict[str, Any],
+    statutory_rule_codes: list[str] | None = None,
+    catalog_version: CatalogVersion | None = None,
+) -> Assessment:
+    """The rubric's verdict without saving anything, statutory rules included."""
+    return _assess(
+        version=catalog_version or active_catalog_version(),
+        escalation_type=_escalation_type(type_code),
+        rubric_answers=rubric_answers,
+        statutory_rules=[
+            _statutory_rule(code, field=f"statutory_rules[{index}]")
+            for index, code in enumerate(statutory_rule_codes or [])
+        ],
     )
 
 
@@ -298,9 +339,6 @@ def create_escalation(
         raise InvalidInput("say which partner team referred it", field="source_team")
     source_detail = _text(source_detail, field="source_detail", max_length=500, required=False)
     policy = _policy(policy_code) if policy_code else escalation_type.default_policy
-    assessment = preview_severity(
-        type_code=escalation_type.code, rubric_answers=rubric_answers or {}, catalog_version=version
-    )
     subject_inputs = subjects or []
     if len(subject_inputs) > SUBJECTS_MAX:
         raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
@@ -319,9 +357,7 @@ def create_escalation(
     triggers = []
     for index, trigger in enumerate(statutory_triggers or []):
         field = f"statutory_triggers[{index}]"
-        rule = StatutoryRule.objects.select_related("market").filter(code=trigger.rule).first()
-        if rule is None:
-            raise InvalidInput(f"unknown statutory rule '{trigger.rule}'", field=f"{field}.rule")
+        rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
         received_at = _aware(trigger.received_at, field=f"{field}.received_at")
         if received_at > now + FUTURE_TOLERANCE:
             raise InvalidInput(
@@ -341,6 +377,13 @@ def create_escalation(
         # The rule's own market is affected by definition.
         if rule.market and rule.market not in market_rows:
             market_rows.append(rule.market)
+    # After the triggers: a statutory rule raises the severity by itself.
+    assessment = _assess(
+        version=version,
+        escalation_type=escalation_type,
+        rubric_answers=rubric_answers or {},
+        statutory_rules=[rule for rule, *_ in triggers],
+    )
 
     access_users = []
     for index, username in enumerate(access_usernames or []):

@@ -226,7 +226,7 @@ class EscalationForm(ServiceErrorForm):
         "due_at": "statutory_due_at",
         "notice_reference": "notice_reference",
     }
-    preview_fields = ("type",)
+    preview_fields = ("type", "statutory_rule")
 
     def __init__(self, *args: Any, rubric: Rubric, viewer_time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -319,6 +319,10 @@ class EscalationForm(ServiceErrorForm):
             factor.code: self.cleaned_data.get(self.FACTOR_PREFIX + factor.code) or ""
             for factor in self.rubric.factors
         }
+
+    def statutory_rule_codes(self) -> list[str]:
+        rule = self.cleaned_data.get("statutory_rule")
+        return [rule] if rule else []
 
     def service_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``services.create_escalation`` (without the actor)."""

@@ -195,7 +195,9 @@ def escalation_preview(request: HttpRequest) -> HttpResponse:
     if not form.errors:
         try:
             assessment = services.preview_severity(
-                type_code=form.cleaned_data["type"], rubric_answers=form.rubric_answers()
+                type_code=form.cleaned_data["type"],
+                rubric_answers=form.rubric_answers(),
+                statutory_rule_codes=form.statutory_rule_codes(),
             )
         except WatchfloorError as error:
             form.add_service_error(error)

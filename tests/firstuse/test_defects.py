@@ -1,0 +1,112 @@
+"""Regression tests for the defects a first user met (issue 12), one or more per defect,
+each named after the defect's number in the issue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from watchfloor.escalations.services import StatutoryTriggerInput
+
+pytestmark = pytest.mark.django_db
+
+
+def _new_escalation_form(**overrides) -> dict:
+    """The new-escalation form as a person fills it, rubric left "not assessed"."""
+    data = {
+        "type": "regulator_notice",
+        "title": "Removal request under the Information Distribution Platform Act",
+        "summary": "A person asks us to remove posts that name them.",
+        "markets": ["JP"],
+        "languages": "ja",
+        "subjects": "",
+        "source_kind": "regulator",
+        "source_team": "",
+        "source_detail": "",
+        "statutory_rule": "",
+        "statutory_received_at": "",
+        "statutory_time_zone": "Asia/Tokyo",
+        "statutory_due_at": "",
+        "notice_reference": "",
+        "policy": "",
+    }
+    data.update(overrides)
+    return data
+
+
+# ---------------------------------------------------------------- 1. statutory floor
+
+
+def test_defect_01_statutory_trigger_raises_the_floor(make_escalation, frozen_clock):
+    """A regulator notice with its statutory rule set and the rubric not assessed is no
+    longer SEV4: the statutory trigger fires the floor by itself."""
+    escalation = make_escalation(
+        type_code="regulator_notice",
+        markets=["JP"],
+        languages=["ja"],
+        rubric_answers={},
+        statutory_triggers=[
+            StatutoryTriggerInput(
+                rule="jp-idpa-removal-request", received_at=frozen_clock - timedelta(hours=1)
+            )
+        ],
+    )
+    assert escalation.severity == 2
+    fired = [floor["code"] for floor in escalation.severity_explanation["floors"]]
+    assert fired == ["statutory_clock"]
+    assert "raises it to SEV2" in escalation.severity_explanation["summary"]
+
+
+def test_defect_01_statutory_rule_own_floor_applies(make_escalation, frozen_clock):
+    """India's 3-hour removal order carries its own floor (SEV1) on top of the SEV2 one."""
+    escalation = make_escalation(
+        type_code="government_legal_demand",
+        markets=["IN"],
+        languages=["hi"],
+        rubric_answers={},
+        statutory_triggers=[
+            StatutoryTriggerInput(
+                rule="in-itrules-3-1-d", received_at=frozen_clock - timedelta(minutes=10)
+            )
+        ],
+    )
+    assert escalation.severity == 1
+    floors = {floor["code"]: floor for floor in escalation.severity_explanation["floors"]}
+    assert set(floors) == {"statutory_clock", "in-itrules-3-1-d"}
+    assert floors["in-itrules-3-1-d"]["min_severity"] == 1
+    assert "3 hour" in floors["in-itrules-3-1-d"]["reason"]
+    acknowledge = escalation.clocks.get(kind="acknowledge")
+    assert acknowledge.due_at - acknowledge.starts_at == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("type_code", "severity"),
+    [("imminent_threat_to_life", 0), ("self_harm_imminent_risk", 1)],
+)
+def test_defect_01_floor_rules_do_not_hang_on_an_unrelated_answer(
+    make_escalation, type_code, severity
+):
+    """Every floor rule was checked: a type that already says "imminent" fires its floor
+    without the imminence answer (left "not assessed" these were SEV4)."""
+    escalation = make_escalation(type_code=type_code, markets=["JP"], rubric_answers={})
+    assert escalation.severity == severity
+
+
+def test_defect_01_preview_counts_the_statutory_rule(analyst_client, api_as, analyst):
+    page = analyst_client.post(
+        reverse("escalation-preview"),
+        _new_escalation_form(statutory_rule="jp-idpa-removal-request"),
+    )
+    assert page.status_code == 200
+    assert "statutory_clock" in page.content.decode()
+    assert "SEV2" in page.content.decode()
+
+    response = api_as(analyst).post(
+        "/severity/preview",
+        {"type": "regulator_notice", "rubric_answers": {}, "statutory_rules": ["in-itrules-3-1-d"]},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["severity"] == 1
+    assert {f["code"] for f in response.json()["floors"]} == {"statutory_clock", "in-itrules-3-1-d"}
