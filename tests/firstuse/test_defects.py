@@ -110,3 +110,133 @@ def test_defect_01_preview_counts_the_statutory_rule(analyst_client, api_as, ana
     assert response.status_code == 200, response.content
     assert response.json()["severity"] == 1
     assert {f["code"] for f in response.json()["floors"]} == {"statutory_clock", "in-itrules-3-1-d"}
+
+
+# ---------------------------------------------------------------- 2. one acknowledge
+
+SEV2_ANSWERS = {
+    "harm": "moderate",
+    "imminence": "likely",
+    "reach": "significant",
+    "vulnerability": "some",
+}
+
+
+def _engagements(escalation):
+    from watchfloor.notify.models import Engagement
+
+    return list(Engagement.objects.filter(escalation=escalation).order_by("started_at", "pk"))
+
+
+def _acknowledge_clock(escalation):
+    return escalation.clocks.get(kind="acknowledge")
+
+
+@pytest.mark.parametrize("how", ["status", "ownership", "decision"])
+def test_defect_02_triaging_owning_or_acting_acknowledges_the_page(
+    how, make_escalation, analyst, lead, frozen_clock
+):
+    from watchfloor.core import clock
+    from watchfloor.escalations import services
+
+    escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
+    assert escalation.severity == 2
+    [engagement] = _engagements(escalation)
+    assert engagement.status == "active"
+
+    clock.advance(timedelta(minutes=12))
+    if how == "status":
+        services.transition_escalation(escalation=escalation, to_status="triaged", actor=analyst)
+    elif how == "ownership":
+        services.assign_escalation(escalation=escalation, owner=analyst, actor=analyst)
+    else:
+        services.record_decision(
+            escalation=escalation,
+            actor=analyst,
+            policy_code="scams_fraud",
+            action_code="remove_content",
+            scope="The posts listed",
+            rationale="Impersonates a charity.",
+        )
+
+    [engagement] = _engagements(escalation)
+    assert engagement.status == "acknowledged"
+    assert engagement.acknowledged_via == how
+    assert engagement.acknowledged_by == analyst
+    assert engagement.next_stage_at is None
+    # One acknowledgement: the SLA clock of the same name is met at the same moment.
+    assert _acknowledge_clock(escalation).met_at == frozen_clock + timedelta(minutes=12)
+
+
+def test_defect_02_the_button_acknowledges_the_clock_too(make_escalation, analyst_client):
+    escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
+    response = analyst_client.post(reverse("notify-acknowledge", args=[escalation.pk]))
+    assert response.status_code == 302
+    assert _engagements(escalation)[0].status == "acknowledged"
+    assert _acknowledge_clock(escalation).met_at is not None
+    assert escalation.__class__.objects.get(pk=escalation.pk).next_due_label == "First action"
+
+
+def test_defect_02_paging_stops_at_decided_and_stays_stopped(
+    make_escalation, analyst, lead, frozen_clock
+):
+    from watchfloor.escalations import services
+
+    escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
+    services.transition_escalation(escalation=escalation, to_status="investigating", actor=analyst)
+    services.record_decision(
+        escalation=escalation,
+        actor=analyst,
+        policy_code="scams_fraud",
+        action_code="remove_content",
+        scope="The posts listed",
+        rationale="Impersonates a charity.",
+    )
+    # Raised after the decision: a graver rule pages again…
+    services.override_severity(escalation=escalation, severity=0, reason="spreading", actor=lead)
+    assert _engagements(escalation)[-1].status == "active"
+    # …until the escalation is decided: then the pager stops, with the reason.
+    services.transition_escalation(escalation=escalation, to_status="decided", actor=analyst)
+    stopped = _engagements(escalation)[-1]
+    assert stopped.status == "ended"
+    assert stopped.end_reason == "the escalation was decided"
+    assert not stopped.notifications.filter(status__in=["pending", "retrying"]).exists()
+    # A decided escalation is not paged again, whatever its severity does.
+    count = len(_engagements(escalation))
+    services.override_severity(escalation=escalation, severity=1, reason="calmer", actor=lead)
+    services.transition_escalation(escalation=escalation, to_status="actioned", actor=analyst)
+    assert len(_engagements(escalation)) == count
+    assert all(e.status != "active" for e in _engagements(escalation))
+
+
+def test_defect_02_page_shows_the_pager_once_at_the_top(
+    make_escalation, analyst, analyst_client, frozen_clock
+):
+    from watchfloor.escalations import services
+
+    escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
+    url = reverse("escalation-detail", args=[escalation.pk])
+    page = analyst_client.get(url).content.decode()
+    assert page.lower().count("waiting for acknowledgement") == 1
+    assert page.count(">Acknowledge</button>") == 1
+    # At the top: before the clocks and the notifications history.
+    assert page.index("waiting for acknowledgement") < page.index('id="clocks-heading"')
+    assert page.index("waiting for acknowledgement") < page.index('id="notifications-heading"')
+
+    services.transition_escalation(escalation=escalation, to_status="investigating", actor=analyst)
+    services.record_decision(
+        escalation=escalation,
+        actor=analyst,
+        policy_code="scams_fraud",
+        action_code="remove_content",
+        scope="The posts listed",
+        rationale="Impersonates a charity.",
+    )
+    services.transition_escalation(escalation=escalation, to_status="decided", actor=analyst)
+    services.transition_escalation(escalation=escalation, to_status="actioned", actor=analyst)
+    page = analyst_client.get(url).content.decode()
+    assert "waiting for acknowledgement" not in page.lower()
+    assert "notified in" not in page
+    assert ">Acknowledge</button>" not in page
+    assert "Paging acknowledged" in page
+    assert "by changing its status" in page

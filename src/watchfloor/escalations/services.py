@@ -28,12 +28,12 @@ from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
     SLA_KINDS,
     business_time_zone,
-    next_running_clock,
     sla_due_times,
     statutory_due_at,
 )
+from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
+from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
 from watchfloor.escalations.models import (
-    NO_DEADLINE,
     TRANSITIONS,
     Clock,
     Decision,
@@ -132,37 +132,6 @@ def _policy(code: str, *, field: str = "policy") -> Policy:
         return Policy.objects.get(code=code)
     except Policy.DoesNotExist as exc:
         raise InvalidInput(f"unknown policy '{code}'", field=field) from exc
-
-
-def _refresh_next_due(escalation: Escalation) -> None:
-    """Keep the queue's sort key equal to the earliest running clock."""
-    if escalation.status == Status.CLOSED:
-        escalation.next_due_at, escalation.next_due_label = None, ""
-    else:
-        nearest = next_running_clock(list(escalation.clocks.all()))
-        escalation.next_due_at = nearest.due_at if nearest else None
-        escalation.next_due_label = nearest.label if nearest else ""
-    escalation.queue_due_at = escalation.next_due_at or NO_DEADLINE
-    escalation.save(update_fields=["next_due_at", "next_due_label", "queue_due_at", "updated_at"])
-
-
-def _meet_clocks(escalation: Escalation, kinds: tuple[str, ...], *, actor: User | None) -> None:
-    now = clock.now()
-    for running in escalation.clocks.filter(kind__in=kinds, met_at__isnull=True):
-        running.met_at = now
-        running.save(update_fields=["met_at"])
-        record_event(
-            action=AuditAction.ESCALATION_CLOCK_MET,
-            actor=actor,
-            target=running,
-            escalation_id=escalation.pk,
-            data={
-                "clock": running.label,
-                "kind": running.kind,
-                "due_at": running.due_at,
-                "state": running.state(now),
-            },
-        )
 
 
 def _touch(escalation: Escalation) -> None:
@@ -551,10 +520,16 @@ def transition_escalation(
         escalation_id=escalation.pk,
         data={"from": current, "to": to_status, "reason": reason},
     )
-    if to_status == Status.CLOSED:
-        notify_escalation_event(escalation=escalation, event="closed", actor=actor)
+    # One acknowledgement: triaging or any other move acknowledges the page, and the
+    # pager stops once the work is decided, actioned or closed.
+    if to_status in (Status.DECIDED, Status.ACTIONED, Status.CLOSED):
+        notify_escalation_event(escalation=escalation, event=to_status, actor=actor)
     elif current == Status.CLOSED:
         notify_escalation_event(escalation=escalation, event="reopened", actor=actor)
+    else:
+        notify_escalation_event(
+            escalation=escalation, event="acknowledged", actor=actor, how="status"
+        )
     return escalation
 
 
@@ -589,6 +564,13 @@ def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User
             "to": owner.username if owner else None,
         },
     )
+    if owner is not None:
+        # Somebody owns it now: that acknowledges the escalation and its page.
+        _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
+        _refresh_next_due(escalation)
+        notify_escalation_event(
+            escalation=escalation, event="acknowledged", actor=actor, how="ownership"
+        )
     return escalation
 
 
@@ -874,6 +856,9 @@ def record_decision(
             "rationale": rationale,
             "state": decision.state,
         },
+    )
+    notify_escalation_event(
+        escalation=escalation, event="acknowledged", actor=actor, how="decision"
     )
     return decision
 

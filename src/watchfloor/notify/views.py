@@ -77,7 +77,7 @@ def acknowledge(request: HttpRequest, escalation_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, "Acknowledged: nobody else will be paged for this.")
-    return redirect(reverse("escalation-detail", args=[escalation.pk]) + "#notifications")
+    return redirect(reverse("escalation-detail", args=[escalation.pk]) + "#pager")
 
 
 @never_cache
