@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -215,6 +216,13 @@ LOGGING = {
 WATCHFLOOR_CATALOG_DIR = Path(
     os.environ.get("WATCHFLOOR_CATALOG_DIR", BASE_DIR / "defaults")
 ).resolve()
+
+# Filing (docs/catalog.md, statutory clocks): a notice's receipt time further in the past than this
+# needs the filer's explicit confirmation (a mistyped year is likelier than a notice
+# entered months late).
+WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER = timedelta(
+    days=int(os.environ.get("WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER_DAYS", "30"))
+)
 
 # Signal intake (docs/signals.md). The languages the detector chooses among when a
 # producer leaves ``language`` out (comma-separated ISO 639-1 codes; unset means

@@ -240,3 +240,112 @@ def test_defect_02_page_shows_the_pager_once_at_the_top(
     assert ">Acknowledge</button>" not in page
     assert "Paging acknowledged" in page
     assert "by changing its status" in page
+
+
+# ---------------------------------------------------------------- 4. clocks at filing
+
+
+def test_defect_04_sla_clocks_start_at_filing_statutory_at_receipt(make_escalation, frozen_clock):
+    """A notice received two hours before it was filed: the SLA acknowledge clock starts
+    when it is filed (not "breached under a minute ago"); the statutory clock from receipt."""
+    from watchfloor.escalations.models import Clock
+
+    received = frozen_clock - timedelta(hours=2)
+    escalation = make_escalation(
+        type_code="regulator_notice",
+        markets=["AU"],
+        languages=["en"],
+        rubric_answers=SEV2_ANSWERS,
+        statutory_triggers=[
+            StatutoryTriggerInput(rule="au-osa-removal-notice", received_at=received)
+        ],
+    )
+    acknowledge = escalation.clocks.get(kind=Clock.Kind.ACKNOWLEDGE)
+    assert acknowledge.starts_at == frozen_clock
+    assert acknowledge.due_at == frozen_clock + timedelta(hours=2)
+    assert acknowledge.state() == "running"
+    statutory = escalation.clocks.get(kind=Clock.Kind.STATUTORY)
+    assert statutory.starts_at == received
+    assert statutory.due_at == received + timedelta(hours=24)
+    assert escalation.opened_at == received  # the matter began when the notice arrived
+
+
+def test_defect_04_old_receipt_needs_confirmation(make_escalation, frozen_clock, settings):
+    from watchfloor.core.errors import InvalidInput
+    from watchfloor.escalations.models import Escalation
+
+    def file(received_at, **extra):
+        return make_escalation(
+            type_code="regulator_notice",
+            markets=["JP"],
+            rubric_answers={},
+            statutory_triggers=[
+                StatutoryTriggerInput(
+                    rule="jp-idpa-removal-request", received_at=received_at, **extra
+                )
+            ],
+        )
+
+    # 31 days ago: refused until confirmed, naming the field and saying what to do.
+    with pytest.raises(InvalidInput) as refused:
+        file(frozen_clock - timedelta(days=31))
+    assert refused.value.field == "statutory_triggers[0].received_at"
+    assert refused.value.code == "confirm_old_receipt"
+    assert "31 days ago" in refused.value.message
+    assert not Escalation.objects.exists()
+    confirmed = file(frozen_clock - timedelta(days=31), confirm_old_receipt=True)
+    assert confirmed.clocks.get(kind="statutory").starts_at == frozen_clock - timedelta(days=31)
+    # Within the span: no confirmation asked.
+    file(frozen_clock - timedelta(days=29))
+    # The span is configurable.
+    settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER = timedelta(days=7)
+    with pytest.raises(InvalidInput):
+        file(frozen_clock - timedelta(days=8))
+
+
+def test_defect_04_year_1999_is_refused_in_the_form_and_the_api(
+    analyst_client, api_as, analyst, frozen_clock
+):
+    from watchfloor.escalations.models import Escalation
+
+    form = _new_escalation_form(
+        statutory_rule="jp-idpa-removal-request",
+        statutory_received_at="1999-11-24T09:00",
+        statutory_time_zone="Asia/Tokyo",
+    )
+    page = analyst_client.post(reverse("escalation-create"), form)
+    assert page.status_code == 400
+    assert "check the year" in page.content.decode()
+    # Even "confirmed", 1999 is outside the calendar Watchfloor accepts.
+    page = analyst_client.post(
+        reverse("escalation-create"), {**form, "statutory_confirm_old_receipt": "on"}
+    )
+    assert page.status_code == 400
+    assert not Escalation.objects.exists()
+
+    # A plausible but old date: the form asks for the tick box, then files.
+    old = {**form, "statutory_received_at": "2026-09-01T09:00"}
+    page = analyst_client.post(reverse("escalation-create"), old)
+    assert page.status_code == 400
+    assert "confirm that the notice was received then" in page.content.decode()
+    assert 'name="statutory_confirm_old_receipt"' in page.content.decode()
+    page = analyst_client.post(
+        reverse("escalation-create"), {**old, "statutory_confirm_old_receipt": "on"}
+    )
+    assert page.status_code == 302, page.content.decode()[:2000]
+
+    caller = api_as(analyst)
+    body = {
+        "type": "regulator_notice",
+        "title": "Old notice",
+        "markets": ["JP"],
+        "statutory_triggers": [
+            {"rule": "jp-idpa-removal-request", "received_at": "2026-09-01T09:00:00+09:00"}
+        ],
+    }
+    refused = caller.post("/escalations", body)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "confirm_old_receipt"
+    assert refused.json()["field"] == "statutory_triggers.0.received_at"
+    body["statutory_triggers"][0]["confirm_old_receipt"] = True
+    assert caller.post("/escalations", body).status_code == 201

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
 
+from watchfloor.core.validation import EARLIEST_TIME, LATEST_TIME
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -39,10 +40,6 @@ if TYPE_CHECKING:
 # larger is refused by validation instead of overflowing inside the database driver.
 MAX_ID = 2**53 - 1
 MAX_OFFSET = 1_000_000
-# Times outside this window are typing mistakes, and near the ends of the calendar
-# converting them to UTC would overflow.
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _storable(value: str) -> str:
@@ -139,6 +136,12 @@ class StatutoryTriggerIn(_Input):
         None, description="the deadline the notice states, where the rule lets it set one"
     )
     notice_reference: _text(200) = ""
+    confirm_old_receipt: bool = Field(
+        False,
+        description="true to confirm a receipt time further in the past than Watchfloor "
+        "accepts unconfirmed (30 days by default); without it such a time is refused with "
+        "the code confirm_old_receipt",
+    )
 
     def as_service_input(self) -> StatutoryTriggerInput:
         return StatutoryTriggerInput(
@@ -146,6 +149,7 @@ class StatutoryTriggerIn(_Input):
             received_at=self.received_at,
             due_at=self.due_at,
             notice_reference=self.notice_reference,
+            confirm_old_receipt=self.confirm_old_receipt,
         )
 
 

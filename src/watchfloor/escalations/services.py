@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
@@ -25,6 +26,7 @@ from watchfloor.core.roles import (
 )
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
+from watchfloor.core.validation import within_calendar
 from watchfloor.escalations.clocks import (
     SLA_KINDS,
     business_time_zone,
@@ -81,6 +83,9 @@ class StatutoryTriggerInput:
     received_at: datetime
     due_at: datetime | None = None
     notice_reference: str = ""
+    # A receipt time older than settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER is refused
+    # unless the person filing confirms it (a typo such as 1999 for 2026 is likelier).
+    confirm_old_receipt: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -118,6 +123,25 @@ def _languages(tags: list[str]) -> list[str]:
         if tag not in clean:
             clean.append(tag)
     return clean
+
+
+def _received_at(trigger: StatutoryTriggerInput, *, now: datetime, field: str) -> datetime:
+    """When the notice arrived, in UTC: not in the future, within the calendar, and
+    confirmed by the person filing when it is longer ago than the configured span."""
+    received_at = within_calendar(_aware(trigger.received_at, field=field), field=field)
+    if received_at > now + FUTURE_TOLERANCE:
+        raise InvalidInput("the notice cannot have been received in the future", field=field)
+    span: timedelta = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
+    if now - received_at > span and not trigger.confirm_old_receipt:
+        days = (now - received_at).days
+        raise InvalidInput(
+            f"received {received_at:%Y-%m-%d %H:%M} UTC, {days} days ago: more than "
+            f"{span.days} days before it is filed. Check the date; if it is right, "
+            "confirm that the notice was received then",
+            field=field,
+            code="confirm_old_receipt",
+        )
+    return received_at
 
 
 def _escalation_type(code: str) -> EscalationType:
@@ -194,10 +218,13 @@ def preview_severity(
 
 
 def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
+    """Internal SLA clocks run from when Watchfloor learned of the escalation (its
+    filing), not from when a notice arrived: a notice entered two hours late must not
+    be "breached" the moment it is filed. Statutory clocks run from receipt."""
     due = sla_due_times(
         rubric=rubric,
         severity=escalation.severity,
-        opened_at=escalation.opened_at,
+        opened_at=escalation.created_at,
         zone=business_time_zone(escalation),
     )
     existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
@@ -209,7 +236,7 @@ def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
                 escalation=escalation,
                 kind=kind,
                 label=label,
-                starts_at=escalation.opened_at,
+                starts_at=escalation.created_at,
                 due_at=due_at,
                 basis=basis,
             )
@@ -327,11 +354,7 @@ def create_escalation(
     for index, trigger in enumerate(statutory_triggers or []):
         field = f"statutory_triggers[{index}]"
         rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
-        received_at = _aware(trigger.received_at, field=f"{field}.received_at")
-        if received_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "the notice cannot have been received in the future", field=f"{field}.received_at"
-            )
+        received_at = _received_at(trigger, now=now, field=f"{field}.received_at")
         stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
         due_at, basis = statutory_due_at(
             rule=rule, received_at=received_at, stated_due_at=stated, field=field
@@ -369,6 +392,8 @@ def create_escalation(
             )
         teams.append(team)
 
+    # The matter began when the earliest notice arrived; the SLA clocks count from now,
+    # when Watchfloor learns of it (statutory clocks run from receipt, below).
     opened_at = min([now, *(received for _, received, *_ in triggers)])
     escalation = Escalation.objects.create(
         type=escalation_type,

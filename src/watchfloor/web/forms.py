@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
@@ -200,6 +201,10 @@ class EscalationForm(ServiceErrorForm):
         help_text="Only for rules whose deadline is set by the notice; leave empty otherwise.",
     )
     notice_reference = forms.CharField(required=False, max_length=200, label="Notice reference")
+    statutory_confirm_old_receipt = forms.BooleanField(
+        required=False,
+        label="The notice really was received that long ago",
+    )
     policy = forms.ChoiceField(
         required=False, help_text="Leave empty to use the escalation type's default policy."
     )
@@ -223,6 +228,7 @@ class EscalationForm(ServiceErrorForm):
     _trigger_fields = {
         "rule": "statutory_rule",
         "received_at": "statutory_received_at",
+        "confirm_old_receipt": "statutory_confirm_old_receipt",
         "due_at": "statutory_due_at",
         "notice_reference": "notice_reference",
     }
@@ -243,6 +249,10 @@ class EscalationForm(ServiceErrorForm):
             markets, also=[viewer_time_zone]
         )
         self.fields["statutory_time_zone"].initial = viewer_time_zone
+        span = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
+        self.fields[
+            "statutory_confirm_old_receipt"
+        ].help_text = f"Needed only when it was received more than {span.days} days before filing."
         self.fields["policy"].choices = [("", "Type's default"), *options.policy_choices()]
         for factor in rubric.factors:
             self.fields[self.FACTOR_PREFIX + factor.code] = forms.ChoiceField(
@@ -335,6 +345,7 @@ class EscalationForm(ServiceErrorForm):
                     received_at=data["statutory_received_at"],
                     due_at=data.get("statutory_due_at"),
                     notice_reference=data.get("notice_reference", ""),
+                    confirm_old_receipt=data.get("statutory_confirm_old_receipt", False),
                 )
             )
         return {
