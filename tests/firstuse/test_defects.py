@@ -349,3 +349,41 @@ def test_defect_04_year_1999_is_refused_in_the_form_and_the_api(
     assert refused.json()["field"] == "statutory_triggers.0.received_at"
     body["statutory_triggers"][0]["confirm_old_receipt"] = True
     assert caller.post("/escalations", body).status_code == 201
+
+
+# ---------------------------------------------------------------- 5. approving one's own
+
+
+def test_defect_05_approve_and_send_back_hidden_from_the_proposer(
+    make_escalation, lead, lead_client, make_user
+):
+    from django.test import Client
+
+    from watchfloor.escalations import services
+
+    escalation = make_escalation(rubric_answers={"harm": "catastrophic"}, actor=lead)
+    assert escalation.severity == 1
+    decision = services.record_decision(
+        escalation=escalation,
+        actor=lead,
+        policy_code="scams_fraud",
+        action_code="remove_content",
+        scope="The posts listed",
+        rationale="Impersonates a charity.",
+    )
+    assert decision.state == "pending_approval"
+    url = reverse("escalation-detail", args=[escalation.pk])
+
+    mine = lead_client.get(url).content.decode()
+    assert ">Approve</button>" not in mine
+    assert ">Send back</button>" not in mine
+    assert reverse("decision-approve", args=[escalation.pk, decision.pk]) not in mine
+    assert "a second person must approve" in mine
+
+    second_lead = make_user("sam.lead", "lead", "site_policy")
+    other = Client()
+    other.force_login(second_lead)
+    theirs = other.get(url).content.decode()
+    assert ">Approve</button>" in theirs and ">Send back</button>" in theirs
+    assert "a second person must approve" not in theirs
+    assert services.review_refusal(decision=decision, actor=second_lead) == ""

@@ -888,15 +888,31 @@ def record_decision(
     return decision
 
 
+SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
+
+
+def review_refusal(*, decision: Decision, actor: User) -> str:
+    """Why ``actor`` may not approve or send back ``decision``, or "" when they may.
+
+    Pages offer Approve and Send back only where this is empty, and say why otherwise,
+    so nobody is led to a refusal; the review services enforce the same rules.
+    """
+    if decision.state != Decision.State.PENDING_APPROVAL:
+        return f"this decision is {decision.get_state_display().lower()}"
+    if decision.decided_by_id == actor.pk:
+        return SECOND_PERSON_MUST_APPROVE
+    if not can_approve_decisions(actor):
+        return "waiting for a lead or an admin to approve it"
+    return ""
+
+
 def _pending_decision(decision: Decision, actor: User) -> Decision:
     _require(can_approve_decisions(actor), "only a lead or an admin may review decisions")
     decision = Decision.objects.select_for_update().get(pk=decision.pk)
     if decision.state != Decision.State.PENDING_APPROVAL:
         raise Conflict(f"this decision is {decision.get_state_display().lower()}", field="decision")
     if decision.decided_by_id == actor.pk:
-        raise PermissionDenied(
-            "a second person must approve: you recorded this decision", field="decision"
-        )
+        raise PermissionDenied(SECOND_PERSON_MUST_APPROVE, field="decision")
     return decision
 
 

@@ -232,6 +232,8 @@ class ClockRow:
 class DecisionRow:
     decision: Decision
     review_form: ReviewDecisionForm | None
+    # Why Approve / Send back are not offered to this viewer (e.g. they proposed it).
+    review_refusal: str = ""
 
 
 def _transition_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
@@ -335,20 +337,18 @@ def _render_detail(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user) and (action.after_merge or not merged)
     }
-    may_review = can_approve_decisions(user)
-    decisions = [
-        DecisionRow(
-            decision,
-            (
+    decisions = []
+    for decision in escalation.decisions.all():
+        refusal = services.review_refusal(decision=decision, actor=user)
+        form = None
+        if not refusal:
+            form = (
                 bound[1]
                 if bound and bound[0] == f"review-{decision.pk}"
                 else ReviewDecisionForm(prefix=f"review-{decision.pk}")
             )
-            if may_review and decision.state == Decision.State.PENDING_APPROVAL
-            else None,
-        )
-        for decision in escalation.decisions.all()
-    ]
+        pending = decision.state == Decision.State.PENDING_APPROVAL
+        decisions.append(DecisionRow(decision, form, refusal if pending else ""))
     rubric = rubric_for(escalation.catalog_version)
     # The primary market is one of the (prefetched) markets: no query of its own.
     primary_market = next(
