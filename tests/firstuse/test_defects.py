@@ -387,3 +387,120 @@ def test_defect_05_approve_and_send_back_hidden_from_the_proposer(
     assert ">Approve</button>" in theirs and ">Send back</button>" in theirs
     assert "a second person must approve" not in theirs
     assert services.review_refusal(decision=decision, actor=second_lead) == ""
+
+
+# ---------------------------------------------------------------- 7. surge auto-attach
+
+
+@pytest.fixture
+def default_signal_rules(monkeypatch):
+    from tests.signals.test_rules import DEFAULT_RULES
+
+    monkeypatch.setenv("WATCHFLOOR_SIGNAL_RULES", str(DEFAULT_RULES))
+
+
+def _react(*clusters, series=()):
+    from watchfloor.signals import reactions
+
+    return reactions.after_ingest(
+        cluster_ids=[c.pk for c in clusters], series_keys=list(series), actor=None
+    )
+
+
+def _earthquake_scam_surge(**cluster_fields):
+    from tests.signals.factories import make_cluster, steady_then_burst
+    from watchfloor.core import clock
+    from watchfloor.signals.selectors import bucket_end
+
+    cluster = make_cluster(**cluster_fields)
+    steady_then_burst(
+        cluster,
+        end=bucket_end(clock.now()),
+        market="JP",
+        language="ja",
+        text="能登半島地震の義援金はこちらへ。公式支援口座です。",
+    )
+    return cluster
+
+
+def test_defect_07_a_surge_is_not_attached_on_type_and_market_alone(
+    make_escalation, default_signal_rules, frozen_clock
+):
+    from watchfloor.escalations.models import Escalation, Note
+    from watchfloor.signals.models import RuleFiring
+
+    unrelated = make_escalation(
+        title="Fake parcel-delivery SMS scam", markets=["JP"], languages=["ja"]
+    )
+    surge = _earthquake_scam_surge(subject_ref="post:quake-donation-1")
+    _react(surge)
+
+    firing = RuleFiring.objects.get(rule_code="scam-wave")
+    assert firing.outcome == "opened"
+    assert firing.escalation_id != unrelated.pk
+    assert f"proposed {unrelated.reference}" in firing.evidence["action"]
+    surge.refresh_from_db()
+    assert surge.escalation_id == firing.escalation_id
+    # Nothing was written on the unrelated escalation; the proposal is on the new one.
+    assert not Note.objects.filter(escalation=unrelated).exists()
+    proposal = Note.objects.get(escalation=firing.escalation)
+    assert proposal.body.startswith(f"Proposed, not attached: {unrelated.reference}")
+    assert Escalation.objects.count() == 2
+
+
+def test_defect_07_a_shared_subject_attaches(make_escalation, default_signal_rules, frozen_clock):
+    from watchfloor.escalations.services import SubjectInput
+    from watchfloor.signals.models import RuleFiring
+
+    same = make_escalation(
+        title="Quake donation scam",
+        markets=["JP"],
+        subjects=[SubjectInput(kind="post", reference="post:quake-donation-1")],
+    )
+    surge = _earthquake_scam_surge(subject_ref="post:quake-donation-1")
+    _react(surge)
+    firing = RuleFiring.objects.get(rule_code="scam-wave")
+    assert (firing.outcome, firing.escalation_id) == ("attached", same.pk)
+    assert "subject or URL is among its subjects" in firing.evidence["action"]
+
+
+def test_defect_07_a_rule_that_says_so_attaches_on_type_and_market(
+    make_escalation, monkeypatch, tmp_path, frozen_clock
+):
+    from watchfloor.signals.models import RuleFiring
+
+    rules = tmp_path / "signal_rules.yaml"
+    rules.write_text(
+        'version: "t"\n'
+        "rules:\n"
+        "  - code: scam-wave\n"
+        "    name: Scam wave\n"
+        "    when: {policy_hint: [scams_fraud], surge: true}\n"
+        "    escalate: {type: scam_campaign, attach: same_type_and_market}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("WATCHFLOOR_SIGNAL_RULES", str(rules))
+    campaign = make_escalation(title="JP scam campaign", markets=["JP"])
+    _react(_earthquake_scam_surge())
+    firing = RuleFiring.objects.get(rule_code="scam-wave")
+    assert (firing.outcome, firing.escalation_id) == ("attached", campaign.pk)
+
+
+def test_defect_07_a_series_surge_proposes_instead_of_noting(
+    make_escalation, default_signal_rules, frozen_clock
+):
+    from tests.signals.factories import add_signals, make_cluster
+    from watchfloor.escalations.models import Note
+    from watchfloor.signals.models import RuleFiring
+    from watchfloor.signals.selectors import bucket_end
+
+    unrelated = make_escalation(title="Parcel SMS scam", markets=["JP"], languages=["ja"])
+    end = bucket_end(frozen_clock)
+    clusters = [make_cluster() for _ in range(6)]
+    for cluster in clusters:
+        add_signals(cluster, at=end - timedelta(minutes=3), count=5, market="JP", language="ja")
+    _react(*clusters, series=[("JP", "scams_fraud", "ja")])
+    firing = RuleFiring.objects.get(rule_code="scam-series-surge")
+    assert firing.outcome == "opened"
+    assert firing.escalation_id != unrelated.pk
+    assert not Note.objects.filter(escalation=unrelated).exists()
