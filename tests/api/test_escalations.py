@@ -169,7 +169,7 @@ def test_a_notice_from_the_future_is_refused(api_as, analyst, frozen_clock):
     trigger = {"rule": "au-osa-removal-notice", "received_at": "2026-11-25T09:00:00+10:00"}
 
     response = api_as(analyst).post(
-        "/escalations", {**SCAM_ESCALATION, "statutory_triggers": [trigger]}
+        "/escalations", {**SCAM_ESCALATION, "markets": ["AU"], "statutory_triggers": [trigger]}
     )
 
     assert_invalid(

@@ -166,6 +166,7 @@ def test_the_review_counts_only_what_the_reader_may_see(make_escalation, declare
     hidden = make_escalation(
         title="Restricted: victim identified",
         is_restricted=True,
+        markets=["MY"],
         statutory_triggers=[StatutoryTriggerInput(rule="my-osa-ack", received_at=at(0))],
     )
     crisis = declare(escalations=[hidden])

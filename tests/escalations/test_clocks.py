@@ -315,15 +315,15 @@ def test_the_earliest_notice_opens_the_escalation(escalation_at, frozen_clock):
     assert escalation.clocks.filter(kind=Clock.Kind.STATUTORY).count() == 2
 
 
-def test_the_rules_market_is_added_to_the_escalation(escalation_at, frozen_clock):
+def test_with_no_market_named_the_rules_market_is_the_escalations(escalation_at, frozen_clock):
     escalation = escalation_at(
         2,
-        markets=["PH"],
+        markets=[],
         statutory_triggers=_notice(
             "sg-osma-direction", frozen_clock - HOUR, due_at=frozen_clock + 6 * HOUR
         ),
     )
-    assert set(escalation.markets.values_list("code", flat=True)) == {"PH", "SG"}
+    assert set(escalation.markets.values_list("code", flat=True)) == {"SG"}
 
 
 def test_india_uses_the_36_hour_figure_for_a_notice_received_before_20_february_2026(
@@ -447,7 +447,8 @@ def test_a_qualitative_rule_is_tracked_against_its_internal_target(
     rule, target, escalation_at, frozen_clock
 ):
     received = frozen_clock - timedelta(minutes=20)
-    escalation = escalation_at(2, markets=["PH"], statutory_triggers=_notice(rule, received))
+    market = rule[:2].upper()
+    escalation = escalation_at(2, markets=[market], statutory_triggers=_notice(rule, received))
 
     statutory = _statutory(escalation)
     assert StatutoryRule.objects.get(code=rule).internal_target == target

@@ -504,3 +504,85 @@ def test_defect_07_a_series_surge_proposes_instead_of_noting(
     assert firing.outcome == "opened"
     assert firing.escalation_id != unrelated.pk
     assert not Note.objects.filter(escalation=unrelated).exists()
+
+
+# ---------------------------------------------------------------- 8. rule outside markets
+
+
+def test_defect_08_statutory_rule_must_belong_to_the_escalations_markets(
+    make_escalation, analyst_client, api_as, analyst, frozen_clock
+):
+    from watchfloor.core.errors import InvalidInput
+    from watchfloor.escalations.models import Escalation
+
+    received = frozen_clock - timedelta(hours=1)
+    # The service.
+    with pytest.raises(InvalidInput) as refused:
+        make_escalation(
+            type_code="government_legal_demand",
+            markets=["TH"],
+            statutory_triggers=[
+                StatutoryTriggerInput(rule="in-itrules-3-1-d", received_at=received)
+            ],
+        )
+    assert refused.value.field == "statutory_triggers[0].rule"
+    assert "in-itrules-3-1-d is a rule of IN India" in refused.value.message
+    assert "TH Thailand" in refused.value.message
+    assert not Escalation.objects.exists()
+
+    # The form: the message sits at the statutory rule field.
+    page = analyst_client.post(
+        reverse("escalation-create"),
+        _new_escalation_form(
+            type="government_legal_demand",
+            markets=["TH"],
+            statutory_rule="in-itrules-3-1-d",
+            statutory_received_at=received.astimezone().strftime("%Y-%m-%dT%H:%M"),
+            statutory_time_zone="UTC",
+        ),
+    )
+    assert page.status_code == 400
+    assert "is a rule of IN India" in page.content.decode()
+    assert not Escalation.objects.exists()
+
+    # The API.
+    response = api_as(analyst).post(
+        "/escalations",
+        {
+            "type": "government_legal_demand",
+            "title": "Removal order",
+            "markets": ["TH"],
+            "statutory_triggers": [
+                {"rule": "in-itrules-3-1-d", "received_at": received.isoformat()}
+            ],
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "statutory_triggers.0.rule"
+    assert not Escalation.objects.exists()
+
+    # The rule's own market among others is fine; and Thailand's own rule on Thailand.
+    both = make_escalation(
+        type_code="government_legal_demand",
+        markets=["TH", "IN"],
+        statutory_triggers=[StatutoryTriggerInput(rule="in-itrules-3-1-d", received_at=received)],
+    )
+    assert set(both.markets.values_list("code", flat=True)) == {"TH", "IN"}
+
+
+def test_defect_08_merging_brings_the_rules_market_along(make_escalation, analyst, frozen_clock):
+    from watchfloor.escalations import services
+
+    survivor = make_escalation(markets=["PH"])
+    duplicate = make_escalation(
+        type_code="regulator_notice",
+        markets=["AU"],
+        statutory_triggers=[
+            StatutoryTriggerInput(
+                rule="au-osa-removal-notice", received_at=frozen_clock - timedelta(hours=1)
+            )
+        ],
+    )
+    services.merge_escalation(duplicate=duplicate, into=survivor, actor=analyst)
+    assert survivor.clocks.filter(statutory_rule__code="au-osa-removal-notice").exists()
+    assert set(survivor.markets.values_list("code", flat=True)) == {"PH", "AU"}

@@ -144,6 +144,21 @@ def _received_at(trigger: StatutoryTriggerInput, *, now: datetime, field: str) -
     return received_at
 
 
+def _require_rule_in_markets(rule: StatutoryRule, markets: list[Market], *, field: str) -> None:
+    """A statutory rule binds in its own jurisdiction only: India's IT Rules have no
+    deadline on a Thailand-only escalation. Refused unless the rule's market is one of
+    ``markets`` (when no market is named, the rule's own becomes the escalation's)."""
+    if not markets or rule.market is None or rule.market in markets:
+        return
+    named = ", ".join(f"{m.code} {m.name}" for m in markets)
+    raise InvalidInput(
+        f"{rule.code} is a rule of {rule.market.code} {rule.market.name}, not of this "
+        f"escalation's markets ({named}): add {rule.market.code} to the markets, or choose "
+        f"a rule of {', '.join(m.code for m in markets)}",
+        field=field,
+    )
+
+
 def _escalation_type(code: str) -> EscalationType:
     try:
         return EscalationType.objects.get(code=code)
@@ -351,9 +366,12 @@ def create_escalation(
 
     now = clock.now()
     triggers = []
+    # Markets the person named; with none named, each rule's own market is the escalation's.
+    named_markets = list(market_rows)
     for index, trigger in enumerate(statutory_triggers or []):
         field = f"statutory_triggers[{index}]"
         rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
+        _require_rule_in_markets(rule, named_markets, field=f"{field}.rule")
         received_at = _received_at(trigger, now=now, field=f"{field}.received_at")
         stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
         due_at, basis = statutory_due_at(
@@ -366,9 +384,8 @@ def create_escalation(
             required=False,
         )
         triggers.append((rule, received_at, due_at, basis, notice_reference))
-        # The rule's own market is affected by definition.
         if rule.market and rule.market not in market_rows:
-            market_rows.append(rule.market)
+            market_rows.append(rule.market)  # only when no market was named
     # After the triggers: a statutory rule raises the severity by itself.
     assessment = _assess(
         version=version,
@@ -682,8 +699,18 @@ def merge_escalation(
     duplicate.closed_at = clock.now()
     _touch(duplicate)
     duplicate.save(update_fields=["merged_into", "status", "is_open", "closed_at", "updated_at"])
-    # A statutory deadline does not go away because the case moved: the target inherits it.
-    for inherited in duplicate.clocks.filter(kind=Clock.Kind.STATUTORY, met_at__isnull=True):
+    # A statutory deadline does not go away because the case moved: the target inherits
+    # it, and with it the rule's market (a statutory rule belongs to one of its markets).
+    target_markets = set(into.markets.values_list("pk", flat=True))
+    markets_added = []
+    for inherited in duplicate.clocks.select_related("statutory_rule__market").filter(
+        kind=Clock.Kind.STATUTORY, met_at__isnull=True
+    ):
+        market = inherited.statutory_rule.market if inherited.statutory_rule else None
+        if market is not None and market.pk not in target_markets:
+            into.markets.add(market)
+            target_markets.add(market.pk)
+            markets_added.append(market.code)
         Clock.objects.create(
             escalation=into,
             kind=inherited.kind,
@@ -715,7 +742,11 @@ def merge_escalation(
         actor=actor,
         target=into,
         escalation_id=into.pk,
-        data={"duplicate": duplicate.reference, "reason": reason},
+        data={
+            "duplicate": duplicate.reference,
+            "reason": reason,
+            **({"markets_added": markets_added} if markets_added else {}),
+        },
     )
     notify_escalation_event(escalation=duplicate, event="merged", actor=actor)
     return duplicate
