@@ -4,6 +4,7 @@ each named after the defect's number in the issue."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -586,3 +587,78 @@ def test_defect_08_merging_brings_the_rules_market_along(make_escalation, analys
     services.merge_escalation(duplicate=duplicate, into=survivor, actor=analyst)
     assert survivor.clocks.filter(statutory_rule__code="au-osa-removal-notice").exists()
     assert set(survivor.markets.values_list("code", flat=True)) == {"PH", "AU"}
+
+
+# ---------------------------------------------------------------- 13. watchlist matches
+
+
+def test_defect_13_one_row_per_matched_signal_with_all_its_terms(
+    make_escalation, analyst, analyst_client, frozen_clock
+):
+    from watchfloor.crises.services import declare_crisis
+    from watchfloor.crises.watchlists import (
+        add_watchlist_entry,
+        flag_matching_signals,
+        forget_matcher,
+        recent_hits,
+    )
+    from watchfloor.signals.intake import ingest_signals
+
+    forget_matcher()
+    crisis = declare_crisis(
+        actor=analyst,
+        title="Osaka attack video",
+        level="incident",
+        declared_from=make_escalation(markets=["JP"]),
+    )
+    handle = "@osaka_attack_footage_mirror_official_2026"
+    for kind, value in [
+        ("term", "犯行声明"),
+        ("hashtag", "#大阪襲撃"),
+        ("account", handle),
+    ]:
+        add_watchlist_entry(crisis=crisis, kind=kind, value=value, actor=analyst)
+    result = ingest_signals(
+        items=[
+            {
+                "id": "quake-1",
+                "received_at": (frozen_clock - timedelta(minutes=3)).isoformat(),
+                "source": "user_report",
+                "subject": {"kind": "account", "ref": handle},
+                "text": "犯行声明の動画がまた上がっている #大阪襲撃",
+                "language": "ja",
+                "market": "JP",
+            },
+            {
+                "id": "quake-2",
+                "received_at": (frozen_clock - timedelta(minutes=2)).isoformat(),
+                "source": "user_report",
+                "subject": {"kind": "post", "ref": "post:other"},
+                "text": "犯行声明とされる文書",
+                "language": "ja",
+                "market": "JP",
+            },
+        ],
+        producer="tests",
+        actor=None,
+    )
+    flag_matching_signals([item.signal_id for item in result.results])
+    forget_matcher()
+
+    matches = recent_hits(crisis=crisis, viewer=analyst)
+    assert len(matches) == 2  # two signals, not four hits
+    newest, first = matches
+    assert [e.value for e in newest.entries] == ["犯行声明"]
+    assert sorted(e.value for e in first.entries) == sorted(["犯行声明", "#大阪襲撃", handle])
+
+    page = analyst_client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    section = page[page.index('id="live-watchlist-hits"') :]
+    section = section[: section.index("</section>")]
+    assert section.count("<tr>") == 1 + 2  # the header and one row per signal
+    assert section.count(handle) == 1
+    # The handle is set in an element that never breaks mid-word.
+    assert f'<code class="watch-term" dir="auto">{handle}</code>' in section
+    css = (
+        Path(__file__).resolve().parents[2] / "src/watchfloor/crises/static/crises/containment.css"
+    ).read_text()
+    assert ".watch-term { white-space: nowrap;" in css
