@@ -662,3 +662,44 @@ def test_defect_13_one_row_per_matched_signal_with_all_its_terms(
         Path(__file__).resolve().parents[2] / "src/watchfloor/crises/static/crises/containment.css"
     ).read_text()
     assert ".watch-term { white-space: nowrap;" in css
+
+
+# ---------------------------------------------------------------- 14. CSV for Excel
+
+
+def test_defect_14_queue_csv_starts_with_a_bom_and_stays_formula_safe(
+    make_escalation, analyst_client
+):
+    import csv
+    import io
+
+    make_escalation(title="能登半島地震の義援金詐欺", markets=["JP"], languages=["ja"])
+    make_escalation(title='=HYPERLINK("http://evil.example","click")')
+    body = b"".join(analyst_client.get(reverse("queue-export")).streaming_content)
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert body.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    titles = {row[1] for row in rows[1:]}
+    assert "能登半島地震の義援金詐欺" in titles
+    assert '\'=HYPERLINK("http://evil.example","click")' in titles
+    assert rows[0][0] == "reference"
+
+
+def test_defect_14_signal_exports_start_with_a_bom_and_stay_formula_safe(
+    catalog, frozen_clock, tmp_path
+):
+    import csv
+
+    from django.core.management import call_command
+
+    from tests.signals.factories import add_signals, make_cluster
+
+    cluster = make_cluster()
+    add_signals(cluster, at=frozen_clock, text='=HYPERLINK("http://evil.test","義援金")')
+    for what in ("clusters", "surges"):
+        target = tmp_path / f"{what}.csv"
+        call_command(what, "export", "--format", "csv", "--output", str(target))
+        assert target.read_bytes().startswith(b"\xef\xbb\xbf"), what
+    with (tmp_path / "clusters.csv").open(encoding="utf-8-sig", newline="") as stream:
+        [row] = list(csv.DictReader(stream))
+    assert row["representative"].startswith("'=HYPERLINK")

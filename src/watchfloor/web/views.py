@@ -4,8 +4,6 @@ service or selector, and renders or redirects."""
 
 from __future__ import annotations
 
-import csv
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -29,6 +27,7 @@ from watchfloor.core.roles import (
     can_override_severity,
     can_work_escalations,
 )
+from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.crises import selectors as crisis_selectors
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
@@ -101,21 +100,6 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "web/queue.html", {"form": form, "page": page, "now": clock.now()})
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    """Reported content is adversarial: never let a title run as a spreadsheet formula."""
-    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
-
-
-class _EchoBuffer:
-    """csv.writer wants a file; a streaming response wants the written line back."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 @require_GET
 @shows_domain_errors
@@ -130,13 +114,8 @@ def queue_export(request: HttpRequest) -> StreamingHttpResponse:
         filters={k: v for k, v in request.GET.items() if k != "page"},
         row_count=row_count,
     )
-    writer = csv.writer(_EchoBuffer())
-    lines = (
-        writer.writerow([_spreadsheet_safe(cell) for cell in row])
-        for row in itertools.chain(
-            [selectors.EXPORT_COLUMNS],
-            selectors.queue_export_rows(user=request.user, filters=filters),
-        )
+    lines = csv_lines(
+        selectors.EXPORT_COLUMNS, selectors.queue_export_rows(user=request.user, filters=filters)
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = clock.now().strftime("%Y%m%dT%H%MZ")
