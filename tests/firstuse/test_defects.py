@@ -4,6 +4,7 @@ each named after the defect's number in the issue."""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -703,3 +704,75 @@ def test_defect_14_signal_exports_start_with_a_bom_and_stay_formula_safe(
     with (tmp_path / "clusters.csv").open(encoding="utf-8-sig", newline="") as stream:
         [row] = list(csv.DictReader(stream))
     assert row["representative"].startswith("'=HYPERLINK")
+
+
+# ---------------------------------------------------------------- 16. unreachable on call
+
+ROTA_WITHOUT_EMAIL = """\
+rotations:
+  - code: policy-weekly
+    name: Site policy weekly
+    team: site_policy
+    kind: weekly
+    start_date: 2026-01-05
+    time_zone: Asia/Tokyo
+    handoff: "10:00"
+    members: [mio.policy]
+"""
+
+POLICY_ON_CALL = """\
+version: "t"
+rules:
+  - code: high
+    name: High
+    when: {severities: [SEV2]}
+    stages:
+      - notify:
+          - on_call: site_policy
+"""
+
+
+def test_defect_16_unreachable_on_call_people_are_flagged(
+    catalog, frozen_clock, tmp_path, analyst_client
+):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from watchfloor.people.models import Team
+    from watchfloor.people.services import create_user, load_rotas
+
+    site_policy = Team.objects.get(code="site_policy")
+    create_user(
+        username="mio.policy",
+        password="correct-horse-battery",
+        role="analyst",
+        actor=None,
+        team=site_policy,
+        time_zone="Asia/Tokyo",
+        email="",
+    )
+    rota = tmp_path / "rotations.yaml"
+    rota.write_text(ROTA_WITHOUT_EMAIL, encoding="utf-8")
+    load_rotas(path=rota, actor=None)
+
+    page = analyst_client.get(reverse("oncall"), {"team": "site_policy"}).content.decode()
+    assert "mio.policy" in page
+    assert "Cannot be paged: no email address on their account" in page
+
+    policy = tmp_path / "escalation_policies.yaml"
+    policy.write_text(POLICY_ON_CALL, encoding="utf-8")
+    with pytest.raises(CommandError) as caught:
+        call_command("notify", "check", str(policy))
+    message = str(caught.value)
+    assert (
+        "escalation_policies.yaml:8: rules[0].stages[0].notify[0].on_call: mio.policy "
+        "(on the Site policy weekly rotation) cannot be paged: no email address" in message
+    )
+
+    # Once the address is there, both are quiet.
+    from watchfloor.people.models import User
+
+    User.objects.filter(username="mio.policy").update(email="mio@watchfloor.test")
+    page = analyst_client.get(reverse("oncall"), {"team": "site_policy"}).content.decode()
+    assert "Cannot be paged" not in page
+    call_command("notify", "check", str(policy), stdout=StringIO())

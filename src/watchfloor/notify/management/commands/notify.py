@@ -6,12 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.notify import conf
 from watchfloor.notify.policy import Known, PolicyFileError, read_policies, reference_problems
+from watchfloor.notify.recipients import reachability_problems
 
 
 class Command(BaseCommand):
     help = (
         "Escalation policies. `notify check [FILE]` validates the policy file (default: the "
-        "one in force) and checks every team, person and channel it names."
+        "one in force), checks every team, person and channel it names, and flags on-call "
+        "and other people it could page who cannot be reached (no email address)."
     )
 
     def add_arguments(self, parser):
@@ -35,6 +37,9 @@ class Command(BaseCommand):
         except PolicyFileError as error:
             raise CommandError(error.message) from None
         problems = [] if offline else reference_problems(loaded, _known())
+        if not offline and not problems:
+            # Names that resolve, to people a page would not reach (no email address).
+            problems = reachability_problems(loaded)
         if problems:
             raise CommandError(
                 f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}:\n"
