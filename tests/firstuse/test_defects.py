@@ -776,3 +776,81 @@ def test_defect_16_unreachable_on_call_people_are_flagged(
     page = analyst_client.get(reverse("oncall"), {"team": "site_policy"}).content.decode()
     assert "Cannot be paged" not in page
     call_command("notify", "check", str(policy), stdout=StringIO())
+
+
+# ---------------------------------------------------------------- 18. a fresh data directory
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _watchfloor(*args: str, data_dir: Path, database_url: str | None = None):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WATCHFLOOR_TESTING")}
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env["WATCHFLOOR_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "watchfloor.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_defect_18_ingest_on_a_fresh_data_directory_prepares_it(tmp_path):
+    signals = tmp_path / "signals.jsonl"
+    signals.write_text(
+        '{"id": "s1", "received_at": "2026-11-24T00:00:00Z", "source": "user_report", '
+        '"subject": {"kind": "post", "ref": "post:1"}, "market": "JP", "language": "ja", '
+        '"text": "義援金詐欺のアカウント"}\n',
+        encoding="utf-8",
+    )
+    done = _watchfloor("ingest", str(signals), data_dir=tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    assert "OperationalError" not in done.stderr and "Traceback" not in done.stderr
+    assert "Preparing the database" in done.stderr
+    assert "loaded catalog" in done.stderr  # so JP is a known market
+    assert "1 accepted" in done.stdout and "0 rejected" in done.stdout
+
+
+def test_defect_18_an_unusable_database_stops_with_one_line(tmp_path):
+    done = _watchfloor(
+        "clusters",
+        "export",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/no/such/directory/db.sqlite3",
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("CommandError: the database")
+    assert "Check DATABASE_URL or WATCHFLOOR_DATA_DIR" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_defect_18_playbooks_validate_says_where_it_expected_the_templates(tmp_path):
+    import shutil
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from watchfloor.playbooks.loader import default_playbook_dir
+
+    mine = tmp_path / "library" / "mine"
+    shutil.copytree(default_playbook_dir(), mine)
+    stderr = StringIO()
+    with pytest.raises(CommandError, match="has 1 problem"):
+        call_command("playbooks", "validate", str(mine), stderr=stderr)
+    said = stderr.getvalue()
+    assert said.count("\n") == 1, said
+    expected = tmp_path / "library" / "comms"
+    assert said.startswith(f"{expected}: expected the communication templates here")
+    assert f"beside the playbooks directory ({mine})" in said
+    assert "--comms DIR" in said
+    assert "unknown template" not in said

@@ -9,6 +9,7 @@ from watchfloor.catalog.loader import CatalogError, read_catalog
 from watchfloor.catalog.schema import Catalog
 from watchfloor.catalog.selectors import catalog_for
 from watchfloor.catalog.services import load_catalog
+from watchfloor.core.preparation import PreparesDatabase
 
 _COUNT_LABELS = {
     "policy_areas": ("policy area", "policy areas"),
@@ -33,12 +34,17 @@ def describe_counts(catalog: Catalog) -> str:
     return ", ".join(parts)
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "The configuration catalog. `config validate [DIR]` checks the files and reports "
         "each problem with its file and line; `config load [DIR]` applies them and makes "
         "them the active catalog. DIR defaults to WATCHFLOOR_CATALOG_DIR (the built-in defaults)."
     )
+
+    prepares_reference_data = False  # it loads a catalog of its own
+
+    def needs_database(self, options):
+        return options.get("subcommand") == "load"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)

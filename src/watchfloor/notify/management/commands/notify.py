@@ -4,17 +4,21 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.notify import conf
 from watchfloor.notify.policy import Known, PolicyFileError, read_policies, reference_problems
 from watchfloor.notify.recipients import reachability_problems
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Escalation policies. `notify check [FILE]` validates the policy file (default: the "
         "one in force), checks every team, person and channel it names, and flags on-call "
         "and other people it could page who cannot be reached (no email address)."
     )
+
+    def needs_database(self, options):
+        return not options.get("offline")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

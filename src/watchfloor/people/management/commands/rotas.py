@@ -4,18 +4,22 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.people.rotafile import RotaFileError, default_rota_file, read_rota_file
 from watchfloor.people.selectors import rota_references
 from watchfloor.people.services import load_rotas
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "On-call rotations as code. `rotas validate [FILE]` checks the rota file and reports "
         "each problem with its line and path; `rotas load [FILE]` applies it: teams' working "
         "hours and regions, missing people, and the rotations (those no longer in the file "
         "are retired). FILE defaults to rotations.yaml in WATCHFLOOR_CATALOG_DIR."
     )
+
+    def needs_database(self, options):
+        return options.get("subcommand") == "load"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.people.services import create_api_token, get_user_by_username
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = "API tokens for systems. `token create USER [--name NAME]` prints the secret once."
 
     def add_arguments(self, parser):

@@ -9,10 +9,10 @@ from django.db import DatabaseError
 from watchfloor.catalog.loader import CatalogError, read_catalog
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core.errors import NotFound
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.playbooks.loader import (
     Library,
     PlaybookLibraryError,
-    default_comms_dir,
     default_playbook_dir,
     read_library,
 )
@@ -34,7 +34,7 @@ def describe_library(library: Library) -> list[str]:
     return lines
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "The playbook library. `playbooks validate [DIR]` checks every playbook and "
         "communication template and reports each problem with its file, path and line; "
@@ -42,6 +42,11 @@ class Command(BaseCommand):
         "the one in force. DIR is the playbooks directory (default: the playbooks folder of "
         "WATCHFLOOR_CATALOG_DIR); templates are read from the `comms` folder beside it."
     )
+
+    skipped_preparers = ("playbooks",)  # `load` brings the library itself
+
+    def needs_database(self, options):
+        return options.get("subcommand") == "load"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -60,7 +65,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, subcommand: str, directory: Path | None, comms: Path | None, **options):
         directory = directory or default_playbook_dir()
-        comms = comms or default_comms_dir(directory)
+        # Left unset when not given, so a missing templates directory is explained as the
+        # default place beside DIR.
         try:
             if subcommand == "validate":
                 library = read_library(
