@@ -854,3 +854,57 @@ def test_defect_18_playbooks_validate_says_where_it_expected_the_templates(tmp_p
     assert f"beside the playbooks directory ({mine})" in said
     assert "--comms DIR" in said
     assert "unknown template" not in said
+
+
+# ---------------------------------------------------------------- 19. demo and handoffs
+
+
+def test_defect_19_handoff_history_shows_the_confirmed_time_and_region_names(
+    make_escalation, analyst, other_analyst, analyst_client, frozen_clock
+):
+    from watchfloor.core import clock
+    from watchfloor.crises import services
+
+    crisis = services.declare_crisis(
+        actor=analyst, title="Osaka attack video", level="incident", declared_from=make_escalation()
+    )
+    # Americas → APAC is scheduled for 01:00 UTC (10:00 JST); confirmed at 00:30 UTC.
+    handoff = services.confirm_handoff(
+        crisis=crisis, actor=analyst, incoming_commander=other_analyst
+    )
+    assert handoff.confirmed_at == frozen_clock
+    clock.advance(timedelta(minutes=10))
+    services.acknowledge_handoff(handoff=handoff, actor=other_analyst)
+    clock.advance(timedelta(hours=5))
+
+    page = analyst_client.get(reverse("crisis-handoff", args=[crisis.pk])).content.decode()
+    history = page[page.index("Earlier handoffs") :]
+    history = history[: history.index("</ul>")]
+    assert "AMERICAS" not in history and "APAC →" not in history
+    assert "Americas → APAC: confirmed" in history
+    assert "09:30" in history  # confirmed at 00:30 UTC, shown in the viewer's Tokyo time
+    assert "10:00" not in history  # not the scheduled shift change
+    assert "acknowledged" in history and "09:40" in history
+
+
+@pytest.mark.slow
+def test_defect_19_demo_key_fact_is_locked_after_the_crisis_was_declared(catalog):
+    import re
+    from zoneinfo import ZoneInfo
+
+    from django.core.management import call_command
+
+    from watchfloor.crises.models import Crisis
+
+    call_command("demo", "--no-serve", stdout=StringIO())
+    crisis = Crisis.objects.get()
+    fact = crisis.notes.get(is_pinned=True)
+    said = re.search(r"locked (\d\d:\d\d) JST", fact.body).group(1)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    # Some minute between the declaration and the note itself.
+    minutes = []
+    moment = crisis.declared_at
+    while moment <= fact.created_at:
+        minutes.append(moment.astimezone(tokyo).strftime("%H:%M"))
+        moment += timedelta(minutes=1)
+    assert said in minutes, (said, crisis.declared_at.astimezone(tokyo), minutes)

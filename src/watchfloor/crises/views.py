@@ -817,7 +817,7 @@ def crisis_handoff(request: HttpRequest, crisis_id: int) -> HttpResponse:
             and confirmed.status == "confirmed"
             and confirmed.incoming_commander_id == request.user.pk
             else None,
-            "recorded": recorded,
+            "recorded": selectors.handoff_history(recorded, config=config),
             "now": now,
         },
         status=status,
