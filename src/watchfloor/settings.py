@@ -220,6 +220,13 @@ WATCHFLOOR_CATALOG_DIR = Path(
     os.environ.get("WATCHFLOOR_CATALOG_DIR", BASE_DIR / "defaults")
 ).resolve()
 
+# Filing (docs/catalog.md, statutory clocks): a notice's receipt time further in the past than this
+# needs the filer's explicit confirmation (a mistyped year is likelier than a notice
+# entered months late).
+WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER = timedelta(
+    days=int(os.environ.get("WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER_DAYS", "30"))
+)
+
 # Signal intake (docs/signals.md). The languages the detector chooses among when a
 # producer leaves ``language`` out (comma-separated ISO 639-1 codes; unset means
 # ``signals.language.DEFAULT_LANGUAGES``), and the PDQ distance and estimated text

@@ -60,8 +60,9 @@ def test_a_statutory_clock_runs_from_when_the_notice_was_received(api_as, analys
     assert statutory["state"] == "running"
     # The matter began when the notice arrived, not when someone filed it.
     assert body["opened_at"] == "2026-11-23T21:30:00Z"
+    # The SLA clocks count from when Watchfloor learned of it: the filing.
     sla = next(c for c in body["clocks"] if c["kind"] == "acknowledge")
-    assert sla["starts_at"] == "2026-11-23T21:30:00Z"
+    assert sla["starts_at"] == "2026-11-24T00:30:00Z"
 
 
 def assert_invalid(response, *, status: int, field: str, mentions: str = "") -> None:
@@ -168,7 +169,7 @@ def test_a_notice_from_the_future_is_refused(api_as, analyst, frozen_clock):
     trigger = {"rule": "au-osa-removal-notice", "received_at": "2026-11-25T09:00:00+10:00"}
 
     response = api_as(analyst).post(
-        "/escalations", {**SCAM_ESCALATION, "statutory_triggers": [trigger]}
+        "/escalations", {**SCAM_ESCALATION, "markets": ["AU"], "statutory_triggers": [trigger]}
     )
 
     assert_invalid(

@@ -20,6 +20,7 @@ from watchfloor.crises.models import ActionItem, Level
 from watchfloor.crises.review import review_facts, review_markdown
 from watchfloor.escalations.services import (
     StatutoryTriggerInput,
+    approve_decision,
     record_decision,
     transition_escalation,
 )
@@ -38,7 +39,7 @@ def advance_to(minutes_after_midnight: int) -> None:
 
 
 @pytest.fixture
-def known_crisis(make_escalation, analyst):
+def known_crisis(make_escalation, analyst, lead):
     """Two escalations and a crisis, on a timeline fixed to the minute:
 
     00:00 India government order received (3-hour clock)    00:30 filed as WF-1
@@ -75,7 +76,7 @@ def known_crisis(make_escalation, analyst):
         escalations=[report],
     )
     advance_to(90)
-    record_decision(
+    decision = record_decision(
         escalation=order,
         actor=analyst,
         policy_code="violent_extremism",
@@ -83,6 +84,8 @@ def known_crisis(make_escalation, analyst):
         scope="The URLs in the order",
         rationale="Perpetrator footage; the order is lawful.",
     )
+    # The 3-hour order is SEV1 (the rule's own floor), so a second person approves.
+    approve_decision(decision=decision, actor=lead)
     advance_to(120)
     transition_escalation(
         escalation=report, to_status="closed", actor=analyst, reason="Handled under WF-1"
@@ -163,6 +166,7 @@ def test_the_review_counts_only_what_the_reader_may_see(make_escalation, declare
     hidden = make_escalation(
         title="Restricted: victim identified",
         is_restricted=True,
+        markets=["MY"],
         statutory_triggers=[StatutoryTriggerInput(rule="my-osa-ack", received_at=at(0))],
     )
     crisis = declare(escalations=[hidden])

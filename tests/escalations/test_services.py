@@ -422,8 +422,13 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
 
     assert [entry.action for entry in entries] == [
         AuditAction.ESCALATION_CREATED,
+        # The notice makes it SEV2 at least, so the on-call people are paged.
+        AuditAction.NOTIFY_POLICY_STARTED,
+        AuditAction.NOTIFY_STAGE_REACHED,
         AuditAction.ESCALATION_ASSIGNED,
-        AuditAction.ESCALATION_CLOCK_MET,  # acknowledge
+        # Taking ownership acknowledges it: the SLA clock and the page, once.
+        AuditAction.ESCALATION_CLOCK_MET,
+        AuditAction.NOTIFY_ACKNOWLEDGED,
         AuditAction.ESCALATION_TRANSITIONED,
         AuditAction.ESCALATION_NOTE_ADDED,
         AuditAction.ESCALATION_CLOCK_MET,  # first action
@@ -431,9 +436,9 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
         AuditAction.ESCALATION_TRANSITIONED,
     ]
     assert [entry.actor for entry in entries] == [
-        analyst.username,
-        lead.username,
-        *[analyst.username] * 6,
+        *[analyst.username] * 3,
+        *[lead.username] * 3,
+        *[analyst.username] * 5,
     ]
     assert entries[0].at == frozen_clock
     assert entries[-1].label == "Status changed"

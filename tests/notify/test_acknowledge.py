@@ -48,6 +48,9 @@ def test_the_link_shows_what_it_will_do_and_only_a_post_acknowledges(paged, clie
     event = AuditEvent.objects.get(action=AuditAction.NOTIFY_ACKNOWLEDGED)
     assert event.actor_id == crisis_lead.pk and event.data["via"] == "link"
     assert event.escalation_id == escalation.pk
+    # One acknowledgement (issue 12, defect 2): the SLA acknowledge clock is met with it.
+    acknowledge_clock = escalation.clocks.get(kind="acknowledge")
+    assert acknowledge_clock.met_at == clock.now()
 
 
 def test_a_used_link_cannot_be_used_again(paged, client):
@@ -102,7 +105,7 @@ def test_the_button_on_the_escalation_page_acknowledges(paged, analyst):
     escalation, _ = paged
     response = signed_in(analyst).post(reverse("notify-acknowledge", args=[escalation.pk]))
     assert response.status_code == 302
-    assert response.url == f"/escalations/{escalation.pk}/#notifications"
+    assert response.url == f"/escalations/{escalation.pk}/#pager"
     engagement = Engagement.objects.get(escalation=escalation)
     assert engagement.acknowledged_by == analyst and engagement.acknowledged_via == "ui"
 

@@ -21,15 +21,16 @@ pytestmark = pytest.mark.usefixtures("frozen_clock", "team")
 
 
 def panel_html(escalation, user) -> str:
+    """The pager's state atop the escalation page, then the notifications panel."""
     request = RequestFactory().get("/")
     request.user = user
-    return render_to_string(
-        "notify/_deliveries.html",
-        {
-            "escalation": escalation,
-            "notify_panel": selectors.escalation_panel(escalation=escalation, viewer=user),
-        },
-        request=request,
+    context = {
+        "escalation": escalation,
+        "notify_panel": selectors.escalation_panel(escalation=escalation, viewer=user),
+    }
+    return "".join(
+        render_to_string(template, context, request=request)
+        for template in ("notify/_pager_state.html", "notify/_deliveries.html")
     )
 
 
@@ -40,7 +41,7 @@ def test_the_panel_shows_each_stage_who_it_told_and_how_delivery_went(
     escalation = escalate(0)
     run_due()
     html = panel_html(escalation, analyst)
-    assert "Waiting for acknowledgement" in html
+    assert html.count("waiting for acknowledgement") == 1
     assert "Stage 1: Crisis lead on call" in html and "Stage 2: Regional head" in html
     assert "Unless someone acknowledges, stage 2 (user: apac.head) is notified" in html
     assert "mei.lead@watchfloor.test" in html and "War room" in html
@@ -239,5 +240,5 @@ def test_the_timeline_reads_the_policy_events_as_sentences(
     assert lines[AuditAction.NOTIFY_DELIVERY_RETRYING][1].startswith("HTTP 500: receiver says no")
     assert (
         lines[AuditAction.NOTIFY_ACKNOWLEDGED][0]
-        == "in Watchfloor, 0.0 min after the policy started"
+        == "with the Acknowledge button, 0.0 min after the policy started"
     )

@@ -15,6 +15,7 @@ from watchfloor.catalog.loader import read_catalog
 from watchfloor.core.errors import InvalidInput
 from watchfloor.severity.rubric import (
     Rubric,
+    StatutoryTrigger,
     Target,
     add_business_days,
     evaluate,
@@ -39,6 +40,8 @@ def floor_applies(floor, answers: dict[str, str], escalation_type: str | None) -
     """The floor's conditions, read straight from the rubric file's meaning."""
     if floor.when.escalation_types and escalation_type not in floor.when.escalation_types:
         return False
+    if floor.when.statutory_trigger:
+        return False  # these properties set no statutory rule
     for code, least in floor.when.factors_at_least.items():
         factor = RUBRIC.factor(code)
         if code not in answers or factor.rank(answers[code]) < factor.rank(least):
@@ -67,6 +70,27 @@ class TestProperties:
 
         assert after.score >= before.score
         assert after.severity <= before.severity
+
+    @given(
+        answers=answers_strategy,
+        escalation_type=escalation_type_strategy,
+        rule_floor=st.sampled_from([None, 0, 1, 2, 3, 4]),
+    )
+    def test_a_statutory_trigger_raises_the_floor_whatever_the_answers(
+        self, answers, escalation_type, rule_floor
+    ):
+        trigger = StatutoryTrigger(rule="jp-idpa-removal-request", min_severity=rule_floor)
+        without = evaluate(RUBRIC, answers=answers, escalation_type=escalation_type)
+        with_rule = evaluate(
+            RUBRIC, answers=answers, escalation_type=escalation_type, statutory_triggers=[trigger]
+        )
+        statutory_floors = [f.min_severity for f in RUBRIC.floors if f.when.statutory_trigger]
+        assert statutory_floors, "the default rubric has a floor for a statutory trigger"
+        assert with_rule.severity <= min(statutory_floors)
+        assert with_rule.severity <= without.severity
+        if rule_floor is not None:
+            assert with_rule.severity <= rule_floor
+            assert "jp-idpa-removal-request" in {f.code for f in with_rule.floors}
 
     @given(answers=answers_strategy, escalation_type=escalation_type_strategy)
     def test_floors_are_always_respected(self, answers, escalation_type):

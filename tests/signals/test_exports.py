@@ -15,8 +15,9 @@ from django.core.management.base import CommandError
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
+from watchfloor.core.spreadsheet import spreadsheet_safe
 from watchfloor.signals import reactions, services
-from watchfloor.signals.exports import parse_since, spreadsheet_safe
+from watchfloor.signals.exports import parse_since
 from watchfloor.signals.selectors import bucket_end
 
 from .factories import add_signals, make_cluster, steady_then_burst
@@ -102,7 +103,8 @@ def test_clusters_export_as_csv_is_formula_safe_and_parses_back(two_clusters, tm
     target = tmp_path / "clusters.csv"
     _run("clusters", "export", "--format", "csv", "--output", str(target))
 
-    with target.open(encoding="utf-8", newline="") as stream:
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads CJK as UTF-8
+    with target.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(r["id"]) for r in rows] == [old.pk, hostile.pk]
     row = rows[1]
@@ -155,7 +157,8 @@ def test_surges_export_says_what_when_and_against_which_baseline(catalog, frozen
     assert "exported 2 surge alerts (jsonl)" in err
 
     csv_out, _ = _run("surges", "export", "--format", "csv", "--since", "2026-11-24")
-    rows = list(csv.DictReader(io.StringIO(csv_out)))
+    assert csv_out.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(csv_out.removeprefix("\ufeff"))))
     assert {r["subject"] for r in rows} == {"cluster", "series"}
     assert AuditEvent.objects.filter(action=AuditAction.SIGNALS_SURGES_EXPORTED).count() == 2
 

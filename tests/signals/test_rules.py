@@ -18,11 +18,11 @@ from watchfloor.core import clock
 from watchfloor.core.roles import Role
 from watchfloor.escalations.models import Escalation, Note
 from watchfloor.signals import reactions, services
-from watchfloor.signals.models import ClusterState, RuleFiring
+from watchfloor.signals.models import ClusterState, KeyKind, RuleFiring
 from watchfloor.signals.rules import SignalRulesError, parse_rules, read_rules
 from watchfloor.signals.selectors import bucket_end
 
-from .factories import add_signals, make_cluster, steady_then_burst
+from .factories import add_signals, make_cluster, relate, steady_then_burst
 
 pytestmark = pytest.mark.django_db
 
@@ -297,7 +297,7 @@ def test_user_reports_alone_do_not_open_escalations(catalog, frozen_clock, defau
     assert not Escalation.objects.exists()
 
 
-def test_a_surging_scam_cluster_opens_then_the_next_one_attaches(
+def test_a_surging_scam_cluster_opens_then_the_next_one_sharing_a_key_attaches(
     catalog, frozen_clock, default_rules
 ):
     end = bucket_end(frozen_clock)
@@ -319,6 +319,7 @@ def test_a_surging_scam_cluster_opens_then_the_next_one_attaches(
     clock.advance(timedelta(minutes=30))
     second = make_cluster()
     steady_then_burst(second, end=bucket_end(clock.now()), market="PH", language="tl")
+    relate(second, first, key_kind=KeyKind.URL)  # a signal of it had the first one's URL
     _react(second)
 
     attached = RuleFiring.objects.get(rule_code="scam-wave", cluster=second)
@@ -329,6 +330,7 @@ def test_a_surging_scam_cluster_opens_then_the_next_one_attaches(
     note = Note.objects.get(escalation=escalation)
     assert note.author.username == "watchfloor-rules"
     assert f"matched cluster C-{second.pk}" in note.body
+    assert f"Attached: same normalised url as cluster C-{first.pk}" in note.body
     event = AuditEvent.objects.filter(action=AuditAction.SIGNALS_RULE_FIRED).last()
     assert (event.escalation_id, event.data["outcome"]) == (escalation.pk, "attached")
 

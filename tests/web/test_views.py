@@ -337,6 +337,7 @@ def test_a_rule_set_by_the_notice_needs_its_due_time(analyst_client, frozen_cloc
     response = analyst_client.post(
         reverse("escalation-create"),
         _new_escalation(
+            markets=["SG"],
             statutory_rule="sg-osma-direction",
             statutory_received_at="2026-11-24T08:00",
             statutory_time_zone="Asia/Singapore",

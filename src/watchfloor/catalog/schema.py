@@ -277,6 +277,10 @@ class StatutoryRuleSpec(_Strict):
     verify: bool = False
     note: str = ""
     sources: list[str] = Field(default_factory=list)
+    # The rule's own severity floor (a level of rubric.yaml), for rules whose deadline
+    # cannot wait in the queue; every statutory rule also fires the rubric's
+    # statutory_trigger floors.
+    min_severity: int | None = Field(default=None, ge=0)
 
     @field_validator("deadline")
     @classmethod
@@ -483,7 +487,15 @@ def _reference_problems(catalog: Catalog) -> Iterator[SchemaProblem]:
         rules_file, [(("rules", i, "id"), rule.id) for i, rule in enumerate(rules)], "id"
     )
     market_codes = sorted(market.code for market in markets)
+    levels = [severity.level for severity in catalog.rubric.severities]
     for i, rule in enumerate(rules):
+        if rule.min_severity is not None and rule.min_severity not in levels:
+            yield SchemaProblem(
+                rules_file,
+                ("rules", i, "min_severity"),
+                f"min_severity {rule.min_severity} is not a severity level of "
+                f"{CATALOG_FILES['rubric']}; use one of {', '.join(map(str, levels))}",
+            )
         if rule.jurisdiction not in market_codes:
             yield SchemaProblem(
                 rules_file,

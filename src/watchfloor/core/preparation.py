@@ -3,15 +3,23 @@ data is there (the catalog, the playbook library).
 
 Apps register a preparer in their ``AppConfig.ready()``; any command that needs a usable
 database (serve, demo, drills, ingest) calls :func:`prepare_database`, so none of them
-has to know which apps keep reference data.
+has to know which apps keep reference data. Commands that work on data
+(``watchfloor ingest``, ``clusters``, ``rotas load`` …) mix in :class:`PreparesDatabase`:
+on a fresh data directory they prepare it as ``serve`` does, and when the database
+cannot be used at all they stop at once with one line saying what to do, never with a
+raw ``OperationalError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError, OutputWrapper
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 
 
 class Output(Protocol):
@@ -41,3 +49,77 @@ def prepare_database(*, stdout: Output | None = None) -> None:
         said = preparer()
         if said and stdout is not None:
             stdout.write(said)
+
+
+def database_needs_migrating() -> bool:
+    """True when migrations are waiting: a new database (every one is), or an upgrade."""
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def describe_database() -> str:
+    database = settings.DATABASES["default"]
+    name = str(database.get("NAME") or "")
+    host = database.get("HOST")
+    return f"{name} on {host}" if host else name
+
+
+def ensure_database_ready(
+    *, stdout: Output, reference_data: bool = True, skip: tuple[str, ...] = ()
+) -> None:
+    """Make the database usable for a command that works on data.
+
+    A new or older database is migrated (saying so, on ``stdout``); then, with
+    ``reference_data``, the preparers not named in ``skip`` make sure the catalog and the
+    playbook library are there (one cheap query each when they are). Raises
+    ``DatabaseError`` when the database cannot be reached or prepared.
+    """
+    if database_needs_migrating():
+        stdout.write(f"Preparing the database ({describe_database()}): applying migrations")
+        call_command("migrate", interactive=False, verbosity=0)
+    if reference_data:
+        for name, preparer in _preparers:
+            said = None if name in skip else preparer()
+            if said:
+                stdout.write(said)
+
+
+def database_problem(error: DatabaseError) -> str:
+    """One line for a database that cannot be used, with what to do about it."""
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return (
+        f"the database ({describe_database()}) cannot be used: {detail}. Check DATABASE_URL "
+        "or WATCHFLOOR_DATA_DIR and that the server is running, then run the command again "
+        "(`watchfloor migrate` prepares a database by hand)"
+    )
+
+
+class PreparesDatabase:
+    """Mixed into a management command that works on data: before ``handle``, the
+    database is prepared as ``serve`` prepares it (see :func:`ensure_database_ready`).
+
+    ``needs_database`` says whether this call needs it (a ``validate`` subcommand may
+    not); ``prepares_reference_data`` False migrates only (``config load`` brings its
+    own catalog); ``skipped_preparers`` names preparers a command does the work of
+    (``playbooks load`` brings its own library).
+    """
+
+    prepares_reference_data = True
+    skipped_preparers: tuple[str, ...] = ()
+    stderr: OutputWrapper
+
+    def needs_database(self, options: dict[str, Any]) -> bool:
+        return True
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        if self.needs_database(options):
+            err = OutputWrapper(options["stderr"]) if options.get("stderr") else self.stderr
+            try:
+                ensure_database_ready(
+                    stdout=err,
+                    reference_data=self.prepares_reference_data,
+                    skip=self.skipped_preparers,
+                )
+            except DatabaseError as error:
+                raise CommandError(database_problem(error)) from None
+        return super().execute(*args, **options)  # type: ignore[misc]

@@ -42,7 +42,7 @@ from watchfloor.crises import selectors
 from watchfloor.crises.models import Crisis, CrisisCluster, WatchlistEntry, WatchlistHit
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
-from watchfloor.crises.watchlists import recent_hits, watchlist_of
+from watchfloor.crises.watchlists import WatchlistMatch, recent_hits, watchlist_of
 from watchfloor.signals.models import Cluster, ClusterBucket, SurgeAlert
 from watchfloor.signals.selectors import (
     bucket_end,
@@ -443,7 +443,7 @@ class WarRoomSignals:
     clusters: list[LinkedCluster]
     containment: Containment | None
     entries: list[WatchlistEntry]
-    hits: list[WatchlistHit]
+    hits: list[WatchlistMatch]
 
     @property
     def more_clusters(self) -> int:

@@ -11,6 +11,7 @@ the first leadership sitrep sent from its pre-draft.
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from watchfloor.core import clock
 from watchfloor.crises.containment import link_cluster
@@ -25,6 +26,7 @@ from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Cluster
 
 HIJACKED_ACCOUNT = "@demo_city_official"
+TOKYO = ZoneInfo("Asia/Tokyo")
 PHISHING_URL = "https://demo-phish.example/login"
 
 # What people report in the minutes after the fake order: (minutes before the crisis was
@@ -106,12 +108,15 @@ def load_demo_crisis() -> Crisis | None:
                 reason="Reports of the hijacked account's posts.",
             )
     with clock.frozen_at(now - timedelta(minutes=4)):
+        # The account was locked after the crisis was declared (9 minutes ago), so the
+        # pinned fact says a time that fits the story, whenever the demo is built.
+        locked = (now - timedelta(minutes=6)).astimezone(TOKYO)
         add_crisis_note(
             crisis=crisis,
             actor=lead,
             pinned=True,
-            body="Account locked 10:12 JST; the city's IT team is verifying the owner. "
-            "アカウントはロック済み、市の情報担当が本人確認中。",
+            body=f"Account locked {locked:%H:%M} JST; the city's IT team is verifying the "
+            f"owner. アカウントは{locked:%H:%M}にロック済み、市の情報担当が本人確認中。",
         )
         add_crisis_note(
             crisis=crisis,

@@ -520,6 +520,30 @@ def handoff_in_play(
     return upcoming
 
 
+@dataclass(frozen=True)
+class HandoffRecord:
+    """An earlier handoff as the handoff page lists it: when it was confirmed (not the
+    scheduled shift change), between regions named as the crisis settings name them."""
+
+    handoff: Handoff
+    from_region: str
+    to_region: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.from_region} → {self.to_region}"
+
+
+def handoff_history(recorded: Iterable[Handoff], *, config: CrisisConfig) -> list[HandoffRecord]:
+    names = {region.code: region.name for region in config.settings.handoffs.regions}
+
+    def name(code: str) -> str:
+        # A region since removed from the settings keeps a readable name.
+        return names.get(code) or code.replace("_", " ").replace("-", " ").title()
+
+    return [HandoffRecord(h, name(h.from_region), name(h.to_region)) for h in recorded]
+
+
 # ---------------------------------------------------------------- stand-down criteria
 
 

@@ -838,7 +838,7 @@ def crisis_handoff(request: AuthenticatedRequest, crisis_id: int) -> HttpRespons
             and confirmed.status == "confirmed"
             and confirmed.incoming_commander_id == request.user.pk
             else None,
-            "recorded": recorded,
+            "recorded": selectors.handoff_history(recorded, config=config),
             "now": now,
         },
         status=status,

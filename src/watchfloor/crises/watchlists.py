@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 __all__ = [
+    "WatchlistMatch",
     "add_watchlist_entry",
     "current_matcher",
     "flag_matching_signals",
@@ -362,13 +364,42 @@ def get_watchlist_entry(*, crisis: Crisis, entry_id: int | str) -> WatchlistEntr
     return entry
 
 
-def recent_hits(*, crisis: Crisis, viewer: User, limit: int = 20) -> list[WatchlistHit]:
-    """The latest matches, newest signal first, with the entry and the signal; nothing for
-    a reader who may not see signals."""
+@dataclass(frozen=True)
+class WatchlistMatch:
+    """One matched signal and every watchlist entry it matched: a post that carries three
+    watched terms is one row, not three."""
+
+    signal: Signal
+    cluster_id: int
+    received_at: datetime
+    entries: list[WatchlistEntry]
+
+
+def recent_hits(*, crisis: Crisis, viewer: User, limit: int = 20) -> list[WatchlistMatch]:
+    """The latest ``limit`` matched signals, newest first, each with all the entries it
+    matched (in one query); nothing for a reader who may not see signals."""
     if not can_see_signals(viewer):
         return []
-    return list(
-        WatchlistHit.objects.filter(crisis=crisis)
-        .select_related("entry", "signal")
-        .order_by("-received_at", "-pk")[:limit]
+    hits = WatchlistHit.objects.filter(crisis=crisis)
+    latest_signals = (
+        hits.values("signal_id")
+        .annotate(latest=Max("received_at"))
+        .order_by("-latest", "-signal_id")
+        .values("signal_id")[:limit]
     )
+    matches: dict[int, WatchlistMatch] = {}
+    for hit in (
+        hits.filter(signal_id__in=latest_signals)
+        .select_related("entry", "signal")
+        .order_by("-received_at", "-signal_id", "entry__kind", "entry__normalised", "pk")
+    ):
+        match = matches.get(hit.signal_id)
+        if match is None:
+            match = matches[hit.signal_id] = WatchlistMatch(
+                signal=hit.signal,
+                cluster_id=hit.cluster_id,
+                received_at=hit.received_at,
+                entries=[],
+            )
+        match.entries.append(hit.entry)
+    return list(matches.values())

@@ -288,7 +288,9 @@ def send_back_decision(
 def preview_severity(request: HttpRequest, payload: SeverityPreviewIn):
     """What severity these answers would give, explained, without saving anything."""
     assessment = services.preview_severity(
-        type_code=payload.type, rubric_answers=payload.rubric_answers
+        type_code=payload.type,
+        rubric_answers=payload.rubric_answers,
+        statutory_rule_codes=payload.statutory_rules,
     )
     return AssessmentOut.build(assessment)
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from watchfloor.audit.events import AuditAction
+from watchfloor.audit.services import record_event
+from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
-from watchfloor.escalations.models import Clock, Escalation
+from watchfloor.escalations.models import NO_DEADLINE, Clock, Escalation, Status
 from watchfloor.markets.models import StatutoryRule
 from watchfloor.severity.rubric import Rubric, describe_duration
+
+if TYPE_CHECKING:
+    from watchfloor.people.models import User
 
 SLA_KINDS = (Clock.Kind.ACKNOWLEDGE, Clock.Kind.FIRST_ACTION, Clock.Kind.RESOLVE)
 # Where the law gives no figure and no internal target is configured.
@@ -92,3 +99,43 @@ def _local_date(moment: datetime, rule: StatutoryRule):
 def next_running_clock(clocks: list[Clock]) -> Clock | None:
     running = [c for c in clocks if c.met_at is None]
     return min(running, key=lambda c: c.due_at) if running else None
+
+
+def refresh_next_due(escalation: Escalation) -> None:
+    """Keep the queue's sort key equal to the earliest running clock."""
+    if escalation.status == Status.CLOSED:
+        escalation.next_due_at, escalation.next_due_label = None, ""
+    else:
+        nearest = next_running_clock(list(escalation.clocks.all()))
+        escalation.next_due_at = nearest.due_at if nearest else None
+        escalation.next_due_label = nearest.label if nearest else ""
+    escalation.queue_due_at = escalation.next_due_at or NO_DEADLINE
+    escalation.save(update_fields=["next_due_at", "next_due_label", "queue_due_at", "updated_at"])
+
+
+def meet_clocks(escalation: Escalation, kinds: tuple[str, ...], *, actor: User | None) -> None:
+    """Stop the running clocks of ``kinds`` now, each with its audit event."""
+    now = clock.now()
+    for running in escalation.clocks.filter(kind__in=kinds, met_at__isnull=True):
+        running.met_at = now
+        running.save(update_fields=["met_at"])
+        record_event(
+            action=AuditAction.ESCALATION_CLOCK_MET,
+            actor=actor,
+            target=running,
+            escalation_id=escalation.pk,
+            data={
+                "clock": running.label,
+                "kind": running.kind,
+                "due_at": running.due_at,
+                "state": running.state(now),
+            },
+        )
+
+
+def meet_acknowledge_clock(*, escalation: Escalation, actor: User | None) -> None:
+    """Acknowledging an escalation's page acknowledges the escalation: its SLA acknowledge
+    clock is met then, whoever acknowledged and however (the page's button, an emailed
+    link). Triaging, taking ownership and acting meet it in the escalation services."""
+    meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
+    refresh_next_due(escalation)

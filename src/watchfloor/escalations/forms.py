@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
@@ -128,6 +129,10 @@ class EscalationForm(ServiceErrorForm):
         help_text="Only for rules whose deadline is set by the notice; leave empty otherwise.",
     )
     notice_reference = forms.CharField(required=False, max_length=200, label="Notice reference")
+    statutory_confirm_old_receipt = forms.BooleanField(
+        required=False,
+        label="The notice really was received that long ago",
+    )
     policy = forms.ChoiceField(
         required=False, help_text="Leave empty to use the escalation type's default policy."
     )
@@ -151,10 +156,11 @@ class EscalationForm(ServiceErrorForm):
     _trigger_fields = {
         "rule": "statutory_rule",
         "received_at": "statutory_received_at",
+        "confirm_old_receipt": "statutory_confirm_old_receipt",
         "due_at": "statutory_due_at",
         "notice_reference": "notice_reference",
     }
-    preview_fields = ("type",)
+    preview_fields = ("type", "statutory_rule")
 
     def __init__(self, *args: Any, rubric: Rubric, viewer_time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -171,6 +177,10 @@ class EscalationForm(ServiceErrorForm):
             markets, also=[viewer_time_zone]
         )
         self.fields["statutory_time_zone"].initial = viewer_time_zone
+        span = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
+        self.fields[
+            "statutory_confirm_old_receipt"
+        ].help_text = f"Needed only when it was received more than {span.days} days before filing."
         self.fields["policy"].choices = [("", "Type's default"), *options.policy_choices()]
         for factor in rubric.factors:
             self.fields[self.FACTOR_PREFIX + factor.code] = forms.ChoiceField(
@@ -248,6 +258,10 @@ class EscalationForm(ServiceErrorForm):
             for factor in self.rubric.factors
         }
 
+    def statutory_rule_codes(self) -> list[str]:
+        rule = self.cleaned_data.get("statutory_rule")
+        return [rule] if rule else []
+
     def service_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``services.create_escalation`` (without the actor)."""
         data = self.cleaned_data
@@ -259,6 +273,7 @@ class EscalationForm(ServiceErrorForm):
                     received_at=data["statutory_received_at"],
                     due_at=data.get("statutory_due_at"),
                     notice_reference=data.get("notice_reference", ""),
+                    confirm_old_receipt=data.get("statutory_confirm_old_receipt", False),
                 )
             )
         return {

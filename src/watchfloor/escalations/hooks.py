@@ -5,7 +5,8 @@ them; yet creating an escalation proposes playbooks and pages people, and its pa
 their panels. Each of those apps registers here from its ``AppConfig.ready()``:
 
 - :func:`listen_to_escalation_events` — called inside the service's transaction when an
-  escalation is created, re-rated, closed, reopened or merged (in the order the apps are
+  escalation is created, re-rated, acknowledged, decided, actioned, closed, reopened
+  or merged (in the order the apps are
   installed: playbooks start before anyone is paged about them);
 - :func:`register_escalation_panel` — a value for the escalation page's template context.
 """
@@ -21,12 +22,21 @@ if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
-EscalationEvent = Literal["created", "severity_changed", "closed", "reopened", "merged"]
+EscalationEvent = Literal[
+    "created",
+    "severity_changed",
+    "acknowledged",
+    "decided",
+    "actioned",
+    "closed",
+    "reopened",
+    "merged",
+]
 
 
 class EventListener(Protocol):
     def __call__(
-        self, *, escalation: Escalation, event: EscalationEvent, actor: User | None
+        self, *, escalation: Escalation, event: EscalationEvent, actor: User | None, how: str
     ) -> object: ...
 
 
@@ -57,12 +67,15 @@ def listen_to_escalation_events(
     _listeners.append(entry)
 
 
-def escalation_event(*, escalation: Escalation, event: EscalationEvent, actor: User | None) -> None:
+def escalation_event(
+    *, escalation: Escalation, event: EscalationEvent, actor: User | None, how: str = ""
+) -> None:
     """Tell every listener; services call it inside their own transaction, so a listener's
-    writes commit or roll back with the change that caused them."""
+    writes commit or roll back with the change that caused them. ``how`` says how an
+    ``acknowledged`` came about (status, ownership, decision)."""
     for entry in _listeners:
         if entry.events is None or event in entry.events:
-            entry.listener(escalation=escalation, event=event, actor=actor)
+            entry.listener(escalation=escalation, event=event, actor=actor, how=how)
 
 
 def register_escalation_panel(context_name: str, panel: Panel) -> None:

@@ -96,6 +96,12 @@ class StatutoryTriggerIn(Input):
         None, description="the deadline the notice states, where the rule lets it set one"
     )
     notice_reference: text(200) = ""
+    confirm_old_receipt: bool = Field(
+        False,
+        description="true to confirm a receipt time further in the past than Watchfloor "
+        "accepts unconfirmed (30 days by default); without it such a time is refused with "
+        "the code confirm_old_receipt",
+    )
 
     def as_service_input(self) -> StatutoryTriggerInput:
         return StatutoryTriggerInput(
@@ -103,6 +109,7 @@ class StatutoryTriggerIn(Input):
             received_at=self.received_at,
             due_at=self.due_at,
             notice_reference=self.notice_reference,
+            confirm_old_receipt=self.confirm_old_receipt,
         )
 
 
@@ -248,6 +255,11 @@ class SeverityPreviewIn(Input):
 
     type: Code
     rubric_answers: dict[Code, Code | None] = Field(default_factory=dict, max_length=50)
+    statutory_rules: list[Code] = Field(
+        default_factory=list,
+        max_length=20,
+        description="statutory rules the escalation would carry; each raises the severity",
+    )
 
 
 # ---------------------------------------------------------------- outputs
@@ -580,6 +592,7 @@ class FloorRuleOut(Schema):
     min_severity: int
     escalation_types: list[str]
     factors_at_least: dict[str, str]
+    statutory_trigger: bool = Field(description="fires whenever a statutory rule is set")
 
 
 class PolicyVersionOut(Schema):
@@ -630,6 +643,7 @@ class StatutoryRuleOut(Schema):
     previous_deadline: str | None
     effective_from: date | None
     needs_verification: bool
+    min_severity: int | None = Field(description="the rule's own severity floor, if any")
     note: str
     sources: list[str]
 
@@ -672,6 +686,7 @@ class CatalogOut(Schema):
                     min_severity=floor.min_severity,
                     escalation_types=floor.when.escalation_types,
                     factors_at_least=floor.when.factors_at_least,
+                    statutory_trigger=floor.when.statutory_trigger,
                 )
                 for floor in rubric.floors
             ],
@@ -710,6 +725,7 @@ class CatalogOut(Schema):
                     previous_deadline=rule.previously,
                     effective_from=rule.effective_from,
                     needs_verification=rule.verify,
+                    min_severity=rule.min_severity,
                     note=rule.note,
                     sources=rule.sources,
                 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
@@ -28,13 +29,13 @@ from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
     SLA_KINDS,
     business_time_zone,
-    next_running_clock,
     sla_due_times,
     statutory_due_at,
 )
+from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
+from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import (
-    NO_DEADLINE,
     TRANSITIONS,
     Clock,
     Decision,
@@ -50,7 +51,7 @@ from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
-from watchfloor.severity.rubric import Assessment, evaluate
+from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_duration, evaluate
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
@@ -80,6 +81,9 @@ class StatutoryTriggerInput:
     received_at: datetime
     due_at: datetime | None = None
     notice_reference: str = ""
+    # A receipt time older than settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER is refused
+    # unless the person filing confirms it (a typo such as 1999 for 2026 is likelier).
+    confirm_old_receipt: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -97,6 +101,40 @@ def _aware(value: datetime, *, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def _received_at(trigger: StatutoryTriggerInput, *, now: datetime, field: str) -> datetime:
+    """When the notice arrived, in UTC: not in the future, within the calendar, and
+    confirmed by the person filing when it is longer ago than the configured span."""
+    received_at = check_time_range(_aware(trigger.received_at, field=field), field=field)
+    if received_at > now + FUTURE_TOLERANCE:
+        raise InvalidInput("the notice cannot have been received in the future", field=field)
+    span: timedelta = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
+    if now - received_at > span and not trigger.confirm_old_receipt:
+        days = (now - received_at).days
+        raise InvalidInput(
+            f"received {received_at:%Y-%m-%d %H:%M} UTC, {days} days ago: more than "
+            f"{span.days} days before it is filed. Check the date; if it is right, "
+            "confirm that the notice was received then",
+            field=field,
+            code="confirm_old_receipt",
+        )
+    return received_at
+
+
+def _require_rule_in_markets(rule: StatutoryRule, markets: list[Market], *, field: str) -> None:
+    """A statutory rule binds in its own jurisdiction only: India's IT Rules have no
+    deadline on a Thailand-only escalation. Refused unless the rule's market is one of
+    ``markets`` (when no market is named, the rule's own becomes the escalation's)."""
+    if not markets or rule.market is None or rule.market in markets:
+        return
+    named = ", ".join(f"{m.code} {m.name}" for m in markets)
+    raise InvalidInput(
+        f"{rule.code} is a rule of {rule.market.code} {rule.market.name}, not of this "
+        f"escalation's markets ({named}): add {rule.market.code} to the markets, or choose "
+        f"a rule of {', '.join(m.code for m in markets)}",
+        field=field,
+    )
+
+
 def _escalation_type(code: str) -> EscalationType:
     try:
         return EscalationType.objects.get(code=code)
@@ -111,37 +149,6 @@ def _policy(code: str, *, field: str = "policy") -> Policy:
         raise InvalidInput(f"unknown policy '{code}'", field=field) from exc
 
 
-def _refresh_next_due(escalation: Escalation) -> None:
-    """Keep the queue's sort key equal to the earliest running clock."""
-    if escalation.status == Status.CLOSED:
-        escalation.next_due_at, escalation.next_due_label = None, ""
-    else:
-        nearest = next_running_clock(list(escalation.clocks.all()))
-        escalation.next_due_at = nearest.due_at if nearest else None
-        escalation.next_due_label = nearest.label if nearest else ""
-    escalation.queue_due_at = escalation.next_due_at or NO_DEADLINE
-    escalation.save(update_fields=["next_due_at", "next_due_label", "queue_due_at", "updated_at"])
-
-
-def _meet_clocks(escalation: Escalation, kinds: tuple[str, ...], *, actor: User | None) -> None:
-    now = clock.now()
-    for running in escalation.clocks.filter(kind__in=kinds, met_at__isnull=True):
-        running.met_at = now
-        running.save(update_fields=["met_at"])
-        record_event(
-            action=AuditAction.ESCALATION_CLOCK_MET,
-            actor=actor,
-            target=running,
-            escalation_id=escalation.pk,
-            data={
-                "clock": running.label,
-                "kind": running.kind,
-                "due_at": running.due_at,
-                "state": running.state(now),
-            },
-        )
-
-
 def _touch(escalation: Escalation) -> None:
     escalation.updated_at = clock.now()
 
@@ -149,22 +156,66 @@ def _touch(escalation: Escalation) -> None:
 # ---------------------------------------------------------------- severity
 
 
-def preview_severity(
-    *, type_code: str, rubric_answers: dict[str, Any], catalog_version: CatalogVersion | None = None
+def _statutory_rule(code: str, *, field: str) -> StatutoryRule:
+    rule = StatutoryRule.objects.select_related("market").filter(code=code).first()
+    if rule is None:
+        raise InvalidInput(f"unknown statutory rule '{code}'", field=field)
+    return rule
+
+
+def _statutory_trigger(rule: StatutoryRule) -> StatutoryTrigger:
+    if rule.deadline is not None:
+        reason = (
+            f"{rule.instrument}: a {describe_duration(rule.deadline)} deadline cannot wait "
+            "in the queue."
+        )
+    else:
+        reason = f"{rule.instrument} sets its own severity floor."
+    return StatutoryTrigger(rule=rule.code, min_severity=rule.min_severity, reason=reason)
+
+
+def _assess(
+    *,
+    version: CatalogVersion,
+    escalation_type: EscalationType,
+    rubric_answers: dict[str, Any],
+    statutory_rules: list[StatutoryRule],
 ) -> Assessment:
-    """The rubric's verdict without saving anything."""
-    version = catalog_version or active_catalog_version()
-    escalation_type = _escalation_type(type_code)
     return evaluate(
-        rubric_for(version), answers=rubric_answers or {}, escalation_type=escalation_type.code
+        rubric_for(version),
+        answers=rubric_answers or {},
+        escalation_type=escalation_type.code,
+        statutory_triggers=[_statutory_trigger(rule) for rule in statutory_rules],
+    )
+
+
+def preview_severity(
+    *,
+    type_code: str,
+    rubric_answers: dict[str, Any],
+    statutory_rule_codes: list[str] | None = None,
+    catalog_version: CatalogVersion | None = None,
+) -> Assessment:
+    """The rubric's verdict without saving anything, statutory rules included."""
+    return _assess(
+        version=catalog_version or active_catalog_version(),
+        escalation_type=_escalation_type(type_code),
+        rubric_answers=rubric_answers,
+        statutory_rules=[
+            _statutory_rule(code, field=f"statutory_rules[{index}]")
+            for index, code in enumerate(statutory_rule_codes or [])
+        ],
     )
 
 
 def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
+    """Internal SLA clocks run from when Watchfloor learned of the escalation (its
+    filing), not from when a notice arrived: a notice entered two hours late must not
+    be "breached" the moment it is filed. Statutory clocks run from receipt."""
     due = sla_due_times(
         rubric=rubric,
         severity=escalation.severity,
-        opened_at=escalation.opened_at,
+        opened_at=escalation.created_at,
         zone=business_time_zone(escalation),
     )
     existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
@@ -176,7 +227,7 @@ def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
                 escalation=escalation,
                 kind=kind,
                 label=label,
-                starts_at=escalation.opened_at,
+                starts_at=escalation.created_at,
                 due_at=due_at,
                 basis=basis,
             )
@@ -274,9 +325,6 @@ def create_escalation(
         raise InvalidInput("say which partner team referred it", field="source_team")
     source_detail = _text(source_detail, field="source_detail", max_length=500, required=False)
     policy = _policy(policy_code) if policy_code else escalation_type.default_policy
-    assessment = preview_severity(
-        type_code=escalation_type.code, rubric_answers=rubric_answers or {}, catalog_version=version
-    )
     subject_inputs = subjects or []
     if len(subject_inputs) > SUBJECTS_MAX:
         raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
@@ -294,16 +342,13 @@ def create_escalation(
 
     now = clock.now()
     triggers = []
+    # Markets the person named; with none named, each rule's own market is the escalation's.
+    named_markets = list(market_rows)
     for index, trigger in enumerate(statutory_triggers or []):
         field = f"statutory_triggers[{index}]"
-        rule = StatutoryRule.objects.select_related("market").filter(code=trigger.rule).first()
-        if rule is None:
-            raise InvalidInput(f"unknown statutory rule '{trigger.rule}'", field=f"{field}.rule")
-        received_at = _aware(trigger.received_at, field=f"{field}.received_at")
-        if received_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput(
-                "the notice cannot have been received in the future", field=f"{field}.received_at"
-            )
+        rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
+        _require_rule_in_markets(rule, named_markets, field=f"{field}.rule")
+        received_at = _received_at(trigger, now=now, field=f"{field}.received_at")
         stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
         due_at, basis = statutory_due_at(
             rule=rule, received_at=received_at, stated_due_at=stated, field=field
@@ -315,9 +360,15 @@ def create_escalation(
             required=False,
         )
         triggers.append((rule, received_at, due_at, basis, notice_reference))
-        # The rule's own market is affected by definition.
         if rule.market and rule.market not in market_rows:
-            market_rows.append(rule.market)
+            market_rows.append(rule.market)  # only when no market was named
+    # After the triggers: a statutory rule raises the severity by itself.
+    assessment = _assess(
+        version=version,
+        escalation_type=escalation_type,
+        rubric_answers=rubric_answers or {},
+        statutory_rules=[rule for rule, *_ in triggers],
+    )
 
     access_users = []
     for index, username in enumerate(access_usernames or []):
@@ -334,6 +385,8 @@ def create_escalation(
             )
         teams.append(team)
 
+    # The matter began when the earliest notice arrived; the SLA clocks count from now,
+    # when Watchfloor learns of it (statutory clocks run from receipt, below).
     opened_at = min([now, *(received for _, received, *_ in triggers)])
     escalation = Escalation.objects.create(
         type=escalation_type,
@@ -484,10 +537,14 @@ def transition_escalation(
         escalation_id=escalation.pk,
         data={"from": current, "to": to_status, "reason": reason},
     )
-    if to_status == Status.CLOSED:
-        escalation_event(escalation=escalation, event="closed", actor=actor)
+    # One acknowledgement: triaging or any other move acknowledges the page, and the
+    # pager stops once the work is decided, actioned or closed.
+    if to_status in (Status.DECIDED, Status.ACTIONED, Status.CLOSED):
+        escalation_event(escalation=escalation, event=to_status, actor=actor)
     elif current == Status.CLOSED:
         escalation_event(escalation=escalation, event="reopened", actor=actor)
+    else:
+        escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="status")
     return escalation
 
 
@@ -522,6 +579,11 @@ def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User
             "to": owner.username if owner else None,
         },
     )
+    if owner is not None:
+        # Somebody owns it now: that acknowledges the escalation and its page.
+        _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
+        _refresh_next_due(escalation)
+        escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="ownership")
     return escalation
 
 
@@ -608,8 +670,18 @@ def merge_escalation(
     duplicate.closed_at = clock.now()
     _touch(duplicate)
     duplicate.save(update_fields=["merged_into", "status", "is_open", "closed_at", "updated_at"])
-    # A statutory deadline does not go away because the case moved: the target inherits it.
-    for inherited in duplicate.clocks.filter(kind=Clock.Kind.STATUTORY, met_at__isnull=True):
+    # A statutory deadline does not go away because the case moved: the target inherits
+    # it, and with it the rule's market (a statutory rule belongs to one of its markets).
+    target_markets = set(into.markets.values_list("pk", flat=True))
+    markets_added = []
+    for inherited in duplicate.clocks.select_related("statutory_rule__market").filter(
+        kind=Clock.Kind.STATUTORY, met_at__isnull=True
+    ):
+        market = inherited.statutory_rule.market if inherited.statutory_rule else None
+        if market is not None and market.pk not in target_markets:
+            into.markets.add(market)
+            target_markets.add(market.pk)
+            markets_added.append(market.code)
         Clock.objects.create(
             escalation=into,
             kind=inherited.kind,
@@ -641,7 +713,11 @@ def merge_escalation(
         actor=actor,
         target=into,
         escalation_id=into.pk,
-        data={"duplicate": duplicate.reference, "reason": reason},
+        data={
+            "duplicate": duplicate.reference,
+            "reason": reason,
+            **({"markets_added": markets_added} if markets_added else {}),
+        },
     )
     escalation_event(escalation=duplicate, event="merged", actor=actor)
     return duplicate
@@ -808,7 +884,26 @@ def record_decision(
             "state": decision.state,
         },
     )
+    escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="decision")
     return decision
+
+
+SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
+
+
+def review_refusal(*, decision: Decision, actor: User) -> str:
+    """Why ``actor`` may not approve or send back ``decision``, or "" when they may.
+
+    Pages offer Approve and Send back only where this is empty, and say why otherwise,
+    so nobody is led to a refusal; the review services enforce the same rules.
+    """
+    if decision.state != Decision.State.PENDING_APPROVAL:
+        return f"this decision is {decision.get_state_display().lower()}"
+    if decision.decided_by_id == actor.pk:
+        return SECOND_PERSON_MUST_APPROVE
+    if not can_approve_decisions(actor):
+        return "waiting for a lead or an admin to approve it"
+    return ""
 
 
 def _pending_decision(decision: Decision, actor: User) -> Decision:
@@ -817,9 +912,7 @@ def _pending_decision(decision: Decision, actor: User) -> Decision:
     if decision.state != Decision.State.PENDING_APPROVAL:
         raise Conflict(f"this decision is {decision.get_state_display().lower()}", field="decision")
     if decision.decided_by_id == actor.pk:
-        raise PermissionDenied(
-            "a second person must approve: you recorded this decision", field="decision"
-        )
+        raise PermissionDenied(SECOND_PERSON_MUST_APPROVE, field="decision")
     return decision
 
 

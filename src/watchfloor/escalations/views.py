@@ -4,8 +4,6 @@ service or selector, and renders or redirects."""
 
 from __future__ import annotations
 
-import csv
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -28,6 +26,7 @@ from watchfloor.core.roles import (
     can_override_severity,
     can_work_escalations,
 )
+from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.core.validation import require
 from watchfloor.escalations import selectors, services
 from watchfloor.escalations.hooks import escalation_panels
@@ -72,21 +71,6 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    """Reported content is adversarial: never let a title run as a spreadsheet formula."""
-    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
-
-
-class _EchoBuffer:
-    """csv.writer wants a file; a streaming response wants the written line back."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 @require_GET
 @shows_domain_errors
@@ -101,13 +85,8 @@ def queue_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
         filters={k: v for k, v in request.GET.items() if k != "page"},
         row_count=row_count,
     )
-    writer = csv.writer(_EchoBuffer())
-    lines = (
-        writer.writerow([_spreadsheet_safe(cell) for cell in row])
-        for row in itertools.chain(
-            [selectors.EXPORT_COLUMNS],
-            selectors.queue_export_rows(user=request.user, filters=filters),
-        )
+    lines = csv_lines(
+        selectors.EXPORT_COLUMNS, selectors.queue_export_rows(user=request.user, filters=filters)
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = clock.now().strftime("%Y%m%dT%H%MZ")
@@ -166,7 +145,9 @@ def escalation_preview(request: AuthenticatedRequest) -> HttpResponse:
     if not form.errors:
         try:
             assessment = services.preview_severity(
-                type_code=form.cleaned_data["type"], rubric_answers=form.rubric_answers()
+                type_code=form.cleaned_data["type"],
+                rubric_answers=form.rubric_answers(),
+                statutory_rule_codes=form.statutory_rule_codes(),
             )
         except WatchfloorError as error:
             form.add_service_error(error)
@@ -201,6 +182,8 @@ class ClockRow:
 class DecisionRow:
     decision: Decision
     review_form: ReviewDecisionForm | None
+    # Why Approve / Send back are not offered to this viewer (e.g. they proposed it).
+    review_refusal: str = ""
 
 
 def _transition_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
@@ -304,20 +287,18 @@ def _render_detail(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user) and (action.after_merge or not merged)
     }
-    may_review = can_approve_decisions(user)
-    decisions = [
-        DecisionRow(
-            decision,
-            (
+    decisions = []
+    for decision in escalation.decisions.all():
+        refusal = services.review_refusal(decision=decision, actor=user)
+        form = None
+        if not refusal:
+            form = (
                 bound[1]
                 if bound and bound[0] == f"review-{decision.pk}"
                 else ReviewDecisionForm(prefix=f"review-{decision.pk}")
             )
-            if may_review and decision.state == Decision.State.PENDING_APPROVAL
-            else None,
-        )
-        for decision in escalation.decisions.all()
-    ]
+        pending = decision.state == Decision.State.PENDING_APPROVAL
+        decisions.append(DecisionRow(decision, form, refusal if pending else ""))
     rubric = rubric_for(escalation.catalog_version)
     linked = list(selectors.linked_escalations(escalation=escalation, user=user))
     # The primary market is one of the (prefetched) markets: no query of its own.

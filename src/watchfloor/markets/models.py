@@ -45,6 +45,9 @@ class StatutoryRule(models.Model):
         null=True, blank=True, help_text="what we hold ourselves to where the law gives no figure"
     )
     needs_verification = models.BooleanField(default=False)
+    min_severity = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="the rule's own severity floor, if it has one"
+    )
     note = models.TextField(blank=True)
     sources = models.JSONField(default=list)
 

@@ -43,6 +43,7 @@ def apply_markets(catalog: Catalog) -> dict[str, Tally]:
                 "effective_from": rule.effective_from,
                 "internal_target": duration(rule.internal_target),
                 "needs_verification": rule.verify,
+                "min_severity": rule.min_severity,
                 "note": rule.note,
                 "sources": list(rule.sources),
             },

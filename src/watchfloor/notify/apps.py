@@ -30,3 +30,8 @@ class NotifyConfig(AppConfig):
             ),
         )
         register_timeline_describers(timeline.DESCRIBERS)
+        from watchfloor.notify.recipients import why_unreachable
+        from watchfloor.people.reachability import register_reachability_check
+
+        # The on-call page flags people whom a page would not reach.
+        register_reachability_check(why_unreachable)

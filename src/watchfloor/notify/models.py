@@ -86,6 +86,17 @@ class EngagementStatus(models.TextChoices):
     ENDED = "ended", "Stopped"
 
 
+# How an engagement was acknowledged (Engagement.acknowledged_via), in words. Triaging,
+# taking ownership and acting on the escalation acknowledge its page as the button does.
+ACKNOWLEDGED_VIA = {
+    "ui": "with the Acknowledge button",
+    "link": "by email link",
+    "status": "by changing its status",
+    "ownership": "by taking ownership",
+    "decision": "by recording a decision",
+}
+
+
 class Engagement(models.Model):
     """One run of an escalation policy rule on an escalation: who was told at each stage,
     and whether somebody acknowledged before the next stage fell due.

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from watchfloor.catalog.loader import Problem
+from watchfloor.catalog.schema import format_location
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.notify.models import Channel
-from watchfloor.notify.policy import Target, TeamTarget
+from watchfloor.notify.policy import LoadedPolicies, Target, TeamTarget
 from watchfloor.people.models import Team, User
 
 ONCALL_MODULE = "watchfloor.people.oncall"
@@ -37,6 +39,17 @@ class Resolution:
     channel: Channel | None = None
     channel_reason: str = ""
     problem: str = ""
+
+
+def why_unreachable(user: User) -> str:
+    """Why an escalation policy cannot reach ``user``, or "" when it can: people are paged
+    by email (channels are for teams and rooms), so an account without an address, or a
+    deactivated one, misses every page."""
+    if not user.is_active:
+        return "the account is deactivated: pages to it are not sent"
+    if not (user.email or "").strip():
+        return "no email address on their account: every page to them fails"
+    return ""
 
 
 def _on_call_lookup() -> Callable[[str, str | None, datetime], list[User]] | None:
@@ -116,3 +129,62 @@ def _ask_rota(team: Team, market: str | None, at: datetime) -> tuple[list[User],
 
 def _members(team: Team) -> list[User]:
     return list(User.objects.filter(team=team, is_active=True).order_by("username"))
+
+
+def reachability_problems(loaded: LoadedPolicies) -> list[Problem]:
+    """Everyone the policy could page who would not be reached (no email address, say),
+    each at the line of the target that names them: an on-call target's rota members
+    (or, where the team has no rota, its members, who are told instead), a team's
+    members, a named person. ``watchfloor notify check`` reports them."""
+    from watchfloor.people import selectors as people_selectors
+
+    problems = []
+    for r, rule in enumerate(loaded.policies.rules):
+        for s, stage in enumerate(rule.stages):
+            for t, target in enumerate(stage.notify):
+                location = ("rules", r, "stages", s, "notify", t)
+                for key, user, how in _people_of(target, people_selectors):
+                    reason = why_unreachable(user)
+                    if reason:
+                        problems.append(
+                            Problem(
+                                loaded.path.name,
+                                format_location((*location, key)),
+                                loaded.line_of((*location, key)),
+                                f"{user.username} ({how}) cannot be paged: {reason}",
+                            )
+                        )
+    return problems
+
+
+def _people_of(target: Target, people_selectors) -> list[tuple[str, User, str]]:
+    """(field, person, how the target reaches them) for every person ``target`` may page."""
+    if target.user:
+        user = User.objects.filter(username=target.user).first()
+        return [("user", user, "named in the policy")] if user is not None else []
+    team_target = target.on_call or target.team
+    if team_target is None:
+        return []
+    found: dict[int, tuple[str, User, str]] = {}
+    if target.on_call:
+        for rotation in people_selectors.rotations(team_codes=[team_target.code]):
+            for shift in rotation.shifts.all():
+                for member in shift.members.all():
+                    found.setdefault(
+                        member.user.pk,
+                        ("on_call", member.user, f"on the {rotation.name} rotation"),
+                    )
+        if found:
+            return [row for row in found.values() if _has_role(row[1], team_target)]
+    key = "on_call" if target.on_call else "team"
+    how = (
+        f"told as a member of {team_target.code}: the team has no rota"
+        if target.on_call
+        else f"a member of {team_target.code}"
+    )
+    members = User.objects.filter(team__code=team_target.code, is_active=True).order_by("username")
+    return [(key, user, how) for user in members if _has_role(user, team_target)]
+
+
+def _has_role(user: User, team: TeamTarget) -> bool:
+    return team.role is None or user.role == team.role

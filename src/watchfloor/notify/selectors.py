@@ -17,6 +17,7 @@ from watchfloor.core.roles import Role, can_work_escalations, is_admin
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify.delivery import may_manage_deliveries
 from watchfloor.notify.models import (
+    ACKNOWLEDGED_VIA,
     Channel,
     Engagement,
     EngagementStatus,
@@ -142,6 +143,18 @@ class NotifyPanel:
     @property
     def active(self) -> EngagementView | None:
         return next((view for view in self.engagements if view.is_active), None)
+
+    @property
+    def latest(self) -> EngagementView | None:
+        """The newest run of the policy: the pager's state, shown once atop the page."""
+        return self.engagements[0] if self.engagements else None
+
+    @property
+    def acknowledged_via(self) -> str:
+        latest = self.latest
+        if latest is None or not latest.engagement.acknowledged_via:
+            return ""
+        return ACKNOWLEDGED_VIA.get(latest.engagement.acknowledged_via, "")
 
 
 def _engagement_view(engagement: Engagement) -> EngagementView:

@@ -33,7 +33,7 @@ from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import can_work_escalations, is_admin
 from watchfloor.core.validation import refuse_control_characters
 from watchfloor.core.validation import require as _require
-from watchfloor.escalations.clocks import business_time_zone
+from watchfloor.escalations.clocks import business_time_zone, meet_acknowledge_clock
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify import conf, content
@@ -74,14 +74,22 @@ class EscalationEvent(StrEnum):
     CREATED = "created"
     SEVERITY_CHANGED = "severity_changed"
     REOPENED = "reopened"
+    # Somebody working the escalation triaged it, took ownership or acted on it.
+    ACKNOWLEDGED = "acknowledged"
+    DECIDED = "decided"
+    ACTIONED = "actioned"
     CLOSED = "closed"
     MERGED = "merged"
 
 
 _STOPPING = {
+    EscalationEvent.DECIDED: "the escalation was decided",
+    EscalationEvent.ACTIONED: "the escalation was actioned",
     EscalationEvent.CLOSED: "the escalation was closed",
     EscalationEvent.MERGED: "the escalation was merged into another",
 }
+# Once the work is decided or done, nobody is paged for it until it is reopened.
+_NOT_PAGED_IN = frozenset({Status.DECIDED, Status.ACTIONED, Status.CLOSED})
 
 
 def is_drill(escalation: Escalation) -> bool:
@@ -95,7 +103,7 @@ def is_drill(escalation: Escalation) -> bool:
 
 @transaction.atomic
 def notify_escalation_event(
-    *, escalation: Escalation, event: str, actor: User | None
+    *, escalation: Escalation, event: str, actor: User | None, how: str = ""
 ) -> Engagement | None:
     """Start, replace or stop the escalation policy for ``escalation`` after ``event``.
 
@@ -103,7 +111,11 @@ def notify_escalation_event(
     - ``severity_changed``: a running rule that still matches carries on; otherwise it
       stops and the matching rule starts. With nothing running, a new rule starts only
       if the escalation became more severe than when it was last acknowledged.
-    - ``closed``, ``merged``: stop the running rule; undelivered messages are cancelled.
+    - ``acknowledged``: somebody working it triaged it, took ownership or acted
+      (``how``: status, ownership, decision); the running rule is acknowledged by them.
+    - ``decided``, ``actioned``, ``closed``, ``merged``: stop the running rule;
+      undelivered messages are cancelled. A decided or actioned escalation starts no
+      new rule until it is reopened.
 
     Returns the engagement that is running afterwards, if any. Never raises for an
     unusable policy file (filing an escalation must not fail because of it): that is
@@ -126,7 +138,14 @@ def notify_escalation_event(
         if active is not None:
             _end(active, reason=_STOPPING[event], actor=actor)
         return None
-    if escalation.merged_into_id is not None or escalation.status == Status.CLOSED:
+    if event == EscalationEvent.ACKNOWLEDGED:
+        if active is not None:
+            _acknowledge(active, actor=actor, via=how or "ui", notification=None)
+        return None
+    # The stored status, not the caller's copy of it: a copy read before the escalation
+    # was decided must not page people about finished work.
+    status = Escalation.objects.values_list("status", flat=True).get(pk=escalation.pk)
+    if escalation.merged_into_id is not None or status in _NOT_PAGED_IN:
         return None
 
     try:
@@ -637,6 +656,7 @@ def acknowledge_escalation(*, escalation: Escalation, actor: User) -> Engagement
         may_acknowledge(actor=actor, engagement=engagement),
         "only people who work escalations, or who were notified about this one, may acknowledge it",
     )
+    meet_acknowledge_clock(escalation=escalation, actor=actor)
     return _acknowledge(engagement, actor=actor, via="ui", notification=None)
 
 
@@ -753,6 +773,7 @@ def acknowledge_by_link(*, token: str) -> Engagement:
         raise Conflict(link.message, field="token", code=f"link_{link.state}")
     notification.ack_used_at = clock.now()
     notification.save(update_fields=["ack_used_at"])
+    meet_acknowledge_clock(escalation=engagement.escalation, actor=notification.recipient)
     return _acknowledge(
         engagement, actor=notification.recipient, via="link", notification=notification
     )

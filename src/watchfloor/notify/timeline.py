@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from watchfloor.audit.events import AuditAction
+from watchfloor.notify.models import ACKNOWLEDGED_VIA
 
 Describe = Callable[[dict[str, Any]], tuple[str, str]]
 
@@ -49,7 +50,7 @@ def _ended(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _acknowledged(data: dict[str, Any]) -> tuple[str, str]:
-    via = "by email link" if data.get("via") == "link" else "in Watchfloor"
+    via = ACKNOWLEDGED_VIA.get(data.get("via", ""), "in Watchfloor")
     return f"{via}, {data.get('minutes_after_start')} min after the policy started", ""
 
 

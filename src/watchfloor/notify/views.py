@@ -74,7 +74,7 @@ def acknowledge(request: AuthenticatedRequest, escalation_id: int) -> HttpRespon
         messages.error(request, error.message)
     else:
         messages.success(request, "Acknowledged: nobody else will be paged for this.")
-    return redirect(reverse("escalation-detail", args=[escalation.pk]) + "#notifications")
+    return redirect(reverse("escalation-detail", args=[escalation.pk]) + "#pager")
 
 
 @never_cache

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from watchfloor.core.errors import InvalidInput
 from watchfloor.markets.models import Market
 from watchfloor.people import selectors
+from watchfloor.people.reachability import unreachable_reason
 from watchfloor.people.rotas import WEEK, duty_at, is_working_time, watch_around
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class OnCallEntry:
     @property
     def is_override(self) -> bool:
         return self.user != self.scheduled
+
+    @property
+    def unreachable(self) -> str:
+        """Why a page to this person would not reach them, or "" when it would."""
+        return unreachable_reason(self.user)
 
     @property
     def covers(self) -> str:

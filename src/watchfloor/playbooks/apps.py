@@ -30,7 +30,7 @@ class PlaybooksConfig(AppConfig):
         )
         from watchfloor.playbooks import selectors, services
 
-        def start_or_replan(*, escalation, event, actor):
+        def start_or_replan(*, escalation, event, actor, how):
             return services.on_escalation_changed(escalation=escalation, actor=actor)
 
         listen_to_escalation_events(

@@ -70,9 +70,19 @@ class Library:
 def read_library(
     *, catalog: Catalog, playbook_dir: Path | None = None, comms_dir: Path | None = None
 ) -> Library:
-    """Read and check every template and playbook; raise with all problems found."""
+    """Read and check every template and playbook; raise with all problems found.
+
+    Without a templates directory there is nothing to check the playbooks' template names
+    against, so that alone is reported, saying what was expected where.
+    """
     playbook_dir = Path(playbook_dir) if playbook_dir is not None else default_playbook_dir()
+    given = comms_dir is not None
     comms_dir = Path(comms_dir) if comms_dir is not None else default_comms_dir(playbook_dir)
+    if not comms_dir.is_dir():
+        raise PlaybookLibraryError(
+            [Problem(str(comms_dir), "", None, _missing_comms(comms_dir, playbook_dir, given))],
+            where=playbook_dir,
+        )
     problems: list[Problem] = []
 
     templates: list[LoadedFile[TemplateSpec]] = []
@@ -104,6 +114,21 @@ def read_library(
         templates=templates,
         playbook_dir=playbook_dir.resolve(),
         comms_dir=comms_dir.resolve(),
+    )
+
+
+def _missing_comms(comms_dir: Path, playbook_dir: Path, given: bool) -> str:
+    if given:
+        return (
+            "expected the communication templates directory (one YAML file per template) "
+            "here, but there is no such directory"
+        )
+    return (
+        "expected the communication templates here: playbooks name templates, which are "
+        "read from the `comms` directory beside the playbooks directory "
+        f"({playbook_dir}), and there is none. Create {comms_dir} with the templates "
+        "(the defaults are in the catalog's comms folder), or name another directory "
+        "with --comms DIR"
     )
 
 

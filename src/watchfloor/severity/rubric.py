@@ -9,6 +9,7 @@ monotonic: a worse answer on any factor never yields a milder severity.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -170,6 +171,9 @@ class FloorCondition(_Strict):
     escalation_types: list[str] = Field(default_factory=list)
     # factor code → the mildest answer that fires the floor ("at least this bad").
     factors_at_least: dict[str, str] = Field(default_factory=dict)
+    # True: the escalation carries a statutory clock (a statutory rule was set on it),
+    # whatever the rubric's answers say.
+    statutory_trigger: bool = False
 
 
 class FloorRule(_Strict):
@@ -180,7 +184,8 @@ class FloorRule(_Strict):
 
     @model_validator(mode="after")
     def _has_condition(self) -> FloorRule:
-        if not self.when.escalation_types and not self.when.factors_at_least:
+        when = self.when
+        if not when.escalation_types and not when.factors_at_least and not when.statutory_trigger:
             raise ValueError(f"floor '{self.code}' needs at least one condition under 'when'")
         return self
 
@@ -250,6 +255,19 @@ class Contribution:
 
 
 @dataclass(frozen=True)
+class StatutoryTrigger:
+    """A statutory clock set on the escalation, as the rubric sees it.
+
+    ``min_severity`` is the rule's own floor (a removal order due in hours cannot wait in
+    the queue), or None where the rule has none.
+    """
+
+    rule: str
+    min_severity: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class FiredFloor:
     code: str
     reason: str
@@ -308,8 +326,19 @@ def validate_answers(rubric: Rubric, answers: dict[str, Any]) -> dict[str, str]:
     return clean
 
 
-def evaluate(rubric: Rubric, *, answers: dict[str, Any], escalation_type: str | None) -> Assessment:
-    """Apply the rubric. Unanswered factors count as their mildest answer, and say so."""
+def evaluate(
+    rubric: Rubric,
+    *,
+    answers: dict[str, Any],
+    escalation_type: str | None,
+    statutory_triggers: Sequence[StatutoryTrigger] = (),
+) -> Assessment:
+    """Apply the rubric. Unanswered factors count as their mildest answer, and say so.
+
+    A statutory trigger raises the severity by itself: it fires the floors that ask for
+    one, and its rule's own floor, whatever the answers (a notice filed with the rubric
+    left "not assessed" is still a notice).
+    """
     clean = validate_answers(rubric, answers)
     contributions = []
     score = 0
@@ -337,12 +366,18 @@ def evaluate(rubric: Rubric, *, answers: dict[str, Any], escalation_type: str | 
     for floor in rubric.floors:
         if floor.when.escalation_types and escalation_type not in floor.when.escalation_types:
             continue
+        if floor.when.statutory_trigger and not statutory_triggers:
+            continue
         if all(
             code in clean
             and rubric.factor(code).rank(clean[code]) >= rubric.factor(code).rank(least)
             for code, least in floor.when.factors_at_least.items()
         ):
             fired.append(FiredFloor(floor.code, floor.reason, floor.min_severity))
+    for trigger in statutory_triggers:
+        if trigger.min_severity is not None:
+            reason = trigger.reason or f"The statutory rule {trigger.rule} sets its own floor."
+            fired.append(FiredFloor(trigger.rule, reason, trigger.min_severity))
     severity = min([band, *(f.min_severity for f in fired)])
     return Assessment(
         severity=severity,

@@ -14,13 +14,13 @@ their cell.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from watchfloor.core.spreadsheet import write_csv
 from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.escalations.models import Escalation
 from watchfloor.severity.rubric import parse_iso_duration
@@ -74,7 +74,6 @@ SURGE_FIELDS = (
     "acknowledged_by",
 )
 FORMATS = ("jsonl", "csv")
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _RELATIVE = re.compile(r"^(?P<amount>\d+)\s*(?P<unit>[mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -211,17 +210,13 @@ def surge_records(*, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         }
 
 
-def spreadsheet_safe(cell: str) -> str:
-    """Never let reported text run as a spreadsheet formula."""
-    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
-
-
 def _csv_cell(value: Any) -> str:
+    """A record's value as a cell's text (write_csv makes it spreadsheet-safe)."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return spreadsheet_safe(str(value))
+    return str(value)
 
 
 def write_records(
@@ -236,9 +231,5 @@ def write_records(
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         return count
-    writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(fields)
-    for record in records:
-        writer.writerow([_csv_cell(record.get(name)) for name in fields])
-        count += 1
-    return count
+    rows = ([_csv_cell(record.get(name)) for name in fields] for record in records)
+    return write_csv(stream, fields, rows)

@@ -171,7 +171,10 @@ class RuleAction(_Strict):
     type_by_source: dict[SourceName, str] = Field(default_factory=dict)
     title: TitleTemplate | None = None
     rubric: dict[str, str] = Field(default_factory=dict)
-    attach: Literal["never", "same_type_and_market"] = "same_type_and_market"
+    # shared_key: attach to an open escalation sharing a key with the cluster (subject,
+    # URL, media hash, near-identical text); one of the same type and market is only
+    # proposed. same_type_and_market: attach on type and market alone, as the rule says.
+    attach: Literal["never", "shared_key", "same_type_and_market"] = "shared_key"
     attach_window: IsoDuration = "P1D"
 
     @property

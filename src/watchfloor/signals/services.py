@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -32,7 +33,14 @@ from watchfloor.escalations.services import (
 )
 from watchfloor.markets.models import Market
 from watchfloor.people.models import Team, User
-from watchfloor.signals.models import Cluster, ClusterState, RuleFiring, SurgeAlert
+from watchfloor.signals.models import (
+    Cluster,
+    ClusterRelation,
+    ClusterState,
+    KeyKind,
+    RuleFiring,
+    SurgeAlert,
+)
 from watchfloor.signals.rules import (
     ESCALATION_SOURCE_FOR_SIGNAL,
     Match,
@@ -523,20 +531,70 @@ def _summary(rule: RuleSpec, ruleset: RuleSet, match: Match, facts: str) -> str:
     )
 
 
+def _open_escalations(account: User) -> QuerySet[Escalation]:
+    return escalations_visible_to(account).filter(
+        status__in=OPEN_STATUSES, merged_into__isnull=True
+    )
+
+
 def _attach_candidate(
     *, account: User, type_code: str, markets: list[str], within: timedelta
 ) -> Escalation | None:
-    candidates = escalations_visible_to(account).filter(
-        type__code=type_code,
-        status__in=OPEN_STATUSES,
-        merged_into__isnull=True,
-        opened_at__gte=clock.now() - within,
+    """The newest open escalation of the type in one of ``markets``: a loose match (an
+    unrelated scam in the same country is one), so it is attached to only where a rule
+    says ``attach: same_type_and_market``, and otherwise only proposed."""
+    candidates = _open_escalations(account).filter(
+        type__code=type_code, opened_at__gte=clock.now() - within
     )
     if markets:
         candidates = candidates.filter(markets__code__in=markets)
     else:
         candidates = candidates.filter(markets__isnull=True)
     return candidates.order_by("-opened_at", "-pk").first()
+
+
+def _shared_key_target(*, account: User, cluster: Cluster) -> tuple[Escalation, str] | None:
+    """An open escalation that shares a key with ``cluster``, and the key in words.
+
+    A key is shared when a cluster already on the escalation is related to this one (a
+    signal matched both: the same subject, URL, media hash or near-identical text), or
+    when the cluster's subject or URL is among the escalation's subjects.
+    """
+    open_escalations = _open_escalations(account)
+    relations = ClusterRelation.objects.filter(Q(cluster=cluster) | Q(related=cluster))
+    kind_of: dict[int, str] = {}
+    for one, other, kind in relations.values_list("cluster_id", "related_id", "key_kind"):
+        kind_of.setdefault(other if one == cluster.pk else one, kind)
+    if kind_of:
+        related = (
+            Cluster.objects.filter(pk__in=kind_of, escalation__in=open_escalations)
+            .select_related("escalation")
+            .order_by("-escalation__opened_at", "-escalation_id")
+            .first()
+        )
+        if related is not None:
+            label = KeyKind(kind_of[related.pk]).label.lower()
+            return related.escalation, f"{label} as cluster C-{related.pk}, already on it"
+    references = {ref[:2000] for ref in (cluster.subject_ref, cluster.representative_url) if ref}
+    if references:
+        target = (
+            open_escalations.filter(subjects__reference__in=references)
+            .order_by("-opened_at", "-pk")
+            .first()
+        )
+        if target is not None:
+            return target, "the cluster's subject or URL is among its subjects"
+    return None
+
+
+def _proposal_note(*, rule: RuleSpec, candidate: Escalation, what: str) -> str:
+    return (
+        f"Proposed, not attached: {candidate.reference} is open with the "
+        f"same type and market, but nothing ties {what} to it (no shared subject, URL, "
+        f"media hash or near-identical text). If they are the same matter, merge this "
+        f"escalation into {candidate.reference}. (Auto-escalation rule {rule.code}; a rule "
+        "with attach: same_type_and_market attaches on type and market alone.)"
+    )
 
 
 def _fire_on_cluster(
@@ -559,20 +617,28 @@ def _fire_on_cluster(
         f"Auto-escalation rule “{rule.name}” ({rule.code}) matched cluster C-{cluster.pk}:\n"
         f"{conditions}\n\n{facts}"
     )
+    proposal = None
     if action.attach != "never":
-        target = owner
+        target, why = owner, "its own escalation"
         if target is None:
-            target = _attach_candidate(
+            target, why = _shared_key_target(account=account, cluster=cluster) or (None, "")
+        loose = None
+        if target is None:
+            loose = _attach_candidate(
                 account=account,
                 type_code=type_code,
                 markets=[m for m, _ in tally_rows(cluster.markets)],
                 within=action.attach_within,
             )
+        if loose is not None and action.attach == "same_type_and_market":
+            target, why = loose, "the rule attaches on type and market"
+        else:
+            proposal = loose
         if target is not None:
             if cluster.escalation_id != target.pk:
                 _link(cluster, target, now=now)
-            add_note(escalation=target, body=note, actor=account)
-            return "attached", target, f"attached to {target.reference}"
+            add_note(escalation=target, body=f"{note}\n\nAttached: {why}.", actor=account)
+            return "attached", target, f"attached to {target.reference} ({why})"
     markets = known_markets(m for m, _ in tally_rows(cluster.markets, limit=20))
     languages = valid_languages(tag for tag, _ in tally_rows(cluster.languages))
     sources = [s for s, _ in tally_rows(cluster.sources)]
@@ -610,6 +676,18 @@ def _fire_on_cluster(
         )
         return "opened", created, f"opened {created.reference}, linked to {owner.reference}"
     _link(cluster, created, now=now)
+    if proposal is not None:
+        add_note(
+            escalation=created,
+            body=_proposal_note(rule=rule, candidate=proposal, what=f"cluster C-{cluster.pk}"),
+            actor=account,
+        )
+        return (
+            "opened",
+            created,
+            f"opened {created.reference}; proposed {proposal.reference} (same type and "
+            "market, no shared key)",
+        )
     return "opened", created, f"opened {created.reference}"
 
 
@@ -622,18 +700,23 @@ def _fire_on_series(
     explanation = surge_explanation(alert)
     conditions = "\n".join(f"- {condition}" for condition in match.conditions)
     facts = f"Surge in {subject} since {alert.started_at:%Y-%m-%d %H:%M} UTC: {explanation}."
+    # A series (market × policy × language) has no subject, URL, hash or text of its own
+    # to share: it is noted on an escalation of its type and market only where the rule
+    # says so, and otherwise that escalation is proposed on the one it opens.
+    proposal = None
     if action.attach != "never":
-        target = _attach_candidate(
+        candidate = _attach_candidate(
             account=account, type_code=action.type, markets=markets, within=action.attach_within
         )
-        if target is not None:
+        if candidate is not None and action.attach == "same_type_and_market":
             add_note(
-                escalation=target,
+                escalation=candidate,
                 body=f"Auto-escalation rule “{rule.name}” ({rule.code}) matched a surge:\n"
                 f"{conditions}\n\n{facts}",
                 actor=account,
             )
-            return "attached", target, f"noted on {target.reference}"
+            return "attached", candidate, f"noted on {candidate.reference}"
+        proposal = candidate
     title = render_title(
         action.title or "{rule}: {representative}",
         _title_values(
@@ -658,6 +741,18 @@ def _fire_on_series(
         source_detail=f"Auto-escalation rule {rule.code} on surge alert {alert.pk}"[:500],
         rubric_answers=dict(action.rubric),
     )
+    if proposal is not None:
+        add_note(
+            escalation=created,
+            body=_proposal_note(rule=rule, candidate=proposal, what=f"the surge in {subject}"),
+            actor=account,
+        )
+        return (
+            "opened",
+            created,
+            f"opened {created.reference}; proposed {proposal.reference} (same type and "
+            "market, no shared key)",
+        )
     return "opened", created, f"opened {created.reference}"
 
 

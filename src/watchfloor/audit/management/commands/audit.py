@@ -3,10 +3,14 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.audit.selectors import verify_chain
+from watchfloor.core.preparation import PreparesDatabase
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = "Audit log tools. `audit verify` checks the hash chain end to end."
+
+    # Verifying reads the log: it migrates a new database but writes nothing into it.
+    prepares_reference_data = False
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)

@@ -5,10 +5,11 @@ from django.core.management.base import BaseCommand
 
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.bootstrap.worker import ALL_QUEUES
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.notify.delivery import resume_overdue_work
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Run background work: notification deliveries and retries, escalation-policy "
         "timers. Run one or more beside the web server; they share the database."

@@ -10,6 +10,7 @@ from watchfloor.catalog.loader import read_catalog
 from watchfloor.catalog.schema import Catalog
 from watchfloor.catalog.selectors import catalog_for
 from watchfloor.catalog.services import load_catalog
+from watchfloor.core.preparation import PreparesDatabase
 
 _COUNT_LABELS = {
     "policy_areas": ("policy area", "policy areas"),
@@ -34,7 +35,7 @@ def describe_counts(catalog: Catalog) -> str:
     return ", ".join(parts)
 
 
-class Command(ConfigFileCommand):
+class Command(PreparesDatabase, ConfigFileCommand):
     help = (
         "The configuration catalog. `config validate [DIR]` checks the files and reports "
         "each problem with its file and line; `config load [DIR]` applies them and makes "
@@ -44,6 +45,11 @@ class Command(ConfigFileCommand):
     target_help = "the catalog directory (default: WATCHFLOOR_CATALOG_DIR)"
     validate_help = "check the catalog files without changing anything"
     load_help = "validate the catalog files, then load them as the active catalog"
+
+    prepares_reference_data = False  # it loads a catalog of its own
+
+    def needs_database(self, options: dict[str, Any]) -> bool:
+        return options.get("subcommand") == "load"
 
     def default_target(self, **options: Any) -> Path:
         return Path(settings.WATCHFLOOR_CATALOG_DIR)

@@ -4,15 +4,21 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.notify import conf
 from watchfloor.notify.policy import Known, PolicyFileError, read_policies, reference_problems
+from watchfloor.notify.recipients import reachability_problems
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Escalation policies. `notify check [FILE]` validates the policy file (default: the "
-        "one in force) and checks every team, person and channel it names."
+        "one in force), checks every team, person and channel it names, and flags on-call "
+        "and other people it could page who cannot be reached (no email address)."
     )
+
+    def needs_database(self, options):
+        return not options.get("offline")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -35,6 +41,9 @@ class Command(BaseCommand):
         except PolicyFileError as error:
             raise CommandError(error.message) from None
         problems = [] if offline else reference_problems(loaded, _known())
+        if not offline and not problems:
+            # Names that resolve, to people a page would not reach (no email address).
+            problems = reachability_problems(loaded)
         if problems:
             raise CommandError(
                 f"{path} has {len(problems)} problem{'s' if len(problems) != 1 else ''}:\n"

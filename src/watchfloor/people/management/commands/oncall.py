@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.people import selectors
 from watchfloor.people.oncall import on_call
@@ -27,7 +28,7 @@ def _instant(value: str) -> datetime:
     return moment
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Who is on call. `oncall now [--team CODE] [--market JP] [--at TIME]` answers the "
         "question; `oncall export ROTATION [--from DATE] [--weeks N] [-o FILE]` writes the "

@@ -4,18 +4,22 @@ from pathlib import Path
 from typing import Any
 
 from watchfloor.catalog.commands import ConfigFileCommand
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.people.rotafile import default_rota_file, read_rota_file
 from watchfloor.people.selectors import rota_references
 from watchfloor.people.services import load_rotas
 
 
-class Command(ConfigFileCommand):
+class Command(PreparesDatabase, ConfigFileCommand):
     help = (
         "On-call rotations as code. `rotas validate [FILE]` checks the rota file and reports "
         "each problem with its line and path; `rotas load [FILE]` applies it: teams' working "
         "hours and regions, missing people, and the rotations (those no longer in the file "
         "are retired). FILE defaults to rotations.yaml in WATCHFLOOR_CATALOG_DIR."
     )
+
+    def needs_database(self, options: dict[str, Any]) -> bool:
+        return options.get("subcommand") == "load"
 
     validate_help = "check the rota file without changing anything"
     load_help = "validate, then apply the rota file"

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.people.models import TokenScope
 from watchfloor.people.selectors import api_tokens, get_api_token
 from watchfloor.people.services import (
@@ -19,7 +20,7 @@ def _when(value) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "never"
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "API tokens for systems: `token create USER --scope SCOPE [--name NAME] [--days N]` "
         "prints the secret once; `token list`; `token revoke ID|PREFIX`."

@@ -6,9 +6,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from watchfloor.catalog.commands import ConfigFileCommand, catalog_to_check_against
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.playbooks.loader import (
     Library,
-    default_comms_dir,
     default_playbook_dir,
     read_library,
 )
@@ -30,7 +30,7 @@ def describe_library(library: Library) -> list[str]:
     return lines
 
 
-class Command(ConfigFileCommand):
+class Command(PreparesDatabase, ConfigFileCommand):
     help = (
         "The playbook library. `playbooks validate [DIR]` checks every playbook and "
         "communication template and reports each problem with its file, path and line; "
@@ -39,6 +39,7 @@ class Command(ConfigFileCommand):
         "WATCHFLOOR_CATALOG_DIR); templates are read from the `comms` folder beside it."
     )
 
+    skipped_preparers = ("playbooks",)  # `load` brings the library itself
     target_name = "directory"
     validate_help = "check the playbooks and templates without changing anything"
     load_help = "validate, then record new versions and make them the ones in force"
@@ -51,6 +52,9 @@ class Command(ConfigFileCommand):
             help="the communication templates directory (default: DIR/../comms)",
         )
 
+    def needs_database(self, options: dict[str, Any]) -> bool:
+        return options.get("subcommand") == "load"
+
     def default_target(self, **options: Any) -> Path:
         return default_playbook_dir()
 
@@ -58,16 +62,14 @@ class Command(ConfigFileCommand):
         library = read_library(
             catalog=catalog_to_check_against(),
             playbook_dir=target,
-            comms_dir=comms or default_comms_dir(target),
+            comms_dir=comms,
         )
         self.stdout.write(f"{library.playbook_dir}: the playbook library is valid")
         for line in describe_library(library):
             self.stdout.write(line)
 
     def load(self, target: Path, *, comms: Path | None = None, **options: Any) -> None:
-        result = load_playbooks(
-            playbook_dir=target, comms_dir=comms or default_comms_dir(target), actor=None
-        )
+        result = load_playbooks(playbook_dir=target, comms_dir=comms, actor=None)
         self.stdout.write(
             f"playbook library loaded from {target}: "
             f"{len(result.new_playbook_versions)} new playbook version(s), "

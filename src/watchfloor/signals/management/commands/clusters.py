@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from watchfloor.core import clock
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import services
 from watchfloor.signals.exports import (
     CLUSTER_FIELDS,
@@ -61,7 +62,7 @@ def since_option(value: str | None):
         raise CommandError(f"--since: {exc}") from exc
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Clusters. `clusters export [--since T] [--format jsonl|csv] [--output FILE]` writes "
         "each cluster with its id, the kind of key it formed on, its representative, counts, "

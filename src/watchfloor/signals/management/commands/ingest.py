@@ -31,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, connections
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import backlog
 from watchfloor.signals.contract import SignalFileError, load_signal_file, parse_deferred
 from watchfloor.signals.intake import (
@@ -55,7 +56,7 @@ BULK_COLLECTION_THRESHOLD = 50_000
 MAX_HELPERS = 4
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     # Django's system checks (URLs, templates, admin, security settings) take about a
     # second and concern the web server, which runs them; `watchfloor check` runs
     # them on demand. An ingest needs the database, which it reaches at once.

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.html import strip_tags
 
 from watchfloor.core import clock
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.signals.contract import SignalFileError, load_signal_file
 from watchfloor.signals.intake import file_limits
@@ -22,7 +23,7 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Replay a signal file (JSON Lines or CSV) on the simulated clock: its signals are "
         "shifted so the earliest is now (or --start), fed through the intake in time order "

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals.exports import SURGE_FIELDS, surge_records
 from watchfloor.signals.management.commands.clusters import (
     add_export_arguments,
@@ -11,7 +12,7 @@ from watchfloor.signals.management.commands.clusters import (
 from watchfloor.signals.reactions import check_all
 
 
-class Command(BaseCommand):
+class Command(PreparesDatabase, BaseCommand):
     help = (
         "Surge alerts. `surges export [--since T] [--format jsonl|csv] [--output FILE]` writes "
         "each alert with what surged, when it started, when it was raised and ended, and the "
