@@ -908,3 +908,58 @@ def test_defect_19_demo_key_fact_is_locked_after_the_crisis_was_declared(catalog
         minutes.append(moment.astimezone(tokyo).strftime("%H:%M"))
         moment += timedelta(minutes=1)
     assert said in minutes, (said, crisis.declared_at.astimezone(tokyo), minutes)
+
+
+@pytest.mark.slow
+def test_defect_18_two_commands_preparing_one_fresh_data_directory_both_succeed(tmp_path):
+    """Two workers started together on a new data directory must not both load the
+    reference data (the second used to fail on a unique constraint)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WATCHFLOOR_TESTING")}
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env["WATCHFLOOR_DATA_DIR"] = str(tmp_path / "data")
+    commands = [
+        subprocess.Popen(
+            [sys.executable, "-m", "watchfloor.cli", "clusters", "export"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [command.communicate(timeout=600) for command in commands]
+    for command, (_, stderr) in zip(commands, outputs, strict=True):
+        assert command.returncode == 0, stderr[-2000:]
+    said = "".join(stderr for _, stderr in outputs)
+    assert said.count("loaded catalog") == 1, said
+    assert said.count("loaded playbook library") == 1, said
+
+
+@pytest.mark.django_db(transaction=True)
+def test_defect_18_preparers_running_at_once_load_the_playbook_library_once(catalog):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from watchfloor.core.preparation import ensure_database_ready
+    from watchfloor.playbooks.models import Playbook, PlaybookVersion
+
+    assert not Playbook.objects.exists()
+
+    def prepare(_: int) -> str:
+        out = StringIO()
+        try:
+            ensure_database_ready(stdout=out)
+        finally:
+            connection.close()
+        return out.getvalue()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        said = list(pool.map(prepare, range(4)))
+    assert sum("loaded playbook library" in line for line in said) == 1, said
+    # Loaded once: one version of each playbook, not one per preparer.
+    assert PlaybookVersion.objects.count() == Playbook.objects.count() > 0

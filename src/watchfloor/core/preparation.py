@@ -8,14 +8,24 @@ has to know which apps keep reference data. Commands that work on data
 on a fresh data directory they prepare it as ``serve`` does, and when the database
 cannot be used at all they stop at once with one line saying what to do, never with a
 raw ``OperationalError``.
+
+Preparation holds a lock for the whole database while it runs (see
+:func:`preparation_lock`): two commands started together on a fresh or half-loaded
+database (two ingest workers, a server and a worker) would otherwise both find the
+playbook library missing and both load it, and the second would fail on a unique
+constraint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.files import locks
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.db import DatabaseError, connection
@@ -42,13 +52,54 @@ def register_preparer(name: str, preparer: Preparer) -> None:
     _preparers.append((name, preparer))
 
 
+@contextmanager
+def preparation_lock() -> Iterator[None]:
+    """Hold the lock that serialises preparing this database across processes.
+
+    PostgreSQL: a session advisory lock keyed on the database's name, so preparing one
+    database never waits for another on the same server. SQLite: an exclusive file
+    lock beside the database file (an in-memory database belongs to one process and
+    needs none). Connects first, so a database that cannot be used says so as a
+    ``DatabaseError`` before any lock is taken.
+    """
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        key = _advisory_key(str(connection.settings_dict.get("NAME") or ""))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor != "sqlite" or not name or connection.is_in_memory_db():
+        yield
+        return
+    with open(Path(name).with_name(Path(name).name + ".prepare-lock"), "a") as handle:
+        locks.lock(handle, locks.LOCK_EX)
+        try:
+            yield
+        finally:
+            locks.unlock(handle)
+
+
+def _advisory_key(database_name: str) -> int:
+    """A signed 64-bit key, the same in every process, for this database's lock."""
+    digest = hashlib.blake2b(f"watchfloor.prepare:{database_name}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
 def prepare_database(*, stdout: Output | None = None) -> None:
-    """Migrate and run every registered preparer. Safe to run on every start."""
-    call_command("migrate", interactive=False, verbosity=0)
-    for _name, preparer in _preparers:
-        said = preparer()
-        if said and stdout is not None:
-            stdout.write(said)
+    """Migrate and run every registered preparer. Safe to run on every start, and
+    from several processes at once."""
+    with preparation_lock():
+        call_command("migrate", interactive=False, verbosity=0)
+        for _name, preparer in _preparers:
+            said = preparer()
+            if said and stdout is not None:
+                stdout.write(said)
 
 
 def database_needs_migrating() -> bool:
@@ -74,14 +125,15 @@ def ensure_database_ready(
     playbook library are there (one cheap query each when they are). Raises
     ``DatabaseError`` when the database cannot be reached or prepared.
     """
-    if database_needs_migrating():
-        stdout.write(f"Preparing the database ({describe_database()}): applying migrations")
-        call_command("migrate", interactive=False, verbosity=0)
-    if reference_data:
-        for name, preparer in _preparers:
-            said = None if name in skip else preparer()
-            if said:
-                stdout.write(said)
+    with preparation_lock():
+        if database_needs_migrating():
+            stdout.write(f"Preparing the database ({describe_database()}): applying migrations")
+            call_command("migrate", interactive=False, verbosity=0)
+        if reference_data:
+            for name, preparer in _preparers:
+                said = None if name in skip else preparer()
+                if said:
+                    stdout.write(said)
 
 
 def database_problem(error: DatabaseError) -> str:
