@@ -11,6 +11,7 @@ from django_tasks_db.models import DBTaskResult
 
 from watchfloor.core import clock
 from watchfloor.signals import backlog, reactions
+from watchfloor.signals import hooks as signal_hooks
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import ReactionBacklog, Signal
 from watchfloor.signals.tasks import react_to_signals
@@ -120,7 +121,7 @@ def test_a_row_claimed_by_a_worker_that_died_is_taken_over_after_the_lease(
 
 def test_hooks_get_the_new_signal_ids(catalog, recorded_reactions, monkeypatch):
     seen: list[list[int]] = []
-    monkeypatch.setattr(backlog, "_hooks", [lambda ids: seen.append(list(ids))])
+    monkeypatch.setattr(signal_hooks, "_hooks", [lambda ids: seen.append(list(ids))])
     _ingest(_signal(1), _signal(2))
     _ingest(_signal(3))
     backlog.drain()

@@ -1,4 +1,14 @@
+from collections.abc import Sequence
+
 from django.apps import AppConfig
+
+
+def flag_matching_signals(signal_ids: Sequence[int]) -> object:
+    """The watchlist matcher, imported when a reactions pass first needs it: it brings
+    numpy, which a command that never reacts (``watchfloor --help``) should not load."""
+    from watchfloor.crises.watchlists import flag_matching_signals as flag
+
+    return flag(signal_ids)
 
 
 class CrisesConfig(AppConfig):
@@ -8,8 +18,7 @@ class CrisesConfig(AppConfig):
     def ready(self) -> None:
         # New signals are matched against the active crises' watchlists in the same
         # reactions pass as the surge checks (signals.backlog), off the intake's path.
-        from watchfloor.crises.watchlists import flag_matching_signals
-        from watchfloor.signals.backlog import after_signals_stored
+        from watchfloor.signals.hooks import after_signals_stored
 
         after_signals_stored(flag_matching_signals)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ from django.db.models import Count, Q, Sum
 
 from watchfloor.core import clock
 from watchfloor.signals import reactions
+from watchfloor.signals.hooks import after_signals_stored, signals_stored_hooks
 from watchfloor.signals.models import ReactionBacklog
 
 if TYPE_CHECKING:
@@ -57,18 +58,6 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=5)
 # Rows claimed at once: enough to coalesce a burst, few enough to keep a run short.
 CLAIM_ROWS = 200
-
-# Other apps' reactions to newly stored signals, called with the new signals' ids after
-# the surge checks and rules (the crises app registers its watchlist matcher here).
-SignalsHook = Callable[[Sequence[int]], object]
-_hooks: list[SignalsHook] = []
-
-
-def after_signals_stored(hook: SignalsHook) -> SignalsHook:
-    """Register ``hook(signal_ids)`` to run in every reactions pass."""
-    if hook not in _hooks:
-        _hooks.append(hook)
-    return hook
 
 
 def signal_ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -198,10 +187,11 @@ def _react(rows: list[ReactionBacklog]) -> reactions.ReactionReport:
         series_keys=sorted(series_keys),  # type: ignore[arg-type]
         actor=actor,
     )
-    if _hooks:
+    hooks = signals_stored_hooks()
+    if hooks:
         signal_ids = [
             pk for row in rows for first, last in row.signal_ranges for pk in range(first, last + 1)
         ]
-        for hook in _hooks:
+        for hook in hooks:
             hook(signal_ids)
     return report
