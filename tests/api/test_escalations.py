@@ -262,7 +262,11 @@ def test_restricted_escalation_is_hidden_from_outsiders_like_a_missing_one(
     }
     assert hidden.status_code == timeline.status_code == note.status_code == 404
     assert hidden.json() == timeline.json() == note.json() == expected
-    assert outsider.get("/escalations").json() == {"count": 0, "items": []}
+    assert outsider.get("/escalations").json() == {
+        "count": 0,
+        "count_is_capped": False,
+        "items": [],
+    }
 
 
 def test_restricted_escalation_is_visible_to_its_access_list_and_each_look_is_recorded(

@@ -42,6 +42,7 @@ from watchfloor.escalations.schemas import (
 from watchfloor.people.auth import request_actor
 from watchfloor.people.services import get_user_by_username
 from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS
+from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -78,8 +79,9 @@ def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
     are left out unless ``include_closed`` or a ``status`` filter asks for them."""
     queue = selectors.triage_queue(user=request_actor(request), filters=filters.as_filters())
     page = queue[filters.offset : filters.offset + filters.limit]
+    count, capped = capped_count(queue)
     return EscalationPageOut(
-        count=queue.count(), items=[EscalationSummaryOut.build(e) for e in page]
+        count=count, count_is_capped=capped, items=[EscalationSummaryOut.build(e) for e in page]
     )
 
 

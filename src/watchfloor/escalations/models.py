@@ -142,8 +142,10 @@ class Escalation(models.Model):
         indexes = [
             # The open queue: walked in order and cut after a page, never sorted in full.
             models.Index(
+                # The default queue's own filters (open, not a drill), so counting and
+                # paging it reads the index alone, never the table rows.
                 fields=["severity", "queue_due_at", "id", "is_restricted"],
-                condition=models.Q(is_open=True),
+                condition=models.Q(is_open=True, is_drill=False),
                 name="open_queue_order",
             ),
             models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),

@@ -325,7 +325,13 @@ class EscalationSummaryOut(Schema):
 
 
 class EscalationPageOut(Schema):
-    count: int = Field(description="all escalations matching the filters that you may see")
+    count: int = Field(
+        description="escalations matching the filters that you may see, counted up to "
+        "10,000 (see count_is_capped)"
+    )
+    count_is_capped: bool = Field(
+        False, description="true when more than `count` match: narrow the filters for the figure"
+    )
     items: list[EscalationSummaryOut]
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -34,6 +33,7 @@ from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
+from watchfloor.web.pagination import CappedPaginator
 from watchfloor.web.views import shows_domain_errors
 
 from .forms import (
@@ -65,7 +65,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
     escalations = selectors.triage_queue(user=request.user, filters=form.filters())
-    page = Paginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "escalations/queue.html", {"form": form, "page": page, "now": clock.now()}
     )

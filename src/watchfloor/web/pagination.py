@@ -1,0 +1,49 @@
+"""Pagination that does not count a whole table.
+
+An exact count of a long queue reads every visible row (and, for restricted rows, their
+access lists); past a few thousand nobody needs the exact figure on a page. The count
+here stops at ``cap`` + 1 rows: the page says "10,000+" and offers the pages up to the
+cap, and narrowing the filters brings the exact figure back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+COUNT_CAP = 10_000
+
+
+def capped_count(queryset: QuerySet[Any], *, cap: int | None = None) -> tuple[int, bool]:
+    """(count, capped): the exact count up to ``cap``, else (cap, True).
+
+    One ``SELECT COUNT(*) FROM (… LIMIT cap + 1)``: the database stops reading after
+    ``cap`` + 1 rows instead of counting them all.
+    """
+    cap = COUNT_CAP if cap is None else cap
+    counted = queryset.order_by().values("pk")[: cap + 1].count()
+    return (cap, True) if counted > cap else (counted, False)
+
+
+class CappedPaginator(Paginator):
+    """A ``Paginator`` whose ``count`` stops at ``cap`` (see :func:`capped_count`);
+    ``count_is_capped`` says when the real figure is larger."""
+
+    def __init__(self, object_list: QuerySet[Any], per_page: int, *, cap: int | None = None):
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
+    @cached_property
+    def _capped(self) -> tuple[int, bool]:
+        return capped_count(self.object_list, cap=self.cap)
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        return self._capped[0]
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self._capped[1]

@@ -1,0 +1,65 @@
+"""The queue's count stops at a cap instead of counting every visible row, on the page
+and in the list API alike; below the cap it stays exact and keeps need to know."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from watchfloor.escalations.models import Escalation
+from watchfloor.web import pagination
+from watchfloor.web.pagination import CappedPaginator, capped_count
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def five(make_escalation) -> list[Escalation]:
+    return [make_escalation(title=f"Scam wave {n}") for n in range(5)]
+
+
+def test_below_the_cap_the_count_is_exact(five):
+    assert capped_count(Escalation.objects.all(), cap=5) == (5, False)
+    assert capped_count(Escalation.objects.all(), cap=100) == (5, False)
+
+
+def test_above_the_cap_the_count_says_so(five):
+    assert capped_count(Escalation.objects.all(), cap=4) == (4, True)
+    paginator = CappedPaginator(Escalation.objects.order_by("pk"), 2, cap=3)
+    assert (paginator.count, paginator.count_is_capped, paginator.num_pages) == (3, True, 2)
+
+
+# The five rows are only read, so sharing them between examples is safe.
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cap=st.integers(min_value=0, max_value=8))
+def test_the_capped_count_is_the_smaller_of_the_cap_and_the_exact_count(five, cap):
+    count, capped = capped_count(Escalation.objects.all(), cap=cap)
+    assert count == min(cap, 5)
+    assert capped == (cap < 5)
+
+
+def test_the_page_and_the_api_show_a_capped_count(five, analyst, client, monkeypatch):
+    monkeypatch.setattr(pagination, "COUNT_CAP", 3)
+    client.force_login(analyst)
+    page = client.get("/").content.decode()
+    assert "<strong>3+</strong> escalations" in page
+    assert "narrow the filters for the exact figure" in page
+    api = client.get("/api/v1/escalations").json()
+    assert (api["count"], api["count_is_capped"]) == (3, True)
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
+    api = client.get("/api/v1/escalations").json()
+    assert (api["count"], api["count_is_capped"]) == (5, False)
+    assert "<strong>5</strong> escalations" in client.get("/").content.decode()
+
+
+def test_a_restricted_escalation_is_not_counted_for_those_off_its_list(
+    five, analyst, client, monkeypatch
+):
+    Escalation.objects.filter(pk=five[0].pk).update(is_restricted=True)
+    client.force_login(analyst)
+    api = client.get("/api/v1/escalations").json()
+    assert (api["count"], api["count_is_capped"]) == (4, False)
