@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
-from tests.audit.conftest import (
+from tests.audit.tampering import (
     KEY_A,
     KEY_B,
     keyring,
