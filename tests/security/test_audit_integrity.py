@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from tests.audit.tampering import rewrite_from
+from tests.security.test_deploy import _environment, watchfloor
 from watchfloor.audit.keys import configured_keyring
 from watchfloor.audit.models import AuditEvent
 from watchfloor.escalations.models import Status
@@ -137,37 +135,13 @@ def test_a_rewrite_with_the_key_is_caught_against_a_published_head(escalation_hi
     assert "was rewritten" in str(failed.value)
 
 
-def _production(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WATCHFLOOR_", "DATABASE_URL", "DJANGO_"))
-    }
-    env.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH", "")])),
-        WATCHFLOOR_DATA_DIR=str(tmp_path),
-        WATCHFLOOR_PRODUCTION="1",
-        WATCHFLOOR_SECRET_KEY="test-audit-integrity-" + "x" * 50,
-        WATCHFLOOR_ALLOWED_HOSTS="watchfloor.example",
-    )
-    env.update(extra)
-    return env
-
-
-def _deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "watchfloor.cli", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def _deploy_check(env: dict[str, str]):
+    return watchfloor("check", "--deploy", "--fail-level", "WARNING", env=env)
 
 
 @pytest.mark.slow
 def test_production_without_an_audit_key_fails_the_deploy_check(tmp_path):
-    done = _deploy_check(_production(tmp_path))
+    done = _deploy_check(_environment(tmp_path, WATCHFLOOR_AUDIT_KEY=""))
     assert done.returncode != 0
     assert "production needs an audit key kept outside the database" in done.stderr
     assert not (tmp_path / "audit_key").exists()
@@ -179,15 +153,12 @@ def test_production_with_a_key_and_a_place_for_heads_passes_the_deploy_check(tmp
     key_file.write_text("k" * 48 + "\n")
     key_file.chmod(0o600)
     data = tmp_path / "data"
+    with_key_file = {"WATCHFLOOR_AUDIT_KEY": "", "WATCHFLOOR_AUDIT_KEY_FILE": str(key_file)}
     done = _deploy_check(
-        _production(
-            data,
-            WATCHFLOOR_AUDIT_KEY_FILE=str(key_file),
-            WATCHFLOOR_AUDIT_HEAD_FILE=str(tmp_path / "heads.jsonl"),
-        )
+        _environment(data, **with_key_file, WATCHFLOOR_AUDIT_HEAD_FILE=str(tmp_path / "h.jsonl"))
     )
     assert done.returncode == 0, done.stderr
     # Without a place for heads, the warning fails a check run at WARNING level.
-    done = _deploy_check(_production(data, WATCHFLOOR_AUDIT_KEY_FILE=str(key_file)))
+    done = _deploy_check(_environment(data, **with_key_file))
     assert done.returncode != 0
     assert "watchfloor.W203" in done.stderr
