@@ -38,11 +38,11 @@ def housekeeping_sweep() -> str:
         heads = export_head(now=clock.now())
     finally:
         housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
-    published = sum(attempt.succeeded for attempt in heads)
-    return (
-        f"chased {len(chases)} partner requests; surges: {surges}; {reminders}; "
-        f"audit head published to {published} of {len(heads)} place(s) due"
-    )
+    summary = f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
+    if heads:
+        published = sum(attempt.succeeded for attempt in heads)
+        summary += f"; audit head published to {published} of {len(heads)} place(s) due"
+    return summary
 
 
 def ensure_housekeeping_scheduled() -> bool:
