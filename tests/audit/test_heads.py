@@ -302,3 +302,19 @@ def test_the_workers_housekeeping_publishes_the_head(keyed_log, export_places):
 def test_the_signed_head_reads_the_database_head(keyed_log):
     head = current_signed_head(keyring=keyring(KEY_A))
     assert head.sequence == 8 and head.hash == keyed_log[-1].hash
+
+
+def test_an_admin_reads_the_exports_and_cannot_change_them(admin_user, keyed_log, export_places):
+    from django.test import Client
+    from django.urls import reverse
+
+    _, receiver = export_places
+    receiver.status = 500
+    export_head(now=clock.now())
+    client = Client()
+    client.force_login(admin_user)
+
+    listing = client.get(reverse("admin:audit_auditheadexport_changelist"))
+
+    assert "the receiver answered HTTP 500" in listing.content.decode()
+    assert client.get(reverse("admin:audit_auditheadexport_add")).status_code == 403

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import stat
+import threading
 from io import StringIO
 
 import pytest
@@ -283,3 +284,21 @@ def test_outside_production_a_private_key_file_is_made_once_in_the_data_director
     assert first.signing_key == again.signing_key
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert repr(first.signing_key) == f"AuditKey({first.signing_key.key_id!r})"
+
+
+def test_processes_starting_together_share_one_development_key(tmp_path):
+    start = threading.Barrier(8)
+    rings = []
+
+    def read_key() -> None:
+        start.wait()
+        rings.append(keyring_from_environment({}, data_dir=tmp_path, production=False))
+
+    threads = [threading.Thread(target=read_key) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({ring.signing_key.key_id for ring in rings}) == 1
+    assert [path.name for path in tmp_path.iterdir()] == [DEVELOPMENT_KEY_FILE_NAME]
