@@ -318,3 +318,28 @@ def test_an_admin_reads_the_exports_and_cannot_change_them(admin_user, keyed_log
 
     assert "the receiver answered HTTP 500" in listing.content.decode()
     assert client.get(reverse("admin:audit_auditheadexport_add")).status_code == 403
+
+
+def test_a_scheduled_export_refuses_once_the_chain_lost_the_last_published_head(
+    keyed_log, export_places, caplog
+):
+    heads_file, receiver = export_places
+    export_head(now=clock.now())
+    truncate_after(5)
+    clock.advance(timedelta(hours=2))
+
+    refused = export_head(now=clock.now())
+
+    assert [a.succeeded for a in refused] == [False, False]
+    assert "no longer holds the head published at" in refused[0].error
+    assert "(#8)" in refused[0].error
+    assert "audit head not published" in caplog.text
+    assert len(heads_file.read_text().splitlines()) == 1 and len(receiver.bodies) == 1
+    # The operator publishes anyway, told why; the schedule then resumes from that head.
+    err = StringIO()
+    call_command("audit", "export-head", stdout=StringIO(), stderr=err)
+    assert "warning: the audit chain no longer holds the head published" in err.getvalue()
+    assert [head.sequence for head in parse_heads(heads_file.read_text())] == [8, 5]
+    record(1)
+    clock.advance(timedelta(hours=2))
+    assert [a.succeeded for a in export_head(now=clock.now())] == [True, True]

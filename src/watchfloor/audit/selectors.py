@@ -13,7 +13,7 @@ from watchfloor.audit.keys import (
     configured_keyring,
     keyed_start_message,
 )
-from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditHeadExport
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,27 @@ def _check_keyed_start(
         start - 1,
         f"the seal on the start of the keyed chain (#{start}) does not match: an unkeyed "
         f"event at or before #{start - 1} was changed, or the start was moved",
+    )
+
+
+def last_published_head_lost() -> str:
+    """Why the chain no longer holds the head last published from here ("" when it does).
+
+    A cheap check made before each scheduled export (one query, not a walk of the
+    chain): events removed from the end, or rewritten by someone holding the key, since
+    the last export. It reads the export log, which lives in the database too, so it is
+    an early alarm, not a proof: ``audit verify --expect-head`` against the published
+    copies is."""
+    last = AuditHeadExport.objects.filter(succeeded=True).order_by("-attempted_at", "-pk").first()
+    if last is None or last.sequence == 0:
+        return ""
+    if AuditEvent.objects.filter(sequence=last.sequence, hash=last.hash).exists():
+        return ""
+    return (
+        f"the audit chain no longer holds the head published at "
+        f"{last.attempted_at.isoformat()} (#{last.sequence}): events were removed or "
+        "rewritten since. Run `watchfloor audit verify --expect-head` against the published "
+        "heads"
     )
 
 

@@ -17,6 +17,7 @@ from watchfloor.audit.hashing import compute_event_hash, crisis_id_of, json_defa
 from watchfloor.audit.heads import current_signed_head
 from watchfloor.audit.keys import configured_keyring
 from watchfloor.audit.models import AuditChainHead, AuditEvent, AuditHeadExport, HeadDestination
+from watchfloor.audit.selectors import last_published_head_lost
 from watchfloor.core import clock
 
 if TYPE_CHECKING:
@@ -138,13 +139,29 @@ def _post_to_webhook(url: str, body: str) -> None:
         raise OSError(f"the receiver answered HTTP {response.status_code}")
 
 
+def _publish(destination: HeadDestination, target: str, body: str) -> str:
+    """Send one head to one place; the error, or "" when it got there."""
+    try:
+        if destination == HeadDestination.FILE:
+            _append_to_file(target, body)
+        else:
+            _post_to_webhook(target, body)
+    except (OSError, httpx.HTTPError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+        logger.warning("audit head not published to %s %s: %s", destination, target, error)
+        return error
+    return ""
+
+
 def export_head(*, now: datetime, only_due: bool = True) -> list[AuditHeadExport]:
     """Publish the signed head to each configured place where one is due (or to every
     place, ``only_due=False``); one row per attempt says what happened.
 
     Called by the worker's housekeeping every minute and by ``watchfloor audit
     export-head``. Not an audited action: an event would move the head it publishes.
-    One place failing never stops the other.
+    One place failing never stops the other. A scheduled export refuses, loudly, when
+    the chain no longer holds the head it last published (the command publishes anyway,
+    after saying so): a forged head should not reach the places meant to catch it.
     """
     places = [
         (destination, target)
@@ -155,17 +172,12 @@ def export_head(*, now: datetime, only_due: bool = True) -> list[AuditHeadExport
         return []
     head = current_signed_head(keyring=configured_keyring(), now=now)
     body = head.as_json()
+    lost = last_published_head_lost() if only_due else ""
+    if lost:
+        logger.error("audit head not published: %s", lost)
     attempts = []
     for destination, target in places:
-        error = ""
-        try:
-            if destination == HeadDestination.FILE:
-                _append_to_file(target, body)
-            else:
-                _post_to_webhook(target, body)
-        except (OSError, httpx.HTTPError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
-            logger.warning("audit head not published to %s %s: %s", destination, target, error)
+        error = lost[:ERROR_MAX] or _publish(destination, target, body)
         attempts.append(
             AuditHeadExport.objects.create(
                 destination=destination,

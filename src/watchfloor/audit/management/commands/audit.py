@@ -12,7 +12,7 @@ from watchfloor.audit.heads import (
     parse_heads,
 )
 from watchfloor.audit.keys import configured_keyring
-from watchfloor.audit.selectors import verify_chain
+from watchfloor.audit.selectors import last_published_head_lost, verify_chain
 from watchfloor.audit.services import export_head, head_destinations
 from watchfloor.core import clock
 from watchfloor.core.preparation import PreparesDatabase
@@ -96,6 +96,11 @@ class Command(PreparesDatabase, BaseCommand):
                 "no place to publish audit heads: set WATCHFLOOR_AUDIT_HEAD_FILE and/or "
                 "WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL"
             )
+        lost = last_published_head_lost()
+        if lost:
+            # The operator's way past a refused scheduled export (after a restore from a
+            # backup, say): said out loud, and published all the same.
+            self.stderr.write(f"warning: {lost}; publishing the current head anyway")
         attempts = export_head(now=clock.now(), only_due=False)
         for attempt in attempts:
             outcome = "published" if attempt.succeeded else f"FAILED ({attempt.error})"
