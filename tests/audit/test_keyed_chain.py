@@ -115,6 +115,13 @@ def test_recomputing_with_a_guessed_key_under_the_real_key_id_is_caught(keyed_lo
     assert "altered" in report.problem
 
 
+@pytest.mark.parametrize("column", ["hash", "key_id"])
+def test_text_that_is_not_ascii_in_a_digest_column_is_a_change_not_a_crash(keyed_log, column):
+    run_sql(f"UPDATE audit_auditevent SET {column} = %s WHERE sequence = 4", ["é" * 16])  # noqa: S608
+    report = verify_chain()
+    assert not report.ok and report.broken_at_sequence == 4
+
+
 def test_deleting_the_head_row_makes_every_event_need_a_key_and_is_reported(keyed_log):
     run_sql("DELETE FROM audit_auditchainhead", [])
     report = verify_chain()

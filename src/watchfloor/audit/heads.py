@@ -15,7 +15,6 @@ from the honest heads published before it.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from watchfloor.audit.hashing import canonical_json
-from watchfloor.audit.keys import AuditKey, AuditKeyring, UnknownAuditKey
+from watchfloor.audit.keys import AuditKey, AuditKeyring, UnknownAuditKey, same_digest
 from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from watchfloor.audit.selectors import ChainReport
 from watchfloor.core import clock
@@ -162,7 +161,7 @@ def check_signatures(heads: list[SignedHead], *, keyring: AuditKeyring) -> None:
             key = keyring.find(head.key_id)
         except UnknownAuditKey as unknown:
             raise HeadFileError(f"line {head.line}: the head was {unknown}") from None
-        if not hmac.compare_digest(_signature(key, head.signed_fields()), head.signature):
+        if not same_digest(_signature(key, head.signed_fields()), head.signature):
             raise HeadFileError(
                 f"line {head.line}: the head's signature does not match its content (the "
                 "head was altered after it was signed)"
@@ -205,7 +204,7 @@ def compare_with_heads(heads: list[SignedHead], *, chain: ChainReport) -> HeadsR
                 f"events #{chain.events_checked + 1} to #{head.sequence} were removed",
             )
         found = hashes.get(head.sequence, GENESIS_HASH)
-        if not hmac.compare_digest(found, head.hash):
+        if not same_digest(found, head.hash):
             return HeadsReport(
                 False,
                 checked,

@@ -65,6 +65,12 @@ class AuditKey:
         return hmac.new(self.secret, message.encode(), hashlib.sha256).hexdigest()
 
 
+def same_digest(expected: str, found: str) -> bool:
+    """Compare in constant time; as bytes, so text a writer put in the database (or a
+    heads file) that is not ASCII is simply different, not an error."""
+    return hmac.compare_digest(expected.encode(), found.encode())
+
+
 def key_id_of(secret: bytes) -> str:
     return hmac.new(secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:KEY_ID_LENGTH]
 
@@ -90,7 +96,7 @@ class AuditKeyring:
 
     def find(self, key_id: str) -> AuditKey:
         for key in self.keys:
-            if hmac.compare_digest(key.key_id, key_id):
+            if key.key_id == key_id:  # ids are not secret
                 return key
         raise UnknownAuditKey(key_id, self.key_ids)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from watchfloor.audit.hashing import crisis_id_of, hash_of_event
@@ -12,6 +11,7 @@ from watchfloor.audit.keys import (
     UnknownAuditKey,
     configured_keyring,
     keyed_start_message,
+    same_digest,
 )
 from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditHeadExport
 
@@ -70,7 +70,7 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
                 checked, False, event.sequence, f"the event was {unknown}", missing_key=True
             )
         recomputed = hash_of_event(event, previous_hash=event.previous_hash, key=key)
-        if not hmac.compare_digest(recomputed, event.hash):
+        if not same_digest(recomputed, event.hash):
             return ChainReport(
                 checked,
                 False,
@@ -158,7 +158,7 @@ def _check_keyed_start(
             missing_key=True,
         )
     expected = key.sign(keyed_start_message(sequence=start, previous_hash=previous_hash))
-    if hmac.compare_digest(expected, head.keyed_from_seal):
+    if same_digest(expected, head.keyed_from_seal):
         return None
     return ChainReport(
         max(checked - 1, 0),

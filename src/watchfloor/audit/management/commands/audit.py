@@ -67,7 +67,8 @@ class Command(PreparesDatabase, BaseCommand):
         if report.missing_key:
             raise CommandError(
                 f"cannot verify the audit chain from event #{report.broken_at_sequence}: "
-                f"{report.problem} ({report.events_checked} events verified before it)"
+                f"{report.problem} ({report.events_checked} events verified before it; if "
+                "every key this installation used is configured, the key id was altered)"
             )
         if not report.ok:
             raise CommandError(
