@@ -101,7 +101,9 @@ class AuditKeyring:
         raise UnknownAuditKey(key_id, self.key_ids)
 
 
-def keyring_from_text(text: str, *, source: str, **details: object) -> AuditKeyring:
+def keyring_from_text(
+    text: str, *, source: str, path: Path | None = None, is_development_key: bool = False
+) -> AuditKeyring:
     secrets_in_order = text.split()
     if not secrets_in_order:
         raise ImproperlyConfigured(f"{source} holds no audit key")
@@ -118,7 +120,7 @@ def keyring_from_text(text: str, *, source: str, **details: object) -> AuditKeyr
     )
     if len({key.key_id for key in keys}) != len(keys):
         raise ImproperlyConfigured(f"{source} names the same audit key twice")
-    return AuditKeyring(keys=keys, source=source, **details)  # type: ignore[arg-type]
+    return AuditKeyring(keys=keys, source=source, path=path, is_development_key=is_development_key)
 
 
 def _development_key_file(data_dir: Path) -> Path:
