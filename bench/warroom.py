@@ -47,9 +47,11 @@ MARKETS = ["JP", "KR", "TW", "HK", "TH", "ID", "VN", "PH", "SG", "AU"]
 
 def _chain_events(rows: list[dict]) -> None:
     """Append audit events exactly as ``audit.services.record_event`` would, in bulk."""
+    from watchfloor.audit.hashing import compute_event_hash, crisis_id_of
+    from watchfloor.audit.keys import configured_keyring
     from watchfloor.audit.models import AuditChainHead, AuditEvent
-    from watchfloor.audit.services import compute_event_hash, crisis_id_of
 
+    key = configured_keyring().signing_key
     head = AuditChainHead.objects.get(pk=1)
     sequence, previous = head.last_sequence, head.last_hash
     events = []
@@ -66,6 +68,7 @@ def _chain_events(rows: list[dict]) -> None:
             object_id=row["object_id"],
             escalation_id=row.get("escalation_id"),
             data=row["data"],
+            key=key,
         )
         events.append(
             AuditEvent(
@@ -81,6 +84,7 @@ def _chain_events(rows: list[dict]) -> None:
                 data=row["data"],
                 previous_hash=previous,
                 hash=digest,
+                key_id=key.key_id,
             )
         )
         previous = digest

@@ -15,6 +15,9 @@ from the environment:
 - ``WATCHFLOOR_EMAIL_URL`` (or Django's ``EMAIL_HOST`` …), ``WATCHFLOOR_EMAIL_FROM`` and
   ``WATCHFLOOR_PUBLIC_URL``: outbound email and the links in it (docs/notifications.md).
 - ``WATCHFLOOR_OIDC_*``: single sign-on with OpenID Connect (docs/security.md).
+- ``WATCHFLOOR_AUDIT_KEY`` or ``WATCHFLOOR_AUDIT_KEY_FILE`` (required in production) and
+  ``WATCHFLOOR_AUDIT_HEAD_*``: the audit log's key and where its signed heads are
+  published (docs/security.md, "The audit log").
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from watchfloor.audit.keys import keyring_from_environment
 from watchfloor.notify.email_config import email_settings
 from watchfloor.people.sso.config import sso_config_from_environment
 
@@ -52,6 +56,12 @@ if PRODUCTION:
     SECRET_KEY = os.environ["WATCHFLOOR_SECRET_KEY"]
 else:
     SECRET_KEY = os.environ.get("WATCHFLOOR_SECRET_KEY") or _local_secret_key()
+
+# The audit chain's HMAC key (audit.keys): from the environment or a file in production;
+# elsewhere, without either, a per-installation key file in the data directory.
+WATCHFLOOR_AUDIT_KEYRING = keyring_from_environment(
+    os.environ, data_dir=DATA_DIR, production=PRODUCTION
+)
 
 ALLOWED_HOSTS = [
     host.strip()
@@ -422,3 +432,13 @@ if WATCHFLOOR_SSO is not None:
     ]
 # The login page's "Sign in with …" (nothing when single sign-on is off).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.context.single_sign_on")
+
+
+# ---------------------------------------------------------------- the audit log
+# Publishing the audit chain's signed head (docs/security.md, "The audit log"): the
+# worker's housekeeping appends one JSON line to WATCHFLOOR_AUDIT_HEAD_FILE and/or POSTs it
+# to WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL every WATCHFLOOR_AUDIT_HEAD_EVERY_MINUTES (default
+# 60). Both belong somewhere a database writer cannot reach.
+WATCHFLOOR_AUDIT_HEAD_FILE = os.environ.get("WATCHFLOOR_AUDIT_HEAD_FILE", "").strip()
+WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL = os.environ.get("WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL", "").strip()
+WATCHFLOOR_AUDIT_HEAD_EVERY = timedelta(minutes=_env_int("WATCHFLOOR_AUDIT_HEAD_EVERY_MINUTES", 60))

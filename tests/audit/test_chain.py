@@ -14,9 +14,11 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from watchfloor.audit.events import AuditAction
+from watchfloor.audit.hashing import compute_event_hash
+from watchfloor.audit.keys import configured_keyring
 from watchfloor.audit.models import GENESIS_HASH, AppendOnlyError, AuditChainHead, AuditEvent
 from watchfloor.audit.selectors import verify_chain
-from watchfloor.audit.services import compute_event_hash, record_event
+from watchfloor.audit.services import record_event
 from watchfloor.escalations.models import Status
 from watchfloor.escalations.services import transition_escalation
 
@@ -114,6 +116,7 @@ def test_altering_any_recorded_column_is_found(column, value, busy_log):
 
 
 def test_rehashing_an_altered_event_breaks_the_link_to_the_next(busy_log):
+    """Even with the audit key, rewriting one event breaks the link from the next."""
     target = _middle(busy_log)
     forged_data = {"from": "new", "to": "closed", "reason": "forged"}
     forged_hash = compute_event_hash(
@@ -127,6 +130,7 @@ def test_rehashing_an_altered_event_breaks_the_link_to_the_next(busy_log):
         object_id=target.object_id,
         escalation_id=target.escalation_id,
         data=forged_data,
+        key=configured_keyring().signing_key,
     )
     _run(
         "UPDATE audit_auditevent SET data = %s, hash = %s WHERE sequence = %s",

@@ -41,6 +41,7 @@ def _environment(data_dir: Path, **extra: str) -> dict[str, str]:
         WATCHFLOOR_PRODUCTION="1",
         WATCHFLOOR_SECRET_KEY="test-deploy-" + "x" * 50,
         WATCHFLOOR_ALLOWED_HOSTS="127.0.0.1",
+        WATCHFLOOR_AUDIT_KEY="test-deploy-audit-" + "k" * 40,
     )
     env.update(extra)
     return env

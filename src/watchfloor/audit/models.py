@@ -2,7 +2,9 @@
 
 Each event stores the hash of the previous one, so changing or removing any event
 breaks every hash after it; ``watchfloor audit verify`` finds the first break. The
-application never updates or deletes an event: the model and its queryset refuse.
+hashes are HMACs with a key kept outside the database (``audit.keys``), so someone who
+can write the database cannot recompute them. The application never updates or deletes
+an event: the model and its queryset refuse.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # The id of the audit key whose HMAC ``hash`` is; empty for the events recorded
+    # before the chain was keyed (plain SHA-256, see AuditChainHead.keyed_from_sequence).
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -89,6 +94,46 @@ class AuditChainHead(models.Model):
 
     last_sequence = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The first event whose hash is keyed. A database made before keying has unkeyed
+    # events before it; the upgrade sealed this number together with the hash of the
+    # last unkeyed event (an HMAC, ``keys.keyed_start_message``), so neither can be
+    # moved or rewritten without the key. From 1 (a chain keyed from the start) there
+    # is nothing to seal: every event must be keyed.
+    keyed_from_sequence = models.PositiveBigIntegerField(default=1)
+    keyed_from_key_id = models.CharField(max_length=32, blank=True, default="")
+    keyed_from_seal = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"audit chain head at #{self.last_sequence}"
+
+
+class HeadDestination(models.TextChoices):
+    FILE = "file", "File"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class AuditHeadExport(models.Model):
+    """One attempt to publish the signed chain head to a place outside the database.
+
+    Kept to know when the next export is due and to show what failed; it is not
+    evidence of anything (the published copies are).
+    """
+
+    destination = models.CharField(max_length=16, choices=HeadDestination.choices)
+    target = models.CharField(max_length=500)
+    attempted_at = models.DateTimeField()
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    succeeded = models.BooleanField()
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["destination", "succeeded", "attempted_at"], name="audit_head_export_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        outcome = "published" if self.succeeded else "failed"
+        return f"audit head #{self.sequence} {outcome} to {self.destination} {self.target}"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+import logging
+import os
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from django.conf import settings
 from django.db import models, transaction
 
 from watchfloor.audit.events import AuditAction
-from watchfloor.audit.models import AuditChainHead, AuditEvent
+from watchfloor.audit.hashing import compute_event_hash, crisis_id_of, json_default
+from watchfloor.audit.heads import current_signed_head
+from watchfloor.audit.keys import configured_keyring
+from watchfloor.audit.models import AuditChainHead, AuditEvent, AuditHeadExport, HeadDestination
+from watchfloor.audit.selectors import last_published_head_lost
 from watchfloor.core import clock
 
 if TYPE_CHECKING:
@@ -19,58 +25,7 @@ if TYPE_CHECKING:
     # actor's key and name.
     from django.contrib.auth.base_user import AbstractBaseUser as User
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, models.Model):
-        return value.pk
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value)
-    raise TypeError(f"cannot put {type(value).__name__} into an audit event")
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def compute_event_hash(
-    *,
-    previous_hash: str,
-    sequence: int,
-    occurred_at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    escalation_id: int | None,
-    data: Any,
-) -> str:
-    payload = canonical_json(
-        {
-            "sequence": sequence,
-            "occurred_at": occurred_at.isoformat(),
-            "actor_id": actor_id,
-            "actor_label": actor_label,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "escalation_id": escalation_id,
-            "data": data,
-        }
-    )
-    return hashlib.sha256((previous_hash + payload).encode()).hexdigest()
-
-
-def crisis_id_of(data: Any) -> int | None:
-    """The crisis an event's data names (``crisis_id``), if any."""
-    value = data.get("crisis_id") if isinstance(data, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+logger = logging.getLogger(__name__)
 
 
 def record_event(
@@ -90,8 +45,10 @@ def record_event(
     if not connection.in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change it records")
     # Round-trip through JSON so what is hashed is exactly what is stored.
-    clean_data = json.loads(json.dumps(data or {}, default=_json_default))
-    # The migration creates the head; a database flushed by tests needs it back.
+    clean_data = json.loads(json.dumps(data or {}, default=json_default))
+    key = configured_keyring().signing_key
+    # The migration creates the head; a database flushed by tests needs it back (keyed
+    # from the first event, the model's default).
     AuditChainHead.objects.get_or_create(pk=1)
     head = AuditChainHead.objects.select_for_update().get(pk=1)
     occurred_at = clock.now()
@@ -112,6 +69,7 @@ def record_event(
         object_id=object_id,
         escalation_id=escalation_id,
         data=clean_data,
+        key=key,
     )
     event = AuditEvent.objects.create(
         sequence=sequence,
@@ -126,6 +84,109 @@ def record_event(
         data=clean_data,
         previous_hash=head.last_hash,
         hash=event_hash,
+        key_id=key.key_id,
     )
     AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=event_hash)
     return event
+
+
+# ---------------------------------------------------------------- publishing the head
+
+# A failed export is tried again on a later sweep, but not more often than this.
+RETRY_FAILED_EXPORT_AFTER = timedelta(minutes=5)
+EXPORT_TIMEOUT_SECONDS = 10.0
+ERROR_MAX = 500
+
+
+def head_destinations() -> list[tuple[HeadDestination, str]]:
+    """Where the settings say to publish heads (none when neither is set)."""
+    places = []
+    if settings.WATCHFLOOR_AUDIT_HEAD_FILE:
+        places.append((HeadDestination.FILE, settings.WATCHFLOOR_AUDIT_HEAD_FILE))
+    if settings.WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL:
+        places.append((HeadDestination.WEBHOOK, settings.WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL))
+    return places
+
+
+def _is_due(destination: HeadDestination, target: str, *, now: datetime) -> bool:
+    attempts = AuditHeadExport.objects.filter(destination=destination, target=target)
+    published_lately = attempts.filter(
+        succeeded=True, attempted_at__gt=now - settings.WATCHFLOOR_AUDIT_HEAD_EVERY
+    ).exists()
+    retry_after = min(RETRY_FAILED_EXPORT_AFTER, settings.WATCHFLOOR_AUDIT_HEAD_EVERY)
+    tried_lately = attempts.filter(attempted_at__gt=now - retry_after).exists()
+    return not published_lately and not tried_lately
+
+
+def _append_to_file(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _post_to_webhook(url: str, body: str) -> None:
+    # The URL comes from the operator's settings, not from users. The receiver's answer
+    # is not kept: only whether it took the head.
+    response = httpx.post(
+        url,
+        content=body.encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "Watchfloor-Audit/1"},
+        timeout=EXPORT_TIMEOUT_SECONDS,
+        follow_redirects=False,
+    )
+    if not response.is_success:
+        raise OSError(f"the receiver answered HTTP {response.status_code}")
+
+
+def _publish(destination: HeadDestination, target: str, body: str) -> str:
+    """Send one head to one place; the error, or "" when it got there."""
+    try:
+        if destination == HeadDestination.FILE:
+            _append_to_file(target, body)
+        else:
+            _post_to_webhook(target, body)
+    except (OSError, httpx.HTTPError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+        logger.warning("audit head not published to %s %s: %s", destination, target, error)
+        return error
+    return ""
+
+
+def export_head(*, now: datetime, only_due: bool = True) -> list[AuditHeadExport]:
+    """Publish the signed head to each configured place where one is due (or to every
+    place, ``only_due=False``); one row per attempt says what happened.
+
+    Called by the worker's housekeeping every minute and by ``watchfloor audit
+    export-head``. Not an audited action: an event would move the head it publishes.
+    One place failing never stops the other. A scheduled export refuses, loudly, when
+    the chain no longer holds the head it last published (the command publishes anyway,
+    after saying so): a forged head should not reach the places meant to catch it.
+    """
+    places = [
+        (destination, target)
+        for destination, target in head_destinations()
+        if not only_due or _is_due(destination, target, now=now)
+    ]
+    if not places:
+        return []
+    head = current_signed_head(keyring=configured_keyring(), now=now)
+    body = head.as_json()
+    lost = last_published_head_lost() if only_due else ""
+    if lost:
+        logger.error("audit head not published: %s", lost)
+    attempts = []
+    for destination, target in places:
+        error = lost[:ERROR_MAX] or _publish(destination, target, body)
+        attempts.append(
+            AuditHeadExport.objects.create(
+                destination=destination,
+                target=target[:500],
+                attempted_at=now,
+                sequence=head.sequence,
+                hash=head.hash,
+                succeeded=not error,
+                error=error,
+            )
+        )
+    return attempts

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django_tasks import task
 
+from watchfloor.audit.services import export_head
 from watchfloor.coordination.services import chase_overdue_requests
 from watchfloor.core import clock
 from watchfloor.crises.tasks import send_sitrep_reminders
@@ -24,18 +25,24 @@ HOUSEKEEPING_EVERY = timedelta(minutes=1)
 @task()
 def housekeeping_sweep() -> str:
     """Chase unanswered partner requests, drain reactions whose own task was lost, end
-    surges whose rate has fallen, wake snoozed clusters and remind crisis commanders of
-    sitreps due. It schedules its own next run, so one chain of rows keeps it going
-    across restarts; each step is safe to repeat."""
+    surges whose rate has fallen, wake snoozed clusters, remind crisis commanders of
+    sitreps due and publish the audit chain's signed head where one is due. It
+    schedules its own next run, so one chain of rows keeps it going across restarts;
+    each step is safe to repeat."""
     try:
         chases = chase_overdue_requests(now=clock.now())
         # Only batches whose own reaction task was lost: fresh ones are that task's.
         drain(worker="housekeeping", older_than=HOUSEKEEPING_EVERY)
         surges = check_all()
         reminders = send_sitrep_reminders.call()
+        heads = export_head(now=clock.now())
     finally:
         housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
-    return f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
+    summary = f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
+    if heads:
+        published = sum(attempt.succeeded for attempt in heads)
+        summary += f"; audit head published to {published} of {len(heads)} place(s) due"
+    return summary
 
 
 def ensure_housekeeping_scheduled() -> bool:
