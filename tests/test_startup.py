@@ -27,3 +27,25 @@ def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
+
+
+def test_processes_starting_together_share_one_complete_secret(tmp_path):
+    """Eight processes make the per-installation secret files at once: every one reads
+    the same, complete secret (never an empty or half-written file)."""
+    script = (
+        "import sys; from pathlib import Path; "
+        "from watchfloor.core.secret_files import ensure_secret_file; "
+        "print(ensure_secret_file(Path(sys.argv[1]), nbytes=50).read_text().strip())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    target = tmp_path / "data" / "secret_key"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(target)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    secrets = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert len(secrets) == 1 and len(secrets.pop()) >= 60
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in target.parent.iterdir()] == ["secret_key"]  # no drafts left

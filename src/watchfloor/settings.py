@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 
 from watchfloor.audit.keys import keyring_from_environment
+from watchfloor.core.secret_files import ensure_secret_file
 from watchfloor.notify.email_config import email_settings
 from watchfloor.people.sso.config import sso_config_from_environment
 
@@ -43,13 +43,9 @@ DEBUG = os.environ.get("WATCHFLOOR_DEBUG", "") == "1" and not PRODUCTION
 
 
 def _local_secret_key() -> str:
-    """A per-installation secret kept in the data directory, so sessions survive restarts."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    """A per-installation secret kept in the data directory, so sessions survive restarts
+    (the same for processes starting together on a fresh directory)."""
+    return ensure_secret_file(DATA_DIR / "secret_key", nbytes=50).read_text().strip()
 
 
 if PRODUCTION:

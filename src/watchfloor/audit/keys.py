@@ -20,17 +20,15 @@ whoever can read that directory.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+from watchfloor.core.secret_files import ensure_secret_file
 
 KEY_VARIABLE = "WATCHFLOOR_AUDIT_KEY"
 KEY_FILE_VARIABLE = "WATCHFLOOR_AUDIT_KEY_FILE"
@@ -124,23 +122,9 @@ def keyring_from_text(
 
 
 def _development_key_file(data_dir: Path) -> Path:
-    """The per-installation key, made once like the secret key (readable by its owner only).
-
-    Written beside its final name and linked into place, so processes starting together
-    (test workers, a server and a worker) all read the same complete key."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / DEVELOPMENT_KEY_FILE_NAME
-    if key_file.exists():
-        return key_file
-    descriptor, draft = tempfile.mkstemp(dir=data_dir, prefix=".audit_key.")
-    try:
-        with os.fdopen(descriptor, "w") as handle:  # mkstemp makes it mode 600
-            handle.write(secrets.token_urlsafe(48) + "\n")
-        with contextlib.suppress(FileExistsError):  # another process was first: use its key
-            os.link(draft, key_file)
-    finally:
-        os.unlink(draft)
-    return key_file
+    """The per-installation key, made once like the secret key (readable by its owner
+    only, and the same for processes starting together: see core.secret_files)."""
+    return ensure_secret_file(data_dir / DEVELOPMENT_KEY_FILE_NAME, nbytes=48)
 
 
 def keyring_from_environment(
