@@ -281,6 +281,15 @@ EMAIL_FILE_PATH = _email.file_path
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
 WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# Outbound requests (webhooks, connectors) refuse hosts that resolve to internal addresses
+# (loopback, private, link-local …; docs/security.md, "Outbound requests"), except the
+# names listed here, comma-separated, matched exactly against the URL's host.
+WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [
+    host.strip().lower().rstrip(".")
+    for host in os.environ.get("WATCHFLOOR_OUTBOUND_ALLOW_HOSTS", "").split(",")
+    if host.strip()
+]
+
 
 # ---------------------------------------------------------------- authentication and sessions
 # docs/security.md, "Authentication and sessions". Failed sign-ins are throttled per account
