@@ -264,6 +264,15 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Each worker beats every WATCHFLOOR_WORKER_HEARTBEAT_SECONDS; a task whose worker has
+# been silent for WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS is queued again (docs/security.md,
+# "The worker").
+WATCHFLOOR_WORKER_HEARTBEAT_SECONDS = float(
+    os.environ.get("WATCHFLOOR_WORKER_HEARTBEAT_SECONDS", "10")
+)
+WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS = float(
+    os.environ.get("WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS", "60")
+)
 
 # Email (docs/notifications.md): WATCHFLOOR_EMAIL_URL or Django's EMAIL_* variables; with
 # neither, SMTP on localhost in production and files under <data dir>/outbox elsewhere.
