@@ -298,6 +298,9 @@ WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [
     for host in os.environ.get("WATCHFLOOR_OUTBOUND_ALLOW_HOSTS", "").split(",")
     if host.strip()
 ]
+# Certificate authorities trusted for https receivers besides the public ones (a file of
+# PEM certificates: a company CA for a receiver on the internal network).
+WATCHFLOOR_OUTBOUND_CA_BUNDLE = os.environ.get("WATCHFLOOR_OUTBOUND_CA_BUNDLE", "")
 
 
 # ---------------------------------------------------------------- authentication and sessions

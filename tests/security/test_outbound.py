@@ -11,13 +11,17 @@ on this machine, started by the test.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -173,6 +177,7 @@ class Receiver:
     answer_status: int = 200
     answer_body: bytes = b"ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
+    ca_file: str = ""
 
 
 @pytest.fixture
@@ -324,3 +329,130 @@ def test_transport_refusal_is_final_not_retried(catalog):
     )
     assert result.outcome == AttemptOutcome.REJECTED and not result.retryable
     assert "metadata" in result.error
+
+
+# ---------------------------------------------------------------- https through the pin
+
+
+def _certificate_authority(folder: Path, server_name: str) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a certificate it signed for ``server_name``: files
+    (ca.pem, server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def certificate(subject, issuer, public_key, signing_key, *, ca: bool, names=()):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if names:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(name) for name in names]),
+                critical=False,
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(
+        "Watchfloor test CA", "Watchfloor test CA", ca_key.public_key(), ca_key, ca=True
+    )
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = certificate(
+        server_name,
+        "Watchfloor test CA",
+        server_key.public_key(),
+        ca_key,
+        ca=False,
+        names=[server_name],
+    )
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(server.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
+@pytest.fixture
+def https_receiver(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[Receiver, list[str]]]:
+    """An https server on 127.0.0.1 with a certificate for hooks.watchfloor.test only;
+    yields the receiver and the server names (SNI) clients asked for."""
+    ca_file, certificate, key = _certificate_authority(tmp_path, "hooks.watchfloor.test")
+    asked_for: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    context.sni_callback = lambda sock, name, ctx: asked_for.append(name or "")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            receiver.requests.append({"path": self.path, "headers": dict(self.headers)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    receiver.port = server.server_address[1]
+    receiver.requests.clear()
+    receiver.ca_file = str(ca_file)
+    try:
+        yield receiver, asked_for
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _pinned_to_this_machine(name: str, port: int) -> OutboundTarget:
+    return OutboundTarget(
+        url=f"https://{name}:{port}/hook",
+        scheme="https",
+        host=name,
+        port=port,
+        addresses=(ip_address("127.0.0.1"),),
+        allow_listed=True,
+    )
+
+
+def test_https_through_the_pin_asks_for_and_verifies_the_name(settings, https_receiver):
+    receiver, asked_for = https_receiver
+    settings.WATCHFLOOR_OUTBOUND_CA_BUNDLE = receiver.ca_file
+    target = _pinned_to_this_machine("hooks.watchfloor.test", receiver.port)
+    response = netpolicy.post_pinned(target, content=b"{}", headers={}, timeout=5)
+    assert response.status_code == 204
+    assert asked_for == ["hooks.watchfloor.test"]
+    assert receiver.requests[0]["headers"]["Host"] == f"hooks.watchfloor.test:{receiver.port}"
+
+
+def test_https_through_the_pin_refuses_a_certificate_for_another_name(settings, https_receiver):
+    receiver, _ = https_receiver
+    settings.WATCHFLOOR_OUTBOUND_CA_BUNDLE = receiver.ca_file
+    target = _pinned_to_this_machine("other.watchfloor.test", receiver.port)
+    with pytest.raises(httpx.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|hostname"):
+        netpolicy.post_pinned(target, content=b"{}", headers={}, timeout=5)
+    assert receiver.requests == []
+
+
+def test_https_without_the_company_ca_is_refused(https_receiver):
+    receiver, _ = https_receiver
+    target = _pinned_to_this_machine("hooks.watchfloor.test", receiver.port)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        netpolicy.post_pinned(target, content=b"{}", headers={}, timeout=5)

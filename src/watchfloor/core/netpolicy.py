@@ -20,7 +20,9 @@ TLS server name (SNI) and the certificate check use the name (httpx's ``sni_host
 extension). So a name that resolves to a public address when checked and to
 ``127.0.0.1`` a moment later (DNS rebinding) still reaches the public address. Proxies
 from the environment are not used (a proxy would resolve the name itself), redirects are
-not followed, and at most :data:`MAX_RESPONSE_BYTES` of the answer are read.
+not followed, and at most :data:`MAX_RESPONSE_BYTES` of the answer are read. Certificates
+are checked against the public authorities, and ``WATCHFLOOR_OUTBOUND_CA_BUNDLE`` when
+set.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -216,6 +219,17 @@ def check_outbound_url(url: str, *, field: str = "url") -> OutboundTarget:
     )
 
 
+def tls_verification() -> ssl.SSLContext:
+    """The certificate authorities trusted for https receivers: the public ones (certifi),
+    plus ``WATCHFLOOR_OUTBOUND_CA_BUNDLE`` when set (a company CA for an allow-listed
+    receiver on the internal network). Certificates are always checked."""
+    context = httpx.create_ssl_context()
+    bundle = getattr(settings, "WATCHFLOOR_OUTBOUND_CA_BUNDLE", "")
+    if bundle:
+        context.load_verify_locations(cafile=str(bundle))
+    return context
+
+
 def _pinned_url(target: OutboundTarget) -> httpx.URL:
     return httpx.URL(target.url).copy_with(host=str(target.pinned_address), port=target.port)
 
@@ -241,7 +255,10 @@ def post_pinned(
     request_headers = {**headers, "Host": _host_header(target), "Accept-Encoding": "identity"}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     with httpx.Client(
-        timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        verify=tls_verification(),
     ) as client:
         request = client.build_request(
             "POST",
