@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
@@ -153,7 +154,7 @@ def drain(
             break
         report.passes += 1
         lease = Heartbeat(
-            lambda rows=rows: _renew(rows, claimer),
+            partial(_renew, rows, claimer),
             interval=CLAIM_RENEW_EVERY.total_seconds(),
             name=f"reactions-lease-{claimer}",
         )
