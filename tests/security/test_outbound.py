@@ -11,6 +11,7 @@ on this machine, started by the test.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ssl
 import threading
 from collections.abc import Iterator
@@ -456,3 +457,55 @@ def test_https_without_the_company_ca_is_refused(https_receiver):
     target = _pinned_to_this_machine("hooks.watchfloor.test", receiver.port)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         netpolicy.post_pinned(target, content=b"{}", headers={}, timeout=5)
+
+
+def test_answers_recorded_before_are_moved_out_of_what_leads_read(catalog):
+    """Attempts recorded by the older version carry the answer in ``error``; the
+    migration moves it to the excerpt, and the timeline reads old audit events without it."""
+    from django.apps import apps
+
+    from watchfloor.core import clock
+    from watchfloor.notify.models import DeliveryAttempt, Notification
+    from watchfloor.notify.timeline import DESCRIBERS
+
+    migration = importlib.import_module(
+        "watchfloor.notify.migrations.0002_attempt_response_excerpt"
+    )
+    now = clock.now()
+    notification = Notification.objects.create(
+        target="channel: war-room",
+        reason="test",
+        kind="webhook",
+        max_attempts=3,
+        created_at=now,
+        status="failed",
+        last_error=f"HTTP 500: {CANARY}",
+    )
+    old = DeliveryAttempt.objects.create(
+        notification=notification,
+        number=1,
+        started_at=now,
+        finished_at=now,
+        outcome="rejected",
+        status_code=500,
+        error=f"HTTP 500: \x1b{CANARY}\n (redirect to http://10.0.0.1/ not followed)",
+    )
+    kept = DeliveryAttempt.objects.create(
+        notification=notification,
+        number=2,
+        started_at=now,
+        finished_at=now,
+        outcome="failed",
+        error="ConnectError: [Errno 111] Connection refused",
+    )
+    migration.separate_answers(apps, None)
+    old.refresh_from_db()
+    kept.refresh_from_db()
+    notification.refresh_from_db()
+    assert old.error == "HTTP 500"
+    assert old.response_excerpt.startswith(CANARY) and "\x1b" not in old.response_excerpt
+    assert kept.error == "ConnectError: [Errno 111] Connection refused"
+    assert notification.last_error == "HTTP 500"
+
+    _, detail = DESCRIBERS["notify.delivery_failed"]({"error": f"HTTP 404: {CANARY}"})
+    assert detail == "HTTP 404"

@@ -9,6 +9,7 @@ loudly (the delivery is then recovered by the worker, see ``resume_overdue_work`
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import time
 from dataclasses import dataclass
@@ -45,6 +46,16 @@ class SendResult:
     @property
     def delivered(self) -> bool:
         return self.outcome == AttemptOutcome.DELIVERED
+
+
+# Before answers were kept apart, a refusal's error read "HTTP 500: <the answer>".
+_ERROR_WITH_ANSWER = re.compile(r"^(HTTP \d{3}): .*$", re.DOTALL)
+
+
+def without_receiver_answer(error: str) -> str:
+    """``error`` without a receiver's answer that an older version wrote into it (the
+    audit events of that time cannot change; their readers see the status alone)."""
+    return _ERROR_WITH_ANSWER.sub(r"\1", error or "")
 
 
 def _elapsed_ms(started: float) -> int:
