@@ -273,6 +273,16 @@ def test_https_keeps_the_name_for_the_server_name_and_certificate(receiver):
     )
     assert str(netpolicy._pinned_url(target)) == "https://203.0.113.9/hook"
     assert netpolicy._host_header(target) == "hooks.example.com"
+    over_ipv6 = OutboundTarget(
+        url="https://hooks.example.com:8443/hook",
+        scheme="https",
+        host="hooks.example.com",
+        port=8443,
+        addresses=(ip_address("2001:4860:4860::8888"),),
+        allow_listed=False,
+    )
+    assert str(netpolicy._pinned_url(over_ipv6)) == "https://[2001:4860:4860::8888]:8443/hook"
+    assert netpolicy._host_header(over_ipv6) == "hooks.example.com:8443"
 
 
 def test_only_a_capped_part_of_the_answer_is_read(settings, receiver):
