@@ -270,6 +270,15 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Each worker beats every WATCHFLOOR_WORKER_HEARTBEAT_SECONDS; a task whose worker has
+# been silent for WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS is queued again (docs/security.md,
+# "The worker").
+WATCHFLOOR_WORKER_HEARTBEAT_SECONDS = float(
+    os.environ.get("WATCHFLOOR_WORKER_HEARTBEAT_SECONDS", "10")
+)
+WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS = float(
+    os.environ.get("WATCHFLOOR_WORKER_DEAD_AFTER_SECONDS", "60")
+)
 
 # Email (docs/notifications.md): WATCHFLOOR_EMAIL_URL or Django's EMAIL_* variables; with
 # neither, SMTP on localhost in production and files under <data dir>/outbox elsewhere.
@@ -286,6 +295,18 @@ EMAIL_TIMEOUT = _email.timeout
 EMAIL_FILE_PATH = _email.file_path
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = _email.default_from
 WATCHFLOOR_PUBLIC_URL = os.environ.get("WATCHFLOOR_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Outbound requests (webhooks, connectors) refuse hosts that resolve to internal addresses
+# (loopback, private, link-local …; docs/security.md, "Outbound requests"), except the
+# names listed here, comma-separated, matched exactly against the URL's host.
+WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [
+    host.strip().lower().rstrip(".")
+    for host in os.environ.get("WATCHFLOOR_OUTBOUND_ALLOW_HOSTS", "").split(",")
+    if host.strip()
+]
+# Certificate authorities trusted for https receivers besides the public ones (a file of
+# PEM certificates: a company CA for a receiver on the internal network).
+WATCHFLOOR_OUTBOUND_CA_BUNDLE = os.environ.get("WATCHFLOOR_OUTBOUND_CA_BUNDLE", "")
 
 
 # ---------------------------------------------------------------- authentication and sessions

@@ -72,6 +72,8 @@ def notify_settings(settings, tmp_path: Path) -> Path:
     settings.WATCHFLOOR_NOTIFY_MAX_ATTEMPTS = 4
     settings.WATCHFLOOR_NOTIFY_BACKOFF_BASE_SECONDS = 30
     settings.WATCHFLOOR_NOTIFY_BACKOFF_MAX_SECONDS = 600
+    # The test receivers listen on this machine, which outbound requests otherwise refuse.
+    settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     return policy
 
 

@@ -204,6 +204,7 @@ def _finish(prepared: _Prepared, result: transports.SendResult) -> str:
             outcome=result.outcome,
             status_code=result.status_code,
             error=result.error,
+            response_excerpt=result.response_excerpt[:200],
         )
         if notification.status != NotificationStatus.SENDING:
             # Recovered as interrupted meanwhile; keep what really happened, change nothing.

@@ -285,7 +285,12 @@ class DeliveryAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=30, choices=AttemptOutcome.choices)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What happened, in Watchfloor's words and the status code: shown to leads.
     error = models.CharField(max_length=1000, blank=True)
+    # A short, sanitised excerpt of an HTTP receiver's answer. The receiver's words may
+    # carry anything (an internal service's banner, data echoed back): administrators
+    # only, never copied into the audit log or the notification's last error.
+    response_excerpt = models.CharField(max_length=200, blank=True)
     next_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

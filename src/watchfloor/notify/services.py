@@ -28,7 +28,7 @@ from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
-from watchfloor.core import clock
+from watchfloor.core import clock, netpolicy
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import can_work_escalations, is_admin
 from watchfloor.core.validation import refuse_control_characters
@@ -813,6 +813,8 @@ def validate_channel(channel: Channel) -> None:
             "https://hooks.example.com/watchfloor",
             field="url",
         )
+    # Resolved and checked now, for a clear error, and again before every request.
+    netpolicy.check_outbound_url(channel.url, field="url")
     if getattr(settings, "PRODUCTION", False) and parts.scheme != "https":
         raise InvalidInput(
             "in production, webhooks must use https: the messages carry escalation details",

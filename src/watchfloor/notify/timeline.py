@@ -12,6 +12,7 @@ from typing import Any
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.notify.models import ACKNOWLEDGED_VIA
+from watchfloor.notify.transports import without_receiver_answer
 
 Describe = Callable[[dict[str, Any]], tuple[str, str]]
 
@@ -56,7 +57,9 @@ def _acknowledged(data: dict[str, Any]) -> tuple[str, str]:
 
 def _attempt(data: dict[str, Any]) -> tuple[str, str]:
     summary = f"to {data.get('to')}, attempt {data.get('attempt')} of {data.get('of')}"
-    detail = data.get("error") or (f"HTTP {data['status_code']}" if data.get("status_code") else "")
+    detail = without_receiver_answer(data.get("error", "")) or (
+        f"HTTP {data['status_code']}" if data.get("status_code") else ""
+    )
     if data.get("next_retry_at"):
         detail = f"{detail}; next try {data['next_retry_at']}".strip("; ")
     return summary, detail
@@ -77,7 +80,7 @@ DESCRIBERS: dict[str, Describe] = {
     AuditAction.NOTIFY_DELIVERY_SUPPRESSED: _attempt,
     AuditAction.NOTIFY_RETRY_REQUESTED: lambda data: (
         f"notification {data.get('notification')} tried again by hand",
-        data.get("previous_error", ""),
+        without_receiver_answer(data.get("previous_error", "")),
     ),
     AuditAction.NOTIFY_POLICY_UNAVAILABLE: _unavailable,
 }

@@ -9,6 +9,7 @@ loudly (the delivery is then recovered by the worker, see ``resume_overdue_work`
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from watchfloor.core import netpolicy
 from watchfloor.notify import conf
 from watchfloor.notify.models import AttemptOutcome
 from watchfloor.notify.signing import SIGNATURE_HEADER, signature_header
@@ -38,10 +40,22 @@ class SendResult:
     error: str = ""
     # Seconds the receiver asked us to wait (Retry-After), when it said.
     retry_after_seconds: float | None = None
+    # A short, sanitised excerpt of what an HTTP receiver answered: for administrators only.
+    response_excerpt: str = ""
 
     @property
     def delivered(self) -> bool:
         return self.outcome == AttemptOutcome.DELIVERED
+
+
+# Before answers were kept apart, a refusal's error read "HTTP 500: <the answer>".
+_ERROR_WITH_ANSWER = re.compile(r"^(HTTP \d{3}): .*$", re.DOTALL)
+
+
+def without_receiver_answer(error: str) -> str:
+    """``error`` without a receiver's answer that an older version wrote into it (the
+    audit events of that time cannot change; their readers see the status alone)."""
+    return _ERROR_WITH_ANSWER.sub(r"\1", error or "")
 
 
 def _elapsed_ms(started: float) -> int:
@@ -109,7 +123,7 @@ def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: netpolicy.OutboundResponse) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -127,6 +141,26 @@ def _retry_after(response: httpx.Response) -> float | None:
 def post_webhook(
     *, url: str, body: bytes, secret: str, timestamp: int, headers: dict[str, str]
 ) -> SendResult:
+    """POST ``body`` to ``url`` once, after checking the address again (it may resolve
+    elsewhere than when the channel was saved) and to the address checked.
+
+    The receiver's answer is kept apart from ``error``: ``error`` (shown to leads on the
+    delivery log, and audited) says only what happened and the status code; a short,
+    sanitised excerpt of the answer goes to ``response_excerpt``, which only
+    administrators see.
+    """
+    started = time.monotonic()
+    try:
+        target = netpolicy.check_outbound_url(url)
+    except netpolicy.OutboundRefused as refused:
+        # The address is refused now (the name moved, or the allow-list changed): not
+        # worth retrying until an administrator changes the channel.
+        return SendResult(
+            outcome=AttemptOutcome.REJECTED,
+            retryable=False,
+            duration_ms=_elapsed_ms(started),
+            error=_trim(f"the channel's address is refused: {refused.message}"),
+        )
     request_headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
@@ -137,11 +171,11 @@ def post_webhook(
             secret=secret, timestamp=timestamp, body=body
         )
     timeout = conf.webhook_timeout_seconds()
-    started = time.monotonic()
     try:
         # Redirects are not followed: a signed request goes only where it was configured.
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=request_headers)
+        response = netpolicy.post_pinned(
+            target, content=body, headers=request_headers, timeout=timeout
+        )
     except httpx.TimeoutException as exc:
         return SendResult(
             outcome=AttemptOutcome.TIMEOUT,
@@ -154,7 +188,7 @@ def post_webhook(
             outcome=AttemptOutcome.REJECTED,
             retryable=False,
             duration_ms=_elapsed_ms(started),
-            error=_trim(f"the channel's URL cannot be used: {exc}"),
+            error=_trim(f"the channel's URL cannot be used: {type(exc).__name__}"),
         )
     except httpx.TransportError as exc:
         return SendResult(
@@ -165,30 +199,33 @@ def post_webhook(
         )
     duration = _elapsed_ms(started)
     status = response.status_code
+    excerpt = response.excerpt()
     if 200 <= status < 300:
         return SendResult(
             outcome=AttemptOutcome.DELIVERED,
             retryable=False,
             duration_ms=duration,
             status_code=status,
+            response_excerpt=excerpt,
         )
-    answer = _trim(response.text.strip()[:300]) if response.content else ""
-    described = f"HTTP {status}" + (f": {answer}" if answer else "")
+    described = f"HTTP {status}"
     if status in RETRYABLE_STATUS:
         return SendResult(
             outcome=AttemptOutcome.FAILED,
             retryable=True,
             duration_ms=duration,
             status_code=status,
-            error=_trim(described),
+            error=described,
             retry_after_seconds=_retry_after(response),
+            response_excerpt=excerpt,
         )
     if 300 <= status < 400:
-        described += f" (redirect to {response.headers.get('Location', '?')} not followed)"
+        described += " (a redirect; not followed)"
     return SendResult(
         outcome=AttemptOutcome.REJECTED,
         retryable=False,
         duration_ms=duration,
         status_code=status,
-        error=_trim(described),
+        error=described,
+        response_excerpt=excerpt,
     )

@@ -16,7 +16,9 @@ batches. Instead the batch's transaction also writes one ``ReactionBacklog`` row
 A row is written in the batch's transaction, so no acknowledged signal can miss its
 reactions. Running them twice is harmless (one open alert per subject, a rule fires
 once per cluster, one watchlist hit per entry and signal), so a worker that dies
-mid-run leaves its claimed rows to be taken over after ``CLAIM_LEASE``. Several
+mid-run leaves its claimed rows to be taken over after ``CLAIM_LEASE``. A worker that
+is still running them renews its claim every ``CLAIM_RENEW_EVERY`` from a heartbeat
+thread, so a pass longer than the lease is never taken over while it runs. Several
 workers share the backlog: on PostgreSQL each claims rows the others have not locked
 (``SKIP LOCKED``); on SQLite writers are serial anyway.
 """
@@ -24,10 +26,12 @@ workers share the backlog: on PostgreSQL each claims rows the others have not lo
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
@@ -35,6 +39,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 
 from watchfloor.core import clock
+from watchfloor.core.heartbeat import Heartbeat
 from watchfloor.signals import reactions
 from watchfloor.signals.hooks import after_signals_stored, signals_stored_hooks
 from watchfloor.signals.models import ReactionBacklog
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLAIM_LEASE",
+    "CLAIM_RENEW_EVERY",
     "DrainReport",
     "after_signals_stored",
     "backlog_size",
@@ -54,8 +60,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# A claimed row whose worker has not finished it within this time is taken over.
+# A claimed row whose worker has not renewed its claim within this time is taken over.
 CLAIM_LEASE = timedelta(minutes=5)
+# How often a running pass renews its claim: several times within one lease.
+CLAIM_RENEW_EVERY = CLAIM_LEASE / 5
 # Rows claimed at once: enough to coalesce a burst, few enough to keep a run short.
 CLAIM_ROWS = 200
 
@@ -127,13 +135,21 @@ def drain(
     stops, so a persistent fault does not spin."""
     report = DrainReport()
     started = time.perf_counter()
+    # This drain's own name on its claims, so it renews only the rows it holds.
+    claimer = f"{(worker or 'drain')[:55]}-{secrets.token_hex(4)}"
     while max_passes is None or report.passes < max_passes:
-        rows = _claim(worker or "drain", older_than=older_than)
+        rows = _claim(claimer, older_than=older_than)
         if not rows:
             break
         report.passes += 1
+        lease = Heartbeat(
+            partial(_renew, rows, claimer),
+            interval=CLAIM_RENEW_EVERY.total_seconds(),
+            name=f"reactions-lease-{claimer}",
+        )
         try:
-            outcome = _react(rows)
+            with lease:
+                outcome = _react(rows)
         except Exception:
             logger.exception("signals: reactions failed for backlog rows %s", [r.pk for r in rows])
             _release(rows)
@@ -167,6 +183,13 @@ def _claim(worker: str, *, older_than: timedelta | None = None) -> list[Reaction
                 claimed_at=now, claimed_by=worker[:64]
             )
     return rows
+
+
+def _renew(rows: list[ReactionBacklog], claimer: str) -> int:
+    """Move the claim of the rows this drain still holds to now."""
+    return ReactionBacklog.objects.filter(
+        pk__in=[row.pk for row in rows], claimed_by=claimer
+    ).update(claimed_at=clock.now())
 
 
 def _release(rows: list[ReactionBacklog]) -> None:

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
-from watchfloor.bootstrap.worker import ALL_QUEUES
+from watchfloor.bootstrap.worker import ALL_QUEUES, HeartbeatingWorker, new_worker_id
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.notify.delivery import resume_overdue_work
 
 
-class Command(PreparesDatabase, BaseCommand):
+class Command(PreparesDatabase, DatabaseWorkerCommand):
     help = (
         "Run background work: notification deliveries and retries, escalation-policy "
-        "timers. Run one or more beside the web server; they share the database."
+        "timers. Run one or more beside the web server; they share the database. Each "
+        "keeps a heartbeat, and queues again the tasks of workers that stopped beating."
     )
 
     def add_arguments(self, parser):
@@ -35,18 +36,23 @@ class Command(PreparesDatabase, BaseCommand):
         )
 
     def handle(self, *args, interval, batch, max_tasks, queue_name, **options):
+        self.configure_logging(options.get("verbosity", 1))
         report = resume_overdue_work()
-        ensure_housekeeping_scheduled()
-        self.stdout.write(f"worker starting: {report}")
-        call_command(
-            "db_worker",
+        worker = HeartbeatingWorker(
+            queue_names=queue_name.split(","),
             interval=interval,
             batch=batch,
-            max_tasks=max_tasks,
-            queue_name=queue_name,
-            reload=False,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
             startup_delay=not batch,
-            verbosity=options.get("verbosity", 1),
-            stdout=self.stdout,
-            stderr=self.stderr,
+            max_tasks=max_tasks,
+            worker_id=new_worker_id(),
         )
+        # Reclaimed before the housekeeping check: a sweep left RUNNING by a dead worker
+        # would otherwise look as if it were still going.
+        reclaimed = worker.register()
+        ensure_housekeeping_scheduled()
+        self.stdout.write(
+            f"worker starting: {report}; {len(reclaimed)} tasks of stopped workers queued again"
+        )
+        worker.configure_signals()
+        worker.run()
