@@ -8,7 +8,6 @@ import os
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from django.conf import settings
 from django.db import models, transaction
 
@@ -128,6 +127,8 @@ def _append_to_file(path: str, line: str) -> None:
 def _post_to_webhook(url: str, body: str) -> None:
     # The URL comes from the operator's settings, not from users. The receiver's answer
     # is not kept: only whether it took the head.
+    import httpx  # here, not at the top: every command's start-up imports this module
+
     response = httpx.post(
         url,
         content=body.encode(),
@@ -141,6 +142,8 @@ def _post_to_webhook(url: str, body: str) -> None:
 
 def _publish(destination: HeadDestination, target: str, body: str) -> str:
     """Send one head to one place; the error, or "" when it got there."""
+    import httpx
+
     try:
         if destination == HeadDestination.FILE:
             _append_to_file(target, body)

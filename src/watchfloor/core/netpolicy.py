@@ -32,13 +32,15 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 
 from watchfloor.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -223,6 +225,8 @@ def tls_verification() -> ssl.SSLContext:
     """The certificate authorities trusted for https receivers: the public ones (certifi),
     plus ``WATCHFLOOR_OUTBOUND_CA_BUNDLE`` when set (a company CA for an allow-listed
     receiver on the internal network). Certificates are always checked."""
+    import httpx  # here, not at the top: every command's start-up imports this module
+
     context = httpx.create_ssl_context()
     bundle = getattr(settings, "WATCHFLOOR_OUTBOUND_CA_BUNDLE", "")
     if bundle:
@@ -231,6 +235,8 @@ def tls_verification() -> ssl.SSLContext:
 
 
 def _pinned_url(target: OutboundTarget) -> httpx.URL:
+    import httpx
+
     return httpx.URL(target.url).copy_with(host=str(target.pinned_address), port=target.port)
 
 
@@ -252,6 +258,8 @@ def post_pinned(
     docstring). Raises httpx's errors (timeouts, transport errors) as they come."""
     # Identity encoding: the cap applies to bytes as they arrive, so a small compressed
     # answer cannot unpack into a large one.
+    import httpx
+
     request_headers = {**headers, "Host": _host_header(target), "Accept-Encoding": "identity"}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     with httpx.Client(

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
@@ -171,6 +170,8 @@ def post_webhook(
             secret=secret, timestamp=timestamp, body=body
         )
     timeout = conf.webhook_timeout_seconds()
+    import httpx  # here, not at the top: every command's start-up imports this module
+
     try:
         # Redirects are not followed: a signed request goes only where it was configured.
         response = netpolicy.post_pinned(
