@@ -422,3 +422,9 @@ if WATCHFLOOR_SSO is not None:
     ]
 # The login page's "Sign in with …" (nothing when single sign-on is off).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.context.single_sign_on")
+
+# The two-person rule (docs/security.md, integrity): a decision needs a second person's
+# approval when the escalation is high-visibility or held SEV0/SEV1 at any time in the
+# last WATCHFLOOR_TWO_PERSON_WINDOW_DAYS days (from its audited severity history), so
+# lowering the severity for a moment does not let one person decide alone.
+WATCHFLOOR_TWO_PERSON_WINDOW = timedelta(days=_env_int("WATCHFLOOR_TWO_PERSON_WINDOW_DAYS", 7))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from watchfloor.audit.services import compute_event_hash, crisis_id_of
@@ -79,3 +81,17 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
 
 def events_for_escalation(escalation_id: int):
     return AuditEvent.objects.filter(escalation_id=escalation_id).select_related("actor")
+
+
+def escalation_event_data_since(
+    *, escalation_id: int, action: str, since: datetime
+) -> list[dict[str, Any]]:
+    """The data of ``escalation_id``'s ``action`` events from ``since`` on, oldest first:
+    what happened is read from the log, which nobody can quietly reset."""
+    return list(
+        AuditEvent.objects.filter(
+            escalation_id=escalation_id, action=action, occurred_at__gte=since
+        )
+        .order_by("sequence")
+        .values_list("data", flat=True)
+    )

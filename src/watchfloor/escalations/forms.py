@@ -24,6 +24,7 @@ from watchfloor.web.forms import (
     FIELD_PATH,
     LocalDateTimeField,
     ServiceErrorForm,
+    VersionedForm,
     attach_zone,
     comma_separated,
 )
@@ -422,6 +423,15 @@ class DecisionForm(ServiceErrorForm):
         self.fields["countries"].choices = options.market_choices()
 
 
+class ReviewDowngradeForm(ServiceErrorForm):
+    comment = forms.CharField(
+        required=False,
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required to reject it.",
+    )
+
+
 class ReviewDecisionForm(ServiceErrorForm):
     comment = forms.CharField(
         required=False,
@@ -431,7 +441,7 @@ class ReviewDecisionForm(ServiceErrorForm):
     )
 
 
-class AccessForm(ServiceErrorForm):
+class AccessForm(VersionedForm):
     is_restricted = forms.BooleanField(required=False, label="Restricted")
     access_list = forms.MultipleChoiceField(
         required=False,

@@ -42,6 +42,16 @@ urlpatterns = [
         name="decision-send-back",
     ),
     path(
+        "escalations/<int:escalation_id>/severity-downgrades/<int:downgrade_id>/approve",
+        views.downgrade_approve,
+        name="downgrade-approve",
+    ),
+    path(
+        "escalations/<int:escalation_id>/severity-downgrades/<int:downgrade_id>/reject",
+        views.downgrade_reject,
+        name="downgrade-reject",
+    ),
+    path(
         "escalations/<int:escalation_id>/access", views.escalation_access, name="escalation-access"
     ),
 ]

@@ -28,9 +28,9 @@ from watchfloor.core.roles import (
 )
 from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.core.validation import require
-from watchfloor.escalations import selectors, services
+from watchfloor.escalations import selectors, services, severity_changes
 from watchfloor.escalations.hooks import escalation_panels
-from watchfloor.escalations.models import Clock, Decision, Escalation, Status
+from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityDowngrade, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
@@ -47,6 +47,7 @@ from .forms import (
     OverrideSeverityForm,
     QueueFilterForm,
     ReviewDecisionForm,
+    ReviewDowngradeForm,
     ServiceErrorForm,
     TransitionForm,
 )
@@ -179,6 +180,24 @@ class ClockRow:
 
 
 @dataclass(frozen=True)
+class DowngradeRow:
+    downgrade: SeverityDowngrade
+    review_form: ReviewDowngradeForm | None
+    review_refusal: str = ""
+
+
+def _downgrade_row(
+    downgrade: SeverityDowngrade, user: User, bound: tuple[str, forms.Form] | None
+) -> DowngradeRow:
+    refusal = severity_changes.downgrade_review_refusal(downgrade=downgrade, actor=user)
+    if refusal:
+        return DowngradeRow(downgrade, None, refusal)
+    name = f"downgrade-{downgrade.pk}"
+    form = bound[1] if bound and bound[0] == name else ReviewDowngradeForm(prefix=name)
+    return DowngradeRow(downgrade, form)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class DecisionRow:
     decision: Decision
     review_form: ReviewDecisionForm | None
@@ -231,6 +250,7 @@ def _access_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
     return AccessForm(
         data,
         prefix="access",
+        version=escalation.access_version,
         is_restricted=escalation.is_restricted,
         access_list=[u.username for u in escalation.access_list.all()],
         teams=[t.code for t in escalation.shared_with_teams.all()],
@@ -287,6 +307,11 @@ def _render_detail(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user) and (action.after_merge or not merged)
     }
+    downgrades = [
+        _downgrade_row(downgrade, user, bound)
+        for downgrade in escalation.severity_downgrades.all()
+        if downgrade.state == SeverityDowngrade.State.PENDING
+    ]
     decisions = []
     for decision in escalation.decisions.all():
         refusal = services.review_refusal(decision=decision, actor=user)
@@ -316,6 +341,8 @@ def _render_detail(
         "primary_market": primary_market,
         "market_zone": primary_market.primary_time_zone if primary_market else "UTC",
         "decisions": decisions,
+        "pending_downgrades": downgrades,
+        "approval_reason": severity_changes.approval_reason(escalation),
         "linked": linked,
         "timeline": readable_timeline(
             selectors.escalation_timeline(
@@ -435,12 +462,17 @@ def escalation_merge(request: AuthenticatedRequest, escalation: Escalation, data
 
 @escalation_action("override")
 def escalation_override(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-    services.override_severity(
+    updated = services.override_severity(
         escalation=escalation,
         severity=data["severity"],
         reason=data["reason"],
         actor=request.user,
     )
+    if updated.severity != data["severity"]:
+        return (
+            f"Lowering {updated.reference} to SEV{data['severity']} is proposed; it stays "
+            f"{updated.severity_name} until a second lead or admin approves."
+        )
     return f"Severity set to SEV{data['severity']}."
 
 
@@ -469,6 +501,7 @@ def escalation_access(request: AuthenticatedRequest, escalation: Escalation, dat
         is_restricted=data["is_restricted"],
         access_usernames=data["access_list"],
         shared_with_team_codes=data["shared_with_teams"],
+        expected_version=data["expected_version"],
     )
     return "Access updated."
 
@@ -502,3 +535,37 @@ def _review(outcome: str) -> Callable[..., HttpResponse]:
 
 decision_approve = _review("approve")
 decision_send_back = _review("send_back")
+
+
+def _review_downgrade(outcome: str) -> Callable[..., HttpResponse]:
+    """Approve or reject a proposed downgrade of a SEV0/SEV1 (a second lead or admin)."""
+
+    @login_required
+    @require_POST
+    @shows_domain_errors
+    def view(request: AuthenticatedRequest, escalation_id: int, downgrade_id: int) -> HttpResponse:
+        escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
+        require(can_approve_decisions(request.user), "only a lead or an admin may review this")
+        downgrade = severity_changes.get_downgrade(escalation=escalation, downgrade_id=downgrade_id)
+        form = ReviewDowngradeForm(request.POST, prefix=f"downgrade-{downgrade.pk}")
+
+        def perform(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
+            target = f"SEV{downgrade.to_severity}"
+            if outcome == "approve":
+                severity_changes.approve_downgrade(
+                    downgrade=downgrade, actor=request.user, comment=data["comment"]
+                )
+                return f"Downgrade approved: {escalation.reference} is now {target}."
+            severity_changes.reject_downgrade(
+                downgrade=downgrade, actor=request.user, comment=data["comment"]
+            )
+            return f"Downgrade to {target} rejected; the severity stays."
+
+        return _run(request, escalation, f"downgrade-{downgrade.pk}", form, perform)
+
+    view.__name__ = f"downgrade_{outcome}"
+    return view
+
+
+downgrade_approve = _review_downgrade("approve")
+downgrade_reject = _review_downgrade("reject")
