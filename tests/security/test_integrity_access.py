@@ -206,12 +206,8 @@ def crisis(make_escalation, lead, analyst):
     )
 
 
-def _crisis_listed(crisis: Crisis) -> set[str]:
-    return set(Crisis.objects.get(pk=crisis.pk).access_list.values_list("username", flat=True))
-
-
-def test_finding_12_a_stale_crisis_access_edit_is_refused(crisis, analyst, lead, admin_user):
-    read_at = Crisis.objects.get(pk=crisis.pk).access_version
+def _revoke_everyone(crisis: Crisis, admin_user, *, read_at: int) -> None:
+    """Another person takes everybody but the role holders off the crisis."""
     crisis_services.set_crisis_access(
         crisis=crisis,
         actor=admin_user,
@@ -219,6 +215,15 @@ def test_finding_12_a_stale_crisis_access_edit_is_refused(crisis, analyst, lead,
         access_usernames=[],
         expected_version=read_at,
     )
+
+
+def _crisis_listed(crisis: Crisis) -> set[str]:
+    return set(Crisis.objects.get(pk=crisis.pk).access_list.values_list("username", flat=True))
+
+
+def test_finding_12_a_stale_crisis_access_edit_is_refused(crisis, analyst, lead, admin_user):
+    read_at = Crisis.objects.get(pk=crisis.pk).access_version
+    _revoke_everyone(crisis, admin_user, read_at=read_at)
     assert analyst.username not in _crisis_listed(crisis)
     with pytest.raises(Conflict) as refused:
         crisis_services.set_crisis_access(
@@ -236,13 +241,7 @@ def test_the_war_room_access_form_shows_a_stale_refusal(crisis, analyst, lead, a
     client = _client(lead)
     page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
     read_at = _version_on_page(page, "access")
-    crisis_services.set_crisis_access(
-        crisis=crisis,
-        actor=admin_user,
-        is_restricted=True,
-        access_usernames=[],
-        expected_version=read_at,
-    )
+    _revoke_everyone(crisis, admin_user, read_at=read_at)
     response = client.post(
         reverse("crisis-access", args=[crisis.pk]),
         {
@@ -278,13 +277,7 @@ def test_a_role_handover_read_before_another_is_refused(
 def test_finding_12_the_roles_api_answers_409_stale(crisis, analyst, lead, admin_user):
     path = f"/crises/{crisis.pk}"
     read_at = _api(lead).get(path).json()["access_version"]
-    crisis_services.set_crisis_access(
-        crisis=crisis,
-        actor=admin_user,
-        is_restricted=True,
-        access_usernames=[],
-        expected_version=read_at,
-    )
+    _revoke_everyone(crisis, admin_user, read_at=read_at)
     response = _api(lead).post(
         f"{path}/roles",
         {"expected_version": read_at, "role": "scribe", "holder": analyst.username},

@@ -423,22 +423,16 @@ class DecisionForm(ServiceErrorForm):
         self.fields["countries"].choices = options.market_choices()
 
 
-class ReviewDowngradeForm(ServiceErrorForm):
+class ReviewForm(ServiceErrorForm):
+    """A second person's review: approve, or refuse with a comment saying why."""
+
     comment = forms.CharField(
-        required=False,
-        max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required to reject it.",
+        required=False, max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-
-class ReviewDecisionForm(ServiceErrorForm):
-    comment = forms.CharField(
-        required=False,
-        max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required to send it back.",
-    )
+    def __init__(self, *args: Any, refusal: str = "send it back", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].help_text = f"Required to {refusal}."
 
 
 class AccessForm(VersionedForm):

@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import (
     can_add_notes,
     can_approve_decisions,
@@ -27,7 +27,7 @@ from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.core.versions import require_current_version
-from watchfloor.escalations import severity_changes
+from watchfloor.escalations import second_person, severity_changes
 from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
 from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
 from watchfloor.escalations.clocks import reset_sla_clocks, statutory_due_at
@@ -44,6 +44,7 @@ from watchfloor.escalations.models import (
     Status,
     Subject,
 )
+from watchfloor.escalations.second_person import Proposal
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
@@ -882,28 +883,29 @@ def record_decision(
 SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
 
 
+def _proposal(decision: Decision) -> Proposal:
+    return Proposal(
+        what="decision",
+        is_pending=decision.state == Decision.State.PENDING_APPROVAL,
+        state_label=decision.get_state_display(),
+        proposed_by_id=decision.decided_by_id,
+        own_refusal=SECOND_PERSON_MUST_APPROVE,
+    )
+
+
 def review_refusal(*, decision: Decision, actor: User) -> str:
     """Why ``actor`` may not approve or send back ``decision``, or "" when they may.
 
     Pages offer Approve and Send back only where this is empty, and say why otherwise,
     so nobody is led to a refusal; the review services enforce the same rules.
     """
-    if decision.state != Decision.State.PENDING_APPROVAL:
-        return f"this decision is {decision.get_state_display().lower()}"
-    if decision.decided_by_id == actor.pk:
-        return SECOND_PERSON_MUST_APPROVE
-    if not can_approve_decisions(actor):
-        return "waiting for a lead or an admin to approve it"
-    return ""
+    return second_person.review_refusal(_proposal(decision), actor=actor)
 
 
 def _pending_decision(decision: Decision, actor: User) -> Decision:
     _require(can_approve_decisions(actor), "only a lead or an admin may review decisions")
     decision = Decision.objects.select_for_update().get(pk=decision.pk)
-    if decision.state != Decision.State.PENDING_APPROVAL:
-        raise Conflict(f"this decision is {decision.get_state_display().lower()}", field="decision")
-    if decision.decided_by_id == actor.pk:
-        raise PermissionDenied(SECOND_PERSON_MUST_APPROVE, field="decision")
+    second_person.refuse_review(_proposal(decision), actor=actor, field="decision")
     return decision
 
 

@@ -23,13 +23,14 @@ from watchfloor.audit.selectors import escalation_event_data_since
 from watchfloor.audit.services import record_event
 from watchfloor.catalog.selectors import rubric_for
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, NotFound, PermissionDenied
+from watchfloor.core.errors import Conflict, NotFound
 from watchfloor.core.roles import can_approve_decisions
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import refresh_next_due, reset_sla_clocks
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import Escalation, SeverityDowngrade
+from watchfloor.escalations.second_person import Proposal, refuse_review, review_refusal
 from watchfloor.people.models import User
 
 # SEV0 and SEV1: decisions on them need a second person, and so does lowering them.
@@ -189,16 +190,20 @@ def propose_downgrade(
     return downgrade
 
 
+def _proposal(downgrade: SeverityDowngrade) -> Proposal:
+    return Proposal(
+        what="downgrade",
+        is_pending=downgrade.state == SeverityDowngrade.State.PENDING,
+        state_label=downgrade.get_state_display(),
+        proposed_by_id=downgrade.proposed_by_id,
+        own_refusal=SECOND_PERSON_MUST_APPROVE_DOWNGRADE,
+    )
+
+
 def downgrade_review_refusal(*, downgrade: SeverityDowngrade, actor: User) -> str:
     """Why ``actor`` may not approve or reject ``downgrade``, or "" when they may (pages
     offer the buttons only where this is empty; the services enforce the same)."""
-    if downgrade.state != SeverityDowngrade.State.PENDING:
-        return f"this downgrade is {downgrade.get_state_display().lower()}"
-    if downgrade.proposed_by_id == actor.pk:
-        return SECOND_PERSON_MUST_APPROVE_DOWNGRADE
-    if not can_approve_decisions(actor):
-        return "waiting for a lead or an admin to approve it"
-    return ""
+    return review_refusal(_proposal(downgrade), actor=actor)
 
 
 def _pending_for_review(downgrade: SeverityDowngrade, actor: User) -> SeverityDowngrade:
@@ -208,12 +213,7 @@ def _pending_for_review(downgrade: SeverityDowngrade, actor: User) -> SeverityDo
         .select_related("proposed_by")
         .get(pk=downgrade.pk)
     )
-    if downgrade.state != SeverityDowngrade.State.PENDING:
-        raise Conflict(
-            f"this downgrade is {downgrade.get_state_display().lower()}", field="downgrade"
-        )
-    if downgrade.proposed_by_id == actor.pk:
-        raise PermissionDenied(SECOND_PERSON_MUST_APPROVE_DOWNGRADE, field="downgrade")
+    refuse_review(_proposal(downgrade), actor=actor, field="downgrade")
     return downgrade
 
 

@@ -22,7 +22,6 @@ from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import (
     can_add_notes,
-    can_approve_decisions,
     can_override_severity,
     can_work_escalations,
 )
@@ -46,8 +45,7 @@ from .forms import (
     NoteForm,
     OverrideSeverityForm,
     QueueFilterForm,
-    ReviewDecisionForm,
-    ReviewDowngradeForm,
+    ReviewForm,
     ServiceErrorForm,
     TransitionForm,
 )
@@ -182,7 +180,7 @@ class ClockRow:
 @dataclass(frozen=True)
 class DowngradeRow:
     downgrade: SeverityDowngrade
-    review_form: ReviewDowngradeForm | None
+    review_form: ReviewForm | None
     review_refusal: str = ""
 
 
@@ -193,14 +191,14 @@ def _downgrade_row(
     if refusal:
         return DowngradeRow(downgrade, None, refusal)
     name = f"downgrade-{downgrade.pk}"
-    form = bound[1] if bound and bound[0] == name else ReviewDowngradeForm(prefix=name)
+    form = bound[1] if bound and bound[0] == name else ReviewForm(prefix=name, refusal="reject it")
     return DowngradeRow(downgrade, form)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class DecisionRow:
     decision: Decision
-    review_form: ReviewDecisionForm | None
+    review_form: ReviewForm | None
     # Why Approve / Send back are not offered to this viewer (e.g. they proposed it).
     review_refusal: str = ""
 
@@ -320,7 +318,7 @@ def _render_detail(
             form = (
                 bound[1]
                 if bound and bound[0] == f"review-{decision.pk}"
-                else ReviewDecisionForm(prefix=f"review-{decision.pk}")
+                else ReviewForm(prefix=f"review-{decision.pk}")
             )
         pending = decision.state == Decision.State.PENDING_APPROVAL
         decisions.append(DecisionRow(decision, form, refusal if pending else ""))
@@ -388,14 +386,14 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
             )
             require(action.allowed(request.user), action.refusal)
             form = action.build(escalation, request.POST)
-            return _run(request, escalation, form_name, form, perform)
+            return run_action_form(request, escalation, form_name, form, perform)
 
         return view
 
     return decorate
 
 
-def _run(
+def run_action_form(
     request: AuthenticatedRequest,
     escalation: Escalation,
     form_name: str,
@@ -504,68 +502,3 @@ def escalation_access(request: AuthenticatedRequest, escalation: Escalation, dat
         expected_version=data["expected_version"],
     )
     return "Access updated."
-
-
-def _review(outcome: str) -> Callable[..., HttpResponse]:
-    @login_required
-    @require_POST
-    @shows_domain_errors
-    def view(request: AuthenticatedRequest, escalation_id: int, decision_id: int) -> HttpResponse:
-        escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
-        require(can_approve_decisions(request.user), "only a lead or an admin may review decisions")
-        decision = services.get_decision(escalation=escalation, decision_id=decision_id)
-        form = ReviewDecisionForm(request.POST, prefix=f"review-{decision.pk}")
-
-        def perform(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-            if outcome == "approve":
-                services.approve_decision(
-                    decision=decision, actor=request.user, comment=data["comment"]
-                )
-                return "Decision approved."
-            services.send_back_decision(
-                decision=decision, actor=request.user, comment=data["comment"]
-            )
-            return "Decision sent back."
-
-        return _run(request, escalation, f"review-{decision.pk}", form, perform)
-
-    view.__name__ = f"decision_{outcome}"
-    return view
-
-
-decision_approve = _review("approve")
-decision_send_back = _review("send_back")
-
-
-def _review_downgrade(outcome: str) -> Callable[..., HttpResponse]:
-    """Approve or reject a proposed downgrade of a SEV0/SEV1 (a second lead or admin)."""
-
-    @login_required
-    @require_POST
-    @shows_domain_errors
-    def view(request: AuthenticatedRequest, escalation_id: int, downgrade_id: int) -> HttpResponse:
-        escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
-        require(can_approve_decisions(request.user), "only a lead or an admin may review this")
-        downgrade = severity_changes.get_downgrade(escalation=escalation, downgrade_id=downgrade_id)
-        form = ReviewDowngradeForm(request.POST, prefix=f"downgrade-{downgrade.pk}")
-
-        def perform(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-            target = f"SEV{downgrade.to_severity}"
-            if outcome == "approve":
-                severity_changes.approve_downgrade(
-                    downgrade=downgrade, actor=request.user, comment=data["comment"]
-                )
-                return f"Downgrade approved: {escalation.reference} is now {target}."
-            severity_changes.reject_downgrade(
-                downgrade=downgrade, actor=request.user, comment=data["comment"]
-            )
-            return f"Downgrade to {target} rejected; the severity stays."
-
-        return _run(request, escalation, f"downgrade-{downgrade.pk}", form, perform)
-
-    view.__name__ = f"downgrade_{outcome}"
-    return view
-
-
-downgrade_approve = _review_downgrade("approve")
-downgrade_reject = _review_downgrade("reject")
