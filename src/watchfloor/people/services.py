@@ -505,7 +505,7 @@ def save_user_as_admin(
         raise InvalidInput("a partner account needs a partner team", field="team")
     is_new = user.pk is None
     if not is_new:
-        stored = User.objects.select_for_update().select_related("team").get(pk=user.pk)
+        stored = User.objects.select_for_update(of=("self",)).select_related("team").get(pk=user.pk)
         refuse_stale_account_edit(user=stored, expected_version=expected_version)
         user.access_version = stored.access_version + (
             1 if any(getattr(stored, f) != getattr(user, f) for f in ACCESS_FIELDS) else 0
