@@ -13,8 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.api.conftest import ApiCaller
 from tests.escalations.conftest import SEVERITY_ANSWERS
@@ -134,6 +138,41 @@ def test_any_high_severity_held_in_the_window_needs_a_second_person(
         assert _severity(escalation) == level
     stored = Escalation.objects.get(pk=escalation.pk)
     assert severity_changes.decision_needs_approval(stored) == (min([2, *path]) <= 1)
+
+
+def test_the_window_holds_for_any_history(make_escalation, lead, second_lead, settings):
+    """For every history of changes (each lowering approved at once, the clock moving
+    between them), the rule asks for the gravest level held at any moment of the window:
+    the one in force now, and each one whose holding ended within the window."""
+    settings.WATCHFLOOR_TWO_PERSON_WINDOW = timedelta(hours=48)
+    steps = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 72)), max_size=6)
+
+    @hypothesis_settings(max_examples=30, deadline=None)
+    @given(steps, st.integers(0, 72))
+    def run(changes, hours_after):
+        with transaction.atomic():
+            escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[2])
+            held = [(clock.now(), 2)]  # (since, level)
+            for level, hours in changes:
+                clock.advance(timedelta(hours=hours))
+                services.override_severity(
+                    escalation=escalation, severity=level, reason="r", actor=lead
+                )
+                pending = severity_changes.pending_downgrade(escalation)
+                if pending is not None:
+                    severity_changes.approve_downgrade(downgrade=pending, actor=second_lead)
+                held.append((clock.now(), level))
+            clock.advance(timedelta(hours=hours_after))
+            start = clock.now() - timedelta(hours=48)
+            ends = [since for since, _ in held[1:]] + [clock.now()]
+            expected = min(
+                level for (_, level), end in zip(held, ends, strict=True) if end >= start
+            )
+            stored = Escalation.objects.get(pk=escalation.pk)
+            assert severity_changes.most_severe_within_window(stored) == expected
+            assert severity_changes.decision_needs_approval(stored) == (expected <= 1)
+
+    run()
 
 
 def test_a_high_visibility_escalation_needs_a_second_person_at_any_severity(
