@@ -459,3 +459,9 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.cont
 WATCHFLOOR_AUDIT_HEAD_FILE = os.environ.get("WATCHFLOOR_AUDIT_HEAD_FILE", "").strip()
 WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL = os.environ.get("WATCHFLOOR_AUDIT_HEAD_WEBHOOK_URL", "").strip()
 WATCHFLOOR_AUDIT_HEAD_EVERY = timedelta(minutes=_env_int("WATCHFLOOR_AUDIT_HEAD_EVERY_MINUTES", 60))
+
+# The two-person rule (docs/security.md, integrity): a decision needs a second person's
+# approval when the escalation is high-visibility or held SEV0/SEV1 at any time in the
+# last WATCHFLOOR_TWO_PERSON_WINDOW_DAYS days (from its audited severity history), so
+# lowering the severity for a moment does not let one person decide alone.
+WATCHFLOOR_TWO_PERSON_WINDOW = timedelta(days=_env_int("WATCHFLOOR_TWO_PERSON_WINDOW_DAYS", 7))

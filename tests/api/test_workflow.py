@@ -76,7 +76,7 @@ def test_a_viewer_cannot_write(api_as, analyst, viewer):
         reader.post(f"{path}/notes", {"body": "I was here"}),
         reader.post(f"{path}/decisions", DECISION),
         reader.post(f"{path}/severity-override", {"severity": 0, "reason": "feels bad"}),
-        reader.put(f"{path}/access", {"is_restricted": True}),
+        reader.put(f"{path}/access", {"is_restricted": True, "expected_version": 1}),
     ]
     assert [r.status_code for r in refusals] == [403] * len(refusals)
     assert {r.json()["code"] for r in refusals} == {"forbidden"}
@@ -334,7 +334,12 @@ def test_a_lead_restricts_an_escalation_and_outsiders_lose_sight_of_it(
 
     response = api_as(lead).put(
         f"{path}/access",
-        {"is_restricted": True, "access_list": ["aiko.analyst"], "shared_with_teams": ["legal"]},
+        {
+            "expected_version": created["access_version"],
+            "is_restricted": True,
+            "access_list": ["aiko.analyst"],
+            "shared_with_teams": ["legal"],
+        },
     )
 
     assert response.status_code == 200
@@ -348,7 +353,10 @@ def test_a_lead_restricts_an_escalation_and_outsiders_lose_sight_of_it(
 def test_access_changes_are_for_leads(api_as, analyst):
     created = api_as(analyst).create()
 
-    response = api_as(analyst).put(f"/escalations/{created['id']}/access", {"is_restricted": True})
+    response = api_as(analyst).put(
+        f"/escalations/{created['id']}/access",
+        {"is_restricted": True, "expected_version": created["access_version"]},
+    )
 
     assert response.status_code == 403
 
@@ -358,7 +366,11 @@ def test_access_names_an_unknown_team(api_as, analyst, lead):
 
     response = api_as(lead).put(
         f"/escalations/{created['id']}/access",
-        {"is_restricted": False, "shared_with_teams": ["legal", "astrology"]},
+        {
+            "expected_version": created["access_version"],
+            "is_restricted": False,
+            "shared_with_teams": ["legal", "astrology"],
+        },
     )
 
     assert (response.status_code, response.json()["field"]) == (400, "shared_with_teams.1")

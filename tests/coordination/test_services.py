@@ -20,6 +20,7 @@ from watchfloor.coordination.services import (
 )
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
+from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import set_access, transition_escalation
 
 
@@ -111,6 +112,7 @@ def test_a_restricted_escalation_is_asked_about_only_when_the_team_can_read_it(
     assert caught.value.field == "team"
     set_access(
         escalation=restricted,
+        expected_version=Escalation.objects.get(pk=restricted.pk).access_version,
         actor=lead,
         is_restricted=True,
         access_usernames=[lead.username, legal_partner.username],
@@ -328,6 +330,7 @@ def test_a_request_the_team_can_no_longer_read_is_not_chased(escalation, ask, le
     ask(escalation)
     set_access(
         escalation=escalation,
+        expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
         actor=lead,
         is_restricted=False,
         access_usernames=[],

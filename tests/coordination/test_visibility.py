@@ -19,6 +19,7 @@ from watchfloor.coordination.selectors import (
 )
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound
+from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import set_access
 
 
@@ -67,6 +68,7 @@ def test_unsharing_the_escalation_takes_its_requests_out_of_the_inbox(
 ):
     set_access(
         escalation=escalation,
+        expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
         actor=lead,
         is_restricted=False,
         access_usernames=[],
@@ -80,6 +82,7 @@ def test_restricting_an_escalation_hides_its_requests_from_those_not_on_the_list
 ):
     set_access(
         escalation=escalation,
+        expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
         actor=lead,
         is_restricted=True,
         access_usernames=[analyst.username],

@@ -182,7 +182,12 @@ def test_changing_the_level_needs_a_reason_and_follows_the_table(api_as, analyst
 def test_handing_command_over(api_as, analyst, other_analyst, crisis):
     response = api_as(analyst).post(
         f"/crises/{crisis.pk}/roles",
-        {"role": "incident_commander", "holder": other_analyst.username, "note": "shift change"},
+        {
+            "expected_version": Crisis.objects.get(pk=crisis.pk).access_version,
+            "role": "incident_commander",
+            "holder": other_analyst.username,
+            "note": "shift change",
+        },
     )
 
     assert response.status_code == 200, response.content
@@ -276,7 +281,11 @@ WRITES: dict[str, tuple[str, Callable[[Crisis, dict[str, Any]], tuple[str, str, 
     ),
     "role": (
         AuditAction.CRISIS_ROLE_ASSIGNED,
-        lambda c, x: ("post", f"/crises/{c.pk}/roles", {"role": "scribe", "holder": x["other"]}),
+        lambda c, x: (
+            "post",
+            f"/crises/{c.pk}/roles",
+            {"expected_version": c.access_version, "role": "scribe", "holder": x["other"]},
+        ),
     ),
     "note": (
         AuditAction.CRISIS_NOTE_ADDED,
@@ -368,6 +377,8 @@ def test_invalid_input_names_the_field(
     api_as, analyst, other_analyst, viewer, crisis, path, body, status, field
 ):
     path = path.replace("{crisis}", f"/crises/{crisis.pk}")
+    if path.endswith("/roles"):
+        body = {"expected_version": crisis.access_version, **body}
 
     response = api_as(analyst).post(path, body)
 
@@ -497,7 +508,7 @@ def test_a_hidden_crisis_answers_exactly_like_a_missing_one(api_as, world, role)
         ("get", "{}/timeline", None),
         ("get", "{}/sitreps/draft?audience=leadership", None),
         ("post", "{}/level", {"to_level": "monitoring", "reason": "r"}),
-        ("post", "{}/roles", {"role": "scribe", "holder": "aiko.analyst"}),
+        ("post", "{}/roles", {"expected_version": 1, "role": "scribe", "holder": "aiko.analyst"}),
         ("post", "{}/notes", {"body": "b"}),
         ("put", "{}/notes/" + str(note_id) + "/pin", {"pinned": True}),
         ("post", "{}/sitreps", {"audience": "leadership", "subject": "s", "body": "b"}),

@@ -133,6 +133,7 @@ def test_war_room_actions_come_back_with_their_outcome(crisis, analyst, other_an
     response = client.post(
         reverse("crisis-role", args=[crisis.pk]),
         {
+            "role-expected_version": crisis.__class__.objects.get(pk=crisis.pk).access_version,
             "role-role": RoleKind.INCIDENT_COMMANDER,
             "role-holder": other_analyst.username,
             "role-note": "Over to Ben",

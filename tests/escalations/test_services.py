@@ -363,6 +363,7 @@ def test_a_lead_restricts_an_escalation_and_the_change_is_audited(lead, analyst,
 
     services.set_access(
         escalation=escalation,
+        expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
         actor=lead,
         is_restricted=True,
         access_usernames=[analyst.username],
@@ -382,6 +383,7 @@ def test_a_lead_restricts_an_escalation_and_the_change_is_audited(lead, analyst,
             "access_list": sorted([analyst.username, lead.username]),
             "teams": [],
         },
+        "version": 2,
     }
 
 
@@ -390,6 +392,7 @@ def test_an_analyst_cannot_change_who_sees_an_escalation(analyst, make_escalatio
     with pytest.raises(PermissionDenied):
         services.set_access(
             escalation=escalation,
+            expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
             actor=analyst,
             is_restricted=True,
             access_usernames=[],

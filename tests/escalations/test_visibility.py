@@ -17,7 +17,7 @@ from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, NotFound
 from watchfloor.escalations import services
-from watchfloor.escalations.models import Status
+from watchfloor.escalations.models import Escalation, Status
 from watchfloor.escalations.selectors import (
     QueueFilters,
     access_escalation,
@@ -169,6 +169,7 @@ def test_losing_access_hides_an_escalation_at_once(viewer, lead, make_escalation
 
     services.set_access(
         escalation=escalation,
+        expected_version=Escalation.objects.get(pk=escalation.pk).access_version,
         actor=lead,
         is_restricted=True,
         access_usernames=["aiko.analyst"],

@@ -180,9 +180,9 @@ def test_defect_02_the_button_acknowledges_the_clock_too(make_escalation, analys
 
 
 def test_defect_02_paging_stops_at_decided_and_stays_stopped(
-    make_escalation, analyst, lead, frozen_clock
+    make_escalation, analyst, lead, admin_user, frozen_clock
 ):
-    from watchfloor.escalations import services
+    from watchfloor.escalations import services, severity_changes
 
     escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
     services.transition_escalation(escalation=escalation, to_status="investigating", actor=analyst)
@@ -206,6 +206,10 @@ def test_defect_02_paging_stops_at_decided_and_stays_stopped(
     # A decided escalation is not paged again, whatever its severity does.
     count = len(_engagements(escalation))
     services.override_severity(escalation=escalation, severity=1, reason="calmer", actor=lead)
+    # Lowering a SEV0 takes a second person.
+    severity_changes.approve_downgrade(
+        downgrade=severity_changes.pending_downgrade(escalation), actor=admin_user
+    )
     services.transition_escalation(escalation=escalation, to_status="actioned", actor=analyst)
     assert len(_engagements(escalation)) == count
     assert all(e.status != "active" for e in _engagements(escalation))

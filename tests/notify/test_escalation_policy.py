@@ -127,16 +127,20 @@ def test_the_same_rule_carries_on_when_severity_changes_within_it(escalate, comm
 
 
 def test_an_acknowledged_escalation_made_milder_is_not_chased_again(
-    escalate, analyst, lead, committed
+    escalate, analyst, lead, admin_user, committed
 ):
+    from watchfloor.escalations.models import Escalation
     from watchfloor.escalations.services import override_severity
+    from watchfloor.escalations.severity_changes import approve_downgrade, pending_downgrade
 
     escalation = escalate(0)
     acknowledge_escalation(escalation=escalation, actor=analyst)
     with committed():
-        escalation = override_severity(
-            escalation=escalation, severity=2, actor=lead, reason="contained"
-        )
+        # Lowering a SEV0 takes a second person: proposed by the lead, approved by an admin.
+        override_severity(escalation=escalation, severity=2, actor=lead, reason="contained")
+        approve_downgrade(downgrade=pending_downgrade(escalation), actor=admin_user)
+        escalation = Escalation.objects.get(pk=escalation.pk)
+        assert escalation.severity == 2
         assert (
             notify_escalation_event(escalation=escalation, event="severity_changed", actor=lead)
             is None

@@ -773,7 +773,11 @@ def test_a_lead_restricts_an_escalation_from_the_page(
     escalation = make_escalation()
     response = lead_client.post(
         _action("escalation-access", escalation),
-        {"access-is_restricted": "on", "access-access_list": ["aiko.analyst"]},
+        {
+            "access-expected_version": escalation.access_version,
+            "access-is_restricted": "on",
+            "access-access_list": ["aiko.analyst"],
+        },
     )
     assert response.status_code == 302
     assert other_analyst_client.get(_detail(escalation)).status_code == 404
@@ -806,12 +810,12 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
                 escalation=escalation, other=make_escalation(title=f"Other {number}"), actor=analyst
             )
 
-    # 26 for the escalation itself and 9 for the panels of the other apps (playbooks,
-    # partner requests, notifications, crises); each panel's own count with content is
-    # pinned in that app's tests.
+    # 27 for the escalation itself (one of them its severity downgrades) and 9 for the
+    # panels of the other apps (playbooks, partner requests, notifications, crises); each
+    # panel's own count with content is pinned in that app's tests.
     add_work(1)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(36):
         assert analyst_client.get(_detail(escalation)).status_code == 200
     add_work(5)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(36):
         assert analyst_client.get(_detail(escalation)).status_code == 200

@@ -32,6 +32,16 @@ class AuditAction(models.TextChoices):
     ESCALATION_MERGED = "escalation.merged", "Merged into another escalation"
     ESCALATION_ABSORBED = "escalation.absorbed", "Duplicate merged in"
     ESCALATION_SEVERITY_OVERRIDDEN = "escalation.severity_overridden", "Severity overridden"
+    ESCALATION_DOWNGRADE_PROPOSED = (
+        "escalation.downgrade_proposed",
+        "Severity downgrade proposed",
+    )
+    ESCALATION_DOWNGRADE_APPROVED = "escalation.downgrade_approved", "Severity downgrade approved"
+    ESCALATION_DOWNGRADE_REJECTED = "escalation.downgrade_rejected", "Severity downgrade rejected"
+    ESCALATION_DOWNGRADE_SUPERSEDED = (
+        "escalation.downgrade_superseded",
+        "Severity downgrade superseded",
+    )
     ESCALATION_ACCESS_CHANGED = "escalation.access_changed", "Access changed"
     ESCALATION_CLOCK_STARTED = "escalation.clock_started", "Statutory clock started"
     ESCALATION_CLOCK_MET = "escalation.clock_met", "Clock met"

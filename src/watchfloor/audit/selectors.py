@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from watchfloor.audit.hashing import crisis_id_of, hash_of_event
 from watchfloor.audit.keys import (
@@ -192,3 +194,17 @@ def last_published_head_lost() -> str:
 
 def events_for_escalation(escalation_id: int):
     return AuditEvent.objects.filter(escalation_id=escalation_id).select_related("actor")
+
+
+def escalation_event_data_since(
+    *, escalation_id: int, action: str, since: datetime
+) -> list[dict[str, Any]]:
+    """The data of ``escalation_id``'s ``action`` events from ``since`` on, oldest first:
+    what happened is read from the log, which nobody can quietly reset."""
+    return list(
+        AuditEvent.objects.filter(
+            escalation_id=escalation_id, action=action, occurred_at__gte=since
+        )
+        .order_by("sequence")
+        .values_list("data", flat=True)
+    )

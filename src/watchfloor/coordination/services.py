@@ -222,7 +222,10 @@ def share_escalation_with_team(
         return False
     before = sorted(escalation.shared_with_teams.values_list("code", flat=True))
     escalation.shared_with_teams.add(team)
-    Escalation.objects.filter(pk=escalation.pk).update(updated_at=clock.now())
+    # Who may see it changed: an access form read before this is now stale.
+    Escalation.objects.filter(pk=escalation.pk).update(
+        updated_at=clock.now(), access_version=F("access_version") + 1
+    )
     record_event(
         action=AuditAction.PARTNER_REQUEST_SHARED,
         actor=actor,

@@ -165,6 +165,11 @@ class LevelIn(Input):
 
 
 class RoleIn(Input):
+    expected_version: int = Field(
+        ge=1,
+        description="the crisis's access_version you read (GET the crisis); a change of "
+        "roles or access since then gives 409 with code 'stale'",
+    )
     role: RoleKind
     holder: Username = Field(description="who takes the role")
     market: Code = Field("", description="the market a regional lead covers; empty otherwise")
@@ -426,6 +431,9 @@ class CrisisDetailOut(CrisisSummaryOut):
     )
     level_changed_at: UtcTime
     stood_down_at: UtcTime | None
+    access_version: int = Field(
+        description="send it back as expected_version when you hand a role over"
+    )
     roles: list[RoleOut] = Field(description="every role, held or open")
     escalations: list[LinkedEscalationOut] = Field(description="the linked escalations you see")
     deadlines: list[DeadlineOut] = Field(
@@ -467,6 +475,7 @@ class CrisisDetailOut(CrisisSummaryOut):
             stood_down_at=crisis.stood_down_at,
             updated_at=crisis.updated_at,
             closed_at=crisis.closed_at,
+            access_version=crisis.access_version,
             roles=[RoleOut.build(slot) for slot in room.slots],
             escalations=[LinkedEscalationOut.build(link) for link in room.links],
             deadlines=[DeadlineOut.build(deadline) for deadline in room.deadlines],
@@ -729,10 +738,13 @@ def change_level(request: HttpRequest, crisis_id: Path[Id], payload: LevelIn):
 @router.post("/{crisis_id}/roles", response={200: RoleAssignmentOut, **WRITE_ERRORS})
 def hand_over_role(request: HttpRequest, crisis_id: Path[Id], payload: RoleIn):
     """Give a role to someone: an assignment when it is open, a handover when it is held
-    (commander, deputy, leads, admins). The holder must be able to see the crisis."""
+    (commander, deputy, leads, admins). The holder must be able to see the crisis. Send
+    the crisis's ``access_version`` as ``expected_version``: if the roles or the access
+    changed since you read them, the answer is 409 (code ``stale``) and nothing changes."""
     crisis = _access(request, crisis_id)
     assignment = services.hand_over_role(
         crisis=crisis,
+        expected_version=payload.expected_version,
         role=payload.role,
         market=payload.market,
         to_user=_user(payload.holder, field="holder"),

@@ -27,7 +27,13 @@ from watchfloor.crises.selectors import CriterionResult, RoleSlot
 from watchfloor.crises.services import SECTIONS_MAX
 from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, within_calendar
+from watchfloor.web.forms import (
+    LocalDateTimeField,
+    ServiceErrorForm,
+    VersionedForm,
+    attach_zone,
+    within_calendar,
+)
 
 
 def _comma_separated(value: str) -> list[str]:
@@ -119,7 +125,7 @@ class LevelForm(ServiceErrorForm):
             del self.fields["confirmed_criteria"]
 
 
-class RoleForm(ServiceErrorForm):
+class RoleForm(VersionedForm):
     role = forms.ChoiceField()
     holder = forms.ChoiceField(label="Hand to")
     note = forms.CharField(
@@ -139,7 +145,7 @@ class RoleForm(ServiceErrorForm):
         return role, market
 
 
-class ReleaseRoleForm(ServiceErrorForm):
+class ReleaseRoleForm(VersionedForm):
     role = forms.ChoiceField(label="Leave open")
     note = forms.CharField(required=False, widget=_textarea(2))
 
@@ -188,7 +194,7 @@ class UnlinkForm(ServiceErrorForm):
     reason = forms.CharField(max_length=500)
 
 
-class AccessForm(ServiceErrorForm):
+class AccessForm(VersionedForm):
     is_restricted = forms.BooleanField(required=False, label="Restricted")
     access_list = forms.MultipleChoiceField(
         required=False,

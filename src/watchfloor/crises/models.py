@@ -79,6 +79,9 @@ class Crisis(models.Model):
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_crises", blank=True
     )
+    # Counts the changes to who may see the crisis or hold its roles. Those edits name the
+    # count they were read at and are refused when another came first (core.versions).
+    access_version = models.PositiveIntegerField(default=1)
     # A tabletop exercise (see ``watchfloor.drills``): shown as a drill everywhere, never
     # notifies.
     is_drill = models.BooleanField(default=False)

@@ -291,12 +291,16 @@ ACTION_FORMS: dict[str, ActionForm] = {
         "only the incident commander, the deputy, a lead or an admin may change the level",
     ),
     "role": ActionForm(
-        lambda room, data, user: RoleForm(data, prefix="role", slots=room.slots),
+        lambda room, data, user: RoleForm(
+            data, prefix="role", slots=room.slots, version=room.crisis.access_version
+        ),
         _commands,
         "only the incident commander, the deputy, a lead or an admin may hand roles over",
     ),
     "release": ActionForm(
-        lambda room, data, user: ReleaseRoleForm(data, prefix="release", slots=room.slots),
+        lambda room, data, user: ReleaseRoleForm(
+            data, prefix="release", slots=room.slots, version=room.crisis.access_version
+        ),
         _commands,
         "only the incident commander, the deputy, a lead or an admin may change roles",
     ),
@@ -333,6 +337,7 @@ ACTION_FORMS: dict[str, ActionForm] = {
         lambda room, data, user: AccessForm(
             data,
             prefix="access",
+            version=room.crisis.access_version,
             is_restricted=room.crisis.is_restricted,
             access_list=[u.username for u in room.crisis.access_list.all()],
         ),
@@ -526,6 +531,7 @@ def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form:
         actor=request.user,
         note=data["note"],
         market=market,
+        expected_version=data["expected_version"],
     )
     return f"{assignment.role_label}: {assignment.holder.display_name}."
 
@@ -536,7 +542,12 @@ def crisis_role_release(
 ) -> str:
     role, market = form.role_and_market()  # type: ignore[attr-defined]
     assignment = services.release_role(
-        crisis=crisis, role=role, actor=request.user, note=data["note"], market=market
+        crisis=crisis,
+        role=role,
+        actor=request.user,
+        note=data["note"],
+        market=market,
+        expected_version=data["expected_version"],
     )
     return f"{assignment.role_label} is open."
 
@@ -631,6 +642,7 @@ def crisis_access(
         actor=request.user,
         is_restricted=data["is_restricted"],
         access_usernames=data["access_list"],
+        expected_version=data["expected_version"],
     )
     return "Access updated."
 

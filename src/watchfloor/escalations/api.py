@@ -15,7 +15,7 @@ from ninja import Path, Query, Router, Status
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
-from watchfloor.escalations import selectors, services
+from watchfloor.escalations import selectors, services, severity_changes
 from watchfloor.escalations.schemas import (
     AccessIn,
     AssessmentOut,
@@ -200,14 +200,55 @@ def merge_escalation(request: HttpRequest, escalation_id: Path[Id], payload: Mer
 
 @router.post(
     "/escalations/{escalation_id}/severity-override",
-    response={200: EscalationDetailOut, **WRITE_ERRORS},
+    response={200: EscalationDetailOut, 202: EscalationDetailOut, **WRITE_ERRORS},
 )
 def override_severity(request: HttpRequest, escalation_id: Path[Id], payload: SeverityOverrideIn):
-    """Set the severity by hand, with a reason (leads and admins). SLA clocks follow."""
+    """Set the severity by hand, with a reason (leads and admins). SLA clocks follow.
+
+    Lowering a SEV0 or SEV1 is a proposal: the answer is 202 with the severity unchanged
+    and the proposal pending in ``severity_downgrades`` until a second lead or admin
+    approves it (``…/severity-downgrades/{id}/approve``)."""
+    actor = request_actor(request)
     escalation = services.override_severity(
         escalation=_access(request, escalation_id),
         severity=payload.severity,
         reason=payload.reason,
+        actor=actor,
+    )
+    if escalation.severity != payload.severity:
+        return Status(202, _detail(escalation, actor))
+    return _detail(escalation, actor)
+
+
+@router.post(
+    "/escalations/{escalation_id}/severity-downgrades/{downgrade_id}/approve",
+    response={200: EscalationDetailOut, **WRITE_ERRORS},
+)
+def approve_downgrade(
+    request: HttpRequest, escalation_id: Path[Id], downgrade_id: Path[Id], payload: ReviewIn
+):
+    """Approve a proposed downgrade of a SEV0/SEV1; whoever proposed it may not."""
+    escalation = _access(request, escalation_id)
+    severity_changes.approve_downgrade(
+        downgrade=severity_changes.get_downgrade(escalation=escalation, downgrade_id=downgrade_id),
+        comment=payload.comment,
+        actor=request_actor(request),
+    )
+    return _detail(escalation, request_actor(request))
+
+
+@router.post(
+    "/escalations/{escalation_id}/severity-downgrades/{downgrade_id}/reject",
+    response={200: EscalationDetailOut, **WRITE_ERRORS},
+)
+def reject_downgrade(
+    request: HttpRequest, escalation_id: Path[Id], downgrade_id: Path[Id], payload: ReviewIn
+):
+    """Reject a proposed downgrade, with a comment; the severity stays as it is."""
+    escalation = _access(request, escalation_id)
+    severity_changes.reject_downgrade(
+        downgrade=severity_changes.get_downgrade(escalation=escalation, downgrade_id=downgrade_id),
+        comment=payload.comment,
         actor=request_actor(request),
     )
     return _detail(escalation, request_actor(request))
@@ -218,9 +259,12 @@ def override_severity(request: HttpRequest, escalation_id: Path[Id], payload: Se
 )
 def set_access(request: HttpRequest, escalation_id: Path[Id], payload: AccessIn):
     """Who may see the escalation: the restriction, its access list and the partner teams
-    it is shared with (leads and admins)."""
+    it is shared with (leads and admins). Send the ``access_version`` you read as
+    ``expected_version``: if the access changed since, the answer is 409 (code ``stale``)
+    and nothing changes."""
     escalation = services.set_access(
         escalation=_access(request, escalation_id),
+        expected_version=payload.expected_version,
         is_restricted=payload.is_restricted,
         access_usernames=payload.access_list,
         shared_with_team_codes=payload.shared_with_teams,
@@ -234,8 +278,9 @@ def set_access(request: HttpRequest, escalation_id: Path[Id], payload: AccessIn)
 
 @router.post("/escalations/{escalation_id}/decisions", response={201: DecisionOut, **WRITE_ERRORS})
 def record_decision(request: HttpRequest, escalation_id: Path[Id], payload: DecisionIn):
-    """Record what was decided, under which policy version and why. SEV0/SEV1 and
-    high-visibility escalations need a second person's approval."""
+    """Record what was decided, under which policy version and why. High-visibility
+    escalations, and those that were SEV0/SEV1 at any time in the two-person window
+    (7 days by default), need a second person's approval."""
     decision = services.record_decision(
         escalation=_access(request, escalation_id),
         policy_code=payload.policy,

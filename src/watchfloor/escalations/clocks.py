@@ -42,6 +42,34 @@ def sla_due_times(
     return due
 
 
+def reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
+    """Internal SLA clocks run from when Watchfloor learned of the escalation (its
+    filing), not from when a notice arrived: a notice entered two hours late must not
+    be "breached" the moment it is filed. Statutory clocks run from receipt."""
+    due = sla_due_times(
+        rubric=rubric,
+        severity=escalation.severity,
+        opened_at=escalation.created_at,
+        zone=business_time_zone(escalation),
+    )
+    existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
+    for kind, (due_at, basis) in due.items():
+        label = Clock.Kind(kind).label
+        current = existing.get(kind)
+        if current is None:
+            Clock.objects.create(
+                escalation=escalation,
+                kind=kind,
+                label=label,
+                starts_at=escalation.created_at,
+                due_at=due_at,
+                basis=basis,
+            )
+        elif current.met_at is None:
+            current.due_at, current.basis = due_at, basis
+            current.save(update_fields=["due_at", "basis"])
+
+
 def statutory_due_at(
     *, rule: StatutoryRule, received_at: datetime, stated_due_at: datetime | None, field: str
 ) -> tuple[datetime, str]:

@@ -24,6 +24,7 @@ from watchfloor.web.forms import (
     FIELD_PATH,
     LocalDateTimeField,
     ServiceErrorForm,
+    VersionedForm,
     attach_zone,
     comma_separated,
 )
@@ -422,16 +423,19 @@ class DecisionForm(ServiceErrorForm):
         self.fields["countries"].choices = options.market_choices()
 
 
-class ReviewDecisionForm(ServiceErrorForm):
+class ReviewForm(ServiceErrorForm):
+    """A second person's review: approve, or refuse with a comment saying why."""
+
     comment = forms.CharField(
-        required=False,
-        max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required to send it back.",
+        required=False, max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
 
+    def __init__(self, *args: Any, refusal: str = "send it back", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].help_text = f"Required to {refusal}."
 
-class AccessForm(ServiceErrorForm):
+
+class AccessForm(VersionedForm):
     is_restricted = forms.BooleanField(required=False, label="Restricted")
     access_list = forms.MultipleChoiceField(
         required=False,

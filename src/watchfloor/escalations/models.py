@@ -121,6 +121,10 @@ class Escalation(models.Model):
     shared_with_teams = models.ManyToManyField(
         "people.Team", related_name="shared_escalations", blank=True
     )
+    # Counts the changes to who may see it (restriction, access list, teams). An edit of
+    # them names the count it was read at and is refused when another came first, so a
+    # form opened before a revocation cannot silently undo it.
+    access_version = models.PositiveIntegerField(default=1)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_duplicates"
     )
@@ -290,3 +294,52 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id} on WF-{self.escalation_id} ({self.state})"
+
+
+class SeverityDowngrade(models.Model):
+    """A proposal to lower a SEV0 or SEV1 escalation's severity. It takes effect only
+    when a second lead or admin approves it; until then the severity stays."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        # The severity moved another way first (e.g. raised): the proposal no longer fits.
+        SUPERSEDED = "superseded", "Superseded"
+
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, related_name="severity_downgrades"
+    )
+    from_severity = models.PositiveSmallIntegerField()
+    to_severity = models.PositiveSmallIntegerField()
+    reason = models.TextField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["escalation"],
+                condition=models.Q(state="pending"),
+                name="one_pending_downgrade",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(to_severity__gt=models.F("from_severity")),
+                name="downgrade_lowers_severity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"WF-{self.escalation_id} SEV{self.from_severity} → SEV{self.to_severity} "
+            f"({self.state})"
+        )

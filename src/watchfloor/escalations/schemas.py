@@ -42,7 +42,13 @@ from watchfloor.web.api import (
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
     from watchfloor.catalog.schema import Catalog
-    from watchfloor.escalations.models import Clock, Decision, Escalation, Note
+    from watchfloor.escalations.models import (
+        Clock,
+        Decision,
+        Escalation,
+        Note,
+        SeverityDowngrade,
+    )
     from watchfloor.escalations.selectors import TimelineEntry
     from watchfloor.severity.rubric import Assessment
 
@@ -238,6 +244,11 @@ class ReviewIn(Input):
 
 
 class AccessIn(Input):
+    expected_version: int = Field(
+        ge=1,
+        description="the access_version you read (GET the escalation); a change made since "
+        "then gives 409 with code 'stale', so a revocation is never silently undone",
+    )
     is_restricted: bool
     access_list: list[Username] = Field(default_factory=list, max_length=200)
     shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
@@ -442,6 +453,34 @@ class DecisionOut(Schema):
         )
 
 
+class SeverityDowngradeOut(Schema):
+    id: int
+    state: str = Field(description="pending, approved, rejected or superseded")
+    from_severity: int
+    to_severity: int
+    reason: str
+    proposed_by: PersonOut
+    proposed_at: UtcTime
+    reviewed_by: PersonOut | None
+    reviewed_at: UtcTime | None
+    review_comment: str
+
+    @classmethod
+    def build(cls, downgrade: SeverityDowngrade) -> SeverityDowngradeOut:
+        return cls(
+            id=downgrade.pk,
+            state=downgrade.state,
+            from_severity=downgrade.from_severity,
+            to_severity=downgrade.to_severity,
+            reason=downgrade.reason,
+            proposed_by=PersonOut.build(downgrade.proposed_by),
+            proposed_at=downgrade.proposed_at,
+            reviewed_by=PersonOut.build(downgrade.reviewed_by),
+            reviewed_at=downgrade.reviewed_at,
+            review_comment=downgrade.review_comment,
+        )
+
+
 class LinkedEscalationOut(Schema):
     id: int
     reference: str
@@ -463,8 +502,14 @@ class EscalationDetailOut(EscalationSummaryOut):
     rubric_answers: dict[str, str]
     catalog_version: str = Field(description="digest of the catalog the rubric came from")
     created_by: PersonOut | None
+    access_version: int = Field(
+        description="send it back as expected_version when you change the access"
+    )
     access_list: list[str]
     shared_with_teams: list[str]
+    severity_downgrades: list[SeverityDowngradeOut] = Field(
+        description="proposals to lower a SEV0/SEV1; a pending one awaits a second person"
+    )
     merged_into: int | None = Field(
         description="the escalation this one was merged into, when you may see it"
     )
@@ -494,8 +539,12 @@ class EscalationDetailOut(EscalationSummaryOut):
             rubric_answers=dict(escalation.rubric_answers or {}),
             catalog_version=escalation.catalog_version.digest,
             created_by=PersonOut.build(escalation.created_by),
+            access_version=escalation.access_version,
             access_list=sorted(user.username for user in escalation.access_list.all()),
             shared_with_teams=sorted(team.code for team in escalation.shared_with_teams.all()),
+            severity_downgrades=[
+                SeverityDowngradeOut.build(d) for d in escalation.severity_downgrades.all()
+            ],
             merged_into=(
                 escalation.merged_into_id if escalation.merged_into_id in visible_ids else None
             ),

@@ -147,6 +147,8 @@ def escalation_detail(escalation: Escalation) -> Escalation:
             "decisions__decided_by",
             "decisions__reviewed_by",
             "merged_duplicates",
+            "severity_downgrades__proposed_by",
+            "severity_downgrades__reviewed_by",
         )
         .get(pk=escalation.pk)
     )

@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.roles import (
     can_add_notes,
     can_approve_decisions,
@@ -26,14 +26,11 @@ from watchfloor.core.roles import (
 from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
-from watchfloor.escalations.clocks import (
-    SLA_KINDS,
-    business_time_zone,
-    sla_due_times,
-    statutory_due_at,
-)
+from watchfloor.core.versions import require_current_version
+from watchfloor.escalations import second_person, severity_changes
 from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
 from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
+from watchfloor.escalations.clocks import reset_sla_clocks, statutory_due_at
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import (
     TRANSITIONS,
@@ -47,6 +44,7 @@ from watchfloor.escalations.models import (
     Status,
     Subject,
 )
+from watchfloor.escalations.second_person import Proposal
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
@@ -149,6 +147,20 @@ def _policy(code: str, *, field: str = "policy") -> Policy:
         raise InvalidInput(f"unknown policy '{code}'", field=field) from exc
 
 
+def _refuse_while_decision_awaits_approval(
+    escalation: Escalation, *, doing: str, field: str = "to_status"
+) -> None:
+    """Closing (or merging away) a case whose decision awaits its second person would end
+    the case on one person's word: the decision must be approved or sent back first."""
+    if escalation.decisions.filter(state=Decision.State.PENDING_APPROVAL).exists():
+        raise Conflict(
+            f"a decision on {escalation.reference} awaits a second person's approval; "
+            f"have it approved or sent back before {doing}",
+            field=field,
+            code="decision_awaits_approval",
+        )
+
+
 def _touch(escalation: Escalation) -> None:
     escalation.updated_at = clock.now()
 
@@ -208,38 +220,13 @@ def preview_severity(
     )
 
 
-def _reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
-    """Internal SLA clocks run from when Watchfloor learned of the escalation (its
-    filing), not from when a notice arrived: a notice entered two hours late must not
-    be "breached" the moment it is filed. Statutory clocks run from receipt."""
-    due = sla_due_times(
-        rubric=rubric,
-        severity=escalation.severity,
-        opened_at=escalation.created_at,
-        zone=business_time_zone(escalation),
-    )
-    existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
-    for kind, (due_at, basis) in due.items():
-        label = Clock.Kind(kind).label
-        current = existing.get(kind)
-        if current is None:
-            Clock.objects.create(
-                escalation=escalation,
-                kind=kind,
-                label=label,
-                starts_at=escalation.created_at,
-                due_at=due_at,
-                basis=basis,
-            )
-        elif current.met_at is None:
-            current.due_at, current.basis = due_at, basis
-            current.save(update_fields=["due_at", "basis"])
-
-
 @transaction.atomic
 def override_severity(
     *, escalation: Escalation, severity: int, reason: str, actor: User
 ) -> Escalation:
+    """Set the severity by hand. Lowering a SEV0 or SEV1 only proposes it: the severity
+    stays until a second lead or admin approves (``severity_changes``); the escalation is
+    returned unchanged then, with the proposal pending."""
     _require(can_override_severity(actor), "only a lead or an admin may override severity")
     rubric = rubric_for(escalation.catalog_version)
     levels = [level.level for level in rubric.severities]
@@ -248,35 +235,15 @@ def override_severity(
             f"severity must be one of {', '.join(f'SEV{n}' for n in levels)}", field="severity"
         )
     reason = _text(reason, field="reason", max_length=REASON_MAX, required=True)
-    previous = escalation.severity
-    escalation.severity = severity
-    escalation.severity_override_reason = reason
-    escalation.severity_overridden_by = actor
-    _touch(escalation)
-    escalation.save(
-        update_fields=[
-            "severity",
-            "severity_override_reason",
-            "severity_overridden_by",
-            "updated_at",
-        ]
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if severity_changes.downgrade_needs_approval(current=escalation.severity, to=severity):
+        severity_changes.propose_downgrade(
+            escalation=escalation, severity=severity, reason=reason, actor=actor
+        )
+        return escalation
+    return severity_changes.apply_severity(
+        escalation=escalation, severity=severity, reason=reason, actor=actor
     )
-    _reset_sla_clocks(escalation, rubric=rubric)
-    _refresh_next_due(escalation)
-    record_event(
-        action=AuditAction.ESCALATION_SEVERITY_OVERRIDDEN,
-        actor=actor,
-        target=escalation,
-        escalation_id=escalation.pk,
-        data={
-            "from": f"SEV{previous}",
-            "to": f"SEV{severity}",
-            "computed": f"SEV{escalation.computed_severity}",
-            "reason": reason,
-        },
-    )
-    escalation_event(escalation=escalation, event="severity_changed", actor=actor)
-    return escalation
 
 
 # ---------------------------------------------------------------- create
@@ -426,7 +393,7 @@ def create_escalation(
         )
         for s in subject_inputs
     )
-    _reset_sla_clocks(escalation, rubric=rubric_for(version))
+    reset_sla_clocks(escalation, rubric=rubric_for(version))
     for rule, received_at, due_at, basis, notice_reference in triggers:
         Clock.objects.create(
             escalation=escalation,
@@ -503,6 +470,8 @@ def transition_escalation(
             "record a decision (and have it approved where approval is required) first",
             field="to_status",
         )
+    if to_status == Status.CLOSED:
+        _refuse_while_decision_awaits_approval(escalation, doing="closing it")
     if to_status == Status.CLOSED and not has_final_decision and not reason:
         raise InvalidInput("closing without a decision needs a reason", field="reason")
     if current == Status.CLOSED and not reason:
@@ -656,6 +625,7 @@ def merge_escalation(
         raise Conflict(
             f"{into.reference} is closed; reopen it before merging into it", field="into"
         )
+    _refuse_while_decision_awaits_approval(duplicate, doing="merging it", field="into")
     if duplicate.is_restricted and not into.is_restricted:
         raise Conflict(
             "a restricted escalation cannot be merged into an unrestricted one: that would "
@@ -731,8 +701,12 @@ def set_access(
     is_restricted: bool,
     access_usernames: list[str],
     shared_with_team_codes: list[str],
+    expected_version: int | None,
 ) -> Escalation:
+    """Who may see the escalation. ``expected_version`` is the ``access_version`` the
+    editor read (None only for changes made by the system): a stale edit is refused."""
     _require(can_override_severity(actor), "only a lead or an admin may change who can see this")
+    escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     users = []
     for index, username in enumerate(access_usernames):
         user = User.objects.filter(username=username).first()
@@ -754,9 +728,16 @@ def set_access(
         "access_list": sorted(escalation.access_list.values_list("username", flat=True)),
         "teams": sorted(escalation.shared_with_teams.values_list("code", flat=True)),
     }
+    require_current_version(
+        expected=expected_version,
+        current=escalation.access_version,
+        what=f"who may see {escalation.reference}",
+        now=_describe_access(before),
+    )
     escalation.is_restricted = is_restricted
+    escalation.access_version += 1
     _touch(escalation)
-    escalation.save(update_fields=["is_restricted", "updated_at"])
+    escalation.save(update_fields=["is_restricted", "access_version", "updated_at"])
     escalation.access_list.set(users)
     escalation.shared_with_teams.set(teams)
     record_event(
@@ -771,9 +752,17 @@ def set_access(
                 "access_list": sorted(u.username for u in users),
                 "teams": sorted(t.code for t in teams),
             },
+            "version": escalation.access_version,
         },
     )
     return escalation
+
+
+def _describe_access(access: dict[str, Any]) -> str:
+    listed = ", ".join(access["access_list"]) or "nobody"
+    shared = ", ".join(access["teams"]) or "no partner team"
+    state = "restricted" if access["restricted"] else "not restricted"
+    return f"{state}; access list: {listed}; shared with {shared}"
 
 
 @transaction.atomic
@@ -793,7 +782,8 @@ def record_restricted_view(*, escalation: Escalation, actor: User, channel: str)
 
 
 def decision_needs_approval(escalation: Escalation) -> bool:
-    return escalation.severity <= 1 or escalation.is_high_visibility
+    """High-visibility, or SEV0/SEV1 at any time within the two-person window."""
+    return severity_changes.decision_needs_approval(escalation)
 
 
 def _policy_version_in_force(policy: Policy, version: str) -> PolicyVersion:
@@ -851,7 +841,8 @@ def record_decision(
             raise InvalidInput(f"unknown country or market '{code}'", field=f"countries[{index}]")
     scope = _text(scope, field="scope", max_length=REASON_MAX, required=True)
     rationale = _text(rationale, field="rationale", max_length=NOTE_MAX, required=True)
-    needs_approval = decision_needs_approval(escalation)
+    approval_reason = severity_changes.approval_reason(escalation)
+    needs_approval = bool(approval_reason)
     decision = Decision.objects.create(
         escalation=escalation,
         policy_version=version,
@@ -882,6 +873,7 @@ def record_decision(
             "scope": scope,
             "rationale": rationale,
             "state": decision.state,
+            **({"approval_needed_because": approval_reason} if approval_reason else {}),
         },
     )
     escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="decision")
@@ -891,28 +883,29 @@ def record_decision(
 SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
 
 
+def _proposal(decision: Decision) -> Proposal:
+    return Proposal(
+        what="decision",
+        is_pending=decision.state == Decision.State.PENDING_APPROVAL,
+        state_label=decision.get_state_display(),
+        proposed_by_id=decision.decided_by_id,
+        own_refusal=SECOND_PERSON_MUST_APPROVE,
+    )
+
+
 def review_refusal(*, decision: Decision, actor: User) -> str:
     """Why ``actor`` may not approve or send back ``decision``, or "" when they may.
 
     Pages offer Approve and Send back only where this is empty, and say why otherwise,
     so nobody is led to a refusal; the review services enforce the same rules.
     """
-    if decision.state != Decision.State.PENDING_APPROVAL:
-        return f"this decision is {decision.get_state_display().lower()}"
-    if decision.decided_by_id == actor.pk:
-        return SECOND_PERSON_MUST_APPROVE
-    if not can_approve_decisions(actor):
-        return "waiting for a lead or an admin to approve it"
-    return ""
+    return second_person.review_refusal(_proposal(decision), actor=actor)
 
 
 def _pending_decision(decision: Decision, actor: User) -> Decision:
     _require(can_approve_decisions(actor), "only a lead or an admin may review decisions")
     decision = Decision.objects.select_for_update().get(pk=decision.pk)
-    if decision.state != Decision.State.PENDING_APPROVAL:
-        raise Conflict(f"this decision is {decision.get_state_display().lower()}", field="decision")
-    if decision.decided_by_id == actor.pk:
-        raise PermissionDenied(SECOND_PERSON_MUST_APPROVE, field="decision")
+    second_person.refuse_review(_proposal(decision), actor=actor, field="decision")
     return decision
 
 

@@ -99,7 +99,16 @@ def _overridden(data: dict[str, Any]) -> tuple[str, str]:
     summary = f"{data.get('from', '')} → {data.get('to', '')}"
     if data.get("computed"):
         summary += f" (the rubric said {data['computed']})"
+    if data.get("approved_by"):
+        summary += f"; proposed by {data.get('proposed_by')}, approved by {data['approved_by']}"
     return summary, str(data.get("reason", ""))
+
+
+def _downgrade(data: dict[str, Any]) -> tuple[str, str]:
+    summary = f"{data.get('from', '')} → {data.get('to', '')}".strip(" →")
+    if data.get("proposed_by"):
+        summary += f" (proposed by {data['proposed_by']})"
+    return summary, str(data.get("reason") or data.get("comment") or "")
 
 
 def _access(data: dict[str, Any]) -> tuple[str, str]:
@@ -327,6 +336,10 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     AuditAction.ESCALATION_MERGED: _merged,
     AuditAction.ESCALATION_ABSORBED: _absorbed,
     AuditAction.ESCALATION_SEVERITY_OVERRIDDEN: _overridden,
+    AuditAction.ESCALATION_DOWNGRADE_PROPOSED: _downgrade,
+    AuditAction.ESCALATION_DOWNGRADE_APPROVED: _downgrade,
+    AuditAction.ESCALATION_DOWNGRADE_REJECTED: _downgrade,
+    AuditAction.ESCALATION_DOWNGRADE_SUPERSEDED: _downgrade,
     AuditAction.ESCALATION_ACCESS_CHANGED: _access,
     AuditAction.ESCALATION_CLOCK_MET: _clock_met,
     AuditAction.ESCALATION_CLOCK_STARTED: _clock_started,

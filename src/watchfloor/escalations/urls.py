@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
@@ -32,14 +32,24 @@ urlpatterns = [
         name="escalation-decide",
     ),
     path(
-        "escalations/<int:escalation_id>/decisions/<int:decision_id>/approve",
-        views.decision_approve,
+        "escalations/<int:escalation_id>/decisions/<int:item_id>/approve",
+        review_views.decision_approve,
         name="decision-approve",
     ),
     path(
-        "escalations/<int:escalation_id>/decisions/<int:decision_id>/send-back",
-        views.decision_send_back,
+        "escalations/<int:escalation_id>/decisions/<int:item_id>/send-back",
+        review_views.decision_send_back,
         name="decision-send-back",
+    ),
+    path(
+        "escalations/<int:escalation_id>/severity-downgrades/<int:item_id>/approve",
+        review_views.downgrade_approve,
+        name="downgrade-approve",
+    ),
+    path(
+        "escalations/<int:escalation_id>/severity-downgrades/<int:item_id>/reject",
+        review_views.downgrade_reject,
+        name="downgrade-reject",
     ),
     path(
         "escalations/<int:escalation_id>/access", views.escalation_access, name="escalation-access"

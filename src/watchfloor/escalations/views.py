@@ -21,15 +21,14 @@ from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import (
     can_add_notes,
-    can_approve_decisions,
     can_override_severity,
     can_work_escalations,
 )
 from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.core.validation import require
-from watchfloor.escalations import selectors, services
+from watchfloor.escalations import selectors, services, severity_changes
 from watchfloor.escalations.hooks import escalation_panels
-from watchfloor.escalations.models import Clock, Decision, Escalation, Status
+from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityDowngrade, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
@@ -46,7 +45,7 @@ from .forms import (
     NoteForm,
     OverrideSeverityForm,
     QueueFilterForm,
-    ReviewDecisionForm,
+    ReviewForm,
     ServiceErrorForm,
     TransitionForm,
 )
@@ -179,9 +178,27 @@ class ClockRow:
 
 
 @dataclass(frozen=True)
+class DowngradeRow:
+    downgrade: SeverityDowngrade
+    review_form: ReviewForm | None
+    review_refusal: str = ""
+
+
+def _downgrade_row(
+    downgrade: SeverityDowngrade, user: User, bound: tuple[str, forms.Form] | None
+) -> DowngradeRow:
+    refusal = severity_changes.downgrade_review_refusal(downgrade=downgrade, actor=user)
+    if refusal:
+        return DowngradeRow(downgrade, None, refusal)
+    name = f"downgrade-{downgrade.pk}"
+    form = bound[1] if bound and bound[0] == name else ReviewForm(prefix=name, refusal="reject it")
+    return DowngradeRow(downgrade, form)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class DecisionRow:
     decision: Decision
-    review_form: ReviewDecisionForm | None
+    review_form: ReviewForm | None
     # Why Approve / Send back are not offered to this viewer (e.g. they proposed it).
     review_refusal: str = ""
 
@@ -231,6 +248,7 @@ def _access_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
     return AccessForm(
         data,
         prefix="access",
+        version=escalation.access_version,
         is_restricted=escalation.is_restricted,
         access_list=[u.username for u in escalation.access_list.all()],
         teams=[t.code for t in escalation.shared_with_teams.all()],
@@ -287,6 +305,11 @@ def _render_detail(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user) and (action.after_merge or not merged)
     }
+    downgrades = [
+        _downgrade_row(downgrade, user, bound)
+        for downgrade in escalation.severity_downgrades.all()
+        if downgrade.state == SeverityDowngrade.State.PENDING
+    ]
     decisions = []
     for decision in escalation.decisions.all():
         refusal = services.review_refusal(decision=decision, actor=user)
@@ -295,7 +318,7 @@ def _render_detail(
             form = (
                 bound[1]
                 if bound and bound[0] == f"review-{decision.pk}"
-                else ReviewDecisionForm(prefix=f"review-{decision.pk}")
+                else ReviewForm(prefix=f"review-{decision.pk}")
             )
         pending = decision.state == Decision.State.PENDING_APPROVAL
         decisions.append(DecisionRow(decision, form, refusal if pending else ""))
@@ -316,6 +339,8 @@ def _render_detail(
         "primary_market": primary_market,
         "market_zone": primary_market.primary_time_zone if primary_market else "UTC",
         "decisions": decisions,
+        "pending_downgrades": downgrades,
+        "approval_reason": severity_changes.approval_reason(escalation),
         "linked": linked,
         "timeline": readable_timeline(
             selectors.escalation_timeline(
@@ -361,14 +386,14 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
             )
             require(action.allowed(request.user), action.refusal)
             form = action.build(escalation, request.POST)
-            return _run(request, escalation, form_name, form, perform)
+            return run_action_form(request, escalation, form_name, form, perform)
 
         return view
 
     return decorate
 
 
-def _run(
+def run_action_form(
     request: AuthenticatedRequest,
     escalation: Escalation,
     form_name: str,
@@ -435,12 +460,17 @@ def escalation_merge(request: AuthenticatedRequest, escalation: Escalation, data
 
 @escalation_action("override")
 def escalation_override(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-    services.override_severity(
+    updated = services.override_severity(
         escalation=escalation,
         severity=data["severity"],
         reason=data["reason"],
         actor=request.user,
     )
+    if updated.severity != data["severity"]:
+        return (
+            f"Lowering {updated.reference} to SEV{data['severity']} is proposed; it stays "
+            f"{updated.severity_name} until a second lead or admin approves."
+        )
     return f"Severity set to SEV{data['severity']}."
 
 
@@ -469,36 +499,6 @@ def escalation_access(request: AuthenticatedRequest, escalation: Escalation, dat
         is_restricted=data["is_restricted"],
         access_usernames=data["access_list"],
         shared_with_team_codes=data["shared_with_teams"],
+        expected_version=data["expected_version"],
     )
     return "Access updated."
-
-
-def _review(outcome: str) -> Callable[..., HttpResponse]:
-    @login_required
-    @require_POST
-    @shows_domain_errors
-    def view(request: AuthenticatedRequest, escalation_id: int, decision_id: int) -> HttpResponse:
-        escalation = selectors.access_escalation(actor=request.user, escalation_id=escalation_id)
-        require(can_approve_decisions(request.user), "only a lead or an admin may review decisions")
-        decision = services.get_decision(escalation=escalation, decision_id=decision_id)
-        form = ReviewDecisionForm(request.POST, prefix=f"review-{decision.pk}")
-
-        def perform(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-            if outcome == "approve":
-                services.approve_decision(
-                    decision=decision, actor=request.user, comment=data["comment"]
-                )
-                return "Decision approved."
-            services.send_back_decision(
-                decision=decision, actor=request.user, comment=data["comment"]
-            )
-            return "Decision sent back."
-
-        return _run(request, escalation, f"review-{decision.pk}", form, perform)
-
-    view.__name__ = f"decision_{outcome}"
-    return view
-
-
-decision_approve = _review("approve")
-decision_send_back = _review("send_back")

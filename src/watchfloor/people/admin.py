@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -20,6 +21,7 @@ from watchfloor.people.models import (
     User,
 )
 from watchfloor.people.services import (
+    refuse_stale_account_edit,
     remove_second_factor,
     revoke_api_token,
     save_team_as_admin,
@@ -29,8 +31,17 @@ from watchfloor.people.services import (
 
 
 class WatchfloorUserChangeForm(UserChangeForm):
+    # The account's access_version when the page was opened: saving a page opened before
+    # somebody else changed the account (revoked a role, deactivated it) is refused.
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta(UserChangeForm.Meta):
         model = User
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["expected_version"].initial = self.instance.access_version
 
     def clean_time_zone(self):
         try:
@@ -40,6 +51,14 @@ class WatchfloorUserChangeForm(UserChangeForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk is not None:
+            stored = User.objects.select_related("team").get(pk=self.instance.pk)
+            try:
+                refuse_stale_account_edit(
+                    user=stored, expected_version=cleaned.get("expected_version") or 0
+                )
+            except WatchfloorError as exc:
+                raise ValidationError(exc.message) from exc
         team = cleaned.get("team")
         if cleaned.get("role") == Role.PARTNER and (team is None or team.kind != Team.Kind.PARTNER):
             self.add_error("team", "a partner account needs a partner team")
@@ -53,7 +72,10 @@ class WatchfloorUserAdmin(UserAdmin):
     list_filter = ("role", "team", "is_active")
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("Watchfloor", {"fields": ("role", "team", "time_zone", "languages")}),
+        (
+            "Watchfloor",
+            {"fields": ("role", "team", "time_zone", "languages", "expected_version")},
+        ),
     )
 
     actions = ["remove_second_factors"]
@@ -82,7 +104,12 @@ class WatchfloorUserAdmin(UserAdmin):
             )
 
     def save_model(self, request, obj, form, change):
-        save_user_as_admin(user=obj, actor=request.user, changed_fields=list(form.changed_data))
+        save_user_as_admin(
+            user=obj,
+            actor=request.user,
+            changed_fields=[name for name in form.changed_data if name != "expected_version"],
+            expected_version=form.cleaned_data.get("expected_version") if change else None,
+        )
 
 
 @admin.register(Team)

@@ -54,6 +54,10 @@ class User(AbstractUser):
         max_length=64, default="UTC", help_text="IANA name, e.g. Asia/Tokyo"
     )
     languages = models.JSONField(default=list, blank=True)
+    # Counts the changes to what this account may do (role, team, active, admin rights). An
+    # administrator's edit names the count it was read at and is refused when another
+    # change came first, so a stale form cannot undo a revocation (core.versions).
+    access_version = models.PositiveIntegerField(default=1)
 
     @property
     def display_name(self) -> str:

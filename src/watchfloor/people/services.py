@@ -28,6 +28,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.core.validation import clean_text, refuse_control_characters
+from watchfloor.core.versions import require_current_version
 from watchfloor.people.models import (
     APIToken,
     RotaOverride,
@@ -476,13 +477,39 @@ def get_user_by_username(username: str) -> User:
         raise NotFound(f"no user named '{username}'", field="username") from exc
 
 
+ACCESS_FIELDS = ("role", "team_id", "is_active", "is_staff", "is_superuser")
+
+
+def refuse_stale_account_edit(*, user: User, expected_version: int | None) -> None:
+    """Refuse an edit of ``user`` read at another ``access_version`` (see the model)."""
+    require_current_version(
+        expected=expected_version,
+        current=user.access_version,
+        what=f"{user.username}'s account",
+        now=(
+            f"role {user.role}, team {user.team.code if user.team else 'none'}, "
+            f"{'active' if user.is_active else 'deactivated'}"
+        ),
+    )
+
+
 @transaction.atomic
-def save_user_as_admin(*, user: User, actor: User, changed_fields: list[str]) -> User:
-    """The Django admin's way in: the same validation and an audit event like any write."""
+def save_user_as_admin(
+    *, user: User, actor: User, changed_fields: list[str], expected_version: int | None = None
+) -> User:
+    """The Django admin's way in: the same validation and an audit event like any write.
+    ``expected_version`` is the ``access_version`` the admin's form was opened at: the
+    whole account is saved, so a stale form is refused whatever it changes."""
     validate_time_zone(user.time_zone)
     if user.role == Role.PARTNER and (user.team is None or user.team.kind != Team.Kind.PARTNER):
         raise InvalidInput("a partner account needs a partner team", field="team")
     is_new = user.pk is None
+    if not is_new:
+        stored = User.objects.select_for_update(of=("self",)).select_related("team").get(pk=user.pk)
+        refuse_stale_account_edit(user=stored, expected_version=expected_version)
+        user.access_version = stored.access_version + (
+            1 if any(getattr(stored, f) != getattr(user, f) for f in ACCESS_FIELDS) else 0
+        )
     user.save()
     record_event(
         action=AuditAction.USER_CREATED if is_new else AuditAction.USER_CHANGED,
@@ -531,7 +558,8 @@ def change_user_access(
     user.team = team
     # The Django admin follows the role, as create_user sets it.
     user.is_staff = user.is_superuser = role == Role.ADMIN
-    user.save(update_fields=["role", "team", "is_staff", "is_superuser"])
+    user.access_version += 1
+    user.save(update_fields=["role", "team", "is_staff", "is_superuser", "access_version"])
     record_event(
         action=AuditAction.USER_ACCESS_CHANGED,
         actor=actor,
@@ -589,7 +617,8 @@ def deactivate_user(*, user: User, actor: User | None, reason: str) -> Deactivat
     was_active = user.is_active
     if was_active:
         user.is_active = False
-        user.save(update_fields=["is_active"])
+        user.access_version += 1
+        user.save(update_fields=["is_active", "access_version"])
     sessions_ended = end_sessions_of(user)
     record_event(
         action=AuditAction.USER_DEACTIVATED,

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.validation import TIME_RANGE, within_time_range
+from watchfloor.core.versions import VERSION_FIELD
 
 FIELD_PATH = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?$")
 
@@ -48,6 +49,35 @@ class ServiceErrorForm(forms.Form):
 
     def add_service_error(self, error: WatchfloorError) -> None:
         self.add_error(self.form_field_for(error.field), self.service_error_message(error))
+
+
+class VersionedForm(ServiceErrorForm):
+    """Edits something that carries a version (``core.versions``): the version the page
+    was read at travels in a hidden field, and a refusal because somebody else changed
+    it meanwhile is shown above the form, where it cannot be missed."""
+
+    expected_version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1, max_value=2**31 - 1
+    )
+
+    def __init__(self, *args: Any, version: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expected_version"].initial = version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("expected_version") is None:
+            self.add_error(
+                None,
+                "This form does not say which version it was opened at; reload the page "
+                "and make your change again.",
+            )
+        return cleaned
+
+    def form_field_for(self, service_field: str | None) -> str | None:
+        if service_field == VERSION_FIELD:
+            return None
+        return super().form_field_for(service_field)
 
 
 class LocalDateTimeField(forms.Field):

@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import F
+
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
+from watchfloor.core.versions import require_current_version
 from watchfloor.crises import selectors
 from watchfloor.crises.cadence import sitrep_due_at
 from watchfloor.crises.config import CrisisConfig
@@ -71,6 +74,25 @@ def _record(
 
 def _lock(crisis: Crisis) -> Crisis:
     return Crisis.objects.select_for_update().get(pk=crisis.pk)
+
+
+def require_access_version(
+    crisis: Crisis, *, expected_version: int | None, what: str, now: str = ""
+) -> None:
+    """Refuse an edit of the crisis's access or roles read at another ``access_version``
+    (``crisis`` is the locked row)."""
+    require_current_version(
+        expected=expected_version,
+        current=crisis.access_version,
+        what=f"{what} of {crisis.reference}",
+        now=now,
+    )
+
+
+def count_access_change(crisis: Crisis) -> None:
+    """Who may see the crisis or hold its roles changed: forms read before are now stale."""
+    crisis.access_version += 1
+    Crisis.objects.filter(pk=crisis.pk).update(access_version=F("access_version") + 1)
 
 
 def _refuse_if_closed(crisis: Crisis, what: str) -> None:

@@ -45,6 +45,8 @@ from watchfloor.crises.services.common import (
     _refuse_if_closed,
     _users,
     _visible_escalations,
+    count_access_change,
+    require_access_version,
 )
 from watchfloor.crises.services.roles import _check_holder, _hand_over
 
@@ -420,10 +422,19 @@ def unlink_escalation(*, crisis: Crisis, escalation: Escalation, actor: User, re
 
 @transaction.atomic
 def set_crisis_access(
-    *, crisis: Crisis, actor: User, is_restricted: bool, access_usernames: list[str]
+    *,
+    crisis: Crisis,
+    actor: User,
+    is_restricted: bool,
+    access_usernames: list[str],
+    expected_version: int | None = None,
 ) -> Crisis:
     """Restrict a crisis to its access list (the actor and the current role holders always
-    stay on it, so nobody loses sight of a crisis they are running), or open it."""
+    stay on it, so nobody loses sight of a crisis they are running), or open it.
+
+    ``expected_version`` is the ``access_version`` the page or API client read; the pages
+    and the API always send it, and a stale edit is refused. None is for callers that read
+    nothing a person saw (the system, drills)."""
     _require(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may change who can see this",
@@ -441,6 +452,16 @@ def set_crisis_access(
         "restricted": crisis.is_restricted,
         "access_list": sorted(crisis.access_list.values_list("username", flat=True)),
     }
+    require_access_version(
+        crisis,
+        expected_version=expected_version,
+        what="who may see or hold roles",
+        now=(
+            f"{'restricted' if before['restricted'] else 'not restricted'}; access list: "
+            f"{', '.join(before['access_list']) or 'nobody'}"
+        ),
+    )
+    count_access_change(crisis)
     crisis.is_restricted = is_restricted
     crisis.updated_at = clock.now()
     crisis.save(update_fields=["is_restricted", "updated_at"])
@@ -455,6 +476,7 @@ def set_crisis_access(
                 "restricted": is_restricted,
                 "access_list": sorted(u.username for u in users),
             },
+            "version": crisis.access_version,
         },
     )
     return crisis

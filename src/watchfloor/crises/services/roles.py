@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db import IntegrityError, transaction
 
 from watchfloor.audit.events import AuditAction
@@ -20,11 +18,15 @@ from watchfloor.crises.models import (
     RoleKind,
 )
 from watchfloor.crises.permissions import may_command_crisis
+from watchfloor.crises.services.common import (
+    REASON_MAX,
+    _lock,
+    _record,
+    _refuse_if_closed,
+    count_access_change,
+    require_access_version,
+)
 from watchfloor.people.models import User
-
-if TYPE_CHECKING:
-    pass
-from watchfloor.crises.services.common import REASON_MAX, _lock, _record, _refuse_if_closed
 
 # ---------------------------------------------------------------- role holders
 
@@ -100,6 +102,7 @@ def _hand_over(
     if current is not None:
         current.ended_at, current.ended_by = now, actor
         current.save(update_fields=["ended_at", "ended_by"])
+    count_access_change(crisis)
     try:
         with transaction.atomic():
             assignment = RoleAssignment.objects.create(
@@ -130,6 +133,16 @@ def _hand_over(
     return assignment
 
 
+def _holders(crisis: Crisis) -> str:
+    """Who holds which role now, for a refusal that says what changed."""
+    held = (
+        RoleAssignment.objects.filter(crisis=crisis, ended_at__isnull=True)
+        .select_related("holder")
+        .order_by("role", "market_code")
+    )
+    return "; ".join(f"{a.role_label}: {a.holder.username}" for a in held) or "no role is held"
+
+
 # ---------------------------------------------------------------- roles
 
 
@@ -142,16 +155,22 @@ def hand_over_role(
     actor: User,
     note: str = "",
     market: str = "",
+    expected_version: int | None = None,
 ) -> RoleAssignment:
     """Give ``role`` to ``to_user``: an assignment when it is open, a handover when it is
     held. Handing over command needs a successor: the commander is never empty while the
-    crisis is active."""
+    crisis is active. ``expected_version``: the crisis's ``access_version`` as the page or
+    API client read it (always sent by them; None for drills and demo data): a handover
+    decided on a stale view of the roles is refused."""
     _require(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may hand roles over",
     )
     crisis = _lock(crisis)
     _refuse_if_closed(crisis, "its roles are kept as they were")
+    require_access_version(
+        crisis, expected_version=expected_version, what="who holds the roles", now=_holders(crisis)
+    )
     market = _scope(crisis, role, market)
     note = _text(note, field="note", max_length=REASON_MAX, required=False)
     if to_user is None:
@@ -174,15 +193,25 @@ def hand_over_role(
 
 @transaction.atomic
 def release_role(
-    *, crisis: Crisis, role: str, actor: User, note: str = "", market: str = ""
+    *,
+    crisis: Crisis,
+    role: str,
+    actor: User,
+    note: str = "",
+    market: str = "",
+    expected_version: int | None = None,
 ) -> RoleAssignment:
-    """Leave a role open. Never the incident commander's."""
+    """Leave a role open. Never the incident commander's. ``expected_version`` as for
+    :func:`hand_over_role`."""
     _require(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may change roles",
     )
     crisis = _lock(crisis)
     _refuse_if_closed(crisis, "its roles are kept as they were")
+    require_access_version(
+        crisis, expected_version=expected_version, what="who holds the roles", now=_holders(crisis)
+    )
     market = _scope(crisis, role, market)
     if role == RoleKind.INCIDENT_COMMANDER:
         raise Conflict(
@@ -203,6 +232,7 @@ def release_role(
     now = clock.now()
     current.ended_at, current.ended_by = now, actor
     current.save(update_fields=["ended_at", "ended_by"])
+    count_access_change(crisis)
     _record(
         AuditAction.CRISIS_ROLE_RELEASED,
         crisis=crisis,

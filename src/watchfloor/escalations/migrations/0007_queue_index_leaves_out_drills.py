@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0002_initial'),
-        ('escalations', '0005_drill_flag'),
+        ('escalations', '0006_severity_downgrades_and_access_version'),
         ('markets', '0002_statutory_rule_min_severity'),
         ('people', '0003_api_token_scopes_and_expiry'),
         ('policy', '0001_initial'),
