@@ -39,6 +39,10 @@ class Bank(models.Model):
     # Known benign content (logos, stock images): a match here suppresses the others.
     is_allow_bank = models.BooleanField(default=False)
     is_restricted = models.BooleanField(default=False)
+    # A crisis bank: the crisis it was made for (action rules flag matches into it).
+    crisis = models.ForeignKey(
+        "crises.Crisis", on_delete=models.PROTECT, null=True, blank=True, related_name="banks"
+    )
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_banks", blank=True
     )
@@ -94,3 +98,116 @@ class EntryChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} entry {self.entry_id}"
+
+
+class MatchChannel(models.TextChoices):
+    API = "api", "Match API"
+    CLI = "cli", "Command line"
+
+
+class Match(models.Model):
+    """One query that matched one bank entry: recorded for every match the API or the CLI
+    answers (allow-bank suppressions are not matches), then turned into a ``hash_match``
+    signal and checked against the action rules (``banks.match_work``)."""
+
+    signal_type = models.CharField(max_length=16, choices=SignalType.choices)
+    value = models.CharField(max_length=2000)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="matches")
+    entry = models.ForeignKey(BankEntry, on_delete=models.PROTECT, related_name="matches")
+    distance = models.PositiveSmallIntegerField()
+    # The bank's and the entry's labels at the time, what the action rules look at.
+    labels = models.JSONField(default=list, blank=True)
+    # What the caller said about the item, when it did: its market and reference.
+    market = models.CharField(max_length=8, blank=True)
+    subject_ref = models.CharField(max_length=4096, blank=True)
+    matched_at = models.DateTimeField()
+    matched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(
+        "people.APIToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=MatchChannel.choices)
+    # The hash_match signal the query became (one per query, shared by its matches).
+    signal = models.ForeignKey(
+        "signals.Signal", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["bank", "matched_at"], name="bank_match_by_time"),
+            models.Index(fields=["matched_at"], name="bank_match_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signal_type}:{self.value[:16]} ~ entry {self.entry_id} ({self.distance})"
+
+
+class FiringMode(models.TextChoices):
+    LIVE = "live", "Live"
+    SHADOW = "shadow", "Shadow (recorded, not done)"
+
+
+class FiringOutcome(models.TextChoices):
+    OPENED = "opened", "Opened an escalation"
+    ATTACHED = "attached", "Attached to an escalation"
+    FLAGGED = "flagged", "Flagged into a crisis"
+    REQUESTED = "requested", "Requested an enforcement action"
+    WOULD_OPEN = "would_open", "Would open an escalation"
+    WOULD_ATTACH = "would_attach", "Would attach to an escalation"
+    WOULD_FLAG = "would_flag", "Would flag into a crisis"
+    WOULD_REQUEST = "would_request", "Would request an enforcement action"
+    FAILED = "failed", "Failed"
+
+
+class ReviewOutcome(models.TextChoices):
+    PENDING = "", "Not reviewed"
+    CORRECT = "correct", "Correct"
+    WRONG = "wrong", "Wrong"
+
+
+class RuleFiring(models.Model):
+    """An action rule that held for a match: what it did (live) or would have done
+    (shadow), or why it failed. Sampled live firings wait for a person's review."""
+
+    rule_code = models.CharField(max_length=100)
+    rules_version = models.CharField(max_length=80)
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="firings")
+    mode = models.CharField(max_length=8, choices=FiringMode.choices)
+    action = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=16, choices=FiringOutcome.choices)
+    conditions = models.JSONField(default=list)
+    detail = models.TextField(blank=True)
+    escalation = models.ForeignKey(
+        "escalations.Escalation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bank_rule_firings",
+    )
+    crisis = models.ForeignKey(
+        "crises.Crisis", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    fired_at = models.DateTimeField()
+    needs_review = models.BooleanField(default=False)
+    review_outcome = models.CharField(
+        max_length=8, choices=ReviewOutcome.choices, blank=True, default=ReviewOutcome.PENDING
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["rule_code", "fired_at"], name="bank_firing_rule_time"),
+            models.Index(
+                fields=["needs_review", "review_outcome"], name="bank_firing_review_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_code} on match {self.match_id}: {self.outcome}"

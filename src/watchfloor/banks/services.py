@@ -19,6 +19,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
+    from watchfloor.crises.models import Crisis
     from watchfloor.people.models import Team, User
 
 CSV_COLUMNS = ("signal_type", "signal_value", "labels")
@@ -43,7 +44,10 @@ def create_bank(
     is_allow_bank: bool = False,
     is_restricted: bool = False,
     matching_ratio: float = 1.0,
+    crisis: Crisis | None = None,
 ) -> Bank:
+    """A bank; with ``crisis``, the crisis bank of that crisis (action rules flag its
+    matches into the war room)."""
     kind = parse_signal_type(signal_type)
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(
@@ -71,6 +75,7 @@ def create_bank(
             is_allow_bank=is_allow_bank,
             is_restricted=is_restricted,
             matching_ratio=matching_ratio,
+            crisis=crisis,
             created_at=clock.now(),
         )
         record_event(
@@ -83,6 +88,7 @@ def create_bank(
                 "threshold": threshold,
                 "is_allow_bank": is_allow_bank,
                 "is_restricted": is_restricted,
+                "crisis": crisis.reference if crisis is not None else None,
             },
         )
     return bank
