@@ -806,12 +806,12 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
                 escalation=escalation, other=make_escalation(title=f"Other {number}"), actor=analyst
             )
 
-    # 26 for the escalation itself and 9 for the panels of the other apps (playbooks,
-    # partner requests, notifications, crises); each panel's own count with content is
-    # pinned in that app's tests.
+    # 26 for the escalation itself and 11 for the panels of the other apps (playbooks,
+    # partner requests, notifications, crises, enforcement); each panel's own count with
+    # content is pinned in that app's tests.
     add_work(1)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(37):
         assert analyst_client.get(_detail(escalation)).status_code == 200
     add_work(5)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(37):
         assert analyst_client.get(_detail(escalation)).status_code == 200

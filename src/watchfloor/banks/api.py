@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 from ninja import Field, Router, Schema
 
+from watchfloor.banks.callbacks import receive_callback
 from watchfloor.banks.match_work import QueryContext, record_matches
 from watchfloor.banks.matcher import Query, QueryResult, match
 from watchfloor.banks.models import MatchChannel
 from watchfloor.banks.selectors import banks_visible_to
+from watchfloor.notify.signing import SIGNATURE_HEADER
 from watchfloor.people.auth import api_authenticators, request_actor, request_token
 from watchfloor.people.models import TokenScope
 from watchfloor.web.api import ErrorOut
@@ -106,3 +108,34 @@ def match_batch(request: HttpRequest, payload: MatchIn):
         token=request_token(request),
     )
     return MatchOut(results=[result_out(result) for result in results])
+
+
+class CallbackOut(Schema):
+    idempotency_key: str
+    status: str
+    items: int
+
+
+@router.post(
+    "/enforcement/callback/{connector}",
+    response={200: CallbackOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    summary="A platform confirms or refuses an enforcement request",
+    auth=None,
+)
+def enforcement_callback(request: HttpRequest, connector: str):
+    """Signed by the platform with the connector's secret (`X-Watchfloor-Signature:
+    t=<unix seconds>,v1=<HMAC-SHA256 of "<t>.<body>">`), no token. Body:
+    `{"idempotency_key", "status": "carried_out"|"refused", "carried_out_at", "by",
+    "reference", "reason", "items": [{"reference", "status": "done"|"refused"|"failed",
+    "detail"}]}`; items not named take the request's status. The same callback twice
+    changes nothing the second time."""
+    answered = receive_callback(
+        connector_code=connector,
+        body=request.body,
+        signature=request.headers.get(SIGNATURE_HEADER),
+    )
+    return CallbackOut(
+        idempotency_key=answered.idempotency_key,
+        status=answered.status,
+        items=answered.item_count,
+    )

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
+from watchfloor.banks.actioner import active_connector, request_enforcement
 from watchfloor.banks.matcher import QueryResult
 from watchfloor.banks.models import (
     Bank,
@@ -433,7 +434,17 @@ def _enforce(firing: RuleFiring, rule: ActionRule, match: Match, account: User) 
         firing.outcome = FiringOutcome.WOULD_REQUEST
         firing.detail = f"would request {what}"
         return
-    raise Conflict(f"no enforcement connector can carry out {what} yet", field="connector")
+    firing.outcome = FiringOutcome.REQUESTED
+    firing.detail = f"requested {what}"
+    firing.save()  # the request points at its firing
+    request_enforcement(
+        connector=active_connector(enforce.connector),
+        action_code=enforce.action,
+        countries=enforce.countries,
+        references=[match.subject_ref or f"{match.signal_type}:{match.value}"],
+        actor=account,
+        firing=firing,
+    )
 
 
 def _note(rule: ActionRule, match: Match, conditions: list[str]) -> str:

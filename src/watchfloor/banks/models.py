@@ -211,3 +211,141 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_code} on match {self.match_id}: {self.outcome}"
+
+
+# ---------------------------------------------------------------- the actioner
+
+
+class EnforcementConnector(models.Model):
+    """A platform system that carries out enforcement actions: Watchfloor POSTs each
+    request to ``url`` signed with ``secret`` (HMAC-SHA256, as notifications are), and
+    the platform calls back, signed with the same secret, to confirm or refuse."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    max_attempts = models.PositiveSmallIntegerField(default=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RequestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Waiting to retry"
+    SENT = "sent", "Requested, awaiting the platform"
+    CARRIED_OUT = "carried_out", "Carried out"
+    PARTLY_CARRIED_OUT = "partly_carried_out", "Partly carried out"
+    REFUSED = "refused", "Refused by the platform"
+    FAILED = "failed", "Could not be delivered"
+
+
+OUTSTANDING_REQUEST_STATUSES = (RequestStatus.QUEUED, RequestStatus.RETRYING)
+
+
+class EnforcementRequest(models.Model):
+    """One enforcement action requested from one connector, on any number of items (one
+    decision on 3,000 copies is one request with 3,000 item results). The idempotency key
+    travels with every attempt, so a platform that receives a retry does the work once."""
+
+    connector = models.ForeignKey(
+        EnforcementConnector, on_delete=models.PROTECT, related_name="requests"
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    action = models.ForeignKey(
+        "policy.EnforcementAction", on_delete=models.PROTECT, related_name="+"
+    )
+    countries = models.JSONField(default=list, blank=True)
+    decision = models.ForeignKey(
+        "escalations.Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_requests",
+    )
+    escalation = models.ForeignKey(
+        "escalations.Escalation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_requests",
+    )
+    firing = models.OneToOneField(
+        RuleFiring,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_request",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=RequestStatus.choices)
+    item_count = models.PositiveIntegerField()
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # From the platform's callback.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.CharField(max_length=200, blank=True)
+    platform_reference = models.CharField(max_length=200, blank=True)
+    refusal_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="enforcement_due")]
+
+    def __str__(self) -> str:
+        return f"{self.action_id} via {self.connector_id} ({self.status})"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Carried out"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed on the platform"
+
+
+class EnforcementItem(models.Model):
+    request = models.ForeignKey(EnforcementRequest, on_delete=models.CASCADE, related_name="items")
+    reference = models.CharField(max_length=2000)
+    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "reference"], name="enforcement_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference[:40]}: {self.status}"
+
+
+class EnforcementAttempt(models.Model):
+    request = models.ForeignKey(
+        EnforcementRequest, on_delete=models.CASCADE, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of request {self.request_id}: {self.outcome}"

@@ -17,6 +17,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
 from django_tasks.utils import get_random_id
 from django_tasks_db.management.commands.db_worker import Worker
 
+from watchfloor.banks.actioner import resume_enforcement_requests
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.notify.delivery import ResumeReport, resume_overdue_work
 
@@ -41,6 +42,7 @@ def start_background_worker(*, interval: float = 1.0) -> BackgroundWorker:
     """Start a worker on a daemon thread (signals belong to the main thread, so the
     worker's own signal handling is not installed; it stops with the process)."""
     report = resume_overdue_work()
+    resume_enforcement_requests()
     ensure_housekeeping_scheduled()
     worker = Worker(
         queue_names=[ALL_QUEUES],

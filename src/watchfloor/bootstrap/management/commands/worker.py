@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from watchfloor.banks.actioner import resume_enforcement_requests
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.bootstrap.worker import ALL_QUEUES
 from watchfloor.core.preparation import PreparesDatabase
@@ -36,8 +37,9 @@ class Command(PreparesDatabase, BaseCommand):
 
     def handle(self, *args, interval, batch, max_tasks, queue_name, **options):
         report = resume_overdue_work()
+        resumed = resume_enforcement_requests()
         ensure_housekeeping_scheduled()
-        self.stdout.write(f"worker starting: {report}")
+        self.stdout.write(f"worker starting: {report}, {len(resumed)} enforcement requests resumed")
         call_command(
             "db_worker",
             interval=interval,
