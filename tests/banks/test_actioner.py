@@ -25,7 +25,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.banks.actioner import carry_out_decision, request_enforcement, save_connector
 from watchfloor.banks.match_work import QueryContext, record_matches
-from watchfloor.banks.matcher import PDQ_MATCHER, Query, match
+from watchfloor.banks.matcher import Query, match
 from watchfloor.banks.models import (
     Bank,
     EnforcementConnector,
@@ -145,13 +145,6 @@ def committed(django_capture_on_commit_callbacks):
 @pytest.fixture
 def run_due(committed) -> DueTasks:
     return DueTasks(committed)
-
-
-@pytest.fixture(autouse=True)
-def fresh_matcher():
-    PDQ_MATCHER.reset()
-    yield
-    PDQ_MATCHER.reset()
 
 
 def final_decision(escalation, analyst, **overrides):

@@ -15,7 +15,7 @@ from tests.banks.test_services import BASE, bank_with, near
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.banks.match_work import QueryContext, record_matches
-from watchfloor.banks.matcher import PDQ_MATCHER, Query, match
+from watchfloor.banks.matcher import Query, match
 from watchfloor.banks.models import Bank, FiringOutcome, Match, ReviewOutcome, RuleFiring
 from watchfloor.banks.rules import BankRulesError, parse_rules
 from watchfloor.banks.selectors import firings_awaiting_review
@@ -27,13 +27,6 @@ from watchfloor.people.services import create_api_token
 from watchfloor.signals.models import Signal
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
-
-
-@pytest.fixture(autouse=True)
-def fresh_matcher():
-    PDQ_MATCHER.reset()
-    yield
-    PDQ_MATCHER.reset()
 
 
 @pytest.fixture
