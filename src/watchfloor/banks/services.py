@@ -268,22 +268,28 @@ def import_csv(
     """Import into the bank, creating it (with the file's signal type) when missing."""
     entries = parse_csv(text)
     with transaction.atomic():
-        bank = Bank.objects.filter(name=bank_name).first()
-        if bank is None:
-            if not entries:
-                raise InvalidInput(
-                    f"bank {bank_name!r} does not exist and the file has no entries to say "
-                    "its signal type",
-                    field="file",
-                )
-            bank = create_bank(
-                name=bank_name,
-                signal_type=entries[0].signal_type,
-                owner_team=owner_team,
-                actor=actor,
-            )
+        bank = bank_to_import_into(
+            bank_name=bank_name, entries=entries, owner_team=owner_team, actor=actor
+        )
         created = add_entries(bank=bank, entries=entries, source=EntrySource.IMPORT, actor=actor)
     return bank, created
+
+
+def bank_to_import_into(
+    *, bank_name: str, entries: Sequence[NewEntry], owner_team: Team | None, actor: User | None
+) -> Bank:
+    """The bank named, created with the first entry's signal type when missing."""
+    bank = Bank.objects.filter(name=bank_name).first()
+    if bank is not None:
+        return bank
+    if not entries:
+        raise InvalidInput(
+            f"bank {bank_name!r} does not exist and the file has no entries to say its signal type",
+            field="file",
+        )
+    return create_bank(
+        name=bank_name, signal_type=entries[0].signal_type, owner_team=owner_team, actor=actor
+    )
 
 
 def export_csv(*, bank: Bank, actor: User | None) -> str:
