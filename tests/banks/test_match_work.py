@@ -305,3 +305,19 @@ def test_validate_fails_with_the_lines(catalog, tmp_path, capsys):
     with pytest.raises(CommandError, match="have 1 problem"):
         call_command("bank_rules", "validate", str(path))
     assert "rules.yaml:3" in capsys.readouterr().err
+
+
+def test_a_restricted_bank_opens_a_restricted_escalation(lead, analyst, other_analyst, rules_file):
+    from watchfloor.banks.services import change_bank
+    from watchfloor.escalations.selectors import escalations_visible_to
+
+    rules_file(ESCALATE.format(mode="live", rate=0.0))
+    bank = bank_with("ncii", BASE, actor=lead, is_restricted=True, labels=["violent_extremism"])
+    change_bank(bank=bank, actor=lead, grant_access_to=[analyst])
+    lookup(BASE)
+    [escalation] = Escalation.objects.all()
+    assert escalation.is_restricted
+    assert escalations_visible_to(analyst).filter(pk=escalation.pk).exists()
+    assert not escalations_visible_to(other_analyst).filter(pk=escalation.pk).exists()
+    lookup(near(BASE, 2))  # the rules account can see it, so the copy attaches
+    assert Escalation.objects.count() == 1

@@ -287,9 +287,9 @@ def _payload(request: EnforcementRequest) -> dict[str, Any]:
         "action": request.action.code,
         "countries": list(request.countries),
         "items": list(request.items.order_by("id").values_list("reference", flat=True)),
-        "escalation": request.escalation.reference if request.escalation_id else None,
+        "escalation": request.escalation.reference if request.escalation is not None else None,
         "decision": request.decision_id,
-        "rule": request.firing.rule_code if request.firing_id else None,
+        "rule": request.firing.rule_code if request.firing is not None else None,
         "requested_at": request.requested_at.astimezone(UTC).isoformat(),
         "callback_path": f"/api/v1/enforcement/callback/{request.connector.code}",
     }

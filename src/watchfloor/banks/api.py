@@ -76,7 +76,11 @@ def result_out(result: QueryResult) -> ResultOut:
         value=result.value,
         matches=[entry(m) for m in result.matches],
         suppressed_by=[entry(m) for m in result.suppressed_by],
-        error=ItemError(**result.error.as_dict()) if result.error else None,
+        error=ItemError(
+            code=result.error.code, message=result.error.message, field=result.error.field
+        )
+        if result.error
+        else None,
     )
 
 

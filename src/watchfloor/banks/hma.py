@@ -130,7 +130,8 @@ def _hashes_of_upload(request: HttpRequest) -> dict[str, str]:
         raise InvalidInput("Missing multipart/form-data file upload", field="file")
     if len(request.FILES) > 1 or any(len(request.FILES.getlist(k)) > 1 for k in request.FILES):
         raise InvalidInput("Only one file allowed per request", field="file")
-    [(content_type, upload)] = request.FILES.items()
+    [content_type] = list(request.FILES)
+    [upload] = request.FILES.getlist(content_type)
     if content_type not in CONTENT_TYPES:
         raise InvalidInput(
             f"no such content_type: '{content_type}'; use {' or '.join(CONTENT_TYPES)}",

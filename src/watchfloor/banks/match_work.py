@@ -327,7 +327,11 @@ def _live(firing: RuleFiring) -> bool:
 def _escalate(firing: RuleFiring, rule: ActionRule, match: Match, account: User) -> None:
     action = rule.escalate
     assert action is not None
-    signal = Signal.objects.select_related("cluster").filter(pk=match.signal_id).first()
+    signal = (
+        Signal.objects.select_related("cluster").filter(pk=match.signal_id).first()
+        if match.signal_id is not None
+        else None
+    )
     cluster = signal.cluster if signal is not None else None
     visible = escalations_visible_to(account).filter(merged_into__isnull=True)
     target = None
