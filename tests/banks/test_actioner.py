@@ -445,3 +445,35 @@ def test_a_malformed_callback_is_refused_with_the_field(
     assert item.status_code == 400 and item.json()["field"] == "items.0"
     request.refresh_from_db()
     assert request.completed_at is None
+
+
+def test_the_admin_lists_connectors_requests_matches_and_firings(admin_user, connector):
+    client = Client()
+    client.force_login(admin_user)
+    for model in ("enforcementconnector", "enforcementrequest", "match", "rulefiring"):
+        response = client.get(f"/admin/banks/{model}/")
+        assert response.status_code == 200, model
+    added = client.post(
+        "/admin/banks/enforcementconnector/add/",
+        {
+            "code": "second",
+            "name": "Second",
+            "url": "ftp://x",
+            "max_attempts": 3,
+            "is_active": "on",
+        },
+    )
+    assert "url" in added.context["adminform"].form.errors
+    saved = client.post(
+        "/admin/banks/enforcementconnector/add/",
+        {
+            "code": "second",
+            "name": "Second",
+            "url": "https://enforce.example/wf",
+            "max_attempts": 3,
+        },
+    )
+    assert saved.status_code == 302
+    second = EnforcementConnector.objects.get(code="second")
+    assert second.secret.startswith("whsec_") and not second.is_active
+    assert AuditEvent.objects.filter(action=AuditAction.BANK_CONNECTOR_SAVED).count() == 2

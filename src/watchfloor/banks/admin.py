@@ -1,5 +1,6 @@
-"""Admin for the actioner: enforcement connectors are edited here through the audited
-service; requests, their items and attempts are a read-only record."""
+"""Admin for banks: enforcement connectors are edited here through the audited service;
+requests (with their items and attempts), matches and rule firings are a read-only
+record."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from watchfloor.banks.models import (
     EnforcementConnector,
     EnforcementItem,
     EnforcementRequest,
+    Match,
+    RuleFiring,
 )
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput
@@ -66,3 +69,16 @@ class EnforcementRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "connector", "action", "status", "item_count", "requested_at")
     list_filter = ("status", "connector")
     inlines = (AttemptInline, ItemInline)
+
+
+@admin.register(Match)
+class MatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "bank", "entry_id", "distance", "market", "channel", "matched_at")
+    list_filter = ("channel", "bank")
+    list_select_related = ("bank",)
+
+
+@admin.register(RuleFiring)
+class RuleFiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "rule_code", "mode", "action", "outcome", "needs_review", "fired_at")
+    list_filter = ("mode", "outcome", "needs_review", "review_outcome")
