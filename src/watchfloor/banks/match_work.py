@@ -167,8 +167,9 @@ def record_matches(
             },
         )
         firings = []
+        account = rules_account() if ruleset.rules else None
         for row in all_matches:
-            firings.extend(apply_rules(match=row, ruleset=ruleset))
+            firings.extend(apply_rules(match=row, ruleset=ruleset, account=account))
     return Recorded(all_matches, firings, signal_ids)
 
 
@@ -233,8 +234,11 @@ def _signal_for(rows: list[Match], context: QueryContext) -> dict[str, Any]:
 # ---------------------------------------------------------------- the rules
 
 
-def apply_rules(*, match: Match, ruleset: ActionRuleSet) -> list[RuleFiring]:
-    """Fire every rule in ``ruleset`` whose conditions and volume hold for ``match``."""
+def apply_rules(
+    *, match: Match, ruleset: ActionRuleSet, account: User | None = None
+) -> list[RuleFiring]:
+    """Fire every rule in ``ruleset`` whose conditions and volume hold for ``match``, as
+    ``account`` (the rules' service account by default)."""
     facts = MatchFacts(
         bank=match.bank.name, labels=match.labels, distance=match.distance, market=match.market
     )
@@ -251,7 +255,8 @@ def apply_rules(*, match: Match, ruleset: ActionRuleSet) -> list[RuleFiring]:
                 f"{volume} matches within {rule.when.window} "
                 f"(rule: at least {rule.when.min_matches})"
             )
-        firings.append(_fire(rule=rule, ruleset=ruleset, match=match, held=held))
+        account = account or rules_account()
+        firings.append(_fire(rule=rule, ruleset=ruleset, match=match, held=held, account=account))
     return firings
 
 
@@ -274,7 +279,9 @@ def _volume(rule: ActionRule, match: Match) -> int:
     return sum(1 for labels in rows.values_list("labels", flat=True) if wanted & set(labels))
 
 
-def _fire(*, rule: ActionRule, ruleset: ActionRuleSet, match: Match, held: list[str]) -> RuleFiring:
+def _fire(
+    *, rule: ActionRule, ruleset: ActionRuleSet, match: Match, held: list[str], account: User
+) -> RuleFiring:
     firing = RuleFiring(
         rule_code=rule.code,
         rules_version=ruleset.version,
@@ -284,7 +291,6 @@ def _fire(*, rule: ActionRule, ruleset: ActionRuleSet, match: Match, held: list[
         conditions=held,
         fired_at=clock.now(),
     )
-    account = rules_account()
     try:
         with transaction.atomic():  # a savepoint: a failed action leaves nothing behind
             if rule.escalate is not None:
