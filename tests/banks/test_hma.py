@@ -124,3 +124,43 @@ def test_pdq_conformance_with_the_reference_hashes():
         assert distance <= (10 if reference else 16), (row["image"], row["implementation"])
         checked += 1
     assert checked > 40
+
+
+def test_curation_lists_creates_banks_and_adds_and_removes_content(analyst, lead):
+    import json as json_module
+
+    from watchfloor.banks.models import Bank, BankEntry
+
+    bank_with("hidden", BASE, actor=lead, is_restricted=True)
+    _, reader = create_api_token(user=analyst, name="r", scopes=["matcher"], actor=None)
+    _, curator = create_api_token(user=analyst, name="c", scopes=["matcher", "write"], actor=None)
+    read = Client(headers={"Authorization": f"Bearer {reader}"})
+    write = Client(headers={"Authorization": f"Bearer {curator}"})
+
+    def post(client, path, body):
+        return client.post(path, json_module.dumps(body), content_type="application/json")
+
+    refused = post(read, "/c/banks", {"name": "NEW_BANK"})
+    assert refused.status_code == 403 and "write scope" in refused.json()["message"]
+    created = post(write, "/c/banks", {"name": "NEW_BANK", "enabled_ratio": 0.5})
+    assert created.status_code == 201
+    assert created.json() == {"name": "NEW_BANK", "matching_enabled_ratio": 0.5}
+    assert read.get("/c/banks").json() == [{"name": "NEW_BANK", "matching_enabled_ratio": 0.5}]
+    assert read.get("/c/bank/hidden").status_code == 404
+    added = post(write, "/c/bank/NEW_BANK/signal", {"pdq": BASE.upper()})
+    entry = BankEntry.objects.get(bank__name="NEW_BANK")
+    assert added.json() == {"id": entry.pk, "signals": {"pdq": BASE}}
+    wrong = post(
+        write, "/c/bank/NEW_BANK/signal", {"video_md5": "d41d8cd98f00b204e9800998ecf8427e"}
+    )
+    assert wrong.status_code == 400 and "holds pdq signals only" in wrong.json()["message"]
+    off = write.put(
+        "/c/bank/NEW_BANK", json_module.dumps({"enabled": False}), content_type="application/json"
+    )
+    assert off.json() == {"name": "NEW_BANK", "matching_enabled_ratio": 0.0}
+    assert not Bank.objects.get(name="NEW_BANK").is_enabled
+    removed = write.delete(f"/c/bank/NEW_BANK/content/{entry.pk}")
+    assert removed.json() == {"deleted": 1}
+    entry.refresh_from_db()
+    assert entry.disabled_at is not None and "HMA curation API" in entry.disabled_reason
+    assert write.delete(f"/c/bank/NEW_BANK/content/{entry.pk}").json() == {"deleted": 0}

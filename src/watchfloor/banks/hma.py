@@ -38,23 +38,31 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"message": message}, status=status)
 
 
-def hma_endpoint(view: Callable[..., Any]) -> Callable[..., JsonResponse]:
-    """Bearer token with the matcher scope; Watchfloor's errors in HMA's shape."""
+def hma_endpoint(
+    view: Callable[..., Any] | None = None, *, scope: TokenScope = TokenScope.MATCHER
+) -> Any:
+    """Bearer token with ``scope`` (the matcher scope unless said); Watchfloor's errors
+    in HMA's shape; the view's value as JSON (``(value, status)`` for another status)."""
 
-    @wraps(view)
-    def wrapped(request: HttpRequest) -> JsonResponse:
-        header = request.headers.get("Authorization", "")
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            return _error(401, "send Authorization: Bearer <token with the matcher scope>")
-        try:
-            user = TokenAuth(scope=TokenScope.MATCHER).authenticate(request, secret)
-            request.hma_user = user  # type: ignore[attr-defined]
-            return JsonResponse(view(request), safe=False)
-        except WatchfloorError as error:
-            return _error(error.http_status, error.message)
+    def decorate(view: Callable[..., Any]) -> Callable[..., JsonResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+            header = request.headers.get("Authorization", "")
+            scheme, _, secret = header.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                return _error(401, f"send Authorization: Bearer <token with the {scope} scope>")
+            try:
+                user = TokenAuth(scope=scope).authenticate(request, secret)
+                request.hma_user = user  # type: ignore[attr-defined]
+                answer = view(request, **kwargs)
+            except WatchfloorError as error:
+                return _error(error.http_status, error.message)
+            value, status = answer if isinstance(answer, tuple) else (answer, 200)
+            return JsonResponse(value, status=status, safe=False)
 
-    return csrf_exempt(wrapped)
+        return csrf_exempt(wrapped)
+
+    return decorate(view) if view is not None else decorate
 
 
 def _flag(request: HttpRequest, name: str) -> bool:
@@ -124,7 +132,7 @@ def raw_lookup(request: HttpRequest) -> dict[str, Any]:
     return {"matches": [m.entry_id for m in found]}
 
 
-def _hashes_of_upload(request: HttpRequest) -> dict[str, str]:
+def hashes_of_upload(request: HttpRequest) -> dict[str, str]:
     """HMA's multipart upload: one file, under the name of its content type."""
     if not request.FILES:
         raise InvalidInput("Missing multipart/form-data file upload", field="file")
@@ -150,7 +158,7 @@ def lookup(request: HttpRequest) -> dict[str, Any]:
     """GET ``signal`` and ``signal_type`` (and optional ``banks``) → ``{BANK: [{"bank_content_id",
     "distance"}]}``; POST a file → the same keyed by signal type."""
     if request.method == "POST":
-        hashes = _hashes_of_upload(request)
+        hashes = hashes_of_upload(request)
         names = list(hashes)
         results = _lookup(request, [_query(n, hashes[n]) for n in names], record=True)
         return {name: _by_bank(result) for name, result in zip(names, results, strict=True)}
@@ -169,7 +177,7 @@ def hash_media(request: HttpRequest) -> dict[str, str]:
     """POST one file (multipart, named ``photo`` or ``video``) → ``{signal_type: hash}``."""
     if request.method == "GET":
         raise InvalidInput(NO_URL, field="url")
-    return _hashes_of_upload(request)
+    return hashes_of_upload(request)
 
 
 __all__ = ["hash_media", "lookup", "raw_lookup"]
