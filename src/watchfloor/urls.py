@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("watchfloor.crises.urls")),
     path("", include("watchfloor.notify.urls")),
     path("", include("watchfloor.coordination.urls")),
+    path("", include("watchfloor.banks.urls")),
     path("", include("watchfloor.people.urls")),
     path("", include("watchfloor.escalations.urls")),
     path("", include("watchfloor.people.sso.urls")),

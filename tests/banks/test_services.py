@@ -28,13 +28,6 @@ def near(value: str, distance: int, start: int = 0) -> str:
     return hash_to_hex(words)
 
 
-@pytest.fixture(autouse=True)
-def fresh_matcher():
-    PDQ_MATCHER.reset()
-    yield
-    PDQ_MATCHER.reset()
-
-
 def bank_with(name: str, *values: str, actor=None, **options) -> Bank:
     bank = services.create_bank(name=name, signal_type="pdq", actor=actor, **options)
     services.add_entries(

@@ -120,6 +120,17 @@ class AuditAction(models.TextChoices):
     BANK_ENTRY_DISABLED = "bank.entry_disabled", "Bank entry disabled"
     BANK_ENTRY_ENABLED = "bank.entry_enabled", "Bank entry enabled again"
     BANK_EXPORTED = "bank.exported", "Bank exported"
+    BANK_MATCHES_RECORDED = "bank.matches_recorded", "Bank matches recorded"
+    BANK_RULE_FIRED = "bank.rule_fired", "Bank action rule fired"
+    BANK_RULE_FIRING_REVIEWED = "bank.rule_firing_reviewed", "Automated bank action reviewed"
+    BANK_CONNECTOR_SAVED = "bank.connector_saved", "Enforcement connector saved"
+    BANK_ENFORCEMENT_REQUESTED = "bank.enforcement_requested", "Enforcement action requested"
+    BANK_ENFORCEMENT_SENT = "bank.enforcement_sent", "Enforcement request taken by the platform"
+    BANK_ENFORCEMENT_FAILED = "bank.enforcement_failed", "Enforcement request could not be sent"
+    BANK_ENFORCEMENT_ANSWERED = (
+        "bank.enforcement_answered",
+        "Platform answered an enforcement request",
+    )
     CRISIS_DRILL_STARTED = "crisis.drill_started", "Drill started"
     CRISIS_DRILL_INJECTED = "crisis.drill_injected", "Drill event injected"
     CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"

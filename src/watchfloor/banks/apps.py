@@ -6,3 +6,9 @@ class BanksConfig(AppConfig):
 
     name = "watchfloor.banks"
     label = "banks"
+
+    def ready(self) -> None:
+        from watchfloor.banks.panel import enforcement_panel
+        from watchfloor.escalations.hooks import register_escalation_panel
+
+        register_escalation_panel("enforcement_panel", enforcement_panel)

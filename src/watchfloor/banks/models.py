@@ -39,6 +39,10 @@ class Bank(models.Model):
     # Known benign content (logos, stock images): a match here suppresses the others.
     is_allow_bank = models.BooleanField(default=False)
     is_restricted = models.BooleanField(default=False)
+    # A crisis bank: the crisis it was made for (action rules flag matches into it).
+    crisis = models.ForeignKey(
+        "crises.Crisis", on_delete=models.PROTECT, null=True, blank=True, related_name="banks"
+    )
     access_list = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="granted_banks", blank=True
     )
@@ -94,3 +98,254 @@ class EntryChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} entry {self.entry_id}"
+
+
+class MatchChannel(models.TextChoices):
+    API = "api", "Match API"
+    CLI = "cli", "Command line"
+
+
+class Match(models.Model):
+    """One query that matched one bank entry: recorded for every match the API or the CLI
+    answers (allow-bank suppressions are not matches), then turned into a ``hash_match``
+    signal and checked against the action rules (``banks.match_work``)."""
+
+    signal_type = models.CharField(max_length=16, choices=SignalType.choices)
+    value = models.CharField(max_length=2000)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="matches")
+    entry = models.ForeignKey(BankEntry, on_delete=models.PROTECT, related_name="matches")
+    distance = models.PositiveSmallIntegerField()
+    # The bank's and the entry's labels at the time, what the action rules look at.
+    labels = models.JSONField(default=list, blank=True)
+    # What the caller said about the item, when it did: its market and reference.
+    market = models.CharField(max_length=8, blank=True)
+    subject_ref = models.CharField(max_length=4096, blank=True)
+    matched_at = models.DateTimeField()
+    matched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(
+        "people.APIToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=MatchChannel.choices)
+    # The hash_match signal the query became (one per query, shared by its matches).
+    signal = models.ForeignKey(
+        "signals.Signal", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["bank", "matched_at"], name="bank_match_by_time"),
+            models.Index(fields=["matched_at"], name="bank_match_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signal_type}:{self.value[:16]} ~ entry {self.entry_id} ({self.distance})"
+
+
+class FiringMode(models.TextChoices):
+    LIVE = "live", "Live"
+    SHADOW = "shadow", "Shadow (recorded, not done)"
+
+
+class FiringOutcome(models.TextChoices):
+    OPENED = "opened", "Opened an escalation"
+    ATTACHED = "attached", "Attached to an escalation"
+    FLAGGED = "flagged", "Flagged into a crisis"
+    REQUESTED = "requested", "Requested an enforcement action"
+    WOULD_OPEN = "would_open", "Would open an escalation"
+    WOULD_ATTACH = "would_attach", "Would attach to an escalation"
+    WOULD_FLAG = "would_flag", "Would flag into a crisis"
+    WOULD_REQUEST = "would_request", "Would request an enforcement action"
+    FAILED = "failed", "Failed"
+
+
+class ReviewOutcome(models.TextChoices):
+    PENDING = "", "Not reviewed"
+    CORRECT = "correct", "Correct"
+    WRONG = "wrong", "Wrong"
+
+
+class RuleFiring(models.Model):
+    """An action rule that held for a match: what it did (live) or would have done
+    (shadow), or why it failed. Sampled live firings wait for a person's review."""
+
+    rule_code = models.CharField(max_length=100)
+    rules_version = models.CharField(max_length=80)
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="firings")
+    mode = models.CharField(max_length=8, choices=FiringMode.choices)
+    action = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=16, choices=FiringOutcome.choices)
+    conditions = models.JSONField(default=list)
+    detail = models.TextField(blank=True)
+    escalation = models.ForeignKey(
+        "escalations.Escalation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bank_rule_firings",
+    )
+    crisis = models.ForeignKey(
+        "crises.Crisis", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    fired_at = models.DateTimeField()
+    needs_review = models.BooleanField(default=False)
+    review_outcome = models.CharField(
+        max_length=8, choices=ReviewOutcome.choices, blank=True, default=ReviewOutcome.PENDING
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["rule_code", "fired_at"], name="bank_firing_rule_time"),
+            models.Index(
+                fields=["needs_review", "review_outcome"], name="bank_firing_review_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_code} on match {self.match_id}: {self.outcome}"
+
+
+# ---------------------------------------------------------------- the actioner
+
+
+class EnforcementConnector(models.Model):
+    """A platform system that carries out enforcement actions: Watchfloor POSTs each
+    request to ``url`` signed with ``secret`` (HMAC-SHA256, as notifications are), and
+    the platform calls back, signed with the same secret, to confirm or refuse."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    max_attempts = models.PositiveSmallIntegerField(default=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RequestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Waiting to retry"
+    SENT = "sent", "Requested, awaiting the platform"
+    CARRIED_OUT = "carried_out", "Carried out"
+    PARTLY_CARRIED_OUT = "partly_carried_out", "Partly carried out"
+    REFUSED = "refused", "Refused by the platform"
+    FAILED = "failed", "Could not be delivered"
+
+
+OUTSTANDING_REQUEST_STATUSES = (RequestStatus.QUEUED, RequestStatus.RETRYING)
+
+
+class EnforcementRequest(models.Model):
+    """One enforcement action requested from one connector, on any number of items (one
+    decision on 3,000 copies is one request with 3,000 item results). The idempotency key
+    travels with every attempt, so a platform that receives a retry does the work once."""
+
+    connector = models.ForeignKey(
+        EnforcementConnector, on_delete=models.PROTECT, related_name="requests"
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    action = models.ForeignKey(
+        "policy.EnforcementAction", on_delete=models.PROTECT, related_name="+"
+    )
+    countries = models.JSONField(default=list, blank=True)
+    decision = models.ForeignKey(
+        "escalations.Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_requests",
+    )
+    escalation = models.ForeignKey(
+        "escalations.Escalation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_requests",
+    )
+    firing = models.OneToOneField(
+        RuleFiring,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enforcement_request",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=RequestStatus.choices)
+    item_count = models.PositiveIntegerField()
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # From the platform's callback.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.CharField(max_length=200, blank=True)
+    platform_reference = models.CharField(max_length=200, blank=True)
+    refusal_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="enforcement_due")]
+
+    def __str__(self) -> str:
+        return f"{self.action_id} via {self.connector_id} ({self.status})"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Carried out"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed on the platform"
+
+
+class EnforcementItem(models.Model):
+    request = models.ForeignKey(EnforcementRequest, on_delete=models.CASCADE, related_name="items")
+    reference = models.CharField(max_length=2000)
+    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "reference"], name="enforcement_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference[:40]}: {self.status}"
+
+
+class EnforcementAttempt(models.Model):
+    request = models.ForeignKey(
+        EnforcementRequest, on_delete=models.CASCADE, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of request {self.request_id}: {self.outcome}"

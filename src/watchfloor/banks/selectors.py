@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from watchfloor.banks.models import Bank, BankEntry
+from watchfloor.banks.models import Bank, BankEntry, ReviewOutcome, RuleFiring
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
+from watchfloor.escalations.selectors import escalations_visible_to
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -40,3 +41,17 @@ def access_bank(user: User, name: str) -> Bank:
 def entries_of(bank: Bank, *, include_disabled: bool = False) -> QuerySet[BankEntry]:
     entries = BankEntry.objects.filter(bank=bank)
     return entries if include_disabled else entries.filter(disabled_at__isnull=True)
+
+
+def firings_awaiting_review(user: User) -> QuerySet[RuleFiring]:
+    """Live firings of action rules set aside for a person, oldest first: those on a bank
+    the user may see, and whose escalation (if any) the user may see."""
+    return (
+        RuleFiring.objects.filter(needs_review=True, review_outcome=ReviewOutcome.PENDING)
+        .filter(match__bank__in=banks_visible_to(user).values("pk"))
+        .filter(
+            Q(escalation__isnull=True) | Q(escalation__in=escalations_visible_to(user).values("pk"))
+        )
+        .select_related("match__bank", "escalation")
+        .order_by("id")
+    )

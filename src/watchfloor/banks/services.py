@@ -19,6 +19,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
+    from watchfloor.crises.models import Crisis
     from watchfloor.people.models import Team, User
 
 CSV_COLUMNS = ("signal_type", "signal_value", "labels")
@@ -43,7 +44,10 @@ def create_bank(
     is_allow_bank: bool = False,
     is_restricted: bool = False,
     matching_ratio: float = 1.0,
+    crisis: Crisis | None = None,
 ) -> Bank:
+    """A bank; with ``crisis``, the crisis bank of that crisis (action rules flag its
+    matches into the war room)."""
     kind = parse_signal_type(signal_type)
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(
@@ -71,6 +75,7 @@ def create_bank(
             is_allow_bank=is_allow_bank,
             is_restricted=is_restricted,
             matching_ratio=matching_ratio,
+            crisis=crisis,
             created_at=clock.now(),
         )
         record_event(
@@ -83,6 +88,7 @@ def create_bank(
                 "threshold": threshold,
                 "is_allow_bank": is_allow_bank,
                 "is_restricted": is_restricted,
+                "crisis": crisis.reference if crisis is not None else None,
             },
         )
     return bank
@@ -262,22 +268,28 @@ def import_csv(
     """Import into the bank, creating it (with the file's signal type) when missing."""
     entries = parse_csv(text)
     with transaction.atomic():
-        bank = Bank.objects.filter(name=bank_name).first()
-        if bank is None:
-            if not entries:
-                raise InvalidInput(
-                    f"bank {bank_name!r} does not exist and the file has no entries to say "
-                    "its signal type",
-                    field="file",
-                )
-            bank = create_bank(
-                name=bank_name,
-                signal_type=entries[0].signal_type,
-                owner_team=owner_team,
-                actor=actor,
-            )
+        bank = bank_to_import_into(
+            bank_name=bank_name, entries=entries, owner_team=owner_team, actor=actor
+        )
         created = add_entries(bank=bank, entries=entries, source=EntrySource.IMPORT, actor=actor)
     return bank, created
+
+
+def bank_to_import_into(
+    *, bank_name: str, entries: Sequence[NewEntry], owner_team: Team | None, actor: User | None
+) -> Bank:
+    """The bank named, created with the first entry's signal type when missing."""
+    bank = Bank.objects.filter(name=bank_name).first()
+    if bank is not None:
+        return bank
+    if not entries:
+        raise InvalidInput(
+            f"bank {bank_name!r} does not exist and the file has no entries to say its signal type",
+            field="file",
+        )
+    return create_bank(
+        name=bank_name, signal_type=entries[0].signal_type, owner_team=owner_team, actor=actor
+    )
 
 
 def export_csv(*, bank: Bank, actor: User | None) -> str:

@@ -36,6 +36,7 @@ from django_tasks.utils import get_random_id
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from watchfloor.banks.actioner import resume_enforcement_requests
 from watchfloor.bootstrap.models import WorkerHeartbeat
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.core.heartbeat import Heartbeat
@@ -167,6 +168,7 @@ def start_background_worker(*, interval: float = 1.0) -> BackgroundWorker:
     )
     reclaimed = worker.register()
     ensure_housekeeping_scheduled()
+    resume_enforcement_requests()
 
     def run() -> None:
         try:

@@ -782,6 +782,28 @@ def acknowledge_by_link(*, token: str) -> Engagement:
 # ---------------------------------------------------------------- channels
 
 
+def validate_webhook_url(
+    url: str,
+    *,
+    what: str = "a webhook",
+    example: str = "https://hooks.example.com/watchfloor",
+    carries: str = "the messages carry escalation details",
+) -> str:
+    """The one check of an address Watchfloor POSTs signed requests to (webhook channels,
+    enforcement connectors): an absolute http(s) URL, https in production."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            f"{what} needs the full http(s) address it is POSTed to, e.g. {example}",
+            field="url",
+        )
+    # Resolved and checked now, for a clear error, and again before every request.
+    netpolicy.check_outbound_url(url, field="url")
+    if getattr(settings, "PRODUCTION", False) and parts.scheme != "https":
+        raise InvalidInput(f"in production, {what} must use https: {carries}", field="url")
+    return url
+
+
 def validate_channel(channel: Channel) -> None:
     """The checks every channel write makes; raises InvalidInput naming the field."""
     from watchfloor.notify.policy import _CHANNEL_CODE
@@ -806,20 +828,7 @@ def validate_channel(channel: Channel) -> None:
         if channel.url:
             raise InvalidInput("an email channel has no URL; clear it", field="url")
         return
-    parts = urlsplit(channel.url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "a webhook needs the full http(s) address it is POSTed to, e.g. "
-            "https://hooks.example.com/watchfloor",
-            field="url",
-        )
-    # Resolved and checked now, for a clear error, and again before every request.
-    netpolicy.check_outbound_url(channel.url, field="url")
-    if getattr(settings, "PRODUCTION", False) and parts.scheme != "https":
-        raise InvalidInput(
-            "in production, webhooks must use https: the messages carry escalation details",
-            field="url",
-        )
+    validate_webhook_url(channel.url)
     if channel.email_address:
         raise InvalidInput(
             "a webhook channel has no email address; clear it", field="email_address"

@@ -21,7 +21,7 @@ from watchfloor.people.services import check_api_token
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from watchfloor.people.models import User
+    from watchfloor.people.models import APIToken, User
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -54,6 +54,7 @@ class TokenAuth(HttpBearer):
                 f"`watchfloor token create {api_token.user.get_username()} --scope {needed}`",
                 code="token_scope",
             )
+        request.api_token = api_token  # type: ignore[attr-defined]
         return api_token.user
 
 
@@ -92,3 +93,8 @@ def request_actor(request: HttpRequest) -> User:
     """The person (or system) an API request acts for: the token's user or the session's,
     as set by :func:`api_authenticators`."""
     return request.auth  # type: ignore[attr-defined]
+
+
+def request_token(request: HttpRequest) -> APIToken | None:
+    """The API token the request was authenticated with; None for a browser session."""
+    return getattr(request, "api_token", None)

@@ -33,10 +33,7 @@ a match is :func:`watchfloor.signals.services.apply_rule`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
 import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,10 +41,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from django.conf import settings
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
+from watchfloor.catalog.loader import ConfigFileError
+from watchfloor.catalog.rulefiles import (
+    CheckedFile,
+    IsoDuration,
+    RuleCode,
+    RuleFileKind,
+    escalation_type_problems,
+    listing,
+    market_problems,
+    repeated_code_problems,
+    rubric_answer_problems,
+)
 from watchfloor.catalog.schema import Catalog, Location
 from watchfloor.severity.rubric import parse_iso_duration
 from watchfloor.signals.contract import SOURCES, SUBJECT_KINDS
@@ -89,24 +96,6 @@ ESCALATION_SOURCE_FOR_SIGNAL = {
 # ---------------------------------------------------------------- the file's schema
 
 
-_RULE_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-def _slug(value: str) -> str:
-    if not _RULE_CODE.match(value):
-        raise ValueError(
-            f"'{value}' is not a rule code: use lower-case letters, digits and single hyphens, "
-            "e.g. trusted-source-direct"
-        )
-    return value
-
-
-def _duration(value: str) -> str:
-    if parse_iso_duration(value) <= timedelta(0):
-        raise ValueError(f"'{value}' must be longer than zero, e.g. PT12H or P1D")
-    return value
-
-
 def _title(value: str) -> str:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
@@ -122,8 +111,6 @@ def _title(value: str) -> str:
     return value
 
 
-RuleCode = Annotated[str, AfterValidator(_slug)]
-IsoDuration = Annotated[str, AfterValidator(_duration)]
 TitleTemplate = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
 SourceName = Literal[SOURCES]  # type: ignore[valid-type]
 SubjectKindName = Literal[SUBJECT_KINDS]  # type: ignore[valid-type]
@@ -211,91 +198,17 @@ class SignalRulesError(ConfigFileError):
     verb = "have"
 
 
-@dataclass(frozen=True)
-class RuleSet:
-    """A validated rules file, with the version every firing records."""
-
-    spec: RulesFile
-    digest: str
-    path: Path | None
-
-    @property
-    def version(self) -> str:
-        """``<version>@<first 12 hex digits of the file's SHA-256>``: which text applied."""
-        return f"{self.spec.version}@{self.digest[:12]}"
-
-    @property
-    def rules(self) -> list[RuleSpec]:
-        return [rule for rule in self.spec.rules if rule.enabled]
-
-
-EMPTY_RULES = RuleSet(RulesFile(version="none"), hashlib.sha256(b"").hexdigest(), None)
-
-
-def default_rules_path() -> Path:
-    configured = os.environ.get("WATCHFLOOR_SIGNAL_RULES") or getattr(
-        settings, "WATCHFLOOR_SIGNAL_RULES", None
-    )
-    if configured:
-        return Path(configured)
-    return Path(settings.WATCHFLOOR_CATALOG_DIR) / RULES_FILE_NAME
-
-
-def read_rules(path: Path | None = None, *, catalog: Catalog | None) -> RuleSet:
-    """Read and check a rules file; raise :class:`SignalRulesError` with every problem.
-
-    With a ``catalog`` the codes the rules name (escalation types, rubric answers,
-    policies, markets) are checked against it too.
-    """
-    path = Path(path) if path is not None else default_rules_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SignalRulesError(
-            [Problem(path.name, "", None, f"no such file in {path.parent}")], where=path
-        ) from None
-    except OSError as exc:
-        raise SignalRulesError(
-            [Problem(path.name, "", None, f"cannot be read: {exc.strerror or exc}")], where=path
-        ) from None
-    return parse_rules(path.name, raw, catalog=catalog, path=path)
-
-
-def parse_rules(
-    name: str, raw: bytes, *, catalog: Catalog | None, path: Path | None = None
-) -> RuleSet:
-    file = parse_yaml_file(name, raw)
-    problems = list(file.problems)
-    spec: RulesFile | None = None
-    if file.readable:
-        if file.data is None:
-            problems.append(file.problem_at((), "the file is empty; it needs version and rules"))
-        else:
-            try:
-                spec = RulesFile.model_validate(file.data)
-            except ValidationError as exc:
-                problems.extend(file.schema_problems(exc, RulesFile))
-    if spec is not None:
-        problems.extend(
-            file.problem_at(location, message)
-            for location, message in rule_problems(spec, catalog=catalog)
-        )
-    if problems or spec is None:
-        problems.sort(key=lambda p: p.line or 0)
-        raise SignalRulesError(problems, where=path or Path(name))
-    return RuleSet(spec=spec, digest=hashlib.sha256(raw).hexdigest(), path=path)
+# A validated rules file, with the version every firing records (``.version``) and its
+# enabled rules (``.rules``).
+RuleSet = CheckedFile[RulesFile]
 
 
 def rule_problems(spec: RulesFile, *, catalog: Catalog | None) -> Iterator[tuple[Location, str]]:
     """What the schema alone cannot see: repeated codes, conditions that cannot apply,
     and codes that the catalog does not know."""
-    seen: dict[str, int] = {}
+    yield from repeated_code_problems(rule.code for rule in spec.rules)
     for index, rule in enumerate(spec.rules):
         where: Location = ("rules", index)
-        if rule.code in seen:
-            yield (*where, "code"), f"'{rule.code}' is also the code of rules[{seen[rule.code]}]"
-        else:
-            seen[rule.code] = index
         when = rule.when
         if rule.on_series:
             given = when.model_fields_set
@@ -326,53 +239,56 @@ def rule_problems(spec: RulesFile, *, catalog: Catalog | None) -> Iterator[tuple
 def _catalog_problems(
     rule: RuleSpec, where: Location, catalog: Catalog
 ) -> Iterator[tuple[Location, str]]:
-    types = {t.code for t in catalog.escalation_types.escalation_types}
     policies = {policy.code for _, policy in catalog.iter_policies()}
-    markets = {market.code for market in catalog.markets.markets}
-    factors = {factor.code: factor for factor in catalog.rubric.factors}
     action = rule.escalate
-    for location, code in [
-        ((*where, "escalate", "type"), action.type),
-        *(
-            ((*where, "escalate", "type_by_source", source), code)
-            for source, code in action.type_by_source.items()
-        ),
-    ]:
-        if code not in types:
-            yield location, f"unknown escalation type '{code}'; use one of {_listing(types)}"
-    for factor_code, answer in action.rubric.items():
-        factor = factors.get(factor_code)
-        if factor is None:
-            yield (
-                (*where, "escalate", "rubric", factor_code),
-                f"'{factor_code}' is not a rubric factor; use one of {_listing(factors)}",
-            )
-        elif answer not in {option.value for option in factor.options}:
-            yield (
-                (*where, "escalate", "rubric", factor_code),
-                f"'{answer}' is not an answer to {factor_code}; use one of "
-                f"{', '.join(option.value for option in factor.options)}",
-            )
+    yield from escalation_type_problems(
+        catalog,
+        [
+            ((*where, "escalate", "type"), action.type),
+            *(
+                ((*where, "escalate", "type_by_source", source), code)
+                for source, code in action.type_by_source.items()
+            ),
+        ],
+    )
+    yield from rubric_answer_problems(catalog, (*where, "escalate", "rubric"), action.rubric)
     for index, code in enumerate(rule.when.policy_hint):
         if code not in policies:
             yield (
                 (*where, "when", "policy_hint", index),
-                f"unknown policy '{code}'; use one of {_listing(policies)}",
+                f"unknown policy '{code}'; use one of {listing(policies)}",
             )
-    for index, code in enumerate(rule.when.market):
-        if code not in markets:
-            yield (
-                (*where, "when", "market", index),
-                f"unknown market '{code}'; use one of {_listing(markets)}",
-            )
+    yield from market_problems(catalog, (*where, "when", "market"), rule.when.market)
 
 
-def _listing(values: Iterable[str]) -> str:
-    return ", ".join(sorted(values))
+SIGNAL_RULES: RuleFileKind[RulesFile] = RuleFileKind(
+    model=RulesFile,
+    error=SignalRulesError,
+    checks=lambda spec, catalog: rule_problems(spec, catalog=catalog),
+    setting="WATCHFLOOR_SIGNAL_RULES",
+    file_name=RULES_FILE_NAME,
+    what="auto-escalation rules",
+)
+EMPTY_RULES = SIGNAL_RULES.empty
 
 
-# Parsed once per file version: the file is read again only when it changes on disk.
-_cache: dict[tuple[str, int, int, str], RuleSet] = {}
+def default_rules_path() -> Path:
+    return SIGNAL_RULES.default_path()
+
+
+def read_rules(path: Path | None = None, *, catalog: Catalog | None) -> RuleSet:
+    """Read and check a rules file; raise :class:`SignalRulesError` with every problem.
+
+    With a ``catalog`` the codes the rules name (escalation types, rubric answers,
+    policies, markets) are checked against it too.
+    """
+    return SIGNAL_RULES.read(path, catalog=catalog)
+
+
+def parse_rules(
+    name: str, raw: bytes, *, catalog: Catalog | None, path: Path | None = None
+) -> RuleSet:
+    return SIGNAL_RULES.parse(name, raw, catalog=catalog, path=path)
 
 
 def rules_in_force(catalog: Catalog | None, *, catalog_key: str = "") -> RuleSet:
@@ -382,22 +298,7 @@ def rules_in_force(catalog: Catalog | None, *, catalog_key: str = "") -> RuleSet
     reactions run after signals are stored, and an invalid file must never turn a batch
     of accepted signals into a failure (``watchfloor signal_rules validate`` finds it).
     """
-    path = default_rules_path()
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return EMPTY_RULES
-    key = (str(path), stat.st_mtime_ns, stat.st_size, catalog_key)
-    cached = _cache.get(key)
-    if cached is None:
-        try:
-            cached = read_rules(path, catalog=catalog)
-        except SignalRulesError as exc:
-            logger.error("auto-escalation rules are off: %s", exc.message)
-            cached = EMPTY_RULES
-        _cache.clear()
-        _cache[key] = cached
-    return cached
+    return SIGNAL_RULES.in_force(catalog, catalog_key=catalog_key)
 
 
 # ---------------------------------------------------------------- matching

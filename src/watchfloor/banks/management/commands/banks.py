@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 
 from watchfloor.banks import services
 from watchfloor.banks.models import Bank
+from watchfloor.banks.stix import export_stix, import_stix
 from watchfloor.core.errors import WatchfloorError
 
 
@@ -20,10 +21,10 @@ class Command(BaseCommand):
         load = actions.add_parser("import", help="import a file (creates the bank when missing)")
         load.add_argument("bank")
         load.add_argument("file")
-        load.add_argument("--format", choices=["csv"], default="csv")
+        load.add_argument("--format", choices=["csv", "stix"], default="csv")
         dump = actions.add_parser("export", help="print a bank's enabled entries")
         dump.add_argument("bank")
-        dump.add_argument("--format", choices=["csv"], default="csv")
+        dump.add_argument("--format", choices=["csv", "stix"], default="csv")
         actions.add_parser("stats", help="one JSON line per bank with its entry counts")
 
     def handle(self, *args, **options) -> None:
@@ -39,14 +40,23 @@ class Command(BaseCommand):
                 text = stream.read()
         except OSError as error:
             raise CommandError(f"cannot read {options['file']}: {error.strerror}") from error
-        bank, created = services.import_csv(bank_name=options["bank"], text=text, actor=None)
+        if options["format"] == "stix":
+            imported = import_stix(bank_name=options["bank"], text=text, actor=None)
+            for object_id, reason in imported.skipped:
+                self.stderr.write(f"{object_id}: skipped: {reason}")
+            bank, created = imported.bank, imported.added
+        else:
+            bank, created = services.import_csv(bank_name=options["bank"], text=text, actor=None)
         self.stderr.write(f"{bank.name}: {len(created)} entries added")
 
     def _export(self, options) -> None:
         bank = Bank.objects.filter(name=options["bank"]).first()
         if bank is None:
             raise CommandError(f"no bank named {options['bank']!r} (see `watchfloor banks stats`)")
-        self.stdout.write(services.export_csv(bank=bank, actor=None), ending="")
+        if options["format"] == "stix":
+            self.stdout.write(export_stix(bank=bank, actor=None))
+        else:
+            self.stdout.write(services.export_csv(bank=bank, actor=None), ending="")
 
     def _stats(self, options) -> None:
         banks = Bank.objects.annotate(

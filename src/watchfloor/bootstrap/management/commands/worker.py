@@ -3,6 +3,7 @@ from __future__ import annotations
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
+from watchfloor.banks.actioner import resume_enforcement_requests
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.bootstrap.worker import ALL_QUEUES, HeartbeatingWorker, new_worker_id
 from watchfloor.core.preparation import PreparesDatabase
@@ -51,8 +52,10 @@ class Command(PreparesDatabase, DatabaseWorkerCommand):
         # would otherwise look as if it were still going.
         reclaimed = worker.register()
         ensure_housekeeping_scheduled()
+        resumed = resume_enforcement_requests()
         self.stdout.write(
-            f"worker starting: {report}; {len(reclaimed)} tasks of stopped workers queued again"
+            f"worker starting: {report}; {len(reclaimed)} tasks of stopped workers queued again; "
+            f"{len(resumed)} enforcement requests resumed"
         )
         worker.configure_signals()
         worker.run()

@@ -1,0 +1,63 @@
+"""The enforcement panel of an escalation page: what was requested from the platform's
+connectors for this escalation (from its decisions and from action rules), and what
+became of it — "requested → carried out at … by …", per-item counts, or the error —
+with a form to send a final decision through a connector."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from watchfloor.banks.models import EnforcementConnector, EnforcementItem, EnforcementRequest
+from watchfloor.core.roles import can_work_escalations
+from watchfloor.escalations.models import Decision
+
+NO_ACTION = "no_action"
+
+if TYPE_CHECKING:
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.people.models import User
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request: EnforcementRequest
+    item_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnforcementPanel:
+    rows: list[RequestRow]
+    decisions: list[Decision]
+    connectors: list[EnforcementConnector]
+
+    @property
+    def can_send(self) -> bool:
+        return bool(self.decisions and self.connectors)
+
+
+def enforcement_panel(*, escalation: Escalation, viewer: User, now: datetime) -> EnforcementPanel:
+    """Built for a viewer who may see the escalation (the page checked that first)."""
+    requests = list(
+        EnforcementRequest.objects.filter(escalation=escalation)
+        .select_related("connector", "action", "requested_by", "decision")
+        .order_by("-requested_at", "-id")
+    )
+    counts: dict[int, Counter[str]] = {request.pk: Counter() for request in requests}
+    if requests:
+        for request_id, status in EnforcementItem.objects.filter(
+            request__in=[r.pk for r in requests]
+        ).values_list("request_id", "status"):
+            counts[request_id][status] += 1
+    rows = [RequestRow(request=r, item_counts=dict(counts[r.pk])) for r in requests]
+    may_send = can_work_escalations(viewer) and escalation.is_open
+    # From the page's prefetched decisions: no query of its own.
+    decisions = [
+        decision
+        for decision in escalation.decisions.all()
+        if may_send and decision.state == Decision.State.FINAL and decision.action.code != NO_ACTION
+    ]
+    connectors = list(EnforcementConnector.objects.filter(is_active=True)) if decisions else []
+    return EnforcementPanel(rows=rows, decisions=decisions, connectors=connectors)
