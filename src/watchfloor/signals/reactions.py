@@ -30,9 +30,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
+from django.db.models import Min, Q
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
@@ -54,7 +56,16 @@ from watchfloor.signals.selectors import (
     surge_config,
     types_by_policy,
 )
-from watchfloor.signals.surge import SurgeConfig, dense_counts, detect_surge
+from watchfloor.signals.surge import (
+    WEEK,
+    SurgeConfig,
+    dense_counts,
+    detect_surge,
+    has_quieted,
+    seasonal_rate,
+    window_count,
+)
+from watchfloor.signals.surge_stream import series_containing, series_keys_for
 
 __all__ = ["ReactionReport", "SeriesKey", "after_ingest", "check_all", "surge_config"]
 
@@ -80,7 +91,7 @@ def after_ingest(
     """Check the touched clusters and series for surges and run the auto-escalation rules."""
     now = clock.now()
     touched_clusters = sorted({int(pk) for pk in cluster_ids})
-    touched_series = sorted({tuple(key) for key in series_keys})  # type: ignore[misc]
+    touched_series = series_keys_for(series_keys)
     report = ReactionReport()
     report.woken = services.wake_due_clusters(now=now)
     refresh_velocities(touched_clusters, now=now)
@@ -205,39 +216,80 @@ def _cluster_counts(
 
 def _series_counts(
     keys: list[SeriesKey], *, end: datetime, config: SurgeConfig
-) -> dict[SeriesKey, list[int]]:
-    start = end - config.total_buckets * config.bucket
+) -> tuple[dict[SeriesKey, list[int]], dict[SeriesKey, Fraction | None]]:
+    """The recent counts of these series (``*`` for every policy or language of the
+    market), summed from the market × policy × language buckets, and their seasonal rate
+    (the same hour in previous weeks, where the series is old enough)."""
     wanted = set(keys)
+    markets = {key[0] for key in keys}
+    start = end - config.total_buckets * config.bucket
     points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
     rows = SeriesBucket.objects.filter(
-        market__in={k[0] for k in keys},
-        policy__in={k[1] for k in keys},
-        language__in={k[2] for k in keys},
-        bucket_start__gte=start,
-        bucket_start__lt=end,
+        market__in=markets, bucket_start__gte=start, bucket_start__lt=end
     ).values_list("market", "policy", "language", "bucket_start", "count")
     for market, policy, language, bucket_start, count in rows:
-        key = (market, policy, language)
-        if key in wanted:
-            points[key].append((bucket_start, count))
-    return {key: dense_counts(points[key], end=end, config=config) for key in keys}
+        for key in series_containing(market, policy, language):
+            if key in wanted:
+                points[key].append((bucket_start, count))
+    counts = {key: dense_counts(points[key], end=end, config=config) for key in keys}
+    return counts, _seasonal_rates(keys, markets, end=end, config=config)
+
+
+def _seasonal_rates(
+    keys: list[SeriesKey], markets: set[str], *, end: datetime, config: SurgeConfig
+) -> dict[SeriesKey, Fraction | None]:
+    rates: dict[SeriesKey, Fraction | None] = dict.fromkeys(keys)
+    oldest_needed = end - config.seasonal_min_weeks * WEEK - timedelta(hours=1)
+    first_seen: dict[SeriesKey, datetime] = {}
+    for market, policy, language, first in (
+        SeriesBucket.objects.filter(market__in=markets, bucket_start__lte=oldest_needed)
+        .values_list("market", "policy", "language")
+        .annotate(first=Min("bucket_start"))
+        .order_by()
+    ):
+        for key in series_containing(market, policy, language):
+            if key in rates and (key not in first_seen or first < first_seen[key]):
+                first_seen[key] = first
+    if not first_seen:
+        return rates
+    slots = [
+        (end - weeks * WEEK - timedelta(hours=1), end - weeks * WEEK)
+        for weeks in range(1, config.seasonal_weeks + 1)
+    ]
+    in_slots = Q()
+    for slot_start, slot_end in slots:
+        in_slots |= Q(bucket_start__gte=slot_start, bucket_start__lt=slot_end)
+    sums: dict[tuple[SeriesKey, int], int] = defaultdict(int)
+    for market, policy, language, bucket_start, count in SeriesBucket.objects.filter(
+        in_slots, market__in={key[0] for key in first_seen}
+    ).values_list("market", "policy", "language", "bucket_start", "count"):
+        week = next(i for i, (a, b) in enumerate(slots) if a <= bucket_start < b)
+        for key in series_containing(market, policy, language):
+            if key in first_seen:
+                sums[(key, week)] += count
+    for key, first in first_seen.items():
+        samples = [
+            sums.get((key, week), 0) if first <= slot_start else None
+            for week, (slot_start, _) in enumerate(slots)
+        ]
+        rates[key] = seasonal_rate(samples, config)
+    return rates
 
 
 def _window(counts: list[int], config: SurgeConfig) -> tuple[int, float]:
-    """(signals in the window, their rate per hour)."""
-    count = sum(counts[-config.window_buckets :])
-    return count, count / (config.window / timedelta(hours=1))
+    """(signals in the end window, their rate per hour)."""
+    count = window_count(counts, config)
+    return count, count / (config.end_window / timedelta(hours=1))
 
 
 def _has_fallen_back(
-    counts: list[int], alert: SurgeAlert, *, end: datetime, config: SurgeConfig
+    counts: list[int], alert: SurgeAlert, *, now: datetime, config: SurgeConfig
 ) -> bool:
-    if detect_surge(counts, end=end, config=config) is not None:
-        return False
-    # Not "below min_count": a surge raised at 20 in 15 minutes against the floor then
-    # ends only below 9 (3 × 12/h), not the moment it dips to 19, so it does not flap.
-    _, rate = _window(counts, config)
-    return rate < config.factor * alert.baseline_rate
+    """The hysteresis of ``surge.has_quieted``, against the expected rate the alert was
+    raised with (a long surge cannot lift its own baseline and end itself)."""
+    return has_quieted(
+        counts, expected_per_hour=alert.baseline_rate, open_for=now - alert.raised_at, config=config
+    )
 
 
 def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
@@ -261,7 +313,7 @@ def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionRe
             continue
         alert = open_alerts.get(pk)
         if alert is not None:
-            if _has_fallen_back(counts[pk], alert, end=end, config=config):
+            if _has_fallen_back(counts[pk], alert, now=now, config=config):
                 count, rate = _window(counts[pk], config)
                 report.ended.append(
                     services.end_surge_alert(
@@ -286,18 +338,18 @@ def _check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionRepor
         return
     config = surge_config("series")
     end = bucket_end(now, config.bucket)
-    counts = _series_counts(keys, end=end, config=config)
+    counts, seasonal = _series_counts(keys, end=end, config=config)
     open_alerts = _open_series_alerts(keys)
     for key in keys:
         alert = open_alerts.get(key)
         if alert is not None:
-            if _has_fallen_back(counts[key], alert, end=end, config=config):
+            if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
             continue
-        surge = detect_surge(counts[key], end=end, config=config)
+        surge = detect_surge(counts[key], end=end, config=config, seasonal_per_hour=seasonal[key])
         if surge is not None:
             raised = services.raise_surge_alert(surge=surge, series=key)
             if raised is not None:
@@ -342,7 +394,7 @@ def _end_fallen_alerts(
         end = bucket_end(now, config.bucket)
         counts = _cluster_counts([a.cluster_id for a in cluster_alerts], end=end, config=config)
         for alert in cluster_alerts:
-            if _has_fallen_back(counts[alert.cluster_id], alert, end=end, config=config):
+            if _has_fallen_back(counts[alert.cluster_id], alert, now=now, config=config):
                 count, rate = _window(counts[alert.cluster_id], config)
                 report.ended.append(
                     services.end_surge_alert(
@@ -356,9 +408,9 @@ def _end_fallen_alerts(
         config = surge_config("series")
         end = bucket_end(now, config.bucket)
         keys = [(a.market, a.policy, a.language) for a in series_alerts]
-        counts = _series_counts(keys, end=end, config=config)
+        counts, _ = _series_counts(keys, end=end, config=config)
         for alert, key in zip(series_alerts, keys, strict=True):
-            if _has_fallen_back(counts[key], alert, end=end, config=config):
+            if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)

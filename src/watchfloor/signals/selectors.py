@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -31,7 +32,8 @@ from watchfloor.signals.models import (
     Signal,
     SurgeAlert,
 )
-from watchfloor.signals.surge import DEFAULT_CONFIG, SurgeConfig
+from watchfloor.signals.surge import CLUSTER_CONFIG, DEFAULT_CONFIG, SurgeConfig, raise_level
+from watchfloor.signals.surge_stream import ALL
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -42,19 +44,28 @@ BUCKET = DEFAULT_CONFIG.bucket
 SPARKLINE_SPAN = DEFAULT_CONFIG.baseline_window + DEFAULT_CONFIG.window  # what the detector reads
 
 
+_DURATIONS = ("bucket", "baseline_window", "end_window", "quiet")
+
+
 def surge_config(subject: str) -> SurgeConfig:
     """The detector's settings for ``cluster`` or ``series`` subjects.
 
-    ``WATCHFLOOR_SURGE = {"series": {"factor": 4}}`` in the settings changes them.
+    ``WATCHFLOOR_SURGE = {"series": {"raise_ratio": 5, "windows": [5, 30]}}`` in the
+    settings changes them (durations in minutes).
     """
+    default = CLUSTER_CONFIG if subject == "cluster" else DEFAULT_CONFIG
     overrides = (getattr(settings, "WATCHFLOOR_SURGE", None) or {}).get(subject) or {}
     if not overrides:
-        return DEFAULT_CONFIG
+        return default
     values = {
-        key: timedelta(minutes=value) if key in ("bucket", "window", "baseline_window") else value
+        key: timedelta(minutes=value)
+        if key in _DURATIONS
+        else tuple(timedelta(minutes=v) for v in value)
+        if key == "windows"
+        else value
         for key, value in overrides.items()
     }
-    return SurgeConfig(**values)
+    return replace(default, **values)
 
 
 def bucket_floor(moment: datetime, bucket: timedelta = BUCKET) -> datetime:
@@ -348,36 +359,36 @@ def surge_feed(*, user: User, filters: SurgeFilters) -> QuerySet[SurgeAlert]:
 
 
 def describe_surge_subject(alert: SurgeAlert) -> str:
-    """What surged, in words: a cluster, or a market × policy × language series."""
+    """What surged, in words: a cluster, or a market series (all of it, one policy, or
+    one language)."""
     if alert.subject == SurgeAlert.Subject.CLUSTER:
         return f"cluster C-{alert.cluster_id}"
-    parts = [
-        alert.market or "no market",
-        (alert.policy or "no policy hint").replace("_", " "),
-        alert.language or "language unknown",
-    ]
+    parts = [alert.market or "no market"]
+    if alert.policy == ALL and alert.language == ALL:
+        parts.append("all signals")
+    if alert.policy != ALL:
+        parts.append((alert.policy or "no policy hint").replace("_", " "))
+    if alert.language != ALL:
+        parts.append(alert.language or "language unknown")
     return " × ".join(parts)
 
 
+def surge_threshold_per_hour(alert: SurgeAlert) -> float:
+    """The rate over the alert's window that raised it (its raise level), per hour."""
+    config = surge_config(alert.subject)
+    buckets = alert.window // config.bucket
+    level = raise_level(buckets, Fraction(alert.baseline_rate) / config.per_hour, config)
+    return float(level) / (alert.window / timedelta(hours=1))
+
+
 def surge_explanation(alert: SurgeAlert) -> str:
-    """The alert's numbers in a sentence: what the window held, against which baseline."""
+    """The alert's numbers in a sentence: what the window held against what was expected."""
     window_hours = alert.window / timedelta(hours=1)
     count = round(alert.current_rate * window_hours)
-    window = _duration_words(alert.window)
-    baseline_window = _duration_words(alert.baseline_window)
-    config = surge_config(alert.subject)
-    if abs(alert.baseline_rate - config.baseline_floor_per_hour) < 1e-9:
-        baseline = (
-            f"the floor of {alert.baseline_rate:g}/h (it was quieter than that over the "
-            f"previous {baseline_window})"
-        )
-    else:
-        baseline = (
-            f"the usual {alert.baseline_rate:.1f}/h (median 5-minute count over the "
-            f"previous {baseline_window})"
-        )
+    expected = alert.baseline_rate * window_hours
     return (
-        f"{count} signals in {window} ({alert.current_rate:.0f}/h): {alert.ratio:.1f}× {baseline}"
+        f"{count} signals in {_duration_words(alert.window)} against {expected:.1f} expected "
+        f"({alert.baseline_rate:.1f}/h): {alert.ratio:.1f}×"
     )
 
 
