@@ -67,12 +67,21 @@ from watchfloor.signals.surge import (
 )
 from watchfloor.signals.surge_stream import series_containing, series_keys_for
 
-__all__ = ["ReactionReport", "SeriesKey", "after_ingest", "check_all", "surge_config"]
+__all__ = [
+    "ReactionReport",
+    "SeriesKey",
+    "after_ingest",
+    "check_all",
+    "react_on_signal_time",
+    "surge_config",
+]
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 logger = logging.getLogger(__name__)
+# How often the periodic check runs in a quiet stretch of signal time (as in a replay).
+QUIET_CHECK = timedelta(minutes=5)
 
 
 @dataclass
@@ -83,6 +92,12 @@ class ReactionReport:
     ended: list[SurgeAlert] = field(default_factory=list)
     woken: list[int] = field(default_factory=list)
     fired: list = field(default_factory=list)
+
+    def add(self, other: ReactionReport) -> None:
+        self.raised += other.raised
+        self.ended += other.ended
+        self.woken += other.woken
+        self.fired += other.fired
 
 
 def after_ingest(
@@ -121,6 +136,38 @@ def check_all(*, now: datetime | None = None) -> ReactionReport:
     ruleset = current_rules()
     if ruleset.rules and report.woken:
         _run_cluster_rules(ruleset, report.woken, now=now, report=report)
+    return report
+
+
+def react_on_signal_time(
+    signals: Iterable[tuple[datetime, int, SeriesKey]], *, since: datetime | None = None
+) -> ReactionReport:
+    """The reactions of stored signals ``(received_at, cluster id, series triple)`` run
+    on the signals' own time, as if they were arriving now: ``after_ingest`` for each
+    5-minute bucket that received signals, with ``core.clock`` at its last signal, and
+    the periodic check every 5 minutes in between while an alert is open (from
+    ``since``, the time the previous call ended at). For ``watchfloor ingest --react``
+    on a file of past signals, in time order."""
+    groups: dict[datetime, tuple[set[int], set[SeriesKey], list[datetime]]] = {}
+    for at, cluster_id, key in signals:
+        clusters, series, last = groups.setdefault(bucket_end(at), (set(), set(), [at]))
+        clusters.add(cluster_id)
+        series.add(tuple(key))  # type: ignore[arg-type]
+        last[0] = max(last[0], at)
+    report = ReactionReport()
+    previous = since
+    for _, (clusters, series, (last,)) in sorted(groups.items()):
+        if previous is not None:
+            tick = previous + QUIET_CHECK
+            while tick < last and SurgeAlert.objects.filter(ended_at__isnull=True).exists():
+                with clock.frozen_at(tick):
+                    report.add(check_all())
+                tick += QUIET_CHECK
+        with clock.frozen_at(last):
+            report.add(
+                after_ingest(cluster_ids=sorted(clusters), series_keys=sorted(series), actor=None)
+            )
+        previous = last if previous is None else max(previous, last)
     return report
 
 
