@@ -93,6 +93,8 @@ class SurgeConfig:
 
     window_buckets: tuple[int, ...] = field(init=False, repr=False)
     baseline_buckets: int = field(init=False, repr=False)
+    # The settings as exact fractions, worked out once (the detector runs per series).
+    exact: dict[str, Fraction] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.bucket <= timedelta(0):
@@ -139,6 +141,20 @@ class SurgeConfig:
         object.__setattr__(self, "windows", windows)
         object.__setattr__(self, "window_buckets", tuple(w // self.bucket for w in windows))
         object.__setattr__(self, "baseline_buckets", self.baseline_window // self.bucket)
+        per_hour = Fraction(_HOUR / self.bucket)
+        object.__setattr__(
+            self,
+            "exact",
+            {
+                "per_hour": per_hour,
+                "raise_ratio": Fraction(self.raise_ratio),
+                "end_share": Fraction(self.end_ratio) / Fraction(self.raise_ratio),
+                "min_count": Fraction(self.min_count),
+                "min_per_bucket": Fraction(self.min_rate_per_hour) / per_hour,
+                "floor_per_bucket": Fraction(self.floor_per_hour) / per_hour,
+                "volume_share": Fraction(self.volume_share),
+            },
+        )
 
     @property
     def window(self) -> timedelta:
@@ -154,7 +170,7 @@ class SurgeConfig:
 
     @property
     def per_hour(self) -> Fraction:
-        return Fraction(_HOUR / self.bucket)
+        return self.exact["per_hour"]
 
 
 DEFAULT_CONFIG = SurgeConfig()
@@ -254,8 +270,8 @@ def expectation(
     median = _median(baseline)
     per_hour = config.per_hour
     candidates = [
-        (Fraction(config.floor_per_hour) / per_hour, "floor"),
-        (Fraction(config.volume_share) * Fraction(sum(baseline), len(baseline)), "volume"),
+        (config.exact["floor_per_bucket"], "floor"),
+        (config.exact["volume_share"] * Fraction(sum(baseline), len(baseline)), "volume"),
     ]
     if seasonal_per_hour is not None:
         candidates.append((Fraction(seasonal_per_hour) / per_hour, "seasonal"))
@@ -270,20 +286,16 @@ def expectation(
 def raise_level(window_buckets: int, per_bucket: Fraction, config: SurgeConfig) -> Fraction:
     """The count a window of this many buckets must reach to raise an alert."""
     return max(
-        Fraction(config.raise_ratio) * per_bucket * window_buckets,
-        Fraction(config.min_count),
-        Fraction(config.min_rate_per_hour) / config.per_hour * window_buckets,
+        config.exact["raise_ratio"] * per_bucket * window_buckets,
+        config.exact["min_count"],
+        config.exact["min_per_bucket"] * window_buckets,
     )
 
 
 def end_level(per_bucket: Fraction, config: SurgeConfig) -> Fraction:
     """The ``end_window`` count an open alert must stay below to end."""
     buckets = config.end_window // config.bucket
-    return (
-        raise_level(buckets, per_bucket, config)
-        * Fraction(config.end_ratio)
-        / Fraction(config.raise_ratio)
-    )
+    return raise_level(buckets, per_bucket, config) * config.exact["end_share"]
 
 
 def detect_surge(
@@ -322,7 +334,7 @@ def detect_surge(
         return None
     ratio, buckets, observed = best
     window = buckets * config.bucket
-    per_bucket_rise = Fraction(config.raise_ratio) * expected.per_bucket
+    per_bucket_rise = config.exact["raise_ratio"] * expected.per_bucket
     window_counts = recent[-buckets:]
     first = next((i for i, count in enumerate(window_counts) if count >= per_bucket_rise), 0)
     return Surge(
