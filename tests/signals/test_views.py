@@ -428,6 +428,11 @@ def test_the_surge_feed_explains_each_alert_and_takes_acknowledgements(
     assert "×20.0" in page
     assert "40 signals in 5 min against 2.0 expected (24.0/h): 20.0×" in page
     assert "JP × scams fraud" in page and "JP × ja" in page and "JP × all signals" in page
+    # The market's open alerts merged, led by the highest ratio (the market on a tie).
+    assert (
+        "JP: 4 series rising, led by JP × all signals (40 signals in 5 min against 2.0 "
+        "expected (24.0/h): 20.0×)" in page
+    )
     alert = SurgeAlert.objects.get(subject="cluster")
     analyst_client.post(reverse("surge-acknowledge", args=[alert.pk]))
     alert.refresh_from_db()

@@ -33,7 +33,7 @@ from watchfloor.signals.models import (
     SurgeAlert,
 )
 from watchfloor.signals.surge import CLUSTER_CONFIG, DEFAULT_CONFIG, SurgeConfig, raise_level
-from watchfloor.signals.surge_stream import ALL
+from watchfloor.signals.surge_stream import ALL, series_containing
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -407,17 +407,56 @@ def series_sparklines(alerts: Sequence[SurgeAlert], *, end: datetime) -> dict[in
     keys = {(a.market, a.policy, a.language) for a in series}
     by_key: dict[tuple[str, str, str], list[int]] = {key: [0] * buckets for key in keys}
     rows = SeriesBucket.objects.filter(
-        market__in={k[0] for k in keys},
-        policy__in={k[1] for k in keys},
-        language__in={k[2] for k in keys},
-        bucket_start__gte=start,
-        bucket_start__lt=end,
+        market__in={k[0] for k in keys}, bucket_start__gte=start, bucket_start__lt=end
     ).values_list("market", "policy", "language", "bucket_start", "count")
     for market, policy, language, bucket_start, count in rows:
-        key = (market, policy, language)
-        if key in by_key:
-            by_key[key][int((bucket_start - start) / BUCKET)] += count
+        # A bucket counts in its own triple (alerts raised before the market series) and
+        # in the market series that contain it.
+        for key in ((market, policy, language), *series_containing(market, policy, language)):
+            if key in by_key:
+                by_key[key][int((bucket_start - start) / BUCKET)] += count
     return {a.pk: by_key[(a.market, a.policy, a.language)] for a in series}
+
+
+@dataclass(frozen=True)
+class MarketSurge:
+    """The open alerts of one market, merged: what the analyst is told first."""
+
+    market: str
+    alerts: list[SurgeAlert]
+    lead: SurgeAlert
+
+    @property
+    def explanation(self) -> str:
+        market = self.market or "no market"
+        lead = f"{describe_surge_subject(self.lead)} ({surge_explanation(self.lead)})"
+        if len(self.alerts) == 1:
+            return f"{market}: {lead}"
+        return f"{market}: {len(self.alerts)} series rising, led by {lead}"
+
+
+def market_surges(alerts: Iterable[SurgeAlert]) -> list[MarketSurge]:
+    """The open ``alerts`` grouped by market (a cluster's is its commonest market), each
+    led by its highest ratio; the markets with the most alerts first. Reads nothing."""
+    by_market: dict[str, list[SurgeAlert]] = defaultdict(list)
+    for alert in alerts:
+        if alert.ended_at is not None:
+            continue
+        if alert.subject == SurgeAlert.Subject.CLUSTER:
+            markets = alert.cluster.markets if alert.cluster is not None else {}
+            market = max(markets, key=lambda m: (markets[m], m), default="")
+        else:
+            market = alert.market
+        by_market[market].append(alert)
+    merged = [
+        MarketSurge(
+            market=market,
+            alerts=group,
+            lead=max(group, key=lambda a: (a.ratio, a.policy == ALL and a.language == ALL)),
+        )
+        for market, group in by_market.items()
+    ]
+    return sorted(merged, key=lambda m: (-len(m.alerts), -m.lead.ratio, m.market))
 
 
 def tally_rows(tally: dict[str, Any], *, limit: int = 12) -> list[tuple[str, int]]:

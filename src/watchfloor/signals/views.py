@@ -640,6 +640,7 @@ def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": rows,
+            "markets": selectors.market_surges(listed),
             "can_act": can_work_escalations(request.user),
             "now": now,
         },
