@@ -22,6 +22,7 @@ from watchfloor.signals.surge import (
     has_quieted,
     raise_level,
     seasonal_rate,
+    seasonal_samples,
 )
 
 END = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
@@ -120,6 +121,19 @@ def test_the_seasonal_rate_needs_enough_weeks_and_takes_their_median():
     assert seasonal_rate([30, None, None, None]) is None  # one week of history
     assert seasonal_rate([30, 90, 60, None]) == 60
     assert seasonal_rate([30, 90]) == 60
+
+
+def test_a_week_counts_only_if_the_series_ran_on_that_day():
+    """Zero signals in the hour of a week the series was running is a zero; a week it
+    had nothing all day is unknown (it did not exist yet, or its feed was down)."""
+    week = timedelta(days=7)
+    points = [
+        (END - week - timedelta(minutes=10), 30),
+        (END - 2 * week - timedelta(hours=5), 4),
+        (END - 3 * week - timedelta(days=2), 9),  # outside the day before that hour
+    ]
+    assert seasonal_samples(points, end=END) == [30, 0, None, None]
+    assert seasonal_rate(seasonal_samples(points, end=END)) == 15
 
 
 def test_the_seasonal_rate_replaces_the_recent_median():

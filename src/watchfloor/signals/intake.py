@@ -440,8 +440,8 @@ class _RecentResults:
                 del self._results[next(iter(self._results))]
 
 
-_SIGNATURES = _RecentResults(20_000)  # raw text -> MinHash signature, or None if too short
-_TEXT_KEYS = _RecentResults(20_000)  # raw text -> (figures, short text key, links)
+# raw text -> (MinHash signature or None if too short, figures, short text key, links)
+_SIGNATURES = _RecentResults(20_000)
 _LANGUAGES = _RecentResults(20_000)  # (languages, raw text) -> detected language or None
 
 
@@ -449,7 +449,7 @@ def normalise(batch: IntakeBatch) -> None:
     """The clustering keys: subject, normalised URL, useful PDQ hash, file hashes, and the
     MinHash signature of texts long enough to judge."""
     with_text: list[Item] = []
-    known: dict[str, np.ndarray | None] = {}  # raw text -> signature (None: too short)
+    known: dict[str, _TextKeys] = {}  # raw text -> its keys
     missing: dict[str, str] = {}  # raw text -> normalised text, to compute
     for item in batch.valid():
         signal = item.signal
@@ -478,23 +478,21 @@ def normalise(batch: IntakeBatch) -> None:
     }
     signatures = _minhasher().signatures_of_normalised(list(judged.values()))
     computed = dict(zip(judged, signatures, strict=True))
-    for raw in missing:
-        known[raw] = computed.get(raw)
+    for raw, normalised in missing.items():
+        known[raw] = (computed.get(raw), *_text_keys(raw, normalised))
         _SIGNATURES.remember(raw, known[raw])
     for item in with_text:
-        raw = item.signal.text
-        item.keys.text_signature = known[raw]
-        item.keys.figures, item.keys.short_text, item.keys.text_urls = _text_keys(raw)
+        keys = item.keys
+        keys.text_signature, keys.figures, keys.short_text, keys.text_urls = known[item.signal.text]
 
 
-def _text_keys(raw: str) -> tuple[str, str | None, tuple[str, ...]]:
+_TextKeys = tuple["np.ndarray | None", str, "str | None", tuple[str, ...]]
+
+
+def _text_keys(raw: str, normalised: str) -> tuple[str, str | None, tuple[str, ...]]:
     """What a text adds to the keys: its figures, its exact key when it is short, and,
     when it is too short for a signature, the links inside it (normalised, the first
     ``MAX_TEXT_LINKS``)."""
-    remembered = _TEXT_KEYS.get(raw)
-    if remembered is not _UNKNOWN:
-        return remembered
-    normalised = text.normalise_text(raw)
     weight = clustering.text_weight(normalised)
     short = (
         clustering.exact_key_value(normalised)
@@ -510,9 +508,7 @@ def _text_keys(raw: str) -> tuple[str, str | None, tuple[str, ...]]:
         normalised_link = normalise_url(found)
         if normalised_link:
             links.append(clustering.exact_key_value(normalised_link))
-    result = (clustering.figures_of(normalised), short, tuple(dict.fromkeys(links)))
-    _TEXT_KEYS.remember(raw, result)
-    return result
+    return clustering.figures_of(normalised), short, tuple(dict.fromkeys(links))
 
 
 def detect_language(batch: IntakeBatch) -> None:

@@ -34,7 +34,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Q
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
@@ -57,12 +57,14 @@ from watchfloor.signals.selectors import (
     types_by_policy,
 )
 from watchfloor.signals.surge import (
+    SEASONAL_PRESENCE,
     WEEK,
     SurgeConfig,
     dense_counts,
     detect_surge,
     has_quieted,
     seasonal_rate,
+    seasonal_samples,
     window_count,
 )
 from watchfloor.signals.surge_stream import series_containing, series_keys_for
@@ -285,42 +287,25 @@ def _series_counts(
 def _seasonal_rates(
     keys: list[SeriesKey], markets: set[str], *, end: datetime, config: SurgeConfig
 ) -> dict[SeriesKey, Fraction | None]:
-    rates: dict[SeriesKey, Fraction | None] = dict.fromkeys(keys)
-    oldest_needed = end - config.seasonal_min_weeks * WEEK - timedelta(hours=1)
-    first_seen: dict[SeriesKey, datetime] = {}
-    for market, policy, language, first in (
-        SeriesBucket.objects.filter(market__in=markets, bucket_start__lte=oldest_needed)
-        .values_list("market", "policy", "language")
-        .annotate(first=Min("bucket_start"))
-        .order_by()
-    ):
-        for key in series_containing(market, policy, language):
-            if key in rates and (key not in first_seen or first < first_seen[key]):
-                first_seen[key] = first
-    if not first_seen:
-        return rates
-    slots = [
-        (end - weeks * WEEK - timedelta(hours=1), end - weeks * WEEK)
-        for weeks in range(1, config.seasonal_weeks + 1)
-    ]
-    in_slots = Q()
-    for slot_start, slot_end in slots:
-        in_slots |= Q(bucket_start__gte=slot_start, bucket_start__lt=slot_end)
-    sums: dict[tuple[SeriesKey, int], int] = defaultdict(int)
+    """Per series, the median of the same hour in the previous weeks: a week counts if
+    the series had signals in the day up to that hour (``surge.seasonal_samples``). One
+    query over at most ``seasonal_weeks`` days of buckets."""
+    days = [end - weeks * WEEK for weeks in range(1, config.seasonal_weeks + 1)]
+    in_days = Q()
+    for day_end in days:
+        in_days |= Q(bucket_start__gte=day_end - SEASONAL_PRESENCE, bucket_start__lt=day_end)
+    points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
+    wanted = set(keys)
     for market, policy, language, bucket_start, count in SeriesBucket.objects.filter(
-        in_slots, market__in={key[0] for key in first_seen}
+        in_days, market__in=markets
     ).values_list("market", "policy", "language", "bucket_start", "count"):
-        week = next(i for i, (a, b) in enumerate(slots) if a <= bucket_start < b)
         for key in series_containing(market, policy, language):
-            if key in first_seen:
-                sums[(key, week)] += count
-    for key, first in first_seen.items():
-        samples = [
-            sums.get((key, week), 0) if first <= slot_start else None
-            for week, (slot_start, _) in enumerate(slots)
-        ]
-        rates[key] = seasonal_rate(samples, config)
-    return rates
+            if key in wanted:
+                points[key].append((bucket_start, count))
+    return {
+        key: seasonal_rate(seasonal_samples(points.get(key, ()), end=end, config=config), config)
+        for key in keys
+    }
 
 
 def _window(counts: list[int], config: SurgeConfig) -> tuple[int, float]:

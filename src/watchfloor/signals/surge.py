@@ -256,6 +256,30 @@ def seasonal_rate(
     return _median(known)
 
 
+SEASONAL_PRESENCE = timedelta(days=1)
+
+
+def seasonal_samples(
+    points: Iterable[tuple[datetime, int]], *, end: datetime, config: SurgeConfig = DEFAULT_CONFIG
+) -> list[int | None]:
+    """For ``seasonal_rate``: per previous week (most recent first), the signals in the
+    hour ending ``end`` minus that many weeks, or None if the series had no signal in the
+    day up to then (it did not exist yet, or was not running: unknown, not zero).
+    ``points`` are (bucket start, count) pairs covering at least those days."""
+    samples: list[int | None] = []
+    totals = [[0, 0] for _ in range(config.seasonal_weeks)]  # [hour, day] per week
+    day_ends = [end - weeks * WEEK for weeks in range(1, config.seasonal_weeks + 1)]
+    for at, count in points:
+        for week, day_end in enumerate(day_ends):
+            if day_end - SEASONAL_PRESENCE <= at < day_end:
+                totals[week][1] += count
+                if at >= day_end - _HOUR:
+                    totals[week][0] += count
+    for hour, day in totals:
+        samples.append(hour if day else None)
+    return samples
+
+
 def expectation(
     counts: Sequence[int],
     *,

@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from watchfloor.signals.surge import (
     CLUSTER_CONFIG,
     DEFAULT_CONFIG,
+    SEASONAL_PRESENCE,
     WEEK,
     Surge,
     SurgeConfig,
     detect_surge,
     has_quieted,
     seasonal_rate,
+    seasonal_samples,
 )
 
 __all__ = ["MarketAlert", "SeriesAlert", "SeriesId", "SurgeStream"]
@@ -193,15 +195,22 @@ class SurgeStream:
     def _seasonal(self, series: SeriesId, current: int, config: SurgeConfig):
         counts = self._counts[series]
         per_week = WEEK // config.bucket
-        per_hour = int(config.per_hour)
-        samples: list[int | None] = []
+        per_day = SEASONAL_PRESENCE // config.bucket
+        if current - counts.first < config.seasonal_min_weeks * per_week - per_day:
+            return None  # too young to have been running in enough earlier weeks
+        buckets = counts.buckets
+        points = []
         for weeks in range(1, config.seasonal_weeks + 1):
-            end = current + 1 - weeks * per_week  # exclusive, the same time a week earlier
-            if end - per_hour < counts.first:
-                samples.append(None)
-                continue
-            samples.append(sum(counts.buckets.get(n, 0) for n in range(end - per_hour, end)))
-        return seasonal_rate(samples, config)
+            day_end = current + 1 - weeks * per_week  # exclusive
+            points.extend(
+                (_EPOCH + n * config.bucket, buckets[n])
+                for n in range(day_end - per_day, day_end)
+                if n in buckets
+            )
+        if not points:
+            return None
+        end = _EPOCH + (current + 1) * config.bucket
+        return seasonal_rate(seasonal_samples(points, end=end, config=config), config)
 
     def check(self, now: datetime) -> tuple[list[SeriesAlert], list[SeriesAlert]]:
         """Raise alerts on the series touched since the last check and end the open ones
