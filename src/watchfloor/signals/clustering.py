@@ -345,7 +345,7 @@ class _GivenInBatch:
         given to a cluster."""
         if not self._text_owner:
             return []
-        found = []
+        found: list[tuple[int, float, str | None]] = []
         for other, similarity in self._neighbours.near_text.get(signature, ()):
             owner = self._text_owner.get(other)
             if owner is not None:

@@ -152,13 +152,14 @@ def react_on_signal_time(
     on a file of past signals, in time order."""
     groups: dict[datetime, tuple[set[int], set[SeriesKey], list[datetime]]] = {}
     for at, cluster_id, key in signals:
-        clusters, series, last = groups.setdefault(bucket_end(at), (set(), set(), [at]))
+        clusters, series, times = groups.setdefault(bucket_end(at), (set(), set(), []))
         clusters.add(cluster_id)
         series.add(tuple(key))  # type: ignore[arg-type]
-        last[0] = max(last[0], at)
+        times.append(at)
     report = ReactionReport()
     previous = since
-    for _, (clusters, series, (last,)) in sorted(groups.items()):
+    for _, (clusters, series, times) in sorted(groups.items()):
+        last = max(times)
         if previous is not None:
             tick = previous + QUIET_CHECK
             while tick < last and SurgeAlert.objects.filter(ended_at__isnull=True).exists():

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from watchfloor.signals.surge import (
     CLUSTER_CONFIG,
@@ -192,14 +193,14 @@ class SurgeStream:
         first = current - config.total_buckets + 1
         return [buckets.get(number, 0) for number in range(first, current + 1)]
 
-    def _seasonal(self, series: SeriesId, current: int, config: SurgeConfig):
+    def _seasonal(self, series: SeriesId, current: int, config: SurgeConfig) -> Fraction | None:
         counts = self._counts[series]
         per_week = WEEK // config.bucket
         per_day = SEASONAL_PRESENCE // config.bucket
         if current - counts.first < config.seasonal_min_weeks * per_week - per_day:
             return None  # too young to have been running in enough earlier weeks
         buckets = counts.buckets
-        points = []
+        points: list[tuple[datetime, int]] = []
         for weeks in range(1, config.seasonal_weeks + 1):
             day_end = current + 1 - weeks * per_week  # exclusive
             points.extend(

@@ -320,7 +320,7 @@ def _react_on_signal_time(
     ]
     if not signals:
         return since
-    report = react_on_signal_time(signals, since=since)  # type: ignore[arg-type]
+    report = react_on_signal_time(signals, since=since)
     summary.signal_time_raised += len(report.raised)
     summary.signal_time_ended += len(report.ended)
     latest = max(at for at, _, _ in signals)
