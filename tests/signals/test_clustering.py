@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from tests.signals.test_intake import PDQ, at, ingest, make_signal
 from watchfloor.signals import clustering
-from watchfloor.signals.clustering import ClusterIndexes, ClusteringConfig, SignalKeys
+from watchfloor.signals.clustering import (
+    MAX_REPRESENTATIVES,
+    ClusterIndexes,
+    ClusteringConfig,
+    SignalKeys,
+)
 from watchfloor.signals.media import hamming_distance, pdq_to_hex, pdq_variant
 from watchfloor.signals.models import (
     Cluster,
@@ -181,16 +186,20 @@ def test_a_cluster_keeps_its_distinct_hashes_only(catalog):
     assert cluster_of(ingest(make_signal("beyond", media=media(beyond)))) == cluster_id
 
 
-def test_a_cluster_keeps_one_text_signature(catalog):
-    ingest(make_signal(1, subject={"kind": "post", "ref": "p"}, text=SCAM_EN))
-    ingest(
-        make_signal(
-            2,
-            subject={"kind": "post", "ref": "p"},
-            text="A second, completely different text about the same post and its campaign",
-        )
-    )
+def test_a_cluster_keeps_a_few_representative_texts_not_near_copies(catalog):
+    post = {"kind": "post", "ref": "p"}
+    ingest(make_signal(1, subject=post, text=SCAM_EN))
+    ingest(make_signal(2, subject=post, text=SCAM_EN + "!"))  # a near-copy adds nothing
     assert ClusterText.objects.count() == 1
+    different = [
+        "A second, completely different text about the same post and its campaign",
+        "Yet another way of describing this post, in other words entirely, reported",
+        "Third variant: people keep reporting the post with their own wording here",
+        "Fourth distinct report text that says something else about the same post",
+    ]
+    for n, words in enumerate(different, start=3):
+        ingest(make_signal(n, subject=post, text=words))
+    assert ClusterText.objects.count() == MAX_REPRESENTATIVES
 
 
 # ---------------------------------------------------------------- order and conflicts
@@ -389,8 +398,9 @@ def _one_at_a_time(keys: list[SignalKeys], config: ClusteringConfig) -> clusteri
             owners[(kind, value)] = of(cluster_id)
         for cluster_id, pdq in alone.new_media:
             indexes.pdq.add(of(cluster_id), pdq)
-        for cluster_id, signature in alone.new_texts:
-            indexes.text.insert(of(cluster_id), signature)
+        for cluster_id, signature, figures in alone.new_texts:
+            indexes.text.insert((of(cluster_id), figures, len(indexes.text)), signature)
+            indexes.representatives[of(cluster_id)] += 1
         for (a, b, kind), n in alone.relations.items():
             result.relations[(of(a), of(b), kind)] += n
     return result

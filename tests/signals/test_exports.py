@@ -140,21 +140,21 @@ def test_surges_export_says_what_when_and_against_which_baseline(catalog, frozen
     reactions.check_all()
 
     out, err = _run("surges", "export")
-    records = {r["subject"]: r for r in map(json.loads, out.splitlines())}
-    record = records["cluster"]
+    records = list(map(json.loads, out.splitlines()))
+    record = next(r for r in records if r["subject"] == "cluster")
     assert record["what"] == f"cluster C-{cluster.pk}"
     assert record["cluster_id"] == cluster.pk
-    assert record["started_at"] == "2026-11-24T00:25:00Z"
+    assert record["started_at"] == "2026-11-24T00:30:00Z"
     assert record["raised_at"] == "2026-11-24T00:30:00Z"
     assert record["ended_at"] == "2026-11-24T01:10:00Z"
     assert record["baseline_rate_per_hour"] == 24.0
-    assert record["current_rate_per_hour"] == 292.0
-    assert (record["window_minutes"], record["baseline_window_minutes"]) == (15, 360)
-    assert record["explanation"].startswith("73 signals in 15 min")
-    series = records["series"]
-    assert (series["market"], series["policy"], series["language"]) == ("JP", "scams_fraud", "ja")
-    assert series["what"] == "JP × scams fraud × ja"
-    assert "exported 2 surge alerts (jsonl)" in err
+    assert record["current_rate_per_hour"] == 480.0
+    assert (record["window_minutes"], record["baseline_window_minutes"]) == (5, 360)
+    assert record["explanation"].startswith("40 signals in 5 min")
+    series = next(r for r in records if r["policy"] == "scams_fraud")
+    assert (series["market"], series["policy"], series["language"]) == ("JP", "scams_fraud", "*")
+    assert series["what"] == "JP × scams fraud"
+    assert "exported 4 surge alerts (jsonl)" in err
 
     csv_out, _ = _run("surges", "export", "--format", "csv", "--since", "2026-11-24")
     assert csv_out.startswith("\ufeff")

@@ -12,7 +12,12 @@ from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.signals import reactions
 from watchfloor.signals.models import SurgeAlert
-from watchfloor.signals.selectors import bucket_end, bucket_floor, surge_explanation
+from watchfloor.signals.selectors import (
+    bucket_end,
+    bucket_floor,
+    describe_surge_subject,
+    surge_explanation,
+)
 
 from .factories import add_signals, make_cluster, steady_then_burst
 
@@ -48,23 +53,24 @@ def test_a_burst_raises_one_alert_with_its_numbers_and_audits_it(catalog, frozen
     assert report.raised == [alert]
     assert (alert.subject, alert.cluster_id, alert.ended_at) == ("cluster", cluster.pk, None)
     assert alert.raised_at == frozen_clock
-    # 2 per bucket is 24/h; 73 signals in 15 minutes is 292/h; the 30 landed 10 min before
-    # the end of the window, the first bucket that alone ran at the surge rate.
+    # 2 per bucket is 24/h. Of the three windows the last 5 minutes stand out most: 40
+    # signals against 2 expected (20×; the last 15 minutes hold 73 against 6, 12.2×).
     assert alert.baseline_rate == pytest.approx(24.0)
-    assert alert.current_rate == pytest.approx(292.0)
-    assert alert.ratio == pytest.approx(292 / 24)
-    assert alert.started_at == bucket_end(frozen_clock) - timedelta(minutes=10)
-    assert alert.window == timedelta(minutes=15)
+    assert alert.current_rate == pytest.approx(480.0)
+    assert alert.ratio == pytest.approx(20.0)
+    assert alert.started_at == bucket_end(frozen_clock) - timedelta(minutes=5)
+    assert alert.window == timedelta(minutes=5)
     assert alert.baseline_window == timedelta(hours=6)
-    assert surge_explanation(alert).startswith(
-        "73 signals in 15 min (292/h): 12.2× the usual 24.0/h"
-    )
+    assert surge_explanation(alert) == "40 signals in 5 min against 2.0 expected (24.0/h): 20.0×"
 
     event = AuditEvent.objects.get(action=AuditAction.SIGNALS_SURGE_RAISED)
     assert event.object_id == str(alert.pk)
     assert event.data["cluster"] == cluster.pk
-    assert event.data["window_count"] == 73
-    assert event.data["explanation"].startswith("73 signals in the last 15 min (292/h)")
+    assert event.data["window_count"] == 40
+    assert event.data["explanation"] == (
+        "40 signals in the last 5 min against 2.0 expected (24.0/h, the median 5-minute "
+        "count over the previous 6 h): 20.0×"
+    )
 
 
 def test_later_batches_in_the_same_surge_do_not_raise_again(catalog, frozen_clock):
@@ -94,9 +100,16 @@ def test_the_alert_ends_when_the_rate_falls_back_even_without_new_signals(catalo
     add_signals(other, at=clock.now())
     assert reactions.after_ingest(cluster_ids=[other.pk], series_keys=[], actor=None).ended == []
 
-    # Twenty minutes later the window holds nothing: quiet is how a surge ends. The
-    # cluster itself received nothing; a batch about another cluster ends it.
+    # Half an hour on, the last 15 minutes hold nothing, but not for the whole quiet
+    # period of 30 minutes yet.
     clock.advance(timedelta(minutes=20))
+    add_signals(other, at=clock.now())
+    assert reactions.after_ingest(cluster_ids=[other.pk], series_keys=[], actor=None).ended == []
+
+    # Ten minutes later every 15 minutes of the last half hour ran below half the raise
+    # level: quiet is how a surge ends. The cluster itself received nothing; a batch
+    # about another cluster ends it.
+    clock.advance(timedelta(minutes=10))
     add_signals(other, at=clock.now())
     report = reactions.after_ingest(cluster_ids=[other.pk], series_keys=[], actor=None)
 
@@ -105,14 +118,14 @@ def test_the_alert_ends_when_the_rate_falls_back_even_without_new_signals(catalo
     assert alert.ended_at == clock.now()
     ended = AuditEvent.objects.get(action=AuditAction.SIGNALS_SURGE_ENDED)
     assert ended.data["window_count"] == 0
-    assert ended.data["lasted_minutes"] == 35  # from 00:25 to 01:00
+    assert ended.data["lasted_minutes"] == 40  # from 00:30 to 01:10
 
 
 def test_a_second_wave_after_the_end_is_a_new_alert(catalog, frozen_clock):
     cluster = make_cluster()
     steady_then_burst(cluster, end=bucket_end(frozen_clock))
     _react(cluster, series=())
-    clock.advance(timedelta(minutes=30))
+    clock.advance(timedelta(minutes=40))
     _react(cluster, series=())
     assert SurgeAlert.objects.get().ended_at is not None
 
@@ -138,8 +151,9 @@ def test_a_long_surge_stays_open_while_it_runs_above_its_own_baseline(catalog, f
     assert SurgeAlert.objects.get().ended_at is None
 
 
-def test_a_series_surges_on_its_own(catalog, frozen_clock):
-    """Many small clusters in one market × policy × language: none surges, the series does."""
+def test_the_market_series_surge_on_their_own(catalog, frozen_clock):
+    """Many small clusters in one market: none surges; the market, the market × policy
+    and the market × language series do."""
     end = bucket_end(frozen_clock)
     clusters = [make_cluster() for _ in range(8)]
     for cluster in clusters:
@@ -155,18 +169,43 @@ def test_a_series_surges_on_its_own(catalog, frozen_clock):
         cluster_ids=[c.pk for c in clusters], series_keys=[("PH", "scams_fraud", "tl")], actor=None
     )
 
-    alert = SurgeAlert.objects.get()
-    assert report.raised == [alert]
-    assert (alert.subject, alert.market, alert.policy, alert.language) == (
-        "series",
-        "PH",
-        "scams_fraud",
-        "tl",
-    )
-    assert alert.cluster is None
-    # 40 signals in 15 minutes against the floor of 12/h.
-    assert alert.baseline_rate == pytest.approx(12.0)
-    assert alert.current_rate == pytest.approx(160.0)
+    alerts = list(SurgeAlert.objects.order_by("policy", "language"))
+    assert sorted(report.raised, key=lambda a: a.pk) == sorted(alerts, key=lambda a: a.pk)
+    assert [(a.subject, a.market, a.policy, a.language) for a in alerts] == [
+        ("series", "PH", "*", "*"),
+        ("series", "PH", "*", "tl"),
+        ("series", "PH", "scams_fraud", "*"),
+    ]
+    assert [describe_surge_subject(a) for a in alerts] == [
+        "PH × all signals",
+        "PH × tl",
+        "PH × scams fraud",
+    ]
+    for alert in alerts:
+        assert alert.cluster is None
+        # 40 signals in 5 minutes against the floor of 1/h of a series with no history.
+        assert alert.baseline_rate == pytest.approx(1.0)
+        assert alert.current_rate == pytest.approx(480.0)
+
+
+def test_a_market_series_surge_is_judged_against_the_same_hour_in_earlier_weeks(
+    catalog, frozen_clock
+):
+    """A market that is busy every Tuesday at this hour (240 signals): 40 in 5 minutes is
+    no surge (20 expected), while against the recent median alone (nothing) it would be."""
+    end = bucket_end(frozen_clock)
+    cluster = make_cluster()
+    for weeks in (1, 2, 3):
+        add_signals(cluster, at=end - timedelta(weeks=weeks, minutes=10), count=240, market="PH")
+    add_signals(cluster, at=end - timedelta(minutes=2), count=40, market="PH")
+
+    report = reactions.after_ingest(cluster_ids=[], series_keys=[("PH", "", "")], actor=None)
+    assert report.raised == []
+
+    add_signals(cluster, at=end - timedelta(minutes=1), count=200, market="PH")
+    report = reactions.after_ingest(cluster_ids=[], series_keys=[("PH", "", "")], actor=None)
+    market = next(a for a in report.raised if (a.policy, a.language) == ("*", "*"))
+    assert market.baseline_rate == pytest.approx(240.0)  # the median of 240 in that hour
 
 
 def test_the_database_allows_one_open_alert_per_subject(catalog, frozen_clock):

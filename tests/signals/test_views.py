@@ -162,7 +162,8 @@ def test_the_list_pages_take_a_fixed_number_of_queries(
     assert len(_listed(response)) == 10
     with django_assert_num_queries(7):
         response = analyst_client.get(reverse("surges"))
-    assert _text(response).count('class="surge-card') == 11
+    # Ten clusters, and the market, market × policy and market × language series.
+    assert _text(response).count('class="surge-card') == 13
 
 
 # ---------------------------------------------------------------- who sees what
@@ -408,7 +409,7 @@ def test_the_cluster_page_shows_signals_paged_related_clusters_and_surges(
     assert 'Signals <span class="muted">(31)</span>' in page
     assert "Page 1 of 2" in page
     assert f"C-{other.pk}</a>" in page and "shares a url key" in page
-    assert "still open" in page and "31 signals in 15 min" in page
+    assert "still open" in page and "16 signals in 5 min" in page
     assert '<blockquote lang="th" dir="auto">หลอกลวง</blockquote>' in page
     assert '<th scope="row">TH</th>' in page
     second = _text(analyst_client.get(reverse("cluster-detail", args=[cluster.pk]), {"page": 2}))
@@ -424,9 +425,14 @@ def test_the_surge_feed_explains_each_alert_and_takes_acknowledgements(
         cluster_ids=[cluster.pk], series_keys=[("JP", "scams_fraud", "ja")], actor=None
     )
     page = _text(analyst_client.get(reverse("surges")))
-    assert "×12.2" in page
-    assert "73 signals in 15 min (292/h): 12.2× the usual 24.0/h" in page
-    assert "JP × scams fraud × ja" in page
+    assert "×20.0" in page
+    assert "40 signals in 5 min against 2.0 expected (24.0/h): 20.0×" in page
+    assert "JP × scams fraud" in page and "JP × ja" in page and "JP × all signals" in page
+    # The market's open alerts merged, led by the highest ratio (the market on a tie).
+    assert (
+        "JP: 4 series rising, led by JP × all signals (40 signals in 5 min against 2.0 "
+        "expected (24.0/h): 20.0×)" in page
+    )
     alert = SurgeAlert.objects.get(subject="cluster")
     analyst_client.post(reverse("surge-acknowledge", args=[alert.pk]))
     alert.refresh_from_db()

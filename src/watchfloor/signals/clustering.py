@@ -68,6 +68,17 @@ MEDIA_STORE_DISTANCE = 8
 # Hangul character counting as two) are too short to judge: "scam!!" or "詐欺です" would
 # join every other report that says the same, whatever it is about.
 MIN_TEXT_WEIGHT = 20
+# Texts at least this heavy but lighter than MIN_TEXT_WEIGHT are matched exactly, on their
+# normalised form ("pray for boston"); lighter ones ("scam!!", "詐欺です") not at all.
+MIN_SHORT_TEXT_WEIGHT = 10
+# A cluster keeps up to this many texts to compare new signals with (its representatives):
+# the founder's, then those of members that differ from every one it has by enough
+# (estimated similarity below REPRESENTATIVE_BELOW). A variant of a variant then still
+# joins, while the cluster cannot drift far from its founder.
+MAX_REPRESENTATIVES = 4
+REPRESENTATIVE_BELOW = 0.9
+# Links inside a text that become URL keys, at most (the first ones).
+MAX_TEXT_LINKS = 3
 # Longer key values are stored as a digest: the unique index on (kind, value) has a
 # size limit per row on PostgreSQL (about 2,700 bytes).
 MAX_KEY_BYTES = 1000
@@ -77,6 +88,16 @@ SUBJECT = "subject"
 URL = "url"
 MD5 = "md5"
 SHA256 = "sha256"
+SHORT_TEXT = "short_text"
+
+_FIGURE = re.compile(r"\S*\d\S*")
+
+
+def figures_of(normalised: str) -> str:
+    """The figures of a normalised text, each once, sorted: "6 killed" → "6",
+    "warning no 17a" → "17a". Two texts that differ in them ("6 killed" and "33 killed")
+    are not the same report, however similar the rest."""
+    return " ".join(sorted(set(_FIGURE.findall(normalised))))[:200]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +126,25 @@ class SignalKeys:
     md5: str | None = None
     sha256: str | None = None
     text_signature: np.ndarray | None = None
+    figures: str = ""
+    """The figures of the text (``figures_of``): texts match only with equal figures."""
+    short_text: str | None = None
+    """The normalised text when too short for a signature but heavy enough to match."""
+    text_urls: tuple[str, ...] = ()
+    """Normalised links found inside the text (URL keys after the ``url`` field's)."""
 
     def exact(self) -> list[tuple[str, str]]:
         """The exact keys ``(ClusterKey kind, value)``, in the order they are tried."""
         keys = [(SUBJECT, self.subject)]
         if self.url:
             keys.append((URL, self.url))
+        keys.extend((URL, link) for link in self.text_urls if link != self.url)
         if self.md5:
             keys.append((MD5, self.md5))
         if self.sha256:
             keys.append((SHA256, self.sha256))
+        if self.short_text:
+            keys.append((SHORT_TEXT, self.short_text))
         return keys
 
 
@@ -159,7 +189,9 @@ class ClusterIndexes:
 
     def _empty(self) -> None:
         self.pdq = media.PDQIndex(self.config.max_distance)
+        # Keyed by (cluster id, figures, row id): a cluster has up to MAX_REPRESENTATIVES.
         self.text = text.LSHIndex(self.config.text_threshold)
+        self.representatives: Counter[int] = Counter()
         # (id, cluster id) of the last row loaded from each table.
         self._media_mark: tuple[int, int] | None = None
         self._text_mark: tuple[int, int] | None = None
@@ -169,29 +201,30 @@ class ClusterIndexes:
         tables, one batch at a time under its writer lock, so ids are committed in
         increasing order and "above the last id seen" misses nothing."""
         media_rows = _rows_since(ClusterMedia, self._media_mark, "pdq")
-        text_rows = _rows_since(ClusterText, self._text_mark, "signature")
+        text_rows = _rows_since(ClusterText, self._text_mark, "signature", "figures")
         if media_rows is None or text_rows is None:
             self._empty()
             media_rows = _rows_since(ClusterMedia, None, "pdq") or []
-            text_rows = _rows_since(ClusterText, None, "signature") or []
+            text_rows = _rows_since(ClusterText, None, "signature", "figures") or []
         if media_rows:
             self.pdq.add_many((cluster_id, bytes(pdq)) for _, cluster_id, pdq in media_rows)
             self._media_mark = media_rows[-1][:2]
         self.text.insert_many(
-            (cluster_id, text.signature_from_bytes(bytes(signature)))
-            for _, cluster_id, signature in text_rows
+            ((cluster_id, figures, row_id), text.signature_from_bytes(bytes(signature)))
+            for row_id, cluster_id, signature, figures in text_rows
         )
+        self.representatives.update(cluster_id for _, cluster_id, _, _ in text_rows)
         if text_rows:
             self._text_mark = text_rows[-1][:2]
 
 
 def _rows_since(
-    model: type[models.Model], mark: tuple[int, int] | None, column: str
-) -> list[tuple[int, int, Any]] | None:
+    model: type[models.Model], mark: tuple[int, int] | None, *columns: str
+) -> list[tuple[Any, ...]] | None:
     """Rows after ``mark`` (the last row already loaded), or None if that row is gone."""
     start = mark[0] if mark else 0
     rows = list(
-        model.objects.filter(id__gte=start).order_by("id").values_list("id", "cluster_id", column)
+        model.objects.filter(id__gte=start).order_by("id").values_list("id", "cluster_id", *columns)
     )
     if mark is None:
         return rows
@@ -294,7 +327,7 @@ class _GivenInBatch:
     def __init__(self, neighbours: BatchNeighbours) -> None:
         self._neighbours = neighbours
         self._media_owners: dict[bytes, list[int]] = {}  # a hash can be kept for several
-        self._text_owner: dict[bytes, int] = {}
+        self._text_owner: dict[bytes, tuple[int, str]] = {}  # -> (cluster, figures)
 
     def media_matches(self, pdq: bytes) -> list[tuple[int, int]]:
         """``(cluster, distance)`` for the batch's hashes within the distance already
@@ -307,22 +340,23 @@ class _GivenInBatch:
             for cluster_id in self._media_owners.get(other, ())
         ]
 
-    def text_matches(self, signature: bytes) -> list[tuple[int, float]]:
-        """``(cluster, similarity)`` for the batch's texts similar enough already given
-        to a cluster."""
+    def text_matches(self, signature: bytes) -> list[tuple[int, float, str | None]]:
+        """``(cluster, similarity, figures)`` for the batch's texts similar enough already
+        given to a cluster."""
         if not self._text_owner:
             return []
-        return [
-            (self._text_owner[other], similarity)
-            for other, similarity in self._neighbours.near_text.get(signature, ())
-            if other in self._text_owner
-        ]
+        found: list[tuple[int, float, str | None]] = []
+        for other, similarity in self._neighbours.near_text.get(signature, ()):
+            owner = self._text_owner.get(other)
+            if owner is not None:
+                found.append((owner[0], similarity, owner[1]))
+        return found
 
     def give_media(self, pdq: bytes, cluster_id: int) -> None:
         self._media_owners.setdefault(pdq, []).append(cluster_id)
 
-    def give_text(self, signature: bytes, cluster_id: int) -> None:
-        self._text_owner.setdefault(signature, cluster_id)
+    def give_text(self, signature: bytes, cluster_id: int, figures: str) -> None:
+        self._text_owner.setdefault(signature, (cluster_id, figures))
 
 
 @dataclass
@@ -338,7 +372,7 @@ class Assignment:
     founders: dict[int, int] = field(default_factory=dict)  # new cluster -> its first signal
     new_keys: list[tuple[str, str, int]] = field(default_factory=list)
     new_media: list[tuple[int, bytes]] = field(default_factory=list)
-    new_texts: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    new_texts: list[tuple[int, np.ndarray, str]] = field(default_factory=list)
     relations: Counter[tuple[int, int, str]] = field(default_factory=Counter)
 
     def existing_cluster_ids(self) -> set[int]:
@@ -372,8 +406,7 @@ def assign_clusters(
     if neighbours is None or neighbours.config != config:
         neighbours = BatchNeighbours(keys, config)
     given = _GivenInBatch(neighbours)
-    has_text = indexes.text.__contains__
-    batch_has_text: set[int] = set()
+    representatives = Counter(indexes.representatives)  # grows with the batch's own
 
     for position, signal_keys in enumerate(keys):
         exact = [
@@ -399,16 +432,24 @@ def assign_clusters(
         ]
         if hash_owners:
             found.append((KeyKind.MEDIA_HASH, list(dict.fromkeys(hash_owners))))
-        text_matches: dict[int, float] = {}
+        text_matches: dict[int, float] = {}  # figures equal: the text may join these
+        other_figures: dict[int, float] = {}  # similar but for their figures: related only
         signature = signal_keys.text_signature
         if signature is not None:
             signature_bytes = signature.tobytes()
-            text_matches = dict(stored_text.get(signature_bytes, ()))
-            for cluster_id, similarity in given.text_matches(signature_bytes):
-                text_matches[cluster_id] = max(similarity, text_matches.get(cluster_id, 0))
+            for cluster_id, similarity, figures in (
+                *stored_text.get(signature_bytes, ()),
+                *given.text_matches(signature_bytes),
+            ):
+                same = figures is None or figures == signal_keys.figures
+                into = text_matches if same else other_figures
+                into[cluster_id] = max(similarity, into.get(cluster_id, 0))
             if text_matches:
                 ranked = sorted(text_matches, key=lambda c: (-text_matches[c], *_preference(c)))
                 found.append((KeyKind.TEXT, ranked))
+        short_owner = next((o for k, _, o in exact if k == SHORT_TEXT and o is not None), None)
+        if short_owner is not None:
+            found.append((KeyKind.TEXT, [short_owner]))
 
         if found:
             winning_kind, candidates = found[0]
@@ -421,7 +462,8 @@ def assign_clusters(
         assignment.matched_by[position] = str(winning_kind)
 
         linked: set[tuple[int, str]] = set()
-        for kind, candidates in found:
+        related = sorted(c for c in other_figures if c not in text_matches)
+        for kind, candidates in [*found, (KeyKind.TEXT, related)]:
             for other in candidates:
                 if other != winner and (other, kind) not in linked:
                     linked.add((other, kind))
@@ -440,15 +482,18 @@ def assign_clusters(
         ):
             given.give_media(signal_keys.pdq, winner)
             assignment.new_media.append((winner, signal_keys.pdq))
+        # The text becomes one of the winner's representatives if it has room for one,
+        # differs enough from those it has, and is no other cluster's text (like the
+        # other keys, it goes to the winner only where no cluster owns it yet).
         if (
             signature is not None
-            and not text_matches
-            and not has_text(winner)
-            and winner not in batch_has_text
+            and representatives[winner] < MAX_REPRESENTATIVES
+            and text_matches.get(winner, 0.0) < REPRESENTATIVE_BELOW
+            and all(c == winner for c in text_matches)
         ):
-            batch_has_text.add(winner)
-            given.give_text(signature_bytes, winner)
-            assignment.new_texts.append((winner, signature))
+            representatives[winner] += 1
+            given.give_text(signature_bytes, winner, signal_keys.figures)
+            assignment.new_texts.append((winner, signature, signal_keys.figures))
     return assignment
 
 
@@ -467,7 +512,7 @@ def _stored_pdq_matches(
 
 def _stored_text_matches(
     keys: Sequence[SignalKeys], index: text.LSHIndex
-) -> dict[bytes, list[tuple[int, float]]]:
+) -> dict[bytes, list[tuple[int, float, str | None]]]:
     """Per distinct text signature of the batch, the stored clusters whose text is
     similar enough: LSH candidates, confirmed on the estimated similarity (all of the
     batch's in one ``matches_many``)."""
@@ -475,7 +520,7 @@ def _stored_text_matches(
     if not distinct or not len(index):
         return {}
     return {
-        key: [(match.key, match.similarity) for match in matches]
+        key: [(match.key[0], match.similarity, match.key[1]) for match in matches]  # type: ignore[index]
         for key, matches in zip(distinct, index.matches_many(list(distinct.values())), strict=True)
         if matches
     }

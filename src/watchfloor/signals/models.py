@@ -153,10 +153,14 @@ class ClusterMedia(models.Model):
 
 
 class ClusterText(models.Model):
-    """The MinHash signature of a cluster's text; the LSH index is built from these."""
+    """The MinHash signature of one of a cluster's representative texts (up to
+    ``clustering.MAX_REPRESENTATIVES``); the LSH index is built from these."""
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="texts")
     signature = models.BinaryField()
+    # The text's figures (clustering.figures_of): a text matches only equal figures. Null
+    # for texts stored before figures were kept: those match any.
+    figures = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (null: unknown, "": none)
 
     def __str__(self) -> str:
         return f"text signature → {self.cluster_id}"

@@ -30,9 +30,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
@@ -54,14 +56,34 @@ from watchfloor.signals.selectors import (
     surge_config,
     types_by_policy,
 )
-from watchfloor.signals.surge import SurgeConfig, dense_counts, detect_surge
+from watchfloor.signals.surge import (
+    SEASONAL_PRESENCE,
+    WEEK,
+    SurgeConfig,
+    dense_counts,
+    detect_surge,
+    has_quieted,
+    seasonal_rate,
+    seasonal_samples,
+    window_count,
+)
+from watchfloor.signals.surge_stream import series_containing, series_keys_for
 
-__all__ = ["ReactionReport", "SeriesKey", "after_ingest", "check_all", "surge_config"]
+__all__ = [
+    "ReactionReport",
+    "SeriesKey",
+    "after_ingest",
+    "check_all",
+    "react_on_signal_time",
+    "surge_config",
+]
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 logger = logging.getLogger(__name__)
+# How often the periodic check runs in a quiet stretch of signal time (as in a replay).
+QUIET_CHECK = timedelta(minutes=5)
 
 
 @dataclass
@@ -73,6 +95,12 @@ class ReactionReport:
     woken: list[int] = field(default_factory=list)
     fired: list = field(default_factory=list)
 
+    def add(self, other: ReactionReport) -> None:
+        self.raised += other.raised
+        self.ended += other.ended
+        self.woken += other.woken
+        self.fired += other.fired
+
 
 def after_ingest(
     *, cluster_ids: Iterable[int], series_keys: Iterable[SeriesKey], actor: User | None
@@ -80,7 +108,7 @@ def after_ingest(
     """Check the touched clusters and series for surges and run the auto-escalation rules."""
     now = clock.now()
     touched_clusters = sorted({int(pk) for pk in cluster_ids})
-    touched_series = sorted({tuple(key) for key in series_keys})  # type: ignore[misc]
+    touched_series = series_keys_for(series_keys)
     report = ReactionReport()
     report.woken = services.wake_due_clusters(now=now)
     refresh_velocities(touched_clusters, now=now)
@@ -110,6 +138,39 @@ def check_all(*, now: datetime | None = None) -> ReactionReport:
     ruleset = current_rules()
     if ruleset.rules and report.woken:
         _run_cluster_rules(ruleset, report.woken, now=now, report=report)
+    return report
+
+
+def react_on_signal_time(
+    signals: Iterable[tuple[datetime, int, SeriesKey]], *, since: datetime | None = None
+) -> ReactionReport:
+    """The reactions of stored signals ``(received_at, cluster id, series triple)`` run
+    on the signals' own time, as if they were arriving now: ``after_ingest`` for each
+    5-minute bucket that received signals, with ``core.clock`` at its last signal, and
+    the periodic check every 5 minutes in between while an alert is open (from
+    ``since``, the time the previous call ended at). For ``watchfloor ingest --react``
+    on a file of past signals, in time order."""
+    groups: dict[datetime, tuple[set[int], set[SeriesKey], list[datetime]]] = {}
+    for at, cluster_id, key in signals:
+        clusters, series, times = groups.setdefault(bucket_end(at), (set(), set(), []))
+        clusters.add(cluster_id)
+        series.add(tuple(key))  # type: ignore[arg-type]
+        times.append(at)
+    report = ReactionReport()
+    previous = since
+    for _, (clusters, series, times) in sorted(groups.items()):
+        last = max(times)
+        if previous is not None:
+            tick = previous + QUIET_CHECK
+            while tick < last and SurgeAlert.objects.filter(ended_at__isnull=True).exists():
+                with clock.frozen_at(tick):
+                    report.add(check_all())
+                tick += QUIET_CHECK
+        with clock.frozen_at(last):
+            report.add(
+                after_ingest(cluster_ids=sorted(clusters), series_keys=sorted(series), actor=None)
+            )
+        previous = last if previous is None else max(previous, last)
     return report
 
 
@@ -205,39 +266,63 @@ def _cluster_counts(
 
 def _series_counts(
     keys: list[SeriesKey], *, end: datetime, config: SurgeConfig
-) -> dict[SeriesKey, list[int]]:
-    start = end - config.total_buckets * config.bucket
+) -> tuple[dict[SeriesKey, list[int]], dict[SeriesKey, Fraction | None]]:
+    """The recent counts of these series (``*`` for every policy or language of the
+    market), summed from the market × policy × language buckets, and their seasonal rate
+    (the same hour in previous weeks, where the series is old enough)."""
     wanted = set(keys)
+    markets = {key[0] for key in keys}
+    start = end - config.total_buckets * config.bucket
     points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
     rows = SeriesBucket.objects.filter(
-        market__in={k[0] for k in keys},
-        policy__in={k[1] for k in keys},
-        language__in={k[2] for k in keys},
-        bucket_start__gte=start,
-        bucket_start__lt=end,
+        market__in=markets, bucket_start__gte=start, bucket_start__lt=end
     ).values_list("market", "policy", "language", "bucket_start", "count")
     for market, policy, language, bucket_start, count in rows:
-        key = (market, policy, language)
-        if key in wanted:
-            points[key].append((bucket_start, count))
-    return {key: dense_counts(points[key], end=end, config=config) for key in keys}
+        for key in series_containing(market, policy, language):
+            if key in wanted:
+                points[key].append((bucket_start, count))
+    counts = {key: dense_counts(points[key], end=end, config=config) for key in keys}
+    return counts, _seasonal_rates(keys, markets, end=end, config=config)
+
+
+def _seasonal_rates(
+    keys: list[SeriesKey], markets: set[str], *, end: datetime, config: SurgeConfig
+) -> dict[SeriesKey, Fraction | None]:
+    """Per series, the median of the same hour in the previous weeks: a week counts if
+    the series had signals in the day up to that hour (``surge.seasonal_samples``). One
+    query over at most ``seasonal_weeks`` days of buckets."""
+    days = [end - weeks * WEEK for weeks in range(1, config.seasonal_weeks + 1)]
+    in_days = Q()
+    for day_end in days:
+        in_days |= Q(bucket_start__gte=day_end - SEASONAL_PRESENCE, bucket_start__lt=day_end)
+    points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
+    wanted = set(keys)
+    for market, policy, language, bucket_start, count in SeriesBucket.objects.filter(
+        in_days, market__in=markets
+    ).values_list("market", "policy", "language", "bucket_start", "count"):
+        for key in series_containing(market, policy, language):
+            if key in wanted:
+                points[key].append((bucket_start, count))
+    return {
+        key: seasonal_rate(seasonal_samples(points.get(key, ()), end=end, config=config), config)
+        for key in keys
+    }
 
 
 def _window(counts: list[int], config: SurgeConfig) -> tuple[int, float]:
-    """(signals in the window, their rate per hour)."""
-    count = sum(counts[-config.window_buckets :])
-    return count, count / (config.window / timedelta(hours=1))
+    """(signals in the end window, their rate per hour)."""
+    count = window_count(counts, config)
+    return count, count / (config.end_window / timedelta(hours=1))
 
 
 def _has_fallen_back(
-    counts: list[int], alert: SurgeAlert, *, end: datetime, config: SurgeConfig
+    counts: list[int], alert: SurgeAlert, *, now: datetime, config: SurgeConfig
 ) -> bool:
-    if detect_surge(counts, end=end, config=config) is not None:
-        return False
-    # Not "below min_count": a surge raised at 20 in 15 minutes against the floor then
-    # ends only below 9 (3 × 12/h), not the moment it dips to 19, so it does not flap.
-    _, rate = _window(counts, config)
-    return rate < config.factor * alert.baseline_rate
+    """The hysteresis of ``surge.has_quieted``, against the expected rate the alert was
+    raised with (a long surge cannot lift its own baseline and end itself)."""
+    return has_quieted(
+        counts, expected_per_hour=alert.baseline_rate, open_for=now - alert.raised_at, config=config
+    )
 
 
 def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
@@ -261,7 +346,7 @@ def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionRe
             continue
         alert = open_alerts.get(pk)
         if alert is not None:
-            if _has_fallen_back(counts[pk], alert, end=end, config=config):
+            if _has_fallen_back(counts[pk], alert, now=now, config=config):
                 count, rate = _window(counts[pk], config)
                 report.ended.append(
                     services.end_surge_alert(
@@ -286,18 +371,18 @@ def _check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionRepor
         return
     config = surge_config("series")
     end = bucket_end(now, config.bucket)
-    counts = _series_counts(keys, end=end, config=config)
+    counts, seasonal = _series_counts(keys, end=end, config=config)
     open_alerts = _open_series_alerts(keys)
     for key in keys:
         alert = open_alerts.get(key)
         if alert is not None:
-            if _has_fallen_back(counts[key], alert, end=end, config=config):
+            if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
             continue
-        surge = detect_surge(counts[key], end=end, config=config)
+        surge = detect_surge(counts[key], end=end, config=config, seasonal_per_hour=seasonal[key])
         if surge is not None:
             raised = services.raise_surge_alert(surge=surge, series=key)
             if raised is not None:
@@ -342,7 +427,7 @@ def _end_fallen_alerts(
         end = bucket_end(now, config.bucket)
         counts = _cluster_counts([a.cluster_id for a in cluster_alerts], end=end, config=config)
         for alert in cluster_alerts:
-            if _has_fallen_back(counts[alert.cluster_id], alert, end=end, config=config):
+            if _has_fallen_back(counts[alert.cluster_id], alert, now=now, config=config):
                 count, rate = _window(counts[alert.cluster_id], config)
                 report.ended.append(
                     services.end_surge_alert(
@@ -356,9 +441,9 @@ def _end_fallen_alerts(
         config = surge_config("series")
         end = bucket_end(now, config.bucket)
         keys = [(a.market, a.policy, a.language) for a in series_alerts]
-        counts = _series_counts(keys, end=end, config=config)
+        counts, _ = _series_counts(keys, end=end, config=config)
         for alert, key in zip(series_alerts, keys, strict=True):
-            if _has_fallen_back(counts[key], alert, end=end, config=config):
+            if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)

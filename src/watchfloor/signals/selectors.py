@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -31,7 +32,8 @@ from watchfloor.signals.models import (
     Signal,
     SurgeAlert,
 )
-from watchfloor.signals.surge import DEFAULT_CONFIG, SurgeConfig
+from watchfloor.signals.surge import CLUSTER_CONFIG, DEFAULT_CONFIG, SurgeConfig, raise_level
+from watchfloor.signals.surge_stream import ALL, series_containing
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -42,19 +44,28 @@ BUCKET = DEFAULT_CONFIG.bucket
 SPARKLINE_SPAN = DEFAULT_CONFIG.baseline_window + DEFAULT_CONFIG.window  # what the detector reads
 
 
+_DURATIONS = ("bucket", "baseline_window", "end_window", "quiet")
+
+
 def surge_config(subject: str) -> SurgeConfig:
     """The detector's settings for ``cluster`` or ``series`` subjects.
 
-    ``WATCHFLOOR_SURGE = {"series": {"factor": 4}}`` in the settings changes them.
+    ``WATCHFLOOR_SURGE = {"series": {"raise_ratio": 5, "windows": [5, 30]}}`` in the
+    settings changes them (durations in minutes).
     """
+    default = CLUSTER_CONFIG if subject == "cluster" else DEFAULT_CONFIG
     overrides = (getattr(settings, "WATCHFLOOR_SURGE", None) or {}).get(subject) or {}
     if not overrides:
-        return DEFAULT_CONFIG
+        return default
     values = {
-        key: timedelta(minutes=value) if key in ("bucket", "window", "baseline_window") else value
+        key: timedelta(minutes=value)
+        if key in _DURATIONS
+        else tuple(timedelta(minutes=v) for v in value)
+        if key == "windows"
+        else value
         for key, value in overrides.items()
     }
-    return SurgeConfig(**values)
+    return replace(default, **values)
 
 
 def bucket_floor(moment: datetime, bucket: timedelta = BUCKET) -> datetime:
@@ -348,36 +359,36 @@ def surge_feed(*, user: User, filters: SurgeFilters) -> QuerySet[SurgeAlert]:
 
 
 def describe_surge_subject(alert: SurgeAlert) -> str:
-    """What surged, in words: a cluster, or a market × policy × language series."""
+    """What surged, in words: a cluster, or a market series (all of it, one policy, or
+    one language)."""
     if alert.subject == SurgeAlert.Subject.CLUSTER:
         return f"cluster C-{alert.cluster_id}"
-    parts = [
-        alert.market or "no market",
-        (alert.policy or "no policy hint").replace("_", " "),
-        alert.language or "language unknown",
-    ]
+    parts = [alert.market or "no market"]
+    if alert.policy == ALL and alert.language == ALL:
+        parts.append("all signals")
+    if alert.policy != ALL:
+        parts.append((alert.policy or "no policy hint").replace("_", " "))
+    if alert.language != ALL:
+        parts.append(alert.language or "language unknown")
     return " × ".join(parts)
 
 
+def surge_threshold_per_hour(alert: SurgeAlert) -> float:
+    """The rate over the alert's window that raised it (its raise level), per hour."""
+    config = surge_config(alert.subject)
+    buckets = alert.window // config.bucket
+    level = raise_level(buckets, Fraction(alert.baseline_rate) / config.per_hour, config)
+    return float(level) / (alert.window / timedelta(hours=1))
+
+
 def surge_explanation(alert: SurgeAlert) -> str:
-    """The alert's numbers in a sentence: what the window held, against which baseline."""
+    """The alert's numbers in a sentence: what the window held against what was expected."""
     window_hours = alert.window / timedelta(hours=1)
     count = round(alert.current_rate * window_hours)
-    window = _duration_words(alert.window)
-    baseline_window = _duration_words(alert.baseline_window)
-    config = surge_config(alert.subject)
-    if abs(alert.baseline_rate - config.baseline_floor_per_hour) < 1e-9:
-        baseline = (
-            f"the floor of {alert.baseline_rate:g}/h (it was quieter than that over the "
-            f"previous {baseline_window})"
-        )
-    else:
-        baseline = (
-            f"the usual {alert.baseline_rate:.1f}/h (median 5-minute count over the "
-            f"previous {baseline_window})"
-        )
+    expected = alert.baseline_rate * window_hours
     return (
-        f"{count} signals in {window} ({alert.current_rate:.0f}/h): {alert.ratio:.1f}× {baseline}"
+        f"{count} signals in {_duration_words(alert.window)} against {expected:.1f} expected "
+        f"({alert.baseline_rate:.1f}/h): {alert.ratio:.1f}×"
     )
 
 
@@ -396,17 +407,56 @@ def series_sparklines(alerts: Sequence[SurgeAlert], *, end: datetime) -> dict[in
     keys = {(a.market, a.policy, a.language) for a in series}
     by_key: dict[tuple[str, str, str], list[int]] = {key: [0] * buckets for key in keys}
     rows = SeriesBucket.objects.filter(
-        market__in={k[0] for k in keys},
-        policy__in={k[1] for k in keys},
-        language__in={k[2] for k in keys},
-        bucket_start__gte=start,
-        bucket_start__lt=end,
+        market__in={k[0] for k in keys}, bucket_start__gte=start, bucket_start__lt=end
     ).values_list("market", "policy", "language", "bucket_start", "count")
     for market, policy, language, bucket_start, count in rows:
-        key = (market, policy, language)
-        if key in by_key:
-            by_key[key][int((bucket_start - start) / BUCKET)] += count
+        # A bucket counts in its own triple (alerts raised before the market series) and
+        # in the market series that contain it.
+        for key in ((market, policy, language), *series_containing(market, policy, language)):
+            if key in by_key:
+                by_key[key][int((bucket_start - start) / BUCKET)] += count
     return {a.pk: by_key[(a.market, a.policy, a.language)] for a in series}
+
+
+@dataclass(frozen=True)
+class MarketSurge:
+    """The open alerts of one market, merged: what the analyst is told first."""
+
+    market: str
+    alerts: list[SurgeAlert]
+    lead: SurgeAlert
+
+    @property
+    def explanation(self) -> str:
+        market = self.market or "no market"
+        lead = f"{describe_surge_subject(self.lead)} ({surge_explanation(self.lead)})"
+        if len(self.alerts) == 1:
+            return f"{market}: {lead}"
+        return f"{market}: {len(self.alerts)} series rising, led by {lead}"
+
+
+def market_surges(alerts: Iterable[SurgeAlert]) -> list[MarketSurge]:
+    """The open ``alerts`` grouped by market (a cluster's is its commonest market), each
+    led by its highest ratio; the markets with the most alerts first. Reads nothing."""
+    by_market: dict[str, list[SurgeAlert]] = defaultdict(list)
+    for alert in alerts:
+        if alert.ended_at is not None:
+            continue
+        if alert.subject == SurgeAlert.Subject.CLUSTER:
+            markets = alert.cluster.markets if alert.cluster is not None else {}
+            market = max(markets, key=lambda m: (markets[m], m), default="")
+        else:
+            market = alert.market
+        by_market[market].append(alert)
+    merged = [
+        MarketSurge(
+            market=market,
+            alerts=group,
+            lead=max(group, key=lambda a: (a.ratio, a.policy == ALL and a.language == ALL)),
+        )
+        for market, group in by_market.items()
+    ]
+    return sorted(merged, key=lambda m: (-len(m.alerts), -m.lead.ratio, m.market))
 
 
 def tally_rows(tally: dict[str, Any], *, limit: int = 12) -> list[tuple[str, int]]:

@@ -57,6 +57,7 @@ __all__ = [
     "MinHasher",
     "jaccard",
     "jaccard_estimate",
+    "links_in",
     "lsh_bands",
     "minhash",
     "minhash_many",
@@ -121,6 +122,15 @@ _DENSE = re.compile(
     "\u3130-\u318f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff"
     "\uf900-\ufaff\U00020000-\U0003134f]"
 )
+
+
+def links_in(text: str) -> list[str]:
+    """The http(s) links written in a text, in order (``www.`` ones get ``http://``)."""
+    found = []
+    for match in _URL.finditer(text):
+        link = match.group(0).rstrip(".,;:!?)]}>'\"…")
+        found.append(link if link.lower().startswith("http") else "http://" + link)
+    return found
 
 
 def normalise_text(text: str) -> str:

@@ -346,9 +346,7 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
         label=_spark_label(counts),
         baseline_per_bucket=open_surge.baseline_rate / per_hour if open_surge else None,
         threshold_per_bucket=(
-            open_surge.baseline_rate * selectors.surge_config("cluster").factor / per_hour
-            if open_surge
-            else None
+            selectors.surge_threshold_per_hour(open_surge) / per_hour if open_surge else None
         ),
         css_class="sparkline sparkline-large",
     )
@@ -642,6 +640,7 @@ def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": rows,
+            "markets": selectors.market_surges(listed),
             "can_act": can_work_escalations(request.user),
             "now": now,
         },

@@ -24,12 +24,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import DatabaseError, connection, connections
 
+from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import backlog
@@ -43,6 +45,7 @@ from watchfloor.signals.intake import (
     prepare_batch,
     store_batch,
 )
+from watchfloor.signals.reactions import react_on_signal_time
 
 # Rejections printed to stderr; the rest are counted (and written with --errors FILE).
 SHOWN_REJECTIONS = 20
@@ -93,9 +96,10 @@ class Command(PreparesDatabase, BaseCommand):
         parser.add_argument(
             "--react",
             action="store_true",
-            help="run the surge checks, auto-escalation rules and watchlists of the stored "
-            "batches here, at the end of the run (by default `watchfloor worker` runs them "
-            "as the batches commit)",
+            help="run the surge checks, auto-escalation rules and watchlists here, on the "
+            "signals' own time: after each stored batch, for each 5 minutes of signals, as if "
+            "the file were arriving live (by default `watchfloor worker` runs them as the "
+            "batches commit, on the clock)",
         )
         parser.add_argument(
             "--single-process",
@@ -152,6 +156,7 @@ class Command(PreparesDatabase, BaseCommand):
             paths, producer=producer, batch_size=batch_size, count_lines=show_progress
         )
         summary = _Summary()
+        signal_time: datetime | None = None  # where --react's signal time has got to
         error_file = open(errors, "w", encoding="utf-8") if errors else None  # noqa: SIM115
         bar: _ProgressBar | None = None
         try:
@@ -169,6 +174,8 @@ class Command(PreparesDatabase, BaseCommand):
                 result = store_batch(event.batch)
                 # Committed: only now does the batch count as done.
                 summary.add(result, time.perf_counter() - started)
+                if react:
+                    signal_time = _react_on_signal_time(event.batch, signal_time, summary)
                 self._report_rejections(event.path, result, summary, error_file, bar)
                 if bar is not None:
                     bar.update(event.last_line, summary.seen)
@@ -195,8 +202,10 @@ class Command(PreparesDatabase, BaseCommand):
             if error_file is not None:
                 error_file.close()
             if react:
-                # Every stored batch gets its reactions, however the run ended.
-                summary.drained = backlog.drain(worker="ingest")
+                # Every stored batch gets its reactions (rules and watchlists too), however
+                # the run ended: at the signal time reached, as if it were now.
+                with clock.frozen_at(signal_time or clock.now()):
+                    summary.drained = backlog.drain(worker="ingest")
         self._report(summary, interrupted=False)
         if summary.rejected:
             raise CommandError(
@@ -259,7 +268,10 @@ class Command(PreparesDatabase, BaseCommand):
             )
         if summary.drained is not None:
             self.stdout.write(
-                f"  reactions run here in {summary.drained.seconds:.1f} s: {summary.drained}"
+                f"  reactions run here on the signals' time: {summary.signal_time_raised:,} "
+                f"surge alert(s) raised, {summary.signal_time_ended:,} ended; then the "
+                f"batches' rules and watchlists in {summary.drained.seconds:.1f} s: "
+                f"{summary.drained}"
             )
         else:
             rows, signals = backlog.backlog_size()
@@ -290,6 +302,29 @@ class _Prepared:
 
 class _PreparationFailed(Exception):
     """A file could not be read; the message names it."""
+
+
+def _react_on_signal_time(
+    batch: IntakeBatch, since: datetime | None, summary: _Summary
+) -> datetime | None:
+    """Surge checks and rules for a stored batch's new signals at their own times; the
+    signal time reached."""
+    signals = [
+        (
+            item.signal.received_at,
+            item.cluster_id,
+            (item.signal.market or "", item.signal.policy_hint or "", item.language or ""),
+        )
+        for item in batch.new
+        if item.signal is not None and item.cluster_id is not None
+    ]
+    if not signals:
+        return since
+    report = react_on_signal_time(signals, since=since)
+    summary.signal_time_raised += len(report.raised)
+    summary.signal_time_ended += len(report.ended)
+    latest = max(at for at, _, _ in signals)
+    return latest if since is None else max(since, latest)
 
 
 def _can_fork() -> bool:
@@ -449,6 +484,7 @@ class _Summary:
         self.batch_seconds: list[float] = []
         self.commit_seconds: list[float] = []
         self.drained: backlog.DrainReport | None = None
+        self.signal_time_raised = self.signal_time_ended = 0
 
     def add(self, result: BatchResult, seconds: float) -> None:
         self.accepted += result.accepted
