@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -422,3 +423,53 @@ if WATCHFLOOR_SSO is not None:
     ]
 # The login page's "Sign in with …" (nothing when single sign-on is off).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.context.single_sign_on")
+
+# Evidence files (docs/evidence.md): content-addressed under the data directory by
+# default; point "evidence" at any django-storages backend to keep them elsewhere.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(Path(os.environ.get("WATCHFLOOR_EVIDENCE_DIR", DATA_DIR / "evidence"))),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
+# Uploads are streamed to this directory while they are hashed and checked.
+WATCHFLOOR_EVIDENCE_WORK_DIR = DATA_DIR / "evidence-incoming"
+_MB = 1024 * 1024
+WATCHFLOOR_EVIDENCE_MAX_BYTES = {
+    "image": _env_int("WATCHFLOOR_EVIDENCE_MAX_IMAGE_MB", 50) * _MB,
+    "video": _env_int("WATCHFLOOR_EVIDENCE_MAX_VIDEO_MB", 1024) * _MB,
+    "audio": _env_int("WATCHFLOOR_EVIDENCE_MAX_AUDIO_MB", 200) * _MB,
+    "pdf": _env_int("WATCHFLOOR_EVIDENCE_MAX_PDF_MB", 100) * _MB,
+    "html": _env_int("WATCHFLOOR_EVIDENCE_MAX_HTML_MB", 20) * _MB,
+}
+# Pillow's decompression-bomb limit, enforced as an error (not Pillow's warning).
+WATCHFLOOR_EVIDENCE_MAX_IMAGE_PIXELS = _env_int("WATCHFLOOR_EVIDENCE_MAX_IMAGE_PIXELS", 60_000_000)
+WATCHFLOOR_FFMPEG = os.environ.get("WATCHFLOOR_FFMPEG") or shutil.which("ffmpeg") or ""
+# Reveals: how long one click shows an item (seconds), and its bounds.
+WATCHFLOOR_EVIDENCE_REVEAL_SECONDS = (5, 300)
+# Exposure care: past this many reveals of sensitive categories within the window, the
+# person is nudged to take a break; a "shift" and a "week" for the private page.
+WATCHFLOOR_EXPOSURE_NUDGE_ITEMS = _env_int("WATCHFLOOR_EXPOSURE_NUDGE_ITEMS", 40)
+WATCHFLOOR_EXPOSURE_NUDGE_WINDOW = timedelta(
+    hours=_env_int("WATCHFLOOR_EXPOSURE_NUDGE_WINDOW_HOURS", 2)
+)
+WATCHFLOOR_EXPOSURE_BREAK_MINUTES = _env_int("WATCHFLOOR_EXPOSURE_BREAK_MINUTES", 15)
+WATCHFLOOR_EXPOSURE_SHIFT = timedelta(hours=_env_int("WATCHFLOOR_EXPOSURE_SHIFT_HOURS", 9))
+# Retention in days per category (a market may shorten or lengthen it: per market code,
+# e.g. {"DE": {"general": 90}}); held items are never deleted.
+WATCHFLOOR_EVIDENCE_RETENTION_DAYS = {
+    "general": 365,
+    "graphic_violence": 730,
+    "terrorist": 730,
+    "self_harm": 365,
+    "nudity": 180,
+    "child_sexual_exploitation": 90,
+}
+WATCHFLOOR_EVIDENCE_RETENTION_BY_MARKET: dict[str, dict[str, int]] = {}

@@ -1,0 +1,35 @@
+"""An item's chain of custody: its own events on the audit chain, oldest first.
+
+Every evidence event carries its escalation's id (so the log is read on the audit table's
+escalation index) and names the item as its target. The escalation timeline leaves out
+the plain "details viewed" events (see :func:`timeline_without_views`); the custody log
+keeps every one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.audit.models import AuditEvent
+from watchfloor.audit.selectors import events_for_escalation
+from watchfloor.evidence.models import EvidenceItem
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from watchfloor.escalations.selectors import TimelineEntry
+    from watchfloor.people.models import User
+
+ITEM_TYPE = EvidenceItem._meta.label_lower
+
+
+def custody_log(item: EvidenceItem) -> QuerySet[AuditEvent]:
+    return events_for_escalation(item.escalation_id).filter(
+        object_type=ITEM_TYPE, object_id=str(item.pk)
+    )
+
+
+def timeline_without_views(viewer: User, entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """Opening an item's page is custody, not work: kept off the escalation timeline."""
+    return [entry for entry in entries if entry.action != AuditAction.EVIDENCE_VIEWED]

@@ -1,0 +1,105 @@
+"""Evidence reads. Need to know first: an item is visible exactly when its escalation is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.core import signing
+from django.db.models import QuerySet
+
+from watchfloor.core.errors import NotFound
+from watchfloor.core.roles import can_work_escalations
+from watchfloor.escalations.selectors import escalations_visible_to
+from watchfloor.evidence import exposure
+from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
+from watchfloor.evidence.services import preference_of, reveal_refusal
+
+if TYPE_CHECKING:
+    from watchfloor.escalations.models import Escalation
+    from watchfloor.people.models import User
+
+REVEAL_SALT = "watchfloor.evidence.reveal"
+
+
+def evidence_visible_to(user: User) -> QuerySet[EvidenceItem]:
+    return EvidenceItem.objects.filter(escalation__in=escalations_visible_to(user))
+
+
+def access_evidence(*, actor: User, evidence_id: int | str) -> EvidenceItem:
+    """The item, or the same NotFound whether it is missing or its escalation is hidden."""
+    try:
+        pk = int(str(evidence_id).removeprefix("EV-"))
+    except (TypeError, ValueError) as exc:
+        raise NotFound(f"no evidence '{evidence_id}'", field="evidence_id") from exc
+    item = evidence_visible_to(actor).select_related("escalation", "added_by").filter(pk=pk).first()
+    if item is None:
+        raise NotFound(f"no evidence EV-{pk} that you can see", field="evidence_id")
+    return item
+
+
+def evidence_list(*, viewer: User, escalation: Escalation | None = None) -> QuerySet[EvidenceItem]:
+    items = evidence_visible_to(viewer).select_related("added_by")
+    if escalation is not None:
+        items = items.filter(escalation=escalation)
+    return items
+
+
+@dataclass(frozen=True)
+class PanelRow:
+    item: EvidenceItem
+    refusal: str
+
+
+@dataclass(frozen=True)
+class EvidencePanel:
+    escalation: Escalation
+    rows: list[PanelRow]
+    may_add: bool
+    preference: ViewingPreference
+    exposure: exposure.PersonalExposure
+
+
+def escalation_evidence_panel(
+    *, escalation: Escalation, viewer: User, now: datetime
+) -> EvidencePanel:
+    """The evidence on an escalation's page, as the viewer may see it (one query for the
+    items, one for the viewer's preferences, three for their exposure counter)."""
+    preference = preference_of(viewer)
+    rows = []
+    for item in EvidenceItem.objects.filter(escalation=escalation).select_related("added_by"):
+        item.escalation = escalation
+        rows.append(PanelRow(item=item, refusal=_refusal(item, preference)))
+    return EvidencePanel(
+        escalation=escalation,
+        rows=rows,
+        may_add=can_work_escalations(viewer),
+        preference=preference,
+        exposure=exposure.exposure_of(person=viewer, now=now),
+    )
+
+
+def _refusal(item: EvidenceItem, preference: ViewingPreference) -> str:
+    # The same rules as services.reveal_refusal, with the preference already read.
+    return reveal_refusal(item=item, viewer=preference.person, preference=preference)
+
+
+def reveal_token(reveal: Reveal) -> str:
+    return signing.dumps({"reveal": reveal.pk}, salt=REVEAL_SALT)
+
+
+def reveal_for_token(*, token: str, now: datetime) -> Reveal:
+    """The reveal a signed URL names, while it lasts; NotFound otherwise (expired too)."""
+    try:
+        payload = signing.loads(token, salt=REVEAL_SALT)
+    except signing.BadSignature as error:
+        raise NotFound("this reveal link is not valid", field="token") from error
+    reveal = (
+        Reveal.objects.select_related("item", "person")
+        .filter(pk=payload.get("reveal") if isinstance(payload, dict) else None)
+        .first()
+    )
+    if reveal is None or now >= reveal.ends_at:
+        raise NotFound("this reveal has ended; reveal the item again to see it", field="token")
+    return reveal

@@ -1,0 +1,183 @@
+"""Safe viewing: blurred by default, timed and audited reveals, category rules, need to know."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from tests.evidence.conftest import image_bytes
+from watchfloor.audit.models import AuditEvent
+from watchfloor.core import clock
+from watchfloor.core.errors import NotFound, PermissionDenied
+from watchfloor.evidence import selectors, services
+from watchfloor.evidence.models import Reveal
+
+
+def _is_gray(content: bytes) -> bool:
+    image = Image.open(io.BytesIO(content)).convert("RGB")
+    red, green, blue = image.split()
+    return red.tobytes() == green.tobytes() == blue.tobytes()
+
+
+def test_the_escalation_page_shows_only_blurred_grayscale_previews(client, analyst, add_image):
+    item = add_image(image_bytes(seed=2))
+    client.force_login(analyst)
+    page = client.get(reverse("escalation-detail", args=[item.escalation_id]))
+    html = page.content.decode()
+    assert reverse("evidence-preview", args=[item.pk]) in html
+    assert "evidence/revealed/" not in html
+    preview = client.get(reverse("evidence-preview", args=[item.pk]))
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg"
+    assert preview["Cache-Control"] == "private, no-store"
+    assert _is_gray(preview.content)
+    assert preview.content != services.store.read_stored(item.thumbnail_file)
+
+
+def test_a_reveal_is_timed_audited_and_served_only_while_it_lasts(
+    client, analyst, add_image, frozen_clock
+):
+    item = add_image()
+    outcome = services.reveal_evidence(item=item, actor=analyst, seconds=30)
+    event = AuditEvent.objects.get(action="evidence.revealed")
+    assert event.actor_id == analyst.pk and event.escalation_id == item.escalation_id
+    assert event.data["item"] == item.reference and event.data["seconds"] == 30
+    assert outcome.reveal.ends_at == clock.now() + timedelta(seconds=30)
+    url = reverse("evidence-revealed", args=[selectors.reveal_token(outcome.reveal)])
+    client.force_login(analyst)
+    shown = client.get(url)
+    assert shown.status_code == 200
+    body = b"".join(shown.streaming_content)
+    assert body == services.store.read_stored(item.display_file)
+    clock.advance(timedelta(seconds=31))
+    assert client.get(url).status_code == 404
+
+
+def test_someone_elses_reveal_link_is_not_found(client, analyst, other_analyst, add_image):
+    item = add_image()
+    outcome = services.reveal_evidence(item=item, actor=analyst)
+    client.force_login(other_analyst)
+    url = reverse("evidence-revealed", args=[selectors.reveal_token(outcome.reveal)])
+    assert client.get(url).status_code == 404
+    assert client.get(url[:-3] + "abc").status_code == 404
+
+
+def test_reveal_seconds_are_bounded(analyst, add_image):
+    item = add_image()
+    with pytest.raises(services.InvalidInput) as refused:
+        services.reveal_evidence(item=item, actor=analyst, seconds=3600)
+    assert refused.value.field == "seconds"
+
+
+def test_csam_is_never_revealed_previewed_or_served_and_the_refusal_says_why(
+    client, analyst, admin_user, add_image
+):
+    item = add_image(category="child_sexual_exploitation")
+    for person in (analyst, admin_user):
+        with pytest.raises(PermissionDenied) as refused:
+            services.reveal_evidence(item=item, actor=person)
+        assert "never displayed or downloaded by anyone" in refused.value.message
+        client.force_login(person)
+        preview = client.get(reverse("evidence-preview", args=[item.pk]))
+        assert preview.status_code == 403
+        assert "only its hashes and metadata" in preview.content.decode()
+        detail = client.get(reverse("evidence-detail", args=[item.pk]))
+        assert detail.status_code == 200 and "evidence/revealed/" not in detail.content.decode()
+    assert not Reveal.objects.exists()
+    assert AuditEvent.objects.filter(action="evidence.reveal_refused").count() == 2
+
+
+def test_graphic_violence_needs_the_training_flag(analyst, lead, add_image):
+    item = add_image(category="graphic_violence")
+    with pytest.raises(PermissionDenied, match="training"):
+        services.reveal_evidence(item=item, actor=analyst)
+    with pytest.raises(PermissionDenied):
+        services.set_graphic_content_training(person=analyst, trained=True, actor=analyst)
+    services.set_graphic_content_training(person=analyst, trained=True, actor=lead)
+    assert services.reveal_evidence(item=item, actor=analyst).reveal.seconds == 30
+    assert AuditEvent.objects.filter(action="evidence.training_changed").exists()
+
+
+def test_preferences_are_per_person_versioned_and_never_fully_clear(
+    client, analyst, other_analyst, add_image
+):
+    item = add_image()
+    preference = services.change_preferences(
+        person=analyst,
+        actor=analyst,
+        blur_radius=30,
+        grayscale=False,
+        always_ask=True,
+        reveal_seconds=60,
+        version=1,
+    )
+    assert preference.version == 2
+    assert services.preference_of(other_analyst).blur_radius == 12
+    with pytest.raises(services.Conflict):
+        services.change_preferences(
+            person=analyst,
+            actor=analyst,
+            blur_radius=20,
+            grayscale=True,
+            always_ask=False,
+            reveal_seconds=30,
+            version=1,
+        )
+    with pytest.raises(services.InvalidInput) as refused:
+        services.change_preferences(
+            person=analyst,
+            actor=analyst,
+            blur_radius=0,
+            grayscale=False,
+            always_ask=False,
+            reveal_seconds=30,
+            version=2,
+        )
+    assert refused.value.field == "blur_radius"
+    with pytest.raises(PermissionDenied):
+        services.change_preferences(
+            person=analyst,
+            actor=other_analyst,
+            blur_radius=20,
+            grayscale=True,
+            always_ask=False,
+            reveal_seconds=30,
+            version=2,
+        )
+    client.force_login(analyst)
+    colour = client.get(reverse("evidence-preview", args=[item.pk]))
+    assert not _is_gray(colour.content)
+    assert services.reveal_evidence(item=item, actor=analyst).reveal.seconds == 60
+
+
+def test_evidence_of_a_restricted_escalation_is_not_found_for_others(
+    client, analyst, other_analyst, legal_partner, make_escalation
+):
+    restricted = make_escalation(is_restricted=True, access_usernames=[analyst.username])
+    item = services.add_evidence_file(
+        escalation=restricted, actor=analyst, chunks=[image_bytes()], name="a.png"
+    )
+    for outsider in (other_analyst, legal_partner):
+        with pytest.raises(NotFound):
+            selectors.access_evidence(actor=outsider, evidence_id=item.pk)
+        assert not selectors.evidence_list(viewer=outsider).exists()
+        client.force_login(outsider)
+        for name in ("evidence-detail", "evidence-preview"):
+            assert client.get(reverse(name, args=[item.pk])).status_code == 404
+        assert client.post(reverse("evidence-reveal", args=[item.pk])).status_code == 404
+    assert selectors.access_evidence(actor=analyst, evidence_id=item.pk) == item
+
+
+def test_the_reveal_is_on_the_timeline_and_item_views_only_in_custody(client, analyst, add_image):
+    item = add_image()
+    client.force_login(analyst)
+    response = client.post(reverse("evidence-reveal", args=[item.pk]))
+    assert response.status_code == 302
+    detail = client.get(response["Location"])
+    assert "evidence/revealed/" in detail.content.decode()
+    page = client.get(reverse("escalation-detail", args=[item.escalation_id])).content.decode()
+    assert "Evidence revealed" in page and "Evidence details viewed" not in page
+    assert "Evidence details viewed" in detail.content.decode()
