@@ -155,3 +155,36 @@ class TeamCarePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"care policy of team {self.team_id}"
+
+
+class EvidencePackage(models.Model):
+    """A package built for law enforcement or a regulator: what went in, and its SHA-256.
+
+    The ZIP itself is handed to the requester and not kept (it would be a second copy of
+    the evidence); the items' originals and this record reproduce it.
+    """
+
+    escalation = models.ForeignKey(
+        "escalations.Escalation", on_delete=models.PROTECT, related_name="evidence_packages"
+    )
+    partner_request = models.ForeignKey(
+        "coordination.PartnerRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_packages",
+    )
+    items = models.ManyToManyField(EvidenceItem, related_name="packages")
+    built_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    built_at = models.DateTimeField()
+    requester_zone = models.CharField(max_length=64, default="UTC")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["-built_at"]
+
+    def __str__(self) -> str:
+        return f"package {self.sha256[:12]} of WF-{self.escalation_id}"
