@@ -157,7 +157,7 @@ def test_the_cli_adds_lists_purges_and_packages(escalation, tmp_path):
     assert EvidencePackage.objects.get().sha256 in out.getvalue()
     with pytest.raises(CommandError, match="no escalation"):
         call_command("evidence", "add", str(path), "--escalation", "WF-99999")
-    with pytest.raises(CommandError, match="names a path|empty"):
+    with pytest.raises(CommandError, match=r"empty"):
         empty = tmp_path / "empty.png"
         empty.write_bytes(b"")
         call_command("evidence", "add", str(empty), "--escalation", escalation.reference)

@@ -8,11 +8,12 @@ keeps every one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import events_for_escalation
+from watchfloor.audit.services import record_event
 from watchfloor.evidence.models import EvidenceItem
 
 if TYPE_CHECKING:
@@ -22,6 +23,23 @@ if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 ITEM_TYPE = EvidenceItem._meta.label_lower
+
+
+def record_custody_event(
+    *, action: AuditAction, item: EvidenceItem, actor: User | None, **extra: Any
+) -> AuditEvent:
+    """One event on the item's custody log (inside the caller's transaction)."""
+    data = {
+        "item": item.reference,
+        "evidence_id": item.pk,
+        "kind": item.kind,
+        "category": item.category,
+        "sha256": item.sha256,
+        **extra,
+    }
+    return record_event(
+        action=action, actor=actor, target=item, escalation_id=item.escalation_id, data=data
+    )
 
 
 def custody_log(item: EvidenceItem) -> QuerySet[AuditEvent]:

@@ -29,7 +29,7 @@ from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
 from watchfloor.evidence import store
-from watchfloor.evidence.custody import custody_log
+from watchfloor.evidence.custody import custody_log, record_custody_event
 from watchfloor.evidence.models import EvidenceItem, EvidencePackage
 
 if TYPE_CHECKING:
@@ -201,19 +201,12 @@ def build_package(
             },
         )
         for item in items:
-            record_event(
+            record_custody_event(
                 action=AuditAction.EVIDENCE_EXPORTED,
+                item=item,
                 actor=actor,
-                target=item,
-                escalation_id=escalation.pk,
-                data={
-                    "item": item.reference,
-                    "evidence_id": item.pk,
-                    "category": item.category,
-                    "sha256": item.sha256,
-                    "package_sha256": package_sha256,
-                    "file_included": _item_entry_included(item),
-                },
+                package_sha256=package_sha256,
+                file_included=_item_entry_included(item),
             )
     return BuiltPackage(record=record, content=content, manifest=manifest)
 

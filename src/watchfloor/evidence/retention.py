@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from watchfloor.audit.events import AuditAction
-from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.evidence import store
+from watchfloor.evidence.custody import record_custody_event
 from watchfloor.evidence.models import EvidenceItem
 
 if TYPE_CHECKING:
@@ -82,19 +82,12 @@ def _purge_one(expired: Expired, *, actor: User | None, now: datetime) -> bool:
         item.purged_at = now
         item.version += 1
         item.save(update_fields=["purged_at", "version"])
-        record_event(
+        record_custody_event(
             action=AuditAction.EVIDENCE_PURGED,
+            item=item,
             actor=actor,
-            target=item,
-            escalation_id=item.escalation_id,
-            data={
-                "item": item.reference,
-                "evidence_id": item.pk,
-                "category": item.category,
-                "sha256": item.sha256,
-                "retention_days": expired.retention_days,
-                "expired_on": expired.expired_on,
-            },
+            retention_days=expired.retention_days,
+            expired_on=expired.expired_on,
         )
         still_used = _names_still_used(names, but=item.pk)
         doomed = [n for n in names if n and n not in still_used]

@@ -23,6 +23,7 @@ from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.core.roles import can_override_severity, can_work_escalations, is_admin
 from watchfloor.core.validation import check_time_range, clean_text, require
 from watchfloor.evidence import exposure, media, store
+from watchfloor.evidence.custody import record_custody_event
 from watchfloor.evidence.models import (
     PROHIBITED_CATEGORIES,
     Category,
@@ -64,38 +65,22 @@ def _require_may_add(actor: User | None) -> None:
         require(can_work_escalations(actor), "only analysts, leads and admins add evidence")
 
 
-def _audit_data(item: EvidenceItem, **extra: Any) -> dict[str, Any]:
-    data = {
-        "item": item.reference,
-        "evidence_id": item.pk,
-        "kind": item.kind,
-        "category": item.category,
-        "sha256": item.sha256,
-    }
-    data.update(extra)
-    return data
-
-
 @transaction.atomic
 def _create_item(*, actor: User | None, **fields: Any) -> EvidenceItem:
     item = EvidenceItem.objects.create(added_by=actor, added_at=clock.now(), **fields)
-    record_event(
+    record_custody_event(
         action=AuditAction.EVIDENCE_ADDED,
+        item=item,
         actor=actor,
-        target=item,
-        escalation_id=item.escalation_id,
-        data=_audit_data(
-            item,
-            source=item.source,
-            name=item.original_name,
-            md5=item.md5,
-            pdq=item.pdq,
-            pdq_quality=item.pdq_quality,
-            size_bytes=item.size_bytes,
-            url=item.url,
-            content_id=item.content_id,
-            stored=bool(item.original_file),
-        ),
+        source=item.source,
+        name=item.original_name,
+        md5=item.md5,
+        pdq=item.pdq,
+        pdq_quality=item.pdq_quality,
+        size_bytes=item.size_bytes,
+        url=item.url,
+        content_id=item.content_id,
+        stored=bool(item.original_file),
     )
     return item
 
@@ -251,12 +236,8 @@ def reveal_evidence(
     refusal = reveal_refusal(item=item, viewer=actor)
     if refusal:
         with transaction.atomic():
-            record_event(
-                action=AuditAction.EVIDENCE_REVEAL_REFUSED,
-                actor=actor,
-                target=item,
-                escalation_id=item.escalation_id,
-                data=_audit_data(item, reason=refusal),
+            record_custody_event(
+                action=AuditAction.EVIDENCE_REVEAL_REFUSED, item=item, actor=actor, reason=refusal
             )
         raise PermissionDenied(refusal, field="item", code="reveal_refused")
     shortest, longest = settings.WATCHFLOOR_EVIDENCE_REVEAL_SECONDS
@@ -275,12 +256,13 @@ def reveal_evidence(
             ends_at=now + timedelta(seconds=wanted),
             seconds=wanted,
         )
-        record_event(
+        record_custody_event(
             action=AuditAction.EVIDENCE_REVEALED,
+            item=item,
             actor=actor,
-            target=item,
-            escalation_id=item.escalation_id,
-            data=_audit_data(item, seconds=wanted, until=reveal.ends_at, reveal_id=reveal.pk),
+            seconds=wanted,
+            until=reveal.ends_at,
+            reveal_id=reveal.pk,
         )
         nudge = exposure.nudge_after_reveal(person=actor, now=now)
     return RevealOutcome(reveal=reveal, nudge=nudge)
@@ -289,13 +271,7 @@ def reveal_evidence(
 def record_item_viewed(*, item: EvidenceItem, actor: User) -> None:
     """Opening an item's page is on its custody log (kept off the escalation timeline)."""
     with transaction.atomic():
-        record_event(
-            action=AuditAction.EVIDENCE_VIEWED,
-            actor=actor,
-            target=item,
-            escalation_id=item.escalation_id,
-            data=_audit_data(item),
-        )
+        record_custody_event(action=AuditAction.EVIDENCE_VIEWED, item=item, actor=actor)
 
 
 def change_preferences(
@@ -416,11 +392,10 @@ def _set_hold(
         locked.hold_reason = reason if hold else ""
         locked.version += 1
         locked.save(update_fields=["legal_hold", "hold_reason", "version"])
-        record_event(
+        record_custody_event(
             action=AuditAction.EVIDENCE_HOLD_PLACED if hold else AuditAction.EVIDENCE_HOLD_LIFTED,
+            item=locked,
             actor=actor,
-            target=locked,
-            escalation_id=locked.escalation_id,
-            data=_audit_data(locked, reason=reason),
+            reason=reason,
         )
     return locked

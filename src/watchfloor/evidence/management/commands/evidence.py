@@ -1,4 +1,4 @@
-"""`watchfloor evidence add|list|verify|purge|package`: run by an operator, recorded as the system."""
+"""`watchfloor evidence add|list|verify|purge|package`: run by an operator, as the system."""
 
 from __future__ import annotations
 
