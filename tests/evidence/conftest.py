@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.api.conftest import token_for  # noqa: F401  (a fixture the API tests share)
+
 
 @pytest.fixture(autouse=True)
 def evidence_storage(settings, tmp_path: Path) -> Path:
