@@ -9,7 +9,8 @@ import os
 import pytest
 
 from tests.e2e.test_browser import PASSWORD
-from tests.e2e.test_partner_flow import browser, sign_in, watch_for_problems  # noqa: F401
+from tests.e2e.test_partner_flow import browser as browser  # a fixture
+from tests.e2e.test_partner_flow import sign_in, watch_for_problems
 from tests.evidence.conftest import image_bytes
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
