@@ -85,3 +85,37 @@ def test_a_lead_sees_team_totals_and_who_is_over_alphabetically_never_a_ranking(
     assert analyst.display_name in page and other_analyst.display_name in page
     client.force_login(analyst)
     assert client.get(reverse("evidence-team-exposure")).status_code == 403
+
+
+def test_the_war_room_shows_the_teams_exposure_on_the_crisis_evidence(
+    client, analyst, lead, make_escalation, frozen_clock
+):
+    from watchfloor.crises.models import Crisis
+    from watchfloor.crises.services import declare_crisis
+
+    escalation = make_escalation()
+    hidden = make_escalation(is_restricted=True, access_usernames=[analyst.username])
+    crisis = declare_crisis(
+        actor=lead,
+        title="Relief scam surge",
+        level="incident",
+        summary="",
+        declared_from=escalation,
+        markets=["PH"],
+        languages=["en"],
+        reason="surge",
+    )
+    from watchfloor.crises.services import link_escalation
+
+    link_escalation(crisis=Crisis.objects.get(pk=crisis.pk), escalation=hidden, actor=analyst)
+    for target in (escalation, hidden):
+        item = services.add_evidence_file(
+            escalation=target, actor=analyst, chunks=[image_bytes(seed=target.pk)], name="a.png"
+        )
+        services.reveal_evidence(item=item, actor=analyst)
+    client.force_login(analyst)
+    page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert 'data-testid="crisis-exposure-items">2<' in page
+    client.force_login(lead)
+    page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert 'data-testid="crisis-exposure-items">1<' in page

@@ -19,3 +19,8 @@ class EvidenceConfig(AppConfig):
         register_escalation_panel("evidence_panel", escalation_evidence_panel)
         register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
         register_timeline_reader(timeline_without_views)
+
+        from watchfloor.crises.hooks import register_war_room_panel
+        from watchfloor.evidence.selectors import crisis_exposure
+
+        register_war_room_panel("crisis_exposure", crisis_exposure)

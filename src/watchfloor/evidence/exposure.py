@@ -162,7 +162,9 @@ def exposure_on_escalations(
     """Everyone's reveals of the evidence on these escalations since a moment (a crisis's
     war room shows its team's exposure during the crisis)."""
     return _exposure(
-        Reveal.objects.filter(item__escalation_id__in=list(escalation_ids)).filter(
-            _between(since, now)
+        Reveal.objects.filter(
+            item__escalation_id__in=list(escalation_ids),
+            revealed_at__gte=since,
+            revealed_at__lte=now,
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.db.models import QuerySet
@@ -103,3 +103,27 @@ def reveal_for_token(*, token: str, now: datetime) -> Reveal:
     if reveal is None or now >= reveal.ends_at:
         raise NotFound("this reveal has ended; reveal the item again to see it", field="token")
     return reveal
+
+
+@dataclass(frozen=True)
+class CrisisExposure:
+    exposure: exposure.Exposure
+    since: datetime
+    escalations: int
+
+
+def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposure:
+    """The team's reveals of the crisis's evidence since it was declared, counted over the
+    escalations the viewer may see (a restricted one adds nothing to others' figures)."""
+    visible = list(
+        escalations_visible_to(viewer)
+        .filter(pk__in=crisis.escalations.values("pk"))
+        .values_list("pk", flat=True)
+    )
+    return CrisisExposure(
+        exposure=exposure.exposure_on_escalations(
+            escalation_ids=visible, since=crisis.declared_at, now=now
+        ),
+        since=crisis.declared_at,
+        escalations=len(visible),
+    )
