@@ -181,3 +181,39 @@ def test_the_reveal_is_on_the_timeline_and_item_views_only_in_custody(client, an
     page = client.get(reverse("escalation-detail", args=[item.escalation_id])).content.decode()
     assert "Evidence revealed" in page and "Evidence details viewed" not in page
     assert "Evidence details viewed" in detail.content.decode()
+
+
+def test_the_panel_and_the_list_page_cost_the_same_queries_for_3_or_60_items(
+    client, analyst, add_image, escalation
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from watchfloor.evidence.models import EvidenceItem
+    from watchfloor.evidence.selectors import PANEL_ITEMS
+
+    template = add_image()
+    client.force_login(analyst)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def grow_to(count: int) -> None:
+        have = EvidenceItem.objects.count()
+        for n in range(count - have):
+            row = EvidenceItem.objects.get(pk=template.pk)
+            row.pk = None
+            row.original_name = f"copy-{n}.png"
+            row.save()
+
+    page = reverse("escalation-detail", args=[escalation.pk])
+    listing = reverse("evidence-list", args=[escalation.pk])
+    grow_to(3)
+    few = (queries(page), queries(listing))
+    grow_to(60)
+    assert (queries(page), queries(listing)) == few
+    html = client.get(page).content.decode()
+    assert html.count('class="evidence-item"') == PANEL_ITEMS
+    assert "All 60 evidence items" in html

@@ -17,6 +17,8 @@ from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
 from watchfloor.evidence.services import preference_of, reveal_refusal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
@@ -52,10 +54,16 @@ class PanelRow:
     refusal: str
 
 
+# The escalation page shows the newest items; the rest are on the evidence list pages.
+PANEL_ITEMS = 50
+LIST_PAGE_ITEMS = 100
+
+
 @dataclass(frozen=True)
 class EvidencePanel:
     escalation: Escalation
     rows: list[PanelRow]
+    total: int
     may_add: bool
     preference: ViewingPreference
     exposure: exposure.PersonalExposure
@@ -64,25 +72,31 @@ class EvidencePanel:
 def escalation_evidence_panel(
     *, escalation: Escalation, viewer: User, now: datetime
 ) -> EvidencePanel:
-    """The evidence on an escalation's page, as the viewer may see it (one query for the
-    items, one for the viewer's preferences, three for their exposure counter)."""
+    """The newest evidence on an escalation's page, as the viewer may see it (a query for
+    the items, one for their count, one for the viewer's preferences, three for their
+    exposure counter)."""
     preference = preference_of(viewer)
-    rows = []
-    for item in EvidenceItem.objects.filter(escalation=escalation).select_related("added_by"):
-        item.escalation = escalation
-        rows.append(PanelRow(item=item, refusal=_refusal(item, preference)))
+    items = EvidenceItem.objects.filter(escalation=escalation)
     return EvidencePanel(
         escalation=escalation,
-        rows=rows,
+        rows=panel_rows(items[:PANEL_ITEMS], escalation=escalation, preference=preference),
+        total=items.count(),
         may_add=can_work_escalations(viewer),
         preference=preference,
         exposure=exposure.exposure_of(person=viewer, now=now),
     )
 
 
-def _refusal(item: EvidenceItem, preference: ViewingPreference) -> str:
-    # The same rules as services.reveal_refusal, with the preference already read.
-    return reveal_refusal(item=item, viewer=preference.person, preference=preference)
+def panel_rows(
+    items: Iterable[EvidenceItem], *, escalation: Escalation, preference: ViewingPreference
+) -> list[PanelRow]:
+    rows = []
+    for item in items:
+        item.escalation = escalation
+        # The same rules as a reveal, with the preference already read.
+        refusal = reveal_refusal(item=item, viewer=preference.person, preference=preference)
+        rows.append(PanelRow(item=item, refusal=refusal))
+    return rows
 
 
 def reveal_token(reveal: Reveal) -> str:

@@ -8,6 +8,11 @@ urlpatterns = [
         views.evidence_upload,
         name="evidence-upload",
     ),
+    path(
+        "escalations/<int:escalation_id>/evidence/all",
+        views.evidence_list,
+        name="evidence-list",
+    ),
     path("evidence/exposure/", views.my_exposure, name="evidence-exposure"),
     path("evidence/exposure/team", views.team_exposure, name="evidence-team-exposure"),
     path("evidence/revealed/<str:token>", views.evidence_revealed, name="evidence-revealed"),

@@ -10,6 +10,7 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -57,6 +58,27 @@ def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpRe
     else:
         messages.success(request, f"{item.reference} added (SHA-256 {item.sha256[:16]}…).")
     return _to_escalation(escalation.pk)
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def evidence_list(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
+    """Every item of an escalation, a page at a time, newest first."""
+    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
+    items = selectors.evidence_list(viewer=request.user, escalation=escalation)
+    page = Paginator(items, selectors.LIST_PAGE_ITEMS).get_page(request.GET.get("page"))
+    preference = services.preference_of(request.user)
+    return render(
+        request,
+        "evidence/list.html",
+        {
+            "escalation": escalation,
+            "page": page,
+            "preference": preference,
+            "rows": selectors.panel_rows(page, escalation=escalation, preference=preference),
+        },
+    )
 
 
 @login_required
