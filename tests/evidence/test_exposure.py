@@ -119,3 +119,15 @@ def test_the_war_room_shows_the_teams_exposure_on_the_crisis_evidence(
     client.force_login(lead)
     page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
     assert 'data-testid="crisis-exposure-items">1<' in page
+
+
+def test_training_and_care_policy_from_the_cli(analyst):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("evidence", "training", analyst.username, "--trained", "yes", stdout=io.StringIO())
+    assert services.preference_of(analyst).graphic_content_trained
+    call_command("evidence", "care", analyst.team.code, "--tell-lead", "on", stdout=io.StringIO())
+    assert TeamCarePolicy.objects.get(team=analyst.team).tell_lead
+    assert AuditEvent.objects.filter(action="evidence.care_policy_changed").exists()

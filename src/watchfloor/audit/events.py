@@ -121,6 +121,7 @@ class AuditAction(models.TextChoices):
     EVIDENCE_PURGED = "evidence.purged", "Evidence deleted by retention"
     EVIDENCE_PREFERENCES_CHANGED = "evidence.preferences_changed", "Viewing preferences changed"
     EVIDENCE_TRAINING_CHANGED = "evidence.training_changed", "Graphic-content training flag changed"
+    EVIDENCE_CARE_POLICY_CHANGED = "evidence.care_policy_changed", "Team care policy changed"
     EVIDENCE_EXPOSURE_NUDGED = (
         "evidence.exposure_nudged",
         "Exposure threshold passed; break suggested",

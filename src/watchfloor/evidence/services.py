@@ -31,6 +31,7 @@ from watchfloor.evidence.models import (
     Kind,
     Reveal,
     Source,
+    TeamCarePolicy,
     ViewingPreference,
 )
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from watchfloor.escalations.models import Escalation
-    from watchfloor.people.models import User
+    from watchfloor.people.models import Team, User
 
 PROHIBITED_REFUSAL = (
     "child sexual exploitation material is never displayed or downloaded by anyone: "
@@ -355,6 +356,24 @@ def set_graphic_content_training(*, person: User, trained: bool, actor: User | N
             target=preference,
             data={"person": person.get_username(), "from": before, "to": trained},
         )
+
+
+def set_team_care_policy(*, team: Team, tell_lead: bool, actor: User | None) -> TeamCarePolicy:
+    """Whether the team's lead is told when one of them passes the exposure threshold."""
+    if actor is not None:
+        require(is_admin(actor), "only admins change a team's care policy")
+    with transaction.atomic():
+        policy, _ = TeamCarePolicy.objects.select_for_update().get_or_create(team=team)
+        before = policy.tell_lead
+        policy.tell_lead = tell_lead
+        policy.save()
+        record_event(
+            action=AuditAction.EVIDENCE_CARE_POLICY_CHANGED,
+            actor=actor,
+            target=policy,
+            data={"team": team.code, "from": before, "to": tell_lead},
+        )
+    return policy
 
 
 # ---------------------------------------------------------------------------- legal hold

@@ -13,6 +13,8 @@ from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import escalation_id_of
 from watchfloor.evidence import media, packages, retention, services
 from watchfloor.evidence.models import Category, EvidenceItem
+from watchfloor.people.models import User
+from watchfloor.people.selectors import get_team
 
 
 def _escalation(reference: str) -> Escalation:
@@ -55,6 +57,12 @@ class Command(PreparesDatabase, BaseCommand):
         package.add_argument("--items", required=True, help="EV-1,EV-2 (or 'all')")
         package.add_argument("--zone", default="UTC", help="the requester's time zone")
         package.add_argument("--out", required=True, help="where to write the ZIP")
+        training = actions.add_parser("training", help="record graphic-content training")
+        training.add_argument("username")
+        training.add_argument("--trained", choices=["yes", "no"], required=True)
+        care = actions.add_parser("care", help="tell a team's lead when someone needs a break")
+        care.add_argument("team", help="team code")
+        care.add_argument("--tell-lead", choices=["on", "off"], required=True)
 
     def handle(self, *args, **options) -> None:
         try:
@@ -108,6 +116,25 @@ class Command(PreparesDatabase, BaseCommand):
                 f"{expired.retention_days} days, expired {expired.expired_on:%Y-%m-%d})"
             )
         self.stderr.write(f"{len(done)} item(s) {verb}")
+
+    def _training(self, options) -> None:
+        person = User.objects.filter(username=options["username"]).first()
+        if person is None:
+            raise CommandError(f"no person {options['username']!r}")
+        trained = options["trained"] == "yes"
+        services.set_graphic_content_training(person=person, trained=trained, actor=None)
+        self.stdout.write(
+            f"{person.username}: graphic-content training {'recorded' if trained else 'removed'}"
+        )
+
+    def _care(self, options) -> None:
+        team = get_team(options["team"])
+        policy = services.set_team_care_policy(
+            team=team, tell_lead=options["tell_lead"] == "on", actor=None
+        )
+        self.stdout.write(
+            f"{team.code}: lead told on breaks: {'on' if policy.tell_lead else 'off'}"
+        )
 
     def _package(self, options) -> None:
         escalation = _escalation(options["escalation"])
