@@ -152,3 +152,13 @@ def test_a_reference_records_hashes_without_a_file(escalation, analyst):
     with pytest.raises(InvalidInput) as refused:
         add_evidence_reference(escalation=escalation, actor=analyst, content_id="x", md5="zz")
     assert refused.value.field == "md5"
+
+
+def test_a_url_capture_keeps_the_address_and_the_time(add_image, frozen_clock):
+    from watchfloor.core import clock
+
+    item = add_image(url="https://example.com/post/1")
+    assert item.source == "url_capture" and item.captured_at == clock.now()
+    with pytest.raises(InvalidInput) as refused:
+        add_image(url="javascript:alert(1)")
+    assert refused.value.field == "url"

@@ -147,9 +147,11 @@ def upload_evidence(
     file: File[UploadedFile],
     category: Form[Category] = Category.GENERAL,
     description: Form[str] = "",
+    url: Form[str] = "",
 ):
     """Upload a file (multipart). The type is read from its bytes; its SHA-256, MD5 and
-    (images, video frames) PDQ are computed on the way in."""
+    (images, video frames) PDQ are computed on the way in. With ``url`` it is a URL
+    capture: the page's address, captured now by the caller."""
     actor = request_actor(request)
     escalation = access_escalation(actor=actor, escalation_id=escalation_id)
     item = services.add_evidence_file(
@@ -160,6 +162,7 @@ def upload_evidence(
         declared_type=file.content_type,
         category=category,
         description=description,
+        url=url,
     )
     return Status(201, EvidenceOut.build(item))
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
@@ -61,6 +63,18 @@ def _category(value: str | None) -> str:
     return value
 
 
+def _clean_url(value: str | None) -> str:
+    url = clean_text(value, field="url", max_length=2000, required=False)
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError as error:
+            raise InvalidInput(
+                f"url {url[:80]!r} is not an http(s) address", field="url"
+            ) from error
+    return url
+
+
 def _require_may_add(actor: User | None) -> None:
     if actor is not None:
         require(can_work_escalations(actor), "only analysts, leads and admins add evidence")
@@ -106,7 +120,7 @@ def add_evidence_file(
     _require_may_add(actor)
     category = _category(category)
     description = clean_text(description, field="description", max_length=500, required=False)
-    url = clean_text(url, field="url", max_length=2000, required=False)
+    url = _clean_url(url)
     if captured_at is not None:
         check_time_range(captured_at, field="captured_at")
     work_dir = Path(settings.WATCHFLOOR_EVIDENCE_WORK_DIR)
@@ -176,7 +190,7 @@ def add_evidence_reference(
     """Record material that must not (or cannot) be stored here: an id, a URL, hashes."""
     _require_may_add(actor)
     content_id = clean_text(content_id, field="content_id", max_length=300, required=False)
-    url = clean_text(url, field="url", max_length=2000, required=False)
+    url = _clean_url(url)
     if not (content_id or url or sha256):
         raise InvalidInput("give a content id, a URL or a SHA-256 to refer to", field="content_id")
     if captured_at is not None:
