@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from watchfloor.core.errors import InvalidInput
+from watchfloor.evidence import store
 from watchfloor.evidence.media import NO_FFMPEG, inspect_image
+from watchfloor.evidence.services import reveal_refusal
 
 PDQ_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "pdq"
 if not PDQ_DATA.exists():
@@ -78,10 +80,20 @@ def _video(path: Path, *, seconds: int = 3) -> bytes:
     return path.read_bytes()
 
 
+def _container_tags(path: str) -> str:
+    probe = str(FFMPEG).replace("ffmpeg", "ffprobe")
+    command = [probe, "-v", "error", "-show_entries", "format_tags", "-of", "json", path]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
 def test_a_video_gets_pdq_per_sampled_frame_and_a_thumbnail(add_image, tmp_path):
     data = _video(tmp_path / "clip.mp4")
     item = add_image(data, name="clip.mp4")
+    storage = store.evidence_storage()
+    assert "location" in _container_tags(storage.path(item.original_file))
+    # The display copy lost the container's metadata; the original kept it.
+    assert "location" not in _container_tags(storage.path(item.display_file))
     assert item.kind == "video" and item.content_type == "video/mp4"
     assert 1 <= len(item.frame_hashes) <= 8
     assert all(len(frame["pdq"]) == 64 for frame in item.frame_hashes)
@@ -104,3 +116,5 @@ def test_without_ffmpeg_a_video_is_kept_with_a_clear_no_preview_note(add_image, 
     item = add_image(data, name="clip.mp4")
     assert item.preview_note == NO_FFMPEG == "no preview: ffmpeg not installed"
     assert item.original_file and not item.thumbnail_file and not item.frame_hashes
+    # The original keeps its metadata: without a stripped copy it is never shown.
+    assert reveal_refusal(item=item, viewer=item.added_by) == "nothing to reveal: " + NO_FFMPEG

@@ -227,8 +227,11 @@ def reveal_refusal(
     """Why ``viewer`` may not reveal the item, or "" when they may."""
     if item.is_prohibited:
         return PROHIBITED_REFUSAL
-    if not item.has_bytes or not (item.display_file or item.original_file):
+    if not item.has_bytes:
         return "nothing to reveal: " + (item.preview_note or "no stored file")
+    if item.kind in (Kind.IMAGE, Kind.VIDEO) and not item.display_file:
+        # Only a copy without metadata (location, device) is ever shown.
+        return "nothing to reveal: " + (item.preview_note or "no display copy")
     preference = preference or preference_of(viewer)
     if item.needs_training and not preference.graphic_content_trained:
         return TRAINING_REFUSAL.format(category=Category(item.category).label)
