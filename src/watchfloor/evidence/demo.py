@@ -11,6 +11,7 @@ import io
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -43,7 +44,7 @@ def synthetic_screenshot(*, title: str, lines: list[str], accent: tuple[int, int
     return out.getvalue()
 
 
-DEMO_PICTURES = {
+DEMO_PICTURES: dict[str, dict[str, Any]] = {
     "fake-evacuation-order.png": dict(
         title="@demo_city_official (hijacked)",
         lines=[

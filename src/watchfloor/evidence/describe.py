@@ -11,7 +11,7 @@ from watchfloor.evidence.models import Category
 
 def _category(data: dict[str, Any]) -> str:
     try:
-        return Category(data.get("category")).label
+        return Category(str(data.get("category"))).label
     except ValueError:
         return str(data.get("category") or "")
 

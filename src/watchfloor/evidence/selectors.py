@@ -109,10 +109,11 @@ def reveal_for_token(*, token: str, now: datetime) -> Reveal:
         payload = signing.loads(token, salt=REVEAL_SALT)
     except signing.BadSignature as error:
         raise NotFound("this reveal link is not valid", field="token") from error
+    reveal_id = payload.get("reveal") if isinstance(payload, dict) else None
     reveal = (
-        Reveal.objects.select_related("item", "person")
-        .filter(pk=payload.get("reveal") if isinstance(payload, dict) else None)
-        .first()
+        Reveal.objects.select_related("item", "person").filter(pk=reveal_id).first()
+        if isinstance(reveal_id, int)
+        else None
     )
     if reveal is None or now >= reveal.ends_at:
         raise NotFound("this reveal has ended; reveal the item again to see it", field="token")
