@@ -217,3 +217,38 @@ def test_the_panel_and_the_list_page_cost_the_same_queries_for_3_or_60_items(
     html = client.get(page).content.decode()
     assert html.count('class="evidence-item"') == PANEL_ITEMS
     assert "All 60 evidence items" in html
+
+
+def test_the_upload_form_refuses_bad_files_with_the_reason(client, analyst, viewer, escalation):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from watchfloor.evidence.models import EvidenceItem
+
+    client.force_login(analyst)
+    url = reverse("evidence-upload", args=[escalation.pk])
+    bad = SimpleUploadedFile("report.pdf", image_bytes(), content_type="application/pdf")
+    page = client.post(url, {"file": bad, "category": "general"}, follow=True)
+    assert "Evidence not added: the file says it is application/pdf" in page.content.decode()
+    good = SimpleUploadedFile("shot.png", image_bytes(), content_type="image/png")
+    page = client.post(url, {"file": good, "category": "self_harm"}, follow=True)
+    assert EvidenceItem.objects.get().category == "self_harm"
+    client.force_login(viewer)
+    again = SimpleUploadedFile("shot2.png", image_bytes(seed=4), content_type="image/png")
+    page = client.post(url, {"file": again}, follow=True)
+    assert "Evidence not added: only analysts" in page.content.decode()
+    assert EvidenceItem.objects.count() == 1
+
+
+def test_legal_hold_from_the_item_page(client, analyst, lead, add_image):
+    item = add_image()
+    client.force_login(analyst)
+    url = reverse("evidence-hold", args=[item.pk])
+    client.post(url, {"hold": "on", "reason": "preservation letter", "version": 1})
+    item.refresh_from_db()
+    assert item.legal_hold and item.hold_reason == "preservation letter"
+    page = client.post(url, {"hold": "off", "reason": "done", "version": item.version}, follow=True)
+    assert "only leads and admins lift legal holds" in page.content.decode()
+    client.force_login(lead)
+    client.post(url, {"hold": "off", "reason": "case closed", "version": item.version})
+    item.refresh_from_db()
+    assert not item.legal_hold
