@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
@@ -252,3 +253,25 @@ def test_legal_hold_from_the_item_page(client, analyst, lead, add_image):
     client.post(url, {"hold": "off", "reason": "case closed", "version": item.version})
     item.refresh_from_db()
     assert not item.legal_hold
+
+
+def test_a_reveal_link_stops_working_when_its_owner_loses_access(
+    analyst, other_analyst, lead, make_escalation
+):
+    from watchfloor.escalations.services import set_access
+
+    escalation = make_escalation()
+    item = services.add_evidence_file(
+        escalation=escalation, actor=analyst, chunks=[image_bytes()], name="a.png"
+    )
+    outcome = services.reveal_evidence(item=item, actor=other_analyst)
+    url = reverse("evidence-revealed", args=[selectors.reveal_token(outcome.reveal)])
+    assert Client().get(url).status_code == 200
+    set_access(
+        escalation=escalation,
+        actor=lead,
+        is_restricted=True,
+        access_usernames=[analyst.username],
+        shared_with_team_codes=[],
+    )
+    assert Client().get(url).status_code == 404

@@ -161,7 +161,8 @@ def evidence_revealed(request: AuthenticatedRequest, token: str) -> HttpResponse
     reveal = selectors.reveal_for_token(token=token, now=clock.now())
     if request.user.is_authenticated and request.user.pk != reveal.person_id:
         raise NotFound("this reveal link is not yours")
-    item = reveal.item
+    # Still visible to the person who revealed it (access may have changed since).
+    item = selectors.access_evidence(actor=reveal.person, evidence_id=reveal.item_id)
     refusal = services.reveal_refusal(item=item, viewer=reveal.person)
     if refusal:
         raise PermissionDenied(refusal)
