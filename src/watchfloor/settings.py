@@ -439,7 +439,13 @@ STORAGES = {
         },
     },
 }
-# Uploads are streamed to this directory while they are hashed and checked.
+# Django stops reading an uploaded file past the largest evidence limit (the view then
+# refuses it); uploads are then streamed to this directory while they are hashed and checked.
+FILE_UPLOAD_HANDLERS = [
+    "watchfloor.evidence.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 WATCHFLOOR_EVIDENCE_WORK_DIR = DATA_DIR / "evidence-incoming"
 _MB = 1024 * 1024
 WATCHFLOOR_EVIDENCE_MAX_BYTES = {

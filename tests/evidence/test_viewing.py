@@ -275,3 +275,19 @@ def test_a_reveal_link_stops_working_when_its_owner_loses_access(
         shared_with_team_codes=[],
     )
     assert Client().get(url).status_code == 404
+
+
+def test_an_oversized_upload_is_not_read_to_the_end(client, analyst, escalation, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from watchfloor.evidence.models import EvidenceItem
+
+    settings.WATCHFLOOR_EVIDENCE_MAX_BYTES = dict.fromkeys(
+        settings.WATCHFLOOR_EVIDENCE_MAX_BYTES, 200000
+    )
+    client.force_login(analyst)
+    big = SimpleUploadedFile("big.png", image_bytes() + b"\0" * 400_000, content_type="image/png")
+    url = reverse("evidence-upload", args=[escalation.pk])
+    page = client.post(url, {"file": big}, follow=True)
+    assert "Evidence not added: the file is larger than the 0.2 MB" in page.content.decode()
+    assert not EvidenceItem.objects.exists()

@@ -24,6 +24,7 @@ from watchfloor.escalations.selectors import access_escalation
 from watchfloor.evidence import exposure, media, selectors, services, store
 from watchfloor.evidence.custody import custody_log
 from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
+from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.views import shows_domain_errors
 
@@ -42,8 +43,9 @@ def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpRe
     escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
     upload = request.FILES.get("file")
     try:
-        if upload is None:
-            raise InvalidInput("choose a file to add", field="file")
+        refused = getattr(request, REFUSED_ATTRIBUTE, "")
+        if refused or upload is None:
+            raise InvalidInput(refused or "choose a file to add", field="file")
         item = services.add_evidence_file(
             escalation=escalation,
             actor=request.user,
