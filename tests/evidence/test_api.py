@@ -105,3 +105,19 @@ def test_a_package_over_the_api_verifies(escalation, analyst, token_for, add_ima
         headers=auth,
     )
     assert bad.status_code == 400 and bad.json()["field"] == "items"
+
+
+def test_an_oversized_or_missing_upload_is_a_400_naming_the_file(
+    escalation, analyst, token_for, settings
+):
+    settings.WATCHFLOOR_EVIDENCE_MAX_BYTES = dict.fromkeys(
+        settings.WATCHFLOOR_EVIDENCE_MAX_BYTES, 200000
+    )
+    client, auth = _client(token_for(analyst))
+    url = f"{API}/escalations/{escalation.pk}/evidence"
+    big = SimpleUploadedFile("big.png", image_bytes() + b"\0" * 400_000, content_type="image/png")
+    response = client.post(url, {"file": big}, headers=auth)
+    assert response.status_code == 400 and response.json()["field"] == "file"
+    assert "larger than the 0.2 MB" in response.json()["message"]
+    response = client.post(url, {"category": "general"}, headers=auth)
+    assert response.status_code == 400 and response.json()["field"] == "file"

@@ -19,6 +19,7 @@ from watchfloor.core.errors import InvalidInput, NotFound
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.evidence import media, packages, selectors, services
 from watchfloor.evidence.models import Category, EvidenceItem
+from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.auth import request_actor
 from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id, Input, PersonOut, UtcTime, text
 
@@ -144,7 +145,7 @@ def list_evidence(request: HttpRequest, escalation_id: Path[Id]):
 def upload_evidence(
     request: HttpRequest,
     escalation_id: Path[Id],
-    file: File[UploadedFile],
+    file: File[UploadedFile | None] = None,
     category: Form[Category] = Category.GENERAL,
     description: Form[str] = "",
     url: Form[str] = "",
@@ -154,6 +155,9 @@ def upload_evidence(
     capture: the page's address, captured now by the caller."""
     actor = request_actor(request)
     escalation = access_escalation(actor=actor, escalation_id=escalation_id)
+    refused = getattr(request, REFUSED_ATTRIBUTE, "")
+    if refused or file is None:
+        raise InvalidInput(refused or "send the file as the multipart field 'file'", field="file")
     item = services.add_evidence_file(
         escalation=escalation,
         actor=actor,
