@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -465,3 +466,59 @@ WATCHFLOOR_AUDIT_HEAD_EVERY = timedelta(minutes=_env_int("WATCHFLOOR_AUDIT_HEAD_
 # last WATCHFLOOR_TWO_PERSON_WINDOW_DAYS days (from its audited severity history), so
 # lowering the severity for a moment does not let one person decide alone.
 WATCHFLOOR_TWO_PERSON_WINDOW = timedelta(days=_env_int("WATCHFLOOR_TWO_PERSON_WINDOW_DAYS", 7))
+
+# Evidence files (docs/evidence.md): content-addressed under the data directory by
+# default; point "evidence" at any django-storages backend to keep them elsewhere.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(Path(os.environ.get("WATCHFLOOR_EVIDENCE_DIR", DATA_DIR / "evidence"))),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
+# Django stops reading an uploaded file past the largest evidence limit (the view then
+# refuses it); uploads are then streamed to this directory while they are hashed and checked.
+FILE_UPLOAD_HANDLERS = [
+    "watchfloor.evidence.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+WATCHFLOOR_EVIDENCE_WORK_DIR = DATA_DIR / "evidence-incoming"
+_MB = 1024 * 1024
+WATCHFLOOR_EVIDENCE_MAX_BYTES = {
+    "image": _env_int("WATCHFLOOR_EVIDENCE_MAX_IMAGE_MB", 50) * _MB,
+    "video": _env_int("WATCHFLOOR_EVIDENCE_MAX_VIDEO_MB", 1024) * _MB,
+    "audio": _env_int("WATCHFLOOR_EVIDENCE_MAX_AUDIO_MB", 200) * _MB,
+    "pdf": _env_int("WATCHFLOOR_EVIDENCE_MAX_PDF_MB", 100) * _MB,
+    "html": _env_int("WATCHFLOOR_EVIDENCE_MAX_HTML_MB", 20) * _MB,
+}
+# Pillow's decompression-bomb limit, enforced as an error (not Pillow's warning).
+WATCHFLOOR_EVIDENCE_MAX_IMAGE_PIXELS = _env_int("WATCHFLOOR_EVIDENCE_MAX_IMAGE_PIXELS", 60_000_000)
+WATCHFLOOR_FFMPEG = os.environ.get("WATCHFLOOR_FFMPEG") or shutil.which("ffmpeg") or ""
+# Reveals: how long one click shows an item (seconds), and its bounds.
+WATCHFLOOR_EVIDENCE_REVEAL_SECONDS = (5, 300)
+# Exposure care: past this many reveals of sensitive categories within the window, the
+# person is nudged to take a break; a "shift" and a "week" for the private page.
+WATCHFLOOR_EXPOSURE_NUDGE_ITEMS = _env_int("WATCHFLOOR_EXPOSURE_NUDGE_ITEMS", 40)
+WATCHFLOOR_EXPOSURE_NUDGE_WINDOW = timedelta(
+    hours=_env_int("WATCHFLOOR_EXPOSURE_NUDGE_WINDOW_HOURS", 2)
+)
+WATCHFLOOR_EXPOSURE_BREAK_MINUTES = _env_int("WATCHFLOOR_EXPOSURE_BREAK_MINUTES", 15)
+WATCHFLOOR_EXPOSURE_SHIFT = timedelta(hours=_env_int("WATCHFLOOR_EXPOSURE_SHIFT_HOURS", 9))
+# Retention in days per category (a market may shorten or lengthen it: per market code,
+# e.g. {"DE": {"general": 90}}); held items are never deleted.
+WATCHFLOOR_EVIDENCE_RETENTION_DAYS = {
+    "general": 365,
+    "graphic_violence": 730,
+    "terrorist": 730,
+    "self_harm": 365,
+    "nudity": 180,
+    "child_sexual_exploitation": 90,
+}
+WATCHFLOOR_EVIDENCE_RETENTION_BY_MARKET: dict[str, dict[str, int]] = {}

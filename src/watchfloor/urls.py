@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("watchfloor.signals.urls_web")),
     path("", include("watchfloor.drills.urls")),
     path("", include("watchfloor.crises.urls")),
+    path("", include("watchfloor.evidence.urls")),
     path("", include("watchfloor.notify.urls")),
     path("", include("watchfloor.coordination.urls")),
     path("", include("watchfloor.banks.urls")),

@@ -131,6 +131,22 @@ class AuditAction(models.TextChoices):
         "bank.enforcement_answered",
         "Platform answered an enforcement request",
     )
+    EVIDENCE_ADDED = "evidence.added", "Evidence added"
+    EVIDENCE_VIEWED = "evidence.viewed", "Evidence details viewed"
+    EVIDENCE_REVEALED = "evidence.revealed", "Evidence revealed"
+    EVIDENCE_REVEAL_REFUSED = "evidence.reveal_refused", "Evidence reveal refused"
+    EVIDENCE_EXPORTED = "evidence.exported", "Evidence exported in a package"
+    EVIDENCE_PACKAGE_BUILT = "evidence.package_built", "Evidence package built"
+    EVIDENCE_HOLD_PLACED = "evidence.hold_placed", "Legal hold placed"
+    EVIDENCE_HOLD_LIFTED = "evidence.hold_lifted", "Legal hold lifted"
+    EVIDENCE_PURGED = "evidence.purged", "Evidence deleted by retention"
+    EVIDENCE_PREFERENCES_CHANGED = "evidence.preferences_changed", "Viewing preferences changed"
+    EVIDENCE_TRAINING_CHANGED = "evidence.training_changed", "Graphic-content training flag changed"
+    EVIDENCE_CARE_POLICY_CHANGED = "evidence.care_policy_changed", "Team care policy changed"
+    EVIDENCE_EXPOSURE_NUDGED = (
+        "evidence.exposure_nudged",
+        "Exposure threshold passed; break suggested",
+    )
     CRISIS_DRILL_STARTED = "crisis.drill_started", "Drill started"
     CRISIS_DRILL_INJECTED = "crisis.drill_injected", "Drill event injected"
     CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"

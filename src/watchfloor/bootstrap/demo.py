@@ -498,6 +498,7 @@ def load_demo_scenario() -> int:
                 step(created[key], users, created)
     load_demo_partner_requests()
     load_demo_crisis()
+    load_demo_evidence()
     return len(created)
 
 
@@ -525,6 +526,12 @@ def load_demo_crisis() -> None:
     from watchfloor.crises.demo import load_demo_crisis as load
 
     load()
+
+
+def load_demo_evidence() -> int:
+    from watchfloor.evidence.demo import load_demo_evidence as load
+
+    return load()
 
 
 def load_demo_partner_requests() -> int:

@@ -52,6 +52,23 @@ def drill_links(crisis: Crisis) -> list[PageLink]:
     return list(_drill_pages[0].of_crisis(crisis))
 
 
+WarRoomPanel = Callable[..., Any]
+_war_room_panels: dict[str, WarRoomPanel] = {}
+
+
+def register_war_room_panel(context_name: str, panel: WarRoomPanel) -> None:
+    """A value for the war room's template context, computed for its reader:
+    ``panel(crisis=..., viewer=..., now=...)`` (the evidence app: the team's exposure)."""
+    _war_room_panels[context_name] = panel
+
+
+def war_room_panels(*, crisis: Crisis, viewer: Any, now: Any) -> dict[str, Any]:
+    return {
+        name: panel(crisis=crisis, viewer=viewer, now=now)
+        for name, panel in _war_room_panels.items()
+    }
+
+
 def register_event_describer(action: str, describe: Describer) -> None:
     """How an audit event that carries a crisis's id reads on the crisis timeline."""
     DESCRIBERS[action] = describe

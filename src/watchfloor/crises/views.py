@@ -368,6 +368,7 @@ def _render_war_room(
             "bound_form": bound[0] if bound else "",
             "audiences": room.config.settings.sitreps.audiences,
             "drill_links": hooks.drill_links(room.crisis),
+            **hooks.war_room_panels(crisis=room.crisis, viewer=user, now=clock.now()),
         }
     )
     return render(request, "crises/war_room.html", context, status=status)

@@ -7,3 +7,20 @@ class EvidenceConfig(AppConfig):
 
     name = "watchfloor.evidence"
     label = "evidence"
+
+    def ready(self) -> None:
+        from watchfloor.escalations.hooks import register_escalation_panel
+        from watchfloor.escalations.selectors import register_timeline_reader
+        from watchfloor.escalations.timeline import register_timeline_describers
+        from watchfloor.evidence.custody import timeline_without_views
+        from watchfloor.evidence.describe import ESCALATION_TIMELINE_DESCRIBERS
+        from watchfloor.evidence.selectors import escalation_evidence_panel
+
+        register_escalation_panel("evidence_panel", escalation_evidence_panel)
+        register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
+        register_timeline_reader(timeline_without_views)
+
+        from watchfloor.crises.hooks import register_war_room_panel
+        from watchfloor.evidence.selectors import crisis_exposure
+
+        register_war_room_panel("crisis_exposure", crisis_exposure)

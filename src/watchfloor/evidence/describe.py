@@ -1,0 +1,57 @@
+"""How evidence events read on the escalation timeline (pure functions over audit data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from watchfloor.audit.events import AuditAction
+from watchfloor.evidence.models import Category
+
+
+def _category(data: dict[str, Any]) -> str:
+    try:
+        return Category(str(data.get("category"))).label
+    except ValueError:
+        return str(data.get("category") or "")
+
+
+def _added(data: dict[str, Any]) -> tuple[str, str]:
+    name = data.get("name") or data.get("content_id") or data.get("url") or ""
+    parts = [str(data.get("item", "")), str(name), _category(data)]
+    if data.get("sha256"):
+        parts.append(f"SHA-256 {str(data['sha256'])[:16]}…")
+    if not data.get("stored"):
+        parts.append("hashes and metadata only")
+    return " · ".join(p for p in parts if p), ""
+
+
+def _revealed(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('item', '')} · {_category(data)} · for {data.get('seconds', '?')} s", ""
+
+
+def _refused(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('item', '')} · {_category(data)}", str(data.get("reason", ""))
+
+
+def _hold(data: dict[str, Any]) -> tuple[str, str]:
+    return str(data.get("item", "")), str(data.get("reason", ""))
+
+
+def _exported(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('item', '')} in package {str(data.get('package_sha256', ''))[:16]}…", ""
+
+
+def _purged(data: dict[str, Any]) -> tuple[str, str]:
+    return f"{data.get('item', '')} · kept {data.get('retention_days', '?')} days", ""
+
+
+ESCALATION_TIMELINE_DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    AuditAction.EVIDENCE_ADDED: _added,
+    AuditAction.EVIDENCE_REVEALED: _revealed,
+    AuditAction.EVIDENCE_REVEAL_REFUSED: _refused,
+    AuditAction.EVIDENCE_HOLD_PLACED: _hold,
+    AuditAction.EVIDENCE_HOLD_LIFTED: _hold,
+    AuditAction.EVIDENCE_EXPORTED: _exported,
+    AuditAction.EVIDENCE_PURGED: _purged,
+}

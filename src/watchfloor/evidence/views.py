@@ -1,0 +1,255 @@
+"""Evidence pages and files: thin over the selectors and services.
+
+Unrevealed items are only ever sent blurred (and in grayscale, by default) from the
+server: the clear display copy leaves only through a reveal's signed, short-lived URL.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from PIL import ImageFilter, ImageOps
+
+from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
+from watchfloor.core.roles import can_override_severity
+from watchfloor.escalations.selectors import access_escalation
+from watchfloor.evidence import exposure, media, selectors, services, store
+from watchfloor.evidence.custody import custody_log
+from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
+from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
+from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.web.views import shows_domain_errors
+
+PRIVATE = "private, no-store"
+
+
+def _to_escalation(item_or_id: EvidenceItem | int) -> HttpResponse:
+    escalation_id = item_or_id.escalation_id if isinstance(item_or_id, EvidenceItem) else item_or_id
+    return redirect(reverse("escalation-detail", args=[escalation_id]) + "#evidence")
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
+    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
+    upload = request.FILES.get("file")
+    try:
+        refused = getattr(request, REFUSED_ATTRIBUTE, "")
+        if refused or upload is None:
+            raise InvalidInput(refused or "choose a file to add", field="file")
+        item = services.add_evidence_file(
+            escalation=escalation,
+            actor=request.user,
+            chunks=upload.chunks(media.CHUNK_BYTES),
+            name=upload.name or "",
+            declared_type=upload.content_type,
+            category=request.POST.get("category"),
+            description=request.POST.get("description", ""),
+        )
+    except (InvalidInput, PermissionDenied) as error:
+        messages.error(request, f"Evidence not added: {error.message}")
+    else:
+        messages.success(request, f"{item.reference} added (SHA-256 {item.sha256[:16]}…).")
+    return _to_escalation(escalation.pk)
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def evidence_list(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
+    """Every item of an escalation, a page at a time, newest first."""
+    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
+    items = selectors.evidence_list(viewer=request.user, escalation=escalation)
+    page = Paginator(items, selectors.LIST_PAGE_ITEMS).get_page(request.GET.get("page"))
+    preference = services.preference_of(request.user)
+    return render(
+        request,
+        "evidence/list.html",
+        {
+            "escalation": escalation,
+            "page": page,
+            "preference": preference,
+            "rows": selectors.panel_rows(page, escalation=escalation, preference=preference),
+        },
+    )
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def evidence_preview(request: AuthenticatedRequest, evidence_id: int) -> HttpResponse:
+    """The thumbnail as the viewer's preferences blur it; never the clear picture."""
+    item = selectors.access_evidence(actor=request.user, evidence_id=evidence_id)
+    if item.is_prohibited:
+        raise PermissionDenied(services.PROHIBITED_REFUSAL)
+    if not item.thumbnail_file or item.purged_at is not None:
+        raise NotFound(item.preview_note or "no preview for this item")
+    preference = services.preference_of(request.user)
+    with store.open_stored(item.thumbnail_file) as stream:
+        image = media.open_image_checked(stream)
+    if preference.grayscale:
+        image = ImageOps.grayscale(image)
+    # Never less than a light blur: the clear picture is what a reveal is for.
+    image = image.filter(ImageFilter.GaussianBlur(max(preference.blur_radius, 4)))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=70)
+    response = HttpResponse(out.getvalue(), content_type="image/jpeg")
+    response["Cache-Control"] = PRIVATE
+    return response
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def evidence_reveal(request: AuthenticatedRequest, evidence_id: int) -> HttpResponse:
+    item = selectors.access_evidence(actor=request.user, evidence_id=evidence_id)
+    try:
+        outcome = services.reveal_evidence(item=item, actor=request.user)
+    except PermissionDenied as error:
+        messages.error(request, f"Not revealed: {error.message}")
+        return _to_escalation(item)
+    if outcome.nudge:
+        messages.warning(request, outcome.nudge)
+    return redirect("evidence-detail", evidence_id=item.pk)
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def evidence_detail(request: AuthenticatedRequest, evidence_id: int) -> HttpResponse:
+    item = selectors.access_evidence(actor=request.user, evidence_id=evidence_id)
+    services.record_item_viewed(item=item, actor=request.user)
+    now = clock.now()
+    active = (
+        Reveal.objects.filter(item=item, person=request.user, ends_at__gt=now)
+        .order_by("-ends_at")
+        .first()
+    )
+    return render(
+        request,
+        "evidence/detail.html",
+        {
+            "item": item,
+            "escalation": item.escalation,
+            "refusal": services.reveal_refusal(item=item, viewer=request.user),
+            "reveal": active,
+            "reveal_url": (
+                reverse("evidence-revealed", args=[selectors.reveal_token(active)])
+                if active
+                else ""
+            ),
+            "custody": custody_log(item),
+            "may_lift_hold": can_override_severity(request.user),
+            "is_image": item.kind == Kind.IMAGE,
+            "is_video": item.kind == Kind.VIDEO,
+        },
+    )
+
+
+@require_GET
+@shows_domain_errors
+def evidence_revealed(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """The display copy (metadata stripped) while the reveal lasts: the signed URL a reveal
+    returns. Signed in, only the person who revealed may use it."""
+    reveal = selectors.reveal_for_token(token=token, now=clock.now())
+    if request.user.is_authenticated and request.user.pk != reveal.person_id:
+        raise NotFound("this reveal link is not yours")
+    # Still visible to the person who revealed it (access may have changed since).
+    item = selectors.access_evidence(actor=reveal.person, evidence_id=reveal.item_id)
+    refusal = services.reveal_refusal(item=item, viewer=reveal.person)
+    if refusal:
+        raise PermissionDenied(refusal)
+    name = item.display_file or item.original_file
+    response = FileResponse(
+        store.open_stored(name),
+        content_type="image/jpeg"
+        if item.display_file and item.kind == Kind.IMAGE
+        else item.content_type,
+    )
+    response["Cache-Control"] = PRIVATE
+    response["X-Content-Type-Options"] = "nosniff"
+    if item.kind in (Kind.HTML, Kind.PDF, Kind.AUDIO):
+        # Captured pages and documents never run in Watchfloor's origin.
+        response["Content-Security-Policy"] = "sandbox"
+        response["Content-Disposition"] = "attachment"
+    # A streamed file; shows_domain_errors hands any response through unchanged.
+    return response  # type: ignore[return-value]
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def evidence_hold(request: AuthenticatedRequest, evidence_id: int) -> HttpResponse:
+    item = selectors.access_evidence(actor=request.user, evidence_id=evidence_id)
+    action = (
+        services.place_legal_hold if request.POST.get("hold") == "on" else services.lift_legal_hold
+    )
+    try:
+        version = int(request.POST.get("version", "0"))
+        action(
+            item=item, actor=request.user, reason=request.POST.get("reason", ""), version=version
+        )
+    except ValueError:
+        messages.error(request, "version must be a whole number")
+    except WatchfloorError as error:
+        messages.error(request, error.message)
+    return redirect("evidence-detail", evidence_id=item.pk)
+
+
+@login_required
+@shows_domain_errors
+def my_exposure(request: AuthenticatedRequest) -> HttpResponse:
+    """The person's own exposure and viewing preferences: nobody else sees this page."""
+    if request.method == "POST":
+        try:
+            services.change_preferences(
+                person=request.user,
+                actor=request.user,
+                blur_radius=int(request.POST.get("blur_radius", "12")),
+                grayscale=request.POST.get("grayscale") == "on",
+                always_ask=request.POST.get("always_ask") == "on",
+                reveal_seconds=int(request.POST.get("reveal_seconds", "30")),
+                version=int(request.POST.get("version", "1")),
+            )
+        except ValueError:
+            messages.error(request, "blur, reveal seconds and version must be whole numbers")
+        except WatchfloorError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Viewing preferences saved.")
+        return redirect("evidence-exposure")
+    return render(
+        request,
+        "evidence/exposure.html",
+        {
+            "exposure": exposure.exposure_of(person=request.user, now=clock.now()),
+            "preference": services.preference_of(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+@shows_domain_errors
+def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
+    """A lead's view of their team: totals and who is over the threshold, never a ranking."""
+    if not can_override_severity(request.user) or request.user.team_id is None:
+        raise PermissionDenied("team exposure is for leads of a team")
+    people = request.user.team.members.filter(is_active=True) if request.user.team else []
+    return render(
+        request,
+        "evidence/team_exposure.html",
+        {
+            "team": request.user.team,
+            "team_exposure": exposure.team_exposure(people=people, now=clock.now()),
+        },
+    )
