@@ -791,6 +791,8 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
     escalation = make_escalation(is_high_visibility=True, markets=["PH"])
 
     def add_work(count: int) -> None:
+        from watchfloor.escalations.editing import final_decision_id
+
         for number in range(count):
             services.add_note(escalation=escalation, body=f"note {number}", actor=analyst)
             decision = services.record_decision(
@@ -800,18 +802,19 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
                 action_code="remove_content",
                 scope=f"batch {number}",
                 rationale="fraud",
+                supersedes=final_decision_id(escalation),
             )
             services.approve_decision(decision=decision, actor=lead)
             services.link_escalations(
                 escalation=escalation, other=make_escalation(title=f"Other {number}"), actor=analyst
             )
 
-    # 26 for the escalation itself and 9 for the panels of the other apps (playbooks,
-    # partner requests, notifications, crises); each panel's own count with content is
-    # pinned in that app's tests.
+    # 27 for the escalation itself (the version it is read at included) and 9 for the
+    # panels of the other apps (playbooks, partner requests, notifications, crises);
+    # each panel's own count with content is pinned in that app's tests.
     add_work(1)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(36):
         assert analyst_client.get(_detail(escalation)).status_code == 200
     add_work(5)
-    with django_assert_num_queries(35):
+    with django_assert_num_queries(36):
         assert analyst_client.get(_detail(escalation)).status_code == 200

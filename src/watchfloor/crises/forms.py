@@ -27,7 +27,13 @@ from watchfloor.crises.selectors import CriterionResult, RoleSlot
 from watchfloor.crises.services import SECTIONS_MAX
 from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, within_calendar
+from watchfloor.web.forms import (
+    LocalDateTimeField,
+    ServiceErrorForm,
+    attach_zone,
+    read_version_field,
+    within_calendar,
+)
 
 
 def _comma_separated(value: str) -> list[str]:
@@ -216,6 +222,7 @@ class DetailsForm(ServiceErrorForm):
         required=False, widget=forms.SelectMultiple(attrs={"size": 6})
     )
     languages = forms.CharField(required=False, help_text="BCP 47 tags separated by commas.")
+    read_version = read_version_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

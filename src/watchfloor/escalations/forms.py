@@ -26,6 +26,7 @@ from watchfloor.web.forms import (
     ServiceErrorForm,
     attach_zone,
     comma_separated,
+    read_version_field,
 )
 
 from . import choices as options
@@ -352,6 +353,7 @@ class TransitionForm(ServiceErrorForm):
 
 class AssignForm(ServiceErrorForm):
     owner = forms.ChoiceField(required=False, label="Owner")
+    read_version = read_version_field()
     service_fields = {"username": "owner"}
 
     def __init__(self, *args: Any, current_owner: str = "", **kwargs: Any) -> None:
@@ -410,9 +412,34 @@ class DecisionForm(ServiceErrorForm):
         widget=forms.Textarea(attrs={"rows": 2}), help_text="Which content or accounts."
     )
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    supersedes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Replaces",
+        help_text="An escalation has one final decision: a new one must say it replaces it.",
+    )
+    read_version = read_version_field()
 
-    def __init__(self, *args: Any, default_policy: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        default_policy: str = "",
+        final_decisions: list[tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Offered only when there is a final decision; any id is accepted so that the
+        # service explains a stale or wrong one.
+        self.fields["supersedes"].widget = (
+            forms.Select(
+                choices=[
+                    ("", "Nothing: keep it final"),
+                    *((pk, f"Decision #{pk}: {label}") for pk, label in final_decisions),
+                ]
+            )
+            if final_decisions
+            else forms.HiddenInput()
+        )
         self.fields["policy"].choices = [("", "Choose a policy"), *options.policy_choices()]
         self.fields["policy"].initial = default_policy
         self.fields["action"].choices = [

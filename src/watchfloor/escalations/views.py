@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from watchfloor.audit.selectors import log_position
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
@@ -34,6 +35,7 @@ from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
+from watchfloor.web.forms import carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
 from .forms import (
@@ -224,6 +226,11 @@ def _decision_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
         data,
         prefix="decision",
         default_policy=escalation.policy.code if escalation.policy else "",
+        final_decisions=[
+            (d.pk, d.action.label)
+            for d in escalation.decisions.all()
+            if d.state == Decision.State.FINAL
+        ],
     )
 
 
@@ -279,6 +286,7 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
+    version = log_position()  # before reading, so nothing shown is newer than it
     escalation = selectors.escalation_detail(escalation)
     now = clock.now()
     merged = escalation.merged_into_id is not None
@@ -287,6 +295,7 @@ def _render_detail(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user) and (action.after_merge or not merged)
     }
+    carry_read_version(action_forms, version)
     decisions = []
     for decision in escalation.decisions.all():
         refusal = services.review_refusal(decision=decision, actor=user)
@@ -405,7 +414,9 @@ def escalation_transition(request: AuthenticatedRequest, escalation: Escalation,
 @escalation_action("assign")
 def escalation_assign(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     owner = get_user_by_username(data["owner"]) if data["owner"] else None
-    services.assign_escalation(escalation=escalation, owner=owner, actor=request.user)
+    services.assign_escalation(
+        escalation=escalation, owner=owner, actor=request.user, read_version=data["read_version"]
+    )
     return f"{escalation.reference} is now owned by {owner.display_name if owner else 'nobody'}."
 
 
@@ -455,6 +466,8 @@ def escalation_decide(request: AuthenticatedRequest, escalation: Escalation, dat
         countries=data["countries"],
         scope=data["scope"],
         rationale=data["rationale"],
+        supersedes=data["supersedes"],
+        read_version=data["read_version"],
     )
     if decision.state == Decision.State.PENDING_APPROVAL:
         return "Decision recorded; it needs a second person's approval."

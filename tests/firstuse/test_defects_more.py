@@ -1,0 +1,253 @@
+"""Regression tests for the rest of the defects a first user met (issue 12): 3, 6, 10,
+11, 12, 15 and 17, each named after the defect's number in the issue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.escalations.conftest import SEVERITY_ANSWERS
+
+pytestmark = pytest.mark.django_db
+
+STALE = "changed since you opened it — here is what changed"
+
+
+def _hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page)
+    assert match, f"no hidden {name} on the page"
+    return match.group(1)
+
+
+def _decide(escalation, actor, **extra):
+    from watchfloor.escalations import services
+
+    return services.record_decision(
+        escalation=escalation,
+        actor=actor,
+        policy_code="scams_fraud",
+        action_code=extra.pop("action_code", "remove_content"),
+        scope="The posts listed",
+        rationale="Impersonates a charity.",
+        **extra,
+    )
+
+
+# ---------------------------------------------------------------- 3. lost updates
+
+
+@pytest.fixture
+def crisis(make_escalation, analyst, frozen_clock):
+    from watchfloor.crises.services import declare_crisis
+
+    escalation = make_escalation(
+        type_code="violent_attack_content",
+        title="Livestreamed attack in Osaka being re-uploaded",
+        markets=["JP"],
+        languages=["ja"],
+        rubric_answers=SEVERITY_ANSWERS[1],
+    )
+    return declare_crisis(
+        actor=analyst, title="Osaka attack video", level="incident", declared_from=escalation
+    )
+
+
+def _details(page: str, **changes) -> dict:
+    data = {
+        "details-title": "Osaka attack video",
+        "details-summary": "",
+        "details-markets": ["JP"],
+        "details-languages": "ja",
+        "details-read_version": _hidden(page, "details-read_version"),
+    }
+    data.update({f"details-{name}": value for name, value in changes.items()})
+    return data
+
+
+def test_defect_03_crisis_details_from_a_stale_tab_are_refused_with_what_changed(
+    crisis, analyst_client
+):
+    """Two tabs: the title saved in one no longer wipes the summary typed in the other."""
+    room = reverse("crisis-detail", args=[crisis.pk])
+    details = reverse("crisis-details", args=[crisis.pk])
+    first_tab = analyst_client.get(room).content.decode()
+    second_tab = analyst_client.get(room).content.decode()
+
+    saved = analyst_client.post(details, _details(first_tab, title="Osaka attack: re-uploads"))
+    assert saved.status_code == 302
+
+    stale = analyst_client.post(details, _details(second_tab, summary="Copies on three sites."))
+    assert stale.status_code == 409
+    page = stale.content.decode()
+    assert STALE in page
+    assert "Osaka attack: re-uploads" in page  # what changed, named
+    crisis.refresh_from_db()
+    assert crisis.title == "Osaka attack: re-uploads"
+    assert crisis.summary == ""
+
+    # Having seen the change, the same form sent again is a new edit, and is saved.
+    again = analyst_client.post(
+        details,
+        _details(
+            page,
+            title="Osaka attack: re-uploads",
+            summary="Copies on three sites.",
+        ),
+    )
+    assert again.status_code == 302
+    crisis.refresh_from_db()
+    assert (crisis.title, crisis.summary) == ("Osaka attack: re-uploads", "Copies on three sites.")
+
+
+def test_defect_03_other_war_room_activity_does_not_make_the_details_stale(
+    crisis, analyst_client, analyst
+):
+    from watchfloor.crises.services import add_crisis_note
+
+    room = reverse("crisis-detail", args=[crisis.pk])
+    page = analyst_client.get(room).content.decode()
+    add_crisis_note(crisis=crisis, actor=analyst, body="Re-uploads slowing down.")
+    response = analyst_client.post(
+        reverse("crisis-details", args=[crisis.pk]), _details(page, summary="Contained.")
+    )
+    assert response.status_code == 302
+
+
+def test_defect_03_a_stale_owner_assignment_is_refused_by_the_api(
+    make_escalation, api_as, analyst, other_analyst, lead
+):
+    escalation = make_escalation()
+    path = f"/escalations/{escalation.pk}"
+    mine, theirs = api_as(analyst), api_as(lead)
+    version = mine.get(path).json()["version"]
+    assert theirs.get(path).json()["version"] == version
+
+    taken = mine.post(f"{path}/assign", {"owner": analyst.username, "read_version": version})
+    assert taken.status_code == 200
+    stale = theirs.post(
+        f"{path}/assign", {"owner": other_analyst.username, "read_version": version}
+    )
+    assert stale.status_code == 409
+    body = stale.json()
+    assert set(body) == {"code", "message", "field"}
+    assert body["code"] == "stale" and body["field"] == "read_version"
+    assert STALE in body["message"] and f"owner set to {analyst.username}" in body["message"]
+    escalation.refresh_from_db()
+    assert escalation.owner == analyst
+
+    fresh = theirs.get(path).json()["version"]
+    moved = theirs.post(f"{path}/assign", {"owner": other_analyst.username, "read_version": fresh})
+    assert moved.status_code == 200 and moved.json()["owner"]["username"] == other_analyst.username
+
+
+def test_defect_03_a_stale_owner_assignment_is_refused_in_the_page(
+    make_escalation, analyst_client, lead_client, other_analyst
+):
+    escalation = make_escalation()
+    detail = reverse("escalation-detail", args=[escalation.pk])
+    assign = reverse("escalation-assign", args=[escalation.pk])
+    first = analyst_client.get(detail).content.decode()
+    second = lead_client.get(detail).content.decode()
+    analyst_client.post(
+        assign,
+        {
+            "assign-owner": "aiko.analyst",
+            "assign-read_version": _hidden(first, "assign-read_version"),
+        },
+    )
+    response = lead_client.post(
+        assign,
+        {
+            "assign-owner": other_analyst.username,
+            "assign-read_version": _hidden(second, "assign-read_version"),
+        },
+    )
+    assert response.status_code == 409
+    assert STALE in response.content.decode()
+    escalation.refresh_from_db()
+    assert escalation.owner.username == "aiko.analyst"
+
+
+def test_defect_03_at_most_one_final_decision_unless_one_supersedes_it(make_escalation, analyst):
+    from watchfloor.core.errors import Conflict
+    from watchfloor.escalations.models import Decision
+
+    escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[3])
+    first = _decide(escalation, analyst)
+    assert first.state == Decision.State.FINAL
+    with pytest.raises(Conflict) as refused:
+        _decide(escalation, analyst, action_code="reduce_reach")
+    assert refused.value.field == "supersedes"
+    assert f"#{first.pk}" in refused.value.message
+
+    second = _decide(escalation, analyst, action_code="reduce_reach", supersedes=first.pk)
+    first.refresh_from_db()
+    assert (first.state, second.state) == (Decision.State.SUPERSEDED, Decision.State.FINAL)
+    assert second.supersedes == first
+    assert list(escalation.decisions.filter(state="final")) == [second]
+
+    from watchfloor.audit.models import AuditEvent
+
+    superseded = AuditEvent.objects.get(action="decision.superseded", object_id=str(first.pk))
+    assert superseded.data["by"] == second.pk
+    # Naming a decision that is no longer final is refused too (a stale replacement).
+    with pytest.raises(Conflict):
+        _decide(escalation, analyst, supersedes=first.pk)
+
+
+def test_defect_03_two_proposals_cannot_both_be_approved(make_escalation, lead, make_user):
+    from watchfloor.core.errors import Conflict
+    from watchfloor.escalations import services
+
+    escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[1], actor=lead)
+    one = _decide(escalation, lead)
+    two = _decide(escalation, lead, action_code="reduce_reach")
+    approver = make_user("sam.lead", "lead", "site_policy")
+    services.approve_decision(decision=one, actor=approver)
+    with pytest.raises(Conflict):
+        services.approve_decision(decision=two, actor=approver)
+    assert escalation.decisions.filter(state="final").count() == 1
+
+
+def test_defect_03_a_second_final_decision_from_a_stale_tab_is_refused(
+    make_escalation, analyst_client, api_as, analyst
+):
+    escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[3])
+    detail = reverse("escalation-detail", args=[escalation.pk])
+    first_tab = analyst_client.get(detail).content.decode()
+    second_tab = analyst_client.get(detail).content.decode()
+
+    def post(page: str, action: str):
+        return analyst_client.post(
+            reverse("escalation-decide", args=[escalation.pk]),
+            {
+                "decision-policy": "scams_fraud",
+                "decision-policy_version": "",
+                "decision-action": action,
+                "decision-scope": "The posts listed",
+                "decision-rationale": "Impersonates a charity.",
+                "decision-supersedes": "",
+                "decision-read_version": _hidden(page, "decision-read_version"),
+            },
+        )
+
+    assert post(first_tab, "remove_content").status_code == 302
+    refused = post(second_tab, "reduce_reach")
+    assert refused.status_code == 409
+    assert STALE in refused.content.decode()
+    assert escalation.decisions.count() == 1
+
+    # The API says the same in its JSON error shape.
+    response = api_as(analyst).post(
+        f"/escalations/{escalation.pk}/decisions",
+        {
+            "policy": "scams_fraud",
+            "action": "reduce_reach",
+            "scope": "The posts listed",
+            "rationale": "Impersonates a charity.",
+        },
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict" and response.json()["field"] == "supersedes"
