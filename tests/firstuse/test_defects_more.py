@@ -251,3 +251,69 @@ def test_defect_03_a_second_final_decision_from_a_stale_tab_is_refused(
     )
     assert response.status_code == 409
     assert response.json()["code"] == "conflict" and response.json()["field"] == "supersedes"
+
+
+# ---------------------------------------------------------------- 10. sent once
+
+
+def _new_escalation_form(page: str, **overrides) -> dict:
+    data = {
+        "type": "scam_campaign",
+        "title": "Typhoon relief donation scam wave",
+        "summary": "",
+        "markets": ["PH"],
+        "languages": "tl, en",
+        "subjects": "",
+        "source_kind": "internal",
+        "source_team": "",
+        "source_detail": "",
+        "statutory_rule": "",
+        "statutory_received_at": "",
+        "statutory_time_zone": "Asia/Tokyo",
+        "statutory_due_at": "",
+        "notice_reference": "",
+        "policy": "",
+        "form_token": _hidden(page, "form_token"),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_defect_10_the_same_form_sent_again_files_no_duplicate(analyst_client, frozen_clock):
+    from watchfloor.escalations.models import Escalation
+
+    new = reverse("escalation-create")
+    page = analyst_client.get(new)
+    # The back button asks the server again instead of showing the filled form.
+    assert "no-store" in page["Cache-Control"]
+    data = _new_escalation_form(page.content.decode())
+
+    first = analyst_client.post(new, data)
+    assert first.status_code == 302
+    escalation = Escalation.objects.get()
+    assert first.url == reverse("escalation-detail", args=[escalation.pk])
+
+    again = analyst_client.post(new, data, follow=True)
+    assert Escalation.objects.count() == 1
+    assert again.redirect_chain == [(first.url, 302)]
+    assert "This form was already sent" in again.content.decode()
+
+    # A fresh form (a new token) files a new escalation.
+    fresh = _new_escalation_form(analyst_client.get(new).content.decode())
+    assert fresh["form_token"] != data["form_token"]
+    assert analyst_client.post(new, fresh).status_code == 302
+    assert Escalation.objects.count() == 2
+
+
+def test_defect_10_a_form_refused_keeps_its_token_until_it_files(analyst_client, frozen_clock):
+    from watchfloor.escalations.models import Escalation
+
+    new = reverse("escalation-create")
+    data = _new_escalation_form(analyst_client.get(new).content.decode(), title="")
+    refused = analyst_client.post(new, data)
+    assert refused.status_code == 400
+    assert _hidden(refused.content.decode(), "form_token") == data["form_token"]
+    data["title"] = "Typhoon relief donation scam wave"
+    assert analyst_client.post(new, data).status_code == 302
+    assert analyst_client.post(new, data).status_code == 302
+    assert Escalation.objects.count() == 1

@@ -20,6 +20,7 @@ from watchfloor.escalations.services import (
     SubjectInput,
 )
 from watchfloor.severity.rubric import Rubric
+from watchfloor.web.form_tokens import form_token_field
 from watchfloor.web.forms import (
     FIELD_PATH,
     LocalDateTimeField,
@@ -147,6 +148,8 @@ class EscalationForm(ServiceErrorForm):
         label="Restricted",
         help_text="Only people on its access list can see it; you are added.",
     )
+    # Sent once: the back button and a second click go to what the first one filed.
+    form_token = form_token_field()
 
     service_fields = {
         "statutory_triggers": "statutory_rule",

@@ -15,6 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from watchfloor.audit.selectors import log_position
@@ -35,6 +37,7 @@ from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
+from watchfloor.web.form_tokens import already_redeemed, new_form_token, redeem
 from watchfloor.web.forms import carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
@@ -104,17 +107,26 @@ def _escalation_form(request: AuthenticatedRequest, data: Any = None) -> Escalat
         data,
         rubric=rubric_for(active_catalog_version()),
         viewer_time_zone=request.user.time_zone,
+        initial={"form_token": new_form_token()},
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # the back button shows a fresh form, not the one already sent
 @shows_domain_errors
 def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
+    """Post/redirect/get, sent once: a form whose one-time token was already redeemed
+    goes to the escalation it filed instead of filing a duplicate."""
     require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST if request.method == "POST" else None)
     status = 200
     if form.is_bound:
+        token = str(request.POST.get("form_token", ""))
+        filed = already_redeemed(request, token)
+        if filed is not None:
+            messages.info(request, "This form was already sent; here is what it filed.")
+            return redirect(filed)
         status = 400
         if form.is_valid():
             try:
@@ -130,7 +142,9 @@ def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
                 messages.success(
                     request, f"{escalation.reference} created as {escalation.severity_name}."
                 )
-                return redirect("escalation-detail", escalation_id=escalation.pk)
+                detail = reverse("escalation-detail", args=[escalation.pk])
+                redeem(request, token, led_to=detail)
+                return redirect(detail)
     return render(request, "escalations/escalation_create.html", {"form": form}, status=status)
 
 
