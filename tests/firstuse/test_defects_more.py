@@ -317,3 +317,68 @@ def test_defect_10_a_form_refused_keeps_its_token_until_it_files(analyst_client,
     assert analyst_client.post(new, data).status_code == 302
     assert analyst_client.post(new, data).status_code == 302
     assert Escalation.objects.count() == 1
+
+
+# ---------------------------------------------------------------- 11. form errors
+
+
+def _errors_beside(page: str) -> list[str]:
+    """The names of the fields shown with an error beside them."""
+    return re.findall(r'<div class="field has-error">\s*<label for="id_([a-z_-]+)"', page)
+
+
+def test_defect_11_every_error_of_the_new_escalation_form_at_once(analyst_client):
+    new = reverse("escalation-create")
+    page = analyst_client.get(new).content.decode()
+    response = analyst_client.post(
+        new,
+        _new_escalation_form(
+            page, type="", title="T" * 201, summary="S" * 20_001, languages="ja, ???"
+        ),
+    )
+    assert response.status_code == 400
+    assert response.request["PATH_INFO"] == new
+    assert set(_errors_beside(response.content.decode())) >= {
+        "type",
+        "title",
+        "summary",
+        "languages",
+    }
+    assert "&#x27;???&#x27; is not a BCP 47 language tag" in response.content.decode()
+
+
+def test_defect_11_text_fields_carry_their_limits(make_escalation, analyst_client, crisis, analyst):
+    page = analyst_client.get(reverse("escalation-create")).content.decode()
+    assert re.search(r'<input type="text" name="title" maxlength="200"', page)
+    assert re.search(r'<textarea name="summary"[^>]* maxlength="20000"', page)
+
+    escalation = make_escalation()
+    detail = analyst_client.get(reverse("escalation-detail", args=[escalation.pk])).content
+    detail = detail.decode()
+    for name, limit in (
+        ("note-body", 20000),
+        ("decision-scope", 5000),
+        ("decision-rationale", 20000),
+    ):
+        assert re.search(rf'<textarea name="{name}"[^>]* maxlength="{limit}"', detail), name
+
+    room = analyst_client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert re.search(r'<textarea name="details-summary"[^>]* maxlength="20000"', room)
+    assert re.search(r'<textarea name="note-body"[^>]* maxlength="20000"', room)
+
+
+def test_defect_11_a_refused_action_form_is_shown_at_the_escalation_s_own_address(
+    make_escalation, analyst_client
+):
+    escalation = make_escalation()
+    detail = reverse("escalation-detail", args=[escalation.pk])
+    response = analyst_client.post(
+        reverse("escalation-note", args=[escalation.pk]), {"note-body": ""}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'data-page-url="{detail}"' in page
+    assert "web/page_url" in page
+    assert "note-body" in _errors_beside(page)
+    # A page shown normally has nothing to put back.
+    assert "data-page-url" not in analyst_client.get(detail).content.decode()

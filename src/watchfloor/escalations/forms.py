@@ -14,7 +14,9 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.escalations.models import TRANSITIONS, SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
+    NOTE_MAX,
     REASON_MAX,
+    SUMMARY_MAX,
     TITLE_MAX,
     StatutoryTriggerInput,
     SubjectInput,
@@ -26,7 +28,7 @@ from watchfloor.web.forms import (
     LocalDateTimeField,
     ServiceErrorForm,
     attach_zone,
-    comma_separated,
+    language_tags,
     read_version_field,
 )
 
@@ -94,7 +96,9 @@ class EscalationForm(ServiceErrorForm):
 
     type = forms.ChoiceField(label="Escalation type")
     title = forms.CharField(max_length=TITLE_MAX)
-    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(
+        required=False, max_length=SUMMARY_MAX, widget=forms.Textarea(attrs={"rows": 4})
+    )
     markets = forms.MultipleChoiceField(
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 8}),
@@ -209,7 +213,7 @@ class EscalationForm(ServiceErrorForm):
         return {*self.preview_fields, *(self.FACTOR_PREFIX + f.code for f in self.rubric.factors)}
 
     def clean_languages(self) -> list[str]:
-        return comma_separated(self.cleaned_data.get("languages", ""))
+        return language_tags(self.cleaned_data.get("languages", ""))
 
     def clean_subjects(self) -> list[SubjectInput]:
         subjects, problems, lines = [], [], []
@@ -366,7 +370,9 @@ class AssignForm(ServiceErrorForm):
 
 
 class NoteForm(ServiceErrorForm):
-    body = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label="Note", max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class LinkForm(ServiceErrorForm):
@@ -412,9 +418,11 @@ class DecisionForm(ServiceErrorForm):
         help_text="Only for actions limited to some countries.",
     )
     scope = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Which content or accounts."
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Which content or accounts.",
     )
-    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    rationale = forms.CharField(max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3}))
     supersedes = forms.IntegerField(
         required=False,
         min_value=1,

@@ -12,14 +12,23 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.core.exceptions import ValidationError
 
-from watchfloor.core.errors import StaleEdit, WatchfloorError
-from watchfloor.core.validation import TIME_RANGE, within_time_range
+from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
+from watchfloor.core.validation import TIME_RANGE, clean_language_tags, within_time_range
 
 FIELD_PATH = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?$")
 
 
 def comma_separated(value: str) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def language_tags(value: str) -> list[str]:
+    """Comma-separated BCP 47 tags, checked here so that a bad one is reported with the
+    form's other errors, not alone after them."""
+    try:
+        return clean_language_tags(comma_separated(value))
+    except InvalidInput as error:
+        raise ValidationError(error.message) from error
 
 
 class ServiceErrorForm(forms.Form):
