@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.escalations.conftest import SEVERITY_ANSWERS
@@ -382,3 +383,43 @@ def test_defect_11_a_refused_action_form_is_shown_at_the_escalation_s_own_addres
     assert "note-body" in _errors_beside(page)
     # A page shown normally has nothing to put back.
     assert "data-page-url" not in analyst_client.get(detail).content.decode()
+
+
+# ---------------------------------------------------------------- 6. no dead links
+
+
+def test_defect_06_a_partner_s_war_room_links_only_what_the_partner_can_open(
+    make_escalation, analyst, legal_partner, frozen_clock
+):
+    from watchfloor.crises import services
+
+    shared = make_escalation(title="Court order", shared_with_team_codes=["legal"])
+    crisis = services.declare_crisis(
+        actor=analyst, title="Court order wave", level="incident", declared_from=shared
+    )
+    leadership = services.send_sitrep(
+        crisis=crisis,
+        audience="leadership",
+        language="en",
+        subject="Leadership only",
+        body="Internal assessment.",
+        actor=analyst,
+    )
+    partners = services.send_sitrep(
+        crisis=crisis,
+        audience="partners",
+        language="en",
+        subject="For partner teams",
+        body="Legal: please confirm the order's scope.",
+        actor=analyst,
+    )
+    client = Client()
+    client.force_login(legal_partner)
+    page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    sitrep = "crisis-sitrep-detail"
+    assert reverse(sitrep, args=[crisis.pk, partners.pk]) in page
+    assert reverse(sitrep, args=[crisis.pk, leadership.pk]) not in page
+
+    links = {href for href in re.findall(r'href="(/[^"#?]*)', page) if "/static/" not in href}
+    dead = {href: client.get(href).status_code for href in links}
+    assert {href: status for href, status in dead.items() if status in (403, 404)} == {}
