@@ -423,3 +423,47 @@ def test_defect_06_a_partner_s_war_room_links_only_what_the_partner_can_open(
     links = {href for href in re.findall(r'href="(/[^"#?]*)', page) if "/static/" not in href}
     dead = {href: client.get(href).status_code for href in links}
     assert {href: status for href, status in dead.items() if status in (403, 404)} == {}
+
+
+# ---------------------------------------------------------------- 17. links by role
+
+
+def _nav_links(client) -> set[str]:
+    page = client.get(reverse("queue")).content.decode()
+    header = page.split('<main id="main"', 1)[0]
+    return set(re.findall(r'href="(/[^"#?]*)', header))
+
+
+def test_defect_17_internal_roles_link_the_partner_inbox_drills_and_api_docs(
+    analyst_client, lead_client, viewer
+):
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+    wanted = {reverse("inbox"), reverse("drills"), reverse("api-v1:openapi-view")}
+    for client in (analyst_client, lead_client, viewer_client):
+        links = _nav_links(client)
+        assert wanted <= links
+        assert reverse("admin:index") not in links
+        # Never a link to what the role cannot open.
+        assert {href: client.get(href).status_code for href in wanted} == dict.fromkeys(wanted, 200)
+
+
+def test_defect_17_an_admin_has_a_link_to_the_admin_site(admin_client_signed_in):
+    assert reverse("admin:index") in _nav_links(admin_client_signed_in)
+    assert admin_client_signed_in.get(reverse("admin:index")).status_code == 200
+
+
+def test_defect_17_non_staff_at_the_admin_site_get_a_not_for_your_role_page(
+    analyst_client, legal_partner
+):
+    for client in (analyst_client, Client()):
+        if client is not analyst_client:
+            client.force_login(legal_partner)
+        response = client.get("/admin/", follow=True)
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "not for your role" in page
+        assert 'name="password"' not in page  # no second sign-in offered
+
+    anonymous = Client().get("/admin/", follow=True)
+    assert anonymous.redirect_chain[-1][0].startswith(reverse("login"))

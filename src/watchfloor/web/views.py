@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -37,3 +38,20 @@ def shows_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., Http
             return _error_page(request, status=403, message=error.message)
 
     return wrapper
+
+
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """Where the admin site sends whoever it will not let in (its own sign-in page).
+
+    Someone signed in without an admin's role is told plainly that the admin site is not
+    for their role, rather than asked to sign in again; someone not signed in signs in
+    through Watchfloor's own page (its second factor included) and comes back.
+    """
+    if request.user.is_authenticated:
+        return _error_page(
+            request,
+            status=403,
+            message="The admin site is not for your role: it is for administrators, who "
+            "manage people, teams and configuration. What you can do is in the menu above.",
+        )
+    return redirect_to_login(request.GET.get("next") or "/admin/")
