@@ -467,3 +467,94 @@ def test_defect_17_non_staff_at_the_admin_site_get_a_not_for_your_role_page(
 
     anonymous = Client().get("/admin/", follow=True)
     assert anonymous.redirect_chain[-1][0].startswith(reverse("login"))
+
+
+# ---------------------------------------------------------------- 12. words, not codes
+
+
+def test_defect_12_statutory_clocks_are_named_in_words(make_escalation, analyst_client):
+    from datetime import timedelta
+
+    from watchfloor.core import clock
+    from watchfloor.escalations.services import StatutoryTriggerInput
+
+    escalation = make_escalation(
+        type_code="government_legal_demand",
+        markets=["IN"],
+        languages=["hi"],
+        statutory_triggers=[
+            StatutoryTriggerInput(
+                rule="in-itrules-3-1-d", received_at=clock.now() - timedelta(minutes=10)
+            )
+        ],
+    )
+    statutory = escalation.clocks.get(kind="statutory")
+    assert statutory.label == "India: remove or disable access within 3 hours"
+    page = analyst_client.get(reverse("escalation-detail", args=[escalation.pk])).content.decode()
+    assert "India: remove or disable access within 3 hours" in page
+    assert "Statutory: in-itrules-3-1-d" not in page
+
+
+def test_defect_12_paging_stages_read_at_once_and_after(catalog):
+    from watchfloor.audit.events import AuditAction
+    from watchfloor.notify.timeline import DESCRIBERS
+
+    _, stages = DESCRIBERS[AuditAction.NOTIFY_POLICY_STARTED](
+        {
+            "name": "SEV1 paging",
+            "severity": "SEV1",
+            "stages": [
+                {"after": "PT0M", "notify": ["on call: site_policy"]},
+                {"after": "PT10M", "notify": ["team: leads"]},
+                {"after": "PT2H", "notify": ["channel: crisis-room"]},
+            ],
+        }
+    )
+    assert stages == (
+        "at once: on call: site_policy; after 10 min: team: leads; "
+        "after 2 hours: channel: crisis-room"
+    )
+    assert "PT" not in stages
+
+
+def test_defect_12_a_playbook_not_started_says_why_in_words(make_escalation):
+    from datetime import UTC, datetime
+
+    from watchfloor.audit.models import AuditEvent
+    from watchfloor.escalations.selectors import TimelineEntry
+    from watchfloor.escalations.timeline import readable_timeline
+
+    def why(data: dict) -> str:
+        entry = TimelineEntry(
+            at=datetime.now(tz=UTC),
+            actor="system",
+            action="playbook.proposed",
+            label="Playbooks proposed",
+            data=data,
+        )
+        return readable_timeline([entry])[0].body
+
+    # Events recorded before the reasons were worded read in words too.
+    old = why({"proposals": [{"playbook": "scam"}], "why_not_started": "auto_start is off"})
+    assert "auto_start" not in old and "not set to start by itself" in old
+    escalation = make_escalation(type_code="scam_campaign")
+    proposed = AuditEvent.objects.filter(action="playbook.proposed", escalation_id=escalation.pk)
+    for event in proposed:
+        assert "auto_start" not in event.data.get("why_not_started", "")
+
+
+def test_defect_12_a_time_is_not_printed_twice_in_the_same_zone():
+    from datetime import UTC, datetime
+
+    from django.template import Context, Template
+    from django.utils import timezone
+
+    template = Template(
+        '{% load watchfloor_ui %}{% local_time due %}{% also_in_zone due zone "owner\'s time" %}'
+    )
+    due = datetime(2026, 11, 24, 12, 26, tzinfo=UTC)
+    with timezone.override("Asia/Tokyo"):
+        same = template.render(Context({"due": due, "zone": "Asia/Tokyo"}))
+        other = template.render(Context({"due": due, "zone": "Europe/London"}))
+    assert same.count("21:26") == 1 and "owner" not in same
+    assert "21:26 JST" in other and "12:26 GMT" in other and "(owner's time)" in other

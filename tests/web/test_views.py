@@ -25,6 +25,9 @@ SEV2 = {"legal_exposure": "statutory_notice"}  # floor: a statutory notice is at
 SEV3 = {"harm": "moderate", "reach": "significant"}  # 10 + 6 = 16
 SEV4: dict[str, str] = {}
 
+# The au-osa-removal-notice rule as its clock names it.
+AUSTRALIA_REMOVAL = "Australia: remove the material or cease hosting it within 24 hours"
+
 
 # ---------------------------------------------------------------- reading pages
 
@@ -324,7 +327,7 @@ def test_create_with_a_statutory_notice_received_three_hours_ago(analyst_client,
     assert statutory.notice_reference == "eSafety RN-2026-0412"
     assert [m.code for m in escalation.markets.all()] == ["AU"]
 
-    row = _clock_row(analyst_client.get(response.url), "Statutory: au-osa-removal-notice")
+    row = _clock_row(analyst_client.get(response.url), AUSTRALIA_REMOVAL)
     assert "in 21 h" in row
     assert "Online Safety Act 2021" in row
     # Due 21:30 UTC: 06:30 the next morning in Tokyo, 08:30 in Sydney (AEDT).

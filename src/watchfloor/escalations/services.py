@@ -432,7 +432,7 @@ def create_escalation(
         Clock.objects.create(
             escalation=escalation,
             kind=Clock.Kind.STATUTORY,
-            label=f"Statutory: {rule.code}",
+            label=rule.label,
             starts_at=received_at,
             due_at=due_at,
             statutory_rule=rule,

@@ -83,6 +83,18 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
 
 
 @register.simple_tag
+def also_in_zone(value: datetime | str | None, zone: str, note: str) -> str:
+    """ " · <time> (note)": ``value`` in ``zone`` as well, only where it reads differently
+    from the viewer's own time, so that no time is printed twice."""
+    if not zone:
+        return ""
+    there = local_time(value, zone=zone)
+    if there == local_time(value):
+        return ""
+    return format_html(' · {} <span class="muted">({})</span>', there, note)
+
+
+@register.simple_tag
 def countdown(due_at: datetime | str | None) -> str:
     """'in 1 h 12 min' / 'breached 25 min ago', refreshed in the browser from ``data-due``."""
     moment = _moment(due_at)
