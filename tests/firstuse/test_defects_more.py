@@ -558,3 +558,77 @@ def test_defect_12_a_time_is_not_printed_twice_in_the_same_zone():
         other = template.render(Context({"due": due, "zone": "Europe/London"}))
     assert same.count("21:26") == 1 and "owner" not in same
     assert "21:26 JST" in other and "12:26 GMT" in other and "(owner's time)" in other
+
+
+# ---------------------------------------------------------------- 15. lang and dir
+
+
+def test_defect_15_titles_summaries_and_notes_carry_lang_and_dir(
+    make_escalation, analyst_client, analyst
+):
+    from watchfloor.escalations.services import add_note
+
+    escalation = make_escalation(
+        title="颱風賑災詐騙貼文大量出現",
+        summary="假冒慈善機構募款。",
+        markets=["TW"],
+        languages=["zh-Hant", "ja"],
+    )
+    add_note(escalation=escalation, body="שלום, this note starts right to left", actor=analyst)
+    page = analyst_client.get(reverse("escalation-detail", args=[escalation.pk])).content.decode()
+    assert '<h1 lang="zh-Hant" dir="auto">颱風賑災詐騙貼文大量出現</h1>' in page
+    assert '<p class="summary" lang="zh-Hant" dir="auto">假冒慈善機構募款。</p>' in page
+    assert 'lang="he" dir="auto">שלום, this note starts right to left</p>' in page
+
+    queue = analyst_client.get(reverse("queue")).content.decode()
+    assert '<bdi lang="zh-Hant" dir="auto">颱風賑災詐騙貼文大量出現</bdi>' in queue
+
+
+def test_defect_15_the_crisis_title_and_summary_carry_lang_and_dir(crisis, analyst_client):
+    from watchfloor.crises.services import update_crisis
+
+    update_crisis(
+        crisis=crisis,
+        actor=crisis.declared_by,
+        title="大阪の襲撃動画",
+        summary="再投稿が続いている。",
+        markets=["JP"],
+        languages=["ja"],
+    )
+    page = analyst_client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert '<h1 lang="ja" dir="auto">大阪の襲撃動画</h1>' in page
+    assert 'lang="ja" dir="auto">再投稿が続いている。</p>' in page
+
+
+@pytest.mark.parametrize(
+    ("text", "languages", "expected"),
+    [
+        ("能登半島地震の義援金", ["zh-Hant", "ja"], "ja"),  # kana: Japanese
+        ("颱風賑災詐騙", ["ja", "zh-Hant"], "zh-Hant"),  # Han alone: the Chinese named
+        ("颱風賑災詐騙", ["ja"], "ja"),
+        ("태풍 구호 사기", [], "ko"),
+        ("การหลอกลวง", ["th"], "th"),
+        ("राहत घोटाला", ["hi", "en"], "hi"),
+        ("Typhoon relief scam", ["tl", "en"], ""),  # Latin, several named: the page's
+        ("Penipuan bantuan", ["id"], "id"),
+    ],
+)
+def test_defect_15_text_language_follows_the_script(text, languages, expected):
+    from watchfloor.web.text_language import text_language
+
+    assert text_language(text, languages) == expected
+
+
+@pytest.mark.parametrize("languages", [[], ["ja"], ["zh-Hant", "ko"], ["en", "th", "hi"]])
+def test_defect_15_the_language_is_one_named_or_a_script_default(languages):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from watchfloor.web.text_language import _LIKELIEST, text_language
+
+    @given(st.text(max_size=40))
+    def check(text):
+        tag = text_language(text, languages)
+        assert tag == "" or tag in languages or tag in _LIKELIEST.values()
+
+    check()
