@@ -632,3 +632,19 @@ def test_defect_15_the_language_is_one_named_or_a_script_default(languages):
         assert tag == "" or tag in languages or tag in _LIKELIEST.values()
 
     check()
+
+
+def test_defect_03_the_page_shows_which_decision_replaced_which(
+    make_escalation, analyst, analyst_client
+):
+    escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[3])
+    first = _decide(escalation, analyst)
+    page = analyst_client.get(reverse("escalation-detail", args=[escalation.pk])).content
+    page = page.decode()
+    # Offered as the one a new decision replaces, and only explicitly.
+    assert f'<option value="{first.pk}">Decision #{first.pk}: Remove content</option>' in page
+    second = _decide(escalation, analyst, action_code="reduce_reach", supersedes=first.pk)
+    page = analyst_client.get(reverse("escalation-detail", args=[escalation.pk])).content
+    page = page.decode()
+    assert ">Superseded</span>" in page
+    assert f"#{second.pk} · replaces #{first.pk}" in page
