@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -41,17 +41,17 @@ def shows_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., Http
 
 
 def admin_sign_in(request: HttpRequest) -> HttpResponse:
-    """Where the admin site sends whoever it will not let in (its own sign-in page).
+    """The admin site's sign-in page, for whoever it will not let in.
 
     Someone signed in without an admin's role is told plainly that the admin site is not
-    for their role, rather than asked to sign in again; someone not signed in signs in
-    through Watchfloor's own page (its second factor included) and comes back.
+    for their role, rather than asked to sign in again as someone else; anyone else gets
+    the admin site's own sign-in (throttled, and followed by the second factor).
     """
-    if request.user.is_authenticated:
+    if request.user.is_authenticated and not request.user.is_staff:
         return _error_page(
             request,
             status=403,
             message="The admin site is not for your role: it is for administrators, who "
             "manage people, teams and configuration. What you can do is in the menu above.",
         )
-    return redirect_to_login(request.GET.get("next") or "/admin/")
+    return admin.site.login(request)

@@ -39,8 +39,4 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('pending_approval', 'Awaiting approval'), ('final', 'Final'), ('sent_back', 'Sent back'), ('superseded', 'Superseded')], max_length=20),
         ),
         migrations.RunPython(supersede_earlier_finals, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'final')), fields=('escalation',), name='one_final_decision_per_escalation'),
-        ),
     ]
