@@ -649,3 +649,10 @@ def test_defect_03_the_page_shows_which_decision_replaced_which(
     page = page.decode()
     assert ">Superseded</span>" in page
     assert f"#{second.pk} · replaces #{first.pk}" in page
+
+
+def test_defect_12_statutory_rules_are_offered_by_name(analyst_client):
+    page = analyst_client.get(reverse("escalation-create")).content.decode()
+    option = re.search(r'<option value="in-itrules-3-1-d">([^<]*)</option>', page)
+    assert option, "the rule is offered"
+    assert option.group(1).startswith("India: remove or disable access within 3 hours (IT Rules")
