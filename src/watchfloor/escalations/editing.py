@@ -83,12 +83,10 @@ def decision_to_replace(
 ) -> Decision | None:
     """The final decision a new one replaces: the one it names, which must be the final
     one. Refused when there is a final decision it does not name, or it names another."""
-    final = (
-        escalation.decisions.filter(state=Decision.State.FINAL)
-        .exclude(pk=exclude)
-        .select_related("action", "decided_by")
-        .first()
-    )
+    finals = escalation.decisions.filter(state=Decision.State.FINAL)
+    if exclude is not None:
+        finals = finals.exclude(pk=exclude)
+    final = finals.select_related("action", "decided_by").first()
     if final is not None and supersedes != final.pk:
         raise Conflict(
             f"{escalation.reference} already has a final decision {_describe(final)}. A "

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.datastructures import MultiValueDict
 
 from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
 from watchfloor.core.validation import TIME_RANGE, clean_language_tags, within_time_range
@@ -62,8 +63,16 @@ class ServiceErrorForm(forms.Form):
         self.add_error(name, self.service_error_message(error))
         if isinstance(error, StaleEdit) and "read_version" in self.fields:
             # Sent again after reading what changed, the same input is a new edit.
-            self.data = self.data.copy()
-            self.data[self.add_prefix("read_version")] = str(error.current_version)
+            resent: MultiValueDict[str, Any] = MultiValueDict()
+            for key in self.data:
+                values = (
+                    self.data.getlist(key)
+                    if isinstance(self.data, MultiValueDict)
+                    else [self.data[key]]
+                )
+                resent.setlist(key, list(values))
+            resent[self.add_prefix("read_version")] = str(error.current_version)
+            self.data = resent
 
 
 def read_version_field() -> forms.IntegerField:
