@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from watchfloor.web.views import admin_sign_in
+
 urlpatterns = [
+    # Before the admin site: its sign-in page is replaced (see admin_sign_in).
+    path("admin/login/", admin_sign_in, name="admin-sign-in"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("watchfloor.api")),
     path("", include("watchfloor.playbooks.urls")),

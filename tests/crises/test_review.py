@@ -131,8 +131,8 @@ def test_key_times_and_durations_from_a_known_timeline(known_crisis, analyst):
     }
     outcomes = {(o.escalation, o.label): o.outcome for o in facts.statutory}
     assert outcomes == {
-        (order.reference, "Statutory: in-itrules-3-1-d"): "Met",
-        (report.reference, "Statutory: my-osa-ack"): "Missed (met late)",
+        (order.reference, "India: remove or disable access within 3 hours"): "Met",
+        (report.reference, "Malaysia: acknowledge the report within 1 hour"): "Missed (met late)",
     }
     assert facts.statutory_summary == "1 met, 1 missed, 0 running"
     assert [(s.from_level, s.to_level) for s in facts.levels] == [
@@ -254,7 +254,7 @@ def test_the_markdown_export(known_crisis, analyst, other_analyst):
         "## Key times",
         "| Incident began | 2026-11-24 05:30 IST (00:00 UTC) | the earliest linked escalation",
         "| Time to containment | 3 h 30 min | detected → contained |",
-        f"| {report.reference} | Statutory: my-osa-ack |",
+        f"| {report.reference} | Malaysia: acknowledge the report within 1 hour |",
         "| Missed (met late) |",
         "Outcome: 1 met, 1 missed, 0 running.",
         "Footage of the attack spread | fast.",

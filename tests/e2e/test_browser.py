@@ -32,6 +32,9 @@ PASSWORD = "correct-horse-battery"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# The au-osa-removal-notice rule as its clock names it.
+AUSTRALIA_REMOVAL = "Australia: remove the material or cease hosting it within 24 hours"
+
 
 @pytest.fixture
 def browser_page():
@@ -113,7 +116,7 @@ def test_file_and_work_an_escalation_in_the_browser(
     explanation = page.inner_text(".explanation")
     assert "Legal or regulatory exposure" in explanation
     assert "A statutory clock is running" in explanation
-    statutory = page.inner_text("tr:has-text('Statutory: au-osa-removal-notice')")
+    statutory = page.inner_text(f"tr:has-text('{AUSTRALIA_REMOVAL}')")
     assert re.search(r"in 2[23] h", statutory), statutory
     # The countdown script ran and agreed with the server.
     assert re.match(r"in \d", page.inner_text(".next-deadline .countdown"))

@@ -50,7 +50,10 @@ def decide(analyst) -> Callable[..., Any]:
     from watchfloor.escalations.services import record_decision
 
     def record(escalation: Escalation, *, actor=None, **overrides: Any):
+        # A decision on a reopened escalation replaces its final one, by saying so.
+        final = escalation.decisions.filter(state="final").first()
         values = {
+            "supersedes": final.pk if final else None,
             "escalation": escalation,
             "actor": actor or analyst,
             "policy_code": "scams_fraud",

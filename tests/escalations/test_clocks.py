@@ -33,6 +33,9 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
+# The au-osa-removal-notice rule as its clock names it.
+AUSTRALIA_REMOVAL = "Australia: remove the material or cease hosting it within 24 hours"
+
 
 def _clock(escalation: Escalation, kind: str) -> Clock:
     return Escalation.objects.get(pk=escalation.pk).clocks.get(kind=kind)
@@ -288,7 +291,7 @@ def test_a_statutory_clock_runs_from_when_the_notice_was_received(escalation_at,
     statutory = _statutory(escalation)
     assert statutory.starts_at == received
     assert statutory.due_at == received + 24 * HOUR
-    assert statutory.label == "Statutory: au-osa-removal-notice"
+    assert statutory.label == AUSTRALIA_REMOVAL
     assert statutory.notice_reference == "eSafety RN-2026-0412"
     assert "Online Safety Act 2021" in statutory.basis
     assert statutory.basis.endswith(": 24 hours")
@@ -597,7 +600,7 @@ def test_next_due_is_always_the_earliest_unmet_clock(analyst, decide, escalation
 
     decide(escalation)
     stored = Escalation.objects.get(pk=escalation.pk)
-    assert stored.next_due_label == "Statutory: au-osa-removal-notice"
+    assert stored.next_due_label == AUSTRALIA_REMOVAL
     assert stored.next_due_at == frozen_clock + 23 * HOUR
     assert_next_due_is_earliest_unmet(stored)
     services.transition_escalation(escalation=escalation, to_status=Status.DECIDED, actor=analyst)

@@ -68,7 +68,7 @@ def test_without_auto_start_the_proposal_is_recorded_and_nothing_runs(escalate):
     assert not PlaybookRun.objects.filter(escalation=escalation).exists()
     proposed = events(AuditAction.PLAYBOOK_PROPOSED, escalation).last()
     assert proposed.data["best"] == "scam_campaign"
-    assert proposed.data["why_not_started"] == "auto_start is off"
+    assert proposed.data["why_not_started"] == "it starts by hand: it is not set to start by itself"
 
 
 def test_a_severity_change_re_evaluates_the_branches(escalate, lead):

@@ -25,6 +25,9 @@ SEV2 = {"legal_exposure": "statutory_notice"}  # floor: a statutory notice is at
 SEV3 = {"harm": "moderate", "reach": "significant"}  # 10 + 6 = 16
 SEV4: dict[str, str] = {}
 
+# The au-osa-removal-notice rule as its clock names it.
+AUSTRALIA_REMOVAL = "Australia: remove the material or cease hosting it within 24 hours"
+
 
 # ---------------------------------------------------------------- reading pages
 
@@ -324,7 +327,7 @@ def test_create_with_a_statutory_notice_received_three_hours_ago(analyst_client,
     assert statutory.notice_reference == "eSafety RN-2026-0412"
     assert [m.code for m in escalation.markets.all()] == ["AU"]
 
-    row = _clock_row(analyst_client.get(response.url), "Statutory: au-osa-removal-notice")
+    row = _clock_row(analyst_client.get(response.url), AUSTRALIA_REMOVAL)
     assert "in 21 h" in row
     assert "Online Safety Act 2021" in row
     # Due 21:30 UTC: 06:30 the next morning in Tokyo, 08:30 in Sydney (AEDT).
@@ -795,6 +798,8 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
     escalation = make_escalation(is_high_visibility=True, markets=["PH"])
 
     def add_work(count: int) -> None:
+        from watchfloor.escalations.editing import final_decision_id
+
         for number in range(count):
             services.add_note(escalation=escalation, body=f"note {number}", actor=analyst)
             decision = services.record_decision(
@@ -804,19 +809,20 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
                 action_code="remove_content",
                 scope=f"batch {number}",
                 rationale="fraud",
+                supersedes=final_decision_id(escalation),
             )
             services.approve_decision(decision=decision, actor=lead)
             services.link_escalations(
                 escalation=escalation, other=make_escalation(title=f"Other {number}"), actor=analyst
             )
 
-    # 27 for the escalation itself (one of them its severity downgrades) and 17 for the
-    # panels of the other apps (playbooks, partner requests, notifications, crises,
-    # enforcement, evidence and the viewer's exposure); each panel's own count with
-    # content is pinned in that app's tests.
+    # 28 for the escalation itself (its severity downgrades and the version it is read at
+    # included) and 17 for the panels of the other apps (playbooks, partner requests,
+    # notifications, crises, enforcement, evidence and the viewer's exposure); each
+    # panel's own count with content is pinned in that app's tests.
     add_work(1)
-    with django_assert_num_queries(44):
+    with django_assert_num_queries(45):
         assert analyst_client.get(_detail(escalation)).status_code == 200
     add_work(5)
-    with django_assert_num_queries(44):
+    with django_assert_num_queries(45):
         assert analyst_client.get(_detail(escalation)).status_code == 200

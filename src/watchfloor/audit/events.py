@@ -48,6 +48,7 @@ class AuditAction(models.TextChoices):
     DECISION_RECORDED = "decision.recorded", "Decision recorded"
     DECISION_APPROVED = "decision.approved", "Decision approved"
     DECISION_REJECTED = "decision.rejected", "Decision sent back"
+    DECISION_SUPERSEDED = "decision.superseded", "Decision superseded"
     PLAYBOOKS_LOADED = "playbook.library_loaded", "Playbook library loaded"
     PLAYBOOK_PROPOSED = "playbook.proposed", "Playbooks proposed"
     PLAYBOOK_RUN_STARTED = "playbook.run_started", "Playbook started"

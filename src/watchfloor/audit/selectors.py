@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from watchfloor.audit.keys import (
     same_digest,
 )
 from watchfloor.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditHeadExport
+from watchfloor.core.errors import StaleEdit
 
 
 @dataclass(frozen=True)
@@ -208,3 +210,48 @@ def escalation_event_data_since(
         .order_by("sequence")
         .values_list("data", flat=True)
     )
+
+
+# ---------------------------------------------------------------- versions
+#
+# Every change is audited in its own transaction, and the chain head is locked while an
+# event is appended, so the log's last sequence is a version of everything at once: a
+# form carries the sequence it was read at, and what changed since is the events after it.
+
+
+def log_position() -> int:
+    """The version a page read now carries: the audit log's last sequence."""
+    return AuditChainHead.objects.filter(pk=1).values_list("last_sequence", flat=True).first() or 0
+
+
+def refuse_if_changed_since(
+    *,
+    read_version: int | None,
+    subject: str,
+    actions: Collection[str],
+    describe: Callable[[AuditEvent], str],
+    escalation_id: int | None = None,
+    crisis_id: int | None = None,
+) -> None:
+    """Raise :class:`StaleEdit` when ``actions`` were recorded on the escalation or crisis
+    after ``read_version``, naming each change; nothing to check when no version was sent.
+    Call it inside the edit's transaction, after locking the row being edited."""
+    if read_version is None:
+        return
+    events = AuditEvent.objects.filter(sequence__gt=read_version, action__in=list(actions))
+    if escalation_id is not None:
+        events = events.filter(escalation_id=escalation_id)
+    if crisis_id is not None:
+        events = events.filter(crisis_id=crisis_id)
+    changes = [
+        f"{describe(event)} (by {event.actor_label}, {event.occurred_at:%Y-%m-%d %H:%M} UTC)"
+        for event in events.order_by("sequence")
+    ]
+    if changes:
+        raise StaleEdit(
+            f"{subject} changed since you opened it — here is what changed: "
+            + "; ".join(changes)
+            + ". Nothing of yours was saved: check the change, then try again.",
+            field="read_version",
+            current_version=log_position(),
+        )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from watchfloor.core import clock
+from watchfloor.escalations.editing import final_decision_id
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import (
     StatutoryTriggerInput,
@@ -107,6 +108,7 @@ def _cases() -> list[DemoCase]:
             decision = record_decision(
                 escalation=case,
                 actor=users["analyst"],
+                supersedes=final_decision_id(case),
                 policy_code=policy,
                 action_code=action,
                 scope=scope,

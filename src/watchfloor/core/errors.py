@@ -43,3 +43,15 @@ class PermissionDenied(WatchfloorError):
 class Conflict(WatchfloorError):
     code = "conflict"
     http_status = 409
+
+
+class StaleEdit(Conflict):
+    """An edit made on a copy read before someone else changed the same thing: refused,
+    so that nobody's change is silently lost. ``current_version`` is the version to carry
+    when the person, having seen what changed, tries again."""
+
+    code = "stale"
+
+    def __init__(self, message: str, *, field: str | None = None, current_version: int = 0):
+        super().__init__(message, field=field)
+        self.current_version = current_version

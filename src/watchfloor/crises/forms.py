@@ -24,7 +24,7 @@ from watchfloor.crises.models import (
     WatchlistKind,
 )
 from watchfloor.crises.selectors import CriterionResult, RoleSlot
-from watchfloor.crises.services import SECTIONS_MAX
+from watchfloor.crises.services import NOTE_MAX, SECTIONS_MAX, SUMMARY_MAX, TITLE_MAX
 from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
 from watchfloor.web.forms import (
@@ -32,6 +32,8 @@ from watchfloor.web.forms import (
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
+    language_tags,
+    read_version_field,
     within_calendar,
 )
 
@@ -52,7 +54,7 @@ class DeclareForm(ServiceErrorForm):
         help_text="Monitoring: watching closely. Incident: a coordinated response. Crisis "
         "protocol: all hands, hourly sitreps.",
     )
-    summary = forms.CharField(required=False, widget=_textarea(4))
+    summary = forms.CharField(required=False, max_length=SUMMARY_MAX, widget=_textarea(4))
     markets = forms.MultipleChoiceField(
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 8}),
@@ -90,7 +92,7 @@ class DeclareForm(ServiceErrorForm):
         self.fields["access_list"].choices = options.user_choices()
 
     def clean_languages(self) -> list[str]:
-        return _comma_separated(self.cleaned_data.get("languages", ""))
+        return language_tags(self.cleaned_data.get("languages", ""))
 
     def clean_escalations(self) -> list[str]:
         return [
@@ -163,7 +165,7 @@ class ReleaseRoleForm(VersionedForm):
 
 
 class NoteForm(ServiceErrorForm):
-    body = forms.CharField(label="Entry", widget=_textarea(3))
+    body = forms.CharField(label="Entry", max_length=NOTE_MAX, widget=_textarea(3))
     kind = forms.ChoiceField(
         choices=CrisisNote.Kind.choices,
         initial=CrisisNote.Kind.NOTE,
@@ -216,19 +218,20 @@ class AccessForm(VersionedForm):
 
 
 class DetailsForm(ServiceErrorForm):
-    title = forms.CharField(max_length=200)
-    summary = forms.CharField(required=False, widget=_textarea(3))
+    title = forms.CharField(max_length=TITLE_MAX)
+    summary = forms.CharField(required=False, max_length=SUMMARY_MAX, widget=_textarea(3))
     markets = forms.MultipleChoiceField(
         required=False, widget=forms.SelectMultiple(attrs={"size": 6})
     )
     languages = forms.CharField(required=False, help_text="BCP 47 tags separated by commas.")
+    read_version = read_version_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["markets"].choices = options.market_choices()
 
     def clean_languages(self) -> list[str]:
-        return _comma_separated(self.cleaned_data.get("languages", ""))
+        return language_tags(self.cleaned_data.get("languages", ""))
 
 
 _SECTION_FIELD = re.compile(r"^sections\[(\d+)\]")

@@ -43,7 +43,7 @@ from watchfloor.crises.models import (
     SitrepSection,
 )
 from watchfloor.crises.models import SitrepReminder as SitrepReminderRow
-from watchfloor.crises.permissions import may_work_crisis
+from watchfloor.crises.permissions import may_read_sitrep, may_work_crisis
 from watchfloor.crises.shifts import HandoffTime, next_handoff_time, previous_handoff_time
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
@@ -681,6 +681,19 @@ def sitreps_of(crisis: Crisis) -> QuerySet[Sitrep]:
     )
 
 
+def sitreps_readable_by(crisis: Crisis, *, viewer: User, config: CrisisConfig) -> QuerySet[Sitrep]:
+    """The crisis's sitreps ``viewer`` may open: nothing is linked that would be a 404."""
+    sitreps = sitreps_of(crisis)
+    if may_read_sitrep(viewer, detail="full"):
+        return sitreps
+    readable = [
+        audience.code
+        for audience in config.settings.sitreps.audiences
+        if may_read_sitrep(viewer, detail=audience.detail)
+    ]
+    return sitreps.filter(audience__in=readable)
+
+
 def get_sitrep(*, crisis: Crisis, sitrep_id: int | str) -> Sitrep:
     sitrep = (
         Sitrep.objects.filter(crisis=crisis, pk=sitrep_id).select_related("sent_by").first()
@@ -854,7 +867,7 @@ def war_room(
             else len(crisis_decisions)
         ),
         sitrep=sitrep_clock(crisis, now=now, config=config),
-        recent_sitreps=list(sitreps_of(crisis)[:8]),
+        recent_sitreps=list(sitreps_readable_by(crisis, viewer=viewer, config=config)[:8]),
         handoff=handoff,
         handoffs=handoffs,
         events=events,

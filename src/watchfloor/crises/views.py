@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from watchfloor.audit.selectors import log_position
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import is_admin
@@ -70,7 +71,7 @@ from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
 from watchfloor.signals.selectors import access_cluster, can_see_signals
-from watchfloor.web.forms import ServiceErrorForm
+from watchfloor.web.forms import ServiceErrorForm, carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
 
@@ -355,6 +356,7 @@ def _render_war_room(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
+    version = log_position()  # before reading, so nothing shown is newer than it
     context = _live_context(request, crisis, with_criteria=True)
     room: WarRoom = context["room"]
     action_forms = {
@@ -362,6 +364,7 @@ def _render_war_room(
         for name, action in ACTION_FORMS.items()
         if action.allowed(user, room)
     }
+    carry_read_version(action_forms, version)
     context.update(
         {
             "forms": action_forms,
@@ -630,6 +633,7 @@ def crisis_details(
         summary=data["summary"],
         markets=data["markets"],
         languages=data["languages"],
+        read_version=data["read_version"],
     )
     return "Details saved."
 

@@ -136,9 +136,14 @@ def _record_decision(run: DrillRun, response: ResponseSpec, cast: dict[str, User
 
     decision_spec = response.decision
     assert decision_spec is not None
+    from watchfloor.escalations.editing import final_decision_id
+
+    escalation = _target(run, response)
     decision = record_decision(
-        escalation=_target(run, response),
+        escalation=escalation,
         actor=cast[response.actor],
+        # A scenario's later decision replaces the earlier one, by saying so.
+        supersedes=final_decision_id(escalation),
         policy_code=decision_spec.policy,
         action_code=decision_spec.action,
         scope=decision_spec.scope,

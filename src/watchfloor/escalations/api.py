@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
+from watchfloor.audit.selectors import log_position
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
@@ -65,9 +66,12 @@ def _access(
 
 
 def _detail(escalation: Escalation, actor: User) -> EscalationDetailOut:
+    version = log_position()  # before reading, so nothing read is newer than it
     loaded = selectors.escalation_detail(escalation)
     linked = list(selectors.linked_escalations(escalation=loaded, user=actor))
-    return EscalationDetailOut.build(loaded, linked=linked, at=clock.now())
+    detail = EscalationDetailOut.build(loaded, linked=linked, at=clock.now())
+    detail.version = version
+    return detail
 
 
 # ---------------------------------------------------------------- reading
@@ -154,7 +158,10 @@ def assign_escalation(request: HttpRequest, escalation_id: Path[Id], payload: As
         except NotFound as exc:
             raise InvalidInput(exc.message, field="owner") from exc
     escalation = services.assign_escalation(
-        escalation=escalation, owner=owner, actor=request_actor(request)
+        escalation=escalation,
+        owner=owner,
+        actor=request_actor(request),
+        read_version=payload.read_version,
     )
     return _detail(escalation, request_actor(request))
 
@@ -289,6 +296,8 @@ def record_decision(request: HttpRequest, escalation_id: Path[Id], payload: Deci
         countries=payload.countries,
         scope=payload.scope,
         rationale=payload.rationale,
+        supersedes=payload.supersedes,
+        read_version=payload.read_version,
         actor=request_actor(request),
     )
     return Status(201, DecisionOut.build(decision))

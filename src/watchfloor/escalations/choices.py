@@ -16,7 +16,7 @@ from watchfloor.people.choices import (
     user_choices,
 )
 from watchfloor.policy.models import EnforcementAction, Policy
-from watchfloor.severity.rubric import Rubric, describe_duration
+from watchfloor.severity.rubric import Rubric
 
 __all__ = [
     "Choices",
@@ -53,20 +53,15 @@ def enforcement_action_choices() -> Choices:
     ]
 
 
-def _deadline_text(rule: StatutoryRule) -> str:
-    if rule.deadline_kind == StatutoryRule.DeadlineKind.FIXED and rule.deadline:
-        return f"fixed: {describe_duration(rule.deadline)}"
-    if rule.deadline_kind == StatutoryRule.DeadlineKind.SET_BY_NOTICE:
-        return "set by the notice: enter its due time"
-    return "qualitative"
-
-
 def statutory_rule_choices() -> Choices:
     """Rules grouped by jurisdiction; each option says how its deadline is set."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for rule in StatutoryRule.objects.all():
+    for rule in StatutoryRule.objects.select_related("market"):
+        # Named as people say it; the code stays the option's value only.
+        by_notice = rule.deadline_kind == StatutoryRule.DeadlineKind.SET_BY_NOTICE
+        hint = " — enter the notice's due time" if by_notice else ""
         groups.setdefault(rule.jurisdiction, []).append(
-            (rule.code, f"{rule.code} — {rule.instrument} ({_deadline_text(rule)})")
+            (rule.code, f"{rule.label} ({rule.instrument}){hint}")
         )
     return list(groups.items())
 

@@ -14,19 +14,23 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.escalations.models import TRANSITIONS, SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
+    NOTE_MAX,
     REASON_MAX,
+    SUMMARY_MAX,
     TITLE_MAX,
     StatutoryTriggerInput,
     SubjectInput,
 )
 from watchfloor.severity.rubric import Rubric
+from watchfloor.web.form_tokens import form_token_field
 from watchfloor.web.forms import (
     FIELD_PATH,
     LocalDateTimeField,
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
-    comma_separated,
+    language_tags,
+    read_version_field,
 )
 
 from . import choices as options
@@ -93,7 +97,9 @@ class EscalationForm(ServiceErrorForm):
 
     type = forms.ChoiceField(label="Escalation type")
     title = forms.CharField(max_length=TITLE_MAX)
-    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(
+        required=False, max_length=SUMMARY_MAX, widget=forms.Textarea(attrs={"rows": 4})
+    )
     markets = forms.MultipleChoiceField(
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 8}),
@@ -147,6 +153,8 @@ class EscalationForm(ServiceErrorForm):
         label="Restricted",
         help_text="Only people on its access list can see it; you are added.",
     )
+    # Sent once: the back button and a second click go to what the first one filed.
+    form_token = form_token_field()
 
     service_fields = {
         "statutory_triggers": "statutory_rule",
@@ -206,7 +214,7 @@ class EscalationForm(ServiceErrorForm):
         return {*self.preview_fields, *(self.FACTOR_PREFIX + f.code for f in self.rubric.factors)}
 
     def clean_languages(self) -> list[str]:
-        return comma_separated(self.cleaned_data.get("languages", ""))
+        return language_tags(self.cleaned_data.get("languages", ""))
 
     def clean_subjects(self) -> list[SubjectInput]:
         subjects, problems, lines = [], [], []
@@ -353,6 +361,7 @@ class TransitionForm(ServiceErrorForm):
 
 class AssignForm(ServiceErrorForm):
     owner = forms.ChoiceField(required=False, label="Owner")
+    read_version = read_version_field()
     service_fields = {"username": "owner"}
 
     def __init__(self, *args: Any, current_owner: str = "", **kwargs: Any) -> None:
@@ -362,7 +371,9 @@ class AssignForm(ServiceErrorForm):
 
 
 class NoteForm(ServiceErrorForm):
-    body = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label="Note", max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class LinkForm(ServiceErrorForm):
@@ -408,12 +419,39 @@ class DecisionForm(ServiceErrorForm):
         help_text="Only for actions limited to some countries.",
     )
     scope = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Which content or accounts."
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Which content or accounts.",
     )
-    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    rationale = forms.CharField(max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    supersedes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Replaces",
+        help_text="An escalation has one final decision: a new one must say it replaces it.",
+    )
+    read_version = read_version_field()
 
-    def __init__(self, *args: Any, default_policy: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        default_policy: str = "",
+        final_decisions: list[tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Offered only when there is a final decision; any id is accepted so that the
+        # service explains a stale or wrong one.
+        self.fields["supersedes"].widget = (
+            forms.Select(
+                choices=[
+                    ("", "Nothing: keep it final"),
+                    *((pk, f"Decision #{pk}: {label}") for pk, label in final_decisions),
+                ]
+            )
+            if final_decisions
+            else forms.HiddenInput()
+        )
         self.fields["policy"].choices = [("", "Choose a policy"), *options.policy_choices()]
         self.fields["policy"].initial = default_policy
         self.fields["action"].choices = [

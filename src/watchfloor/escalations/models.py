@@ -267,6 +267,8 @@ class Decision(models.Model):
         PENDING_APPROVAL = "pending_approval", "Awaiting approval"
         FINAL = "final", "Final"
         SENT_BACK = "sent_back", "Sent back"
+        # A final decision replaced by a later one that said so (``superseded_by``).
+        SUPERSEDED = "superseded", "Superseded"
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="decisions")
     policy_version = models.ForeignKey(
@@ -288,9 +290,21 @@ class Decision(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True)
+    # The final decision this one replaces, named when it was recorded: an escalation has
+    # at most one final decision, and a later one replaces it only by saying so.
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
 
     class Meta:
         ordering = ["decided_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["escalation"],
+                condition=models.Q(state="final"),
+                name="one_final_decision_per_escalation",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action_id} on WF-{self.escalation_id} ({self.state})"

@@ -194,6 +194,12 @@ class TransitionIn(Input):
 
 class AssignIn(Input):
     owner: Username | None = Field(description="a username, or null to unassign")
+    read_version: int | None = Field(
+        None,
+        ge=0,
+        description="the `version` of the escalation you read; the change is refused (409, "
+        "code `stale`) when what it changes was changed after it",
+    )
 
 
 class NoteIn(Input):
@@ -237,6 +243,17 @@ class DecisionIn(Input):
     countries: list[Code] = Field(default_factory=list, max_length=250)
     scope: text(REASON_MAX, min_length=1)
     rationale: text(NOTE_MAX, min_length=1)
+    supersedes: Id | None = Field(
+        None,
+        description="the id of the final decision this one replaces; required when the "
+        "escalation has one (it has at most one final decision)",
+    )
+    read_version: int | None = Field(
+        None,
+        ge=0,
+        description="the `version` of the escalation you read; the change is refused (409, "
+        "code `stale`) when what it changes was changed after it",
+    )
 
 
 class ReviewIn(Input):
@@ -419,7 +436,8 @@ class SubjectOut(Schema):
 
 class DecisionOut(Schema):
     id: int
-    state: str = Field(description="pending_approval, final or sent_back")
+    state: str = Field(description="pending_approval, final, sent_back or superseded")
+    supersedes: int | None = Field(description="the final decision this one replaces")
     policy: str
     policy_version: str
     action: str
@@ -450,6 +468,7 @@ class DecisionOut(Schema):
             reviewed_by=PersonOut.build(decision.reviewed_by),
             reviewed_at=decision.reviewed_at,
             review_comment=decision.review_comment,
+            supersedes=decision.supersedes_id,
         )
 
 
@@ -517,6 +536,7 @@ class EscalationDetailOut(EscalationSummaryOut):
     subjects: list[SubjectOut]
     decisions: list[DecisionOut]
     linked: list[LinkedEscalationOut] = Field(description="related escalations you may see")
+    version: int = Field(0, description="the version read: send it as `read_version` with a change")
 
     @classmethod
     def build(

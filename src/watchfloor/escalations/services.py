@@ -27,10 +27,13 @@ from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.core.versions import require_current_version
-from watchfloor.escalations import second_person, severity_changes
+from watchfloor.escalations import editing, second_person, severity_changes
 from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
 from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
-from watchfloor.escalations.clocks import reset_sla_clocks, statutory_due_at
+from watchfloor.escalations.clocks import (
+    reset_sla_clocks,
+    statutory_due_at,
+)
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import (
     TRANSITIONS,
@@ -398,7 +401,7 @@ def create_escalation(
         Clock.objects.create(
             escalation=escalation,
             kind=Clock.Kind.STATUTORY,
-            label=f"Statutory: {rule.code}",
+            label=rule.label,
             starts_at=received_at,
             due_at=due_at,
             statutory_rule=rule,
@@ -518,8 +521,14 @@ def transition_escalation(
 
 
 @transaction.atomic
-def assign_escalation(*, escalation: Escalation, owner: User | None, actor: User) -> Escalation:
+def assign_escalation(
+    *, escalation: Escalation, owner: User | None, actor: User, read_version: int | None = None
+) -> Escalation:
+    """Give the escalation to ``owner`` (or nobody). ``read_version`` is the version the
+    person read the owner at: refused when the owner changed after it."""
     _require(can_work_escalations(actor), "your role cannot assign escalations")
+    editing.lock(escalation)
+    editing.refuse_stale_owner(escalation, read_version)
     if owner is not None and not can_work_escalations(owner):
         raise InvalidInput(
             f"{owner.username} is a {owner.get_role_display()} and cannot own escalations",
@@ -816,10 +825,18 @@ def record_decision(
     rationale: str,
     countries: list[str] | None = None,
     policy_version: str = "",
+    supersedes: int | None = None,
+    read_version: int | None = None,
 ) -> Decision:
+    """Record a decision. An escalation has at most one final decision: a later one
+    replaces it only by naming it in ``supersedes``. ``read_version`` is the version the
+    person read the decisions at: refused when a decision was recorded after it."""
     _require(can_work_escalations(actor), "your role cannot record decisions")
     if escalation.status == Status.CLOSED:
         raise Conflict("the escalation is closed; reopen it to decide again", field="status")
+    editing.lock(escalation)
+    editing.refuse_stale_decision(escalation, read_version)
+    replaced = editing.decision_to_replace(escalation, supersedes)
     policy = _policy(policy_code)
     version = _policy_version_in_force(policy, policy_version)
     action = EnforcementAction.objects.filter(code=action_code).first()
@@ -843,6 +860,8 @@ def record_decision(
     rationale = _text(rationale, field="rationale", max_length=NOTE_MAX, required=True)
     approval_reason = severity_changes.approval_reason(escalation)
     needs_approval = bool(approval_reason)
+    if replaced is not None and not needs_approval:
+        editing.retire(replaced)
     decision = Decision.objects.create(
         escalation=escalation,
         policy_version=version,
@@ -853,6 +872,7 @@ def record_decision(
         state=Decision.State.PENDING_APPROVAL if needs_approval else Decision.State.FINAL,
         decided_by=actor,
         decided_at=clock.now(),
+        supersedes=replaced,
     )
     # Recording a decision acknowledges the case; it is the first action only once it
     # counts (approved where approval is required).
@@ -874,8 +894,11 @@ def record_decision(
             "rationale": rationale,
             "state": decision.state,
             **({"approval_needed_because": approval_reason} if approval_reason else {}),
+            **({"supersedes": replaced.pk} if replaced else {}),
         },
     )
+    if replaced is not None and not needs_approval:
+        editing.record_superseded(old=replaced, new=decision, actor=actor)
     escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="decision")
     return decision
 
@@ -912,11 +935,20 @@ def _pending_decision(decision: Decision, actor: User) -> Decision:
 @transaction.atomic
 def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> Decision:
     decision = _pending_decision(decision, actor)
+    # Two decisions proposed side by side cannot both become final.
+    editing.lock(decision.escalation)
+    replaced = editing.decision_to_replace(
+        decision.escalation, decision.supersedes_id, exclude=decision.pk
+    )
+    if replaced is not None:
+        editing.retire(replaced)
     decision.state = Decision.State.FINAL
     decision.reviewed_by = actor
     decision.reviewed_at = clock.now()
     decision.review_comment = _text(comment, field="comment", max_length=REASON_MAX, required=False)
     decision.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_comment"])
+    if replaced is not None:
+        editing.record_superseded(old=replaced, new=decision, actor=actor)
     record_event(
         action=AuditAction.DECISION_APPROVED,
         actor=actor,

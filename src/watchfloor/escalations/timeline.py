@@ -164,10 +164,22 @@ def _playbook_started(data: dict[str, Any]) -> tuple[str, str]:
     return summary, f"Not applicable here: {_listing(skipped)}" if skipped else ""
 
 
+# Reasons recorded in codes before they were written in words.
+_WHY_NOT_STARTED = {
+    "auto_start is off": "it starts by hand: it is not set to start by itself",
+    "already ran on this escalation": "it already ran on this escalation",
+}
+
+
 def _playbook_proposed(data: dict[str, Any]) -> tuple[str, str]:
-    codes = [p.get("code", "") for p in data.get("proposals") or [] if isinstance(p, dict)]
+    codes = [
+        _words(p.get("playbook", p.get("code", "")))
+        for p in data.get("proposals") or []
+        if isinstance(p, dict)
+    ]
     summary = f"proposed: {_listing(codes)}"
-    return summary, str(data.get("why_not_started", ""))
+    why = str(data.get("why_not_started", ""))
+    return summary, f"Not started: {_WHY_NOT_STARTED.get(why, why)}" if why else ""
 
 
 def _playbook_replanned(data: dict[str, Any]) -> tuple[str, str]:

@@ -14,8 +14,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from watchfloor.audit.selectors import log_position
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
@@ -32,6 +35,8 @@ from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityD
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
+from watchfloor.web.form_tokens import already_redeemed, new_form_token, redeem
+from watchfloor.web.forms import carry_read_version
 from watchfloor.web.pagination import CappedPaginator
 from watchfloor.web.views import shows_domain_errors
 
@@ -101,17 +106,26 @@ def _escalation_form(request: AuthenticatedRequest, data: Any = None) -> Escalat
         data,
         rubric=rubric_for(active_catalog_version()),
         viewer_time_zone=request.user.time_zone,
+        initial={"form_token": new_form_token()},
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # the back button shows a fresh form, not the one already sent
 @shows_domain_errors
 def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
+    """Post/redirect/get, sent once: a form whose one-time token was already redeemed
+    goes to the escalation it filed instead of filing a duplicate."""
     require(can_work_escalations(request.user), "your role cannot create escalations")
     form = _escalation_form(request, request.POST if request.method == "POST" else None)
     status = 200
     if form.is_bound:
+        token = str(request.POST.get("form_token", ""))
+        filed = already_redeemed(request, token)
+        if filed is not None:
+            messages.info(request, "This form was already sent; here is what it filed.")
+            return redirect(filed)
         status = 400
         if form.is_valid():
             try:
@@ -127,7 +141,9 @@ def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
                 messages.success(
                     request, f"{escalation.reference} created as {escalation.severity_name}."
                 )
-                return redirect("escalation-detail", escalation_id=escalation.pk)
+                detail = reverse("escalation-detail", args=[escalation.pk])
+                redeem(request, token, led_to=detail)
+                return redirect(detail)
     return render(request, "escalations/escalation_create.html", {"form": form}, status=status)
 
 
@@ -241,6 +257,11 @@ def _decision_form(escalation: Escalation, data: Any) -> ServiceErrorForm:
         data,
         prefix="decision",
         default_policy=escalation.policy.code if escalation.policy else "",
+        final_decisions=[
+            (d.pk, d.action.label)
+            for d in escalation.decisions.all()
+            if d.state == Decision.State.FINAL
+        ],
     )
 
 
@@ -297,6 +318,7 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
+    version = log_position()  # before reading, so nothing shown is newer than it
     escalation = selectors.escalation_detail(escalation)
     now = clock.now()
     merged = escalation.merged_into_id is not None
@@ -310,6 +332,7 @@ def _render_detail(
         for downgrade in escalation.severity_downgrades.all()
         if downgrade.state == SeverityDowngrade.State.PENDING
     ]
+    carry_read_version(action_forms, version)
     decisions = []
     for decision in escalation.decisions.all():
         refusal = services.review_refusal(decision=decision, actor=user)
@@ -430,7 +453,9 @@ def escalation_transition(request: AuthenticatedRequest, escalation: Escalation,
 @escalation_action("assign")
 def escalation_assign(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
     owner = get_user_by_username(data["owner"]) if data["owner"] else None
-    services.assign_escalation(escalation=escalation, owner=owner, actor=request.user)
+    services.assign_escalation(
+        escalation=escalation, owner=owner, actor=request.user, read_version=data["read_version"]
+    )
     return f"{escalation.reference} is now owned by {owner.display_name if owner else 'nobody'}."
 
 
@@ -485,6 +510,8 @@ def escalation_decide(request: AuthenticatedRequest, escalation: Escalation, dat
         countries=data["countries"],
         scope=data["scope"],
         rationale=data["rationale"],
+        supersedes=data["supersedes"],
+        read_version=data["read_version"],
     )
     if decision.state == Decision.State.PENDING_APPROVAL:
         return "Decision recorded; it needs a second person's approval."

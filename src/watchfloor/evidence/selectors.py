@@ -10,7 +10,7 @@ from django.core import signing
 from django.db.models import QuerySet
 
 from watchfloor.core.errors import NotFound
-from watchfloor.core.roles import can_work_escalations
+from watchfloor.core.roles import can_override_severity, can_work_escalations
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import exposure
 from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
@@ -125,6 +125,8 @@ class CrisisExposure:
     exposure: exposure.Exposure
     since: datetime
     escalations: int
+    # Only a lead of a team may open the team page: nobody else is linked to it.
+    may_see_team: bool = False
 
 
 def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposure:
@@ -141,4 +143,10 @@ def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposu
         ),
         since=crisis.declared_at,
         escalations=len(visible),
+        may_see_team=may_see_team_exposure(viewer),
     )
+
+
+def may_see_team_exposure(user: User) -> bool:
+    """The team exposure page is for leads (and admins) who belong to a team."""
+    return can_override_severity(user) and user.team_id is not None

@@ -242,7 +242,7 @@ def my_exposure(request: AuthenticatedRequest) -> HttpResponse:
 @shows_domain_errors
 def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
     """A lead's view of their team: totals and who is over the threshold, never a ranking."""
-    if not can_override_severity(request.user) or request.user.team_id is None:
+    if not selectors.may_see_team_exposure(request.user):
         raise PermissionDenied("team exposure is for leads of a team")
     people = request.user.team.members.filter(is_active=True) if request.user.team else []
     return render(

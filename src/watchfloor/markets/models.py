@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from watchfloor.severity.rubric import describe_duration
+
 
 class Market(models.Model):
     code = models.CharField(max_length=8, unique=True, help_text="ISO 3166-1 alpha-2, or EU")
@@ -56,3 +58,21 @@ class StatutoryRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.jurisdiction}: {self.instrument}"
+
+    # What a clock, a queue row or a timeline names the rule by (a clock label fits).
+    LABEL_MAX = 100
+
+    @property
+    def label(self) -> str:
+        """The rule as people say it, not its code: "India: remove or disable access
+        within 3 hours". The instrument is shown beside it as the clock's basis."""
+        when = ""  # a qualitative rule's action says how soon in its own words
+        if self.deadline_kind == self.DeadlineKind.FIXED and self.deadline is not None:
+            when = f" within {describe_duration(self.deadline)}"
+        elif self.deadline_kind == self.DeadlineKind.SET_BY_NOTICE:
+            when = " by the time the notice sets"
+        where = self.market.name if self.market_id and self.market else self.jurisdiction
+        label = f"{where}: {self.action}{when}"
+        if len(label) > self.LABEL_MAX:
+            label = label[: self.LABEL_MAX - 1].rstrip() + "…"
+        return label

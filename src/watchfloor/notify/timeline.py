@@ -13,14 +13,23 @@ from typing import Any
 from watchfloor.audit.events import AuditAction
 from watchfloor.notify.models import ACKNOWLEDGED_VIA
 from watchfloor.notify.transports import without_receiver_answer
+from watchfloor.severity.rubric import describe_delay, parse_iso_duration
 
 Describe = Callable[[dict[str, Any]], tuple[str, str]]
+
+
+def _after(iso_duration: Any) -> str:
+    """A stage's ISO 8601 delay in words: "PT0M" → "at once", "PT10M" → "after 10 min"."""
+    try:
+        return describe_delay(parse_iso_duration(str(iso_duration)))
+    except ValueError:
+        return str(iso_duration)
 
 
 def _started(data: dict[str, Any]) -> tuple[str, str]:
     drill = " (drill: nothing is delivered)" if data.get("delivery_suppressed") else ""
     stages = "; ".join(
-        f"{stage.get('after')}: {', '.join(stage.get('notify', []))}"
+        f"{_after(stage.get('after'))}: {', '.join(stage.get('notify', []))}"
         for stage in data.get("stages", [])
     )
     return f"{data.get('name', data.get('rule'))} for {data.get('severity')}{drill}", stages

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 REASON_MAX = 5_000
 EVIDENCE_MAX = 2_000
 INPUT_MAX = 2_000
+# Why a proposed playbook did not start, in words (its file says auto_start: false).
+NOT_AUTOMATIC = "it starts by hand: it is not set to start by itself"
 
 
 # ---------------------------------------------------------------- loading the library
@@ -348,7 +350,7 @@ def on_escalation_changed(*, escalation: Escalation, actor: User | None) -> Play
                 "best": best.code,
                 "auto_started": False,
                 "why_not_started": (
-                    "already ran on this escalation" if ever_ran else "auto_start is off"
+                    "it already ran on this escalation" if ever_ran else NOT_AUTOMATIC
                 )
                 if best.active_run_id is None
                 else "already running",

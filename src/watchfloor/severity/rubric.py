@@ -103,6 +103,11 @@ def describe_duration(delta: timedelta) -> str:
     return f"{minutes} min"
 
 
+def describe_delay(delta: timedelta) -> str:
+    """When something happens, counted from a start: "at once", "after 10 min"."""
+    return "at once" if delta <= timedelta(0) else f"after {describe_duration(delta)}"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

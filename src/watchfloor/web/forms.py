@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.datastructures import MultiValueDict
 
-from watchfloor.core.errors import WatchfloorError
-from watchfloor.core.validation import TIME_RANGE, within_time_range
+from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
+from watchfloor.core.validation import TIME_RANGE, clean_language_tags, within_time_range
 from watchfloor.core.versions import VERSION_FIELD
 
 FIELD_PATH = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?$")
@@ -21,6 +22,15 @@ FIELD_PATH = re.compile(r"^(?P<base>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest
 
 def comma_separated(value: str) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def language_tags(value: str) -> list[str]:
+    """Comma-separated BCP 47 tags, checked here so that a bad one is reported with the
+    form's other errors, not alone after them."""
+    try:
+        return clean_language_tags(comma_separated(value))
+    except InvalidInput as error:
+        raise ValidationError(error.message) from error
 
 
 class ServiceErrorForm(forms.Form):
@@ -48,7 +58,35 @@ class ServiceErrorForm(forms.Form):
         return error.message
 
     def add_service_error(self, error: WatchfloorError) -> None:
-        self.add_error(self.form_field_for(error.field), self.service_error_message(error))
+        name = self.form_field_for(error.field)
+        if name is not None and self.fields[name].widget.is_hidden:
+            name = None  # shown above the form: nobody can see a hidden field's error
+        self.add_error(name, self.service_error_message(error))
+        if isinstance(error, StaleEdit) and "read_version" in self.fields:
+            # Sent again after reading what changed, the same input is a new edit.
+            resent: MultiValueDict[str, Any] = MultiValueDict()
+            for key in self.data:
+                values = (
+                    self.data.getlist(key)
+                    if isinstance(self.data, MultiValueDict)
+                    else [self.data[key]]
+                )
+                resent.setlist(key, list(values))
+            resent[self.add_prefix("read_version")] = str(error.current_version)
+            self.data = resent
+
+
+def read_version_field() -> forms.IntegerField:
+    """The version a form's object was read at (``audit.selectors.log_position``): the
+    service refuses the edit when what it changes was changed after it."""
+    return forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+def carry_read_version(forms_by_name: dict[str, Any], version: int) -> None:
+    """Put the version a page was read at into each of its unbound forms that carry one."""
+    for form in forms_by_name.values():
+        if not form.is_bound and "read_version" in form.fields:
+            form.fields["read_version"].initial = version
 
 
 class VersionedForm(ServiceErrorForm):

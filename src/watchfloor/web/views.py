@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -37,3 +38,20 @@ def shows_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., Http
             return _error_page(request, status=403, message=error.message)
 
     return wrapper
+
+
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """The admin site's sign-in page, for whoever it will not let in.
+
+    Someone signed in without an admin's role is told plainly that the admin site is not
+    for their role, rather than asked to sign in again as someone else; anyone else gets
+    the admin site's own sign-in (throttled, and followed by the second factor).
+    """
+    if request.user.is_authenticated and not request.user.is_staff:
+        return _error_page(
+            request,
+            status=403,
+            message="The admin site is not for your role: it is for administrators, who "
+            "manage people, teams and configuration. What you can do is in the menu above.",
+        )
+    return admin.site.login(request)

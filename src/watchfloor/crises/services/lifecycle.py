@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
+from watchfloor.audit.models import AuditEvent
+from watchfloor.audit.selectors import refuse_if_changed_since
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.validation import clean_language_tags
@@ -175,6 +177,17 @@ def declare_crisis(
     return crisis
 
 
+def _details_change(event: AuditEvent) -> str:
+    after = event.data.get("after") or {}
+    shown = []
+    for name, value in after.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "none"
+        text = str(value)
+        shown.append(f"{name} now “{text[:80]}{'…' if len(text) > 80 else ''}”")
+    return "; ".join(shown) or "details saved"
+
+
 @transaction.atomic
 def update_crisis(
     *,
@@ -184,13 +197,23 @@ def update_crisis(
     summary: str,
     markets: list[str],
     languages: list[str],
+    read_version: int | None = None,
 ) -> Crisis:
+    """Change the crisis's details. ``read_version`` is the version the person read them
+    at: refused, with what changed, when someone changed them after it."""
     _require(
         may_command_crisis(actor, crisis),
         "only the commander, the deputy or a lead may change this",
     )
     crisis = _lock(crisis)
     _refuse_if_closed(crisis, "its details are kept as they were")
+    refuse_if_changed_since(
+        read_version=read_version,
+        subject=f"{crisis.reference}'s details",
+        actions=(AuditAction.CRISIS_UPDATED,),
+        describe=_details_change,
+        crisis_id=crisis.pk,
+    )
     title = _text(title, field="title", max_length=TITLE_MAX, required=True)
     summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
     market_rows = markets_by_code(markets)

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from watchfloor.core import clock, roles
 from watchfloor.web.countdown import countdown_text
+from watchfloor.web.text_language import text_language
 
 register = template.Library()
 
@@ -83,6 +84,18 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
 
 
 @register.simple_tag
+def also_in_zone(value: datetime | str | None, zone: str, note: str) -> str:
+    """ " · <time> (note)": ``value`` in ``zone`` as well, only where it reads differently
+    from the viewer's own time, so that no time is printed twice."""
+    if not zone:
+        return ""
+    there = local_time(value, zone=zone)
+    if there == local_time(value):
+        return ""
+    return format_html(' · {} <span class="muted">({})</span>', there, note)
+
+
+@register.simple_tag
 def countdown(due_at: datetime | str | None) -> str:
     """'in 1 h 12 min' / 'breached 25 min ago', refreshed in the browser from ``data-due``."""
     moment = _moment(due_at)
@@ -131,3 +144,14 @@ def can_approve(user) -> bool:
 @register.filter
 def words(code: str) -> str:
     return str(code or "").replace("_", " ")
+
+
+@register.filter
+def text_attrs(text: str, languages: list[str] | None = None) -> SafeString:
+    """` lang="…" dir="auto"` for an element holding people's text (a title, a summary,
+    a note): its language among ``languages`` for the right glyphs, and its direction
+    from its own first strong character, so right-to-left text is laid out as such."""
+    tag = text_language(str(text or ""), languages or [])
+    if tag:
+        return format_html(' lang="{}" dir="auto"', tag)
+    return mark_safe(' dir="auto"')
