@@ -89,7 +89,7 @@ def test_a_browser_session_can_read(analyst):
     response = client.get(f"{API}/escalations")
 
     assert response.status_code == 200
-    assert response.json() == {"count": 0, "items": []}
+    assert response.json() == {"count": 0, "count_is_capped": False, "items": []}
 
 
 def test_a_browser_session_needs_the_csrf_token_to_write(analyst):

@@ -25,6 +25,7 @@ from tests.signals.test_durability import subprocess_environment
 from tests.waiting import wait_for_exit, wait_until
 from watchfloor.bootstrap.models import WorkerHeartbeat
 from watchfloor.signals import backlog
+from watchfloor.signals import hooks as signal_hooks
 from watchfloor.signals.models import ReactionBacklog
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -172,7 +173,7 @@ def test_a_reactions_pass_longer_than_its_lease_keeps_its_rows(catalog, monkeypa
         in_pass.set()
         assert finish.wait(timeout=60)
 
-    monkeypatch.setattr(backlog, "_hooks", [slow_hook])
+    monkeypatch.setattr(signal_hooks, "_hooks", [slow_hook])
     monkeypatch.setattr(
         backlog.reactions, "after_ingest", lambda **_: backlog.reactions.ReactionReport()
     )
