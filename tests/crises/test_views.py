@@ -104,7 +104,9 @@ def test_the_fragment_carries_the_live_sections_only(crisis, analyst):
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     html = response.content.decode()
-    assert html.count("data-live") == 12  # with clusters, containment and the watchlist
+    # with clusters, containment, the watchlist and the act bar (its sitrep countdown)
+    assert html.count("data-live") == 13
+    assert 'id="live-act-bar" data-live' in html
     assert "<html" not in html and "Hand over a role" not in html
 
 

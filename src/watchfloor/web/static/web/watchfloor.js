@@ -47,3 +47,32 @@
   refresh();
   window.setInterval(refresh, 30000);
 })();
+
+// The menu button of the header. On a phone (see .menu-button in watchfloor.css) the
+// navigation folds behind it; without this script the button stays hidden and the
+// navigation stays open, so nothing depends on it.
+(function () {
+  "use strict";
+
+  var button = document.querySelector("[data-menu-button]");
+  if (!button) {
+    return;
+  }
+  var header = button.closest(".site-header");
+  header.classList.add("has-menu-button");
+
+  function setOpen(open) {
+    header.classList.toggle("menu-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  button.addEventListener("click", function () {
+    setOpen(button.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      setOpen(false);
+      button.focus();
+    }
+  });
+})();
