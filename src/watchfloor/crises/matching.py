@@ -66,6 +66,7 @@ __all__ = [
     "CompiledEntry",
     "SignalFacts",
     "WatchlistMatcher",
+    "is_vietnamese",
     "normalise_entry",
     "normalise_term",
 ]
@@ -105,7 +106,7 @@ def _has_latin_marks(normalised: str) -> bool:
     return _strip_latin_marks(normalised) != normalised
 
 
-def _is_vietnamese(language: str) -> bool:
+def is_vietnamese(language: str) -> bool:
     return language.split("-", 1)[0].lower() == VIETNAMESE
 
 
@@ -182,7 +183,7 @@ def normalise_entry(*, kind: str, value: str, language: str = "") -> str:
     """What matching compares for an entry, or an ``InvalidInput`` on ``value`` that says
     what to give instead."""
     if kind == WatchlistKind.TERM:
-        normalised = normalise_term(value, keep_diacritics=_is_vietnamese(language))
+        normalised = normalise_term(value, keep_diacritics=is_vietnamese(language))
         if not normalised:
             raise InvalidInput(
                 f"'{value}' has no letters or digits once URLs, @mentions and punctuation are "
