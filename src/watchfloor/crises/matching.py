@@ -20,7 +20,11 @@ the signal's side, and both go through the same functions):
     which: one that still carries Latin diacritics is matched against the text with its
     diacritics kept.
   - Scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) and Korean
-    (whose particles attach to the noun: ``사기를``, ``사기꾼``) match as substrings.
+    (whose particles attach to the noun: ``사기를``, ``사기꾼``; consonant-only letters
+    such as ``ㅉㅉ`` included) match as substrings.
+  - Katakana is folded to hiragana and the spaces between Han, kana or Hangul letters
+    are dropped (``signals.scripts``): ``バカ`` = ``ばか``, ``쓰 레 기`` = ``쓰레기``.
+  - A term's variants (other spellings: ``馬鹿`` for ``バカ``) match as the term.
   - Every other term (Latin, Cyrillic, Greek, Devanagari, Arabic...) matches whole words:
     ``scam`` does not match ``scampi``. A word boundary is a space or the edge of a run of
     unspaced script, so ``paypay`` matches ``PayPayで送金``.
