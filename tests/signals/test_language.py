@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watchfloor.signals.language import (
     DEFAULT_LANGUAGES,
@@ -109,3 +111,58 @@ def test_a_smaller_set_only_answers_with_its_own_languages():
 def test_impossible_configurations_are_refused(codes, mode, message):
     with pytest.raises(ValueError, match=message):
         LanguageDetector(codes, mode=mode)
+
+
+# ---------------------------------------------------------------- the script first
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Mostly kanji, but a kana makes it Japanese (lingua alone said Chinese).
+        ("津波警報発令中の地域", "ja"),
+        ("震度6強の地震発生", "ja"),
+        ("地震速報です", "ja"),
+        ("バカじゃないの", "ja"),
+        # Consonant-only Hangul, alone or with syllables.
+        ("ㅋㅋㅋㅋㅋ", "ko"),
+        ("ㅉㅉ 진짜 한심", "ko"),
+        ("쓰 레 기", "ko"),
+        ("น้ำท่วมหนักมาก", "th"),
+        # Han alone cannot tell: lingua's answer stands.
+        ("这个账号冒充红十字会骗钱", "zh"),
+        # A Latin post quoting a Japanese word is not Japanese.
+        ("The word for scam in Japanese is 詐欺, watch for it", "en"),
+    ],
+)
+def test_short_texts_fall_back_to_their_script(detector, text, expected):
+    assert detector.detect(text) == expected
+    assert detector.detect_many([text]) == [expected]
+
+
+def test_the_script_answers_only_with_a_configured_language():
+    detector = LanguageDetector(["en", "zh"], mode="low")
+    assert detector.detect("津波警報発令中の地域") == "zh"
+
+
+_KANA = "あいうえおかきくけこさしすせそアイウエオカキクケコーｶﾀ"
+_HAN = "地震津波警報発令中域速報馬鹿死"
+_HANGUL = "가나다라마바사아자차카타파하쓰레기ㄱㄴㄷㅅㅂㅉㅋㅎ"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(alphabet=_KANA, min_size=1, max_size=10),
+    st.text(alphabet=_HAN + " ", max_size=30),
+)
+def test_any_short_text_of_kana_and_han_with_a_kana_is_japanese(kana, han):
+    text = han[: len(han) // 2] + kana + han[len(han) // 2 :]
+    assert get_language_detector().detect(text) in {"ja", None}
+    assert get_language_detector().detect(text + kana * 3) == "ja"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=_HANGUL + " ", min_size=3, max_size=40))
+def test_any_short_hangul_text_is_korean(text):
+    assert get_language_detector().detect(text) in {"ko", None}
+    assert get_language_detector().detect(text + "ㅋㅋㅋ") == "ko"

@@ -421,6 +421,10 @@ class ClusterLinkForm(ServiceErrorForm):
         return int(match.group("pk"))
 
 
+# Between the other spellings of a term: commas (Latin, full-width, Japanese) or lines.
+_VARIANT_SEPARATORS = re.compile(r"[,，、\n]")
+
+
 class WatchlistEntryForm(ServiceErrorForm):
     kind = forms.ChoiceField(choices=WatchlistKind.choices, initial=WatchlistKind.TERM)
     value = forms.CharField(
@@ -434,7 +438,20 @@ class WatchlistEntryForm(ServiceErrorForm):
         max_length=35,
         help_text="BCP 47, e.g. ja, vi. A Vietnamese term keeps the diacritics it is written with.",
     )
+    variants = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Other spellings",
+        help_text="For a term: spellings that match as it, separated by commas (馬鹿 for バカ). "
+        "Left empty, the starter list's are used; katakana and hiragana, width and spaces "
+        "between Japanese or Korean letters never matter.",
+    )
     note = forms.CharField(required=False, max_length=500, help_text="Why it is watched.")
+
+    def clean_variants(self) -> list[str] | None:
+        given = [part.strip() for part in _VARIANT_SEPARATORS.split(self.cleaned_data["variants"])]
+        given = [part for part in given if part]
+        return given or None
 
 
 class WatchlistRemoveForm(ServiceErrorForm):

@@ -20,7 +20,11 @@ the signal's side, and both go through the same functions):
     which: one that still carries Latin diacritics is matched against the text with its
     diacritics kept.
   - Scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) and Korean
-    (whose particles attach to the noun: ``사기를``, ``사기꾼``) match as substrings.
+    (whose particles attach to the noun: ``사기를``, ``사기꾼``; consonant-only letters
+    such as ``ㅉㅉ`` included) match as substrings.
+  - Katakana is folded to hiragana and the spaces between Han, kana or Hangul letters
+    are dropped (``signals.scripts``): ``バカ`` = ``ばか``, ``쓰 레 기`` = ``쓰레기``.
+  - A term's variants (other spellings: ``馬鹿`` for ``バカ``) match as the term.
   - Every other term (Latin, Cyrillic, Greek, Devanagari, Arabic...) matches whole words:
     ``scam`` does not match ``scampi``. A word boundary is a space or the edge of a run of
     unspaced script, so ``paypay`` matches ``PayPayで送金``.
@@ -57,6 +61,7 @@ import numpy as np
 from watchfloor.core.errors import InvalidInput
 from watchfloor.crises.models import WatchlistKind
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE, PDQ_BYTES, is_useful_quality
+from watchfloor.signals.scripts import UNSPACED, close_cjk_spaces, fold_kana
 from watchfloor.signals.text import normalise_text
 from watchfloor.signals.urls import normalise_url
 
@@ -65,6 +70,7 @@ __all__ = [
     "CompiledEntry",
     "SignalFacts",
     "WatchlistMatcher",
+    "is_vietnamese",
     "normalise_entry",
     "normalise_term",
 ]
@@ -82,12 +88,6 @@ _LATIN_MARKS = re.compile(
     f"(?<=[{_LATIN_LETTER}])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
 )
 _NEEDS_STRIPPING = re.compile(f"[\u00c0-\u024f\u1e00-\u1eff]|[{_LATIN_LETTER}][\u0300-\u036f]")
-# Scripts written without spaces between words, and Hangul: terms match as substrings.
-_UNSPACED = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029"
-    "\u3038-\u303b\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\U00020000-\U0003134f]"
-)
 _HASHTAG = re.compile(r"#([^\s!-/:-@\[-^`{-~、。，．！？「」『』（）【】・]+)")
 _MENTION = re.compile(r"@([\w.]+)")
 _LINK = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^\s<>\"'「」『』（）【】]+")
@@ -110,14 +110,23 @@ def _has_latin_marks(normalised: str) -> bool:
     return _strip_latin_marks(normalised) != normalised
 
 
-def _is_vietnamese(language: str) -> bool:
+def is_vietnamese(language: str) -> bool:
     return language.split("-", 1)[0].lower() == VIETNAMESE
+
+
+def _east_asian_fold(normalised: str) -> str:
+    """Katakana as hiragana, and no spaces between Han, kana or Hangul letters
+    (``signals.scripts``). Idempotent, so a stored form can be folded again."""
+    if normalised.isascii():
+        return normalised
+    return close_cjk_spaces(fold_kana(normalised))
 
 
 def normalise_term(value: str, *, keep_diacritics: bool = False) -> str:
     """A term (or a text) as term matching compares it: ``signals.text.normalise_text``,
-    then without Latin diacritics unless ``keep_diacritics`` (Vietnamese)."""
-    folded = normalise_text(value)
+    katakana folded to hiragana and the spaces between East Asian letters dropped, then
+    without Latin diacritics unless ``keep_diacritics`` (Vietnamese)."""
+    folded = _east_asian_fold(normalise_text(value))
     return folded if keep_diacritics else _strip_latin_marks(folded)
 
 
@@ -178,7 +187,7 @@ def normalise_entry(*, kind: str, value: str, language: str = "") -> str:
     """What matching compares for an entry, or an ``InvalidInput`` on ``value`` that says
     what to give instead."""
     if kind == WatchlistKind.TERM:
-        normalised = normalise_term(value, keep_diacritics=_is_vietnamese(language))
+        normalised = normalise_term(value, keep_diacritics=is_vietnamese(language))
         if not normalised:
             raise InvalidInput(
                 f"'{value}' has no letters or digits once URLs, @mentions and punctuation are "
@@ -261,6 +270,8 @@ class CompiledEntry:
     crisis_id: int
     kind: str
     normalised: str
+    # Other spellings of a term (``バカ`` for ``馬鹿``), normalised: each matches as the term.
+    variants: tuple[str, ...] = ()
 
 
 _POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint16)
@@ -268,7 +279,7 @@ _POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.u
 
 @lru_cache(maxsize=4096)
 def _unspaced(character: str) -> bool:
-    return _UNSPACED.match(character) is not None
+    return UNSPACED.match(character) is not None
 
 
 def _is_word_character(character: str) -> bool:
@@ -353,7 +364,10 @@ class WatchlistMatcher:
         for entry in entries:
             value = entry.normalised
             if entry.kind == WatchlistKind.TERM:
-                (accented if _has_latin_marks(value) else folded)[value].append(entry.entry_id)
+                # Folded again: entries stored before a fold was added still match.
+                for spelling in {_east_asian_fold(term) for term in (value, *entry.variants)}:
+                    automaton = accented if _has_latin_marks(spelling) else folded
+                    automaton[spelling].append(entry.entry_id)
             elif entry.kind == WatchlistKind.MEDIA_HASH:
                 algorithm, _, digits = value.partition(":")
                 if algorithm in ("md5", "sha256", "sha256-or-pdq"):
@@ -404,7 +418,7 @@ class WatchlistMatcher:
         found: set[int] = set()
         text = signal.text or ""
         if text and (self._folded is not None or self._accented is not None):
-            base = normalise_text(text)
+            base = _east_asian_fold(normalise_text(text))
             _scan(self._folded, _strip_latin_marks(base), found)
             if self._accented is not None and not base.isascii():
                 _scan(self._accented, base, found)

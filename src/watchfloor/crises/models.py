@@ -470,6 +470,9 @@ class WatchlistEntry(models.Model):
     # As the user typed it, and as matching compares it (see ``crises.watchlists``).
     value = models.CharField(max_length=500)
     normalised = models.CharField(max_length=500)
+    # Other spellings that match as this term (``馬鹿`` for ``バカ``), as given: a list of
+    # strings, each normalised like ``value`` when the matcher is compiled.
+    variants = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=35, blank=True)
     note = models.CharField(max_length=500, blank=True)
     added_at = models.DateTimeField()

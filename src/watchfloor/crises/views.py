@@ -609,6 +609,7 @@ def crisis_watch(
         actor=request.user,
         language=data["language"],
         note=data["note"],
+        variants=data["variants"],
     )
     return f"{crisis.reference} now watches for {entry.get_kind_display().lower()} '{entry.value}'."
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,11 +35,14 @@ from watchfloor.crises.matching import (
     CompiledEntry,
     SignalFacts,
     WatchlistMatcher,
+    is_vietnamese,
     normalise_entry,
+    normalise_term,
 )
 from watchfloor.crises.models import Crisis, WatchlistEntry, WatchlistHit, WatchlistKind
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
+from watchfloor.crises.variants import VARIANTS_MAX, starter_variants
 from watchfloor.signals.contract import canonical_language_tag
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE
 from watchfloor.signals.models import Signal
@@ -103,11 +106,24 @@ def current_matcher() -> WatchlistMatcher | None:
             return _matcher
         rows = WatchlistEntry.objects.filter(
             removed_at__isnull=True, crisis__is_active=True
-        ).values_list("id", "crisis_id", "kind", "normalised")
+        ).values_list("id", "crisis_id", "kind", "normalised", "variants", "language")
         _matcher = WatchlistMatcher.compile(
-            (CompiledEntry(*row) for row in rows), max_distance=key[2], key=key
+            (
+                CompiledEntry(
+                    pk, crisis_id, kind, normalised, _compiled_variants(variants, language)
+                )
+                for pk, crisis_id, kind, normalised, variants, language in rows
+            ),
+            max_distance=key[2],
+            key=key,
         )
         return _matcher
+
+
+def _compiled_variants(variants: Iterable[str] | None, language: str) -> tuple[str, ...]:
+    keep = is_vietnamese(language)
+    found = (normalise_term(str(v), keep_diacritics=keep) for v in variants or ())
+    return tuple(sorted({variant for variant in found if variant}))
 
 
 def forget_matcher() -> None:
@@ -254,9 +270,14 @@ def add_watchlist_entry(
     actor: User,
     language: str = "",
     note: str = "",
+    variants: Sequence[str] | None = None,
 ) -> WatchlistEntry:
     """Watch for something in the signals of a crisis: from the next batch on, a matching
-    signal is flagged into the war room."""
+    signal is flagged into the war room.
+
+    A term's ``variants`` are other spellings that match as the term (``馬鹿`` for
+    ``バカ``). None takes them from the starter list (``crises.variants``); ``[]`` is
+    none."""
     _check_may_edit(actor, crisis)
     crisis = _lock(crisis)
     _refuse_if_closed(crisis, "its watchlist is kept as it was")
@@ -268,6 +289,7 @@ def add_watchlist_entry(
     language = _language(language)
     note = clean_text(note, field="note", max_length=NOTE_MAX, required=False)
     normalised = normalise_entry(kind=kind, value=value, language=language)
+    variants = _clean_variants(variants, kind=kind, normalised=normalised, language=language)
     existing = (
         WatchlistEntry.objects.filter(
             crisis=crisis, kind=kind, normalised=normalised, removed_at__isnull=True
@@ -289,6 +311,7 @@ def add_watchlist_entry(
                 kind=kind,
                 value=value,
                 normalised=normalised,
+                variants=variants,
                 language=language,
                 note=note,
                 added_at=clock.now(),
@@ -308,11 +331,46 @@ def add_watchlist_entry(
             "kind": kind,
             "value": value,
             "normalised": normalised,
+            "variants": variants,
             "language": language,
             "note": note,
         },
     )
     return entry
+
+
+def _clean_variants(
+    variants: Sequence[str] | None, *, kind: str, normalised: str, language: str
+) -> list[str]:
+    """A term's other spellings as given, each checked like the term, without those that
+    match the same way as it or as an earlier one."""
+    if kind != WatchlistKind.TERM:
+        if variants:
+            raise InvalidInput("only a term has variants (other spellings)", field="variants")
+        return []
+    if variants is None:
+        variants = starter_variants(normalised)
+    if isinstance(variants, str) or len(variants) > VARIANTS_MAX:
+        raise InvalidInput(
+            f"give at most {VARIANTS_MAX} variants, as a list of spellings", field="variants"
+        )
+    kept: list[str] = []
+    seen = {normalised}
+    for position, raw in enumerate(variants, start=1):
+        spelling = clean_text(
+            raw if isinstance(raw, str) else "",
+            field="variants",
+            max_length=VALUE_MAX,
+            required=True,
+        )
+        try:
+            form = normalise_entry(kind=kind, value=spelling, language=language)
+        except InvalidInput as error:
+            raise InvalidInput(f"variant {position}: {error.message}", field="variants") from error
+        if form not in seen:
+            seen.add(form)
+            kept.append(spelling)
+    return kept
 
 
 @transaction.atomic

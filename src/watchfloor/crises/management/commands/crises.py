@@ -4,14 +4,24 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.catalog.loader import ConfigFileError
 from watchfloor.crises.config import CrisisConfigError, config_directory, read_crisis_config
+from watchfloor.crises.variants import (
+    PACKAGE_DEFAULTS,
+    VARIANTS_FILE,
+    TermVariantsError,
+    read_term_variants,
+    variants_path,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Crisis settings. `crises check [--directory DIR]` reads crisis.yaml and the sitrep "
         "templates in DIR/sitreps (default: WATCHFLOOR_CATALOG_DIR, or the shipped defaults "
-        "when it has no crisis.yaml) and reports each problem with its file, line and path."
+        "when it has no crisis.yaml), and the starter list of term variants "
+        "(DIR/term_variants.yaml, or the shipped one), and reports each problem with its file, "
+        "line and path."
     )
 
     def add_arguments(self, parser):
@@ -20,17 +30,12 @@ class Command(BaseCommand):
         check.add_argument("--directory", type=Path, default=None)
 
     def handle(self, *args, subcommand: str, directory: Path | None = None, **options):
+        self._check_variants(directory)
         directory = directory or config_directory()
         try:
             config = read_crisis_config(directory)
         except CrisisConfigError as exc:
-            for problem in exc.problems:
-                self.stderr.write(str(problem))
-            count = len(exc.problems)
-            raise CommandError(
-                f"the crisis settings in {directory} have {count} problem"
-                f"{'s' if count != 1 else ''}; fix them and check again"
-            ) from exc
+            raise self._refusal(exc, f"the crisis settings in {directory}") from exc
         settings = config.settings
         self.stdout.write(f"{directory}: the crisis settings are valid")
         for level, level_settings in settings.levels.items():
@@ -47,4 +52,22 @@ class Command(BaseCommand):
             + " → ".join(
                 f"{r.name} {r.handoff_at} {r.time_zone}" for r in settings.handoffs.regions
             )
+        )
+
+    def _check_variants(self, directory: Path | None) -> None:
+        path = directory / VARIANTS_FILE if directory else variants_path()
+        path = path if path.is_file() else PACKAGE_DEFAULTS / VARIANTS_FILE
+        try:
+            variants = read_term_variants(path)
+        except TermVariantsError as exc:
+            raise self._refusal(exc, f"the term variants in {path}") from exc
+        self.stdout.write(f"{path}: {len(variants.groups)} groups of term variants are valid")
+
+    def _refusal(self, error: ConfigFileError, subject: str) -> CommandError:
+        """Each problem on stderr, and the error that ends the command."""
+        for problem in error.problems:
+            self.stderr.write(str(problem))
+        count = len(error.problems)
+        return CommandError(
+            f"{subject} have {count} problem{'s' if count != 1 else ''}; fix them and check again"
         )
