@@ -193,3 +193,27 @@ def test_the_page_lists_the_rows_and_the_header_counts_them(sev1, analyst, lead)
 def test_nothing_waiting_says_so(viewer):
     page = signed_in(viewer).get(reverse("needs-me")).content.decode()
     assert "Nothing waits on you right now." in page
+
+
+def test_a_handoff_of_a_restricted_crisis_the_person_is_not_on_never_shows(
+    crisis, analyst, other_analyst
+):
+    from watchfloor.crises import services
+    from watchfloor.crises.models import Crisis
+
+    clock.advance(timedelta(hours=1))
+    services.confirm_handoff(crisis=crisis, actor=analyst, incoming_commander=other_analyst)
+    assert needs_me_count(other_analyst) == 1
+    # Restricted since, with only the analyst on its access list.
+    Crisis.objects.filter(pk=crisis.pk).update(is_restricted=True)
+    crisis.access_list.set([analyst])
+
+    assert needs_me(other_analyst) == [] and needs_me_count(other_analyst) == 0
+
+
+def test_the_commanders_count_costs_three_queries(crisis, analyst, django_assert_num_queries):
+    clock.advance(crisis.next_sitrep_due_at - clock.now() + timedelta(minutes=1))
+    # The counts, the crises the analyst commands, and their handoffs.
+    with django_assert_num_queries(3):
+        count = needs_me_count(analyst)
+    assert count == len(needs_me(analyst)) >= 1
