@@ -51,6 +51,8 @@ def test_a_decision_awaiting_approval_waits_on_a_lead_not_on_its_proposer(
     assert rows[0].reference == sev1.reference
     assert rows[0].link.startswith(reverse("escalation-detail", args=[sev1.pk]))
     assert "second person must approve" in rows[0].why
+    assert rows[0].due_at == sev1.next_due_at
+    assert rows[0].due_what == "the escalation's next clock"
     assert NeedKind.APPROVAL not in kinds(analyst)  # their own proposal
     assert NeedKind.APPROVAL not in kinds(other_analyst)  # an analyst may not approve
 
@@ -165,6 +167,8 @@ def test_a_page_nobody_acknowledged_waits_on_whoever_was_paged(sev1, analyst, le
     )
     assert [row.kind for row in needs_me(lead) if row.kind == NeedKind.PAGE] == [NeedKind.PAGE]
     assert NeedKind.PAGE in kinds(analyst)
+    page = next(row for row in needs_me(lead) if row.kind == NeedKind.PAGE)
+    assert page.due_at == engagement.next_stage_at and page.due_what == "the next stage is told"
     assert NeedKind.PAGE not in kinds(other_analyst)
 
     Engagement.objects.filter(pk=engagement.pk).update(status="acknowledged")

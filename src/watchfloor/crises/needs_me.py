@@ -78,6 +78,8 @@ class NeedRow:
     why: str
     reference: str = ""
     is_overdue: bool = False
+    # What the due time is when it is not the item's own deadline ("escalation's next clock").
+    due_what: str = ""
 
     @property
     def kind_label(self) -> str:
@@ -229,6 +231,7 @@ def _about_escalation(
     why: str,
     anchor: str = "",
     due_at: datetime | None = None,
+    due_what: str = "",
 ) -> NeedRow:
     """A row about an escalation as a whole: due when its next clock is, unless told."""
     return NeedRow(
@@ -238,6 +241,7 @@ def _about_escalation(
         due_at=due_at or escalation.next_due_at,
         why=why,
         reference=escalation.reference,
+        due_what=due_what if due_at else "the escalation's next clock",
     )
 
 
@@ -335,7 +339,8 @@ def _page_rows(pages: QuerySet[Engagement]) -> list[NeedRow]:
             page.escalation,
             what=page.rule_name,
             due_at=page.next_stage_at,
-            why="you were paged and nobody has acknowledged; the next stage is told at this time",
+            due_what="the next stage is told",
+            why="you were paged and nobody has acknowledged it yet",
         )
         for page in pages
     ]
