@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.crises.conftest import signed_in
 from tests.escalations.conftest import SEVERITY_ANSWERS
@@ -221,3 +223,47 @@ def test_the_commanders_count_costs_three_queries(crisis, analyst, django_assert
     with django_assert_num_queries(3):
         count = needs_me_count(analyst)
     assert count == len(needs_me(analyst)) >= 1
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    cases=st.lists(
+        st.tuples(
+            st.booleans(),  # restricted
+            st.booleans(),  # the lead is on its access list
+            st.booleans(),  # the lead proposed it (else a second lead did)
+            st.booleans(),  # a severity downgrade (else a decision)
+        ),
+        max_size=4,
+    )
+)
+def test_the_count_is_the_visible_proposals_of_others(make_escalation, lead, make_user, cases):
+    """For any mix of proposals on open and restricted escalations, a lead's count is the
+    ones they may see and did not make, and it agrees with the page's rows."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        second_lead = make_user("lars.lead", "lead", "site_policy")
+        expected = 0
+        for restricted, lead_on_list, by_lead, downgrade in cases:
+            escalation = make_escalation(
+                rubric_answers=SEVERITY_ANSWERS[1],
+                is_restricted=restricted,
+                access_usernames=[second_lead.username] + ([lead.username] if lead_on_list else []),
+            )
+            proposer = lead if by_lead else second_lead
+            if downgrade:
+                propose_downgrade(escalation=escalation, severity=3, reason="Calm.", actor=proposer)
+            else:
+                propose_removal(escalation, proposer)
+            expected += (not restricted or lead_on_list) and not by_lead
+        rows = needs_me(lead)
+        assert needs_me_count(lead) == len(rows)
+        # (A proposed downgrade also pages the leads: that page is a row of its own.)
+        proposals = [row for row in rows if row.kind in (NeedKind.APPROVAL, NeedKind.DOWNGRADE)]
+        assert len(proposals) == expected, (cases, rows)
+        transaction.set_rollback(True)
