@@ -125,6 +125,14 @@ def test_a_confirmed_handoff_waits_on_the_incoming_commander(crisis, analyst, ot
 
 
 def test_the_commander_is_asked_to_confirm_the_coming_handoff_and_send_the_sitrep(crisis, analyst):
+    from watchfloor.crises.config import crisis_config
+
+    window = crisis_config().settings.sitreps.due_soon_window
+    clock.advance(timedelta(minutes=30) - window)  # APAC takes over at 01:00 UTC
+    handoffs = [row for row in needs_me(analyst) if row.kind == NeedKind.HANDOFF]
+    assert [row.title for row in handoffs] == [f"Confirm the handoff to APAC: {crisis.title}"]
+    assert handoffs[0].why == "you are the outgoing incident commander"
+
     clock.advance(crisis.next_sitrep_due_at - clock.now() + timedelta(minutes=1))
 
     rows = needs_me(analyst)
