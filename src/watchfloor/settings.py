@@ -450,6 +450,10 @@ if WATCHFLOOR_SSO is not None:
     ]
 # The login page's "Sign in with …" (nothing when single sign-on is off).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("watchfloor.people.sso.context.single_sign_on")
+# The header's "Needs me" count (docs/needs-me.md): one query, only where a page shows it.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+    "watchfloor.crises.needs_me_views.needs_me_nav"
+)
 
 
 # ---------------------------------------------------------------- the audit log

@@ -149,18 +149,19 @@ def test_the_list_pages_take_a_fixed_number_of_queries(
 
     add(2)
     analyst_client.get(reverse("clusters"))  # warm the session and caches
-    # Session, user, filter options, count, page, sparklines, open surges, escalations.
-    with django_assert_num_queries(8) as first:
+    # Session, user, filter options, count, page, sparklines, open surges, escalations,
+    # and the header's "Needs me" count.
+    with django_assert_num_queries(9) as first:
         analyst_client.get(reverse("clusters"), {"state": "all"})
     # Session, user, count, page, cluster sparklines, series sparklines, rule firings
-    # (and the escalations they name, when there are any).
-    with django_assert_num_queries(7):
+    # (and the escalations they name, when there are any), the header's "Needs me" count.
+    with django_assert_num_queries(8):
         analyst_client.get(reverse("surges"))
     add(8)
     with django_assert_num_queries(len(first.captured_queries)):
         response = analyst_client.get(reverse("clusters"), {"state": "all"})
     assert len(_listed(response)) == 10
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = analyst_client.get(reverse("surges"))
     # Ten clusters, and the market, market × policy and market × language series.
     assert _text(response).count('class="surge-card') == 13

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import cluster_views, views
+from . import cluster_views, needs_me_views, views
 
 urlpatterns = [
+    path("me/", needs_me_views.needs_me_page, name="needs-me"),
     path("crises/", views.crisis_list, name="crises"),
     path("crises/new", views.crisis_declare, name="crisis-declare"),
     path("crises/<int:crisis_id>/", views.crisis_detail, name="crisis-detail"),
