@@ -39,6 +39,8 @@ def test_bank_this_adds_the_pdq_audited_and_matchable(add_image, analyst, lead):
     assert event.actor == analyst and event.data["source"] == "evidence"
     [result] = match(queries=[Query("pdq", item.pdq)], banks=Bank.objects.all())
     assert [(m.bank, m.distance) for m in result.matches] == [("crisis-livestream", 0)]
+    again = client.get(f"/evidence/{item.pk}/bank").content.decode()
+    assert "Banked already" in again and f"crisis-livestream #{entry.pk}" in again
     # Banked twice: the same entry, nothing new.
     client.post(f"/evidence/{item.pk}/bank", {"bank": "crisis-livestream"})
     assert BankEntry.objects.filter(bank__name="crisis-livestream").count() == 1

@@ -201,3 +201,20 @@ def test_the_match_page_hashes_an_uploaded_photo(analyst, lead):
     assert [(row.label, [m.distance for m in row.matches]) for row in rows] == [("copy.png", [0])]
     empty = client_for(analyst).post("/banks/match", {"hashes": ""})
     assert "paste at least one hash" in empty.content.decode()
+
+
+def test_the_list_costs_the_same_queries_for_one_bank_or_many(analyst, lead):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bank_with("first", BASE, actor=lead)
+    client = client_for(analyst)
+    client.get("/banks/")  # the session and the user are cached from here on
+    with CaptureQueriesContext(connection) as one:
+        client.get("/banks/")
+    for number in range(4):
+        bank = bank_with(f"more-{number}", near(BASE, 40 + number), actor=lead)
+        record_match(bank, bank.entries.get())
+    with CaptureQueriesContext(connection) as many:
+        client.get("/banks/")
+    assert len(many) == len(one)

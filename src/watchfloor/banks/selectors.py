@@ -87,8 +87,6 @@ def _count_per_bank(rows: QuerySet[Any]) -> Coalesce:
 class DayCount:
     day: date
     count: int
-    # Share of the busiest day, 0–100, for the bar.
-    percent: int
 
 
 def matches_per_day(bank: Bank, *, now: datetime, days: int = HISTORY_DAYS) -> list[DayCount]:
@@ -106,13 +104,8 @@ def matches_per_day(bank: Bank, *, now: datetime, days: int = HISTORY_DAYS) -> l
         .annotate(n=Count("pk"))
         .values_list("day", "n")
     )
-    busiest = max(counted.values(), default=0)
     return [
-        DayCount(
-            day=day,
-            count=counted.get(day, 0),
-            percent=round(100 * counted.get(day, 0) / busiest) if busiest else 0,
-        )
+        DayCount(day=day, count=counted.get(day, 0))
         for day in (first + timedelta(days=n) for n in range(days))
     ]
 
@@ -142,3 +135,13 @@ def review_figures(bank: Bank) -> ReviewFigures:
 def entries_for_page(bank: Bank) -> QuerySet[BankEntry]:
     """Every entry, disabled ones included, newest first, with who added it."""
     return BankEntry.objects.filter(bank=bank).select_related("added_by").order_by("-id")
+
+
+def entries_holding(values: list[str], *, banks: list[int]) -> QuerySet[BankEntry]:
+    """The entries of those banks (ids the caller may see) that hold any of the values."""
+    wanted = [value for value in values if value]
+    return (
+        BankEntry.objects.filter(bank_id__in=banks, value__in=wanted)
+        .select_related("bank")
+        .order_by("bank__name")
+    )

@@ -97,6 +97,7 @@ def bank_detail(request: AuthenticatedRequest, bank_name: str) -> HttpResponse:
     read_version = log_position()
     paginator = Paginator(selectors.entries_for_page(bank), ENTRIES_PER_PAGE)
     entries = paginator.get_page(request.GET.get("page"))
+    days = selectors.matches_per_day(bank, now=clock.now())
     return render(
         request,
         "banks/detail.html",
@@ -104,7 +105,8 @@ def bank_detail(request: AuthenticatedRequest, bank_name: str) -> HttpResponse:
             "bank": bank,
             "entries": entries,
             "read_version": read_version,
-            "days": selectors.matches_per_day(bank, now=clock.now()),
+            "days": days,
+            "busiest": max([day.count for day in days] + [1]),
             "history_days": selectors.HISTORY_DAYS,
             "reviews": selectors.review_figures(bank),
             "may_curate": _may_curate(request.user),
@@ -227,7 +229,10 @@ def bank_evidence(request: AuthenticatedRequest, evidence_id: int) -> HttpRespon
     """ "Bank this": put an evidence item's hash into a bank the person may see."""
     item = access_evidence(actor=request.user, evidence_id=evidence_id)
     require(_may_curate(request.user), "your role cannot curate banks")
-    banks = list(bankable_banks(request.user))
+    # Crisis banks first, allow banks (known benign) last.
+    banks = sorted(
+        bankable_banks(request.user), key=lambda b: (b.is_allow_bank, b.crisis_id is None, b.name)
+    )
     error = ""
     if request.method == "POST":
         chosen = selectors.access_bank(request.user, request.POST.get("bank", ""))
@@ -243,7 +248,15 @@ def bank_evidence(request: AuthenticatedRequest, evidence_id: int) -> HttpRespon
     return render(
         request,
         "banks/bank_evidence.html",
-        {"item": item, "banks": banks, "error": error, "max_note": services.MAX_NOTE},
+        {
+            "item": item,
+            "banks": banks,
+            "banked_in": selectors.entries_holding(
+                [item.pdq, item.sha256, item.md5], banks=[bank.pk for bank in banks]
+            ),
+            "error": error,
+            "max_note": services.MAX_NOTE,
+        },
     )
 
 
