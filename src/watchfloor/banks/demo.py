@@ -26,6 +26,7 @@ from watchfloor.core import clock
 from watchfloor.crises.models import Crisis
 from watchfloor.evidence.models import EvidenceItem
 from watchfloor.people.models import Team, User
+from watchfloor.signals import backlog
 
 LIVESTREAM_BANK = "livestream-attack-osaka"
 ALLOW_BANK = "allow-broadcaster-logos"
@@ -166,6 +167,9 @@ def load_demo_banks() -> int:
             results = match(queries=[Query("pdq", value)], banks=Bank.objects.all())
             contexts = [QueryContext(market=market, subject_ref=f"video/demo-{number:04d}")]
             recorded += len(record_matches(results=results, contexts=contexts, actor=None).matches)
+    # The worker's reactions to the new signals (surges, watchlists), as a running worker
+    # would have done by the time someone looks.
+    backlog.drain(worker="demo")
     recorded += _bank_the_demo_crisis_evidence(people["analyst"])
     return recorded
 
