@@ -12,12 +12,13 @@ from watchfloor.banks.demo import (
     EVACUATION_BANK,
     FRAME_COUNT,
     LIVESTREAM_BANK,
+    REPOSTS,
     load_demo_banks,
 )
 from watchfloor.banks.models import Bank, EntrySource, Match
 from watchfloor.bootstrap.demo import ensure_demo_accounts, load_demo_scenario
 from watchfloor.crises.models import Crisis
-from watchfloor.signals.models import Signal
+from watchfloor.signals.models import ReactionBacklog, Signal
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +33,13 @@ def test_the_demo_day_has_banks_with_matches_and_a_crisis_bank(catalog):
     assert sorted(set(Match.objects.values_list("distance", flat=True))) == sorted(
         {bits for _, _, bits, _ in ARRIVALS}
     )
-    assert Signal.objects.filter(source="hash_match").count() == len(ARRIVALS)
+    assert Signal.objects.filter(source="hash_match").count() == len(ARRIVALS) + len(REPOSTS)
     assert Bank.objects.get(name=ALLOW_BANK).is_allow_bank
     crisis_bank = Bank.objects.get(name=EVACUATION_BANK)
     assert crisis_bank.crisis == Crisis.objects.get()
     assert crisis_bank.entries.get().source == EntrySource.EVIDENCE
+    assert Match.objects.filter(bank=crisis_bank).count() == len(REPOSTS)
+    assert not ReactionBacklog.objects.exists()
     assert load_demo_banks() == 0
     analyst = livestream.entries.first().added_by
     html = client_for(analyst).get(f"/banks/{LIVESTREAM_BANK}/").content.decode()

@@ -53,6 +53,9 @@ ARRIVALS = [
     (0.2, 0, 12, "JP"),
 ]
 
+# Reposts of the fake order's screenshot, cropped or re-compressed: (minutes ago, bits).
+REPOSTS = [(5, 3), (3, 7)]
+
 
 def livestream_frame(number: int) -> bytes:
     """A made-up frame of a phone livestream: a street scene of blocks, a LIVE badge."""
@@ -167,10 +170,10 @@ def load_demo_banks() -> int:
             results = match(queries=[Query("pdq", value)], banks=Bank.objects.all())
             contexts = [QueryContext(market=market, subject_ref=f"video/demo-{number:04d}")]
             recorded += len(record_matches(results=results, contexts=contexts, actor=None).matches)
+    recorded += _bank_the_demo_crisis_evidence(people["analyst"])
     # The worker's reactions to the new signals (surges, watchlists), as a running worker
     # would have done by the time someone looks.
     backlog.drain(worker="demo")
-    recorded += _bank_the_demo_crisis_evidence(people["analyst"])
     return recorded
 
 
@@ -188,10 +191,17 @@ def _bank_the_demo_crisis_evidence(analyst: User) -> int:
         labels=["impersonation", "civic_misinformation"],
         crisis=crisis,
     )
-    services.bank_evidence_item(
+    entry = services.bank_evidence_item(
         bank=bank, item=item, actor=analyst, note="the hijacked account's post; find reposts"
     )
-    return 0
+    recorded = 0
+    for minutes_ago, bits in REPOSTS:
+        with clock.frozen_at(clock.now() - timedelta(minutes=minutes_ago)):
+            value = re_encoded(entry.value, bits, seed=1000 + minutes_ago)
+            results = match(queries=[Query("pdq", value)], banks=Bank.objects.filter(pk=bank.pk))
+            contexts = [QueryContext(market="JP", subject_ref=f"post/demo-repost-{minutes_ago}")]
+            recorded += len(record_matches(results=results, contexts=contexts, actor=None).matches)
+    return recorded
 
 
 def main(argv: list[str]) -> None:
