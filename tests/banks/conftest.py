@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+# "Bank this" tests add evidence items: the evidence tests' storage and item fixtures.
+from tests.evidence.conftest import add_image, escalation, evidence_storage  # noqa: F401
 from watchfloor.banks.matcher import PDQ_MATCHER
 
 

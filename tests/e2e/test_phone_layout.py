@@ -61,6 +61,9 @@ def _pages(demo_day: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("lead", "queue", "/"),
         ("lead", "escalation", f"/escalations/{demo_day['crisis_escalation'].pk}/"),
         ("lead", "war-room", f"/crises/{demo_day['crisis'].pk}/"),
+        ("lead", "banks", "/banks/"),
+        ("lead", "bank", "/banks/livestream-attack-osaka/"),
+        ("lead", "bank-match", "/banks/match"),
         ("legal", "partner-inbox", "/inbox/"),
     ]
 

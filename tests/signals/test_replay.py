@@ -244,5 +244,7 @@ def test_the_demo_says_how_to_replay_its_surge_without_replaying_it(catalog):
     out = io.StringIO()
     call_command("demo", "--no-serve", stdout=out)
     assert demo_replay_command() in out.getvalue()
-    # Only the demo crisis's own reports are in; the surge day waits for its replay.
-    assert set(Signal.objects.values_list("producer", flat=True)) == {"demo"}
+    # Only the demo crisis's own reports and the demo banks' matches are in; the surge
+    # day waits for its replay.
+    producers = set(Signal.objects.values_list("producer", flat=True))
+    assert producers == {"demo", "watchfloor-matcher"}

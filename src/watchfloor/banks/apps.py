@@ -9,6 +9,9 @@ class BanksConfig(AppConfig):
 
     def ready(self) -> None:
         from watchfloor.banks.panel import enforcement_panel
+        from watchfloor.banks.views import bank_this_link
         from watchfloor.escalations.hooks import register_escalation_panel
+        from watchfloor.evidence.hooks import register_item_link
 
         register_escalation_panel("enforcement_panel", enforcement_panel)
+        register_item_link("bank_this", bank_this_link)

@@ -11,18 +11,25 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
+from watchfloor.audit.models import AuditEvent
+from watchfloor.audit.selectors import log_position
 from watchfloor.audit.services import record_event
 from watchfloor.banks.index import DEFAULT_THRESHOLD
 from watchfloor.banks.models import Bank, BankEntry, EntryChange, EntrySource, SignalType
 from watchfloor.banks.signals import normalise_value, parse_signal_type
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput
+from watchfloor.core.errors import Conflict, InvalidInput, StaleEdit
 
 if TYPE_CHECKING:
     from watchfloor.crises.models import Crisis
+    from watchfloor.evidence.models import EvidenceItem
     from watchfloor.people.models import Team, User
 
 CSV_COLUMNS = ("signal_type", "signal_value", "labels")
+MAX_REASON = 1000
+MAX_NOTE = 2000
+# PDQ below this quality matches unrelated images (issue 15: refused).
+MIN_PDQ_QUALITY = 50
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,10 @@ def add_entries(
                 field=f"entries[{number}].signal_type",
             )
         value = normalise_value(kind, item.value, field=f"entries[{number}].signal_value")
+        if len(item.note) > MAX_NOTE:
+            raise InvalidInput(
+                f"a note is at most {MAX_NOTE} characters", field=f"entries[{number}].note"
+            )
         if value in seen:
             continue
         seen.add(value)
@@ -191,11 +202,44 @@ def add_entries(
     return created
 
 
-def disable_entry(*, entry: BankEntry, reason: str, actor: User | None) -> BankEntry:
+ENTRY_STATE_ACTIONS = (AuditAction.BANK_ENTRY_DISABLED, AuditAction.BANK_ENTRY_ENABLED)
+
+
+def _refuse_if_entry_changed(entry: BankEntry, read_version: int | None) -> None:
+    """A page's switch carries the audit log's position it was read at: refused when the
+    entry was disabled or enabled by someone after it (call with the row locked)."""
+    if read_version is None:
+        return
+    changes = AuditEvent.objects.filter(
+        sequence__gt=read_version,
+        action__in=ENTRY_STATE_ACTIONS,
+        object_type=BankEntry._meta.label_lower,
+        object_id=str(entry.pk),
+    ).order_by("sequence")
+    described = [
+        f"{AuditAction(event.action).label.lower()} by {event.actor_label or 'the system'} "
+        f"({event.occurred_at:%Y-%m-%d %H:%M} UTC)"
+        for event in changes
+    ]
+    if described:
+        raise StaleEdit(
+            f"entry {entry.pk} changed since you opened the page: {'; '.join(described)}. "
+            "Nothing was saved: check it, then try again.",
+            field="read_version",
+            current_version=log_position(),
+        )
+
+
+def disable_entry(
+    *, entry: BankEntry, reason: str, actor: User | None, read_version: int | None = None
+) -> BankEntry:
     if not reason.strip():
         raise InvalidInput("say why the entry is disabled", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason is at most {MAX_REASON} characters", field="reason")
     with transaction.atomic():
         entry = BankEntry.objects.select_for_update().get(pk=entry.pk)
+        _refuse_if_entry_changed(entry, read_version)
         if entry.disabled_at is not None:
             return entry
         entry.disabled_at = clock.now()
@@ -213,9 +257,12 @@ def disable_entry(*, entry: BankEntry, reason: str, actor: User | None) -> BankE
     return entry
 
 
-def enable_entry(*, entry: BankEntry, actor: User | None) -> BankEntry:
+def enable_entry(
+    *, entry: BankEntry, actor: User | None, read_version: int | None = None
+) -> BankEntry:
     with transaction.atomic():
         entry = BankEntry.objects.select_for_update().get(pk=entry.pk)
+        _refuse_if_entry_changed(entry, read_version)
         if entry.disabled_at is None:
             return entry
         old_reason = entry.disabled_reason
@@ -230,6 +277,41 @@ def enable_entry(*, entry: BankEntry, actor: User | None) -> BankEntry:
             data={"bank": entry.bank.name, "was_disabled_because": old_reason},
         )
     return entry
+
+
+def bank_evidence_item(*, bank: Bank, item: EvidenceItem, actor: User, note: str = "") -> BankEntry:
+    """ "Bank this": the evidence item's hash of the bank's type (PDQ for a photo bank,
+    else SHA-256 or MD5) as an entry whose note names the item. Banked already: that
+    entry. The caller checked that the actor may see both the item and the bank."""
+    value = {
+        SignalType.PDQ: item.pdq,
+        SignalType.SHA256: item.sha256,
+        SignalType.MD5: item.md5,
+    }.get(SignalType(bank.signal_type), "")
+    if not value:
+        raise InvalidInput(
+            f"{item.reference} has no {SignalType(bank.signal_type).label} to put in "
+            f"bank {bank.name!r}; choose a bank of another type",
+            field="bank",
+        )
+    if bank.signal_type == SignalType.PDQ and (item.pdq_quality or 0) < MIN_PDQ_QUALITY:
+        raise InvalidInput(
+            f"the PDQ of {item.reference} has quality {item.pdq_quality}, below "
+            f"{MIN_PDQ_QUALITY}: it would match unrelated images. Bank its SHA-256 instead",
+            field="bank",
+        )
+    described = f"{item.reference} ({item.escalation.reference})"
+    full_note = f"{described}: {note.strip()}" if note.strip() else described
+    with transaction.atomic():
+        created = add_entries(
+            bank=bank,
+            entries=[NewEntry(signal_type=bank.signal_type, value=value, note=full_note)],
+            source=EntrySource.EVIDENCE,
+            actor=actor,
+        )
+        if created:
+            return created[0]
+        return BankEntry.objects.get(bank=bank, value=value)
 
 
 # -- files -------------------------------------------------------------------------
@@ -314,6 +396,7 @@ def export_csv(*, bank: Bank, actor: User | None) -> str:
 __all__ = [
     "SignalType",
     "add_entries",
+    "bank_evidence_item",
     "change_bank",
     "create_bank",
     "disable_entry",

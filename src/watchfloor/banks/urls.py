@@ -16,6 +16,16 @@ urlpatterns = [
         hma_curation.bank_content_remove,
         name="hma-bank-content-remove",
     ),
+    path("banks/", views.bank_list, name="banks"),
+    path("banks/match", views.match_page, name="bank-match"),
+    path("banks/<slug:bank_name>/", views.bank_detail, name="bank-detail"),
+    path("banks/<slug:bank_name>/entries", views.bank_entry_add, name="bank-entry-add"),
+    path(
+        "banks/<slug:bank_name>/entries/<int:entry_id>/switch",
+        views.bank_entry_switch,
+        name="bank-entry-switch",
+    ),
+    path("evidence/<int:evidence_id>/bank", views.bank_evidence, name="bank-evidence"),
     path(
         "escalations/<int:escalation_id>/enforcement/",
         views.escalation_enforce,

@@ -501,6 +501,7 @@ def load_demo_scenario() -> int:
     load_demo_partner_requests()
     load_demo_crisis()
     load_demo_evidence()
+    load_demo_banks()
     return len(created)
 
 
@@ -532,6 +533,12 @@ def load_demo_crisis() -> None:
 
 def load_demo_evidence() -> int:
     from watchfloor.evidence.demo import load_demo_evidence as load
+
+    return load()
+
+
+def load_demo_banks() -> int:
+    from watchfloor.banks.demo import load_demo_banks as load
 
     return load()
 

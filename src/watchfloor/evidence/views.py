@@ -21,7 +21,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_override_severity
 from watchfloor.escalations.selectors import access_escalation
-from watchfloor.evidence import exposure, media, selectors, services, store
+from watchfloor.evidence import exposure, hooks, media, selectors, services, store
 from watchfloor.evidence.custody import custody_log
 from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
@@ -148,6 +148,7 @@ def evidence_detail(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
                 else ""
             ),
             "custody": custody_log(item),
+            "item_links": hooks.item_links(item=item, viewer=request.user),
             "may_lift_hold": can_override_severity(request.user),
             "is_image": item.kind == Kind.IMAGE,
             "is_video": item.kind == Kind.VIDEO,
