@@ -1,4 +1,14 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def bank_this_link(**kwargs: Any) -> Any:
+    """The evidence page's "Bank this" link, imported when a page first asks for it: the
+    banks views bring the hashers (Pillow, numpy, PDQ), which start-up should not load."""
+    from watchfloor.banks.views import bank_this_link as link
+
+    return link(**kwargs)
 
 
 class BanksConfig(AppConfig):
@@ -9,7 +19,6 @@ class BanksConfig(AppConfig):
 
     def ready(self) -> None:
         from watchfloor.banks.panel import enforcement_panel
-        from watchfloor.banks.views import bank_this_link
         from watchfloor.escalations.hooks import register_escalation_panel
         from watchfloor.evidence.hooks import register_item_link
 
