@@ -152,6 +152,13 @@ class Escalation(models.Model):
                 condition=models.Q(is_open=True, is_drill=False),
                 name="open_queue_order",
             ),
+            # The same queue sorted by deadline, and the glance strip's "breached" and
+            # "due within the hour": a range at the front of this index.
+            models.Index(
+                fields=["queue_due_at", "severity", "id", "is_restricted"],
+                condition=models.Q(is_open=True, is_drill=False),
+                name="open_queue_deadline",
+            ),
             models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),
             models.Index(fields=["owner", "status"], name="owner_status"),
         ]
