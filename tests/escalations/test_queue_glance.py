@@ -62,6 +62,18 @@ def test_the_strip_counts_the_open_queue(floor, analyst, frozen_clock):
     assert figures(glance) == ("1", "1", "1")
 
 
+def test_a_downgrade_awaiting_a_second_person_counts_once(
+    floor, escalation_at, lead, analyst, frozen_clock
+):
+    from watchfloor.escalations.severity_changes import propose_downgrade
+
+    proposed = escalation_at(1, title="Downgrade proposed")
+    propose_downgrade(escalation=proposed, severity=3, reason="Contained by now", actor=lead)
+    # And one with both a pending decision and a pending downgrade counts once.
+    propose_downgrade(escalation=floor["approval"], severity=3, reason="Calmer", actor=lead)
+    assert str(selectors.queue_glance(user=analyst, now=frozen_clock).awaiting_approval) == "2"
+
+
 def test_the_hour_ends_where_it_says(floor, analyst, frozen_clock):
     due_at(floor["soon"], frozen_clock + timedelta(hours=1))
     assert str(selectors.queue_glance(user=analyst, now=frozen_clock).due_within_the_hour) == "0"

@@ -56,7 +56,7 @@ class QueueFilterForm(forms.Form):
     sort = forms.ChoiceField(
         required=False,
         label="Sort by",
-        choices=[("", "Severity, then deadline"), ("deadline", "Deadline, then severity")],
+        choices=[("", "Severity"), ("deadline", "Deadline")],
     )
     # An order, not a filter: it narrows nothing.
     ORDER_FIELDS = frozenset({"sort"})

@@ -305,6 +305,15 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["decided_at", "id"]
+        indexes = [
+            # The few decisions awaiting approval, found without reading the others (the
+            # queue's "awaiting approval" figure starts from them).
+            models.Index(
+                fields=["escalation"],
+                condition=models.Q(state="pending_approval"),
+                name="decision_awaiting_approval",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["escalation"],

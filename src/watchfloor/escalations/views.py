@@ -56,6 +56,7 @@ from .forms import (
 )
 from .timeline import (
     CLOCK_STATE_LABELS,
+    DELIVERY_ATTEMPT_WORDS,
     TIMELINE_VIEWS,
     fold_delivery_attempts,
     readable_timeline,
@@ -389,6 +390,7 @@ def _render_detail(
         "linked": linked,
         "timeline": timeline if timeline_view == "all" else fold_delivery_attempts(timeline),
         "timeline_view": timeline_view,
+        "delivery_attempts": sum(line.action in DELIVERY_ATTEMPT_WORDS for line in timeline),
         "forms": action_forms,
         "bound_form": bound[0] if bound else "",
     }
