@@ -35,12 +35,17 @@ def _fits(page: Any, width: int) -> None:
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width
 
 
+def _open_as_lead(chromium: Any, live_server: Any, viewport: dict, path: str) -> Any:
+    page = chromium.new_page(viewport=viewport)
+    sign_in(page, live_server.url, "lead", DEMO_PASSWORD)
+    page.goto(f"{live_server.url}{path}")
+    return page
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_queue_at_a_glance(live_server, demo_day, chromium, tmp_path, size):
     viewport = SIZES[size]
-    page = chromium.new_page(viewport=viewport)
-    sign_in(page, live_server.url, "lead", DEMO_PASSWORD)
-    page.goto(f"{live_server.url}/")
+    page = _open_as_lead(chromium, live_server, viewport, "/")
     strip = page.get_by_role("list", name="The open queue at a glance")
     assert strip.is_visible()
     assert "breached" in strip.inner_text() and "awaiting approval" in strip.inner_text()
@@ -79,9 +84,7 @@ def test_the_escalation_page_names_its_sections(live_server, demo_day, chromium,
                 data={"to": "ops-webhook", "attempt": number, "of": 3},
             )
     viewport = SIZES[size]
-    page = chromium.new_page(viewport=viewport)
-    sign_in(page, live_server.url, "lead", DEMO_PASSWORD)
-    page.goto(f"{live_server.url}/escalations/{escalation.pk}/")
+    page = _open_as_lead(chromium, live_server, viewport, f"/escalations/{escalation.pk}/")
     sections = page.get_by_role("navigation", name="Sections of this page")
     assert sections.is_visible()
     _fits(page, viewport["width"])
