@@ -201,7 +201,10 @@ def child(size: int, requests: int) -> None:
         "queue page": ("/", {}),
         "queue page, market filter": (f"/?market={info['market']}", {}),
         "queue page, text search": ("/?q=typhoon", {}),
+        # The page above already counts the glance figures; this adds the other order.
+        "queue page, by deadline": ("/?sort=deadline", {}),
         "list API": ("/api/v1/escalations", auth),
+        "list API, by deadline": ("/api/v1/escalations?sort=deadline", auth),
         "list API, severity filter": ("/api/v1/escalations?severity=1&severity=2", auth),
     }
     for name, (url, headers) in pages.items():

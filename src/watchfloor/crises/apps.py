@@ -35,6 +35,14 @@ class CrisesConfig(AppConfig):
         )
         register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
 
+        # The triage queue names the active crises the viewer may see, with their war rooms.
+        from watchfloor.crises.selectors import queue_crisis_banner
+        from watchfloor.escalations.hooks import register_queue_banner
+
+        register_queue_banner(
+            "crisis_banner", lambda *, viewer, now: queue_crisis_banner(viewer=viewer)
+        )
+
         # Crisis events land on the timelines of the escalations they concern: read them
         # there as the reader may see them (need to know, see docs/security.md).
         from watchfloor.crises.timeline import crisis_events_for_reader

@@ -250,6 +250,35 @@ def crises_for_escalation(*, escalation: Escalation, user: User) -> list[Crisis]
 
 
 @dataclass(frozen=True)
+class QueueCrisisBanner:
+    """The active crises above the triage queue: the most urgent first, a few at most."""
+
+    crises: list[Crisis]
+    has_more: bool
+
+
+QUEUE_BANNER_LIMIT = 3
+
+
+def queue_crisis_banner(*, viewer: User) -> QueueCrisisBanner:
+    """The active crises ``viewer`` may see (drills are rehearsals, not the floor's
+    state, and stay off it): one query, bounded by the banner's size."""
+    urgency = Case(
+        *(When(level=level, then=Value(rank)) for level, rank in LEVEL_URGENCY.items()),
+        output_field=IntegerField(),
+    )
+    crises = list(
+        crises_visible_to(viewer)
+        .filter(is_active=True, is_drill=False)
+        .annotate(urgency=urgency)
+        .order_by("urgency", "-declared_at", "-pk")[: QUEUE_BANNER_LIMIT + 1]
+    )
+    return QueueCrisisBanner(
+        crises=crises[:QUEUE_BANNER_LIMIT], has_more=len(crises) > QUEUE_BANNER_LIMIT
+    )
+
+
+@dataclass(frozen=True)
 class EscalationCrisisPanel:
     """What the escalation page says about crises: the ones it is part of, and whether
     the viewer may declare one from it."""

@@ -53,6 +53,13 @@ class QueueFilterForm(forms.Form):
         label="Drills",
         choices=[("", "Hidden"), ("include", "Shown"), ("only", "Only drills")],
     )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort by",
+        choices=[("", "Severity"), ("deadline", "Deadline")],
+    )
+    # An order, not a filter: it narrows nothing.
+    ORDER_FIELDS = frozenset({"sort"})
 
     def __init__(self, *args: Any, rubric: Rubric, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,11 +89,12 @@ class QueueFilterForm(forms.Form):
             owner_username=data.get("owner") or "",
             text=(data.get("q") or "").strip(),
             drills=data.get("drills") or "hide",
+            sort=data.get("sort") or "severity",
         )
 
     @property
     def is_filtered(self) -> bool:
-        return any(self.data.get(name) for name in self.fields)
+        return any(self.data.get(name) for name in self.fields if name not in self.ORDER_FIELDS)
 
 
 # ---------------------------------------------------------------- new escalation

@@ -8,7 +8,9 @@ their panels. Each of those apps registers here from its ``AppConfig.ready()``:
   escalation is created, re-rated, acknowledged, decided, actioned, closed, reopened
   or merged (in the order the apps are
   installed: playbooks start before anyone is paged about them);
-- :func:`register_escalation_panel` — a value for the escalation page's template context.
+- :func:`register_escalation_panel` — a value for the escalation page's template context;
+- :func:`register_queue_banner` — a value for the triage queue's template context (the
+  crises app's "active crisis" banner).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class Panel(Protocol):
     def __call__(self, *, escalation: Escalation, viewer: User, now: datetime) -> Any: ...
 
 
+class QueueBanner(Protocol):
+    def __call__(self, *, viewer: User, now: datetime) -> Any: ...
+
+
 @dataclass(frozen=True)
 class _Listener:
     name: str
@@ -53,6 +59,7 @@ class _Listener:
 
 _listeners: list[_Listener] = []
 _panels: dict[str, Panel] = {}
+_queue_banners: dict[str, QueueBanner] = {}
 
 
 def listen_to_escalation_events(
@@ -88,3 +95,13 @@ def escalation_panels(*, escalation: Escalation, viewer: User, now: datetime) ->
         name: panel(escalation=escalation, viewer=viewer, now=now)
         for name, panel in _panels.items()
     }
+
+
+def register_queue_banner(context_name: str, banner: QueueBanner) -> None:
+    """Show something above the triage queue; ``banner`` reads what ``viewer`` may see."""
+    _queue_banners[context_name] = banner
+
+
+def queue_banners(*, viewer: User, now: datetime) -> dict[str, Any]:
+    """The registered banners' values for one reader of the queue."""
+    return {name: banner(viewer=viewer, now=now) for name, banner in _queue_banners.items()}

@@ -152,6 +152,13 @@ class Escalation(models.Model):
                 condition=models.Q(is_open=True, is_drill=False),
                 name="open_queue_order",
             ),
+            # The same queue sorted by deadline, and the glance strip's "breached" and
+            # "due within the hour": a range at the front of this index.
+            models.Index(
+                fields=["queue_due_at", "severity", "id", "is_restricted"],
+                condition=models.Q(is_open=True, is_drill=False),
+                name="open_queue_deadline",
+            ),
             models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),
             models.Index(fields=["owner", "status"], name="owner_status"),
         ]
@@ -298,6 +305,15 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["decided_at", "id"]
+        indexes = [
+            # The few decisions awaiting approval, found without reading the others (the
+            # queue's "awaiting approval" figure starts from them).
+            models.Index(
+                fields=["escalation"],
+                condition=models.Q(state="pending_approval"),
+                name="decision_awaiting_approval",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["escalation"],

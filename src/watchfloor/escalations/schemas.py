@@ -72,6 +72,11 @@ class QueueQuery(Schema):
     drills: Literal["hide", "include", "only"] = Field(
         "hide", description="escalations opened by crisis drills: hidden, included or only them"
     )
+    sort: Literal["severity", "deadline"] = Field(
+        "severity",
+        description="severity: most severe first, then the nearest deadline; "
+        "deadline: the nearest deadline first, then the most severe",
+    )
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -86,6 +91,7 @@ class QueueQuery(Schema):
             text=self.q.strip(),
             include_closed=self.include_closed,
             drills=self.drills,
+            sort=self.sort,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -14,7 +14,8 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
-from watchfloor.escalations.models import Escalation
+from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
+from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -78,13 +79,24 @@ class QueueFilters:
     # Escalations opened by crisis drills: "hide" (the default: a queue of real work),
     # "include" or "only".
     drills: str = "hide"
+    # "severity" (the default: most severe first, then the nearest deadline) or
+    # "deadline" (the nearest deadline first, then the most severe).
+    sort: str = "severity"
 
 
 DRILL_FILTERS = ("hide", "include", "only")
+QUEUE_SORTS = ("severity", "deadline")
+# Each order ends on the primary key, so paging through it is stable; each is the column
+# order of an open-queue index (models.Escalation.Meta), so a page is an index walk.
+_QUEUE_ORDER = {
+    "severity": ("severity", "queue_due_at", "pk"),
+    "deadline": ("queue_due_at", "severity", "pk"),
+}
 
 
 def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
-    """Open escalations, most severe first, then the nearest deadline first."""
+    """Open escalations, most severe first, then the nearest deadline first (or the other
+    way round when ``filters.sort`` is "deadline")."""
     escalations = escalations_visible_to(user)
     if filters.statuses:
         escalations = escalations.filter(status__in=filters.statuses)
@@ -118,7 +130,61 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
         escalations.select_related("type", "owner", "policy")
         .prefetch_related("markets")
         # queue_due_at is never empty: no running clock sorts last on every database.
-        .order_by("severity", "queue_due_at", "pk")
+        .order_by(*_QUEUE_ORDER.get(filters.sort, _QUEUE_ORDER["severity"]))
+    )
+
+
+# ---------------------------------------------------------------- the queue at a glance
+
+# Past this a figure reads "999+": the strip is for a glance, and a count stops reading
+# rows there (web.pagination.capped_count) however long the queue grows.
+GLANCE_CAP = 999
+DUE_SOON = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class GlanceFigure:
+    count: int
+    is_capped: bool
+
+    def __str__(self) -> str:
+        return f"{self.count}+" if self.is_capped else str(self.count)
+
+
+@dataclass(frozen=True)
+class QueueGlance:
+    breached: GlanceFigure
+    due_within_the_hour: GlanceFigure
+    awaiting_approval: GlanceFigure
+
+
+def _figure(escalations: QuerySet[Escalation]) -> GlanceFigure:
+    return GlanceFigure(*capped_count(escalations, cap=GLANCE_CAP))
+
+
+def queue_glance(*, user: User, now: datetime) -> QueueGlance:
+    """The open queue's figures that ask for someone now, of what ``user`` may see: one
+    capped count each, on the open-queue indexes (open, not a drill: the default queue)."""
+    open_queue = escalations_visible_to(user).filter(is_open=True, is_drill=False)
+    # From the approvals' side: the few pending ones, each on a partial index, rather
+    # than a test on every open row.
+    awaiting_approval = (
+        Decision.objects.filter(state=Decision.State.PENDING_APPROVAL)
+        .order_by()
+        .values("escalation_id")
+        .union(
+            SeverityDowngrade.objects.filter(state=SeverityDowngrade.State.PENDING)
+            .order_by()
+            .values("escalation_id")
+        )
+    )
+    return QueueGlance(
+        # queue_due_at is the earliest running clock's deadline (NO_DEADLINE when none runs).
+        breached=_figure(open_queue.filter(queue_due_at__lt=now)),
+        due_within_the_hour=_figure(
+            open_queue.filter(queue_due_at__gte=now, queue_due_at__lt=now + DUE_SOON)
+        ),
+        awaiting_approval=_figure(open_queue.filter(pk__in=awaiting_approval)),
     )
 
 

@@ -8,6 +8,7 @@ escalations (crises, notify) add the words for their own events through
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,8 @@ class TimelineLine:
     label: str
     summary: str
     body: str
+    # On the line that stands for folded notification delivery attempts: how many.
+    folded: int = 0
 
 
 def _status(value: Any) -> str:
@@ -401,3 +404,51 @@ def readable_timeline(entries: Iterable[TimelineEntry]) -> list[TimelineLine]:
             )
         )
     return lines
+
+
+# ---------------------------------------------------------------- folding delivery attempts
+#
+# Every page and webhook delivery attempt lands on the timeline; on a busy escalation they
+# outnumber the work. The page shows them folded into one line by default ("work"), and
+# each of them on request ("all").
+
+TIMELINE_VIEWS = ("work", "all")
+DELIVERY_ATTEMPT_WORDS = {
+    AuditAction.NOTIFY_DELIVERED: "delivered",
+    AuditAction.NOTIFY_DELIVERY_RETRYING: "failed, retry scheduled",
+    AuditAction.NOTIFY_DELIVERY_FAILED: "failed, gave up",
+    AuditAction.NOTIFY_DELIVERY_SUPPRESSED: "suppressed (drill)",
+}
+FOLDED_DELIVERIES = "timeline.delivery_attempts_folded"
+
+
+def fold_delivery_attempts(lines: list[TimelineLine]) -> list[TimelineLine]:
+    """The lines with every notification delivery attempt folded into one line, where the
+    last attempt was: how many there were and how they went. Nothing else moves."""
+    attempts = [line for line in lines if line.action in DELIVERY_ATTEMPT_WORDS]
+    if not attempts:
+        return lines
+    outcomes = Counter(line.action for line in attempts)
+    summary = ", ".join(
+        f"{outcomes[action]} {words}"
+        for action, words in DELIVERY_ATTEMPT_WORDS.items()
+        if outcomes[action]
+    )
+    count = len(attempts)
+    folded = TimelineLine(
+        at=attempts[-1].at,
+        actor="system",
+        action=FOLDED_DELIVERIES,
+        label=f"{count} notification delivery attempt{'s' if count != 1 else ''}",
+        summary=summary,
+        body="",
+        folded=count,
+    )
+    last = attempts[-1]
+    shown = []
+    for line in lines:
+        if line is last:
+            shown.append(folded)
+        elif line.action not in DELIVERY_ATTEMPT_WORDS:
+            shown.append(line)
+    return shown

@@ -30,7 +30,7 @@ from watchfloor.core.roles import (
 from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.core.validation import require
 from watchfloor.escalations import selectors, services, severity_changes
-from watchfloor.escalations.hooks import escalation_panels
+from watchfloor.escalations.hooks import escalation_panels, queue_banners
 from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityDowngrade, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
@@ -54,7 +54,13 @@ from .forms import (
     ServiceErrorForm,
     TransitionForm,
 )
-from .timeline import CLOCK_STATE_LABELS, readable_timeline
+from .timeline import (
+    CLOCK_STATE_LABELS,
+    DELIVERY_ATTEMPT_WORDS,
+    TIMELINE_VIEWS,
+    fold_delivery_attempts,
+    readable_timeline,
+)
 
 QUEUE_PAGE_SIZE = 50
 
@@ -68,11 +74,19 @@ QUEUE_PAGE_SIZE = 50
 def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
-    escalations = selectors.triage_queue(user=request.user, filters=form.filters())
+    filters = form.filters()
+    escalations = selectors.triage_queue(user=request.user, filters=filters)
     page = CappedPaginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request, "escalations/queue.html", {"form": form, "page": page, "now": clock.now()}
-    )
+    now = clock.now()
+    context = {
+        "form": form,
+        "sort": filters.sort,
+        "page": page,
+        "now": now,
+        "glance": selectors.queue_glance(user=request.user, now=now),
+    }
+    context.update(queue_banners(viewer=request.user, now=now))
+    return render(request, "escalations/queue.html", context)
 
 
 @login_required
@@ -351,6 +365,15 @@ def _render_detail(
     primary_market = next(
         (m for m in escalation.markets.all() if m.pk == escalation.primary_market_id), None
     )
+    timeline = readable_timeline(
+        selectors.escalation_timeline(
+            escalation, viewer=user, linked_visible=[other.pk for other in linked]
+        )
+    )
+    # "work" (the default) folds notification delivery attempts into one line.
+    timeline_view = request.GET.get("timeline", "")
+    if timeline_view not in TIMELINE_VIEWS:
+        timeline_view = "work"
     context = {
         "escalation": escalation,
         "now": now,
@@ -365,11 +388,9 @@ def _render_detail(
         "pending_downgrades": downgrades,
         "approval_reason": severity_changes.approval_reason(escalation),
         "linked": linked,
-        "timeline": readable_timeline(
-            selectors.escalation_timeline(
-                escalation, viewer=user, linked_visible=[other.pk for other in linked]
-            )
-        ),
+        "timeline": timeline if timeline_view == "all" else fold_delivery_attempts(timeline),
+        "timeline_view": timeline_view,
+        "delivery_attempts": sum(line.action in DELIVERY_ATTEMPT_WORDS for line in timeline),
         "forms": action_forms,
         "bound_form": bound[0] if bound else "",
     }
