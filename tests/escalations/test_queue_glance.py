@@ -118,8 +118,9 @@ def test_the_page_shows_the_strip_in_a_fixed_number_of_queries(
     assert "<strong>1</strong> awaiting approval" in page
 
 
-# Pinned: a change that adds a query per row or per figure fails here.
-QUEUE_PAGE_QUERIES = 13
+# Pinned: a change that adds a query per row or per figure fails here. 13 for the queue
+# and its strip, 1 for the header's "Needs me" count.
+QUEUE_PAGE_QUERIES = 13 + 1
 
 
 def test_the_page_query_count_does_not_grow_with_the_queue(
