@@ -1,14 +1,10 @@
-from typing import Any
-
 from django.apps import AppConfig
 
+from watchfloor.core.lazy import imported_when_called
 
-def bank_this_link(**kwargs: Any) -> Any:
-    """The evidence page's "Bank this" link, imported when a page first asks for it: the
-    banks views bring the hashers (Pillow, numpy, PDQ), which start-up should not load."""
-    from watchfloor.banks.views import bank_this_link as link
-
-    return link(**kwargs)
+# The evidence page's "Bank this" link, imported when a page first asks for it: the banks
+# views bring the hashers (Pillow, numpy, PDQ), which start-up should not load.
+bank_this_link = imported_when_called("watchfloor.banks.views.bank_this_link")
 
 
 class BanksConfig(AppConfig):

@@ -96,10 +96,16 @@ def prepare_database(*, stdout: Output | None = None) -> None:
     from several processes at once."""
     with preparation_lock():
         call_command("migrate", interactive=False, verbosity=0)
-        for _name, preparer in _preparers:
-            said = preparer()
-            if said and stdout is not None:
-                stdout.write(said)
+        _run_preparers(stdout=stdout)
+
+
+def _run_preparers(*, stdout: Output | None, skip: tuple[str, ...] = ()) -> None:
+    """Every registered preparer not named in ``skip``, in order; what each did is said
+    on ``stdout``. Call while holding :func:`preparation_lock`."""
+    for name, preparer in _preparers:
+        said = None if name in skip else preparer()
+        if said and stdout is not None:
+            stdout.write(said)
 
 
 def database_needs_migrating() -> bool:
@@ -130,10 +136,7 @@ def ensure_database_ready(
             stdout.write(f"Preparing the database ({describe_database()}): applying migrations")
             call_command("migrate", interactive=False, verbosity=0)
         if reference_data:
-            for name, preparer in _preparers:
-                said = None if name in skip else preparer()
-                if said:
-                    stdout.write(said)
+            _run_preparers(stdout=stdout, skip=skip)
 
 
 def database_problem(error: DatabaseError) -> str:

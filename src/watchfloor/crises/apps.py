@@ -1,14 +1,6 @@
-from collections.abc import Sequence
-
 from django.apps import AppConfig
 
-
-def flag_matching_signals(signal_ids: Sequence[int]) -> object:
-    """The watchlist matcher, imported when a reactions pass first needs it: it brings
-    numpy, which a command that never reacts (``watchfloor --help``) should not load."""
-    from watchfloor.crises.watchlists import flag_matching_signals as flag
-
-    return flag(signal_ids)
+from watchfloor.core.lazy import imported_when_called
 
 
 class CrisesConfig(AppConfig):
@@ -20,7 +12,11 @@ class CrisesConfig(AppConfig):
         # reactions pass as the surge checks (signals.backlog), off the intake's path.
         from watchfloor.signals.hooks import after_signals_stored
 
-        after_signals_stored(flag_matching_signals)
+        # Imported when a reactions pass first runs it: it brings numpy, which a command
+        # that never reacts (``watchfloor --help``) should not load.
+        after_signals_stored(
+            imported_when_called("watchfloor.crises.watchlists.flag_matching_signals")
+        )
 
         from watchfloor.crises.describe import ESCALATION_TIMELINE_DESCRIBERS
         from watchfloor.crises.selectors import escalation_crisis_panel

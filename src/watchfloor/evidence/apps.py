@@ -1,21 +1,14 @@
-from typing import Any
-
 from django.apps import AppConfig
 
+from watchfloor.core.lazy import imported_when_called
 
 # The panels are imported when a page first draws them: the evidence services bring
 # Pillow, numpy and the PDQ hasher, which a command that never shows a page
 # (``watchfloor --help``, ``ingest``) should not load at start-up.
-def escalation_evidence_panel(**kwargs: Any) -> Any:
-    from watchfloor.evidence.selectors import escalation_evidence_panel as panel
-
-    return panel(**kwargs)
-
-
-def crisis_exposure(**kwargs: Any) -> Any:
-    from watchfloor.evidence.selectors import crisis_exposure as panel
-
-    return panel(**kwargs)
+escalation_evidence_panel = imported_when_called(
+    "watchfloor.evidence.selectors.escalation_evidence_panel"
+)
+crisis_exposure = imported_when_called("watchfloor.evidence.selectors.crisis_exposure")
 
 
 class EvidenceConfig(AppConfig):

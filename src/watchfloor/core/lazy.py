@@ -1,0 +1,24 @@
+"""Hooks registered at start-up whose code is imported only when first called.
+
+Every ``watchfloor`` command sets Django up, so whatever an ``AppConfig.ready()``
+imports costs every command. A hook that needs a heavy library (numpy, Pillow, the PDQ
+hasher) is registered by its dotted path instead and imported on its first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+
+def imported_when_called(dotted_path: str) -> Callable[..., Any]:
+    """A callable standing for ``dotted_path``, imported (once) when first called."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return import_string(dotted_path)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = dotted_path.rsplit(".", 1)[-1]
+    call.__doc__ = f"{dotted_path}, imported when first called (core.lazy)."
+    return call
