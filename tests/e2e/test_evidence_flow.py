@@ -8,9 +8,8 @@ import os
 
 import pytest
 
-from tests.e2e.test_browser import PASSWORD
+from tests.e2e.test_partner_flow import analyst_and_legal_partner, sign_in, watch_for_problems
 from tests.e2e.test_partner_flow import browser as browser  # a fixture
-from tests.e2e.test_partner_flow import sign_in, watch_for_problems
 from tests.evidence.conftest import image_bytes
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -34,28 +33,9 @@ def evidence_storage(settings, tmp_path):
 def scam_escalation(transactional_db, evidence_storage):
     from watchfloor.catalog.services import load_catalog
     from watchfloor.escalations.services import create_escalation
-    from watchfloor.people.models import Team
-    from watchfloor.people.services import create_user
 
     load_catalog(actor=None)
-    analyst = create_user(
-        username="aiko.analyst",
-        password=PASSWORD,
-        role="analyst",
-        actor=None,
-        team=Team.objects.get(code="site_policy"),
-        time_zone="Asia/Tokyo",
-        first_name="Aiko",
-    )
-    create_user(
-        username="grace.legal",
-        password=PASSWORD,
-        role="partner",
-        actor=None,
-        team=Team.objects.get(code="legal"),
-        time_zone="Australia/Sydney",
-        first_name="Grace",
-    )
+    analyst = analyst_and_legal_partner()
     return create_escalation(
         actor=analyst,
         type_code="scam_campaign",

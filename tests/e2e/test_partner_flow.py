@@ -32,18 +32,11 @@ def browser():
             launched.close()
 
 
-@pytest.fixture
-def regulator_notice(transactional_db):
-    """A regulator notice in Singapore, filed by the analyst; its playbook starts by itself."""
-    from watchfloor.catalog.services import load_catalog
-    from watchfloor.escalations.services import create_escalation
+def analyst_and_legal_partner():
+    """Aiko, an analyst in Tokyo, and Grace, a Legal partner in Sydney; returns Aiko."""
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
-    from watchfloor.playbooks.models import PlaybookRun
-    from watchfloor.playbooks.services import load_playbooks
 
-    load_catalog(actor=None)
-    load_playbooks(actor=None)
     analyst = create_user(
         username="aiko.analyst",
         password=PASSWORD,
@@ -62,6 +55,20 @@ def regulator_notice(transactional_db):
         time_zone="Australia/Sydney",
         first_name="Grace",
     )
+    return analyst
+
+
+@pytest.fixture
+def regulator_notice(transactional_db):
+    """A regulator notice in Singapore, filed by the analyst; its playbook starts by itself."""
+    from watchfloor.catalog.services import load_catalog
+    from watchfloor.escalations.services import create_escalation
+    from watchfloor.playbooks.models import PlaybookRun
+    from watchfloor.playbooks.services import load_playbooks
+
+    load_catalog(actor=None)
+    load_playbooks(actor=None)
+    analyst = analyst_and_legal_partner()
     escalation = create_escalation(
         actor=analyst,
         type_code="regulator_notice",
