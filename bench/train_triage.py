@@ -7,11 +7,12 @@ Labels: "Related and informative" is informative; "Related - but not informative
 "Not related" and "Not applicable" are not (18,236 tweets of 17 events).
 
 Evaluation (``--loo``; ``bench/early_warning.py`` gives the evaluation on clusters over
-time, which is the one that counts): for each event, the weights are fitted on the other 16 events and the
-left-out event's tweets are scored; printed per event: the area under the ROC curve,
-the informative share of its 20 and 100 highest-scored tweets, and its base rate (the
-informative share of all its labelled tweets). Nothing is tuned per event: the settings
-(``triage_training.FitSettings``) are the same for every fold and for the shipped fit.
+time, which is the one that counts): for each event, the weights are fitted on the
+other 16 events and the left-out event's tweets are scored; printed per event: the
+area under the ROC curve, the informative share of its 20 and 100 highest-scored
+tweets, and its base rate (the informative share of all its labelled tweets). Nothing
+is tuned per event: the settings (``triage_training.FitSettings``) are the same for
+every fold and for the shipped fit.
 
 The shipped file (``src/watchfloor/signals/triage_weights.json``) is then fitted on all
 17 events.
