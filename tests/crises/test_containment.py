@@ -377,5 +377,5 @@ def test_the_war_room_ranks_linked_clusters_by_triage_score_and_says_why(
     html = signed_in(other_analyst).get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
     section = html.split('id="live-clusters"', 1)[1]
     assert section.index(f"C-{scene['b'].pk}") < section.index(f"C-{scene['a'].pk}")
-    assert "request for help +" in section
+    assert "casualty figures +" in section
     assert "% informative</strong>" in section

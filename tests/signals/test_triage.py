@@ -212,6 +212,19 @@ def test_a_trusted_source_joining_a_cluster_raises_its_stored_score(frozen_clock
 
 
 @pytest.mark.django_db
+def test_a_verified_reporter_counts_as_a_trusted_source(frozen_clock):
+    text = "Road closed near the station"
+    plain, verified = make_cluster(representative_text=text), make_cluster(representative_text=text)
+    add_signals(plain, at=frozen_clock, text=text, attributes={"verified": False})
+    add_signals(verified, at=frozen_clock, text=text, attributes={"verified": True})
+    reactions.refresh_triage([plain.pk, verified.pk])
+    plain.refresh_from_db()
+    verified.refresh_from_db()
+    assert verified.triage_score > plain.triage_score
+    assert "official or trusted source" in [label for label, _ in verified.triage_reasons]
+
+
+@pytest.mark.django_db
 def test_the_periodic_check_scores_clusters_stored_before_the_score(frozen_clock):
     cluster = make_cluster(representative_text="Bridge collapsed, 4 injured")
     assert cluster.triage_score is None

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTextTransform
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
@@ -272,7 +272,7 @@ def refresh_triage(cluster_ids: list[int]) -> None:
         return
     rows = (
         Cluster.objects.filter(pk__in=cluster_ids)
-        .annotate(verified=KT("representative__attributes__verified"))
+        .annotate(verified=KeyTextTransform("verified", "representative__attributes"))
         .values_list(
             "pk",
             "representative_text",

@@ -294,7 +294,7 @@ CUES: dict[str, Cue] = {
     ),
     "bare_retweet": Cue("bare retweet", -1, ()),
     "question": Cue("question", 0, ()),
-    "short_text": Cue("very short text", 0, ()),
+    "short_text": Cue("very short or no text", 0, ()),
 }
 # fmt: on
 
@@ -313,7 +313,7 @@ TRUSTED_SOURCES = frozenset(
 # Weights not fitted, with the reason: the labelled tweets carry no source metadata.
 FIXED_WEIGHTS: dict[str, float] = {"official_source": 1.0}
 FEATURE_LABELS: dict[str, str] = {name: cue.label for name, cue in CUES.items()} | {
-    "wording": "wording"
+    "wording": "wording (character patterns)"
 }
 FEATURES: tuple[str, ...] = tuple(CUES)
 
@@ -365,6 +365,7 @@ def cue_values(text: str, *, has_link: bool = False, has_media: bool = False) ->
     values["question"] = 1.0 if "?" in folded else 0.0
     words = len(normalised.split())
     dense = len(_DENSE_LETTER.findall(normalised))
+    # No text at all (only a link or media) counts too: there is nothing to read.
     values["short_text"] = 1.0 if words < 4 and dense < 12 else 0.0
     return values
 
