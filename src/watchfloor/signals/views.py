@@ -148,8 +148,8 @@ class ClusterFilterForm(forms.Form):
         required=False,
         label="Order",
         choices=[
-            (selectors.SORT_INFORMATIVE, "Most informative first"),
-            (selectors.SORT_FASTEST, "Fastest first"),
+            (selectors.SORT_INFORMATIVE, "Most informative"),
+            (selectors.SORT_FASTEST, "Fastest"),
         ],
     )
 
