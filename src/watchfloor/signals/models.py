@@ -81,6 +81,12 @@ class Cluster(models.Model):
         indexes = [
             models.Index(fields=["state", "-velocity_1h"], name="cluster_rank"),
             models.Index(fields=["state", "-triage_score"], name="cluster_triage_rank"),
+            # The clusters still to score (the periodic pass's backfill): empty once done.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(triage_score__isnull=True),
+                name="cluster_unscored",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,4 +24,12 @@ class Migration(migrations.Migration):
             model_name="cluster",
             index=models.Index(fields=["state", "-triage_score"], name="cluster_triage_rank"),
         ),
+        migrations.AddIndex(
+            model_name="cluster",
+            index=models.Index(
+                condition=models.Q(("triage_score__isnull", True)),
+                fields=["id"],
+                name="cluster_unscored",
+            ),
+        ),
     ]
