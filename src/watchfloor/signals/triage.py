@@ -327,20 +327,25 @@ _DENSE_LETTER = re.compile(
 )
 
 
-def _term_pattern(term: str) -> str:
+def _term_needle(term: str) -> str:
+    """What to look for in the normalised text padded with a space on each side: a term
+    in a spaced script between spaces (whole words; a "*" prefix only after one), other
+    terms as they are."""
     prefix = term.endswith("*")
     core = normalise_text(term.rstrip("*"))
     if not core:
         raise ValueError(f"triage cue term {term!r} is empty once normalised")
     if _SPACED_TERM.match(core):
-        return r"(?<!\S)" + re.escape(core) + ("" if prefix else r"(?!\S)")
-    return re.escape(core)
+        return " " + core + ("" if prefix else " ")
+    return core
 
 
 @cache
-def _cue_patterns() -> dict[str, re.Pattern[str]]:
+def _cue_needles() -> dict[str, tuple[str, ...]]:
+    # Substring tests (C-level) rather than one regex alternation per cue: ten times
+    # faster on a tweet, and the same matches (the normalised text has single spaces).
     return {
-        name: re.compile("|".join(_term_pattern(term) for term in cue.terms))
+        name: tuple(dict.fromkeys(_term_needle(term) for term in cue.terms))
         for name, cue in CUES.items()
         if cue.terms
     }
@@ -351,9 +356,10 @@ def cue_values(text: str, *, has_link: bool = False, has_media: bool = False) ->
     cluster's, not the text's, and is left out)."""
     normalised = normalise_text(text)
     folded = unicodedata.normalize("NFKC", text)
+    padded = f" {normalised} "
     values = {
-        name: 1.0 if pattern.search(normalised) else 0.0
-        for name, pattern in _cue_patterns().items()
+        name: 1.0 if any(needle in padded for needle in needles) else 0.0
+        for name, needles in _cue_needles().items()
     }
     if _LAUGHING.search(folded):
         values["joke"] = 1.0
