@@ -358,3 +358,24 @@ def test_partners_get_no_volume_curve_in_the_review(crisis, escalation, scene, l
     from watchfloor.crises.review import review_facts
 
     assert review_facts(crisis=crisis, viewer=legal_partner, now=clock.now()).volume is None
+
+
+def test_the_war_room_ranks_linked_clusters_by_triage_score_and_says_why(
+    crisis, escalation, scene, other_analyst
+):
+    from watchfloor.signals.reactions import refresh_triage
+
+    # A (linked, faster) is a plea about a scam; B (attached) an eyewitness request for help.
+    Cluster.objects.filter(pk=scene["b"].pk).update(
+        representative_text="We are trapped by the flood, please send a rescue boat, 2 injured"
+    )
+    refresh_triage([scene["a"].pk, scene["b"].pk])
+    rows = linked_clusters(
+        crisis=crisis, viewer=other_analyst, escalation_ids=[escalation.pk], now=clock.now()
+    )
+    assert [row.cluster.pk for row in rows] == [scene["b"].pk, scene["a"].pk]
+    html = signed_in(other_analyst).get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    section = html.split('id="live-clusters"', 1)[1]
+    assert section.index(f"C-{scene['b'].pk}") < section.index(f"C-{scene['a'].pk}")
+    assert "casualty figures +" in section
+    assert "% informative</strong>" in section

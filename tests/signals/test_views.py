@@ -64,17 +64,23 @@ def _listed(response) -> list[int]:
 # ---------------------------------------------------------------- the list
 
 
-def test_clusters_are_ranked_by_velocity_then_severity_hint(analyst_client, catalog, frozen_clock):
+def test_clusters_can_be_ranked_by_velocity_then_severity_hint(
+    analyst_client, catalog, frozen_clock
+):
     slow = make_cluster(velocity_1h=3)
     fast = make_cluster(velocity_1h=90)
     tied_mild = make_cluster(velocity_1h=20, severity_hint=3)
     tied_severe = make_cluster(velocity_1h=20, severity_hint=1)
     tied_none = make_cluster(velocity_1h=20)
 
-    response = analyst_client.get(reverse("clusters"))
+    response = analyst_client.get(reverse("clusters"), {"sort": "fastest"})
 
     assert response.status_code == 200
     assert _listed(response) == [fast.pk, tied_severe.pk, tied_mild.pk, tied_none.pk, slow.pk]
+    # The default order is the triage score's (tests/signals/test_triage.py); clusters
+    # without one yet follow the fastest first.
+    default = _listed(analyst_client.get(reverse("clusters")))
+    assert default[0] == fast.pk and default[-1] == slow.pk
 
 
 def test_each_row_has_a_server_drawn_sparkline_and_no_inline_script_or_style(

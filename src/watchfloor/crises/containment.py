@@ -46,6 +46,7 @@ from watchfloor.crises.watchlists import WatchlistMatch, recent_hits, watchlist_
 from watchfloor.signals.models import Cluster, ClusterBucket, SurgeAlert
 from watchfloor.signals.selectors import (
     bucket_end,
+    by_triage_score,
     can_see_signals,
     clusters_visible_to,
     effective_state,
@@ -189,14 +190,15 @@ def linked_clusters(
     now: datetime,
     limit: int = LISTED_CLUSTERS,
 ) -> list[LinkedCluster]:
-    """The busiest directly linked clusters, then the busiest ones attached to linked
-    escalations (at most ``limit`` of each), fastest first. Two queries."""
+    """The most informative directly linked clusters and the most informative ones
+    attached to linked escalations (at most ``limit`` of each), together ordered by the
+    triage score (``signals.triage``; unscored last), then the fastest. Two queries."""
     if not can_see_signals(viewer):
         return []
     links = list(
         CrisisCluster.objects.filter(crisis=crisis)
         .select_related("cluster", "linked_by")
-        .order_by("-cluster__velocity_1h", "-cluster__last_seen_at", "pk")[:limit]
+        .order_by(*by_triage_score("cluster__"), "pk")[:limit]
     )
     rows = [LinkedCluster(link.cluster, effective_state(link.cluster, now), link) for link in links]
     if escalation_ids:
@@ -204,9 +206,18 @@ def linked_clusters(
             clusters_visible_to(viewer)
             .filter(escalation_id__in=list(escalation_ids))
             .exclude(pk__in=CrisisCluster.objects.filter(crisis=crisis).values("cluster_id"))
-            .order_by("-velocity_1h", "-last_seen_at", "pk")[:limit]
+            .order_by(*by_triage_score(), "pk")[:limit]
         )
         rows += [LinkedCluster(cluster, effective_state(cluster, now)) for cluster in attached]
+    rows.sort(
+        key=lambda row: (
+            row.cluster.triage_score is None,
+            -(row.cluster.triage_score or 0.0),
+            -row.cluster.velocity_1h,
+            -row.cluster.last_seen_at.timestamp(),
+            row.cluster.pk,
+        )
+    )
     return rows
 
 

@@ -70,10 +70,24 @@ class Cluster(models.Model):
     velocity_1h = models.PositiveIntegerField(default=0)
     velocity_24h = models.PositiveIntegerField(default=0)
     severity_hint = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The triage score (signals.triage): how likely the cluster is an informative report
+    # in a crisis, 0 to 1, and its largest parts in words as [[label, part], …]. Set by
+    # the reactions pass, off the intake's path; null until then.
+    triage_score = models.FloatField(null=True, blank=True)
+    triage_reasons = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["state", "-velocity_1h"], name="cluster_rank")]
+        indexes = [
+            models.Index(fields=["state", "-velocity_1h"], name="cluster_rank"),
+            models.Index(fields=["state", "-triage_score"], name="cluster_triage_rank"),
+            # The clusters still to score (the periodic pass's backfill): empty once done.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(triage_score__isnull=True),
+                name="cluster_unscored",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"cluster {self.pk} ({self.signal_count} signals)"

@@ -18,6 +18,9 @@ The surge lifecycle, per subject (a cluster, or a market × policy × language s
    baseline). Open alerts are re-checked on every batch, touched or not, and by
    ``watchfloor surges check`` when no signals arrive at all.
 
+The touched clusters' velocities and triage scores (``signals.triage``) are refreshed
+first; the periodic pass also scores clusters stored before the score existed.
+
 Then the rules: every enabled rule is matched against each touched cluster (and each
 cluster that has just woken from a snooze), and series rules against the open alerts of
 touched series; a match acts once (``services.apply_rule``).
@@ -25,6 +28,7 @@ touched series; a match acts once (``services.apply_rule``).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
@@ -68,6 +73,7 @@ from watchfloor.signals.surge import (
     window_count,
 )
 from watchfloor.signals.surge_stream import series_containing, series_keys_for
+from watchfloor.signals.triage import triage_cluster
 
 __all__ = [
     "ReactionReport",
@@ -75,6 +81,7 @@ __all__ = [
     "after_ingest",
     "check_all",
     "react_on_signal_time",
+    "refresh_triage",
     "surge_config",
 ]
 
@@ -112,6 +119,7 @@ def after_ingest(
     report = ReactionReport()
     report.woken = services.wake_due_clusters(now=now)
     refresh_velocities(touched_clusters, now=now)
+    refresh_triage(touched_clusters)
     _check_clusters(touched_clusters, now=now, report=report)
     _check_series(touched_series, now=now, report=report)
     _end_fallen_alerts(
@@ -134,6 +142,14 @@ def check_all(*, now: datetime | None = None) -> ReactionReport:
     stale = list(Cluster.objects.filter(velocity_24h__gt=0).values_list("pk", flat=True))
     for start in range(0, len(stale), 500):
         refresh_velocities(stale[start : start + 500], now=now)
+    # Clusters stored before the triage score existed get theirs here, a few at a time.
+    refresh_triage(
+        list(
+            Cluster.objects.filter(triage_score__isnull=True).values_list("pk", flat=True)[
+                :TRIAGE_BACKFILL
+            ]
+        )
+    )
     _end_fallen_alerts(now=now, skip_clusters=set(), skip_series=set(), report=report)
     ruleset = current_rules()
     if ruleset.rules and report.woken:
@@ -239,6 +255,60 @@ def _write_figures(rows: list[tuple]) -> None:
     sql = f"UPDATE {quote(Cluster._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608 (names from the model, values as parameters)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+# ---------------------------------------------------------------- triage
+
+# Clusters without a triage score scored per periodic pass (those stored before it existed).
+TRIAGE_BACKFILL = 2000
+
+
+def refresh_triage(cluster_ids: list[int]) -> None:
+    """The triage score (``signals.triage``) of these clusters, from their
+    representative's text, link, media and reporter and the sources of their signals;
+    only changed rows are written. The text's part is cached, so a busy cluster whose
+    text has not changed costs a lookup."""
+    if not cluster_ids:
+        return
+    rows = (
+        Cluster.objects.filter(pk__in=cluster_ids)
+        .annotate(verified=KeyTextTransform("verified", "representative__attributes"))
+        .values_list(
+            "pk",
+            "representative_text",
+            "representative_url",
+            "sources",
+            "verified",
+            "representative__media_md5",
+            "representative__media_sha256",
+            "representative__media_pdq",
+            "triage_score",
+            "triage_reasons",
+        )
+    )
+    changed = []
+    for pk, text, url, sources, verified, md5, sha256, pdq, score, reasons in rows:
+        found = triage_cluster(
+            text=text,
+            url=url,
+            sources=sources,
+            verified=verified in (True, 1, "true", "1"),
+            has_media=bool(md5 or sha256 or pdq),
+        )
+        new_score, new_reasons = round(found.score, 4), found.reasons()
+        if new_score != score or new_reasons != reasons:
+            changed.append((new_score, json.dumps(new_reasons, ensure_ascii=False), pk))
+    if not changed:
+        return
+    quote = connection.ops.quote_name
+    # A JSON parameter is text: PostgreSQL's jsonb wants it cast, SQLite stores it as is.
+    as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"UPDATE {quote(Cluster._meta.db_table)} SET {quote('triage_score')} = %s, "  # noqa: S608 (names from the model, values as parameters)
+        f"{quote('triage_reasons')} = {as_json} WHERE {quote('id')} = %s"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, changed)
 
 
 def _hint_inputs():

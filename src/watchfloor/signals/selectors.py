@@ -36,6 +36,8 @@ from watchfloor.signals.surge import CLUSTER_CONFIG, DEFAULT_CONFIG, SurgeConfig
 from watchfloor.signals.surge_stream import ALL, series_containing
 
 if TYPE_CHECKING:
+    from django.db.models.expressions import OrderBy
+
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
     from watchfloor.severity.rubric import Rubric
@@ -150,6 +152,12 @@ def _state_q(state: str, now: datetime) -> Q:
 # ---------------------------------------------------------------- the clusters view
 
 
+# The orders of the clusters view: the most informative first (the triage score,
+# ``signals.triage``), or the fastest first.
+SORT_INFORMATIVE = "informative"
+SORT_FASTEST = "fastest"
+
+
 @dataclass(frozen=True)
 class ClusterFilters:
     state: str = ClusterState.OPEN  # "" for every state
@@ -157,15 +165,26 @@ class ClusterFilters:
     language: str = ""
     source: str = ""
     policy: str = ""
+    sort: str = SORT_INFORMATIVE
 
     @property
     def is_filtered(self) -> bool:
-        return self != ClusterFilters()
+        return replace(self, sort=SORT_INFORMATIVE) != ClusterFilters()
+
+
+def by_triage_score(prefix: str = "") -> list[OrderBy]:
+    """Most informative first (no score yet last), then fastest, then most recent."""
+    return [
+        F(f"{prefix}triage_score").desc(nulls_last=True),
+        F(f"{prefix}velocity_1h").desc(),
+        F(f"{prefix}last_seen_at").desc(),
+    ]
 
 
 def cluster_list(*, user: User, filters: ClusterFilters, now: datetime) -> QuerySet[Cluster]:
-    """Clusters, fastest first (signals in the last hour), then by severity hint (most
-    severe first, none last), then the last five minutes, then the most recent."""
+    """Clusters, the most informative first (the triage score, then the fastest), or the
+    fastest first (signals in the last hour), then by severity hint (most severe first,
+    none last), then the last five minutes, then the most recent."""
     clusters = clusters_visible_to(user)
     if filters.state:
         clusters = clusters.filter(_state_q(filters.state, now))
@@ -180,13 +199,16 @@ def cluster_list(*, user: User, filters: ClusterFilters, now: datetime) -> Query
             clusters = clusters.filter(**{f"{name}__has_key": value})
     # The representative's language, for the lang attribute on its text, without loading
     # the whole signal.
-    return clusters.annotate(representative_language=F("representative__language")).order_by(
-        F("velocity_1h").desc(),
-        F("severity_hint").asc(nulls_last=True),
-        F("velocity_5m").desc(),
-        F("last_seen_at").desc(),
-        "pk",
-    )
+    clusters = clusters.annotate(representative_language=F("representative__language"))
+    if filters.sort == SORT_FASTEST:
+        return clusters.order_by(
+            F("velocity_1h").desc(),
+            F("severity_hint").asc(nulls_last=True),
+            F("velocity_5m").desc(),
+            F("last_seen_at").desc(),
+            "pk",
+        )
+    return clusters.order_by(*by_triage_score(), "pk")
 
 
 def join_kinds(cluster_ids: Sequence[int]) -> dict[int, dict[str, int]]:

@@ -144,6 +144,14 @@ class ClusterFilterForm(forms.Form):
     language = forms.ChoiceField(required=False)
     source = forms.ChoiceField(required=False, choices=_choices(SOURCES, empty="Any source"))
     policy = forms.ChoiceField(required=False, label="Policy hint")
+    sort = forms.ChoiceField(
+        required=False,
+        label="Order",
+        choices=[
+            (selectors.SORT_INFORMATIVE, "Most informative"),
+            (selectors.SORT_FASTEST, "Fastest"),
+        ],
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -170,6 +178,7 @@ class ClusterFilterForm(forms.Form):
             language=data.get("language", ""),
             source=data.get("source", ""),
             policy=data.get("policy", ""),
+            sort=data.get("sort") or selectors.SORT_INFORMATIVE,
         )
 
 
@@ -325,7 +334,13 @@ def cluster_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "signals/cluster_list.html",
-        {"form": form, "page": page, "rows": rows, "is_filtered": form.filters().is_filtered},
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "is_filtered": form.filters().is_filtered,
+            "sort": form.filters().sort,
+        },
     )
 
 
