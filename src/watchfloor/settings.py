@@ -164,6 +164,11 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Pages and API calls run short queries: JIT compilation, which PostgreSQL starts once
+    # a plan's estimated cost passes jit_above_cost (the capped counts of a long queue
+    # do), added 8-19 ms to queries that run in a few. bench/queue.py measures both.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 AUTH_USER_MODEL = "people.User"
 LOGIN_URL = "login"
