@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,10 +33,16 @@ TARGET_HELP_S = 0.3
 TARGET_INGEST_S = 1.0
 
 
-def seconds(command: list[str], *, env: dict[str, str]) -> float:
+def seconds(command: list[str], *, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time, and the CPU time (user + system) the command used: the second moves far
+    less with the machine's load than the first."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return wall, cpu
 
 
 def ten_signals(path: Path) -> None:
@@ -88,7 +95,7 @@ def main() -> None:
             "watchfloor --help": ["watchfloor", "--help"],
             "watchfloor ingest (10 signals)": ["watchfloor", "ingest", str(signals)],
         }
-        times: dict[tuple[str, str], list[float]] = {}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(args.runs):
             for label, command in commands.items():
                 for name, env in envs.items():
@@ -102,10 +109,18 @@ def main() -> None:
         f"start-up, median of {args.runs} runs; load average {load_before[0]:.1f} at the start, "
         f"{load_after[0]:.1f} at the end ({os.cpu_count()} CPUs)"
     )
-    header = f"  {'command':32}" + "".join(f"{name:>10}" for name in envs) + "   target"
+    header = (
+        f"  {'median, wall s (CPU s)':32}"
+        + "".join(f"{name:>18}" for name in envs)
+        + "   target (wall)"
+    )
     print(header)
     for label in commands:
-        row = "".join(f"{statistics.median(times[(label, name)]):9.3f}s" for name in envs)
+        row = ""
+        for name in envs:
+            wall = statistics.median(wall for wall, _ in times[(label, name)])
+            cpu = statistics.median(cpu for _, cpu in times[(label, name)])
+            row += f"{wall:9.3f} ({cpu:5.3f})"
         target = f"< {targets[label]} s" if label in targets else "(baseline)"
         print(f"  {label:32}{row}   {target}")
 
