@@ -4,10 +4,13 @@ from django.apps import AppConfig
 def ensure_playbook_library() -> str | None:
     """Load the bundled playbooks when none is active (a fresh database)."""
     from watchfloor.playbooks.models import Playbook
-    from watchfloor.playbooks.services import load_playbooks
 
     if Playbook.objects.filter(is_active=True).exists():
         return None
+    # Imported only when there is work: every command that works on data asks, and the
+    # services bring the playbook schema and Markdown rendering.
+    from watchfloor.playbooks.services import load_playbooks
+
     result = load_playbooks(actor=None)
     return (
         f"loaded playbook library: {len(result.new_playbook_versions)} playbooks, "
