@@ -1,13 +1,23 @@
-"""Triage queue and list API at 100,000 escalations, on SQLite and PostgreSQL.
+"""Triage queue and list API at 10,000, 100,000 and 1,000,000 escalations, on SQLite
+and PostgreSQL.
 
-    python bench/queue.py [--escalations 100000] [--backends sqlite,postgres] [--requests 60]
+    python bench/queue.py [--sizes 10000,100000,1000000] [--backends sqlite,postgres]
+                          [--requests 40]
 
-Each backend runs in its own process with its own fresh database. The seed has
-statutory clocks on a fifth of the escalations and restricts one in twenty. Each
-figure is printed beside its target (p95 < 150 ms) and beside the baseline measured
-in the same run: the same requests against a 1,000-escalation database.
+Each backend runs in its own process with its own fresh database, which grows through the
+sizes (seeded with bulk inserts: executemany on SQLite, COPY on PostgreSQL), each figure
+measured at each size. The seed has a deadline on every open escalation, statutory clocks
+on a fifth, and restricts one in twenty (the measuring analyst is on the access list of
+some). Each figure's p95 is printed per size, beside its target (p95 < 150 ms at the
+largest size) and the flatness check: the largest size's p95 no more than twice the
+smallest's. On PostgreSQL each figure is measured with JIT compilation on (the server's
+default) and off (as Watchfloor's connections set it), in the same run.
+
 Timings are in-process (Django test client): view, queries and rendering, not the
-network.
+network. The load average is printed at each size: on a shared machine, compare figures
+within one run.
+
+A figure is one row of FIGURES: a name, a URL, and whether it is asked through the API.
 """
 
 from __future__ import annotations
@@ -30,27 +40,61 @@ import time
 from datetime import timedelta
 
 TARGET_P95_MS = 150.0
-BASELINE_SIZE = 1_000
+FLAT_RATIO = 2.0  # the largest size's p95 no more than this times the smallest's
 PG_URL = "postgres://postgres@127.0.0.1:5432/watchfloor_bench"
 
+# (name, path, through the API): market and policy are filled in from the seed.
+FIGURES = (
+    ("queue page", "/", False),
+    ("queue page, by deadline", "/?sort=deadline", False),
+    ("queue page, severity filter", "/?severity=2", False),
+    ("queue page, status filter", "/?status=investigating", False),
+    ("queue page, market filter", "/?market={market}", False),
+    ("queue page, policy filter", "/?policy={policy}", False),
+    ("queue page, only mine", "/?mine=on", False),
+    ("queue page, owner filter", "/?owner={other}", False),
+    ("queue page, drills shown", "/?drills=include", False),
+    ("queue page, closed included", "/?status=all", False),
+    ("queue page, text search", "/?q=typhoon", False),
+    ("list API", "/api/v1/escalations", True),
+    ("list API, by deadline", "/api/v1/escalations?sort=deadline", True),
+    ("list API, severity filter", "/api/v1/escalations?severity=1&severity=2", True),
+    ("list API, market filter", "/api/v1/escalations?market={market}", True),
+)
 
-def seed(count: int) -> dict:
-    """Bulk rows straight into the tables (the bench needs volume, not 100,000 audit events)."""
-    import random
+# Hours to the nearest deadline by severity (the seed's stand-in for the rubric's clocks).
+DUE_HOURS = {0: 1, 1: 4, 2: 24, 3: 72, 4: 168}
 
-    from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+
+def insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Many rows at once: COPY on PostgreSQL, executemany elsewhere."""
+    from django.db import connection
+
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            # Table and column names are the bench's own constants, never input.
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+            cursor.executemany(insert, rows)
+
+
+def prepare() -> dict:
+    """The catalog, the measuring analyst (with an API token) and twenty colleagues."""
+    from watchfloor.catalog.selectors import active_catalog_version
     from watchfloor.catalog.services import load_catalog
-    from watchfloor.core import clock
-    from watchfloor.escalations.clocks import sla_due_times
-    from watchfloor.escalations.models import Clock, Escalation, EscalationType, Status
+    from watchfloor.escalations.models import EscalationType
     from watchfloor.markets.models import Market, StatutoryRule
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_api_token, create_user
     from watchfloor.policy.models import Policy
 
     load_catalog(actor=None)
-    version = active_catalog_version()
-    rubric = rubric_for(version)
     team = Team.objects.get(code="site_policy")
     analyst = create_user(
         username="bench-analyst",
@@ -65,102 +109,165 @@ def seed(count: int) -> dict:
         for n in range(20)
     ]
     _, token = create_api_token(user=analyst, name="bench", scopes=["read", "write"], actor=None)
-    rng = random.Random(42)
-    types = list(EscalationType.objects.all())
-    policies = list(Policy.objects.all())
-    markets = list(Market.objects.filter(time_zones__isnull=False))
-    rules = list(StatutoryRule.objects.filter(deadline__isnull=False))
-    statuses = [s for s in Status.values if s != Status.CLOSED] + [Status.CLOSED] * 3
-    from zoneinfo import ZoneInfo
+    markets = list(Market.objects.filter(time_zones__isnull=False).values_list("pk", "code"))
+    policies = list(Policy.objects.values_list("pk", "code"))
+    return {
+        "token": token,
+        "username": analyst.username,
+        "analyst": analyst.pk,
+        "others": [user.pk for user in others],
+        "other": others[0].username,
+        "catalog_version": active_catalog_version().pk,
+        "types": list(EscalationType.objects.values_list("pk", flat=True)),
+        "markets": markets,
+        "market": markets[0][1],
+        "policies": policies,
+        "policy": policies[0][1],
+        "rules": list(
+            StatutoryRule.objects.filter(deadline__isnull=False).values_list(
+                "pk", "code", "instrument", "deadline"
+            )
+        ),
+    }
 
+
+def seed(info: dict, *, start: int, count: int, rng) -> None:
+    """Escalations ``start`` … ``start + count - 1`` (ids ``start + 1`` on), with their
+    markets, clocks and access lists, in bulk: the bench needs volume, not audit events."""
+    from django.db import connection, transaction
+
+    from watchfloor.core import clock
+    from watchfloor.escalations.models import Escalation, Status
+
+    dt = connection.ops.adapt_datetimefield_value
     now = clock.now()
-    through_markets = Escalation.markets.through
-    through_access = Escalation.access_list.through
-    batch = 5_000
-    made = 0
-    while made < count:
-        size = min(batch, count - made)
-        rows = []
-        for _ in range(size):
+    statuses = [s for s in Status.values if s != Status.CLOSED] + [Status.CLOSED] * 3
+    owners = [None, info["analyst"], *info["others"]]
+    columns = [
+        "id",
+        "type_id",
+        "title",
+        "summary",
+        "status",
+        "is_open",
+        "policy_id",
+        "languages",
+        "source_kind",
+        "source_detail",
+        "severity",
+        "computed_severity",
+        "rubric_answers",
+        "severity_explanation",
+        "severity_override_reason",
+        "catalog_version_id",
+        "owner_id",
+        "created_by_id",
+        "is_high_visibility",
+        "is_drill",
+        "is_restricted",
+        "access_version",
+        "opened_at",
+        "created_at",
+        "updated_at",
+        "next_due_at",
+        "next_due_label",
+        "queue_due_at",
+    ]
+    no_deadline = Escalation._meta.get_field("queue_due_at").get_default()
+    batch = 20_000
+    for first in range(start, start + count, batch):
+        escalations, markets, clocks, access = [], [], [], []
+        for pk in range(first + 1, min(first + batch, start + count) + 1):
             opened = now - timedelta(minutes=rng.randint(1, 60 * 24 * 20))
-            severity = rng.choices([0, 1, 2, 3, 4], weights=[1, 4, 20, 40, 35])[0]
-            rows.append(
-                Escalation(
-                    type=rng.choice(types),
-                    title=f"Bench escalation {made + len(rows)} scam wave typhoon"
-                    if rng.random() < 0.1
-                    else f"Bench escalation {made + len(rows)}",
-                    summary="Synthetic escalation for the queue benchmark.",
-                    status=(status := rng.choice(statuses)),
-                    is_open=status != Status.CLOSED,
-                    policy=rng.choice(policies),
-                    languages=["en", "ja"],
-                    source_kind="user_report",
-                    severity=severity,
-                    computed_severity=severity,
-                    rubric_answers={},
-                    severity_explanation={},
-                    catalog_version=version,
-                    owner=rng.choice([None, analyst, *others]),
-                    created_by=analyst,
-                    is_restricted=rng.random() < 0.05,
-                    opened_at=opened,
-                    created_at=opened,
-                    updated_at=opened,
+            severity = rng.choices((0, 1, 2, 3, 4), weights=(1, 4, 20, 40, 35))[0]
+            status = rng.choice(statuses)
+            is_open = status != Status.CLOSED
+            restricted = rng.random() < 0.05
+            due = opened + timedelta(hours=DUE_HOURS[severity])
+            title = f"Bench escalation {pk}" + (" scam wave typhoon" if rng.random() < 0.1 else "")
+            escalations.append(
+                (
+                    pk,
+                    rng.choice(info["types"]),
+                    title,
+                    "Synthetic escalation for the queue benchmark.",
+                    status,
+                    is_open,
+                    rng.choice(info["policies"])[0],
+                    '["en", "ja"]',
+                    "user_report",
+                    "",
+                    severity,
+                    severity,
+                    "{}",
+                    "{}",
+                    "",
+                    info["catalog_version"],
+                    rng.choice(owners),
+                    info["analyst"],
+                    False,
+                    rng.random() < 0.01,  # a drill now and then
+                    restricted,
+                    1,
+                    dt(opened),
+                    dt(opened),
+                    dt(opened),
+                    dt(due) if is_open else None,
+                    "Resolve" if is_open else "",
+                    dt(due if is_open else no_deadline),
                 )
             )
-        created = Escalation.objects.bulk_create(rows)
-        if created[0].pk is None:  # backends that do not return ids
-            created = list(Escalation.objects.order_by("-pk")[:size])[::-1]
-        clocks, market_links, access = [], [], []
-        for escalation in created:
-            market = rng.choice(markets)
-            market_links.append(through_markets(escalation_id=escalation.pk, market_id=market.pk))
-            due = sla_due_times(
-                rubric=rubric,
-                severity=escalation.severity,
-                opened_at=escalation.opened_at,
-                zone=ZoneInfo(market.primary_time_zone),
+            markets.append((pk, rng.choice(info["markets"])[0]))
+            clocks.append((pk, "resolve", "Resolve", dt(opened), dt(due), None, "", ""))
+            if rng.random() < 0.2 and info["rules"]:
+                rule_pk, code, instrument, deadline = rng.choice(info["rules"])
+                clocks.append(
+                    (
+                        pk,
+                        "statutory",
+                        f"Statutory: {code}",
+                        dt(opened),
+                        dt(opened + deadline),
+                        rule_pk,
+                        instrument,
+                        "",
+                    )
+                )
+            if restricted:
+                # The measuring analyst is on one restricted escalation's list in ten.
+                user = info["analyst"] if rng.random() < 0.1 else rng.choice(info["others"])
+                access.append((pk, user))
+        with transaction.atomic():
+            insert_rows(Escalation._meta.db_table, tuple(columns), escalations)
+            insert_rows(
+                Escalation.markets.through._meta.db_table, ("escalation_id", "market_id"), markets
             )
-            for kind, (due_at, basis) in due.items():
-                clocks.append(
-                    Clock(
-                        escalation=escalation,
-                        kind=kind,
-                        label=kind,
-                        starts_at=escalation.opened_at,
-                        due_at=due_at,
-                        basis=basis,
-                    )
-                )
-            if rng.random() < 0.2:
-                rule = rng.choice(rules)
-                clocks.append(
-                    Clock(
-                        escalation=escalation,
-                        kind="statutory",
-                        label=f"Statutory: {rule.code}",
-                        starts_at=escalation.opened_at,
-                        due_at=escalation.opened_at + rule.deadline,
-                        statutory_rule=rule,
-                        basis=rule.instrument,
-                    )
-                )
-            if escalation.is_restricted:
-                access.append(
-                    through_access(escalation_id=escalation.pk, user_id=rng.choice(others).pk)
-                )
-            if escalation.status != Status.CLOSED:
-                mine = [c for c in clocks if c.escalation is escalation]
-                nearest = min(mine, key=lambda c: c.due_at)
-                escalation.next_due_at, escalation.next_due_label = nearest.due_at, nearest.label
-                escalation.queue_due_at = nearest.due_at
-        Clock.objects.bulk_create(clocks)
-        through_markets.objects.bulk_create(market_links)
-        through_access.objects.bulk_create(access)
-        Escalation.objects.bulk_update(created, ["next_due_at", "next_due_label", "queue_due_at"])
-        made += size
-    return {"token": token, "username": analyst.username, "market": markets[0].code}
+            insert_rows(
+                "escalations_clock",
+                (
+                    "escalation_id",
+                    "kind",
+                    "label",
+                    "starts_at",
+                    "due_at",
+                    "statutory_rule_id",
+                    "basis",
+                    "notice_reference",
+                ),
+                clocks,
+            )
+            insert_rows(
+                Escalation.access_list.through._meta.db_table, ("escalation_id", "user_id"), access
+            )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('escalations_escalation', 'id'), "
+                "(SELECT max(id) FROM escalations_escalation))"
+            )
+            cursor.execute("ANALYZE")
+        else:
+            cursor.execute("ANALYZE")
 
 
 def measure(client, url: str, requests: int, **headers) -> dict:
@@ -179,40 +286,82 @@ def measure(client, url: str, requests: int, **headers) -> dict:
     }
 
 
-def child(size: int, requests: int) -> None:
+def set_jit(on: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET jit = {'on' if on else 'off'}")
+
+
+def explain(user) -> None:
+    """The plans of the default queue's two queries (the capped count and the first page)
+    and of the market filter's count, as the database will run them (stderr)."""
+    from watchfloor.escalations.selectors import QueueFilters, triage_queue
+    from watchfloor.web.pagination import COUNT_CAP
+
+    for label, filters in (
+        ("default queue", QueueFilters()),
+        ("market filter", QueueFilters(market=user.bench_market)),
+    ):
+        queue = triage_queue(user=user, filters=filters)
+        count = queue.order_by().values("pk")[: COUNT_CAP + 1]
+        for what, query in (("capped count", count), ("first page", queue[:50])):
+            sys.stderr.write(f"--- {label}, {what}\n{query.explain()}\n")
+
+
+def child(sizes: list[int], requests: int, *, plans: bool = False) -> None:
+    import random
+
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
 
     from watchfloor.people.models import User
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    info = seed(size)
-    seed_seconds = time.perf_counter() - started
+    info = prepare()
     client = Client()
     client.force_login(User.objects.get(username=info["username"]))
     auth = {"HTTP_AUTHORIZATION": f"Bearer {info['token']}"}
-    results = {"seed_seconds": seed_seconds, "figures": {}}
-    pages = {
-        "queue page": ("/", {}),
-        "queue page, market filter": (f"/?market={info['market']}", {}),
-        "queue page, text search": ("/?q=typhoon", {}),
-        # The page above already counts the glance figures; this adds the other order.
-        "queue page, by deadline": ("/?sort=deadline", {}),
-        "list API": ("/api/v1/escalations", auth),
-        "list API, by deadline": ("/api/v1/escalations?sort=deadline", auth),
-        "list API, severity filter": ("/api/v1/escalations?severity=1&severity=2", auth),
-    }
-    for name, (url, headers) in pages.items():
-        results["figures"][name] = measure(client, url, requests, **headers)
-    print(json.dumps(results))
+    rng = random.Random(42)
+    results = []
+    seeded = 0
+    for size in sizes:
+        started = time.perf_counter()
+        seed(info, start=seeded, count=size - seeded, rng=rng)
+        seeded = size
+        at_size = {
+            "size": size,
+            "seed_seconds": time.perf_counter() - started,
+            "load": os.getloadavg()[0],
+            "figures": {},
+        }
+        jit_passes = (False, True) if connection.vendor == "postgresql" else (None,)
+        for name, path, through_api in FIGURES if requests else ():
+            url = path.format(**info)
+            for jit in jit_passes:
+                if jit is not None:
+                    set_jit(jit)
+                key = name if not jit else f"{name} [JIT on]"
+                at_size["figures"][key] = measure(
+                    client, url, requests, **(auth if through_api else {})
+                )
+        if connection.vendor == "postgresql":
+            set_jit(False)
+        at_size["load_after"] = os.getloadavg()[0]
+        results.append(at_size)
+        print(json.dumps(at_size), flush=True)
+    if plans:
+        user = User.objects.get(username=info["username"])
+        user.bench_market = info["market"]
+        explain(user)
 
 
-def run_backend(backend: str, size: int, requests: int) -> dict:
+def run_backend(backend: str, sizes: list[int], requests: int, *, plans: bool) -> list[dict]:
     env = dict(os.environ)
     env["WATCHFLOOR_TESTING"] = "1"
     env.pop("DATABASE_URL", None)
@@ -242,51 +391,74 @@ def run_backend(backend: str, size: int, requests: int) -> dict:
                 sys.executable,
                 __file__,
                 "--child",
-                "--escalations",
-                str(size),
+                "--sizes",
+                ",".join(map(str, sizes)),
                 "--requests",
                 str(requests),
+                *(["--explain"] if plans else []),
             ],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=None if plans else subprocess.PIPE,
             text=True,
         )
     if output.returncode != 0:
-        raise SystemExit(f"[{backend}] the measuring process failed:\n{output.stderr[-4000:]}")
-    return json.loads(output.stdout.strip().splitlines()[-1])
+        raise SystemExit(
+            f"[{backend}] the measuring process failed:\n{(output.stderr or '')[-4000:]}"
+        )
+    return [json.loads(line) for line in output.stdout.strip().splitlines() if line.startswith("{")]
+
+
+def report(backend: str, results: list[dict]) -> None:
+    sizes = [f"{r['size']:,}" for r in results]
+    print(f"\n[{backend}]")
+    for r in results:
+        print(
+            f"  {r['size']:>9,} escalations: seeded in {r['seed_seconds']:.0f} s, "
+            f"load average {r['load']:.1f} → {r['load_after']:.1f}"
+        )
+    print(
+        f"  {'p95, ms':<40}"
+        + "".join(f"{size:>11}" for size in sizes)
+        + f"   target < {TARGET_P95_MS:.0f} ms   largest ≤ {FLAT_RATIO:.0f}× smallest"
+    )
+    for name in results[0]["figures"]:
+        p95s = [r["figures"][name]["p95"] for r in results]
+        meets = "meets" if p95s[-1] < TARGET_P95_MS else "MISSES"
+        ratio = p95s[-1] / p95s[0] if p95s[0] else float("inf")
+        flat = "flat" if ratio <= FLAT_RATIO else "GROWS"
+        print(
+            f"  {name:<40}"
+            + "".join(f"{p95:>11.1f}" for p95 in p95s)
+            + f"   {meets:<17}   {ratio:.1f}× {flat}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--escalations", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--explain", action="store_true", help="print the queue's query plans at the largest size"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sizes = sorted(int(size) for size in args.sizes.split(","))
     if args.child:
-        child(args.escalations, args.requests)
+        child(sizes, args.requests, plans=args.explain)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     print(
-        f"Triage queue benchmark: {args.escalations:,} escalations (baseline {BASELINE_SIZE:,}), "
-        f"{args.requests} requests per figure, target p95 < {TARGET_P95_MS:.0f} ms"
+        f"Triage queue benchmark: {', '.join(f'{s:,}' for s in sizes)} escalations, "
+        f"{args.requests} requests per figure, target p95 < {TARGET_P95_MS:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)"
     )
     for backend in args.backends.split(","):
-        baseline = run_backend(backend, BASELINE_SIZE, args.requests)
-        full = run_backend(backend, args.escalations, args.requests)
-        print(f"\n[{backend}] seeded {args.escalations:,} in {full['seed_seconds']:.0f} s")
-        print(
-            f"  {'figure':<28} {'median':>9} {'p95':>9} {'target':>8} {'baseline p95':>13}  verdict"
-        )
-        for name, figure in full["figures"].items():
-            base = baseline["figures"][name]
-            verdict = "meets target" if figure["p95"] < TARGET_P95_MS else "MISSES target"
-            print(
-                f"  {name:<28} {figure['median']:>7.1f}ms {figure['p95']:>7.1f}ms "
-                f"{TARGET_P95_MS:>6.0f}ms {base['p95']:>11.1f}ms  {verdict}"
-            )
+        report(backend, run_backend(backend, sizes, args.requests, plans=args.explain))
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

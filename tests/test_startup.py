@@ -1,6 +1,7 @@
-"""Start-up stays light: every `watchfloor` command (even `--help`) sets Django up, so
-the heavy libraries that only matching, clustering or language detection need must be
-imported where they are used, not by an app's ``ready()``."""
+"""Start-up stays light: every `watchfloor` command but the command list sets Django up,
+so the heavy libraries that only matching, clustering, language detection or the API
+need must be imported where they are used, not by an app's ``ready()`` or an admin
+module (the admin modules are imported at start-up too)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-HEAVY = ("numpy", "faiss", "lingua", "httpx", "PIL", "pdqhash", "threatexchange", "requests")
+HEAVY = (
+    "numpy",
+    "faiss",
+    "lingua",
+    "httpx",
+    "PIL",
+    "pdqhash",
+    "ninja",
+    "threatexchange",
+    "requests",
+)
+# Modules whose services an admin page or a ready() hook uses only when called
+# (core.lazy.imported_when_called): each brought tens of milliseconds to every command.
+LAZY = (
+    "watchfloor.people.services",
+    "watchfloor.banks.actioner",
+    "watchfloor.notify.services",
+)
 
 
 def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
@@ -20,13 +40,49 @@ def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
     env.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
     script = (
         "import sys, django; django.setup(); "
-        f"print(' '.join(name for name in {HEAVY!r} if name in sys.modules))"
+        f"print(' '.join(name for name in {HEAVY + LAZY!r} if name in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
+
+
+def test_the_command_list_is_the_one_django_registers():
+    """`watchfloor --help` answers from a static list (no Django set-up): it names every
+    command Django would, under the same app, and nothing else."""
+    from django.core.management import get_commands
+
+    from watchfloor.cli import COMMANDS
+
+    registered: dict[str, list[str]] = {}
+    for name, app in get_commands().items():
+        registered.setdefault(app.rpartition(".")[-1], []).append(name)
+    expected = {app: tuple(sorted(names)) for app, names in registered.items()}
+    assert expected == COMMANDS, f"set watchfloor.cli.COMMANDS to {expected!r}"
+
+
+def test_the_command_list_is_printed_without_setting_django_up(tmp_path):
+    env = {**os.environ, "WATCHFLOOR_DATA_DIR": str(tmp_path)}
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    script = (
+        "import sys; from watchfloor.cli import main; main(sys.argv[1:]); "
+        "print('django.apps.registry' in sys.modules, 'watchfloor.settings' in sys.modules)"
+    )
+    for args in ([], ["--help"], ["help"]):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        *listing, imported = done.stdout.strip().splitlines()
+        assert imported == "False False"
+        assert "[signals]" in listing and "    ingest" in listing
+    # Help on one command still comes from Django.
+    done = subprocess.run(
+        [sys.executable, "-c", script, "help", "ingest"], env=env, capture_output=True, text=True
+    )
+    assert "usage: watchfloor ingest" in done.stdout, done.stderr
 
 
 def test_processes_starting_together_share_one_complete_secret(tmp_path):
@@ -49,3 +105,21 @@ def test_processes_starting_together_share_one_complete_secret(tmp_path):
     assert len(secrets) == 1 and len(secrets.pop()) >= 60
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     assert [p.name for p in target.parent.iterdir()] == ["secret_key"]  # no drafts left
+
+
+@pytest.mark.django_db
+def test_a_migrated_database_is_known_without_reading_the_migrations():
+    """Commands that work on data ask whether migrations wait; on a migrated database the
+    file names and the applied table answer (no migration module imported), and one
+    unrecorded file sends the question to Django's full plan."""
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from watchfloor.core.preparation import database_needs_migrating, every_migration_file_applied
+
+    assert every_migration_file_applied()
+    assert not database_needs_migrating()
+    latest = MigrationRecorder(connection).migration_qs.filter(app="escalations").latest("id")
+    latest.delete()
+    assert not every_migration_file_applied()
+    assert database_needs_migrating()

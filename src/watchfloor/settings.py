@@ -23,6 +23,7 @@ from the environment:
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 from datetime import timedelta
@@ -77,7 +78,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
-    "ninja",  # serves its own Swagger UI files, so the API docs need no CDN
     "django_tasks",
     "django_tasks_db",  # the database backend of the tasks API (its rows are the timers)
     "watchfloor.core",
@@ -118,10 +118,16 @@ ROOT_URLCONF = "watchfloor.urls"
 WSGI_APPLICATION = "watchfloor.wsgi.application"
 ASGI_APPLICATION = "watchfloor.asgi.application"
 
+# django-ninja ships the Swagger UI page and files, so the API docs need no CDN. Its
+# directories are named here rather than installing "ninja" as an app: an installed app is
+# imported by every command at start-up, and ninja brings pydantic's whole schema machinery
+# (about 150 ms) that only the API needs (watchfloor.api renders the page, see LocalSwagger).
+NINJA_DIR = Path(importlib.util.find_spec("ninja").submodule_search_locations[0])
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -158,6 +164,11 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Pages and API calls run short queries: JIT compilation, which PostgreSQL starts once
+    # a plan's estimated cost passes jit_above_cost (the capped counts of a long queue
+    # do), added 8-19 ms to queries that run in a few. bench/queue.py measures both.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 AUTH_USER_MODEL = "people.User"
 LOGIN_URL = "login"
@@ -176,6 +187,7 @@ with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Served straight from the package by WhiteNoise: no collectstatic step before the first run.
 WHITENOISE_USE_FINDERS = True
+STATICFILES_DIRS = [NINJA_DIR / "static"]  # ninja/swagger-ui.css and the rest
 WHITENOISE_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

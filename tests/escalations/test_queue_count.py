@@ -63,3 +63,59 @@ def test_a_restricted_escalation_is_not_counted_for_those_off_its_list(
     client.force_login(analyst)
     api = client.get("/api/v1/escalations").json()
     assert (api["count"], api["count_is_capped"]) == (4, False)
+
+
+# Need to know, written for the planner (the person's access list and their team's shares
+# read once per query): every mix of restrictions, lists and shares shows each person
+# exactly what the rule says.
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+        min_size=5,
+        max_size=5,
+    )
+)
+def test_visibility_is_the_rule_for_every_mix(
+    five, analyst, other_analyst, legal_partner, admin_user, rows
+):
+    from watchfloor.escalations.selectors import escalations_visible_to
+
+    expected = {analyst: set(), other_analyst: set(), legal_partner: set(), admin_user: set()}
+    for escalation, (restricted, on_list, other_on_list, shared) in zip(five, rows, strict=True):
+        Escalation.objects.filter(pk=escalation.pk).update(is_restricted=restricted)
+        escalation.access_list.set(
+            [user for user, on in ((analyst, on_list), (other_analyst, other_on_list)) if on]
+        )
+        escalation.shared_with_teams.set([legal_partner.team] if shared else [])
+        expected[admin_user].add(escalation.pk)
+        for user, on in ((analyst, on_list), (other_analyst, other_on_list)):
+            if not restricted or on:
+                expected[user].add(escalation.pk)
+        if shared and not restricted:
+            expected[legal_partner].add(escalation.pk)
+    for user, pks in expected.items():
+        assert set(escalations_visible_to(user).values_list("pk", flat=True)) == pks, user
+
+
+def test_visibility_reads_the_access_list_once_not_per_row(analyst):
+    """No correlated subquery: the planner can read unrestricted rows from an index and
+    the person's list once (see the plans printed by `bench/queue.py --explain`)."""
+    from watchfloor.escalations.selectors import escalations_visible_to
+
+    sql = str(escalations_visible_to(analyst).query).upper()
+    assert "EXISTS" not in sql
+    assert sql.count("ESCALATIONS_ESCALATION_ACCESS_LIST") == 1
+
+
+def test_postgresql_connections_do_not_compile_queries(db):
+    """JIT compilation costs more than the short queries of pages and the API save."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

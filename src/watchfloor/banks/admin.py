@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from watchfloor.banks.actioner import check_connector_url, save_connector
 from watchfloor.banks.models import (
     EnforcementAttempt,
     EnforcementConnector,
@@ -22,6 +21,12 @@ from watchfloor.banks.models import (
 )
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput
+from watchfloor.core.lazy import imported_when_called
+
+# Imported when an admin page first uses them: every command imports the admin modules at
+# start-up, and the actioner brings notify's senders.
+check_connector_url = imported_when_called("watchfloor.banks.actioner.check_connector_url")
+save_connector = imported_when_called("watchfloor.banks.actioner.save_connector")
 
 
 class ConnectorForm(forms.ModelForm):

@@ -4,10 +4,12 @@ from django.apps import AppConfig
 def ensure_active_catalog() -> str | None:
     """Load the bundled catalog when no version is active (a fresh database)."""
     from watchfloor.catalog.models import CatalogVersion
-    from watchfloor.catalog.services import load_catalog
 
     if CatalogVersion.objects.filter(is_active=True).exists():
         return None
+    # Imported only when there is work: every command that works on data asks.
+    from watchfloor.catalog.services import load_catalog
+
     return f"loaded catalog {load_catalog(actor=None)}"
 
 

@@ -7,7 +7,11 @@ class CoordinationConfig(AppConfig):
     verbose_name = "Partner coordination"
 
     def ready(self) -> None:
-        from watchfloor.coordination.panel import requests_panel
+        from watchfloor.core.lazy import imported_when_called
         from watchfloor.escalations.hooks import register_escalation_panel
 
-        register_escalation_panel("partner_requests", requests_panel)
+        # Imported when a page first draws it (its form is not needed at start-up).
+        register_escalation_panel(
+            "partner_requests",
+            imported_when_called("watchfloor.coordination.panel.requests_panel"),
+        )

@@ -19,17 +19,22 @@ constraint.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files import locks
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 
 class Output(Protocol):
@@ -109,9 +114,36 @@ def _run_preparers(*, stdout: Output | None, skip: tuple[str, ...] = ()) -> None
 
 
 def database_needs_migrating() -> bool:
-    """True when migrations are waiting: a new database (every one is), or an upgrade."""
+    """True when migrations are waiting: a new database (every one is), or an upgrade.
+
+    Nearly every call finds none, which the names of the migration files and the table of
+    applied migrations tell without importing every migration; Django's full plan (about
+    0.1 s of a ten-signal ``ingest``) is worked out only when a file is not recorded."""
+    if every_migration_file_applied():
+        return False
     executor = MigrationExecutor(connection)
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def every_migration_file_applied() -> bool:
+    """True when every installed app's migration files are recorded as applied. False
+    says "ask Django": a new database, a new migration, or a squashed one."""
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return False
+    applied = set(recorder.applied_migrations())
+    for app_config in apps.get_app_configs():
+        module_name, _ = MigrationLoader.migrations_module(app_config.label)
+        spec = importlib.util.find_spec(module_name) if module_name else None
+        if spec is None or not spec.submodule_search_locations:
+            continue  # an app without migrations
+        for module in pkgutil.iter_modules(spec.submodule_search_locations):
+            # The files Django's loader reads as migrations (django.db.migrations.loader).
+            if module.ispkg or module.name[0] in "_~":
+                continue
+            if (app_config.label, module.name) not in applied:
+                return False
+    return True
 
 
 def describe_database() -> str:

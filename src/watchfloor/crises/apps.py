@@ -19,36 +19,42 @@ class CrisesConfig(AppConfig):
         )
 
         from watchfloor.crises.describe import ESCALATION_TIMELINE_DESCRIBERS
-        from watchfloor.crises.selectors import escalation_crisis_panel
         from watchfloor.escalations.hooks import register_escalation_panel
         from watchfloor.escalations.timeline import register_timeline_describers
 
-        register_escalation_panel(
-            "crisis_panel",
-            lambda *, escalation, viewer, now: escalation_crisis_panel(
-                escalation=escalation, viewer=viewer
-            ),
-        )
+        # The selectors (with the sitrep cadence's models) are imported on first use.
+        register_escalation_panel("crisis_panel", imported_when_called(f"{__name__}.crisis_panel"))
         register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
 
         # The triage queue names the active crises the viewer may see, with their war rooms.
-        from watchfloor.crises.selectors import queue_crisis_banner
         from watchfloor.escalations.hooks import register_queue_banner
 
-        register_queue_banner(
-            "crisis_banner", lambda *, viewer, now: queue_crisis_banner(viewer=viewer)
-        )
+        register_queue_banner("crisis_banner", imported_when_called(f"{__name__}.crisis_banner"))
 
         # Crisis events land on the timelines of the escalations they concern: read them
         # there as the reader may see them (need to know, see docs/security.md).
-        from watchfloor.crises.timeline import crisis_events_for_reader
         from watchfloor.escalations.selectors import register_timeline_reader
 
-        register_timeline_reader(crisis_events_for_reader)
+        register_timeline_reader(
+            imported_when_called("watchfloor.crises.timeline.crisis_events_for_reader")
+        )
 
         # A sitrep reminder names its crisis and who commands it: the delivery log shows
         # it only to those who may see the crisis.
-        from watchfloor.crises.selectors import reminder_notifications_hidden_from
-        from watchfloor.notify.selectors import register_hidden_notifications
+        from watchfloor.notify.hooks import register_hidden_notifications
 
-        register_hidden_notifications(reminder_notifications_hidden_from)
+        register_hidden_notifications(
+            imported_when_called("watchfloor.crises.selectors.reminder_notifications_hidden_from")
+        )
+
+
+def crisis_panel(*, escalation, viewer, now):
+    from watchfloor.crises.selectors import escalation_crisis_panel
+
+    return escalation_crisis_panel(escalation=escalation, viewer=viewer)
+
+
+def crisis_banner(*, viewer, now):
+    from watchfloor.crises.selectors import queue_crisis_banner
+
+    return queue_crisis_banner(viewer=viewer)

@@ -7,13 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from watchfloor.audit.events import AuditAction
-from watchfloor.drills.scoring import NOT_SCORED
+
+
+def _not_scored() -> str:
+    # Imported here: the describers are registered at start-up, and scoring brings the
+    # scenario models (pydantic) that only a drill needs.
+    from watchfloor.drills.scoring import NOT_SCORED
+
+    return NOT_SCORED
 
 
 def _drill(data: dict[str, Any], what: str) -> tuple[str, str]:
     summary = f"DRILL {data.get('scenario', '')} {what}"
     if data.get("scored") == 0:
-        summary += f", {NOT_SCORED}"
+        summary += f", {_not_scored()}"
     elif data.get("percent") is not None:
         summary += f": {data['percent']}%"
     body = str(data.get("error") or data.get("reason") or data.get("title") or "")

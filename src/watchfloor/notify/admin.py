@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput, WatchfloorError
+from watchfloor.core.lazy import imported_when_called
 from watchfloor.notify.models import (
     Channel,
     DeliveryAttempt,
@@ -17,14 +18,17 @@ from watchfloor.notify.models import (
     Notification,
     NotificationPreference,
 )
-from watchfloor.notify.selectors import notifications_visible_to
-from watchfloor.notify.services import (
-    rotate_channel_secret,
-    save_channel,
-    send_test_message,
-    set_quiet_hours,
-    validate_channel,
-    validate_quiet_hours,
+
+# Imported when an admin page first uses them: every command imports the admin modules at
+# start-up, and the services bring the notification policy's models.
+rotate_channel_secret = imported_when_called("watchfloor.notify.services.rotate_channel_secret")
+save_channel = imported_when_called("watchfloor.notify.services.save_channel")
+send_test_message = imported_when_called("watchfloor.notify.services.send_test_message")
+set_quiet_hours = imported_when_called("watchfloor.notify.services.set_quiet_hours")
+validate_channel = imported_when_called("watchfloor.notify.services.validate_channel")
+validate_quiet_hours = imported_when_called("watchfloor.notify.services.validate_quiet_hours")
+notifications_visible_to = imported_when_called(
+    "watchfloor.notify.selectors.notifications_visible_to"
 )
 
 

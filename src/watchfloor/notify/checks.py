@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from django.core import checks
 
-from watchfloor.notify.policy import PolicyFileError, read_policies
-
 
 @checks.register()
 def escalation_policy_file(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    # Imported here: this module is imported by every command at start-up, and the
+    # policy file's models are needed only when the checks run.
+    from watchfloor.notify.policy import PolicyFileError, read_policies
+
     try:
         read_policies()
     except PolicyFileError as error:

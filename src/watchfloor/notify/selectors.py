@@ -5,10 +5,9 @@ administrators."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -16,6 +15,7 @@ from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify.delivery import may_manage_deliveries
+from watchfloor.notify.hooks import hidden_notifications
 from watchfloor.notify.models import (
     ACKNOWLEDGED_VIA,
     Channel,
@@ -33,20 +33,6 @@ if TYPE_CHECKING:
 PANEL_ENGAGEMENTS = 5
 
 
-# A notification may be about something of an app above notify (a crisis's sitrep reminder
-# names the crisis and who commands it). That app registers, in its ``AppConfig.ready()``,
-# a function giving the ids of its notifications a person may not see, as a query.
-HiddenNotifications = Callable[["User"], "QuerySet[Any]"]
-_hidden_notifications: list[HiddenNotifications] = []
-
-
-def register_hidden_notifications(hidden: HiddenNotifications) -> None:
-    """Add a rule that hides notifications from people: ``hidden(user)`` returns a query of
-    the notification ids ``user`` may not see (``.values("notification_id")``, say)."""
-    if hidden not in _hidden_notifications:
-        _hidden_notifications.append(hidden)
-
-
 def notifications_visible_to(user: User) -> QuerySet[Notification]:
     """The only way to start a query of notifications for a person."""
     notifications = Notification.objects.all()
@@ -57,7 +43,7 @@ def notifications_visible_to(user: User) -> QuerySet[Notification]:
     notifications = notifications.filter(
         Q(escalation__isnull=True) | Q(escalation__in=escalations_visible_to(user).values("pk"))
     )
-    for hidden in _hidden_notifications:
+    for hidden in hidden_notifications:
         notifications = notifications.exclude(pk__in=hidden(user))
     return notifications
 

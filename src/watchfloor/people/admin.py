@@ -9,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from watchfloor.core import clock
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput, WatchfloorError
+from watchfloor.core.lazy import imported_when_called
 from watchfloor.core.roles import Role
 from watchfloor.people.models import (
     APIToken,
@@ -20,14 +21,17 @@ from watchfloor.people.models import (
     TeamRegion,
     User,
 )
-from watchfloor.people.services import (
-    refuse_stale_account_edit,
-    remove_second_factor,
-    revoke_api_token,
-    save_team_as_admin,
-    save_user_as_admin,
-    validate_time_zone,
+
+# Imported when an admin page first uses them: every command imports the admin modules at
+# start-up, and the services bring the rota file's models and the catalog loader.
+refuse_stale_account_edit = imported_when_called(
+    "watchfloor.people.services.refuse_stale_account_edit"
 )
+remove_second_factor = imported_when_called("watchfloor.people.services.remove_second_factor")
+revoke_api_token = imported_when_called("watchfloor.people.services.revoke_api_token")
+save_team_as_admin = imported_when_called("watchfloor.people.services.save_team_as_admin")
+save_user_as_admin = imported_when_called("watchfloor.people.services.save_user_as_admin")
+validate_time_zone = imported_when_called("watchfloor.people.services.validate_time_zone")
 
 
 class WatchfloorUserChangeForm(UserChangeForm):

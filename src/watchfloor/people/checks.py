@@ -8,13 +8,14 @@ from django.contrib.auth.hashers import check_password
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 
-from watchfloor.people.demo_accounts import DEMO_PASSWORD, demo_usernames
-
 
 @register(Tags.security, deploy=True)
 def check_no_demo_accounts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Fails when an account the demo creates still signs in with the published demo
     password: whoever has read the README could sign in as it."""
+    # Imported here: this module is imported at start-up, the demo file's reader (PyYAML)
+    # is needed only when the deploy checks run.
+    from watchfloor.people.demo_accounts import DEMO_PASSWORD, demo_usernames
     from watchfloor.people.models import User
 
     connection = connections["default"]

@@ -4,10 +4,13 @@ from django.apps import AppConfig
 def ensure_playbook_library() -> str | None:
     """Load the bundled playbooks when none is active (a fresh database)."""
     from watchfloor.playbooks.models import Playbook
-    from watchfloor.playbooks.services import load_playbooks
 
     if Playbook.objects.filter(is_active=True).exists():
         return None
+    # Imported only when there is work: every command that works on data asks, and the
+    # services bring the playbook schema and Markdown rendering.
+    from watchfloor.playbooks.services import load_playbooks
+
     result = load_playbooks(actor=None)
     return (
         f"loaded playbook library: {len(result.new_playbook_versions)} playbooks, "
@@ -24,22 +27,32 @@ class PlaybooksConfig(AppConfig):
 
         register_preparer("playbooks", ensure_playbook_library)
 
+        from watchfloor.core.lazy import imported_when_called
         from watchfloor.escalations.hooks import (
             listen_to_escalation_events,
             register_escalation_panel,
         )
-        from watchfloor.playbooks import selectors, services
 
-        def start_or_replan(*, escalation, event, actor, how):
-            return services.on_escalation_changed(escalation=escalation, actor=actor)
-
+        # The services and selectors (with the playbook schema and Markdown rendering)
+        # are imported on first use, not by every command at start-up.
         listen_to_escalation_events(
-            "playbooks", start_or_replan, events=("created", "severity_changed")
+            "playbooks",
+            imported_when_called(f"{__name__}.start_or_replan"),
+            events=("created", "severity_changed"),
         )
-        register_escalation_panel("runs", selectors.run_views)
         register_escalation_panel(
-            "proposals",
-            lambda *, escalation, viewer, now: selectors.proposals_for(
-                escalation, facts=selectors.prefetched_facts(escalation)
-            ),
+            "runs", imported_when_called("watchfloor.playbooks.selectors.run_views")
         )
+        register_escalation_panel("proposals", imported_when_called(f"{__name__}.proposals"))
+
+
+def start_or_replan(*, escalation, event, actor, how):
+    from watchfloor.playbooks import services
+
+    return services.on_escalation_changed(escalation=escalation, actor=actor)
+
+
+def proposals(*, escalation, viewer, now):
+    from watchfloor.playbooks import selectors
+
+    return selectors.proposals_for(escalation, facts=selectors.prefetched_facts(escalation))

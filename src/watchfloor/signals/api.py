@@ -21,6 +21,7 @@ from watchfloor.core.errors import InvalidInput
 from watchfloor.people.auth import api_authenticators
 from watchfloor.people.models import TokenScope
 from watchfloor.signals import intake
+from watchfloor.signals.collector import collecting_rarely
 from watchfloor.signals.contract import decode_json
 from watchfloor.web.api import ErrorOut
 
@@ -127,8 +128,10 @@ def ingest_batch(request: HttpRequest):
     after the batch has been committed."""
     actor: User = request.auth
     intake.check_can_ingest(actor)
-    items = _signals_in_body(request)
-    result = intake.ingest_signals(items=items, producer=actor.get_username(), actor=actor)
+    # The collector runs rarely while the batch is read and stored, as in `ingest`.
+    with collecting_rarely():
+        items = _signals_in_body(request)
+        result = intake.ingest_signals(items=items, producer=actor.get_username(), actor=actor)
     return BatchOut.build(result)
 
 

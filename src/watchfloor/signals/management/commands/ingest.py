@@ -13,7 +13,6 @@ process goes away.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import multiprocessing
@@ -23,7 +22,6 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +33,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import backlog
+from watchfloor.signals.collector import collecting_rarely
 from watchfloor.signals.contract import SignalFileError, load_signal_file, parse_deferred
 from watchfloor.signals.intake import (
     MAX_BATCH_SIZE,
@@ -51,9 +50,6 @@ from watchfloor.signals.reactions import react_on_signal_time
 SHOWN_REJECTIONS = 20
 # Prepared batches each helper may hold ready (memory stays bounded).
 READY_AHEAD = 2
-# Allocations between two runs of the cyclic garbage collector during an ingest
-# (Python's default is 700; see _collecting_rarely).
-BULK_COLLECTION_THRESHOLD = 50_000
 # Helpers preparing batches at most, however many cores there are: the store, one
 # process, is the limit beyond that.
 MAX_HELPERS = 4
@@ -139,7 +135,7 @@ class Command(PreparesDatabase, BaseCommand):
             and _can_fork()
             and not connection.in_atomic_block
         )
-        with _collecting_rarely():  # entered before the helpers fork: they inherit it
+        with collecting_rarely():  # entered before the helpers fork: they inherit it
             self._ingest(paths, producer, batch_size, errors, show_progress, in_background, react)
 
     def _ingest(
@@ -453,23 +449,6 @@ def _prepare_files(
     finally:
         connections.close_all()
     send(None)
-
-
-@contextmanager
-def _collecting_rarely() -> Iterator[None]:
-    """A batch allocates hundreds of thousands of short-lived objects, freed by
-    reference counting; at Python's default threshold (700 allocations) the cyclic
-    collector ran 2,900 times in a 100,000-signal ingest and walked the growing
-    clustering indexes at each full pass: 1.7 s of 14. Here it runs every
-    ``BULK_COLLECTION_THRESHOLD`` allocations (a handful of times a run, 0.07 s), until
-    the command leaves. Nothing is frozen: the caller's heap (a test run's) is left as
-    it was."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(BULK_COLLECTION_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
 
 
 # ---------------------------------------------------------------------------
