@@ -61,8 +61,8 @@ class PartnerRequestIn(Input):
     team: Code = Field(
         "", description="the partner team's code; empty for the team usually asked for kind"
     )
-    question: text(QUESTION_MAX, min_length=1)
-    context: text(CONTEXT_MAX) = Field(
+    question: Annotated[str, text(QUESTION_MAX, min_length=1)]
+    context: Annotated[str, text(CONTEXT_MAX)] = Field(
         "", description="what the team needs to know beyond the escalation, which is shared with it"
     )
     due_at: Moment | None = Field(None, description="RFC 3339, with offset")
@@ -81,8 +81,10 @@ class PartnerRequestIn(Input):
 
 class AnswerIn(Input):
     outcome: AnswerOutcome
-    answer: text(ANSWER_MAX) = Field("", description="required to advise or decline")
-    attachments: list[text(REFERENCE_MAX)] = Field(
+    answer: Annotated[str, text(ANSWER_MAX)] = Field(
+        "", description="required to advise or decline"
+    )
+    attachments: list[Annotated[str, text(REFERENCE_MAX)]] = Field(
         default_factory=list,
         max_length=ATTACHMENTS_MAX,
         description="http(s) URLs or document ids such as LEGAL-2026-0142",
@@ -90,7 +92,7 @@ class AnswerIn(Input):
 
 
 class WithdrawIn(Input):
-    reason: text(REASON_MAX, min_length=1)
+    reason: Annotated[str, text(REASON_MAX, min_length=1)]
 
 
 class InboxQuery(Schema):
