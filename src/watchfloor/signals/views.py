@@ -39,7 +39,7 @@ from watchfloor.signals import selectors, services
 from watchfloor.signals.contract import SOURCES
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
-from watchfloor.web.forms import LocalDateTimeField, attach_zone
+from watchfloor.web.forms import LocalDateTimeField, attach_zone, choice_field
 from watchfloor.web.templatetags.watchfloor_ui import local_time
 from watchfloor.web.views import shows_domain_errors
 
@@ -159,7 +159,7 @@ class ClusterFilterForm(forms.Form):
             chosen = str(data.get(name, "") or "")
             if chosen and chosen not in values and len(chosen) <= 64:
                 values.append(chosen)
-            self.fields[name].choices = _choices(values, empty=empty)
+            choice_field(self, name).choices = _choices(values, empty=empty)
 
     def filters(self) -> selectors.ClusterFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -263,7 +263,7 @@ class SurgeFilterForm(forms.Form):
 
 def form_problem(form: forms.Form) -> str:
     return "; ".join(
-        f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+        f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
         for name, errors in form.errors.items()
     )
 
