@@ -92,6 +92,8 @@ def api_authenticators(*, scope: TokenScope | None = None) -> list[HttpBearer | 
 def request_actor(request: HttpRequest) -> User:
     """The person (or system) an API request acts for: the token's user or the session's,
     as set by :func:`api_authenticators`."""
+    # django-ninja sets ``auth`` on the request it authenticated; Django's HttpRequest
+    # type does not declare it.
     return request.auth  # type: ignore[attr-defined]
 
 

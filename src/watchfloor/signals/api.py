@@ -18,14 +18,14 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from watchfloor.core.errors import InvalidInput
-from watchfloor.people.auth import api_authenticators
+from watchfloor.people.auth import api_authenticators, request_actor
 from watchfloor.people.models import TokenScope
 from watchfloor.signals import intake
 from watchfloor.signals.contract import decode_json
 from watchfloor.web.api import ErrorOut
 
 if TYPE_CHECKING:
-    from watchfloor.people.models import User
+    pass
 
 router = Router(tags=["signals"])
 
@@ -125,7 +125,7 @@ def ingest_batch(request: HttpRequest):
     signal is named) or ``rejected`` with its reason. Valid items are stored even when
     others are rejected. The producer is the caller's username. The response comes
     after the batch has been committed."""
-    actor: User = request.auth
+    actor = request_actor(request)
     intake.check_can_ingest(actor)
     items = _signals_in_body(request)
     result = intake.ingest_signals(items=items, producer=actor.get_username(), actor=actor)

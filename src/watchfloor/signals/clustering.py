@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -224,7 +224,9 @@ def _rows_since(
     """Rows after ``mark`` (the last row already loaded), or None if that row is gone."""
     start = mark[0] if mark else 0
     rows = list(
-        model.objects.filter(id__gte=start).order_by("id").values_list("id", "cluster_id", *columns)
+        model._default_manager.filter(id__gte=start)
+        .order_by("id")
+        .values_list("id", "cluster_id", *columns)
     )
     if mark is None:
         return rows
@@ -313,7 +315,7 @@ class BatchNeighbours:
         index = text.LSHIndex(threshold)
         index.insert_many(signatures.items())
         return {
-            key: [(match.key, match.similarity) for match in matches]
+            key: [(cast(bytes, match.key), match.similarity) for match in matches]
             for key, matches in zip(
                 signatures, index.matches_many(list(signatures.values())), strict=True
             )
@@ -506,7 +508,10 @@ def _stored_pdq_matches(
     if not hashes or not len(index):
         return {}
     return {
-        pdq: found for pdq, found in zip(hashes, index.query_many(hashes), strict=True) if found
+        # The index holds cluster ids as its keys.
+        pdq: cast("list[tuple[int, int]]", found)
+        for pdq, found in zip(hashes, index.query_many(hashes), strict=True)
+        if found
     }
 
 

@@ -837,7 +837,7 @@ def parse_deferred(
 ) -> dict[str, Any] | SignalRejected:
     """A record as ``parse_jsonl_lines`` gives it without ``defer_json``: a line's
     bytes are decoded now; anything else is already a record."""
-    if type(record) is not bytes:
+    if not isinstance(record, bytes):
         return record
     result = _parse_json_line(record)
     if type(result) is SignalRejected:
@@ -1189,9 +1189,9 @@ def _csv_records(lines: _CsvLines) -> Iterator[ParsedRecord]:
                         line=line,
                     ),
                 )
-            ended = budget.exceeded(budget.lines)
-            if ended is not None:
-                yield line, ended
+            over_budget = budget.exceeded(budget.lines)
+            if over_budget is not None:
+                yield line, over_budget
                 return
             # Start afresh at the next line: the rest of the bad record is not parsed.
             rows = _csv_reader(lines)

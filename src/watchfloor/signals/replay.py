@@ -144,11 +144,17 @@ def run_replay(
     if speed < 0:
         raise ValueError("speed must be 0 (no waiting) or more")
     if ingest is None:
-        from watchfloor.signals.intake import ingest_signals as ingest
+        from watchfloor.signals.intake import ingest_signals
+
+        ingest = ingest_signals
     if check is None:
-        from watchfloor.signals.reactions import check_all as check
+        from watchfloor.signals.reactions import check_all
+
+        check = check_all
     if react is None:
-        from watchfloor.signals.backlog import drain as react
+        from watchfloor.signals.backlog import drain
+
+        react = drain
     progress = ReplayProgress()
     real_start = monotonic()
 

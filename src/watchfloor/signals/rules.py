@@ -115,6 +115,7 @@ TitleTemplate = Annotated[str, Field(min_length=1, max_length=200), AfterValidat
 SourceName = Literal[SOURCES]  # type: ignore[valid-type]
 SubjectKindName = Literal[SUBJECT_KINDS]  # type: ignore[valid-type]
 StateName = Literal["open", "escalated", "benign", "snoozed"]
+_OPEN_ONLY: tuple[StateName, ...] = ("open",)
 Count = Annotated[int, Field(ge=0)]
 
 _CLUSTER_ONLY = (
@@ -150,7 +151,7 @@ class RuleConditions(_Strict):
     min_followers: Count = 0
     surge: bool = False
     min_surge_ratio: Annotated[float, Field(gt=1)] | None = None
-    state: list[StateName] = Field(default_factory=lambda: ["open"], min_length=1)
+    state: list[StateName] = Field(default_factory=lambda: list(_OPEN_ONLY), min_length=1)
 
 
 class RuleAction(_Strict):

@@ -318,7 +318,7 @@ def cluster_list(request: AuthenticatedRequest) -> HttpResponse:
             state=selectors.effective_state(cluster, now),
             sparkline=sparkline(counts[cluster.pk], label=_spark_label(counts[cluster.pk])),
             surge=surges.get(cluster.pk),
-            escalation=escalations.get(cluster.escalation_id),
+            escalation=escalations.get(cluster.escalation_id) if cluster.escalation_id else None,
         )
         for cluster in listed
     ]
@@ -353,9 +353,13 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
     signals = Paginator(selectors.cluster_signals(cluster), SIGNALS_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    escalation = selectors.visible_escalations_by_id(
-        user=request.user, ids=[cluster.escalation_id]
-    ).get(cluster.escalation_id)
+    escalation = (
+        selectors.visible_escalations_by_id(user=request.user, ids=[cluster.escalation_id]).get(
+            cluster.escalation_id
+        )
+        if cluster.escalation_id
+        else None
+    )
     state = selectors.effective_state(cluster, now)
     can_act = can_work_escalations(request.user)
     firings = list(
@@ -390,7 +394,9 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
         "related": selectors.related_clusters(cluster),
         "escalation": escalation,
         "hidden_escalation": cluster.escalation_id is not None and escalation is None,
-        "firings": [(f, visible.get(f.escalation_id)) for f in firings],
+        "firings": [
+            (f, visible.get(f.escalation_id) if f.escalation_id else None) for f in firings
+        ],
         "tallies": [
             ("Markets", selectors.tally_rows(cluster.markets)),
             ("Languages", selectors.tally_rows(cluster.languages)),
@@ -619,7 +625,11 @@ def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
     acted = selectors.escalations_for_surges(user=request.user, alerts=listed)
     rows = []
     for alert in listed:
-        counts = cluster_counts.get(alert.cluster_id) or series_counts.get(alert.pk) or []
+        counts = (
+            (cluster_counts.get(alert.cluster_id) if alert.cluster_id else None)
+            or series_counts.get(alert.pk)
+            or []
+        )
         if alert.subject == SurgeAlert.Subject.CLUSTER and alert.cluster is not None:
             what = services.representative_of(alert.cluster, length=90)
         else:
