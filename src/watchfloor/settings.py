@@ -27,6 +27,7 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -118,7 +119,7 @@ ROOT_URLCONF = "watchfloor.urls"
 WSGI_APPLICATION = "watchfloor.wsgi.application"
 ASGI_APPLICATION = "watchfloor.asgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
@@ -360,6 +361,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("WATCHFLOOR_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_CALLABLE = "watchfloor.people.account_views.locked_out"
+# The lockout page's status: django-axes' default, named here for that page to read.
+AXES_HTTP_RESPONSE_CODE = 429
 # A success does not wipe the failures: else one account of the attacker's own would
 # reset the address's count between guesses at others.
 AXES_RESET_ON_SUCCESS = False

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.core.files import locks
@@ -31,9 +31,12 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+if TYPE_CHECKING:
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
 
 class Output(Protocol):
-    def write(self, msg: str = "", /, *args: object, **kwargs: object) -> None: ...
+    def write(self, msg: str, /) -> object: ...
 
 
 # A preparer returns a line to show when it did something, or None when all was there.
@@ -74,7 +77,11 @@ def preparation_lock() -> Iterator[None]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
     name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor != "sqlite" or not name or connection.is_in_memory_db():
+    if (
+        connection.vendor != "sqlite"
+        or not name
+        or cast("SQLiteDatabaseWrapper", connection).is_in_memory_db()
+    ):
         yield
         return
     with open(Path(name).with_name(Path(name).name + ".prepare-lock"), "a") as handle:

@@ -16,4 +16,4 @@ if TYPE_CHECKING:
 
 
 class AuthenticatedRequest(HttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User

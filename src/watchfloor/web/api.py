@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, overload
 
 from annotated_types import GroupedMetadata
 from ninja import Schema
@@ -96,6 +96,18 @@ class ErrorOut(Schema):
 class PersonOut(Schema):
     username: str
     display_name: str
+
+    @overload
+    @classmethod
+    def build(cls, user: Person) -> PersonOut: ...
+
+    @overload
+    @classmethod
+    def build(cls, user: None) -> None: ...
+
+    @overload
+    @classmethod
+    def build(cls, user: Person | None) -> PersonOut | None: ...
 
     @classmethod
     def build(cls, user: Person | None) -> PersonOut | None:

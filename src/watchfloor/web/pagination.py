@@ -8,7 +8,7 @@ cap, and narrowing the filters brings the exact figure back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -38,10 +38,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _capped(self) -> tuple[int, bool]:
-        return capped_count(self.object_list, cap=self.cap)
+        return capped_count(cast("QuerySet[Any]", self.object_list), cap=self.cap)
 
     @cached_property
-    def count(self) -> int:  # type: ignore[override]
+    def count(self) -> int:
         return self._capped[0]
 
     @property
