@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, Concatenate
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -399,13 +399,13 @@ def crisis_live(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     return response
 
 
-Perform = Callable[[HttpRequest, Crisis, dict[str, Any], forms.Form], str]
+Perform = Callable[Concatenate[AuthenticatedRequest, Crisis, dict[str, Any], forms.Form, ...], str]
 
 
-def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponse]]:
+def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponseBase]]:
     """A POST that runs one service on a visible crisis, from the war room."""
 
-    def decorate(perform: Perform) -> Callable[..., HttpResponse]:
+    def decorate(perform: Perform) -> Callable[..., HttpResponseBase]:
         @login_required
         @require_POST
         @shows_domain_errors
@@ -445,7 +445,9 @@ def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpRespo
                     messages.success(request, outcome)
                     return redirect(_back(crisis, form_name))
             elif action is None:
-                messages.error(request, "; ".join(" ".join(e) for e in form.errors.values()))
+                messages.error(
+                    request, "; ".join(" ".join(map(str, e)) for e in form.errors.values())
+                )
                 return redirect(_back(crisis, form_name))
             return _render_war_room(request, crisis, bound=(form_name, form), status=status)
 
@@ -887,7 +889,7 @@ def handoff_acknowledge(
 # ---------------------------------------------------------------- post-incident review
 
 
-REVIEW_FORMS: dict[str, Callable[[HttpRequest, Any, Any], ServiceErrorForm]] = {
+REVIEW_FORMS: dict[str, Callable[[AuthenticatedRequest, Any, Any], ServiceErrorForm]] = {
     "review": lambda request, review, data: ReviewForm(
         data,
         prefix="review",
