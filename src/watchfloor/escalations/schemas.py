@@ -9,12 +9,14 @@ a response costs in queries is visible in one place. Schemas never live on model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from watchfloor.core import clock as core_clock
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -546,16 +548,22 @@ class EscalationDetailOut(EscalationSummaryOut):
 
     @classmethod
     def build(
-        cls, escalation: Escalation, *, linked: list[Escalation], at: datetime
+        cls,
+        escalation: Escalation,
+        *,
+        linked: Sequence[Escalation] = (),
+        at: datetime | None = None,
     ) -> EscalationDetailOut:
         """``escalation`` as loaded by ``selectors.escalation_detail``; ``linked`` already
         filtered to what the viewer may see, which also decides whether ``merged_into``
-        (always linked by the merge) is shown."""
+        (always linked by the merge) is shown. Its clocks are as of ``at`` (now unless
+        given); without ``linked`` it names no other escalation."""
+        at = core_clock.now() if at is None else at
         visible_ids = {other.pk for other in linked}
         return cls(
             **cls.fields_from(escalation),
             summary=escalation.summary,
-            source_kind=escalation.source_kind,
+            source_kind=SourceKind(escalation.source_kind),
             source_team=escalation.source_team.code if escalation.source_team else None,
             source_detail=escalation.source_detail,
             computed_severity=escalation.computed_severity,
@@ -586,7 +594,7 @@ class EscalationDetailOut(EscalationSummaryOut):
                     reference=other.reference,
                     title=other.title,
                     type=EscalationTypeRefOut(code=other.type.code, name=other.type.name),
-                    status=other.status,
+                    status=Status(other.status),
                     severity=other.severity,
                 )
                 for other in linked

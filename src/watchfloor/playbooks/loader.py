@@ -98,12 +98,13 @@ def read_library(
     references = References.from_catalog(catalog, templates=[t.spec.code for t in templates])
     playbooks: list[LoadedFile[PlaybookSpec]] = []
     for file, raw in _files(playbook_dir, "playbook", problems):
-        loaded = _validated(file, raw, PlaybookSpec, playbook_dir, problems)
-        if loaded is not None:
+        playbook = _validated(file, raw, PlaybookSpec, playbook_dir, problems)
+        if playbook is not None:
             problems.extend(
-                file.problem_at(loc, msg) for loc, msg in playbook_problems(loaded.spec, references)
+                file.problem_at(loc, msg)
+                for loc, msg in playbook_problems(playbook.spec, references)
             )
-            playbooks.append(loaded)
+            playbooks.append(playbook)
     _no_duplicate_codes(playbooks, problems)
 
     if problems:

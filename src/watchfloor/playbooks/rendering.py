@@ -37,7 +37,7 @@ def fill_variables(text: str, values: Mapping[str, str], *, missing: str = "[{na
 
 
 def _inline(text: str) -> str:
-    html = escape(text)
+    html: str = escape(text)
     html = _CODE.sub(r"<code>\1</code>", html)
     html = _BOLD.sub(r"<strong>\1</strong>", html)
     html = _EMPHASIS.sub(r"<em>\1</em>", html)
