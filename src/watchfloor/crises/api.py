@@ -255,13 +255,14 @@ class CrisisSummaryOut(Schema):
     def build(cls, crisis: Crisis, *, now: datetime, config: CrisisConfig) -> CrisisSummaryOut:
         """Reads only what ``selectors.crisis_list`` prefetches (markets, the visible links
         with their escalations, the current commander)."""
-        commanders = crisis.current_commanders
-        links = crisis.visible_links
+        # Set by the Prefetch(to_attr=...) of selectors.crisis_list, not model fields.
+        commanders: list[RoleAssignment] = getattr(crisis, "current_commanders")  # noqa: B009
+        links: list[CrisisEscalation] = getattr(crisis, "visible_links")  # noqa: B009
         return cls(
             id=crisis.pk,
             reference=crisis.reference,
             title=crisis.title,
-            level=crisis.level,
+            level=Level(crisis.level),
             level_label=Level(crisis.level).label,
             is_active=crisis.is_active,
             is_restricted=crisis.is_restricted,
@@ -296,7 +297,7 @@ class RoleOut(Schema):
     def build(cls, slot: RoleSlot) -> RoleOut:
         assignment = slot.assignment
         return cls(
-            role=slot.role,
+            role=RoleKind(slot.role),
             label=slot.label,
             market=slot.market_code,
             holder=PersonOut.build(slot.holder),
@@ -316,7 +317,7 @@ class RoleAssignmentOut(Schema):
     @classmethod
     def build(cls, assignment: RoleAssignment) -> RoleAssignmentOut:
         return cls(
-            role=assignment.role,
+            role=RoleKind(assignment.role),
             label=assignment.role_label,
             market=assignment.market_code,
             holder=PersonOut.build(assignment.holder),
@@ -347,7 +348,7 @@ class LinkedEscalationOut(Schema):
             id=escalation.pk,
             reference=escalation.reference,
             title=escalation.title,
-            status=escalation.status,
+            status=EscalationStatus(escalation.status),
             status_label=EscalationStatus(escalation.status).label,
             is_open=escalation.is_open,
             severity=escalation.severity,
@@ -413,7 +414,7 @@ class CrisisNoteOut(Schema):
     def build(cls, note: CrisisNote) -> CrisisNoteOut:
         return cls(
             id=note.pk,
-            kind=note.kind,
+            kind=CrisisNote.Kind(note.kind),
             body=note.body,
             author=PersonOut.build(note.author),
             created_at=note.created_at,
@@ -454,7 +455,7 @@ class CrisisDetailOut(CrisisSummaryOut):
             reference=crisis.reference,
             title=crisis.title,
             summary=crisis.summary,
-            level=crisis.level,
+            level=Level(crisis.level),
             level_label=Level(crisis.level).label,
             is_active=crisis.is_active,
             is_restricted=crisis.is_restricted,
@@ -562,7 +563,7 @@ class SitrepOut(Schema):
             language=sitrep.language,
             subject=sitrep.subject,
             body=sitrep.body,
-            level=sitrep.level,
+            level=Level(sitrep.level),
             covers_from=sitrep.covers_from,
             sent_at=sitrep.sent_at,
             sent_by=PersonOut.build(sitrep.sent_by),

@@ -269,7 +269,7 @@ def _fingerprint(directory: Path) -> tuple:
     template_dir = directory / TEMPLATES_DIR
     if template_dir.is_dir():
         paths.extend(sorted(template_dir.glob("*.yaml")))
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for path in paths:
         try:
             stat = path.stat()
@@ -442,9 +442,9 @@ def template_problems(spec: SitrepTemplate) -> Iterator[tuple[Location, str]]:
                 )
                 continue
             allowed = WORD_PLACEHOLDERS.get(key, frozenset())
-            unknown = set(_PLACEHOLDER.findall(text)) - allowed
-            if unknown:
-                named = ", ".join("{" + name + "}" for name in sorted(unknown))
+            unknown_placeholders = set(_PLACEHOLDER.findall(text)) - allowed
+            if unknown_placeholders:
+                named = ", ".join("{" + name + "}" for name in sorted(unknown_placeholders))
                 usable = ", ".join("{" + name + "}" for name in sorted(allowed))
                 yield (
                     ("words", language, key),
