@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from django.conf import settings
 from django.core.files import locks
 from django.core.management import call_command
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -156,7 +156,13 @@ def database_problem(error: DatabaseError) -> str:
     )
 
 
-class PreparesDatabase:
+if TYPE_CHECKING:
+    _Command = BaseCommand
+else:
+    _Command = object
+
+
+class PreparesDatabase(_Command):
     """Mixed into a management command that works on data: before ``handle``, the
     database is prepared as ``serve`` prepares it (see :func:`ensure_database_ready`).
 
@@ -184,4 +190,4 @@ class PreparesDatabase:
                 )
             except DatabaseError as error:
                 raise CommandError(database_problem(error)) from None
-        return super().execute(*args, **options)  # type: ignore[misc]
+        return super().execute(*args, **options)

@@ -528,7 +528,8 @@ def crisis_level(
 
 @crisis_action("role")
 def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
-    role, market = form.role_and_market()  # type: ignore[attr-defined]
+    assert isinstance(form, RoleForm), "ACTION_FORMS['role'] is a RoleForm"
+    role, market = form.role_and_market()
     holder = _user(data["holder"], field="holder") if data["holder"] else None
     assignment = services.hand_over_role(
         crisis=crisis,
@@ -546,7 +547,8 @@ def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form:
 def crisis_role_release(
     request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
 ) -> str:
-    role, market = form.role_and_market()  # type: ignore[attr-defined]
+    assert isinstance(form, ReleaseRoleForm), "ACTION_FORMS['release'] is a ReleaseRoleForm"
+    role, market = form.role_and_market()
     assignment = services.release_role(
         crisis=crisis,
         role=role,
@@ -995,11 +997,12 @@ def crisis_review_update(request: AuthenticatedRequest, crisis_id: int, part: st
                 )
                 outcome = "Review saved."
             elif part == "cause":
+                assert isinstance(form, RootCauseForm), "REVIEW_FORMS['cause'] is one"
                 services.add_root_cause(
                     crisis=crisis,
                     actor=request.user,
                     problem=data["problem"],
-                    whys=form.whys(),  # type: ignore[attr-defined]
+                    whys=form.whys(),
                     root_cause=data["root_cause"],
                 )
                 outcome = "Root cause recorded."

@@ -210,7 +210,7 @@ class ClockRow:
 @dataclass(frozen=True)
 class DowngradeRow:
     downgrade: SeverityDowngrade
-    review_form: ReviewForm | None
+    review_form: forms.Form | None  # a ReviewForm, bound when it was just sent
     review_refusal: str = ""
 
 
@@ -222,7 +222,7 @@ def _downgrade_row(
         return DowngradeRow(downgrade, None, refusal)
     name = f"downgrade-{downgrade.pk}"
     form = bound[1] if bound and bound[0] == name else ReviewForm(prefix=name, refusal="reject it")
-    return DowngradeRow(downgrade, form)  # type: ignore[arg-type]
+    return DowngradeRow(downgrade, form)
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,14 @@ def render_markdown(text: str) -> SafeString:
             continue
         bullet, numbered = _BULLET.match(line), _NUMBERED.match(line)
         heading = _HEADING.match(line)
-        if bullet or numbered:
+        listed = bullet or numbered
+        if listed:
             flush_paragraph()
             tag = "ul" if bullet else "ol"
             if list_tag and list_tag != tag:
                 flush_list()
             list_tag = tag
-            items.append((bullet or numbered).group("text"))  # type: ignore[union-attr]
+            items.append(listed.group("text"))
         elif heading:
             flush_paragraph()
             flush_list()

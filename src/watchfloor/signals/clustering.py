@@ -515,6 +515,12 @@ def _stored_pdq_matches(
     }
 
 
+def _stored_text_match(match: text.TextMatch) -> tuple[int, float, str | None]:
+    # The stored texts' index is keyed by (cluster id, language).
+    cluster_id, language = cast("tuple[int, str | None]", match.key)
+    return cluster_id, match.similarity, language
+
+
 def _stored_text_matches(
     keys: Sequence[SignalKeys], index: text.LSHIndex
 ) -> dict[bytes, list[tuple[int, float, str | None]]]:
@@ -525,7 +531,7 @@ def _stored_text_matches(
     if not distinct or not len(index):
         return {}
     return {
-        key: [(match.key[0], match.similarity, match.key[1]) for match in matches]  # type: ignore[index]
+        key: [_stored_text_match(match) for match in matches]
         for key, matches in zip(distinct, index.matches_many(list(distinct.values())), strict=True)
         if matches
     }

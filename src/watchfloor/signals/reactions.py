@@ -154,7 +154,8 @@ def react_on_signal_time(
     for at, cluster_id, key in signals:
         clusters, series, times = groups.setdefault(bucket_end(at), (set(), set(), []))
         clusters.add(cluster_id)
-        series.add(tuple(key))  # type: ignore[arg-type]
+        market, policy, language = key
+        series.add((market, policy, language))
         times.append(at)
     report = ReactionReport()
     previous = since
