@@ -11,7 +11,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-HEAVY = ("numpy", "faiss", "lingua", "httpx", "PIL", "pdqhash")
+HEAVY = ("numpy", "faiss", "lingua", "httpx", "PIL", "pdqhash", "threatexchange", "requests")
 
 
 def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):

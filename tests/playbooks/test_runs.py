@@ -56,6 +56,7 @@ def test_a_playbook_written_for_the_market_ranks_first(escalate):
     escalation = escalate(type_code="government_legal_demand", markets=["IN"])
     proposals = services.propose_playbooks(escalation)
     assert [p.code for p in proposals] == ["government_legal_demand_in", "government_legal_demand"]
+    assert proposals[0].reasons[0] == "written for government legal demand"  # not its code
     assert proposals[0].reasons[-1] == "written for IN"
     assert proposals[0].active_run_id is not None
     assert (

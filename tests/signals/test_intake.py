@@ -242,6 +242,16 @@ def test_the_producers_language_is_kept_and_a_missing_one_detected(catalog):
     }
 
 
+def test_a_kanji_only_post_takes_the_language_its_market_speaks(catalog):
+    ingest(
+        make_signal("jp", text="地震速報 震度六強 津波警報発令", market="JP"),
+        make_signal("tw", text="地震速報 震度六強 津波警報發佈", market="TW"),
+        make_signal("none", text="地震速報 震度六強 津波警報发布"),
+    )
+    found = {s.external_id: s.language for s in Signal.objects.all()}
+    assert found == {"s-jp": "ja", "s-tw": "zh", "s-none": "zh"}
+
+
 def test_detection_is_restricted_to_the_configured_languages(catalog, settings):
     settings.WATCHFLOOR_SIGNAL_LANGUAGES = ["en", "ja"]
     ingest(make_signal(1, text="Esta cuenta se hace pasar por una organización benéfica"))

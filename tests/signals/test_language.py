@@ -10,6 +10,7 @@ from watchfloor.signals.language import (
     DEFAULT_LANGUAGES,
     LanguageDetector,
     get_language_detector,
+    han_tie_break,
     supported_languages,
 )
 
@@ -166,3 +167,38 @@ def test_any_short_text_of_kana_and_han_with_a_kana_is_japanese(kana, han):
 def test_any_short_hangul_text_is_korean(text):
     assert get_language_detector().detect(text) in {"ko", None}
     assert get_language_detector().detect(text + "ㅋㅋㅋ") == "ko"
+
+
+@pytest.mark.parametrize(
+    ("market_languages", "expected"),
+    [
+        (["ja", "en"], "ja"),  # Japan: the kanji headline is Japanese
+        (["zh-Hant", "en"], "zh"),  # Taiwan
+        (["zh-Hans", "ja"], "zh"),  # both spoken: the detection stands
+        (["en"], "zh"),  # neither: the detection stands
+        ([], "zh"),
+    ],
+)
+def test_han_alone_is_settled_by_the_markets_languages(market_languages, expected):
+    assert han_tie_break("zh", "地震速報", market_languages) == expected
+
+
+def test_the_tie_break_leaves_texts_the_script_tells_alone():
+    # Simplified forms Japanese does not write: a Chinese post in a Japanese market.
+    assert han_tie_break("zh", "这个账号冒充红十字会骗钱", ["ja"]) == "zh"
+    assert han_tie_break("zh", "這個帳號冒充紅十字會", ["ja"]) == "ja"
+    assert han_tie_break("ko", "지진 速報", ["ja"]) == "ko"
+    assert han_tie_break("en", "Earthquake now", ["ja"]) == "en"
+    assert han_tie_break(None, "地震速報", ["ja"]) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(alphabet=_KANA, min_size=1, max_size=10),
+    st.text(alphabet=_HAN + _HANGUL + " ", max_size=30),
+    st.sampled_from([["ja"], ["zh-Hant"], ["en"], ["ja", "zh-Hans"]]),
+)
+def test_a_text_with_kana_is_never_changed_by_its_market(kana, other, market_languages):
+    text = other + kana
+    for detected in ("ja", "zh", None):
+        assert han_tie_break(detected, text, market_languages) == detected

@@ -121,6 +121,13 @@ class AuditAction(models.TextChoices):
     BANK_ENTRY_DISABLED = "bank.entry_disabled", "Bank entry disabled"
     BANK_ENTRY_ENABLED = "bank.entry_enabled", "Bank entry enabled again"
     BANK_EXPORTED = "bank.exported", "Bank exported"
+    BANK_EXCHANGE_SAVED = "bank.exchange_saved", "Exchange saved"
+    BANK_EXCHANGE_FETCHED = "bank.exchange_fetched", "Exchange fetched into its bank"
+    BANK_EXCHANGE_OPINION = "bank.exchange_opinion", "Opinion on an exchange's entry recorded"
+    BANK_EXCHANGE_OPINION_SENT = (
+        "bank.exchange_opinion_sent",
+        "Opinion on an exchange's entry sent back",
+    )
     BANK_MATCHES_RECORDED = "bank.matches_recorded", "Bank matches recorded"
     BANK_RULE_FIRED = "bank.rule_fired", "Bank action rule fired"
     BANK_RULE_FIRING_REVIEWED = "bank.rule_firing_reviewed", "Automated bank action reviewed"

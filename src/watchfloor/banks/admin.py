@@ -1,6 +1,7 @@
 """Admin for banks: enforcement connectors are edited here through the audited service;
-requests (with their items and attempts), matches and rule firings are a read-only
-record."""
+requests (with their items and attempts), matches, rule firings, exchanges and the
+opinions sent to them are a read-only record (exchanges are added with
+`watchfloor banks add-exchange`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from watchfloor.banks.models import (
     EnforcementConnector,
     EnforcementItem,
     EnforcementRequest,
+    Exchange,
+    ExchangeFeedback,
     Match,
     RuleFiring,
 )
@@ -82,3 +85,15 @@ class MatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class RuleFiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "rule_code", "mode", "action", "outcome", "needs_review", "fired_at")
     list_filter = ("mode", "outcome", "needs_review", "review_outcome")
+
+
+@admin.register(Exchange)
+class ExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "kind", "bank", "is_enabled", "last_fetched_at", "last_error")
+    list_filter = ("kind", "is_enabled")
+
+
+@admin.register(ExchangeFeedback)
+class ExchangeFeedbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("exchange", "entry", "opinion", "state", "recorded_at", "sent_at")
+    list_filter = ("state", "opinion")

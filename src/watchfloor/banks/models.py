@@ -68,6 +68,11 @@ class BankEntry(models.Model):
     added_at = models.DateTimeField()
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.TextField(blank=True)
+    # The exchange that supplied the entry (source "exchange"): its withdrawals disable
+    # the entry, and opinions on it are sent back there.
+    exchange = models.ForeignKey(
+        "Exchange", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -349,3 +354,84 @@ class EnforcementAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of request {self.request_id}: {self.outcome}"
+
+
+# ---------------------------------------------------------------- exchanges
+
+
+class ExchangeKind(models.TextChoices):
+    """The python-threatexchange exchange APIs Watchfloor fetches from."""
+
+    FILE = "file", "Signal file (python-threatexchange's local file exchange)"
+    STOPNCII = "stopncii", "StopNCII.org hash exchange"
+
+
+class Exchange(models.Model):
+    """A source of hashes shared by others, fetched into one bank on a schedule and
+    resumed from its checkpoint. Credentials never live in the database: the exchange
+    names the environment variable that holds them."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=ExchangeKind.choices)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="exchanges")
+    # The file to read (file) or the API's base address (stopncii; blank for its own).
+    location = models.CharField(max_length=2000, blank=True)
+    credentials_env = models.CharField(max_length=100, blank=True)
+    fetch_every = models.DurationField()
+    is_enabled = models.BooleanField(default=True)
+    checkpoint = models.JSONField(null=True, blank=True)
+    # When the worker's schedule last queued a fetch: not queued again until it ran.
+    fetch_queued_at = models.DateTimeField(null=True, blank=True)
+    last_fetch_started_at = models.DateTimeField(null=True, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def fetch_every_minutes(self) -> int:
+        return int(self.fetch_every.total_seconds() // 60)
+
+
+class Opinion(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed: the match was what the exchange said"
+    FALSE_POSITIVE = "false_positive", "False positive"
+
+
+class FeedbackState(models.TextChoices):
+    PENDING = "pending", "To send"
+    SENT = "sent", "Sent"
+    UNSUPPORTED = "unsupported", "The exchange takes no such opinion"
+    FAILED = "failed", "Could not be sent"
+
+
+class ExchangeFeedback(models.Model):
+    """An opinion on an exchange's entry after review, kept and sent back to the
+    exchange by the worker."""
+
+    exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="feedback")
+    entry = models.ForeignKey(BankEntry, on_delete=models.PROTECT, related_name="feedback")
+    opinion = models.CharField(max_length=16, choices=Opinion.choices)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    recorded_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=16, choices=FeedbackState.choices, default=FeedbackState.PENDING
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["exchange", "state"], name="exchange_feedback_to_send")]
+
+    def __str__(self) -> str:
+        return f"{self.opinion} on entry {self.entry_id} ({self.state})"

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 
-from watchfloor.banks.models import Bank, BankEntry, Match, ReviewOutcome, RuleFiring
+from watchfloor.banks.models import (
+    Bank,
+    BankEntry,
+    Exchange,
+    FeedbackState,
+    Match,
+    ReviewOutcome,
+    RuleFiring,
+)
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.selectors import escalations_visible_to
@@ -134,7 +142,23 @@ def review_figures(bank: Bank) -> ReviewFigures:
 
 def entries_for_page(bank: Bank) -> QuerySet[BankEntry]:
     """Every entry, disabled ones included, newest first, with who added it."""
-    return BankEntry.objects.filter(bank=bank).select_related("added_by").order_by("-id")
+    return (
+        BankEntry.objects.filter(bank=bank).select_related("added_by", "exchange").order_by("-id")
+    )
+
+
+def exchanges_of(bank: Bank) -> QuerySet[Exchange]:
+    """The exchanges fetched into the bank, with their queued and failed opinions."""
+    return (
+        Exchange.objects.filter(bank=bank)
+        .annotate(
+            opinions_waiting=Count(
+                "feedback",
+                filter=Q(feedback__state__in=[FeedbackState.PENDING, FeedbackState.FAILED]),
+            )
+        )
+        .order_by("name")
+    )
 
 
 def entries_holding(values: list[str], *, banks: list[int]) -> QuerySet[BankEntry]:

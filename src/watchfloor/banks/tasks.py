@@ -8,6 +8,7 @@ already sent or is not yet due. Enqueue only through :func:`send_after_commit`.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django_tasks import task
@@ -34,3 +35,45 @@ def send_after_commit(request_id: int, *, at: datetime | None = None) -> None:
         target.enqueue(request_id)
 
     transaction.on_commit(enqueue)
+
+
+@task()
+def fetch_exchange_task(exchange_id: int) -> str:
+    """Fetch one exchange from its checkpoint, then send its queued opinions."""
+    from watchfloor.banks.exchanges import fetch_exchange, send_feedback
+    from watchfloor.banks.models import Exchange
+    from watchfloor.core.errors import Conflict
+
+    exchange = Exchange.objects.select_related("bank").get(pk=exchange_id)
+    try:
+        result = fetch_exchange(exchange=exchange, actor=None)
+    except Conflict as busy:
+        return busy.message
+    sent = send_feedback(exchange=exchange)
+    return f"{result.summary()}; opinions: {sent}"
+
+
+@task()
+def send_exchange_feedback(exchange_id: int) -> str:
+    from watchfloor.banks.exchanges import send_feedback
+    from watchfloor.banks.models import Exchange
+
+    return str(send_feedback(exchange=Exchange.objects.get(pk=exchange_id)))
+
+
+def send_feedback_after_commit(exchange_id: int) -> None:
+    transaction.on_commit(lambda: send_exchange_feedback.enqueue(exchange_id))
+
+
+def fetch_due_exchanges() -> int:
+    """Enqueue a fetch for each exchange that is due (the worker's housekeeping calls
+    this); returns how many."""
+    from watchfloor.banks.exchanges import exchanges_due, mark_queued
+
+    now = clock.now()
+    with transaction.atomic():
+        due = exchanges_due(now=now)
+        mark_queued(due, now=now)
+        for exchange in due:
+            transaction.on_commit(partial(fetch_exchange_task.enqueue, exchange.pk))
+    return len(due)

@@ -25,6 +25,11 @@ urlpatterns = [
         views.bank_entry_switch,
         name="bank-entry-switch",
     ),
+    path(
+        "banks/<slug:bank_name>/entries/<int:entry_id>/opinion",
+        views.bank_entry_opinion,
+        name="bank-entry-opinion",
+    ),
     path("evidence/<int:evidence_id>/bank", views.bank_evidence, name="bank-evidence"),
     path(
         "escalations/<int:escalation_id>/enforcement/",

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.audit.selectors import log_position
 from watchfloor.banks import matching, selectors, services
 from watchfloor.banks.actioner import carry_out_decision
-from watchfloor.banks.models import BankEntry, EntrySource, SignalType
+from watchfloor.banks.exchanges import record_opinion
+from watchfloor.banks.models import BankEntry, EntrySource, Opinion, SignalType
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
 from watchfloor.core.roles import Role, can_work_escalations
@@ -112,6 +113,8 @@ def bank_detail(request: AuthenticatedRequest, bank_name: str) -> HttpResponse:
             "may_curate": _may_curate(request.user),
             "entry_form": EntryForm(),
             "max_reason": services.MAX_REASON,
+            "exchanges": list(selectors.exchanges_of(bank)),
+            "opinions": Opinion.choices,
         },
     )
 
@@ -179,6 +182,34 @@ def bank_entry_switch(request: AuthenticatedRequest, bank_name: str, entry_id: i
             messages.success(request, f"Entry {entry.pk} enabled again.")
     except (InvalidInput, StaleEdit) as error:
         messages.error(request, error.message)
+    return redirect(reverse("bank-detail", args=[bank.name]) + f"#entry-{entry.pk}")
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def bank_entry_opinion(
+    request: AuthenticatedRequest, bank_name: str, entry_id: int
+) -> HttpResponse:
+    """Confirm or dispute an exchange's entry after review; sent back by the worker."""
+    bank = selectors.access_bank(request.user, bank_name)
+    require(_may_curate(request.user), "your role cannot curate banks")
+    entry = get_object_or_404(BankEntry.objects.select_related("exchange"), bank=bank, pk=entry_id)
+    try:
+        feedback = record_opinion(
+            entry=entry,
+            opinion=request.POST.get("opinion", ""),
+            actor=request.user,
+            note=request.POST.get("note", ""),
+        )
+    except InvalidInput as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"Entry {entry.pk}: {feedback.get_opinion_display().lower()} recorded; it is sent "
+            f"back to {entry.exchange.name if entry.exchange else 'the exchange'} shortly.",
+        )
     return redirect(reverse("bank-detail", args=[bank.name]) + f"#entry-{entry.pk}")
 
 

@@ -182,7 +182,10 @@ def rank_proposals(
             continue
         levels = applies.levels(mildest_severity)
         reasons = [
-            f"written for {facts.type}" if applies.escalation_types else "applies to every type",
+            # People read these: the type in words, not its code.
+            f"written for {facts.type.replace('_', ' ')}"
+            if applies.escalation_types
+            else "applies to every type",
             f"covers SEV{levels.start}–SEV{levels.stop - 1}, including SEV{facts.severity}",
         ]
         market_hits = sorted(set(applies.markets) & set(facts.markets))

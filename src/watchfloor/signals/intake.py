@@ -558,11 +558,34 @@ def detect_language(batch: IntakeBatch) -> None:
         for raw, detected in zip(texts, detector.detect_many(texts), strict=True):
             found[raw] = detected
             _LANGUAGES.remember((codes, raw), detected)
+    market_languages: dict[str, tuple[str, ...]] | None = None
     for item in unknown:
-        detected = found[item.signal.text or ""]
+        raw = item.signal.text or ""
+        detected = found[raw]
+        if detected in ("ja", "zh") and item.signal.market:
+            if market_languages is None:
+                market_languages = _market_languages()
+            detected = language.han_tie_break(
+                detected, raw, market_languages.get(item.signal.market, ())
+            )
         if detected:
             item.language = detected
             item.language_detected = True
+
+
+def _market_languages() -> dict[str, tuple[str, ...]]:
+    """Each market's languages in the catalog in force (none without a catalog)."""
+    try:
+        version = active_catalog_version()
+    except NotFound:
+        return {}
+    return _catalog_market_languages(version.pk, version.digest)
+
+
+@lru_cache(maxsize=4)
+def _catalog_market_languages(version_id: int, digest: str) -> dict[str, tuple[str, ...]]:
+    catalog = catalog_for(CatalogVersion.objects.get(pk=version_id))
+    return {market.code: tuple(market.languages) for market in catalog.markets.markets}
 
 
 def pair_within_batch(batch: IntakeBatch) -> None:

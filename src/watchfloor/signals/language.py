@@ -42,7 +42,10 @@ consonant-only letters ``ㅋㅋ``, ``ㅉㅉ`` included), Thai script Thai, when 
 letters are at least half of the text's (``signals.scripts.script_language``, and
 only among the configured languages). Lingua reads a text of Han characters alone
 as Chinese, which a Japanese post in kanji (``地震速報``) is not: with kana it
-is Japanese; with none, Han alone cannot tell and lingua's guess stands.
+is Japanese; with none, Han alone cannot tell, and the signal's market breaks the tie
+(``han_tie_break``): a kanji-only post in a market whose languages include Japanese and
+not Chinese is Japanese (unless it uses a simplified form Japanese does not write), and
+the other way round; otherwise lingua's guess stands.
 
 Too little text gives a guess, not a detection: after URLs, mentions and hashtags
 are removed, ``detect`` returns None below ``MIN_LETTER_WEIGHT`` (five letters, a
@@ -58,7 +61,7 @@ from typing import Any
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from watchfloor.signals.scripts import CJK_LETTER, script_language
+from watchfloor.signals.scripts import CJK_LETTER, is_han_without_kana, script_language
 
 __all__ = [
     "DEFAULT_LANGUAGES",
@@ -67,6 +70,7 @@ __all__ = [
     "MIN_LETTER_WEIGHT",
     "LanguageDetector",
     "get_language_detector",
+    "han_tie_break",
     "supported_languages",
 ]
 
@@ -217,6 +221,37 @@ def _prose(text: str | None) -> str | None:
         text = _NOT_PROSE.sub(" ", text)
     text = " ".join(text.split())[:MAX_DETECTION_CHARS]
     return text if _has_enough_letters(text) else None
+
+
+_HAN_LANGUAGES = frozenset({"ja", "zh"})
+
+
+def han_tie_break(detected: str | None, text: str, market_languages: Iterable[str]) -> str | None:
+    """``detected`` for a text written in Han alone, corrected by its market's languages.
+
+    Han without kana is Chinese or Japanese, and lingua reads it as Chinese. When the
+    market speaks exactly one of the two (Japan: ja, Taiwan: zh-Hant) that one is meant;
+    when it speaks both or neither, the detection stands. Tags are compared on their
+    primary language (``zh-Hant`` is ``zh``).
+    """
+    if detected not in _HAN_LANGUAGES or not is_han_without_kana(text):
+        return detected
+    spoken = {tag.split("-")[0].lower() for tag in market_languages} & _HAN_LANGUAGES
+    if len(spoken) != 1:
+        return detected
+    (meant,) = spoken
+    return meant if meant == "zh" or _written_in_japanese_kanji(text) else detected
+
+
+def _written_in_japanese_kanji(text: str) -> bool:
+    """Whether every character is one Japanese writing has (the Windows Japanese code
+    page, JIS X 0208 and its extensions). A simplified form (这, 发, 骗) is not, so a
+    Chinese post in a Japanese market stays Chinese."""
+    try:
+        text.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=8)

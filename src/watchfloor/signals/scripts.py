@@ -111,3 +111,19 @@ def script_language(text: str) -> str | None:
     if thai * 2 >= letters:
         return "th"
     return None
+
+
+def is_han_without_kana(text: str) -> bool:
+    """Whether the text's letters are mostly Han with no kana or Hangul: written that way
+    it may be Chinese or Japanese (``地震速報``, ``津波警報発令``), and its script cannot
+    tell which."""
+    letters = han = 0
+    for character in text:
+        if not character.isalpha():
+            continue
+        if KANA.match(character) or HANGUL.match(character):
+            return False
+        letters += 1
+        if HAN.match(character):
+            han += 1
+    return letters > 0 and han * 2 >= letters

@@ -1,16 +1,20 @@
-"""`watchfloor banks import|export|stats`: run by an operator, recorded as the system."""
+"""`watchfloor banks import|export|stats|exchanges|add-exchange|fetch`: run by an operator,
+recorded as the system."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
 from watchfloor.banks import services
-from watchfloor.banks.models import Bank
+from watchfloor.banks.models import Bank, Exchange, ExchangeKind
 from watchfloor.banks.stix import export_stix, import_stix
 from watchfloor.core.errors import WatchfloorError
+
+FORMATS = ["csv", "pytx", "stix"]
 
 
 class Command(BaseCommand):
@@ -21,15 +25,27 @@ class Command(BaseCommand):
         load = actions.add_parser("import", help="import a file (creates the bank when missing)")
         load.add_argument("bank")
         load.add_argument("file")
-        load.add_argument("--format", choices=["csv", "stix"], default="csv")
+        load.add_argument("--format", choices=FORMATS, default="csv")
         dump = actions.add_parser("export", help="print a bank's enabled entries")
         dump.add_argument("bank")
-        dump.add_argument("--format", choices=["csv", "stix"], default="csv")
+        dump.add_argument("--format", choices=FORMATS, default="csv")
         actions.add_parser("stats", help="one JSON line per bank with its entry counts")
+        actions.add_parser("exchanges", help="one JSON line per exchange with its last fetch")
+        add = actions.add_parser("add-exchange", help="fetch an exchange into a bank")
+        add.add_argument("name")
+        add.add_argument("--kind", required=True, choices=[kind.value for kind in ExchangeKind])
+        add.add_argument("--bank", required=True)
+        add.add_argument("--location", default="", help="the file (file) or API address")
+        add.add_argument(
+            "--credentials-env", default="", help="environment variable holding the credentials"
+        )
+        add.add_argument("--every", type=int, default=60, help="minutes between fetches")
+        fetch = actions.add_parser("fetch", help="fetch an exchange now, from its checkpoint")
+        fetch.add_argument("name")
 
     def handle(self, *args, **options) -> None:
         try:
-            getattr(self, f"_{options['action']}")(options)
+            getattr(self, f"_{options['action'].replace('-', '_')}")(options)
         except WatchfloorError as error:
             where = f" ({error.field})" if error.field else ""
             raise CommandError(f"{error.message}{where}") from error
@@ -40,7 +56,16 @@ class Command(BaseCommand):
                 text = stream.read()
         except OSError as error:
             raise CommandError(f"cannot read {options['file']}: {error.strerror}") from error
-        if options["format"] == "stix":
+        if options["format"] == "pytx":
+            from watchfloor.banks.pytx import import_signal_file
+
+            read = import_signal_file(bank_name=options["bank"], text=text, actor=None)
+            for line, reason in read.skipped:
+                self.stderr.write(f"{options['file']}:{line}: skipped: {reason}")
+            if read.bank is None:
+                raise CommandError(f"{options['file']}: no signal could be read")
+            bank, created = read.bank, read.added
+        elif options["format"] == "stix":
             imported = import_stix(bank_name=options["bank"], text=text, actor=None)
             for object_id, reason in imported.skipped:
                 self.stderr.write(f"{object_id}: skipped: {reason}")
@@ -53,7 +78,11 @@ class Command(BaseCommand):
         bank = Bank.objects.filter(name=options["bank"]).first()
         if bank is None:
             raise CommandError(f"no bank named {options['bank']!r} (see `watchfloor banks stats`)")
-        if options["format"] == "stix":
+        if options["format"] == "pytx":
+            from watchfloor.banks.pytx import export_signal_file
+
+            self.stdout.write(export_signal_file(bank=bank, actor=None), ending="")
+        elif options["format"] == "stix":
             self.stdout.write(export_stix(bank=bank, actor=None))
         else:
             self.stdout.write(services.export_csv(bank=bank, actor=None), ending="")
@@ -77,3 +106,57 @@ class Command(BaseCommand):
                     }
                 )
             )
+
+    def _exchanges(self, options) -> None:
+        for exchange in Exchange.objects.select_related("bank").order_by("name"):
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "exchange": exchange.name,
+                        "kind": exchange.kind,
+                        "bank": exchange.bank.name,
+                        "enabled": exchange.is_enabled,
+                        "fetch_every_minutes": exchange.fetch_every_minutes,
+                        "last_fetched_at": exchange.last_fetched_at.isoformat()
+                        if exchange.last_fetched_at
+                        else None,
+                        "last_error": exchange.last_error,
+                        "checkpoint": exchange.checkpoint,
+                    }
+                )
+            )
+
+    def _add_exchange(self, options) -> None:
+        from watchfloor.banks.exchanges import create_exchange
+
+        bank = Bank.objects.filter(name=options["bank"]).first()
+        if bank is None:
+            raise CommandError(f"no bank named {options['bank']!r} (see `watchfloor banks stats`)")
+        exchange = create_exchange(
+            name=options["name"],
+            kind=options["kind"],
+            bank=bank,
+            actor=None,
+            location=options["location"],
+            credentials_env=options["credentials_env"],
+            fetch_every=timedelta(minutes=options["every"]),
+        )
+        self.stderr.write(f"{exchange.name}: fetched into {bank.name} every {options['every']} min")
+
+    def _fetch(self, options) -> None:
+        from watchfloor.banks.exchanges import fetch_exchange, send_feedback
+
+        exchange = Exchange.objects.select_related("bank").filter(name=options["name"]).first()
+        if exchange is None:
+            raise CommandError(
+                f"no exchange named {options['name']!r} (see `watchfloor banks exchanges`)"
+            )
+        result = fetch_exchange(exchange=exchange, actor=None)
+        for signal_type, value, reason in result.skipped:
+            self.stderr.write(f"skipped {signal_type} {value}: {reason}")
+        sent = send_feedback(exchange=exchange)
+        self.stdout.write(result.summary())
+        if any(sent.values()):
+            self.stdout.write(f"opinions: {sent}")
+        if result.error:
+            raise CommandError(result.error)
