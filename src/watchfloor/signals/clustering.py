@@ -516,9 +516,9 @@ def _stored_pdq_matches(
 
 
 def _stored_text_match(match: text.TextMatch) -> tuple[int, float, str | None]:
-    # The stored texts' index is keyed by (cluster id, language).
-    cluster_id, language = cast("tuple[int, str | None]", match.key)
-    return cluster_id, match.similarity, language
+    # The stored texts' index is keyed by tuples starting (cluster id, figures).
+    key = cast("tuple[Any, ...]", match.key)
+    return key[0], match.similarity, key[1]
 
 
 def _stored_text_matches(
