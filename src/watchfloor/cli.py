@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "staticfiles": ("collectstatic", "findstatic"),
 }
 
-_LIST_REQUESTS = ([], ["help"], ["--help"], ["-h"])
+_LIST_REQUESTS: tuple[list[str], ...] = ([], ["help"], ["--help"], ["-h"])
 
 
 def help_text() -> str:

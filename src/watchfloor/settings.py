@@ -28,9 +28,11 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from watchfloor.audit.keys import keyring_from_environment
 from watchfloor.core.secret_files import ensure_secret_file
@@ -122,9 +124,12 @@ ASGI_APPLICATION = "watchfloor.asgi.application"
 # directories are named here rather than installing "ninja" as an app: an installed app is
 # imported by every command at start-up, and ninja brings pydantic's whole schema machinery
 # (about 150 ms) that only the API needs (watchfloor.api renders the page, see LocalSwagger).
-NINJA_DIR = Path(importlib.util.find_spec("ninja").submodule_search_locations[0])
+_NINJA_SPEC = importlib.util.find_spec("ninja")
+if _NINJA_SPEC is None or _NINJA_SPEC.origin is None:
+    raise ImproperlyConfigured("django-ninja is not installed: pip install -e .")
+NINJA_DIR = Path(_NINJA_SPEC.origin).parent
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [NINJA_DIR / "templates"],
@@ -327,7 +332,6 @@ WATCHFLOOR_OUTBOUND_CA_BUNDLE = os.environ.get("WATCHFLOOR_OUTBOUND_CA_BUNDLE", 
 # and per address (django-axes); an authenticator app is the second factor (django-otp),
 # required for the roles in WATCHFLOOR_MFA_REQUIRED_ROLES; sessions end after a spell of
 # inactivity; passwords pass Django's four validators.
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from watchfloor.core.roles import Role  # noqa: E402
 
@@ -372,6 +376,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = WATCHFLOOR_LOGIN_FAILURES_PER_ACCOUNT
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("WATCHFLOOR_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_CALLABLE = "watchfloor.people.account_views.locked_out"
+# The lockout page's status: django-axes' default, named here for that page to read.
+AXES_HTTP_RESPONSE_CODE = 429
 # A success does not wipe the failures: else one account of the attacker's own would
 # reset the address's count between guesses at others.
 AXES_RESET_ON_SUCCESS = False

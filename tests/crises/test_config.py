@@ -11,10 +11,12 @@ from django.core.management import CommandError, call_command
 
 from watchfloor.crises.config import (
     PACKAGE_DEFAULTS,
+    SETTABLE_LEVELS,
     CrisisConfigError,
     crisis_config,
     read_crisis_config,
 )
+from watchfloor.crises.models import Level
 
 
 @pytest.fixture
@@ -92,3 +94,8 @@ def test_the_check_command(settings_dir, capsys):
     with pytest.raises(CommandError):
         call_command("crises", "check", "--directory", str(settings_dir))
     assert "crisis.yaml:41" in capsys.readouterr().err
+
+
+def test_the_settable_levels_are_every_level_but_closed_in_order() -> None:
+    # Written out as a Literal for the type checker; Level stays the source of truth.
+    assert list(SETTABLE_LEVELS) == [level for level in Level.values if level != Level.CLOSED]

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 
 from watchfloor.banks.callbacks import receive_callback
 from watchfloor.banks.match_work import QueryContext, record_matches
-from watchfloor.banks.matcher import Query, QueryResult, match
+from watchfloor.banks.matcher import EntryMatch, Query, QueryResult, match
 from watchfloor.banks.models import MatchChannel
 from watchfloor.banks.selectors import banks_visible_to
 from watchfloor.notify.signing import SIGNATURE_HEADER
@@ -63,12 +63,12 @@ class MatchOut(Schema):
 
 
 def result_out(result: QueryResult) -> ResultOut:
-    def entry(match_: object) -> EntryMatchOut:
+    def entry(match_: EntryMatch) -> EntryMatchOut:
         return EntryMatchOut(
-            bank=match_.bank,  # type: ignore[attr-defined]
-            entry_id=match_.entry_id,  # type: ignore[attr-defined]
-            distance=match_.distance,  # type: ignore[attr-defined]
-            labels=list(match_.labels),  # type: ignore[attr-defined]
+            bank=match_.bank,
+            entry_id=match_.entry_id,
+            distance=match_.distance,
+            labels=list(match_.labels),
         )
 
     return ResultOut(

@@ -322,11 +322,11 @@ def _claim(exchange_id: int) -> Exchange:
         exchange = Exchange.objects.select_for_update().filter(pk=exchange_id).first()
         if exchange is None:
             raise NotFound(f"no exchange {exchange_id}")
-        running = exchange.last_fetch_started_at is not None and (
-            exchange.last_fetched_at is None
-            or exchange.last_fetched_at < exchange.last_fetch_started_at
+        started = exchange.last_fetch_started_at
+        running = started is not None and (
+            exchange.last_fetched_at is None or exchange.last_fetched_at < started
         )
-        if running and exchange.last_fetch_started_at > now - FETCH_LEASE:
+        if running and started is not None and started > now - FETCH_LEASE:
             raise Conflict(
                 f"exchange {exchange.name!r} is being fetched since "
                 f"{exchange.last_fetch_started_at:%Y-%m-%d %H:%M} UTC",

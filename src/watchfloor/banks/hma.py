@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -25,7 +25,11 @@ from watchfloor.banks.models import MatchChannel
 from watchfloor.banks.selectors import banks_visible_to
 from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.people.auth import TokenAuth
+from watchfloor.people.http import TokenRequest
 from watchfloor.people.models import TokenScope
+
+if TYPE_CHECKING:
+    from watchfloor.people.models import User
 
 # HMA's signal type names (python-threatexchange's) beside Watchfloor's own.
 HMA_SIGNAL_TYPES = {"video_md5": "md5", "raw_text": "text"}
@@ -36,6 +40,12 @@ NO_URL = "fetching media by URL is not offered here: POST the file as multipart 
 
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"message": message}, status=status)
+
+
+class MatcherRequest(TokenRequest):
+    """A request :func:`hma_endpoint` let in: it names the token's user."""
+
+    hma_user: User
 
 
 def hma_endpoint(
@@ -53,7 +63,7 @@ def hma_endpoint(
                 return _error(401, f"send Authorization: Bearer <token with the {scope} scope>")
             try:
                 user = TokenAuth(scope=scope).authenticate(request, secret)
-                request.hma_user = user  # type: ignore[attr-defined]
+                cast(MatcherRequest, request).hma_user = user
                 answer = view(request, **kwargs)
             except WatchfloorError as error:
                 return _error(error.http_status, error.message)
@@ -85,8 +95,8 @@ def _banks(request: HttpRequest) -> list[str]:
     return [name for name in request.GET.get("banks", "").split(",") if name.strip()]
 
 
-def _lookup(request: HttpRequest, queries: list[Query], *, record: bool) -> list[QueryResult]:
-    user = request.hma_user  # type: ignore[attr-defined]
+def _lookup(request: MatcherRequest, queries: list[Query], *, record: bool) -> list[QueryResult]:
+    user = request.hma_user
     results = match(queries=queries, banks=banks_visible_to(user), only=_banks(request))
     for result in results:
         if result.error is not None:
@@ -117,7 +127,7 @@ def _by_bank(result: QueryResult) -> dict[str, list[dict[str, Any]]]:
 
 @require_GET
 @hma_endpoint
-def raw_lookup(request: HttpRequest) -> dict[str, Any]:
+def raw_lookup(request: MatcherRequest) -> dict[str, Any]:
     """``signal``, ``signal_type``, optional ``include_distance`` and ``banks`` (comma
     separated) → ``{"matches": [bank_content_id, ...]}`` or, with distances,
     ``{"matches": [{"bank_content_id", "distance"}]}``."""
@@ -154,7 +164,7 @@ def hashes_of_upload(request: HttpRequest) -> dict[str, str]:
 
 @require_http_methods(["GET", "POST"])
 @hma_endpoint
-def lookup(request: HttpRequest) -> dict[str, Any]:
+def lookup(request: MatcherRequest) -> dict[str, Any]:
     """GET ``signal`` and ``signal_type`` (and optional ``banks``) → ``{BANK: [{"bank_content_id",
     "distance"}]}``; POST a file → the same keyed by signal type."""
     if request.method == "POST":

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.views.decorators.http import require_http_methods
 
 from watchfloor.banks import services
-from watchfloor.banks.hma import HMA_SIGNAL_TYPES, hashes_of_upload, hma_endpoint
+from watchfloor.banks.hma import HMA_SIGNAL_TYPES, MatcherRequest, hashes_of_upload, hma_endpoint
 from watchfloor.banks.models import Bank, BankEntry, EntrySource, SignalType
 from watchfloor.banks.selectors import access_bank, banks_visible_to
 from watchfloor.banks.signals import normalise_value
@@ -55,23 +55,23 @@ def _ratio(data: dict[str, Any]) -> float | None:
     return None
 
 
-def _curator(request: HttpRequest) -> User:
+def _curator(request: MatcherRequest) -> User:
     """Who changes banks: a token with the write scope too, of a role that works
     escalations."""
-    if TokenScope.WRITE not in request.api_token.scopes:  # type: ignore[attr-defined]
+    if TokenScope.WRITE not in request.api_token.scopes:
         raise PermissionDenied("changing banks needs a token with the write scope too")
-    user: User = request.hma_user  # type: ignore[attr-defined]
+    user: User = request.hma_user
     require(can_work_escalations(user), "your role cannot curate banks")
     return user
 
 
 @require_http_methods(["GET", "POST"])
 @hma_endpoint(scope=TokenScope.MATCHER)
-def banks(request: HttpRequest) -> Any:
+def banks(request: MatcherRequest) -> Any:
     """GET: the banks the caller may see. POST ``{"name", "enabled_ratio"|"enabled"}``
     (needs a token with the write scope): a new PDQ bank, 201."""
     if request.method == "GET":
-        return [_bank_json(bank) for bank in banks_visible_to(request.hma_user)]  # type: ignore[attr-defined]
+        return [_bank_json(bank) for bank in banks_visible_to(request.hma_user)]
     actor = _curator(request)
     data = _body(request)
     name = data.get("name")
@@ -90,9 +90,9 @@ def banks(request: HttpRequest) -> Any:
 
 @require_http_methods(["GET", "PUT"])
 @hma_endpoint(scope=TokenScope.MATCHER)
-def bank(request: HttpRequest, bank_name: str) -> Any:
+def bank(request: MatcherRequest, bank_name: str) -> Any:
     """GET: the bank. PUT ``{"enabled"|"enabled_ratio"}``: switch it or set its ratio."""
-    found = access_bank(request.hma_user, bank_name)  # type: ignore[attr-defined]
+    found = access_bank(request.hma_user, bank_name)
     if request.method == "GET":
         return _bank_json(found)
     actor = _curator(request)
@@ -109,23 +109,23 @@ def bank(request: HttpRequest, bank_name: str) -> Any:
 
 @require_http_methods(["POST"])
 @hma_endpoint(scope=TokenScope.MATCHER)
-def bank_signal(request: HttpRequest, bank_name: str) -> dict[str, Any]:
+def bank_signal(request: MatcherRequest, bank_name: str) -> dict[str, Any]:
     """``{"pdq": "<hash>"}`` → ``{"id", "signals"}``: the hash banked."""
-    found = access_bank(request.hma_user, bank_name)  # type: ignore[attr-defined]
+    found = access_bank(request.hma_user, bank_name)
     return _add(request, found, {str(k): str(v) for k, v in _body(request).items()})
 
 
 @require_http_methods(["POST"])
 @hma_endpoint(scope=TokenScope.MATCHER)
-def bank_content(request: HttpRequest, bank_name: str) -> dict[str, Any]:
+def bank_content(request: MatcherRequest, bank_name: str) -> dict[str, Any]:
     """A file (multipart, named ``photo`` or ``video``) → its hash banked."""
-    found = access_bank(request.hma_user, bank_name)  # type: ignore[attr-defined]
+    found = access_bank(request.hma_user, bank_name)
     if request.GET.get("url"):
         raise InvalidInput("fetching media by URL is not offered here: POST the file")
     return _add(request, found, hashes_of_upload(request))
 
 
-def _add(request: HttpRequest, bank: Bank, signals: dict[str, str]) -> dict[str, Any]:
+def _add(request: MatcherRequest, bank: Bank, signals: dict[str, str]) -> dict[str, Any]:
     if not signals:
         raise InvalidInput("No signals given")
     wanted = [
@@ -150,9 +150,9 @@ def _add(request: HttpRequest, bank: Bank, signals: dict[str, str]) -> dict[str,
 
 @require_http_methods(["DELETE"])
 @hma_endpoint(scope=TokenScope.MATCHER)
-def bank_content_remove(request: HttpRequest, bank_name: str, content_id: int) -> dict[str, int]:
+def bank_content_remove(request: MatcherRequest, bank_name: str, content_id: int) -> dict[str, int]:
     """The entry is disabled (with a reason), never deleted: ``{"deleted": 1}``."""
-    found = access_bank(request.hma_user, bank_name)  # type: ignore[attr-defined]
+    found = access_bank(request.hma_user, bank_name)
     entry = BankEntry.objects.filter(bank=found, pk=content_id).first()
     if entry is None:
         raise NotFound(f"no content {content_id} in bank '{bank_name}'")

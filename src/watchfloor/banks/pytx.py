@@ -36,7 +36,7 @@ PYTX_TO_BANK: dict[str, SignalType] = {
     "url": SignalType.URL,
     "raw_text": SignalType.TEXT,
 }
-BANK_TO_PYTX = {bank_type: name for name, bank_type in PYTX_TO_BANK.items()}
+BANK_TO_PYTX: dict[str, str] = {bank_type: name for name, bank_type in PYTX_TO_BANK.items()}
 MAX_LINE_CHARS = 4000
 
 

@@ -8,6 +8,7 @@ already sent or is not yet due. Enqueue only through :func:`send_after_commit`.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django_tasks import task
@@ -74,7 +75,5 @@ def fetch_due_exchanges() -> int:
         due = exchanges_due(now=now)
         mark_queued(due, now=now)
         for exchange in due:
-            transaction.on_commit(
-                lambda exchange_id=exchange.pk: fetch_exchange_task.enqueue(exchange_id)
-            )
+            transaction.on_commit(partial(fetch_exchange_task.enqueue, exchange.pk))
     return len(due)

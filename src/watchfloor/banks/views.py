@@ -154,7 +154,7 @@ def bank_entry_add(request: AuthenticatedRequest, bank_name: str) -> HttpRespons
             return redirect("bank-detail", bank_name=bank.name)
     for field_errors in form.errors.values():
         for message in field_errors:
-            messages.error(request, message)
+            messages.error(request, str(message))
     return redirect("bank-detail", bank_name=bank.name)
 
 

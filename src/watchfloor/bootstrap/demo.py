@@ -489,15 +489,15 @@ def load_demo_scenario() -> int:
             timeline.append((hours_ago, order, case.key, step))
     by_key = {case.key: case for case in cases}
     # Oldest first, so the audit chain reads in time order like a real day would.
-    for hours_ago, _order, key, step in sorted(
+    for hours_ago, _order, key, later_step in sorted(
         timeline, key=lambda t: (-t[0], t[1], t[3] is not None)
     ):
         with clock.frozen_at(real_now - timedelta(hours=hours_ago)):
-            if step is None:
+            if later_step is None:
                 created[key] = create_escalation(actor=users["analyst"], **by_key[key].fields)
             else:
                 created[key].refresh_from_db()
-                step(created[key], users, created)
+                later_step(created[key], users, created)
     load_demo_partner_requests()
     load_demo_crisis()
     load_demo_evidence()

@@ -215,7 +215,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
                 raise _UnreadableFile(
-                    event.start_mark.line + 1,
+                    event.start_mark.line + 1 if event.start_mark is not None else None,
                     f"uses more than {MAX_YAML_ALIASES} aliases (*name); write the values out",
                 )
         self._depth += 1

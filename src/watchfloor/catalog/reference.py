@@ -8,7 +8,7 @@ inside its transaction. :class:`Upserter` is the shared way to write rows by key
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,13 +41,14 @@ class Upserter:
 
     @classmethod
     def by_code(cls, model: type[models.Model]) -> Upserter:
-        return cls(model, {row.code: row for row in model.objects.all()})
+        rows: Iterable[Any] = model._default_manager.all()  # models with a ``code`` field
+        return cls(model, {row.code: row for row in rows})
 
     def upsert(self, key: Any, values: dict[str, Any]) -> models.Model:
         self.seen.add(key)
         row = self.rows.get(key)
         if row is None:
-            row = self.model.objects.create(**values)
+            row = self.model._default_manager.create(**values)
             self.rows[key] = row
             self.tally.created += 1
             return row

@@ -62,11 +62,13 @@ class CheckedFile(Generic[SpecT]):
     @property
     def version(self) -> str:
         """``<version>@<first 12 hex digits of the file's SHA-256>``: which text applied."""
-        return f"{self.spec.version}@{self.digest[:12]}"  # type: ignore[attr-defined]
+        spec: Any = self.spec  # every kind of rules file has a version and its rules
+        return f"{spec.version}@{self.digest[:12]}"
 
     @property
     def rules(self) -> list[Any]:
-        return [rule for rule in self.spec.rules if rule.enabled]  # type: ignore[attr-defined]
+        spec: Any = self.spec
+        return [rule for rule in spec.rules if rule.enabled]
 
 
 class RuleFileKind(Generic[SpecT]):

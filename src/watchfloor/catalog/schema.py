@@ -640,14 +640,16 @@ def _locate_rubric_problems(data: Any) -> Iterator[tuple[Location, str]]:
 
     factors = data.get("factors")
     factors = factors if isinstance(factors, list) else []
-    answers: dict[str, list[Any]] = {}
+    answers: dict[Any, list[Any]] = {}  # keyed by what the file gives as a code
     for i, factor in enumerate(factors):
         if not isinstance(factor, dict):
             continue
         code = factor.get("code")
         if code in answers:
             yield (("factors", i, "code"), f"factor code '{code}' is used twice")
-        options = factor.get("options") if isinstance(factor.get("options"), list) else []
+        options = factor.get("options")
+        if not isinstance(options, list):
+            options = []
         answers[code] = [o.get("value") for o in options if isinstance(o, dict)]
 
     floors = data.get("floors")
@@ -660,7 +662,9 @@ def _locate_rubric_problems(data: Any) -> Iterator[tuple[Location, str]]:
                 ("floors", i, "min_severity"),
                 f"there is no SEV{minimum}; the mildest severity is SEV{len(severities) - 1}",
             )
-        when = floor.get("when") if isinstance(floor.get("when"), dict) else {}
+        when = floor.get("when")
+        if not isinstance(when, dict):
+            when = {}
         at_least = when.get("factors_at_least")
         for code, value in (at_least if isinstance(at_least, dict) else {}).items():
             where = ("floors", i, "when", "factors_at_least", code)

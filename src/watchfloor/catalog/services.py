@@ -80,7 +80,7 @@ def _version_for(loaded: LoadedCatalog, *, actor: User | None) -> tuple[CatalogV
         label=f"{catalog.label} {catalog.version}",
         source=str(loaded.directory)[:500],
         loaded_at=clock.now(),
-        loaded_by=actor,
+        loaded_by_id=actor.pk if actor is not None else None,
         content=catalog.model_dump(mode="json"),
         is_active=False,
     )

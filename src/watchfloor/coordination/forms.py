@@ -22,7 +22,7 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.people import choices as options
 from watchfloor.people.models import Team
 from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
+from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, choice_field
 
 DUE_WITHIN_CHOICES = [
     ("", "—"),
@@ -59,21 +59,21 @@ class PartnerRequestForm(ServiceErrorForm):
         self, *args: Any, viewer_time_zone: str, also_zones: list[str] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Choose what you need"), *RequestKind.choices]
-        self.fields["team"].choices = [
+        choice_field(self, "kind").choices = [("", "Choose what you need"), *RequestKind.choices]
+        choice_field(self, "team").choices = [
             ("", "The team usually asked for this"),
             *options.partner_team_choices(),
         ]
         team_zones = list(
             Team.objects.filter(kind=Team.Kind.PARTNER).values_list("time_zone", flat=True)
         )
-        self.fields["due_zone"].choices = options.time_zone_choices(
+        choice_field(self, "due_zone").choices = options.time_zone_choices(
             options.markets(), also=[viewer_time_zone, *(also_zones or []), *team_zones]
         )
         self.fields["due_zone"].initial = viewer_time_zone
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         within, local = data.get("due_within"), data.get("due_at")
         if "due_at" in self.errors:
             return data
@@ -147,7 +147,7 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args: Any, show_team: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [
+        choice_field(self, "status").choices = [
             ("", "Open"),
             *(
                 (value, label)
@@ -156,9 +156,9 @@ class InboxFilterForm(forms.Form):
             ),
             (self.ALL, "All"),
         ]
-        self.fields["kind"].choices = [("", "Any kind"), *RequestKind.choices]
+        choice_field(self, "kind").choices = [("", "Any kind"), *RequestKind.choices]
         if show_team:
-            self.fields["team"].choices = [("", "Any team"), *options.partner_team_choices()]
+            choice_field(self, "team").choices = [("", "Any team"), *options.partner_team_choices()]
         else:
             del self.fields["team"]
 

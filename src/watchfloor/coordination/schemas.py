@@ -61,8 +61,8 @@ class PartnerRequestIn(Input):
     team: Code = Field(
         "", description="the partner team's code; empty for the team usually asked for kind"
     )
-    question: text(QUESTION_MAX, min_length=1)
-    context: text(CONTEXT_MAX) = Field(
+    question: Annotated[str, text(QUESTION_MAX, min_length=1)]
+    context: Annotated[str, text(CONTEXT_MAX)] = Field(
         "", description="what the team needs to know beyond the escalation, which is shared with it"
     )
     due_at: Moment | None = Field(None, description="RFC 3339, with offset")
@@ -81,8 +81,10 @@ class PartnerRequestIn(Input):
 
 class AnswerIn(Input):
     outcome: AnswerOutcome
-    answer: text(ANSWER_MAX) = Field("", description="required to advise or decline")
-    attachments: list[text(REFERENCE_MAX)] = Field(
+    answer: Annotated[str, text(ANSWER_MAX)] = Field(
+        "", description="required to advise or decline"
+    )
+    attachments: list[Annotated[str, text(REFERENCE_MAX)]] = Field(
         default_factory=list,
         max_length=ATTACHMENTS_MAX,
         description="http(s) URLs or document ids such as LEGAL-2026-0142",
@@ -90,7 +92,7 @@ class AnswerIn(Input):
 
 
 class WithdrawIn(Input):
-    reason: text(REASON_MAX, min_length=1)
+    reason: Annotated[str, text(REASON_MAX, min_length=1)]
 
 
 class InboxQuery(Schema):
@@ -175,18 +177,18 @@ class PartnerRequestOut(Schema):
             ),
             team=item.team.code,
             team_name=item.team.name,
-            kind=item.kind,
+            kind=RequestKind(item.kind),
             kind_label=RequestKind(item.kind).label,
             question=item.question,
             context=item.context,
-            status=item.status,
+            status=RequestStatus(item.status),
             due_at=item.due_at,
             is_overdue=overdue,
             overdue_by_minutes=int((now - item.due_at) / timedelta(minutes=1)) if overdue else None,
             shared_escalation=item.shared_escalation,
             requested_by=PersonOut.build(item.requested_by),
             requested_at=item.requested_at,
-            outcome=item.outcome or None,
+            outcome=AnswerOutcome(item.outcome) if item.outcome else None,
             answer=item.answer,
             attachments=[AttachmentOut(**attachment) for attachment in item.attachments],
             answered_by=PersonOut.build(item.answered_by),

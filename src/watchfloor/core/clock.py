@@ -50,8 +50,9 @@ def advance(delta: timedelta) -> datetime:
     frozen: datetime | None = getattr(_state, "frozen_at", None)
     if frozen is None:
         raise RuntimeError("advance() needs a frozen clock; call freeze() first")
-    _state.frozen_at = frozen + delta
-    return _state.frozen_at
+    moved = frozen + delta
+    _state.frozen_at = moved
+    return moved
 
 
 def unfreeze() -> None:

@@ -24,21 +24,24 @@ import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.apps import apps
 from django.conf import settings
 from django.core.files import locks
 from django.core.management import call_command
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+if TYPE_CHECKING:
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
 
 class Output(Protocol):
-    def write(self, msg: str = "", /, *args: object, **kwargs: object) -> None: ...
+    def write(self, msg: str, /) -> object: ...
 
 
 # A preparer returns a line to show when it did something, or None when all was there.
@@ -79,7 +82,11 @@ def preparation_lock() -> Iterator[None]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
     name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor != "sqlite" or not name or connection.is_in_memory_db():
+    if (
+        connection.vendor != "sqlite"
+        or not name
+        or cast("SQLiteDatabaseWrapper", connection).is_in_memory_db()
+    ):
         yield
         return
     with open(Path(name).with_name(Path(name).name + ".prepare-lock"), "a") as handle:
@@ -181,7 +188,13 @@ def database_problem(error: DatabaseError) -> str:
     )
 
 
-class PreparesDatabase:
+if TYPE_CHECKING:
+    _Command = BaseCommand
+else:
+    _Command = object
+
+
+class PreparesDatabase(_Command):
     """Mixed into a management command that works on data: before ``handle``, the
     database is prepared as ``serve`` prepares it (see :func:`ensure_database_ready`).
 
@@ -209,4 +222,4 @@ class PreparesDatabase:
                 )
             except DatabaseError as error:
                 raise CommandError(database_problem(error)) from None
-        return super().execute(*args, **options)  # type: ignore[misc]
+        return super().execute(*args, **options)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 UTF8_BOM = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -40,7 +43,9 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[
         yield writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
-def write_csv(stream: IO[str], header: Iterable[str], rows: Iterable[Iterable[str]]) -> int:
+def write_csv(
+    stream: SupportsWrite[str], header: Iterable[str], rows: Iterable[Iterable[str]]
+) -> int:
     """Write ``csv_lines`` to ``stream``; returns the number of rows (the header aside)."""
     lines = csv_lines(header, rows)
     stream.write(next(lines))

@@ -15,7 +15,7 @@ the services check the rest; output schemas are built from selectors' results by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Schema, Status
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 router = Router(tags=["crises"])
 
 
-LanguageTag = text(35)
+LanguageTag = Annotated[str, text(35)]
 
 
 def _access(request: HttpRequest, crisis_id: int) -> Crisis:
@@ -131,9 +131,9 @@ class DraftQuery(Schema):
 
 
 class DeclareIn(Input):
-    title: text(TITLE_MAX, min_length=1)
+    title: Annotated[str, text(TITLE_MAX, min_length=1)]
     level: Literal["monitoring", "incident", "crisis_protocol"] = "incident"
-    summary: text(SUMMARY_MAX) = ""
+    summary: Annotated[str, text(SUMMARY_MAX)] = ""
     markets: list[Code] = Field(
         default_factory=list,
         max_length=100,
@@ -147,14 +147,14 @@ class DeclareIn(Input):
     escalations: list[Id] = Field(
         default_factory=list, max_length=100, description="ids of further escalations to link"
     )
-    reason: text(REASON_MAX) = ""
+    reason: Annotated[str, text(REASON_MAX)] = ""
     is_restricted: bool = False
     access_list: list[Username] = Field(default_factory=list, max_length=200)
 
 
 class LevelIn(Input):
     to_level: Level
-    reason: text(REASON_MAX) = Field(
+    reason: Annotated[str, text(REASON_MAX)] = Field(
         "", description="required, except to stand down with every criterion met"
     )
     confirmed_criteria: list[Code] = Field(
@@ -173,11 +173,11 @@ class RoleIn(Input):
     role: RoleKind
     holder: Username = Field(description="who takes the role")
     market: Code = Field("", description="the market a regional lead covers; empty otherwise")
-    note: text(REASON_MAX) = ""
+    note: Annotated[str, text(REASON_MAX)] = ""
 
 
 class CrisisNoteIn(Input):
-    body: text(NOTE_MAX, min_length=1)
+    body: Annotated[str, text(NOTE_MAX, min_length=1)]
     kind: CrisisNote.Kind = CrisisNote.Kind.NOTE
     pinned: bool = Field(False, description="pin it as a key fact")
 
@@ -188,16 +188,18 @@ class PinIn(Input):
 
 class SitrepSectionIn(Input):
     escalation_id: Id = Field(description="the escalation linked to the crisis it is about")
-    body: text(SITREP_MAX) = Field(description="its text; an empty section is left out")
+    body: Annotated[str, text(SITREP_MAX)] = Field(
+        description="its text; an empty section is left out"
+    )
 
 
 class SitrepIn(Input):
     audience: Code
     language: LanguageTag = "en"
-    subject: text(SUBJECT_MAX, min_length=1) | None = Field(
+    subject: Annotated[str, text(SUBJECT_MAX, min_length=1)] | None = Field(
         None, description="the pre-draft's subject when omitted"
     )
-    body: text(SITREP_MAX, min_length=1) | None = Field(
+    body: Annotated[str, text(SITREP_MAX, min_length=1)] | None = Field(
         None,
         description="the shared text, read by everyone who may read the sitrep; the "
         "pre-draft's when omitted. It may not name a restricted escalation.",
@@ -212,11 +214,11 @@ class SitrepIn(Input):
 
 class CrisisLinkIn(Input):
     escalation_id: Id
-    reason: text(500) = ""
+    reason: Annotated[str, text(500)] = ""
 
 
 class UnlinkIn(Input):
-    reason: text(500, min_length=1)
+    reason: Annotated[str, text(500, min_length=1)]
 
 
 # ---------------------------------------------------------------- outputs
@@ -253,13 +255,14 @@ class CrisisSummaryOut(Schema):
     def build(cls, crisis: Crisis, *, now: datetime, config: CrisisConfig) -> CrisisSummaryOut:
         """Reads only what ``selectors.crisis_list`` prefetches (markets, the visible links
         with their escalations, the current commander)."""
-        commanders = crisis.current_commanders
-        links = crisis.visible_links
+        # Set by the Prefetch(to_attr=...) of selectors.crisis_list, not model fields.
+        commanders: list[RoleAssignment] = getattr(crisis, "current_commanders")  # noqa: B009
+        links: list[CrisisEscalation] = getattr(crisis, "visible_links")  # noqa: B009
         return cls(
             id=crisis.pk,
             reference=crisis.reference,
             title=crisis.title,
-            level=crisis.level,
+            level=Level(crisis.level),
             level_label=Level(crisis.level).label,
             is_active=crisis.is_active,
             is_restricted=crisis.is_restricted,
@@ -294,7 +297,7 @@ class RoleOut(Schema):
     def build(cls, slot: RoleSlot) -> RoleOut:
         assignment = slot.assignment
         return cls(
-            role=slot.role,
+            role=RoleKind(slot.role),
             label=slot.label,
             market=slot.market_code,
             holder=PersonOut.build(slot.holder),
@@ -314,7 +317,7 @@ class RoleAssignmentOut(Schema):
     @classmethod
     def build(cls, assignment: RoleAssignment) -> RoleAssignmentOut:
         return cls(
-            role=assignment.role,
+            role=RoleKind(assignment.role),
             label=assignment.role_label,
             market=assignment.market_code,
             holder=PersonOut.build(assignment.holder),
@@ -345,7 +348,7 @@ class LinkedEscalationOut(Schema):
             id=escalation.pk,
             reference=escalation.reference,
             title=escalation.title,
-            status=escalation.status,
+            status=EscalationStatus(escalation.status),
             status_label=EscalationStatus(escalation.status).label,
             is_open=escalation.is_open,
             severity=escalation.severity,
@@ -411,7 +414,7 @@ class CrisisNoteOut(Schema):
     def build(cls, note: CrisisNote) -> CrisisNoteOut:
         return cls(
             id=note.pk,
-            kind=note.kind,
+            kind=CrisisNote.Kind(note.kind),
             body=note.body,
             author=PersonOut.build(note.author),
             created_at=note.created_at,
@@ -452,7 +455,7 @@ class CrisisDetailOut(CrisisSummaryOut):
             reference=crisis.reference,
             title=crisis.title,
             summary=crisis.summary,
-            level=crisis.level,
+            level=Level(crisis.level),
             level_label=Level(crisis.level).label,
             is_active=crisis.is_active,
             is_restricted=crisis.is_restricted,
@@ -560,7 +563,7 @@ class SitrepOut(Schema):
             language=sitrep.language,
             subject=sitrep.subject,
             body=sitrep.body,
-            level=sitrep.level,
+            level=Level(sitrep.level),
             covers_from=sitrep.covers_from,
             sent_at=sitrep.sent_at,
             sent_by=PersonOut.build(sitrep.sent_by),

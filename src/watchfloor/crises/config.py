@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, cast, get_args
 
 from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -98,15 +98,19 @@ WORD_PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
-CRITERION_CHECKS = (
+CriterionCheck = Literal[
     "linked_escalations_settled",
     "no_running_statutory_clocks",
     "no_pending_decisions",
     "no_overdue_playbook_steps",
     "no_open_partner_requests",
     "confirmed",
-)
-SETTABLE_LEVELS = tuple(level for level in Level.values if level != Level.CLOSED)
+]
+CRITERION_CHECKS: tuple[CriterionCheck, ...] = get_args(CriterionCheck)
+# Every level but closed (tests hold it to Level): written out so the type checker can
+# read the settings' Literal types.
+SettableLevel = Literal["monitoring", "incident", "crisis_protocol", "stand_down"]
+SETTABLE_LEVELS: tuple[SettableLevel, ...] = get_args(SettableLevel)
 
 
 class _Strict(BaseModel):
@@ -168,9 +172,7 @@ class HandoffSettings(_Strict):
     regions: list[Region] = Field(min_length=1)
     # A handoff stays "in play" this long after its time while it is not acknowledged.
     acknowledge_within: Duration = "PT3H"
-    levels: list[Literal[*SETTABLE_LEVELS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(SETTABLE_LEVELS)
-    )
+    levels: list[SettableLevel] = Field(default_factory=lambda: list(SETTABLE_LEVELS))
 
     @property
     def acknowledge_window(self) -> timedelta:
@@ -180,7 +182,7 @@ class HandoffSettings(_Strict):
 class Criterion(_Strict):
     code: Code
     label: Name
-    check: Literal[*CRITERION_CHECKS]  # type: ignore[valid-type]
+    check: CriterionCheck
 
 
 class StandDownSettings(_Strict):
@@ -197,14 +199,14 @@ class DeadlineSettings(_Strict):
 
 
 class CrisisSettings(_Strict):
-    levels: dict[Literal[*SETTABLE_LEVELS], LevelSettings]  # type: ignore[valid-type]
+    levels: dict[SettableLevel, LevelSettings]
     sitreps: SitrepSettings
     handoffs: HandoffSettings
     stand_down: StandDownSettings = StandDownSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
 
     def sitrep_interval(self, level: str) -> timedelta | None:
-        settings_for_level = self.levels.get(level)
+        settings_for_level = cast("dict[str, LevelSettings]", self.levels).get(level)
         return settings_for_level.sitrep_interval if settings_for_level else None
 
     def audience(self, code: str) -> Audience | None:
@@ -269,7 +271,7 @@ def _fingerprint(directory: Path) -> tuple:
     template_dir = directory / TEMPLATES_DIR
     if template_dir.is_dir():
         paths.extend(sorted(template_dir.glob("*.yaml")))
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for path in paths:
         try:
             stat = path.stat()
@@ -403,9 +405,9 @@ def settings_problems(crisis_settings: CrisisSettings) -> Iterator[tuple[Locatio
         ],
         "criterion",
     )
-    for level in (Level.MONITORING, Level.INCIDENT, Level.CRISIS_PROTOCOL):
-        if level not in crisis_settings.levels:
-            yield (("levels",), f"missing level '{level}'; give its sitrep_every (e.g. PT4H)")
+    for required in (Level.MONITORING, Level.INCIDENT, Level.CRISIS_PROTOCOL):
+        if required not in crisis_settings.levels:
+            yield (("levels",), f"missing level '{required}'; give its sitrep_every (e.g. PT4H)")
     for level, level_settings in crisis_settings.levels.items():
         interval = level_settings.sitrep_interval
         if interval is not None and interval < timedelta(minutes=5):
@@ -442,9 +444,9 @@ def template_problems(spec: SitrepTemplate) -> Iterator[tuple[Location, str]]:
                 )
                 continue
             allowed = WORD_PLACEHOLDERS.get(key, frozenset())
-            unknown = set(_PLACEHOLDER.findall(text)) - allowed
-            if unknown:
-                named = ", ".join("{" + name + "}" for name in sorted(unknown))
+            unknown_placeholders = set(_PLACEHOLDER.findall(text)) - allowed
+            if unknown_placeholders:
+                named = ", ".join("{" + name + "}" for name in sorted(unknown_placeholders))
                 usable = ", ".join("{" + name + "}" for name in sorted(allowed))
                 yield (
                     ("words", language, key),

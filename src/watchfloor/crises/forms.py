@@ -32,6 +32,7 @@ from watchfloor.web.forms import (
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
+    choice_field,
     language_tags,
     read_version_field,
     within_calendar,
@@ -86,10 +87,10 @@ class DeclareForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, commander: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["markets"].choices = options.market_choices()
-        self.fields["commander"].choices = options.owner_choices()
+        choice_field(self, "markets").choices = options.market_choices()
+        choice_field(self, "commander").choices = options.owner_choices()
         self.fields["commander"].initial = commander
-        self.fields["access_list"].choices = options.user_choices()
+        choice_field(self, "access_list").choices = options.user_choices()
 
     def clean_languages(self) -> list[str]:
         return language_tags(self.cleaned_data.get("languages", ""))
@@ -122,7 +123,7 @@ class LevelForm(ServiceErrorForm):
             (value, label) for value, label in Level.choices if value in LEVEL_TRANSITIONS[current]
         ]
         confirmable = [r.criterion for r in criteria if r.needs_confirmation]
-        self.fields["confirmed_criteria"].choices = [(c.code, c.label) for c in confirmable]
+        choice_field(self, "confirmed_criteria").choices = [(c.code, c.label) for c in confirmable]
         if not confirmable:
             del self.fields["confirmed_criteria"]
 
@@ -136,11 +137,11 @@ class RoleForm(VersionedForm):
 
     def __init__(self, *args: Any, slots: list[RoleSlot], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [
+        choice_field(self, "role").choices = [
             (slot.key, f"{slot.label} — {slot.holder.display_name if slot.holder else 'open'}")
             for slot in slots
         ]
-        self.fields["holder"].choices = [("", "Choose a person"), *options.user_choices()]
+        choice_field(self, "holder").choices = [("", "Choose a person"), *options.user_choices()]
 
     def role_and_market(self) -> tuple[str, str]:
         role, _, market = self.cleaned_data["role"].partition(":")
@@ -153,7 +154,7 @@ class ReleaseRoleForm(VersionedForm):
 
     def __init__(self, *args: Any, slots: list[RoleSlot], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [
+        choice_field(self, "role").choices = [
             (slot.key, f"{slot.label} — {slot.holder.display_name}")
             for slot in slots
             if slot.holder is not None and slot.role != RoleKind.INCIDENT_COMMANDER
@@ -212,7 +213,7 @@ class AccessForm(VersionedForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["access_list"].choices = options.user_choices()
+        choice_field(self, "access_list").choices = options.user_choices()
         self.fields["is_restricted"].initial = is_restricted
         self.fields["access_list"].initial = access_list or []
 
@@ -228,7 +229,7 @@ class DetailsForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["markets"].choices = options.market_choices()
+        choice_field(self, "markets").choices = options.market_choices()
 
     def clean_languages(self) -> list[str]:
         return language_tags(self.cleaned_data.get("languages", ""))
@@ -256,10 +257,10 @@ class SitrepForm(ServiceErrorForm):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        self.fields["audience"].choices = [
+        choice_field(self, "audience").choices = [
             (a.code, a.name) for a in config.settings.sitreps.audiences
         ]
-        self.fields["language"].choices = [(code, code) for code in languages]
+        choice_field(self, "language").choices = [(code, code) for code in languages]
         if self.is_bound:
             count = 0
             while count < SECTIONS_MAX and f"section_{count}_escalation" in self.data:
@@ -318,7 +319,7 @@ class HandoffForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["incoming"].choices = [("", "Choose a person"), *options.owner_choices()]
+        choice_field(self, "incoming").choices = [("", "Choose a person"), *options.owner_choices()]
 
 
 class AcknowledgeForm(ServiceErrorForm):
@@ -342,13 +343,13 @@ class ReviewForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, viewer_time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = options.time_zone_choices(
+        choice_field(self, "time_zone").choices = options.time_zone_choices(
             options.markets(), also=[viewer_time_zone]
         )
         self.fields["time_zone"].initial = viewer_time_zone
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         zone = data.get("time_zone")
         if zone:
             for name in ("incident_started_at", "contained_at"):
@@ -398,7 +399,7 @@ class ActionItemForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = [("", "Choose an owner"), *options.user_choices()]
+        choice_field(self, "owner").choices = [("", "Choose an owner"), *options.user_choices()]
 
 
 class ActionItemStatusForm(ServiceErrorForm):

@@ -5,10 +5,10 @@ hidden escalation is never listed, counted or quoted in a crisis the viewer may 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     Case,
@@ -174,7 +174,7 @@ class RoleSlot:
 def role_slots(*, market_codes: Iterable[str], current: Iterable[RoleAssignment]) -> list[RoleSlot]:
     """Every role, held or open, in a fixed order; a regional lead for each market."""
     held = {(a.role, a.market_code): a for a in current}
-    slots = []
+    slots: list[RoleSlot] = []
     for role in RoleKind.values:
         if role == RoleKind.REGIONAL_LEAD:
             codes = list(dict.fromkeys([*market_codes, *(m for r, m in held if r == role)]))
@@ -253,7 +253,7 @@ def crises_for_escalation(*, escalation: Escalation, user: User) -> list[Crisis]
 class QueueCrisisBanner:
     """The active crises above the triage queue: the most urgent first, a few at most."""
 
-    crises: list[Crisis]
+    crises: Sequence[Crisis]
     has_more: bool
 
 
@@ -493,7 +493,7 @@ class SitrepReminder:
     clock: SitrepClock
 
 
-def reminder_notifications_hidden_from(user: User) -> QuerySet[SitrepReminderRow]:
+def reminder_notifications_hidden_from(user: User) -> QuerySet[SitrepReminderRow, Any]:
     """The sitrep reminders' notifications about crises ``user`` may not see (they name
     the crisis and its commander): registered with ``notify.selectors`` so the delivery
     log leaves them out."""

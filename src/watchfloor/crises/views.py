@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, Concatenate
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -399,13 +399,13 @@ def crisis_live(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
     return response
 
 
-Perform = Callable[[HttpRequest, Crisis, dict[str, Any], forms.Form], str]
+Perform = Callable[Concatenate[AuthenticatedRequest, Crisis, dict[str, Any], forms.Form, ...], str]
 
 
-def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponse]]:
+def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponseBase]]:
     """A POST that runs one service on a visible crisis, from the war room."""
 
-    def decorate(perform: Perform) -> Callable[..., HttpResponse]:
+    def decorate(perform: Perform) -> Callable[..., HttpResponseBase]:
         @login_required
         @require_POST
         @shows_domain_errors
@@ -445,7 +445,9 @@ def crisis_action(form_name: str) -> Callable[[Perform], Callable[..., HttpRespo
                     messages.success(request, outcome)
                     return redirect(_back(crisis, form_name))
             elif action is None:
-                messages.error(request, "; ".join(" ".join(e) for e in form.errors.values()))
+                messages.error(
+                    request, "; ".join(" ".join(map(str, e)) for e in form.errors.values())
+                )
                 return redirect(_back(crisis, form_name))
             return _render_war_room(request, crisis, bound=(form_name, form), status=status)
 
@@ -526,7 +528,8 @@ def crisis_level(
 
 @crisis_action("role")
 def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
-    role, market = form.role_and_market()  # type: ignore[attr-defined]
+    assert isinstance(form, RoleForm), "ACTION_FORMS['role'] is a RoleForm"
+    role, market = form.role_and_market()
     holder = _user(data["holder"], field="holder") if data["holder"] else None
     assignment = services.hand_over_role(
         crisis=crisis,
@@ -544,7 +547,8 @@ def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form:
 def crisis_role_release(
     request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
 ) -> str:
-    role, market = form.role_and_market()  # type: ignore[attr-defined]
+    assert isinstance(form, ReleaseRoleForm), "ACTION_FORMS['release'] is a ReleaseRoleForm"
+    role, market = form.role_and_market()
     assignment = services.release_role(
         crisis=crisis,
         role=role,
@@ -887,7 +891,7 @@ def handoff_acknowledge(
 # ---------------------------------------------------------------- post-incident review
 
 
-REVIEW_FORMS: dict[str, Callable[[HttpRequest, Any, Any], ServiceErrorForm]] = {
+REVIEW_FORMS: dict[str, Callable[[AuthenticatedRequest, Any, Any], ServiceErrorForm]] = {
     "review": lambda request, review, data: ReviewForm(
         data,
         prefix="review",
@@ -993,11 +997,12 @@ def crisis_review_update(request: AuthenticatedRequest, crisis_id: int, part: st
                 )
                 outcome = "Review saved."
             elif part == "cause":
+                assert isinstance(form, RootCauseForm), "REVIEW_FORMS['cause'] is one"
                 services.add_root_cause(
                     crisis=crisis,
                     actor=request.user,
                     problem=data["problem"],
-                    whys=form.whys(),  # type: ignore[attr-defined]
+                    whys=form.whys(),
                     root_cause=data["root_cause"],
                 )
                 outcome = "Root cause recorded."

@@ -146,7 +146,7 @@ def _housekeeping(run: DrillRun, *, now: datetime, reminded: set[str], log: dict
             continue
         due_at = reminder.crisis.next_sitrep_due_at
         key = due_at.isoformat() if due_at else ""
-        if key and key not in reminded:
+        if due_at is not None and key not in reminded:
             reminded.add(key)
             log["sitrep_reminders"].append(
                 {

@@ -158,10 +158,17 @@ def _record_decision(run: DrillRun, response: ResponseSpec, cast: dict[str, User
         approve_decision(decision=decision, actor=cast[response.approve_as], comment="drill")
 
 
+def _stored_crisis(run: DrillRun) -> Crisis:
+    """The drill's crisis as stored now, not the run's cached copy."""
+    if run.crisis_id is None:  # pragma: no cover - a started drill has its crisis
+        raise NotFound("this drill has no crisis", field="run")
+    return Crisis.objects.get(pk=run.crisis_id)
+
+
 def _send_sitrep(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
     from watchfloor.crises.drafting import draft_sitrep
 
-    crisis = Crisis.objects.get(pk=run.crisis_id)
+    crisis = _stored_crisis(run)
     actor = cast[response.actor]
     draft = draft_sitrep(
         crisis=crisis,
@@ -182,7 +189,7 @@ def _send_sitrep(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -
 
 def _hand_over_role(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
     crisis_services.hand_over_role(
-        crisis=Crisis.objects.get(pk=run.crisis_id),
+        crisis=_stored_crisis(run),
         role=response.role or "",
         to_user=cast[response.to or ""],
         actor=cast[response.actor],
@@ -193,7 +200,7 @@ def _hand_over_role(run: DrillRun, response: ResponseSpec, cast: dict[str, User]
 
 def _change_level(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
     crisis_services.change_level(
-        crisis=Crisis.objects.get(pk=run.crisis_id),
+        crisis=_stored_crisis(run),
         to_level=response.to or "",
         actor=cast[response.actor],
         reason=response.reason,
@@ -209,7 +216,7 @@ def _add_note(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> N
         add_note(escalation=_target(run, response), body=response.body, actor=actor)
     else:
         crisis_services.add_crisis_note(
-            crisis=Crisis.objects.get(pk=run.crisis_id),
+            crisis=_stored_crisis(run),
             body=response.body,
             actor=actor,
             pinned=response.pinned,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -28,13 +28,14 @@ _OFFSET = re.compile(r"^\+?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
 
 # What an inject can be, and what each one does when the drill clock reaches it.
-INJECT_KINDS = (
+InjectKind = Literal[
     "signals",  # a batch of reports: counted on the drill, never ingested (docs/drills.md)
     "partner_message",  # a message from outside or a partner team; may ask a team something
     "regulator_notice",  # a drill escalation with its statutory clock
     "media_inquiry",  # a drill escalation of type media_inquiry
     "escalation",  # any other drill escalation
-)
+]
+INJECT_KINDS: tuple[InjectKind, ...] = get_args(InjectKind)
 # How each kind of inject reads on the drill pages.
 KIND_LABELS = {
     "signals": "Signals",
@@ -48,7 +49,7 @@ DEFAULT_TYPES = {"regulator_notice": "regulator_notice", "media_inquiry": "media
 DEFAULT_SOURCES = {"regulator_notice": "regulator", "media_inquiry": "media"}
 
 # What a scripted response can do; each one calls the service a person would.
-RESPONSE_ACTIONS = (
+ResponseAction = Literal[
     "acknowledge",  # escalation: new → triaged
     "assign",  # escalation owner ← to
     "transition",  # escalation status ← to
@@ -62,7 +63,8 @@ RESPONSE_ACTIONS = (
     "change_level",  # the crisis level ← to
     "add_note",  # a war-room entry, or a note on the escalation when one is named
     "answer_partner_request",  # the request a partner_message inject asked
-)
+]
+RESPONSE_ACTIONS: tuple[ResponseAction, ...] = get_args(ResponseAction)
 _NEEDS = {
     "acknowledge": ("escalation",),
     "assign": ("escalation", "to"),
@@ -228,7 +230,7 @@ class AskSpec(_Strict):
 class InjectSpec(_Strict):
     id: Code | None = None
     at: Offset
-    kind: Literal[*INJECT_KINDS]  # type: ignore[valid-type]
+    kind: InjectKind
     title: Name
     escalation: EscalationSpec | None = None
     notice: NoticeSpec | None = None
@@ -280,7 +282,7 @@ class DecisionSpec(_Strict):
 class ResponseSpec(_Strict):
     at: Offset
     actor: Code = Field(alias="as")
-    do: Literal[*RESPONSE_ACTIONS]  # type: ignore[valid-type]
+    do: ResponseAction
     escalation: Code | None = None
     inject: Code | None = None
     to: str | None = None

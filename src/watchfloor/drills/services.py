@@ -237,7 +237,7 @@ def _advance(run: DrillRun, *, to: datetime, actor: User) -> list[DrillInject]:
 
 def _require_command(run: DrillRun, actor: User, what: str) -> None:
     require(
-        may_command_crisis(actor, run.crisis),
+        run.crisis is not None and may_command_crisis(actor, run.crisis),
         f"only the drill's commander, the deputy, a lead or an admin may {what}",
     )
 
@@ -327,6 +327,7 @@ def inject_next_now(*, run: DrillRun, actor: User) -> DrillInject:
 def _inject(run: DrillRun, inject: DrillInject, *, actor: User, early: bool = False) -> None:
     spec = InjectSpec.model_validate(inject.payload)
     crisis = run.crisis
+    assert crisis is not None, "a started drill has its crisis"
     director = run.started_by
     outcome: dict[str, Any] = {}
     if spec.creates_escalation:
@@ -464,6 +465,7 @@ def _close_drill(run: DrillRun, *, actor: User, why: str) -> None:
     from watchfloor.escalations.services import transition_escalation
 
     crisis = run.crisis
+    assert crisis is not None, "a started drill has its crisis"
     for escalation in drill_escalations(run):
         if escalation.is_open and escalation.merged_into_id is None:
             transition_escalation(
@@ -476,4 +478,6 @@ def _close_drill(run: DrillRun, *, actor: User, why: str) -> None:
         )
     if crisis.level == Level.STAND_DOWN:
         crisis_services.change_level(crisis=crisis, to_level=Level.CLOSED, actor=actor, reason=why)
-    run.crisis.refresh_from_db()
+    run_crisis = run.crisis
+    assert run_crisis is not None
+    run_crisis.refresh_from_db()

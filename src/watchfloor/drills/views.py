@@ -73,6 +73,7 @@ def drill_start(request: AuthenticatedRequest) -> HttpResponse:
         messages.error(request, f"{code} cannot be played: {error.problems[0]}")
         return redirect("drills")
     run = services.start_drill(scenario=scenario, actor=request.user)
+    assert run.crisis is not None, "start_drill declares the drill crisis"
     messages.success(
         request, f"Drill started: {run.crisis.reference} is the drill crisis. Nobody is notified."
     )
@@ -115,7 +116,9 @@ def _drill_context(request: AuthenticatedRequest, run: DrillRun) -> dict[str, An
         "kind_labels": KIND_LABELS,
         "names": selectors.inject_names(injects),
         "speeds": drill_clock.SPEEDS,
-        "may_command": running and may_command_crisis(request.user, run.crisis),
+        "may_command": running
+        and run.crisis is not None
+        and may_command_crisis(request.user, run.crisis),
     }
 
 

@@ -32,7 +32,7 @@ def sla_due_times(
     *, rubric: Rubric, severity: int, opened_at: datetime, zone: ZoneInfo
 ) -> dict[str, tuple[datetime, str]]:
     targets = rubric.level(severity).sla
-    due = {}
+    due: dict[str, tuple[datetime, str]] = {}
     for kind in SLA_KINDS:
         target = targets.target(kind)
         due[kind] = (
@@ -88,12 +88,12 @@ def statutory_due_at(
             )
         return stated_due_at, f"{rule.instrument} (deadline stated in the notice)"
     if stated_due_at is not None and kind == StatutoryRule.DeadlineKind.FIXED:
+        fixed = describe_duration(rule.deadline) if rule.deadline is not None else "a duration"
         raise InvalidInput(
-            f"{rule.code}: the deadline is fixed by law ({describe_duration(rule.deadline)}); "
-            "leave the due time empty",
+            f"{rule.code}: the deadline is fixed by law ({fixed}); leave the due time empty",
             field=f"{field}.due_at",
         )
-    if kind == StatutoryRule.DeadlineKind.FIXED:
+    if kind == StatutoryRule.DeadlineKind.FIXED and rule.deadline is not None:
         deadline = rule.deadline
         basis = f"{rule.instrument}: {describe_duration(deadline)}"
         # A notice received before the current figure applied runs on the old one.

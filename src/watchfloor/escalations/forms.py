@@ -29,6 +29,7 @@ from watchfloor.web.forms import (
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
+    choice_field,
     language_tags,
     read_version_field,
 )
@@ -63,15 +64,15 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, rubric: Rubric, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [
+        choice_field(self, "status").choices = [
             ("", "Open"),
             *Status.choices,
             (self.ALL, "All, closed included"),
         ]
-        self.fields["severity"].choices = [("", "Any"), *options.severity_choices(rubric)]
-        self.fields["market"].choices = [("", "Any"), *options.market_choices()]
-        self.fields["policy"].choices = [("", "Any"), *options.policy_choices()]
-        self.fields["owner"].choices = [("", "Anyone"), *options.owner_choices()]
+        choice_field(self, "severity").choices = [("", "Any"), *options.severity_choices(rubric)]
+        choice_field(self, "market").choices = [("", "Any"), *options.market_choices()]
+        choice_field(self, "policy").choices = [("", "Any"), *options.policy_choices()]
+        choice_field(self, "owner").choices = [("", "Anyone"), *options.owner_choices()]
 
     def filters(self) -> QueueFilters:
         """The filters from every field that parsed; a field in error filters nothing."""
@@ -183,14 +184,17 @@ class EscalationForm(ServiceErrorForm):
         super().__init__(*args, **kwargs)
         self.rubric = rubric
         markets = options.markets()
-        self.fields["type"].choices = [("", "Choose a type"), *options.escalation_type_choices()]
-        self.fields["markets"].choices = options.market_choices(markets)
-        self.fields["source_team"].choices = [("", "None"), *options.partner_team_choices()]
-        self.fields["statutory_rule"].choices = [
+        choice_field(self, "type").choices = [
+            ("", "Choose a type"),
+            *options.escalation_type_choices(),
+        ]
+        choice_field(self, "markets").choices = options.market_choices(markets)
+        choice_field(self, "source_team").choices = [("", "None"), *options.partner_team_choices()]
+        choice_field(self, "statutory_rule").choices = [
             ("", "No statutory deadline"),
             *options.statutory_rule_choices(),
         ]
-        self.fields["statutory_time_zone"].choices = options.time_zone_choices(
+        choice_field(self, "statutory_time_zone").choices = options.time_zone_choices(
             markets, also=[viewer_time_zone]
         )
         self.fields["statutory_time_zone"].initial = viewer_time_zone
@@ -198,7 +202,7 @@ class EscalationForm(ServiceErrorForm):
         self.fields[
             "statutory_confirm_old_receipt"
         ].help_text = f"Needed only when it was received more than {span.days} days before filing."
-        self.fields["policy"].choices = [("", "Type's default"), *options.policy_choices()]
+        choice_field(self, "policy").choices = [("", "Type's default"), *options.policy_choices()]
         for factor in rubric.factors:
             self.fields[self.FACTOR_PREFIX + factor.code] = forms.ChoiceField(
                 required=False,
@@ -250,7 +254,7 @@ class EscalationForm(ServiceErrorForm):
         return subjects
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         rule = data.get("statutory_rule")
         zone = data.get("statutory_time_zone")
         received, due = data.get("statutory_received_at"), data.get("statutory_due_at")
@@ -374,7 +378,7 @@ class AssignForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, current_owner: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = [("", "Unassigned"), *options.owner_choices()]
+        choice_field(self, "owner").choices = [("", "Unassigned"), *options.owner_choices()]
         self.fields["owner"].initial = current_owner
 
 
@@ -411,7 +415,7 @@ class OverrideSeverityForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, rubric: Rubric, current: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["severity"].choices = options.severity_choices(rubric)
+        choice_field(self, "severity").choices = options.severity_choices(rubric)
         self.fields["severity"].initial = str(current)
 
 
@@ -460,13 +464,13 @@ class DecisionForm(ServiceErrorForm):
             if final_decisions
             else forms.HiddenInput()
         )
-        self.fields["policy"].choices = [("", "Choose a policy"), *options.policy_choices()]
+        choice_field(self, "policy").choices = [("", "Choose a policy"), *options.policy_choices()]
         self.fields["policy"].initial = default_policy
-        self.fields["action"].choices = [
+        choice_field(self, "action").choices = [
             ("", "Choose an action"),
             *options.enforcement_action_choices(),
         ]
-        self.fields["countries"].choices = options.market_choices()
+        choice_field(self, "countries").choices = options.market_choices()
 
 
 class ReviewForm(ServiceErrorForm):
@@ -504,8 +508,8 @@ class AccessForm(VersionedForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["access_list"].choices = options.user_choices()
-        self.fields["shared_with_teams"].choices = options.partner_team_choices()
+        choice_field(self, "access_list").choices = options.user_choices()
+        choice_field(self, "shared_with_teams").choices = options.partner_team_choices()
         self.fields["is_restricted"].initial = is_restricted
         self.fields["access_list"].initial = access_list or []
         self.fields["shared_with_teams"].initial = teams or []

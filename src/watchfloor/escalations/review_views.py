@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_POST
 
 from watchfloor.core.roles import can_approve_decisions
@@ -37,7 +37,9 @@ class Review:
     refusal: str
 
 
-def review_views(review: Review) -> tuple[Callable[..., HttpResponse], Callable[..., HttpResponse]]:
+def review_views(
+    review: Review,
+) -> tuple[Callable[..., HttpResponseBase], Callable[..., HttpResponseBase]]:
     """The Approve view and the refuse (send back, reject) view of one kind of review."""
     return (
         _review_view(review, review.approve, review.approved),
@@ -47,7 +49,7 @@ def review_views(review: Review) -> tuple[Callable[..., HttpResponse], Callable[
 
 def _review_view(
     review: Review, act: Callable[[Any, User, str], object], done: str
-) -> Callable[..., HttpResponse]:
+) -> Callable[..., HttpResponseBase]:
     @login_required
     @require_POST
     @shows_domain_errors

@@ -9,12 +9,14 @@ a response costs in queries is visible in one place. Schemas never live on model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from watchfloor.core import clock as core_clock
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from watchfloor.escalations.selectors import TimelineEntry
     from watchfloor.severity.rubric import Assessment
 
-Title = text(TITLE_MAX, min_length=1)
+Title = Annotated[str, text(TITLE_MAX, min_length=1)]
 
 
 # ---------------------------------------------------------------- inputs
@@ -67,7 +69,7 @@ class QueueQuery(Schema):
     policy: Code = ""
     mine: bool = False
     owner: Username = ""
-    q: text(200) = Field("", description="words in the title or summary")
+    q: Annotated[str, text(200)] = Field("", description="words in the title or summary")
     include_closed: bool = False
     drills: Literal["hide", "include", "only"] = Field(
         "hide", description="escalations opened by crisis drills: hidden, included or only them"
@@ -97,8 +99,8 @@ class QueueQuery(Schema):
 
 class SubjectIn(Input):
     kind: Subject.Kind
-    reference: text(2000, min_length=1)
-    note: text(500) = ""
+    reference: Annotated[str, text(2000, min_length=1)]
+    note: Annotated[str, text(500)] = ""
 
 
 class StatutoryTriggerIn(Input):
@@ -107,7 +109,7 @@ class StatutoryTriggerIn(Input):
     due_at: Moment | None = Field(
         None, description="the deadline the notice states, where the rule lets it set one"
     )
-    notice_reference: text(200) = ""
+    notice_reference: Annotated[str, text(200)] = ""
     confirm_old_receipt: bool = Field(
         False,
         description="true to confirm a receipt time further in the past than Watchfloor "
@@ -154,13 +156,13 @@ class EscalationIn(Input):
 
     type: Code = Field(description="an escalation type code, from GET /catalog")
     title: Title
-    summary: text(SUMMARY_MAX) = ""
+    summary: Annotated[str, text(SUMMARY_MAX)] = ""
     markets: list[Code] = Field(default_factory=list, max_length=100)
-    languages: list[text(35)] = Field(default_factory=list, max_length=30)
+    languages: list[Annotated[str, text(35)]] = Field(default_factory=list, max_length=30)
     subjects: list[SubjectIn] = Field(default_factory=list, max_length=SUBJECTS_MAX)
     source_kind: SourceKind = SourceKind.INTERNAL
     source_team: Code | None = None
-    source_detail: text(500) = ""
+    source_detail: Annotated[str, text(500)] = ""
     rubric_answers: dict[Code, Code | None] = Field(
         default_factory=dict, max_length=50, description="rubric factor code → answer value"
     )
@@ -195,7 +197,7 @@ class EscalationIn(Input):
 
 class TransitionIn(Input):
     to_status: Status
-    reason: text(REASON_MAX) = ""
+    reason: Annotated[str, text(REASON_MAX)] = ""
 
 
 class AssignIn(Input):
@@ -209,22 +211,22 @@ class AssignIn(Input):
 
 
 class NoteIn(Input):
-    body: text(NOTE_MAX, min_length=1)
+    body: Annotated[str, text(NOTE_MAX, min_length=1)]
 
 
 class LinkIn(Input):
     other_id: Id
-    reason: text(500) = ""
+    reason: Annotated[str, text(500)] = ""
 
 
 class MergeIn(Input):
     into_id: Id
-    reason: text(REASON_MAX) = ""
+    reason: Annotated[str, text(REASON_MAX)] = ""
 
 
 class SeverityOverrideIn(Input):
     severity: SeverityLevel
-    reason: text(REASON_MAX, min_length=1)
+    reason: Annotated[str, text(REASON_MAX, min_length=1)]
 
 
 class DecisionIn(Input):
@@ -247,8 +249,8 @@ class DecisionIn(Input):
     policy_version: Code = Field("", description="empty for the version in force today")
     action: Code = Field(description="an enforcement action code, from GET /catalog")
     countries: list[Code] = Field(default_factory=list, max_length=250)
-    scope: text(REASON_MAX, min_length=1)
-    rationale: text(NOTE_MAX, min_length=1)
+    scope: Annotated[str, text(REASON_MAX, min_length=1)]
+    rationale: Annotated[str, text(NOTE_MAX, min_length=1)]
     supersedes: Id | None = Field(
         None,
         description="the id of the final decision this one replaces; required when the "
@@ -263,7 +265,7 @@ class DecisionIn(Input):
 
 
 class ReviewIn(Input):
-    comment: text(REASON_MAX) = ""
+    comment: Annotated[str, text(REASON_MAX)] = ""
 
 
 class AccessIn(Input):
@@ -546,16 +548,22 @@ class EscalationDetailOut(EscalationSummaryOut):
 
     @classmethod
     def build(
-        cls, escalation: Escalation, *, linked: list[Escalation], at: datetime
+        cls,
+        escalation: Escalation,
+        *,
+        linked: Sequence[Escalation] = (),
+        at: datetime | None = None,
     ) -> EscalationDetailOut:
         """``escalation`` as loaded by ``selectors.escalation_detail``; ``linked`` already
         filtered to what the viewer may see, which also decides whether ``merged_into``
-        (always linked by the merge) is shown."""
+        (always linked by the merge) is shown. Its clocks are as of ``at`` (now unless
+        given); without ``linked`` it names no other escalation."""
+        at = core_clock.now() if at is None else at
         visible_ids = {other.pk for other in linked}
         return cls(
             **cls.fields_from(escalation),
             summary=escalation.summary,
-            source_kind=escalation.source_kind,
+            source_kind=SourceKind(escalation.source_kind),
             source_team=escalation.source_team.code if escalation.source_team else None,
             source_detail=escalation.source_detail,
             computed_severity=escalation.computed_severity,
@@ -586,7 +594,7 @@ class EscalationDetailOut(EscalationSummaryOut):
                     reference=other.reference,
                     title=other.title,
                     type=EscalationTypeRefOut(code=other.type.code, name=other.type.name),
-                    status=other.status,
+                    status=Status(other.status),
                     severity=other.severity,
                 )
                 for other in linked

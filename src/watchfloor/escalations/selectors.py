@@ -281,7 +281,7 @@ def visible_escalation_ids(user: User, ids: Iterable[int | None]) -> set[int]:
 
 
 # The escalation events that name another escalation, and the key that names it.
-_NAMES_ANOTHER = {
+_NAMES_ANOTHER: dict[str, str] = {
     AuditAction.ESCALATION_LINKED: "with",
     AuditAction.ESCALATION_MERGED: "into",
     AuditAction.ESCALATION_ABSORBED: "duplicate",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -56,6 +56,7 @@ from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_du
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
+    from watchfloor.escalations.hooks import EscalationEvent
 
 TITLE_MAX = 200
 SUMMARY_MAX = 20_000
@@ -512,7 +513,10 @@ def transition_escalation(
     # One acknowledgement: triaging or any other move acknowledges the page, and the
     # pager stops once the work is decided, actioned or closed.
     if to_status in (Status.DECIDED, Status.ACTIONED, Status.CLOSED):
-        escalation_event(escalation=escalation, event=to_status, actor=actor)
+        # The three statuses are events of the same names.
+        escalation_event(
+            escalation=escalation, event=cast("EscalationEvent", to_status), actor=actor
+        )
     elif current == Status.CLOSED:
         escalation_event(escalation=escalation, event="reopened", actor=actor)
     else:

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -210,7 +210,7 @@ class ClockRow:
 @dataclass(frozen=True)
 class DowngradeRow:
     downgrade: SeverityDowngrade
-    review_form: ReviewForm | None
+    review_form: forms.Form | None  # a ReviewForm, bound when it was just sent
     review_refusal: str = ""
 
 
@@ -222,13 +222,13 @@ def _downgrade_row(
         return DowngradeRow(downgrade, None, refusal)
     name = f"downgrade-{downgrade.pk}"
     form = bound[1] if bound and bound[0] == name else ReviewForm(prefix=name, refusal="reject it")
-    return DowngradeRow(downgrade, form)  # type: ignore[arg-type]
+    return DowngradeRow(downgrade, form)
 
 
 @dataclass(frozen=True)
 class DecisionRow:
     decision: Decision
-    review_form: ReviewForm | None
+    review_form: forms.Form | None  # a ReviewForm, bound when it was just sent
     # Why Approve / Send back are not offered to this viewer (e.g. they proposed it).
     review_refusal: str = ""
 
@@ -407,10 +407,10 @@ def escalation_detail(request: AuthenticatedRequest, escalation_id: int) -> Http
     return _render_detail(request, escalation)
 
 
-Perform = Callable[[HttpRequest, Escalation, dict[str, Any]], str]
+Perform = Callable[[AuthenticatedRequest, Escalation, dict[str, Any]], str]
 
 
-def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponse]]:
+def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpResponseBase]]:
     """A POST that runs one service on a visible escalation.
 
     The role is checked before the input (so a refused role gets a 403 whatever it sent);
@@ -419,7 +419,7 @@ def escalation_action(form_name: str) -> Callable[[Perform], Callable[..., HttpR
     """
     action = ACTION_FORMS[form_name]
 
-    def decorate(perform: Perform) -> Callable[..., HttpResponse]:
+    def decorate(perform: Perform) -> Callable[..., HttpResponseBase]:
         @login_required
         @require_POST
         @shows_domain_errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Annotated
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -93,13 +94,13 @@ class EvidenceOut(Schema):
 
 
 class ReferenceIn(Input):
-    content_id: text(300) = ""
-    url: text(2000) = ""
-    sha256: text(64) = ""
-    md5: text(32) = ""
-    pdq: text(64) = ""
+    content_id: Annotated[str, text(300)] = ""
+    url: Annotated[str, text(2000)] = ""
+    sha256: Annotated[str, text(64)] = ""
+    md5: Annotated[str, text(32)] = ""
+    pdq: Annotated[str, text(64)] = ""
     category: Category = Category.GENERAL
-    description: text(500) = ""
+    description: Annotated[str, text(500)] = ""
     captured_at: UtcTime | None = None
 
 
@@ -117,7 +118,7 @@ class RevealOut(Schema):
 
 class PackageIn(Input):
     items: list[Id]
-    requester_zone: text(64) = "UTC"
+    requester_zone: Annotated[str, text(64)] = "UTC"
     partner_request: Id | None = None
 
 

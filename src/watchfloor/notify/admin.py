@@ -54,7 +54,7 @@ class ChannelForm(forms.ModelForm):
         )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         candidate = Channel(
             code=cleaned.get("code") or "",
             name=cleaned.get("name") or "",
@@ -127,7 +127,7 @@ class PreferenceForm(forms.ModelForm):
         fields = ("user", "quiet_hours_start", "quiet_hours_end")
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         try:
             validate_quiet_hours(cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end"))
         except InvalidInput as error:

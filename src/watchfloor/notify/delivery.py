@@ -71,7 +71,7 @@ def _audit_attempt(
         data={
             "notification": notification.pk,
             "to": notification.recipient.username
-            if notification.recipient_id
+            if notification.recipient is not None
             else notification.target,
             "kind": notification.kind,
             "attempt": attempt.number,

@@ -6,7 +6,7 @@ from django import forms
 
 from watchfloor.notify.models import NotificationStatus
 from watchfloor.notify.selectors import DeliveryFilters, active_channels
-from watchfloor.web.forms import ServiceErrorForm
+from watchfloor.web.forms import ServiceErrorForm, choice_field
 
 
 class DeliveryFilterForm(forms.Form):
@@ -17,7 +17,7 @@ class DeliveryFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [
+        choice_field(self, "channel").choices = [
             ("", "Any channel or person"),
             *((c.code, c.name) for c in active_channels()),
         ]

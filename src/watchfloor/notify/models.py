@@ -257,9 +257,9 @@ class Notification(models.Model):
 
     @property
     def recipient_label(self) -> str:
-        if self.recipient_id is not None:
+        if self.recipient is not None:
             return self.recipient.display_name
-        if self.channel_id is not None:
+        if self.channel is not None:
             return self.channel.name
         return self.target
 

@@ -304,7 +304,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
         next_stage_at=next_at,
         next_stage_targets=", ".join(t.label for t in next_stage.notify) if next_stage else "",
     )
-    market = escalation.primary_market.code if escalation.primary_market_id else None
+    market = escalation.primary_market.code if escalation.primary_market is not None else None
     created: list[Notification] = []
     seen_people: set[int] = set()
     for target in stage.notify:
@@ -356,7 +356,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
             "notifications": [
                 {
                     "id": n.pk,
-                    "to": n.recipient.username if n.recipient_id else n.target,
+                    "to": n.recipient.username if n.recipient is not None else n.target,
                     "status": n.status,
                     "reason": n.reason,
                     **({"problem": n.last_error} if n.status == NotificationStatus.FAILED else {}),
@@ -375,7 +375,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
     for notification in created:
         if notification.status in OUTSTANDING_STATUSES:
             deliver_after_commit(notification.pk, at=notification.next_attempt_at)
-    if next_index is not None:
+    if next_index is not None and next_at is not None:
         stage_after_commit(engagement.pk, next_index, at=next_at)
 
 
@@ -418,7 +418,11 @@ def _unresolved(
 
 def quiet_hours_of(user: User) -> QuietHours | None:
     preference = NotificationPreference.objects.filter(user=user).first()
-    if preference is None or preference.quiet_hours_start is None:
+    if (
+        preference is None
+        or preference.quiet_hours_start is None
+        or preference.quiet_hours_end is None  # both or neither (validate_quiet_hours)
+    ):
         return None
     return QuietHours(
         start=preference.quiet_hours_start,
@@ -714,7 +718,7 @@ def _notification_for_token(token: str, *, lock: bool) -> Notification:
 
 
 def _describe_link(notification: Notification, engagement: Engagement) -> AckLink:
-    zone = _zone(notification.recipient.time_zone if notification.recipient_id else "UTC")
+    zone = _zone(notification.recipient.time_zone if notification.recipient is not None else "UTC")
     if notification.ack_used_at is not None:
         return AckLink(
             notification,
@@ -723,6 +727,7 @@ def _describe_link(notification: Notification, engagement: Engagement) -> AckLin
             f"{content.format_time(notification.ack_used_at, zone)}.",
         )
     if engagement.status == EngagementStatus.ACKNOWLEDGED:
+        assert engagement.acknowledged_at is not None, "an acknowledged engagement has its time"
         who = engagement.acknowledged_by.display_name if engagement.acknowledged_by else "someone"
         return AckLink(
             notification,
@@ -753,6 +758,7 @@ def _describe_link(notification: Notification, engagement: Engagement) -> AckLin
 def inspect_ack_link(token: str) -> AckLink:
     """Read-only: what the link would do. Raises NotFound for a forged or unknown link."""
     notification = _notification_for_token(token, lock=False)
+    assert notification.engagement_id is not None, "_notification_for_token refuses others"
     engagement = Engagement.objects.select_related("acknowledged_by", "escalation").get(
         pk=notification.engagement_id
     )
@@ -767,6 +773,7 @@ def acknowledge_by_link(*, token: str) -> Engagement:
     ``link_expired``, ``link_settled``) when it can no longer be used.
     """
     notification = _notification_for_token(token, lock=True)
+    assert notification.engagement_id is not None, "_notification_for_token refuses others"
     engagement = Engagement.objects.select_for_update().get(pk=notification.engagement_id)
     link = _describe_link(notification, engagement)
     if not link.usable:
@@ -936,8 +943,10 @@ def validate_quiet_hours(start: time | None, end: time | None) -> None:
             "give both the start and the end of the quiet hours, or neither",
             field="quiet_hours_end" if end is None else "quiet_hours_start",
         )
-    if start is not None and start.replace(second=0, microsecond=0) == end.replace(
-        second=0, microsecond=0
+    if (
+        start is not None
+        and end is not None
+        and start.replace(second=0, microsecond=0) == end.replace(second=0, microsecond=0)
     ):
         raise InvalidInput(
             "quiet hours that start and end at the same time cover nothing (or everything); "

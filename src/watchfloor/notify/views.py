@@ -4,6 +4,8 @@ applies need to know, then calls one service."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -82,7 +84,7 @@ def acknowledge(request: AuthenticatedRequest, escalation_id: int) -> HttpRespon
 def acknowledge_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link in a notification email. GET only shows what it will do (mail scanners
     and link previews fetch links); the button POSTs, which is what acknowledges."""
-    context = {"token": token, "link": None, "done": None, "problem": ""}
+    context: dict[str, Any] = {"token": token, "link": None, "done": None, "problem": ""}
     status = 200
     try:
         if request.method == "POST":

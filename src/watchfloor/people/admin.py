@@ -54,7 +54,7 @@ class WatchfloorUserChangeForm(UserChangeForm):
             raise ValidationError(exc.message) from exc
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.instance.pk is not None:
             stored = User.objects.select_related("team").get(pk=self.instance.pk)
             try:
@@ -75,7 +75,7 @@ class WatchfloorUserAdmin(UserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "team", "time_zone", "is_active")
     list_filter = ("role", "team", "is_active")
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         (
             "Watchfloor",
             {"fields": ("role", "team", "time_zone", "languages", "expected_version")},

@@ -158,7 +158,7 @@ class OverrideIn(Input):
     replaces: Username | None = Field(None, description="whom they stand in for; null: anyone")
     starts_at: Moment
     ends_at: Moment
-    reason: text(OVERRIDE_REASON_MAX, min_length=1)
+    reason: Annotated[str, text(OVERRIDE_REASON_MAX, min_length=1)]
 
 
 class OverrideOut(Schema):

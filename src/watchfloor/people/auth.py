@@ -8,12 +8,13 @@ batch endpoint), and a token without it is refused with 403 before the handler r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
 from watchfloor.core.errors import PermissionDenied
+from watchfloor.people.http import ApiRequest, TokenRequest
 from watchfloor.people.models import TokenScope
 from watchfloor.people.second_factor import session_needs_second_factor
 from watchfloor.people.services import check_api_token
@@ -54,7 +55,7 @@ class TokenAuth(HttpBearer):
                 f"`watchfloor token create {api_token.user.get_username()} --scope {needed}`",
                 code="token_scope",
             )
-        request.api_token = api_token  # type: ignore[attr-defined]
+        cast(TokenRequest, request).api_token = api_token
         return api_token.user
 
 
@@ -92,7 +93,7 @@ def api_authenticators(*, scope: TokenScope | None = None) -> list[HttpBearer | 
 def request_actor(request: HttpRequest) -> User:
     """The person (or system) an API request acts for: the token's user or the session's,
     as set by :func:`api_authenticators`."""
-    return request.auth  # type: ignore[attr-defined]
+    return cast(ApiRequest, request).auth
 
 
 def request_token(request: HttpRequest) -> APIToken | None:

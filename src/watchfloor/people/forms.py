@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from watchfloor.people import choices as options
 from watchfloor.people.models import Rotation, Team, User
 from watchfloor.people.services import OVERRIDE_REASON_MAX
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone
+from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, choice_field
 
 
 class OnCallFilterForm(forms.Form):
@@ -22,11 +22,11 @@ class OnCallFilterForm(forms.Form):
     def __init__(self, *args: Any, viewer_time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.viewer_time_zone = viewer_time_zone
-        self.fields["team"].choices = [
+        choice_field(self, "team").choices = [
             ("", "Every team"),
             *((team.code, team.name) for team in Team.objects.all()),
         ]
-        self.fields["market"].choices = [("", "Any market"), *options.market_choices()]
+        choice_field(self, "market").choices = [("", "Any market"), *options.market_choices()]
 
     def clean_at(self):
         local = self.cleaned_data.get("at")
@@ -59,21 +59,21 @@ class OverrideForm(ServiceErrorForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         team_people = User.objects.filter(team=rotation.team, is_active=True).order_by("username")
-        self.fields["user"].choices = [("", "Choose a person")] + [
+        choice_field(self, "user").choices = [("", "Choose a person")] + [
             (person.username, f"{person.display_name} ({person.time_zone})")
             for person in team_people
         ]
-        self.fields["replaces"].choices = [("", "Whoever is due")] + [
+        choice_field(self, "replaces").choices = [("", "Whoever is due")] + [
             (person.username, person.display_name) for person in members
         ]
         zones = {shift.time_zone for shift in rotation.shifts.all()}
-        self.fields["time_zone"].choices = [
+        choice_field(self, "time_zone").choices = [
             (zone, zone) for zone in sorted({viewer_time_zone, *zones, "UTC"})
         ]
         self.fields["time_zone"].initial = viewer_time_zone
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         zone = data.get("time_zone")
         if zone:
             for name in ("starts_at", "ends_at"):

@@ -12,8 +12,21 @@ from typing import TYPE_CHECKING
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
-    from watchfloor.people.models import User
+    from watchfloor.people.models import APIToken, User
 
 
 class AuthenticatedRequest(HttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User
+
+
+class TokenRequest(HttpRequest):
+    """A request ``people.auth.TokenAuth`` let in: it carries the token it checked."""
+
+    api_token: APIToken
+
+
+class ApiRequest(HttpRequest):
+    """A request django-ninja authenticated: it sets ``auth`` to what the authenticator
+    returned (``people.auth.api_authenticators`` return the person)."""
+
+    auth: User

@@ -276,7 +276,10 @@ def _rotation_problems(
             f"'{rotation.region}' is not a region of {rotation.team} (its regions: {known}); "
             "define it under teams, or leave region out to cover every market",
         )
-    weekly_fields = {"time_zone": rotation.time_zone, "handoff": rotation.handoff}
+    weekly_fields: dict[str, object] = {
+        "time_zone": rotation.time_zone,
+        "handoff": rotation.handoff,
+    }
     if rotation.kind == "weekly":
         for name, value in weekly_fields.items():
             if value is None:

@@ -1,6 +1,8 @@
 """Read-only admin: playbooks change through reviewed files and `watchfloor playbooks
 load`; runs and communications change only through the audited services."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from watchfloor.core.admin import ReadOnlyAdminMixin
@@ -45,7 +47,13 @@ class TemplateVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("code", "name", "digest")
 
 
-class _NeedToKnow:
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin
+else:
+    _ModelAdmin = object
+
+
+class _NeedToKnow(_ModelAdmin):
     """Runs and communications are as visible as their escalation."""
 
     def get_queryset(self, request):

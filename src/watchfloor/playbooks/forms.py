@@ -8,7 +8,7 @@ from django import forms
 
 from watchfloor.playbooks.models import StepState
 from watchfloor.playbooks.schema import StepSpec, TemplateSpec
-from watchfloor.web.forms import ServiceErrorForm
+from watchfloor.web.forms import ServiceErrorForm, choice_field
 
 
 class StartRunForm(ServiceErrorForm):
@@ -69,7 +69,7 @@ class CommunicationForm(ServiceErrorForm):
 
     def __init__(self, *args: Any, template: TemplateSpec, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = [("", "the escalation's language")] + [
+        choice_field(self, "language").choices = [("", "the escalation's language")] + [
             (tag, tag) for tag in template.bodies
         ]
         self.fields["channel"].initial = template.channel

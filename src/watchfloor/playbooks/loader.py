@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from django.conf import settings
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Catalog
@@ -30,7 +30,7 @@ from watchfloor.playbooks.schema import (
     template_problems,
 )
 
-SpecT = TypeVar("SpecT", bound=BaseModel)
+SpecT = TypeVar("SpecT", PlaybookSpec, TemplateSpec)
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -98,12 +98,13 @@ def read_library(
     references = References.from_catalog(catalog, templates=[t.spec.code for t in templates])
     playbooks: list[LoadedFile[PlaybookSpec]] = []
     for file, raw in _files(playbook_dir, "playbook", problems):
-        loaded = _validated(file, raw, PlaybookSpec, playbook_dir, problems)
-        if loaded is not None:
+        playbook = _validated(file, raw, PlaybookSpec, playbook_dir, problems)
+        if playbook is not None:
             problems.extend(
-                file.problem_at(loc, msg) for loc, msg in playbook_problems(loaded.spec, references)
+                file.problem_at(loc, msg)
+                for loc, msg in playbook_problems(playbook.spec, references)
             )
-            playbooks.append(loaded)
+            playbooks.append(playbook)
     _no_duplicate_codes(playbooks, problems)
 
     if problems:
@@ -168,12 +169,12 @@ def _validated(
         problems.extend(file.schema_problems(exc, model))
         return None
     stem = Path(file.name).stem
-    if spec.code != stem:  # type: ignore[attr-defined]
+    if spec.code != stem:
         problems.append(
             file.problem_at(
                 ("code",),
-                f"code '{spec.code}' differs from the file name; name the file "  # type: ignore[attr-defined]
-                f"{spec.code}.yaml or change the code to '{stem}'",  # type: ignore[attr-defined]
+                f"code '{spec.code}' differs from the file name; name the file "
+                f"{spec.code}.yaml or change the code to '{stem}'",
             )
         )
         return None

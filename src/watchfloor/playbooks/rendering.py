@@ -37,7 +37,7 @@ def fill_variables(text: str, values: Mapping[str, str], *, missing: str = "[{na
 
 
 def _inline(text: str) -> str:
-    html = escape(text)
+    html: str = escape(text)
     html = _CODE.sub(r"<code>\1</code>", html)
     html = _BOLD.sub(r"<strong>\1</strong>", html)
     html = _EMPHASIS.sub(r"<em>\1</em>", html)
@@ -70,13 +70,14 @@ def render_markdown(text: str) -> SafeString:
             continue
         bullet, numbered = _BULLET.match(line), _NUMBERED.match(line)
         heading = _HEADING.match(line)
-        if bullet or numbered:
+        listed = bullet or numbered
+        if listed:
             flush_paragraph()
             tag = "ul" if bullet else "ol"
             if list_tag and list_tag != tag:
                 flush_list()
             list_tag = tag
-            items.append((bullet or numbered).group("text"))  # type: ignore[union-attr]
+            items.append(listed.group("text"))
         elif heading:
             flush_paragraph()
             flush_list()

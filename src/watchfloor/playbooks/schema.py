@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -44,8 +44,9 @@ VARIABLE = re.compile(r"\{\{\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # "{{ escalation.title }}") would otherwise go out as literal braces.
 _BRACES = re.compile(r"\{\{|\}\}")
 
-CLOCK_ANCHORS = ("acknowledge", "first_action", "resolve", "statutory")
-Anchor = Literal["opened", "run_started", "previous_step", *CLOCK_ANCHORS]  # type: ignore[valid-type]
+ClockAnchor = Literal["acknowledge", "first_action", "resolve", "statutory"]
+CLOCK_ANCHORS: tuple[ClockAnchor, ...] = get_args(ClockAnchor)
+Anchor = Literal["opened", "run_started", "previous_step", ClockAnchor]
 ANCHOR_WORDS = {
     "opened": "the escalation opened",
     "run_started": "the playbook started",
@@ -55,7 +56,8 @@ ANCHOR_WORDS = {
     "resolve": "the resolve deadline",
     "statutory": "the statutory deadline",
 }
-REQUIRED_FIELDS = ("owner", "policy", "decision", "subjects", "markets", "languages")
+RequiredField = Literal["owner", "policy", "decision", "subjects", "markets", "languages"]
+REQUIRED_FIELDS: tuple[RequiredField, ...] = get_args(RequiredField)
 
 # What a communication template may say about the escalation, with what it becomes.
 ESCALATION_VARIABLES: dict[str, str] = {
@@ -295,7 +297,7 @@ class EvidenceItem(_Strict):
 
 class Requirements(_Strict):
     evidence: list[EvidenceItem] = Field(default_factory=list)
-    fields: list[Literal[REQUIRED_FIELDS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    fields: list[RequiredField] = Field(default_factory=list)
 
 
 class StepSpec(_Strict):

@@ -303,7 +303,7 @@ def may_work_step(user: User, step: RunStep) -> bool:
         return True
     return (
         user.role == Role.PARTNER
-        and user.team_id is not None
+        and user.team is not None
         and bool(step.owner_team)
         and user.team.code == step.owner_team
     )
@@ -316,7 +316,7 @@ def may_approve_step(user: User, step: RunStep, spec: StepSpec, holders: dict[st
     if is_admin(user):
         return True
     if approval.team is not None:
-        return user.team_id is not None and user.team.code == approval.team
+        return user.team is not None and user.team.code == approval.team
     holder = holders.get(approval.role or "")
     if holder is not None:
         return holder.pk == user.pk
@@ -390,7 +390,7 @@ class RunView:
         return self.run.status == RunStatus.ACTIVE
 
 
-_TRANSITION_WORDS = {
+_TRANSITION_WORDS: dict[str, str] = {
     StepState.PENDING: "Back to pending",
     StepState.IN_PROGRESS: "Start",
     StepState.DONE: "Mark done",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Manager
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -159,7 +160,8 @@ def _apply_versions(
             new.append(code)
         head = heads.pop(code, None)
         if head is None:
-            head_model.objects.create(code=code, current_version=version, is_active=True)
+            heads_manager: Manager[Any] = head_model._default_manager
+            heads_manager.create(code=code, current_version=version, is_active=True)
             continue
         if head.current_version_id == version.pk and head.is_active:
             if code not in new:
@@ -368,7 +370,7 @@ def _replan(
         for p in plan_run(spec, facts, _anchors(escalation, run_started=run.started_at))
     }
     now = clock.now()
-    changes = []
+    changes: list[dict[str, Any]] = []
     for step in run.steps.all():
         planned = plan.get(step.step_id)
         if planned is None:

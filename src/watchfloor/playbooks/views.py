@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Concatenate
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -45,15 +45,15 @@ def _back(escalation: Escalation, anchor: str = "playbooks") -> HttpResponse:
 
 def _form_problem(form: forms.Form) -> str:
     return "; ".join(
-        f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+        f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
         for name, errors in form.errors.items()
     )
 
 
-Action = Callable[[HttpRequest, Escalation], tuple[str, str]]
+Action = Callable[Concatenate[AuthenticatedRequest, Escalation, ...], tuple[str, str]]
 
 
-def escalation_post(action: Action) -> Callable[..., HttpResponse]:
+def escalation_post(action: Action) -> Callable[..., HttpResponseBase]:
     """A POST on a visible escalation: run ``action``; show its outcome or its error."""
 
     @login_required

@@ -18,7 +18,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from watchfloor.core.errors import InvalidInput
-from watchfloor.people.auth import api_authenticators
+from watchfloor.people.auth import api_authenticators, request_actor
 from watchfloor.people.models import TokenScope
 from watchfloor.signals import intake
 from watchfloor.signals.collector import collecting_rarely
@@ -26,7 +26,7 @@ from watchfloor.signals.contract import decode_json
 from watchfloor.web.api import ErrorOut
 
 if TYPE_CHECKING:
-    from watchfloor.people.models import User
+    pass
 
 router = Router(tags=["signals"])
 
@@ -126,7 +126,7 @@ def ingest_batch(request: HttpRequest):
     signal is named) or ``rejected`` with its reason. Valid items are stored even when
     others are rejected. The producer is the caller's username. The response comes
     after the batch has been committed."""
-    actor: User = request.auth
+    actor = request_actor(request)
     intake.check_can_ingest(actor)
     # The collector runs rarely while the batch is read and stored, as in `ingest`.
     with collecting_rarely():

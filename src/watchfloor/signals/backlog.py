@@ -207,7 +207,7 @@ def _react(rows: list[ReactionBacklog]) -> reactions.ReactionReport:
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     report = reactions.after_ingest(
         cluster_ids=sorted(cluster_ids),
-        series_keys=sorted(series_keys),  # type: ignore[arg-type]
+        series_keys=sorted(series_keys),
         actor=actor,
     )
     hooks = signals_stored_hooks()

@@ -27,7 +27,7 @@ from watchfloor.signals import clustering
 from watchfloor.signals.contract import SignalRejected, load_signal_file, parse_deferred
 from watchfloor.signals.intake import (
     IntakeBatch,
-    Item,
+    ValidItem,
     detect_language,
     normalise,
     pair_within_batch,
@@ -125,7 +125,7 @@ def _records(paths: Sequence[str | Path]) -> Iterable[tuple[int, Any]]:
 
 def cluster_records(
     records: Sequence[tuple[int | None, Any]],
-) -> tuple[list[Item], list[int], list[SignalRejected]]:
+) -> tuple[list[ValidItem], list[int], list[SignalRejected]]:
     """The valid signals among ``records`` (``(line, record)``), each once, with the
     cluster the intake would give it (numbered from 1 in the order clusters start), and
     the rejected ones. The intake's PREPARE steps, then one ``assign_clusters`` over all
@@ -148,7 +148,7 @@ def cluster_records(
     pair_within_batch(batch)
     items = batch.valid()
     assignment = clustering.assign_clusters(
-        [item.keys for item in items],  # type: ignore[misc]
+        [item.keys for item in items],
         owners={},
         indexes=clustering.ClusterIndexes(clustering.clustering_config()),
         neighbours=batch.neighbours,
@@ -170,10 +170,10 @@ def backtest(
     timed = sorted(
         (
             (
-                item.signal.received_at,  # type: ignore[union-attr]
+                item.signal.received_at,
                 item.index,
-                item.signal.market or "",  # type: ignore[union-attr]
-                item.signal.policy_hint or "",  # type: ignore[union-attr]
+                item.signal.market or "",
+                item.signal.policy_hint or "",
                 item.language,
                 cluster_id,
             )

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -224,7 +224,9 @@ def _rows_since(
     """Rows after ``mark`` (the last row already loaded), or None if that row is gone."""
     start = mark[0] if mark else 0
     rows = list(
-        model.objects.filter(id__gte=start).order_by("id").values_list("id", "cluster_id", *columns)
+        model._default_manager.filter(id__gte=start)
+        .order_by("id")
+        .values_list("id", "cluster_id", *columns)
     )
     if mark is None:
         return rows
@@ -313,7 +315,7 @@ class BatchNeighbours:
         index = text.LSHIndex(threshold)
         index.insert_many(signatures.items())
         return {
-            key: [(match.key, match.similarity) for match in matches]
+            key: [(cast(bytes, match.key), match.similarity) for match in matches]
             for key, matches in zip(
                 signatures, index.matches_many(list(signatures.values())), strict=True
             )
@@ -506,8 +508,17 @@ def _stored_pdq_matches(
     if not hashes or not len(index):
         return {}
     return {
-        pdq: found for pdq, found in zip(hashes, index.query_many(hashes), strict=True) if found
+        # The index holds cluster ids as its keys.
+        pdq: cast("list[tuple[int, int]]", found)
+        for pdq, found in zip(hashes, index.query_many(hashes), strict=True)
+        if found
     }
+
+
+def _stored_text_match(match: text.TextMatch) -> tuple[int, float, str | None]:
+    # The stored texts' index is keyed by tuples starting (cluster id, figures).
+    key = cast("tuple[Any, ...]", match.key)
+    return key[0], match.similarity, key[1]
 
 
 def _stored_text_matches(
@@ -520,7 +531,7 @@ def _stored_text_matches(
     if not distinct or not len(index):
         return {}
     return {
-        key: [(match.key[0], match.similarity, match.key[1]) for match in matches]  # type: ignore[index]
+        key: [_stored_text_match(match) for match in matches]
         for key, matches in zip(distinct, index.matches_many(list(distinct.values())), strict=True)
         if matches
     }

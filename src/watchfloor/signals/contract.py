@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, get_args
 
 from watchfloor.core.validation import decode_strict_json, time_range_problem, within_time_range
 
@@ -83,7 +83,7 @@ class Reason(StrEnum):
     FILE_TOO_LARGE = "file_too_large"
 
 
-SOURCES: tuple[str, ...] = (
+SourceName = Literal[
     "user_report",
     "trusted_flagger",
     "partner_referral",
@@ -94,8 +94,10 @@ SOURCES: tuple[str, ...] = (
     "detector",
     "hash_match",
     "external_alert",
-)
-SUBJECT_KINDS: tuple[str, ...] = ("post", "account", "media", "url", "hashtag", "livestream")
+]
+SOURCES: tuple[SourceName, ...] = get_args(SourceName)
+SubjectKindName = Literal["post", "account", "media", "url", "hashtag", "livestream"]
+SUBJECT_KINDS: tuple[SubjectKindName, ...] = get_args(SubjectKindName)
 
 MAX_ID_LENGTH = 200
 MAX_REF_LENGTH = 4096
@@ -740,9 +742,14 @@ class _FileBudget:
 
     def __init__(self, limits: FileLimits | None) -> None:
         resolved = (limits or FileLimits()).resolved()
-        self.max_bytes: int = resolved.max_bytes  # type: ignore[assignment]
-        self.max_lines: int = resolved.max_lines  # type: ignore[assignment]
-        self.max_record: int = resolved.max_record_bytes  # type: ignore[assignment]
+        assert (
+            resolved.max_bytes is not None
+            and resolved.max_lines is not None
+            and resolved.max_record_bytes is not None
+        ), "resolved() sets every limit"
+        self.max_bytes: int = resolved.max_bytes
+        self.max_lines: int = resolved.max_lines
+        self.max_record: int = resolved.max_record_bytes
         self.bytes = 0
         self.lines = 0
 
@@ -821,7 +828,9 @@ def parse_jsonl_lines(
             yield line_number, budget.too_long(line_number, len(raw) + skipped, "line")
         if total > max_bytes or line_number > max_lines:
             budget.bytes, budget.lines = total, line_number
-            yield line_number, budget.exceeded(line_number)  # type: ignore[misc]
+            ended = budget.exceeded(line_number)
+            assert ended is not None, "a limit was passed"
+            yield line_number, ended
             return
         if too_long:
             continue
@@ -837,7 +846,7 @@ def parse_deferred(
 ) -> dict[str, Any] | SignalRejected:
     """A record as ``parse_jsonl_lines`` gives it without ``defer_json``: a line's
     bytes are decoded now; anything else is already a record."""
-    if type(record) is not bytes:
+    if not isinstance(record, bytes):
         return record
     result = _parse_json_line(record)
     if type(result) is SignalRejected:
@@ -1096,7 +1105,9 @@ class _CsvLines:
         budget.lines += 1
         self.record_bytes += len(piece)
         if budget.bytes > budget.max_bytes or budget.lines > budget.max_lines:
-            raise _FileEnded(budget.exceeded(budget.lines))  # type: ignore[arg-type]
+            ended = budget.exceeded(budget.lines)
+            assert ended is not None, "a limit was passed"
+            raise _FileEnded(ended)
         if self.record_bytes > budget.max_record:
             raise _RecordTooLong(self.record_bytes)
         return piece.decode("utf-8", "surrogateescape")
@@ -1189,9 +1200,9 @@ def _csv_records(lines: _CsvLines) -> Iterator[ParsedRecord]:
                         line=line,
                     ),
                 )
-            ended = budget.exceeded(budget.lines)
-            if ended is not None:
-                yield line, ended
+            over_budget = budget.exceeded(budget.lines)
+            if over_budget is not None:
+                yield line, over_budget
                 return
             # Start afresh at the next line: the rest of the bad record is not parsed.
             rows = _csv_reader(lines)

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from watchfloor.core.spreadsheet import write_csv
 from watchfloor.core.validation import time_range_problem, within_time_range
@@ -31,6 +31,9 @@ from watchfloor.signals.selectors import (
     key_kind,
     surge_explanation,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 CLUSTER_FIELDS = (
     "id",
@@ -156,7 +159,7 @@ def _cluster_batch(clusters: list[Cluster]) -> Iterator[dict[str, Any]]:
         )
     }
     for cluster in clusters:
-        escalation = escalations.get(cluster.escalation_id)
+        escalation = escalations.get(cluster.escalation_id) if cluster.escalation_id else None
         yield {
             "id": cluster.pk,
             "state": cluster.state,
@@ -220,7 +223,11 @@ def _csv_cell(value: Any) -> str:
 
 
 def write_records(
-    records: Iterable[dict[str, Any]], *, stream: IO[str], fields: tuple[str, ...], format: str
+    records: Iterable[dict[str, Any]],
+    *,
+    stream: SupportsWrite[str],
+    fields: tuple[str, ...],
+    format: str,
 ) -> int:
     """Write ``records`` to ``stream`` as ``jsonl`` or ``csv``; returns how many."""
     if format not in FORMATS:

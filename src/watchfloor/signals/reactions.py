@@ -170,7 +170,8 @@ def react_on_signal_time(
     for at, cluster_id, key in signals:
         clusters, series, times = groups.setdefault(bucket_end(at), (set(), set(), []))
         clusters.add(cluster_id)
-        series.add(tuple(key))  # type: ignore[arg-type]
+        market, policy, language = key
+        series.add((market, policy, language))
         times.append(at)
     report = ReactionReport()
     previous = since
@@ -495,26 +496,33 @@ def _end_fallen_alerts(
     if cluster_alerts:
         config = surge_config("cluster")
         end = bucket_end(now, config.bucket)
-        counts = _cluster_counts([a.cluster_id for a in cluster_alerts], end=end, config=config)
+        counts = _cluster_counts(
+            [a.cluster_id for a in cluster_alerts if a.cluster_id is not None],
+            end=end,
+            config=config,
+        )
         for alert in cluster_alerts:
-            if _has_fallen_back(counts[alert.cluster_id], alert, now=now, config=config):
-                count, rate = _window(counts[alert.cluster_id], config)
+            cluster = alert.cluster
+            if cluster is None:  # pragma: no cover - a cluster's alert has its cluster
+                continue
+            if _has_fallen_back(counts[cluster.pk], alert, now=now, config=config):
+                count, rate = _window(counts[cluster.pk], config)
                 report.ended.append(
                     services.end_surge_alert(
                         alert=alert,
                         current_rate=rate,
                         window_count=count,
-                        escalation_id=alert.cluster.escalation_id,
+                        escalation_id=cluster.escalation_id,
                     )
                 )
     if series_alerts:
         config = surge_config("series")
         end = bucket_end(now, config.bucket)
         keys = [(a.market, a.policy, a.language) for a in series_alerts]
-        counts, _ = _series_counts(keys, end=end, config=config)
+        by_series, _ = _series_counts(keys, end=end, config=config)
         for alert, key in zip(series_alerts, keys, strict=True):
-            if _has_fallen_back(counts[key], alert, now=now, config=config):
-                count, rate = _window(counts[key], config)
+            if _has_fallen_back(by_series[key], alert, now=now, config=config):
+                count, rate = _window(by_series[key], config)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )

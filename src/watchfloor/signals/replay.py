@@ -101,15 +101,20 @@ def plan_replay(
     last: datetime | None = None
     for received, line, record in timed:
         moment = received + shift
-        if opened is not None and (moment - opened >= batch_window or len(items) >= max_batch):
-            batches.append(ReplayBatch(at=last, items=items, lines=lines))  # type: ignore[arg-type]
+        if (
+            opened is not None
+            and last is not None
+            and (moment - opened >= batch_window or len(items) >= max_batch)
+        ):
+            batches.append(ReplayBatch(at=last, items=items, lines=lines))
             items, lines, opened = [], [], None
         if opened is None:
             opened = moment
         items.append({**record, "received_at": _utc_text(moment)})
         lines.append(line)
         last = moment
-    batches.append(ReplayBatch(at=last, items=items, lines=lines))  # type: ignore[arg-type]
+    assert last is not None, "timed has a signal (its first was read above)"
+    batches.append(ReplayBatch(at=last, items=items, lines=lines))
     return ReplayPlan(start=start, first_signal_at=first, batches=batches, unreadable=unreadable)
 
 
@@ -144,11 +149,17 @@ def run_replay(
     if speed < 0:
         raise ValueError("speed must be 0 (no waiting) or more")
     if ingest is None:
-        from watchfloor.signals.intake import ingest_signals as ingest
+        from watchfloor.signals.intake import ingest_signals
+
+        ingest = ingest_signals
     if check is None:
-        from watchfloor.signals.reactions import check_all as check
+        from watchfloor.signals.reactions import check_all
+
+        check = check_all
     if react is None:
-        from watchfloor.signals.backlog import drain as react
+        from watchfloor.signals.backlog import drain
+
+        react = drain
     progress = ReplayProgress()
     real_start = monotonic()
 

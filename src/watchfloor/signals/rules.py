@@ -57,7 +57,7 @@ from watchfloor.catalog.rulefiles import (
 )
 from watchfloor.catalog.schema import Catalog, Location
 from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.signals.contract import SOURCES, SUBJECT_KINDS
+from watchfloor.signals.contract import SourceName, SubjectKindName
 from watchfloor.signals.models import ClusterState
 
 if TYPE_CHECKING:
@@ -112,9 +112,8 @@ def _title(value: str) -> str:
 
 
 TitleTemplate = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_title)]
-SourceName = Literal[SOURCES]  # type: ignore[valid-type]
-SubjectKindName = Literal[SUBJECT_KINDS]  # type: ignore[valid-type]
 StateName = Literal["open", "escalated", "benign", "snoozed"]
+_OPEN_ONLY: tuple[StateName, ...] = ("open",)
 Count = Annotated[int, Field(ge=0)]
 
 _CLUSTER_ONLY = (
@@ -150,7 +149,7 @@ class RuleConditions(_Strict):
     min_followers: Count = 0
     surge: bool = False
     min_surge_ratio: Annotated[float, Field(gt=1)] | None = None
-    state: list[StateName] = Field(default_factory=lambda: ["open"], min_length=1)
+    state: list[StateName] = Field(default_factory=lambda: list(_OPEN_ONLY), min_length=1)
 
 
 class RuleAction(_Strict):

@@ -59,7 +59,7 @@ def surge_config(subject: str) -> SurgeConfig:
     overrides = (getattr(settings, "WATCHFLOOR_SURGE", None) or {}).get(subject) or {}
     if not overrides:
         return default
-    values = {
+    values: dict[str, Any] = {
         key: timedelta(minutes=value)
         if key in _DURATIONS
         else tuple(timedelta(minutes=v) for v in value)
@@ -252,7 +252,7 @@ def open_surges_by_cluster(cluster_ids: Iterable[int]) -> dict[int, SurgeAlert]:
     alerts = SurgeAlert.objects.filter(
         subject=SurgeAlert.Subject.CLUSTER, cluster_id__in=list(cluster_ids), ended_at__isnull=True
     )
-    return {alert.cluster_id: alert for alert in alerts}
+    return {alert.cluster_id: alert for alert in alerts if alert.cluster_id is not None}
 
 
 def visible_escalations_by_id(*, user: User, ids: Iterable[int | None]) -> dict[int, Escalation]:
@@ -311,7 +311,7 @@ def sample_texts(cluster: Cluster, *, limit: int = 8, scan: int = 400) -> list[S
         .values_list("text", "language", "source")[:scan]
     )
     counts: Counter[str] = Counter()
-    first: dict[str, tuple[str, str]] = {}
+    first: dict[str, tuple[str, str, str]] = {}
     for text, language, source in rows:
         key = " ".join(text.split()).casefold()
         counts[key] += 1

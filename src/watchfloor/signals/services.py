@@ -309,7 +309,7 @@ def acknowledge_surge(*, alert: SurgeAlert, actor: User) -> SurgeAlert:
     """Someone has seen the alert (it stays open until the rate falls back)."""
     _require_worker(actor, "acknowledge surges")
     alert = SurgeAlert.objects.select_for_update().get(pk=alert.pk)
-    if alert.acknowledged_by_id is not None:
+    if alert.acknowledged_by is not None:
         raise Conflict(
             f"already acknowledged by {alert.acknowledged_by.display_name}", field="surge"
         )
@@ -319,7 +319,7 @@ def acknowledge_surge(*, alert: SurgeAlert, actor: User) -> SurgeAlert:
         action=AuditAction.SIGNALS_SURGE_ACKNOWLEDGED,
         actor=actor,
         target=alert,
-        escalation_id=alert.cluster.escalation_id if alert.cluster_id else None,
+        escalation_id=alert.cluster.escalation_id if alert.cluster is not None else None,
         data={"surge": alert.pk, "subject": describe_surge_subject(alert)},
     )
     return alert
@@ -497,7 +497,7 @@ def valid_languages(tags: Iterable[str]) -> list[str]:
     return [tag for tag in tags if tag and _LANGUAGE_TAG.match(tag)][:10]
 
 
-def _source_fields(cluster: Cluster | None, signal_source: str | None) -> dict[str, str]:
+def _source_fields(cluster: Cluster | None, signal_source: str | None) -> dict[str, Any]:
     kind = ESCALATION_SOURCE_FOR_SIGNAL.get(signal_source or "", SourceKind.INTERNAL)
     fields = {"source_kind": kind, "source_team_code": ""}
     if kind == SourceKind.PARTNER_TEAM:
@@ -572,7 +572,7 @@ def _shared_key_target(*, account: User, cluster: Cluster) -> tuple[Escalation, 
             .order_by("-escalation__opened_at", "-escalation_id")
             .first()
         )
-        if related is not None:
+        if related is not None and related.escalation is not None:
             label = KeyKind(kind_of[related.pk]).label.lower()
             return related.escalation, f"{label} as cluster C-{related.pk}, already on it"
     references = {ref[:2000] for ref in (cluster.subject_ref, cluster.representative_url) if ref}
@@ -779,6 +779,7 @@ def apply_rule(
                 cluster = _locked(cluster)
                 fired = RuleFiring.objects.filter(rule_code=rule.code, cluster=cluster)
             else:
+                assert alert is not None, "checked above: a cluster or an alert"
                 alert = SurgeAlert.objects.select_for_update().get(pk=alert.pk)
                 fired = RuleFiring.objects.filter(
                     rule_code=rule.code, cluster__isnull=True, surge=alert
@@ -797,6 +798,7 @@ def apply_rule(
                             account=account,
                         )
                     else:
+                        assert alert is not None, "checked above: a cluster or an alert"
                         outcome, escalation, done = _fire_on_series(
                             rule=rule, ruleset=ruleset, match=match, alert=alert, account=account
                         )

@@ -285,9 +285,9 @@ class SurgeStream:
         last: datetime | None = None
         batch_end: datetime | None = None
         for at, market, policy, language, cluster in signals:
-            if batch_end is not None and at >= batch_end:
-                self.check(last)  # type: ignore[arg-type]
-                self._quiet_checks(last, at)  # type: ignore[arg-type]
+            if batch_end is not None and last is not None and at >= batch_end:
+                self.check(last)
+                self._quiet_checks(last, at)
                 batch_end = None
             if batch_end is None:
                 batch_end = at + step

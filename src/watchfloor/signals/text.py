@@ -287,7 +287,8 @@ class MinHasher:
         for size, members in by_size.items():
             start = 0
             while start < len(members):
-                block, windows = [], 0
+                block: list[tuple[int, Any]] = []
+                windows = 0
                 while start < len(members) and (not block or windows < self._BLOCK):
                     block.append(members[start])
                     windows += len(members[start][1]) - size + 1
@@ -430,7 +431,7 @@ class TextMatch:
     similarity: float
 
 
-class _Bucket(set):  # type: ignore[type-arg]
+class _Bucket(set):
     """Two or more keys under one band value (one key is stored bare: most are alone)."""
 
     __slots__ = ()

@@ -459,7 +459,8 @@ def load_weights(path: Path) -> TriageWeights:
         raise TriageWeightsError(f"{path}: ngrams.weights has {len(values)} values (16 to 2^20)")
     for position, value in enumerate(values):
         _number(value, f"ngrams.weights[{position}]", path)
-    about = data.get("trained") if isinstance(data.get("trained"), dict) else {}
+    trained = data.get("trained")
+    about: dict[str, Any] = trained if isinstance(trained, dict) else {}
     return TriageWeights(
         bias=bias, cues=weights, ngrams=np.asarray(values, dtype=np.float64), about=about
     )

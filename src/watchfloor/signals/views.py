@@ -39,7 +39,7 @@ from watchfloor.signals import selectors, services
 from watchfloor.signals.contract import SOURCES
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
-from watchfloor.web.forms import LocalDateTimeField, attach_zone
+from watchfloor.web.forms import LocalDateTimeField, attach_zone, choice_field
 from watchfloor.web.templatetags.watchfloor_ui import local_time
 from watchfloor.web.views import shows_domain_errors
 
@@ -167,7 +167,7 @@ class ClusterFilterForm(forms.Form):
             chosen = str(data.get(name, "") or "")
             if chosen and chosen not in values and len(chosen) <= 64:
                 values.append(chosen)
-            self.fields[name].choices = _choices(values, empty=empty)
+            choice_field(self, name).choices = _choices(values, empty=empty)
 
     def filters(self) -> selectors.ClusterFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -272,7 +272,7 @@ class SurgeFilterForm(forms.Form):
 
 def form_problem(form: forms.Form) -> str:
     return "; ".join(
-        f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+        f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
         for name, errors in form.errors.items()
     )
 
@@ -327,7 +327,7 @@ def cluster_list(request: AuthenticatedRequest) -> HttpResponse:
             state=selectors.effective_state(cluster, now),
             sparkline=sparkline(counts[cluster.pk], label=_spark_label(counts[cluster.pk])),
             surge=surges.get(cluster.pk),
-            escalation=escalations.get(cluster.escalation_id),
+            escalation=escalations.get(cluster.escalation_id) if cluster.escalation_id else None,
         )
         for cluster in listed
     ]
@@ -368,9 +368,13 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
     signals = Paginator(selectors.cluster_signals(cluster), SIGNALS_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    escalation = selectors.visible_escalations_by_id(
-        user=request.user, ids=[cluster.escalation_id]
-    ).get(cluster.escalation_id)
+    escalation = (
+        selectors.visible_escalations_by_id(user=request.user, ids=[cluster.escalation_id]).get(
+            cluster.escalation_id
+        )
+        if cluster.escalation_id
+        else None
+    )
     state = selectors.effective_state(cluster, now)
     can_act = can_work_escalations(request.user)
     firings = list(
@@ -405,7 +409,9 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
         "related": selectors.related_clusters(cluster),
         "escalation": escalation,
         "hidden_escalation": cluster.escalation_id is not None and escalation is None,
-        "firings": [(f, visible.get(f.escalation_id)) for f in firings],
+        "firings": [
+            (f, visible.get(f.escalation_id) if f.escalation_id else None) for f in firings
+        ],
         "tallies": [
             ("Markets", selectors.tally_rows(cluster.markets)),
             ("Languages", selectors.tally_rows(cluster.languages)),
@@ -634,7 +640,11 @@ def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
     acted = selectors.escalations_for_surges(user=request.user, alerts=listed)
     rows = []
     for alert in listed:
-        counts = cluster_counts.get(alert.cluster_id) or series_counts.get(alert.pk) or []
+        counts = (
+            (cluster_counts.get(alert.cluster_id) if alert.cluster_id else None)
+            or series_counts.get(alert.pk)
+            or []
+        )
         if alert.subject == SurgeAlert.Subject.CLUSTER and alert.cluster is not None:
             what = services.representative_of(alert.cluster, length=90)
         else:

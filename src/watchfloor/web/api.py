@@ -8,9 +8,12 @@ The actor of a request is ``people.auth.request_actor``; the error mapping itsel
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol, overload
 
+from annotated_types import GroupedMetadata
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
 
@@ -42,12 +45,20 @@ def storable(value: str) -> str:
     return value
 
 
-def text(max_length: int, *, min_length: int = 0) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(min_length=min_length, max_length=max_length),
-        AfterValidator(storable),
-    ]
+@dataclass(frozen=True)
+class text(GroupedMetadata):
+    """Bounded, storable text: ``Annotated[str, text(500, min_length=1)]``.
+
+    The bounds are metadata of ``str`` rather than a type made by a call, so the type
+    checker sees a ``str`` and pydantic sees the length limits and the storability check.
+    """
+
+    max_length: int
+    min_length: int = 0
+
+    def __iter__(self) -> Iterator[object]:
+        yield StringConstraints(min_length=self.min_length, max_length=self.max_length)
+        yield AfterValidator(storable)
 
 
 def _within_calendar(value: datetime) -> datetime:
@@ -62,8 +73,8 @@ def _as_utc(value: datetime) -> datetime:
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Code = text(80)
-Username = text(150)
+Code = Annotated[str, text(80)]
+Username = Annotated[str, text(150)]
 # RFC 3339: a time with its UTC offset ("Z" or "+09:00"). Naive times are refused because
 # a statutory clock that silently ran in the wrong zone is worse than an error.
 Moment = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
@@ -85,6 +96,18 @@ class ErrorOut(Schema):
 class PersonOut(Schema):
     username: str
     display_name: str
+
+    @overload
+    @classmethod
+    def build(cls, user: Person) -> PersonOut: ...
+
+    @overload
+    @classmethod
+    def build(cls, user: None) -> None: ...
+
+    @overload
+    @classmethod
+    def build(cls, user: Person | None) -> PersonOut | None: ...
 
     @classmethod
     def build(cls, user: Person | None) -> PersonOut | None:

@@ -29,7 +29,8 @@ def already_redeemed(request: HttpRequest, token: str) -> str | None:
     """Where the form that carried ``token`` led, when it was sent before."""
     if not token:
         return None
-    return request.session.get(SESSION_KEY, {}).get(token)
+    redeemed: dict[str, str] = request.session.get(SESSION_KEY, {})
+    return redeemed.get(token)
 
 
 def redeem(request: HttpRequest, token: str, *, led_to: str) -> None:

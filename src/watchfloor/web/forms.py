@@ -33,6 +33,16 @@ def language_tags(value: str) -> list[str]:
         raise ValidationError(error.message) from error
 
 
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's field ``name`` as the choice field it is, so ``__init__`` can set its
+    choices with the type checker knowing it has some (``Form.fields`` holds plain
+    ``Field``s)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is not a choice field")
+    return field
+
+
 class ServiceErrorForm(forms.Form):
     """Shows a :class:`WatchfloorError` next to the form field its ``field`` names.
 

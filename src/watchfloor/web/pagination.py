@@ -8,7 +8,7 @@ cap, and narrowing the filters brings the exact figure back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -28,7 +28,13 @@ def capped_count(queryset: QuerySet[Any], *, cap: int | None = None) -> tuple[in
     return (cap, True) if counted > cap else (counted, False)
 
 
-class CappedPaginator(Paginator):
+if TYPE_CHECKING:
+    _Paginator = Paginator[Any]
+else:
+    _Paginator = Paginator
+
+
+class CappedPaginator(_Paginator):
     """A ``Paginator`` whose ``count`` stops at ``cap`` (see :func:`capped_count`);
     ``count_is_capped`` says when the real figure is larger."""
 
@@ -38,10 +44,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _capped(self) -> tuple[int, bool]:
-        return capped_count(self.object_list, cap=self.cap)
+        return capped_count(cast("QuerySet[Any]", self.object_list), cap=self.cap)
 
     @cached_property
-    def count(self) -> int:  # type: ignore[override]
+    def count(self) -> int:
         return self._capped[0]
 
     @property

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from watchfloor.core.errors import NotFound, PermissionDenied
@@ -24,12 +24,14 @@ def _error_page(request: HttpRequest, *, status: int, message: str) -> HttpRespo
     )
 
 
-def shows_domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def shows_domain_errors(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     """Missing-or-hidden becomes a 404 page and a refused permission a 403 page, each with
     the service's own message."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except NotFound as error:

@@ -471,7 +471,7 @@ def set_crisis_access(
             )
         )
         users = list(dict.fromkeys([*users, actor, *holders]))
-    before = {
+    before: dict[str, Any] = {
         "restricted": crisis.is_restricted,
         "access_list": sorted(crisis.access_list.values_list("username", flat=True)),
     }

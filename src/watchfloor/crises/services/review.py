@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -67,7 +67,7 @@ def update_review(
     contained_at: datetime | None = None,
 ) -> Review:
     review = _review_for_update(crisis, actor)
-    values = {
+    values: dict[str, Any] = {
         "summary": _text(summary, field="summary", max_length=SUMMARY_MAX, required=False),
         "went_well": _text(went_well, field="went_well", max_length=SUMMARY_MAX, required=False),
         "went_badly": _text(went_badly, field="went_badly", max_length=SUMMARY_MAX, required=False),

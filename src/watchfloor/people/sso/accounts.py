@@ -115,7 +115,7 @@ def sign_in_from_claims(claims: dict[str, Any], *, config: SSOConfig) -> User:
     raises :class:`SSOAccessRefused` when the person may not sign in."""
     identity = identity_from_claims(claims, config=config)
     user = User.objects.select_related("team").filter(username=identity.username).first()
-    about = {"username": identity.username, "groups": list(identity.groups[:50])}
+    about: dict[str, Any] = {"username": identity.username, "groups": list(identity.groups[:50])}
     rule = config.rule_for(identity.groups)
     if rule is None:
         if user is not None and user.is_active:

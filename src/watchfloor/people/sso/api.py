@@ -4,7 +4,7 @@ administrator's API token). A thin handler over ``people.services.deactivate_use
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from django.http import HttpRequest
 from ninja import Path, Router, Schema
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 router = Router(tags=["accounts"])
 
-Reason = text(500, min_length=1)
+Reason = Annotated[str, text(500, min_length=1)]
 
 
 class DeactivateIn(Input):

@@ -6,6 +6,7 @@ They format; they decide nothing. Permission filters only ask ``core.roles``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import template
@@ -132,12 +133,12 @@ def severity_badge(level: int | None, label: str = "") -> SafeString:
 
 
 @register.filter
-def can_work(user) -> bool:
+def can_work(user: Any) -> bool:  # the request's user, signed in or not
     return bool(user.is_authenticated and roles.can_work_escalations(user))
 
 
 @register.filter
-def can_approve(user) -> bool:
+def can_approve(user: Any) -> bool:
     return bool(user.is_authenticated and roles.can_approve_decisions(user))
 
 

@@ -21,7 +21,7 @@ import queue
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -329,7 +329,7 @@ def _can_fork() -> bool:
 
 def _prepared_here(
     paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
-) -> Iterator[_FileStarted | _Prepared]:
+) -> Generator[_FileStarted | _Prepared, None, None]:
     for path in paths:
         yield _FileStarted(path, _count_lines(path) if count_lines else None)
         try:
@@ -357,7 +357,7 @@ def preparing_helpers() -> int:
 
 def _prepared_in_background(
     paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
-) -> Iterator[_FileStarted | _Prepared]:
+) -> Generator[_FileStarted | _Prepared, None, None]:
     """Batches prepared by several helpers, delivered in file order. Helper k of n
     prepares the batches whose number is k modulo n (each reads the files; parsing is a
     small part of preparing), so reading the helpers' queues in turn gives the batches in

@@ -105,8 +105,8 @@ class Command(PreparesDatabase, BaseCommand):
         self.stdout.write(
             f"Replaying {plan.signal_count:,} signals from {path.name} in {len(plan.batches):,} "
             f"batches as producer {producer}\n"
-            f"  file time {_when(plan.first_signal_at)} → simulated {_when(plan.start)} "
-            f"(shifted by {plan.shift})\n"
+            f"  file time {_when(plan.first_signal_at or plan.start)} "
+            f"→ simulated {_when(plan.start)} (shifted by {plan.shift})\n"
             f"  {span} of signals at {speed:g}× ({real})"
         )
         if options["dry_run"]:
