@@ -95,7 +95,16 @@ SOURCES: tuple[str, ...] = (
     "hash_match",
     "external_alert",
 )
-SUBJECT_KINDS: tuple[str, ...] = ("post", "account", "media", "url", "hashtag", "livestream")
+# "alert": an official alert (CAP), whose ref is the alert thread it belongs to.
+SUBJECT_KINDS: tuple[str, ...] = (
+    "post",
+    "account",
+    "media",
+    "url",
+    "hashtag",
+    "livestream",
+    "alert",
+)
 
 MAX_ID_LENGTH = 200
 MAX_REF_LENGTH = 4096
