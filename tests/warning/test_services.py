@@ -28,6 +28,7 @@ DATA = Path(__file__).parent / "data"
 DEFAULTS = Path(__file__).parents[2] / "src" / "watchfloor" / "defaults"
 PTWC = "http://newwcatwc.arh.noaa.gov/tsuPortal/"  # trusted in the default cap_senders.yaml
 TONGA_CIRCLE = "-21.2,-175.2 50"
+GEOCODE = "<geocode><valueName>{}</valueName><value>{}</value></geocode>"
 
 
 @pytest.fixture(autouse=True)
