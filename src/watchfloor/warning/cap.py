@@ -64,6 +64,8 @@ MAX_ALERTS_PER_FEED = 500
 MAX_INFOS_PER_ALERT = 20
 MAX_AREAS_PER_INFO = 200
 MAX_POINTS_PER_SHAPE = 5_000
+MAX_IDENTITY_LENGTH = 255  # of an identifier or a sender
+MAX_REFERENCES = 100
 # What of an alert's text a signal carries (the contract's limit is 20,000).
 MAX_SIGNAL_TEXT = 8_000
 
@@ -393,6 +395,11 @@ def _alert(element: etree._Element, namespace: str) -> CapAlert:
 
     for name in ("identifier", "sender"):
         value = text(name)
+        if len(value) > MAX_IDENTITY_LENGTH:
+            raise _Invalid(
+                f"<{name}> has {len(value):,} characters; the limit is {MAX_IDENTITY_LENGTH}",
+                element.find(ns + name).sourceline,
+            )
         if _CAP_TOKEN.fullmatch(value) is None:
             raise _Invalid(
                 f"<{name}> {value!r} may not be empty or contain spaces, commas, < or & "
@@ -428,10 +435,16 @@ def _alert(element: etree._Element, namespace: str) -> CapAlert:
 def _references(element: etree._Element | None) -> tuple[Reference, ...]:
     if element is None or not (element.text or "").strip():
         return ()
+    triples = (element.text or "").split()
+    if len(triples) > MAX_REFERENCES:
+        raise _Invalid(
+            f"<references> names {len(triples):,} alerts; the limit is {MAX_REFERENCES}",
+            element.sourceline,
+        )
     found = []
-    for triple in (element.text or "").split():
+    for triple in triples:
         parts = triple.split(",")
-        if len(parts) != 3 or not all(parts):
+        if len(parts) != 3 or not all(parts) or max(map(len, parts)) > MAX_IDENTITY_LENGTH:
             raise _Invalid(
                 f"<references> {triple!r} is not a sender,identifier,sent triple: give each "
                 "earlier alert as sender,identifier,sent, separated by spaces",

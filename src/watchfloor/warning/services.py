@@ -355,7 +355,8 @@ def _record_alerts(
                     received_by=actor,
                 )
             )
-        ReceivedAlert.objects.bulk_create(rows)
+        # Another delivery of the same alert may have just been recorded: one row each.
+        ReceivedAlert.objects.bulk_create(rows, ignore_conflicts=True)
         record_event(
             action=AuditAction.WARNING_ALERTS_RECEIVED,
             actor=actor,
