@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -47,6 +47,7 @@ from watchfloor.warning.terms import hazard_terms_in_force, watchlist_terms
 
 if TYPE_CHECKING:
     from watchfloor.catalog.schema import MarketSpec
+    from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
 __all__ = [
@@ -411,10 +412,17 @@ def propose_from_alert_signals(signal_ids: Sequence[int]) -> int:
         ).exists():
             continue
         thread = alerts[-1]["thread"]
-        if any(alert.get("msg_type") == "Cancel" for alert in alerts):
-            made += _propose_stand_down(cluster=cluster, thread=thread, alert=alerts[-1])
-        else:
-            made += _propose_crisis(cluster=cluster, thread=thread)
+        escalation = cluster.escalation
+        assert escalation is not None  # filtered above
+        try:
+            if any(alert.get("msg_type") == "Cancel" for alert in alerts):
+                made += _propose_stand_down(
+                    cluster=cluster, escalation=escalation, thread=thread, alert=alerts[-1]
+                )
+            else:
+                made += _propose_crisis(cluster=cluster, escalation=escalation, thread=thread)
+        except IntegrityError:
+            continue  # proposed by another worker at the same moment
     return made
 
 
@@ -431,7 +439,7 @@ def _thread_alerts(cluster: Cluster) -> list[dict[str, Any]]:
     return found
 
 
-def _propose_crisis(*, cluster: Cluster, thread: str) -> int:
+def _propose_crisis(*, cluster: Cluster, escalation: Escalation, thread: str) -> int:
     if CrisisProposal.objects.filter(thread=thread, kind=CrisisProposal.Kind.DECLARE).exists():
         return 0
     alerts = [a for a in _thread_alerts(cluster) if a.get("msg_type") != "Cancel"]
@@ -455,13 +463,13 @@ def _propose_crisis(*, cluster: Cluster, thread: str) -> int:
         f"{latest.get('trusted_as') or latest.get('sender')} sent a "
         f"{latest.get('severity')}, {latest.get('urgency')} {event} "
         f"({latest.get('msg_type')} {latest.get('identifier')}); it opened "
-        f"{cluster.escalation.reference}."
+        f"{escalation.reference}."
     )
     with transaction.atomic():
         proposal = CrisisProposal.objects.create(
             kind=CrisisProposal.Kind.DECLARE,
             thread=thread,
-            escalation=cluster.escalation,
+            escalation=escalation,
             title=title,
             reason=reason,
             markets=codes,
@@ -473,13 +481,15 @@ def _propose_crisis(*, cluster: Cluster, thread: str) -> int:
             action=AuditAction.WARNING_CRISIS_PROPOSED,
             actor=None,
             target=proposal,
-            escalation_id=cluster.escalation_id,
+            escalation_id=escalation.pk,
             data={"thread": thread, "title": title, "markets": codes, "watchlist": watchlist},
         )
     return 1
 
 
-def _propose_stand_down(*, cluster: Cluster, thread: str, alert: dict[str, Any]) -> int:
+def _propose_stand_down(
+    *, cluster: Cluster, escalation: Escalation, thread: str, alert: dict[str, Any]
+) -> int:
     with transaction.atomic():
         if CrisisProposal.objects.filter(
             thread=thread, kind=CrisisProposal.Kind.STAND_DOWN
@@ -499,7 +509,7 @@ def _propose_stand_down(*, cluster: Cluster, thread: str, alert: dict[str, Any])
         proposal = CrisisProposal.objects.create(
             kind=CrisisProposal.Kind.STAND_DOWN,
             thread=thread,
-            escalation=cluster.escalation,
+            escalation=escalation,
             crisis=crisis,
             title=title,
             reason=(
@@ -513,7 +523,7 @@ def _propose_stand_down(*, cluster: Cluster, thread: str, alert: dict[str, Any])
             action=AuditAction.WARNING_STAND_DOWN_PROPOSED,
             actor=None,
             target=proposal,
-            escalation_id=cluster.escalation_id,
+            escalation_id=escalation.pk,
             data={"thread": thread, "crisis": crisis.pk if crisis else None},
         )
     return 1
