@@ -14,6 +14,7 @@ pytest.importorskip("lxml")
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
+from watchfloor.core.errors import PermissionDenied
 from watchfloor.crises.models import Crisis, WatchlistEntry
 from watchfloor.escalations.models import Escalation
 from watchfloor.signals import backlog
@@ -289,6 +290,48 @@ def test_accepting_the_proposal_declares_the_crisis_with_its_watchlist(catalog, 
     assert (proposal.state, proposal.crisis, proposal.decided_by) == ("accepted", crisis, lead)
     with pytest.raises(Exception, match="already accepted"):
         services.dismiss_proposal(proposal=proposal, actor=lead)
+
+
+def test_a_cancel_after_the_crisis_was_declared_proposes_standing_it_down(
+    catalog, frozen_clock, lead
+):
+    receive(cap_alert("TO-1"))
+    services.accept_proposal(proposal=CrisisProposal.objects.get(), actor=lead)
+    receive(
+        cap_alert(
+            "TO-9",
+            msg_type="Cancel",
+            references=f"{PTWC},TO-1,2026-11-24T00:10:00+00:00",
+            sent="2026-11-24T00:40:00+00:00",
+        )
+    )
+    stand_down = CrisisProposal.objects.get(kind="stand_down")
+    crisis = Crisis.objects.get()
+    assert stand_down.crisis == crisis
+
+    services.accept_proposal(proposal=stand_down, actor=lead)
+
+    crisis.refresh_from_db()
+    assert crisis.level == "stand_down"
+    assert AuditEvent.objects.filter(action=AuditAction.WARNING_PROPOSAL_ACCEPTED).count() == 2
+
+
+def test_a_viewer_may_not_decide_and_a_hidden_proposal_is_not_found(
+    catalog, frozen_clock, viewer, lead
+):
+    receive(cap_alert("TO-1"))
+    proposal = CrisisProposal.objects.get()
+    with pytest.raises(PermissionDenied):
+        services.accept_proposal(proposal=proposal, actor=viewer)
+    client = Client()
+    client.force_login(lead)
+    assert (
+        client.post("/warning/proposals/999999/decide", {"decision": "accept"}).status_code == 404
+    )
+    response = client.post(f"/warning/proposals/{proposal.pk}/decide", {"decision": "dismiss"})
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert (proposal.state, proposal.decided_by) == ("dismissed", lead)
 
 
 def test_the_escalation_page_shows_the_proposal(catalog, frozen_clock, lead):

@@ -32,9 +32,9 @@ from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, NotFound, PermissionDenied
 from watchfloor.core.validation import clean_text
-from watchfloor.crises.models import WatchlistKind
+from watchfloor.crises.models import DECLARABLE_LEVELS, Level, WatchlistKind
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services import declare_crisis
+from watchfloor.crises.services import change_level, declare_crisis
 from watchfloor.crises.watchlists import add_watchlist_entry
 from watchfloor.markets.models import Market
 from watchfloor.signals import intake
@@ -540,9 +540,10 @@ def _decidable(proposal: CrisisProposal, actor: User) -> CrisisProposal:
 
 
 def accept_proposal(*, proposal: CrisisProposal, actor: User) -> CrisisProposal:
-    """Declare the proposed crisis (from the escalation, with its watchlist), or for a
-    stand-down, record that it was taken up (the crisis's own stand-down follows on its
-    page, with its criteria)."""
+    """Declare the proposed crisis (from the escalation, with its watchlist); or stand
+    down the crisis declared from the thread (through its own level change, which
+    records the stand-down criteria still open), or, without one, record that the
+    stand-down was taken up."""
     with transaction.atomic():
         proposal = _decidable(proposal, actor)
         if proposal.kind == CrisisProposal.Kind.DECLARE:
@@ -564,6 +565,15 @@ def accept_proposal(*, proposal: CrisisProposal, actor: User) -> CrisisProposal:
                     note="from the official alert",
                 )
             proposal.crisis = crisis
+        elif proposal.crisis is not None and proposal.crisis.level in DECLARABLE_LEVELS:
+            # The crisis's own guards apply; the reason says why it stands down even
+            # if some of its stand-down criteria are still open (they are recorded).
+            change_level(
+                crisis=proposal.crisis,
+                to_level=Level.STAND_DOWN,
+                actor=actor,
+                reason=f"Official alert cancelled: {proposal.reason}"[:500],
+            )
         proposal.state = CrisisProposal.State.ACCEPTED
         proposal.decided_by = actor
         proposal.decided_at = clock.now()
