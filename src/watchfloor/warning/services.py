@@ -460,8 +460,8 @@ def _propose_crisis(*, cluster: Cluster, escalation: Escalation, thread: str) ->
     event = latest.get("event") or latest.get("headline") or "Official alert"
     title = f"{event} ({', '.join(codes) or 'no market'})"[:200]
     reason = (
-        f"{latest.get('trusted_as') or latest.get('sender')} sent a "
-        f"{latest.get('severity')}, {latest.get('urgency')} {event} "
+        f"{latest.get('trusted_as') or latest.get('sender')}: {event}, "
+        f"{latest.get('severity')}, {latest.get('urgency')}, {latest.get('certainty')} "
         f"({latest.get('msg_type')} {latest.get('identifier')}); it opened "
         f"{escalation.reference}."
     )
