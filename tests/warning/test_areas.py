@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watchfloor.catalog.schema import MarketsFile
@@ -40,6 +40,8 @@ def point_in_a_box(draw):
     return market.code, lat, lon
 
 
+# No deadline: speed is for bench/, and this machine is shared.
+@settings(deadline=None)
 @given(point_in_a_box(), st.floats(0, 200))
 def test_a_circle_inside_a_markets_box_names_that_market(found, radius):
     code, lat, lon = found
@@ -51,6 +53,7 @@ def test_a_circle_inside_a_markets_box_names_that_market(found, radius):
     assert result.how == "area" and code in result.codes
 
 
+@settings(deadline=None)
 @given(point_in_a_box())
 def test_a_polygon_around_a_point_names_its_market(found):
     code, lat, lon = found

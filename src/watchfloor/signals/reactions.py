@@ -473,7 +473,10 @@ def _run_cluster_rules(
             cluster_id__in=cluster_ids, rule_code__in=[rule.code for rule in rules]
         ).values_list("rule_code", "cluster_id")
     )
-    alerts = _official_alerts(cluster_ids) if any(r.when.alert for r in rules) else {}
+    with_alerts = [pk for pk, c in clusters.items() if c.sources.get("external_alert")]
+    alerts = (
+        _official_alerts(with_alerts) if with_alerts and any(r.when.alert for r in rules) else {}
+    )
     for pk in dict.fromkeys(cluster_ids):
         cluster = clusters.get(pk)
         if cluster is None:

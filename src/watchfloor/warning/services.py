@@ -389,13 +389,19 @@ def propose_from_alert_signals(signal_ids: Sequence[int]) -> int:
     whose alert opened an escalation through a rule with an ``alert`` condition, propose
     a crisis (once); when a trusted sender cancels the alert, propose standing down.
     Returns how many proposals were made."""
+    if not signal_ids:
+        return 0
+    wanted = set(signal_ids)
+    # One scan of the id range rather than a list of up to 10,000 ids per batch.
     rows = (
-        Signal.objects.filter(pk__in=list(signal_ids), source=SOURCE)
+        Signal.objects.filter(pk__gte=min(wanted), pk__lte=max(wanted), source=SOURCE)
         .order_by("received_at", "pk")
-        .values_list("cluster_id", "attributes")
+        .values_list("pk", "cluster_id", "attributes")
     )
     by_cluster: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for cluster_id, attributes in rows:
+    for pk, cluster_id, attributes in rows:
+        if pk not in wanted:
+            continue
         alert = attributes.get("alert") if isinstance(attributes, dict) else None
         if isinstance(alert, dict) and alert.get("trusted") is True:
             by_cluster[cluster_id].append(alert)
