@@ -438,8 +438,11 @@ def test_ingest_recognises_cap_by_content_beside_json_lines(
     assert Signal.objects.filter(source="user_report").count() == 1
 
 
-def test_ingest_refuses_the_xxe_sample_naming_the_problem(catalog, capsys):
+def test_ingest_refuses_the_xxe_sample_naming_the_problem_and_reads_the_rest(
+    catalog, frozen_clock, capsys
+):
     with pytest.raises(CommandError, match="1 document was refused"):
-        call_command("ingest", str(DATA / "xee.cap"))
+        call_command("ingest", str(DATA / "xee.cap"), str(DATA / "wcatwc-warning.cap"))
     err = capsys.readouterr().err
     assert "xee.cap:3: [xml_entities_refused]" in err and "XXE" in err
+    assert Signal.objects.get().attributes["alert"]["identifier"] == "PAAQ-2-lqw6d6"

@@ -153,11 +153,25 @@ class Command(PreparesDatabase, BaseCommand):
                 load_signal_file(path)  # refuses an unknown suffix at once, reads nothing
             except SignalFileError as error:
                 raise CommandError(str(error)) from None
-        if documents:
-            self._read_documents(documents, producer=producer, react=react)
-            paths = [path for path in paths if path not in {p for p, _ in documents}]
-            if not paths:
-                return
+        refused = self._read_documents(documents, producer=producer, react=react)
+        paths = [path for path in paths if path not in {p for p, _ in documents}]
+        if paths:
+            self._ingest_files(paths, producer, batch_size, errors, progress, single_process, react)
+        if refused:
+            raise CommandError(
+                f"{refused} document{'s were' if refused > 1 else ' was'} refused", returncode=1
+            )
+
+    def _ingest_files(
+        self,
+        paths: list[Path],
+        producer: str,
+        batch_size: int,
+        errors: str | None,
+        progress: bool,
+        single_process: bool,
+        react: bool,
+    ) -> None:
         show_progress = progress or self.stderr.isatty()
         # A helper has its own connection: it would not see what an enclosing transaction
         # (a test's) has written, such as the catalog.
@@ -172,10 +186,10 @@ class Command(PreparesDatabase, BaseCommand):
 
     def _read_documents(
         self, documents: list[tuple[Path, DocumentReader]], *, producer: str, react: bool
-    ) -> None:
+    ) -> int:
         """Documents another app reads into signals (CAP alerts and feeds), each through
         its reader, which uses the same intake; one refused document never stops the
-        others."""
+        others (nor the signal files). Returns how many were refused."""
         refused = 0
         for path, reader in documents:
             try:
@@ -191,13 +205,10 @@ class Command(PreparesDatabase, BaseCommand):
                 refused += 1
             else:
                 self.stdout.write(f"{path} ({reader.name}): {outcome.summary}")
-        if react:
+        if react and len(documents) > refused:
             drained = backlog.drain(worker="ingest")
             self.stdout.write(f"reactions: {drained}")
-        if refused:
-            raise CommandError(
-                f"{refused} document{'s were' if refused > 1 else ' was'} refused", returncode=1
-            )
+        return refused
 
     def _ingest(
         self,
