@@ -249,6 +249,21 @@ def test_an_untrusted_senders_alert_is_stored_but_never_escalated(catalog, froze
     assert not Escalation.objects.exists() and not CrisisProposal.objects.exists()
 
 
+def test_no_rule_acts_on_untrusted_alerts_even_one_without_an_alert_condition(
+    catalog, frozen_clock, tmp_path, monkeypatch
+):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: '1'\nrules:\n  - code: any-alert\n    name: Any official alert\n"
+        "    when: {source: [external_alert]}\n    escalate: {type: natural_disaster}\n"
+    )
+    monkeypatch.setenv("WATCHFLOOR_SIGNAL_RULES", str(rules))
+    receive(cap_alert("X-1", sender="someone@example.org"))
+    assert not Escalation.objects.exists()
+    receive(cap_alert("TO-1"))
+    assert Escalation.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("severity", "urgency"), [("Moderate", "Immediate"), ("Extreme", "Future"), ("Minor", "Past")]
 )

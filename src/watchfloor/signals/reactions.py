@@ -474,12 +474,18 @@ def _run_cluster_rules(
         ).values_list("rule_code", "cluster_id")
     )
     with_alerts = [pk for pk, c in clusters.items() if c.sources.get("external_alert")]
-    alerts = (
-        _official_alerts(with_alerts) if with_alerts and any(r.when.alert for r in rules) else {}
-    )
+    alerts = _official_alerts(with_alerts) if with_alerts else {}
+    # A cluster of nothing but official alerts from senders nobody trusts is never acted
+    # on, whatever the rule: anyone can write a CAP file (docs/warning.md).
+    untrusted = {
+        pk
+        for pk in with_alerts
+        if set(clusters[pk].sources) == {"external_alert"}
+        and not any(alert.get("trusted") is True for alert in alerts.get(pk, ()))
+    }
     for pk in dict.fromkeys(cluster_ids):
         cluster = clusters.get(pk)
-        if cluster is None:
+        if cluster is None or pk in untrusted:
             continue
         for rule in rules:
             if (rule.code, pk) in already:

@@ -25,8 +25,9 @@ Conditions, all of which must hold (a list matches when any of its values does):
   app), what one of the cluster's alerts must say: ``severity``, ``urgency``,
   ``certainty``, ``msg_type`` and ``status`` (lists of the CAP values; ``msg_type``
   defaults to Alert and Update, ``status`` to Actual). Only an alert whose sender the
-  organisation trusts (``attributes.alert.trusted``) ever matches: an untrusted
-  sender's alert is stored, never acted on.
+  organisation trusts (``attributes.alert.trusted``) ever matches; and no rule at all
+  acts on a cluster made only of untrusted senders' alerts (``reactions``): they are
+  stored, never acted on.
 
 A rule with ``subject: series`` looks at surge alerts of a market × policy × language
 series instead: only ``market``, ``policy_hint``, ``language``, ``min_signals`` (in the
