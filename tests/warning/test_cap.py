@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("lxml")
 
@@ -134,3 +136,17 @@ def test_what_is_not_cap_is_refused_with_its_reason(raw, code):
     with pytest.raises(CapRefused) as refused:
         read_cap_document(raw)
     assert refused.value.code == code
+
+
+SAMPLE = (DATA / "wcatwc-warning.cap").read_bytes()
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.binary(max_size=3000) | st.integers(0, len(SAMPLE)).map(lambda n: SAMPLE[:n]))
+def test_any_bytes_are_read_or_refused_never_crash(raw):
+    try:
+        document = read_cap_document(raw)
+    except CapRefused as refused:
+        assert refused.code and refused.message
+    else:
+        assert document.kind in {"alert", "feed"}
