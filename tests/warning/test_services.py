@@ -358,6 +358,50 @@ def test_the_escalation_page_shows_the_proposal(catalog, frozen_clock, lead):
     assert 'data-testid="crisis-proposal"' in page and "Declare this crisis" in page
 
 
+def test_the_crises_page_lists_open_proposals_the_viewer_may_see(
+    catalog, frozen_clock, lead, analyst
+):
+    from watchfloor.escalations.services import set_access
+
+    receive(cap_alert("TO-1"))
+    escalation = Escalation.objects.get()
+    client = Client()
+    client.force_login(analyst)
+    page = client.get("/crises/").content.decode()
+    assert 'data-testid="proposed-crisis"' in page and "Tsunami Warning (TO)" in page
+
+    set_access(
+        escalation=escalation,
+        actor=lead,
+        is_restricted=True,
+        access_usernames=[lead.username],
+        shared_with_team_codes=[],
+        expected_version=escalation.access_version,
+    )
+    assert "Tsunami Warning (TO)" not in client.get("/crises/").content.decode()
+
+
+def test_the_panel_costs_two_queries_with_proposals(
+    catalog, frozen_clock, lead, django_assert_num_queries
+):
+    from watchfloor.warning.selectors import escalation_warning_panel
+
+    receive(cap_alert("TO-1"))
+    receive(
+        cap_alert(
+            "TO-9",
+            msg_type="Cancel",
+            references=f"{PTWC},TO-1,2026-11-24T00:10:00+00:00",
+            sent="2026-11-24T00:40:00+00:00",
+        )
+    )
+    escalation = Escalation.objects.get()
+    with django_assert_num_queries(2):
+        panel = escalation_warning_panel(escalation=escalation, viewer=lead, now=frozen_clock)
+    assert [p.kind for p in panel.proposals] == ["stand_down", "declare"]
+    assert [a.msg_type for a in panel.alerts] == ["Alert", "Cancel"]
+
+
 # ---------------------------------------------------------------- API
 
 

@@ -10,6 +10,7 @@ propose_from_alert_signals = imported_when_called(
 escalation_warning_panel = imported_when_called(
     "watchfloor.warning.selectors.escalation_warning_panel"
 )
+open_proposals = imported_when_called("watchfloor.warning.selectors.open_proposals")
 
 
 def _looks_like_cap(head: bytes) -> bool:
@@ -39,3 +40,7 @@ class WarningConfig(AppConfig):
         )
         after_signals_stored(propose_from_alert_signals)
         register_escalation_panel("warning_panel", escalation_warning_panel)
+
+        from watchfloor.crises.hooks import register_crisis_list_panel
+
+        register_crisis_list_panel("proposed_crises", open_proposals)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from watchfloor.core.errors import NotFound
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.escalations.selectors import access_escalation
+from watchfloor.escalations.selectors import access_escalation, escalations_visible_to
 from watchfloor.warning.models import CrisisProposal, ReceivedAlert
 
 if TYPE_CHECKING:
@@ -57,3 +57,15 @@ def access_proposal(*, actor: User, proposal_id: int) -> CrisisProposal:
     except NotFound:
         raise NotFound("no such crisis proposal") from None
     return proposal
+
+
+def open_proposals(*, viewer: User, now: datetime) -> list[CrisisProposal]:
+    """The open proposals on escalations the viewer may see, newest first (the crises
+    page): one query, whatever their number."""
+    return list(
+        CrisisProposal.objects.filter(
+            state=CrisisProposal.State.OPEN, escalation__in=escalations_visible_to(viewer)
+        )
+        .select_related("escalation")
+        .order_by("-proposed_at", "-pk")[:20]
+    )
