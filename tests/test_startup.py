@@ -24,6 +24,7 @@ HEAVY = (
     "ninja",
     "threatexchange",
     "requests",
+    "lxml",
 )
 # Modules whose services an admin page or a ready() hook uses only when called
 # (core.lazy.imported_when_called): each brought tens of milliseconds to every command.

@@ -44,6 +44,7 @@ from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
 from watchfloor.people.sso.api import router as accounts_router
 from watchfloor.signals.api import router as signals_router
+from watchfloor.warning.api import router as warning_router
 
 logger = logging.getLogger("django.request")
 
@@ -97,6 +98,7 @@ api.add_router("/", accounts_router)
 api.add_router("/crises", crises_router)
 api.add_router("/", banks_router)
 api.add_router("/", evidence_router)
+api.add_router("/", warning_router)
 
 
 # ---------------------------------------------------------------- errors

@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "django_tasks_db": ("db_worker", "prune_db_task_results"),
     "drills": ("drill",),
     "evidence": ("evidence",),
+    "warning": ("cap_senders",),
     "notify": ("notify",),
     "otp_static": ("addstatictoken",),
     "people": ("oncall", "people", "rotas", "token"),

@@ -275,6 +275,9 @@ WATCHFLOOR_INGEST_MAX_FILE_BYTES = int(
     os.environ.get("WATCHFLOOR_INGEST_MAX_FILE_BYTES", str(4 * 1024**3))
 )
 WATCHFLOOR_INGEST_MAX_LINES = int(os.environ.get("WATCHFLOOR_INGEST_MAX_LINES", "10000000"))
+# One official alert (CAP) or Atom feed of them, by the API or `watchfloor ingest`: past
+# this many bytes it is refused unread (docs/warning.md). Default 2 MiB.
+WATCHFLOOR_CAP_MAX_BYTES = int(os.environ.get("WATCHFLOOR_CAP_MAX_BYTES", str(2 * 1024**2)))
 WATCHFLOOR_INGEST_MAX_RECORD_BYTES = int(
     os.environ.get("WATCHFLOOR_INGEST_MAX_RECORD_BYTES", str(1024 * 1024))
 )

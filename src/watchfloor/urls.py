@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("watchfloor.drills.urls")),
     path("", include("watchfloor.crises.urls")),
     path("", include("watchfloor.evidence.urls")),
+    path("", include("watchfloor.warning.urls")),
     path("", include("watchfloor.notify.urls")),
     path("", include("watchfloor.coordination.urls")),
     path("", include("watchfloor.banks.urls")),

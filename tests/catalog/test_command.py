@@ -25,7 +25,7 @@ def test_validate_the_default_catalog_prints_a_summary_and_exits_zero(capsys):
     assert run_cli("config", "validate") == 0
     out = capsys.readouterr().out
     assert "catalog 'Watchfloor default catalog' 2026.11 is valid" in out
-    assert "17 escalation types" in out
+    assert "18 escalation types" in out
     assert "29 statutory rules" in out
 
 

@@ -30,6 +30,7 @@ ESCALATION_TYPES = {
     "media_inquiry",
     "vip_partner_escalation",
     "policy_gap",
+    "natural_disaster",
 }
 
 
@@ -143,8 +144,19 @@ class TestProblemsNameFilePathAndLine:
         assert where(problem) == ("markets.yaml", "markets[0].colour", line + 1)
         assert problem.message == (
             "unknown field 'colour'; the fields here are code, name, time_zones, languages, "
-            "regulators"
+            "regulators, bounding_boxes"
         )
+
+    def test_a_markets_bounding_box_must_have_its_south_below_its_north(self, catalog_dir, edit):
+        line = edit(
+            "markets.yaml",
+            "{south: 24.0, west: 122.9, north: 45.6, east: 146.0}",
+            "{south: 50.0, west: 122.9, north: 45.6, east: 146.0}",
+        )
+        problem = only_problem(catalog_dir)
+        assert where(problem)[:2] == ("markets.yaml", "markets[0].bounding_boxes[0]")
+        assert where(problem)[2] == line
+        assert "south (50.0) must be less than north (45.6)" in problem.message
 
     def test_unknown_field_inside_the_rubric(self, catalog_dir, edit):
         line = edit("rubric.yaml", "    weight: 5\n", "    weight: 5\n    wieght: 6\n")

@@ -38,9 +38,9 @@ def test_loading_the_default_catalog_creates_every_row_and_one_audited_version(f
     assert PolicyVersion.objects.count() == 16
     assert EnforcementAction.objects.count() == 7
     assert Team.objects.count() == 6
-    assert Market.objects.count() == 22
+    assert Market.objects.count() == 25
     assert StatutoryRule.objects.count() == 29
-    assert EscalationType.objects.count() == 17
+    assert EscalationType.objects.count() == 18
 
     [event] = catalog_events()
     assert event.object_id == str(version.pk)

@@ -819,13 +819,13 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
             )
 
     # 28 for the escalation itself (its severity downgrades and the version it is read at
-    # included) and 17 for the panels of the other apps (playbooks, partner requests,
-    # notifications, crises, enforcement, evidence and the viewer's exposure); each
-    # panel's own count with content is pinned in that app's tests; 1 for the header's
-    # "Needs me" count.
+    # included) and 18 for the panels of the other apps (playbooks, partner requests,
+    # notifications, crises, enforcement, evidence and the viewer's exposure, official
+    # alerts); each panel's own count with content is pinned in that app's tests; 1 for
+    # the header's "Needs me" count.
     add_work(1)
-    with django_assert_num_queries(45 + 1):
+    with django_assert_num_queries(46 + 1):
         assert analyst_client.get(_detail(escalation)).status_code == 200
     add_work(5)
-    with django_assert_num_queries(45 + 1):
+    with django_assert_num_queries(46 + 1):
         assert analyst_client.get(_detail(escalation)).status_code == 200

@@ -139,6 +139,14 @@ class AuditAction(models.TextChoices):
         "bank.enforcement_answered",
         "Platform answered an enforcement request",
     )
+    WARNING_ALERTS_RECEIVED = "warning.alerts_received", "Official alerts (CAP) received"
+    WARNING_CRISIS_PROPOSED = "warning.crisis_proposed", "Crisis proposed from an official alert"
+    WARNING_STAND_DOWN_PROPOSED = (
+        "warning.stand_down_proposed",
+        "Stand-down proposed: the official alert was cancelled",
+    )
+    WARNING_PROPOSAL_ACCEPTED = "warning.proposal_accepted", "Crisis proposal accepted"
+    WARNING_PROPOSAL_DISMISSED = "warning.proposal_dismissed", "Crisis proposal dismissed"
     EVIDENCE_ADDED = "evidence.added", "Evidence added"
     EVIDENCE_VIEWED = "evidence.viewed", "Evidence details viewed"
     EVIDENCE_REVEALED = "evidence.revealed", "Evidence revealed"

@@ -244,12 +244,32 @@ class TeamsFile(_Strict):
 # markets.yaml
 
 
+class BoundingBox(_Strict):
+    """A rectangle of latitude and longitude (WGS 84 degrees) that holds part of a
+    market; a box whose west edge is east of its east edge crosses the 180th meridian
+    (Fiji, the Aleutians). Official alerts' polygons and circles are matched to markets
+    by these (warning app)."""
+
+    south: float = Field(ge=-90, le=90)
+    west: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _south_of_north(self) -> BoundingBox:
+        if self.south >= self.north:
+            raise ValueError(f"south ({self.south}) must be less than north ({self.north})")
+        return self
+
+
 class MarketSpec(_Strict):
     code: MarketCode
     name: Name
     time_zones: list[TimeZoneName] = Field(min_length=1)
     languages: list[LanguageTag] = Field(min_length=1)
     regulators: list[str] = Field(default_factory=list)
+    # Where the market is, roughly: official alerts' areas are matched against these.
+    bounding_boxes: list[BoundingBox] = Field(default_factory=list, max_length=20)
 
 
 class MarketsFile(_Strict):

@@ -69,6 +69,21 @@ def war_room_panels(*, crisis: Crisis, viewer: Any, now: Any) -> dict[str, Any]:
     }
 
 
+CrisisListPanel = Callable[..., Any]
+_crisis_list_panels: dict[str, CrisisListPanel] = {}
+
+
+def register_crisis_list_panel(context_name: str, panel: CrisisListPanel) -> None:
+    """A value for the crises page's template context, computed for its reader:
+    ``panel(viewer=..., now=...)`` (the warning app: crises proposed from official
+    alerts, on escalations the viewer may see)."""
+    _crisis_list_panels[context_name] = panel
+
+
+def crisis_list_panels(*, viewer: Any, now: Any) -> dict[str, Any]:
+    return {name: panel(viewer=viewer, now=now) for name, panel in _crisis_list_panels.items()}
+
+
 def register_event_describer(action: str, describe: Describer) -> None:
     """How an audit event that carries a crisis's id reads on the crisis timeline."""
     DESCRIBERS[action] = describe

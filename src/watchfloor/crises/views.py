@@ -102,6 +102,7 @@ def crisis_list(request: AuthenticatedRequest) -> HttpResponse:
             "now": now,
             "may_declare": may_work_crisis(request.user),
             "drills_link": hooks.drills_index_link(),
+            **hooks.crisis_list_panels(viewer=request.user, now=now),
         },
     )
 

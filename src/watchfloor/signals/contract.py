@@ -96,7 +96,8 @@ SourceName = Literal[
     "external_alert",
 ]
 SOURCES: tuple[SourceName, ...] = get_args(SourceName)
-SubjectKindName = Literal["post", "account", "media", "url", "hashtag", "livestream"]
+# "alert": an official alert (CAP), whose ref is the alert thread it belongs to.
+SubjectKindName = Literal["post", "account", "media", "url", "hashtag", "livestream", "alert"]
 SUBJECT_KINDS: tuple[SubjectKindName, ...] = get_args(SubjectKindName)
 
 MAX_ID_LENGTH = 200

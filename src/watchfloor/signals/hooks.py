@@ -8,6 +8,7 @@ only a worker or an ingest needs; every ``watchfloor`` command starts up through
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 # Called with the new signals' ids after the surge checks and rules of a reactions pass
 # (the crises app registers its watchlist matcher here).
@@ -24,3 +25,45 @@ def after_signals_stored(hook: SignalsHook) -> SignalsHook:
 
 def signals_stored_hooks() -> tuple[SignalsHook, ...]:
     return tuple(_hooks)
+
+
+# ---------------------------------------------------------------- documents
+
+# Files that are not signal files but documents another app reads into signals through
+# the intake (the warning app: CAP alerts and Atom feeds of them). ``watchfloor ingest``
+# asks each reader, by the file's first bytes, whether the file is its kind.
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    """What became of one document: a one-line summary, and each problem as
+    ``(line or None, code, message)``; ``refused`` when nothing of it was taken."""
+
+    summary: str
+    problems: list[tuple[int | None, str, str]] = field(default_factory=list)
+    refused: bool = False
+
+
+@dataclass(frozen=True)
+class DocumentReader:
+    name: str
+    # Whether a file whose first bytes are these is this reader's kind.
+    recognises: Callable[[bytes], bool]
+    # Read the file into signals: read(path, producer=...) -> DocumentOutcome.
+    read: Callable[..., DocumentOutcome]
+
+
+_document_readers: dict[str, DocumentReader] = {}
+
+
+def register_document_reader(reader: DocumentReader) -> None:
+    """Let ``watchfloor ingest`` hand files of this kind to ``reader``."""
+    _document_readers[reader.name] = reader
+
+
+def document_reader_for(head: bytes) -> DocumentReader | None:
+    """The reader that takes a file starting with ``head``, if any."""
+    for reader in _document_readers.values():
+        if reader.recognises(head):
+            return reader
+    return None

@@ -46,7 +46,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import NotFound
 from watchfloor.signals import services
 from watchfloor.signals.counting import SeriesKey, velocities
-from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, SurgeAlert
+from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, Signal, SurgeAlert
 from watchfloor.signals.rules import (
     EMPTY_RULES,
     RuleSet,
@@ -551,15 +551,27 @@ def _run_cluster_rules(
             cluster_id__in=cluster_ids, rule_code__in=[rule.code for rule in rules]
         ).values_list("rule_code", "cluster_id")
     )
+    with_alerts = [pk for pk, c in clusters.items() if c.sources.get("external_alert")]
+    alerts = _official_alerts(with_alerts) if with_alerts else {}
+    # A cluster of nothing but official alerts from senders nobody trusts is never acted
+    # on, whatever the rule: anyone can write a CAP file (docs/warning.md).
+    untrusted = {
+        pk
+        for pk in with_alerts
+        if set(clusters[pk].sources) == {"external_alert"}
+        and not any(alert.get("trusted") is True for alert in alerts.get(pk, ()))
+    }
     for pk in dict.fromkeys(cluster_ids):
         cluster = clusters.get(pk)
-        if cluster is None:
+        if cluster is None or pk in untrusted:
             continue
         for rule in rules:
             if (rule.code, pk) in already:
                 continue
             state = effective_state(cluster, now)
-            match = match_cluster(rule, cluster, state=state, surge=surges.get(pk))
+            match = match_cluster(
+                rule, cluster, state=state, surge=surges.get(pk), alerts=alerts.get(pk, ())
+            )
             if match is None:
                 continue
             firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, cluster=cluster)
@@ -567,6 +579,22 @@ def _run_cluster_rules(
                 report.fired.append(firing)
                 already.add((rule.code, pk))
                 cluster.refresh_from_db()  # its state or escalation may have changed
+
+
+def _official_alerts(cluster_ids: list[int]) -> dict[int, list[dict]]:
+    """The ``attributes.alert`` of the clusters' official alerts (source
+    ``external_alert``), newest first, for the rules with an ``alert`` condition."""
+    found: dict[int, list[dict]] = {}
+    rows = (
+        Signal.objects.filter(cluster_id__in=cluster_ids, source="external_alert")
+        .order_by("-received_at", "-pk")
+        .values_list("cluster_id", "attributes")
+    )
+    for cluster_id, attributes in rows:
+        alert = attributes.get("alert") if isinstance(attributes, dict) else None
+        if isinstance(alert, dict):
+            found.setdefault(cluster_id, []).append(alert)
+    return found
 
 
 def _run_series_rules(ruleset: RuleSet, keys: list[SeriesKey], *, report: ReactionReport) -> None:

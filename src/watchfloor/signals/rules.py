@@ -20,7 +20,14 @@ Conditions, all of which must hold (a list matches when any of its values does):
 * ``surge: true``: the cluster (or series) has an open surge alert, and
   ``min_surge_ratio`` how many times its baseline it must be running at;
 * ``state``: the states the cluster may be in (default ``[open]``: a cluster already
-  escalated, marked benign or snoozed is left alone unless a rule says otherwise).
+  escalated, marked benign or snoozed is left alone unless a rule says otherwise);
+* ``alert``: for official alerts (source ``external_alert``, e.g. CAP from the warning
+  app), what one of the cluster's alerts must say: ``severity``, ``urgency``,
+  ``certainty``, ``msg_type`` and ``status`` (lists of the CAP values; ``msg_type``
+  defaults to Alert and Update, ``status`` to Actual). Only an alert whose sender the
+  organisation trusts (``attributes.alert.trusted``) ever matches; and no rule at all
+  acts on a cluster made only of untrusted senders' alerts (``reactions``): they are
+  stored, never acted on.
 
 A rule with ``subject: series`` looks at surge alerts of a market × policy × language
 series instead: only ``market``, ``policy_hint``, ``language``, ``min_signals`` (in the
@@ -117,6 +124,7 @@ _OPEN_ONLY: tuple[StateName, ...] = ("open",)
 Count = Annotated[int, Field(ge=0)]
 
 _CLUSTER_ONLY = (
+    "alert",
     "source",
     "subject_kind",
     "min_reporters",
@@ -131,6 +139,49 @@ _CLUSTER_ONLY = (
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
+CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
+CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+CapMessageType = Literal["Alert", "Update", "Cancel", "Ack", "Error"]
+CapStatus = Literal["Actual", "Exercise", "System", "Test", "Draft"]
+
+
+def _alert_and_update() -> list[CapMessageType]:
+    return ["Alert", "Update"]
+
+
+def _actual() -> list[CapStatus]:
+    return ["Actual"]
+
+
+class AlertConditions(_Strict):
+    """What one official alert of the cluster must say (the CAP fields, as the signal's
+    ``attributes.alert`` carries them); an empty list allows any value."""
+
+    severity: list[CapSeverity] = Field(default_factory=list)
+    urgency: list[CapUrgency] = Field(default_factory=list)
+    certainty: list[CapCertainty] = Field(default_factory=list)
+    msg_type: list[CapMessageType] = Field(default_factory=_alert_and_update)
+    status: list[CapStatus] = Field(default_factory=_actual)
+
+    def first_match(self, alerts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        for alert in alerts:
+            if alert.get("trusted") is not True:
+                continue
+            if all(
+                not wanted or alert.get(name) in wanted
+                for name, wanted in (
+                    ("severity", self.severity),
+                    ("urgency", self.urgency),
+                    ("certainty", self.certainty),
+                    ("msg_type", self.msg_type),
+                    ("status", self.status),
+                )
+            ):
+                return alert
+        return None
 
 
 class RuleConditions(_Strict):
@@ -150,6 +201,7 @@ class RuleConditions(_Strict):
     surge: bool = False
     min_surge_ratio: Annotated[float, Field(gt=1)] | None = None
     state: list[StateName] = Field(default_factory=lambda: list(_OPEN_ONLY), min_length=1)
+    alert: AlertConditions | None = None
 
 
 class RuleAction(_Strict):
@@ -353,9 +405,16 @@ def surge_figures(alert: SurgeAlert) -> dict[str, Any]:
 
 
 def match_cluster(
-    rule: RuleSpec, cluster: Cluster, *, state: str, surge: SurgeAlert | None
+    rule: RuleSpec,
+    cluster: Cluster,
+    *,
+    state: str,
+    surge: SurgeAlert | None,
+    alerts: Sequence[Mapping[str, Any]] = (),
 ) -> Match | None:
-    """The evidence that ``rule`` holds for ``cluster`` (in effective ``state``), or None."""
+    """The evidence that ``rule`` holds for ``cluster`` (in effective ``state``), or None.
+    ``alerts``: the ``attributes.alert`` of the cluster's official alerts, for a rule
+    with an ``alert`` condition."""
     when = rule.when
     if rule.on_series:
         return None
@@ -413,6 +472,15 @@ def match_cluster(
                 return None
             held.append(f"{value:,} {label} (rule: at least {threshold:,})")
     figures = cluster_figures(cluster, state=state)
+    if when.alert is not None:
+        alert = when.alert.first_match(alerts)
+        if alert is None:
+            return None
+        held.append(_alert_condition(alert, when.alert))
+        figures["alert"] = {
+            name: alert.get(name)
+            for name in ("sender", "identifier", "event", "severity", "urgency", "certainty")
+        }
     if when.surge:
         if surge is None:
             return None
@@ -454,6 +522,23 @@ def match_series_surge(rule: RuleSpec, alert: SurgeAlert) -> Match | None:
         **surge_figures(alert),
     }
     return Match(conditions=held, figures=figures)
+
+
+def _alert_condition(alert: Mapping[str, Any], wanted: AlertConditions) -> str:
+    asked = [
+        f"{name} {_words(values)}"
+        for name, values in (
+            ("severity", wanted.severity),
+            ("urgency", wanted.urgency),
+            ("certainty", wanted.certainty),
+        )
+        if values
+    ]
+    return (
+        f"official alert {alert.get('event', '')!s} from trusted sender "
+        f"{alert.get('sender', '')!s}: {alert.get('severity')}, {alert.get('urgency')}, "
+        f"{alert.get('certainty')} (rule: {'; '.join(asked) or 'any alert'})"
+    )
 
 
 def _surge_condition(alert: SurgeAlert, minimum: float | None) -> str:

@@ -34,7 +34,13 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import backlog
 from watchfloor.signals.collector import collecting_rarely
-from watchfloor.signals.contract import SignalFileError, load_signal_file, parse_deferred
+from watchfloor.signals.contract import (
+    SIGNAL_FILE_SUFFIXES,
+    SignalFileError,
+    load_signal_file,
+    parse_deferred,
+)
+from watchfloor.signals.hooks import DocumentOutcome, DocumentReader, document_reader_for
 from watchfloor.signals.intake import (
     MAX_BATCH_SIZE,
     REJECTED,
@@ -45,6 +51,17 @@ from watchfloor.signals.intake import (
     store_batch,
 )
 from watchfloor.signals.reactions import react_on_signal_time
+
+
+def _document_reader(path: Path) -> DocumentReader | None:
+    """The reader of a document (not a signal file), told by its first bytes: a signal
+    file never starts with '<'. Compressed and signal-suffixed files are signal files."""
+    if path.name.lower().endswith(SIGNAL_FILE_SUFFIXES):
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return document_reader_for(head)
+
 
 # Rejections printed to stderr; the rest are counted (and written with --errors FILE).
 SHOWN_REJECTIONS = 20
@@ -62,8 +79,9 @@ class Command(PreparesDatabase, BaseCommand):
     requires_system_checks: list[str] = []
     help = (
         "Ingest signals from JSON Lines or CSV files (.jsonl, .jsonl.gz, .json.gz, .csv, "
-        ".csv.gz). Prints a summary; rejected lines go to stderr and, with --errors, to a "
-        "JSON Lines file."
+        ".csv.gz), and official alerts: CAP 1.2 XML files, single alerts or Atom feeds of "
+        "them, recognised by their content. Prints a summary; rejected lines go to stderr "
+        "and, with --errors, to a JSON Lines file."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -119,13 +137,37 @@ class Command(PreparesDatabase, BaseCommand):
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size is {batch_size}: use 1 to {MAX_BATCH_SIZE:,}")
         paths = [Path(name) for name in files]
+        documents: list[tuple[Path, DocumentReader]] = []
         for path in paths:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
+            reader = _document_reader(path)
+            if reader is not None:
+                documents.append((path, reader))
+                continue
             try:
                 load_signal_file(path)  # refuses an unknown suffix at once, reads nothing
             except SignalFileError as error:
                 raise CommandError(str(error)) from None
+        refused = self._read_documents(documents, producer=producer, react=react)
+        paths = [path for path in paths if path not in {p for p, _ in documents}]
+        if paths:
+            self._ingest_files(paths, producer, batch_size, errors, progress, single_process, react)
+        if refused:
+            raise CommandError(
+                f"{refused} document{'s were' if refused > 1 else ' was'} refused", returncode=1
+            )
+
+    def _ingest_files(
+        self,
+        paths: list[Path],
+        producer: str,
+        batch_size: int,
+        errors: str | None,
+        progress: bool,
+        single_process: bool,
+        react: bool,
+    ) -> None:
         show_progress = progress or self.stderr.isatty()
         # A helper has its own connection: it would not see what an enclosing transaction
         # (a test's) has written, such as the catalog.
@@ -137,6 +179,32 @@ class Command(PreparesDatabase, BaseCommand):
         )
         with collecting_rarely():  # entered before the helpers fork: they inherit it
             self._ingest(paths, producer, batch_size, errors, show_progress, in_background, react)
+
+    def _read_documents(
+        self, documents: list[tuple[Path, DocumentReader]], *, producer: str, react: bool
+    ) -> int:
+        """Documents another app reads into signals (CAP alerts and feeds), each through
+        its reader, which uses the same intake; one refused document never stops the
+        others (nor the signal files). Returns how many were refused."""
+        refused = 0
+        for path, reader in documents:
+            try:
+                outcome = reader.read(path, producer=producer)
+            except WatchfloorError as error:
+                outcome = DocumentOutcome(
+                    summary="", problems=[(None, error.code, error.message)], refused=True
+                )
+            for line, code, message in outcome.problems[:SHOWN_REJECTIONS]:
+                where = f"{path}:{line}" if line is not None else str(path)
+                self.stderr.write(f"{where}: [{code}] {message}")
+            if outcome.refused:
+                refused += 1
+            else:
+                self.stdout.write(f"{path} ({reader.name}): {outcome.summary}")
+        if react and len(documents) > refused:
+            drained = backlog.drain(worker="ingest")
+            self.stdout.write(f"reactions: {drained}")
+        return refused
 
     def _ingest(
         self,
