@@ -117,10 +117,6 @@ def access_crisis(*, actor: User, crisis_id: int | str) -> Crisis:
     return crisis
 
 
-def may_see(user: User, crisis: Crisis) -> bool:
-    return crises_visible_to(user).filter(pk=crisis.pk).exists()
-
-
 # ---------------------------------------------------------------- roles
 
 

@@ -70,7 +70,8 @@ from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
-from watchfloor.signals.selectors import access_cluster, can_see_signals
+from watchfloor.signals.permissions import can_see_signals
+from watchfloor.signals.selectors import access_cluster
 from watchfloor.web.forms import ServiceErrorForm, carry_read_version
 from watchfloor.web.views import shows_domain_errors
 

@@ -30,7 +30,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock, netpolicy
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
-from watchfloor.core.roles import can_work_escalations, is_admin
+from watchfloor.core.roles import is_admin
 from watchfloor.core.validation import refuse_control_characters
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone, meet_acknowledge_clock
@@ -47,6 +47,7 @@ from watchfloor.notify.models import (
     NotificationPreference,
     NotificationStatus,
 )
+from watchfloor.notify.permissions import may_acknowledge
 from watchfloor.notify.policy import (
     LoadedPolicies,
     PolicyFileError,
@@ -620,13 +621,6 @@ def _acknowledge(
         },
     )
     return engagement
-
-
-def may_acknowledge(*, actor: User, engagement: Engagement) -> bool:
-    """Whoever works escalations, and anyone the policy notified about this one."""
-    if not actor.is_authenticated or not actor.is_active:
-        return False
-    return can_work_escalations(actor) or engagement.notifications.filter(recipient=actor).exists()
 
 
 @transaction.atomic

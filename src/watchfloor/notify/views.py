@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.core.errors import NotFound, WatchfloorError
 from watchfloor.core.validation import require
 from watchfloor.escalations.selectors import access_escalation
-from watchfloor.notify import delivery, selectors, services
+from watchfloor.notify import delivery, permissions, selectors, services
 from watchfloor.notify.forms import DeliveryFilterForm, QuietHoursForm
 from watchfloor.notify.models import NotificationPreference
 from watchfloor.people.http import AuthenticatedRequest
@@ -30,7 +30,7 @@ DELIVERIES_PAGE_SIZE = 50
 @shows_domain_errors
 def deliveries(request: AuthenticatedRequest) -> HttpResponse:
     require(
-        delivery.may_manage_deliveries(request.user),
+        permissions.may_manage_deliveries(request.user),
         "the delivery log is for leads and administrators",
     )
     form = DeliveryFilterForm(request.GET)

@@ -40,6 +40,7 @@ from watchfloor.people.models import (
     TokenScope,
     User,
 )
+from watchfloor.people.permissions import may_manage_rotation
 from watchfloor.people.rotafile import default_rota_file, read_rota_file, weekday_numbers
 from watchfloor.people.second_factor import AUTHENTICATOR_DEVICE_NAME, RECOVERY_DEVICE_NAME
 from watchfloor.people.selectors import rota_references
@@ -816,15 +817,6 @@ def _members_named(rotations) -> set[str]:
         for shift in spec.planned_shifts()
         for username in shift.members
     }
-
-
-def may_manage_rotation(user: User, rotation: Rotation) -> bool:
-    """Leads and admins, and the rotation's own team (people swap shifts among themselves)."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if is_admin(user) or user.role == Role.LEAD:
-        return True
-    return user.role != Role.VIEWER and user.team_id == rotation.team_id
 
 
 def _aware_utc(value: datetime, *, field: str) -> datetime:

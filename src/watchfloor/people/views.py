@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.validation import check_time_range
-from watchfloor.people import selectors, services
+from watchfloor.people import permissions, selectors, services
 from watchfloor.people.forms import CancelOverrideForm, OnCallFilterForm, OverrideForm
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Rotation, User
@@ -97,7 +97,7 @@ def _rotation_page(
     rotation = selectors.get_rotation(code, window=(start, end))
     summary = RotationSummary.build(rotation)
     members = list(dict.fromkeys(user for shift in summary.shifts for user in shift.members))
-    may_manage = services.may_manage_rotation(request.user, rotation)
+    may_manage = permissions.may_manage_rotation(request.user, rotation)
     if may_manage and form is None:
         form = OverrideForm(
             prefix="override",
@@ -139,7 +139,7 @@ def rotation_detail(request: AuthenticatedRequest, code: str) -> HttpResponse:
 @shows_domain_errors
 def rotation_override(request: AuthenticatedRequest, code: str) -> HttpResponse:
     rotation = selectors.get_rotation(code)
-    if not services.may_manage_rotation(request.user, rotation):
+    if not permissions.may_manage_rotation(request.user, rotation):
         raise PermissionDenied(
             f"only a lead, an admin or a member of {rotation.team.name} may change who is on call"
         )

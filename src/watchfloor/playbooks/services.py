@@ -24,7 +24,7 @@ from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
-from watchfloor.playbooks import selectors
+from watchfloor.playbooks import permissions, selectors
 from watchfloor.playbooks.loader import Library, LoadedFile, read_library
 from watchfloor.playbooks.models import (
     FINISHED_STATES,
@@ -517,7 +517,7 @@ def _locked_step(step: RunStep) -> RunStep:
 
 def _check_may_work(step: RunStep, actor: User) -> None:
     _require(
-        selectors.may_work_step(actor, step),
+        permissions.may_work_step(actor, step),
         "only site policy, or the partner team that owns this step, may work it",
     )
 
@@ -720,7 +720,7 @@ def approve_step(*, step: RunStep, actor: User, comment: str = "") -> RunStep:
         raise Conflict("this step needs no approval", field="approval")
     holders = {h.role: h.user for h in run.role_holders.select_related("user")}
     _require(
-        selectors.may_approve_step(actor, step, spec, holders),
+        permissions.may_approve_step(actor, step, spec, holders),
         "you cannot approve this step: it needs "
         + (f"the {spec.approval.team} team" if spec.approval.team else f"the {spec.approval.role}"),
     )
@@ -878,7 +878,8 @@ def record_communication_sent(
     if step is not None and step.run.escalation_id != escalation.pk:
         raise InvalidInput("that step belongs to another escalation", field="step")
     _require(
-        can_work_escalations(actor) or (step is not None and selectors.may_work_step(actor, step)),
+        can_work_escalations(actor)
+        or (step is not None and permissions.may_work_step(actor, step)),
         "only site policy, or the partner team that owns the step, may record communications",
     )
     channel = _text(channel, field="channel", max_length=100, required=True)
