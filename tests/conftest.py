@@ -193,6 +193,7 @@ def make_user(catalog):
 @pytest.fixture
 def make_escalation(analyst):
     """Create an escalation through the real service, with sensible defaults."""
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.escalations.services import create_escalation
 
     def make(**overrides):
@@ -207,6 +208,7 @@ def make_escalation(analyst):
             "rubric_answers": {"harm": "moderate", "reach": "significant"},
         }
         values.update(overrides)
-        return create_escalation(**values)
+        actor = values.pop("actor")
+        return create_escalation(actor=actor, details=EscalationInput.from_fields(values))
 
     return make

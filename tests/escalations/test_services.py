@@ -14,9 +14,9 @@ from watchfloor.catalog.selectors import active_catalog_version
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.escalations import services
+from watchfloor.escalations.inputs import StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Clock, Escalation, Link, Note, Status, Subject
 from watchfloor.escalations.selectors import escalation_timeline
-from watchfloor.escalations.services import StatutoryTriggerInput, SubjectInput
 
 HOUR = timedelta(hours=1)
 
@@ -446,3 +446,17 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
     assert entries[0].at == frozen_clock
     assert entries[-1].label == "Status changed"
     assert verify_chain().ok
+
+
+def test_an_escalation_input_from_fields_names_an_unknown_or_missing_field():
+    from watchfloor.escalations.inputs import EscalationInput
+
+    with pytest.raises(InvalidInput) as unknown:
+        EscalationInput.from_fields({"type_code": "scam_campaign", "title": "x", "market": "JP"})
+    assert unknown.value.field == "market"
+    assert "markets" in unknown.value.message
+    with pytest.raises(InvalidInput) as missing:
+        EscalationInput.from_fields({"type_code": "scam_campaign"})
+    assert missing.value.field == "title"
+    made = EscalationInput.from_fields({"type_code": "scam_campaign", "title": "x"})
+    assert made == EscalationInput(type_code="scam_campaign", title="x")

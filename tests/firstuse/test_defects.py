@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from watchfloor.escalations.services import StatutoryTriggerInput
+from watchfloor.escalations.inputs import StatutoryTriggerInput
 
 pytestmark = pytest.mark.django_db
 
@@ -455,7 +455,7 @@ def test_defect_07_a_surge_is_not_attached_on_type_and_market_alone(
 
 
 def test_defect_07_a_shared_subject_attaches(make_escalation, default_signal_rules, frozen_clock):
-    from watchfloor.escalations.services import SubjectInput
+    from watchfloor.escalations.inputs import SubjectInput
     from watchfloor.signals.models import RuleFiring
 
     same = make_escalation(

@@ -477,7 +477,7 @@ def test_defect_12_statutory_clocks_are_named_in_words(make_escalation, analyst_
     from datetime import timedelta
 
     from watchfloor.core import clock
-    from watchfloor.escalations.services import StatutoryTriggerInput
+    from watchfloor.escalations.inputs import StatutoryTriggerInput
 
     escalation = make_escalation(
         type_code="government_legal_demand",

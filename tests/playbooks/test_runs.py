@@ -10,7 +10,8 @@ from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import Conflict, PermissionDenied
-from watchfloor.escalations.services import StatutoryTriggerInput, override_severity
+from watchfloor.escalations.inputs import StatutoryTriggerInput
+from watchfloor.escalations.services import override_severity
 from watchfloor.playbooks import selectors, services
 from watchfloor.playbooks.models import PlaybookRun, RunStatus, StepState
 

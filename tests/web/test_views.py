@@ -14,7 +14,7 @@ from django.urls import reverse
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
-from watchfloor.escalations import services
+from watchfloor.escalations import inputs, services
 from watchfloor.escalations.models import Decision, Escalation, Status
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_queue_is_most_severe_first_then_nearest_deadline(
         rubric_answers=SEV2,
         markets=["SG"],
         statutory_triggers=[
-            services.StatutoryTriggerInput(
+            inputs.StatutoryTriggerInput(
                 rule="sg-osma-direction",
                 received_at=clock.now(),
                 due_at=clock.now() + timedelta(minutes=30),
@@ -450,7 +450,7 @@ def test_detail_shows_clocks_explanation_subjects_and_timeline(
     analyst_client, make_escalation, frozen_clock
 ):
     escalation = make_escalation(
-        subjects=[services.SubjectInput("account", "@relief_fund_ph")], rubric_answers=SEV3
+        subjects=[inputs.SubjectInput("account", "@relief_fund_ph")], rubric_answers=SEV3
     )
     page = html.unescape(_text(analyst_client.get(_detail(escalation))))
 

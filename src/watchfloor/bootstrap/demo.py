@@ -17,10 +17,9 @@ from django.db import transaction
 
 from watchfloor.core import clock
 from watchfloor.escalations.editing import final_decision_id
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import (
-    StatutoryTriggerInput,
-    SubjectInput,
     add_note,
     approve_decision,
     assign_escalation,
@@ -494,7 +493,9 @@ def load_demo_scenario() -> int:
     ):
         with clock.frozen_at(real_now - timedelta(hours=hours_ago)):
             if step is None:
-                created[key] = create_escalation(actor=users["analyst"], **by_key[key].fields)
+                created[key] = create_escalation(
+                    actor=users["analyst"], details=EscalationInput(**by_key[key].fields)
+                )
             else:
                 created[key].refresh_from_db()
                 step(created[key], users, created)

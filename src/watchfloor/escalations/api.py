@@ -124,7 +124,7 @@ def create_escalation(request: HttpRequest, payload: EscalationIn):
     """File an escalation. Severity comes from the rubric answers; statutory clocks run
     from each notice's ``received_at``."""
     escalation = services.create_escalation(
-        actor=request_actor(request), **payload.service_arguments()
+        actor=request_actor(request), details=payload.as_service_input()
     )
     return Status(201, _detail(escalation, request_actor(request)))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -23,8 +24,6 @@ from watchfloor.escalations.services import (
     SUBJECTS_MAX,
     SUMMARY_MAX,
     TITLE_MAX,
-    StatutoryTriggerInput,
-    SubjectInput,
 )
 from watchfloor.web.api import (
     MAX_OFFSET,
@@ -171,26 +170,26 @@ class EscalationIn(Input):
     access_list: list[Username] = Field(default_factory=list, max_length=200)
     shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
 
-    def service_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of ``services.create_escalation``."""
-        return {
-            "type_code": self.type,
-            "title": self.title,
-            "summary": self.summary,
-            "markets": self.markets,
-            "languages": self.languages,
-            "subjects": [SubjectInput(s.kind, s.reference, s.note) for s in self.subjects],
-            "source_kind": self.source_kind,
-            "source_team_code": self.source_team or "",
-            "source_detail": self.source_detail,
-            "rubric_answers": self.rubric_answers,
-            "statutory_triggers": [t.as_service_input() for t in self.statutory_triggers],
-            "policy_code": self.policy or "",
-            "is_high_visibility": self.is_high_visibility,
-            "is_restricted": self.is_restricted,
-            "access_usernames": self.access_list,
-            "shared_with_team_codes": self.shared_with_teams,
-        }
+    def as_service_input(self) -> EscalationInput:
+        """What ``services.create_escalation`` takes."""
+        return EscalationInput(
+            type_code=self.type,
+            title=self.title,
+            summary=self.summary,
+            markets=self.markets,
+            languages=self.languages,
+            subjects=[SubjectInput(s.kind, s.reference, s.note) for s in self.subjects],
+            source_kind=self.source_kind,
+            source_team_code=self.source_team or "",
+            source_detail=self.source_detail,
+            rubric_answers=self.rubric_answers,
+            statutory_triggers=[t.as_service_input() for t in self.statutory_triggers],
+            policy_code=self.policy or "",
+            is_high_visibility=self.is_high_visibility,
+            is_restricted=self.is_restricted,
+            access_usernames=self.access_list,
+            shared_with_team_codes=self.shared_with_teams,
+        )
 
 
 class TransitionIn(Input):

@@ -4,7 +4,6 @@ then call these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from watchfloor.escalations.clocks import (
     statutory_due_at,
 )
 from watchfloor.escalations.hooks import escalation_event
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput
 from watchfloor.escalations.models import (
     TRANSITIONS,
     Clock,
@@ -67,24 +67,6 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 # ---------------------------------------------------------------- input values
-
-
-@dataclass(frozen=True)
-class SubjectInput:
-    kind: str
-    reference: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class StatutoryTriggerInput:
-    rule: str
-    received_at: datetime
-    due_at: datetime | None = None
-    notice_reference: str = ""
-    # A receipt time older than settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER is refused
-    # unless the person filing confirms it (a typo such as 1999 for 2026 is likelier).
-    confirm_old_receipt: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -253,49 +235,33 @@ def override_severity(
 
 
 @transaction.atomic
-def create_escalation(
-    *,
-    actor: User,
-    type_code: str,
-    title: str,
-    summary: str = "",
-    markets: list[str] | None = None,
-    languages: list[str] | None = None,
-    subjects: list[SubjectInput] | None = None,
-    source_kind: str = SourceKind.INTERNAL,
-    source_team_code: str = "",
-    source_detail: str = "",
-    rubric_answers: dict[str, Any] | None = None,
-    statutory_triggers: list[StatutoryTriggerInput] | None = None,
-    policy_code: str = "",
-    is_high_visibility: bool = False,
-    is_restricted: bool = False,
-    access_usernames: list[str] | None = None,
-    shared_with_team_codes: list[str] | None = None,
-    is_drill: bool = False,
-) -> Escalation:
+def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
+    """File a new escalation: severity from the rubric answers and statutory rules, the
+    SLA and statutory clocks started, audited in the same transaction."""
     _require(can_work_escalations(actor), "your role cannot create escalations")
     version = active_catalog_version()
-    escalation_type = _escalation_type(type_code)
-    title = _text(title, field="title", max_length=TITLE_MAX, required=True)
-    summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
-    market_rows = markets_by_code(markets or [])
-    language_tags = clean_language_tags(languages or [])
-    if source_kind not in SourceKind.values:
+    escalation_type = _escalation_type(details.type_code)
+    title = _text(details.title, field="title", max_length=TITLE_MAX, required=True)
+    summary = _text(details.summary, field="summary", max_length=SUMMARY_MAX, required=False)
+    market_rows = markets_by_code(details.markets)
+    language_tags = clean_language_tags(details.languages)
+    if details.source_kind not in SourceKind.values:
         raise InvalidInput(
-            f"unknown source '{source_kind}'; use one of {', '.join(SourceKind.values)}",
+            f"unknown source '{details.source_kind}'; use one of {', '.join(SourceKind.values)}",
             field="source_kind",
         )
     source_team = None
-    if source_team_code:
-        source_team = Team.objects.filter(code=source_team_code).first()
+    if details.source_team_code:
+        source_team = Team.objects.filter(code=details.source_team_code).first()
         if source_team is None:
-            raise InvalidInput(f"unknown team '{source_team_code}'", field="source_team")
-    elif source_kind == SourceKind.PARTNER_TEAM:
+            raise InvalidInput(f"unknown team '{details.source_team_code}'", field="source_team")
+    elif details.source_kind == SourceKind.PARTNER_TEAM:
         raise InvalidInput("say which partner team referred it", field="source_team")
-    source_detail = _text(source_detail, field="source_detail", max_length=500, required=False)
-    policy = _policy(policy_code) if policy_code else escalation_type.default_policy
-    subject_inputs = subjects or []
+    source_detail = _text(
+        details.source_detail, field="source_detail", max_length=500, required=False
+    )
+    policy = _policy(details.policy_code) if details.policy_code else escalation_type.default_policy
+    subject_inputs = list(details.subjects)
     if len(subject_inputs) > SUBJECTS_MAX:
         raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
     for index, subject in enumerate(subject_inputs):
@@ -314,7 +280,7 @@ def create_escalation(
     triggers = []
     # Markets the person named; with none named, each rule's own market is the escalation's.
     named_markets = list(market_rows)
-    for index, trigger in enumerate(statutory_triggers or []):
+    for index, trigger in enumerate(details.statutory_triggers):
         field = f"statutory_triggers[{index}]"
         rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
         _require_rule_in_markets(rule, named_markets, field=f"{field}.rule")
@@ -336,18 +302,18 @@ def create_escalation(
     assessment = _assess(
         version=version,
         escalation_type=escalation_type,
-        rubric_answers=rubric_answers or {},
+        rubric_answers=dict(details.rubric_answers),
         statutory_rules=[rule for rule, *_ in triggers],
     )
 
     access_users = []
-    for index, username in enumerate(access_usernames or []):
+    for index, username in enumerate(details.access_usernames):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise InvalidInput(f"no user named '{username}'", field=f"access_list[{index}]")
         access_users.append(user)
     teams = []
-    for index, code in enumerate(shared_with_team_codes or []):
+    for index, code in enumerate(details.shared_with_team_codes):
         team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
         if team is None:
             raise InvalidInput(
@@ -365,7 +331,7 @@ def create_escalation(
         policy=policy,
         primary_market=market_rows[0] if market_rows else None,
         languages=language_tags,
-        source_kind=source_kind,
+        source_kind=details.source_kind,
         source_team=source_team,
         source_detail=source_detail,
         severity=assessment.severity,
@@ -374,17 +340,17 @@ def create_escalation(
         severity_explanation=assessment.as_dict(),
         catalog_version=version,
         created_by=actor,
-        is_high_visibility=is_high_visibility,
-        is_restricted=is_restricted,
+        is_high_visibility=details.is_high_visibility,
+        is_restricted=details.is_restricted,
         # Set at creation so the escalation policy started below already knows it is a
         # drill and records its notifications without delivering them.
-        is_drill=is_drill,
+        is_drill=details.is_drill,
         opened_at=opened_at,
         created_at=now,
         updated_at=now,
     )
     escalation.markets.set(market_rows)
-    if is_restricted:
+    if details.is_restricted:
         # Whoever files a restricted escalation keeps access to it.
         escalation.access_list.set({actor, *access_users})
     elif access_users:
@@ -421,9 +387,9 @@ def create_escalation(
             "severity_summary": assessment.summary,
             "markets": [m.code for m in market_rows],
             "languages": language_tags,
-            "source": source_kind,
-            "restricted": is_restricted,
-            "drill": is_drill,
+            "source": details.source_kind,
+            "restricted": details.is_restricted,
+            "drill": details.is_drill,
             "catalog_version": version.digest[:12],
             "statutory_clocks": [
                 {"rule": rule.code, "received_at": received, "due_at": due}

@@ -144,7 +144,7 @@ def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 escalation = services.create_escalation(
-                    actor=request.user, **form.service_arguments()
+                    actor=request.user, details=form.as_service_input()
                 )
             except PermissionDenied:
                 raise

@@ -559,7 +559,7 @@ def cluster_escalate(request: AuthenticatedRequest, cluster_id: int) -> HttpResp
         if form.is_valid():
             try:
                 escalation = services.escalate_cluster(
-                    cluster=cluster, actor=request.user, **form.service_arguments()
+                    cluster=cluster, actor=request.user, details=form.as_service_input()
                 )
             except PermissionDenied:
                 raise
