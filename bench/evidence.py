@@ -85,8 +85,8 @@ def run(images: int, items: int, requests: int) -> None:
 
     from watchfloor.catalog.services import load_catalog
     from watchfloor.core import clock
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
     from watchfloor.evidence import media
     from watchfloor.evidence.models import EvidenceItem
     from watchfloor.evidence.services import add_evidence_file

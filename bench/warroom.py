@@ -106,8 +106,8 @@ def seed(*, events: int, signals: int, clusters: int, hits: int) -> dict:
         WatchlistKind,
     )
     from watchfloor.crises.services import declare_crisis
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
     from watchfloor.signals.counting import bucket_start

@@ -193,8 +193,8 @@ def make_user(catalog):
 @pytest.fixture
 def make_escalation(analyst):
     """Create an escalation through the real service, with sensible defaults."""
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
 
     def make(**overrides):
         values = {

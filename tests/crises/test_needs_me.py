@@ -14,7 +14,7 @@ from tests.crises.conftest import signed_in
 from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.core import clock
 from watchfloor.crises.needs_me import NeedKind, needs_me, needs_me_count
-from watchfloor.escalations.services import record_decision
+from watchfloor.escalations.decisions import record_decision
 from watchfloor.escalations.severity_changes import propose_downgrade
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")

@@ -44,8 +44,8 @@ def browser_page():
 def war_room_people(transactional_db):
     from tests.escalations.conftest import SEVERITY_ANSWERS
     from watchfloor.catalog.services import load_catalog
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
 

@@ -32,8 +32,8 @@ def evidence_storage(settings, tmp_path):
 @pytest.fixture
 def scam_escalation(transactional_db, evidence_storage):
     from watchfloor.catalog.services import load_catalog
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
 
     load_catalog(actor=None)
     analyst = analyst_and_legal_partner()

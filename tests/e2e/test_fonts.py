@@ -38,8 +38,8 @@ FONT_PACKAGES = "fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji (docs/fon
 
 @pytest.fixture
 def titles_in_every_language(live_server, catalog):
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
 

@@ -62,8 +62,8 @@ def analyst_and_legal_partner():
 def regulator_notice(transactional_db):
     """A regulator notice in Singapore, filed by the analyst; its playbook starts by itself."""
     from watchfloor.catalog.services import load_catalog
+    from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.escalations.services import create_escalation
     from watchfloor.playbooks.models import PlaybookRun
     from watchfloor.playbooks.services import load_playbooks
 

@@ -29,6 +29,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
 from watchfloor.crises import reminders, selectors, services
 from watchfloor.crises.models import Level, SitrepReminder
+from watchfloor.escalations import decisions
 from watchfloor.escalations import services as escalation_services
 from watchfloor.notify import selectors as selectors_notify
 from watchfloor.notify.selectors import DeliveryFilters
@@ -111,7 +112,7 @@ def world(
     escalation_services.link_escalations(
         escalation=ordinary, other=secret, actor=lead, reason=CANARY_LINK_REASON
     )
-    escalation_services.record_decision(
+    decisions.record_decision(
         escalation=secret,
         actor=lead,
         policy_code="private_information",

@@ -47,10 +47,10 @@ from watchfloor.core.errors import Conflict, InvalidInput, NotFound, WatchfloorE
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
 from watchfloor.crises.services.notes import add_crisis_note
+from watchfloor.escalations.filing import create_escalation
 from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import SourceKind, Subject
 from watchfloor.escalations.selectors import escalations_visible_to
-from watchfloor.escalations.services import create_escalation
 from watchfloor.markets.models import Market
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Signal

@@ -16,16 +16,15 @@ from django.conf import settings
 from django.db import transaction
 
 from watchfloor.core import clock
+from watchfloor.escalations.decisions import approve_decision, record_decision
 from watchfloor.escalations.editing import final_decision_id
+from watchfloor.escalations.filing import create_escalation
 from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import (
     add_note,
-    approve_decision,
     assign_escalation,
-    create_escalation,
     link_escalations,
-    record_decision,
     transition_escalation,
 )
 from watchfloor.people.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD

@@ -132,7 +132,7 @@ def _assign_playbook_role(run: DrillRun, response: ResponseSpec, cast: dict[str,
 
 
 def _record_decision(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
-    from watchfloor.escalations.services import approve_decision, record_decision
+    from watchfloor.escalations.decisions import approve_decision, record_decision
 
     decision_spec = response.decision
     assert decision_spec is not None

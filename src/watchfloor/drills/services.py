@@ -52,9 +52,9 @@ from watchfloor.drills.scenarios import (
 )
 from watchfloor.drills.scoring import score_drill
 from watchfloor.drills.selectors import drill_escalations, escalation_opened_by
+from watchfloor.escalations.filing import create_escalation
 from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Escalation, Status
-from watchfloor.escalations.services import create_escalation
 from watchfloor.people.models import User
 
 DRILL_MARK = "[DRILL] "

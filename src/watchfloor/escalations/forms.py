@@ -274,7 +274,7 @@ class EscalationForm(ServiceErrorForm):
         return [rule] if rule else []
 
     def as_service_input(self) -> EscalationInput:
-        """What ``services.create_escalation`` takes."""
+        """What ``filing.create_escalation`` takes."""
         data = self.cleaned_data
         triggers = []
         if data.get("statutory_rule"):

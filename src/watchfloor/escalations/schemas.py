@@ -171,7 +171,7 @@ class EscalationIn(Input):
     shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
 
     def as_service_input(self) -> EscalationInput:
-        """What ``services.create_escalation`` takes."""
+        """What ``filing.create_escalation`` takes."""
         return EscalationInput(
             type_code=self.type,
             title=self.title,

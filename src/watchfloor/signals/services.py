@@ -23,10 +23,11 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import Role, can_work_escalations
 from watchfloor.core.validation import check_time_range, clean_text
+from watchfloor.escalations.filing import create_escalation
 from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import OPEN_STATUSES, Escalation, SourceKind, Subject
 from watchfloor.escalations.selectors import access_escalation, escalations_visible_to
-from watchfloor.escalations.services import add_note, create_escalation, link_escalations
+from watchfloor.escalations.services import add_note, link_escalations
 from watchfloor.markets.models import Market
 from watchfloor.people.models import Team, User
 from watchfloor.signals.models import (
@@ -158,7 +159,7 @@ def representative_of(cluster: Cluster, *, length: int = 80) -> str:
 
 @transaction.atomic
 def escalate_cluster(*, cluster: Cluster, actor: User, details: EscalationInput) -> Escalation:
-    """Open an escalation from the cluster (``escalations.services.create_escalation``)
+    """Open an escalation from the cluster (``escalations.filing.create_escalation``)
     and link the cluster to it."""
     _require_worker(actor, "escalate clusters")
     now = clock.now()
