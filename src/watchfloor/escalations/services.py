@@ -53,9 +53,6 @@ SUBJECTS_MAX = 200
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-# ---------------------------------------------------------------- input values
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -123,9 +120,6 @@ def override_severity(
     return severity_changes.apply_severity(
         escalation=escalation, severity=severity, reason=reason, actor=actor
     )
-
-
-# ---------------------------------------------------------------- create
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -476,7 +470,7 @@ def record_restricted_view(*, escalation: Escalation, actor: User, channel: str)
         )
 
 
-# ---------------------------------------------------------------- decisions
+# ---------------------------------------------------------------- exports
 
 
 SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"

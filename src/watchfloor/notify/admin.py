@@ -10,6 +10,14 @@ from django.core.exceptions import ValidationError
 
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput, WatchfloorError
+from watchfloor.notify.channels import (
+    rotate_channel_secret,
+    save_channel,
+    send_test_message,
+    set_quiet_hours,
+    validate_channel,
+    validate_quiet_hours,
+)
 from watchfloor.notify.models import (
     Channel,
     DeliveryAttempt,
@@ -18,14 +26,6 @@ from watchfloor.notify.models import (
     NotificationPreference,
 )
 from watchfloor.notify.selectors import notifications_visible_to
-from watchfloor.notify.services import (
-    rotate_channel_secret,
-    save_channel,
-    send_test_message,
-    set_quiet_hours,
-    validate_channel,
-    validate_quiet_hours,
-)
 
 
 class ChannelForm(forms.ModelForm):
