@@ -19,16 +19,12 @@ from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.second_person import Proposal
-from watchfloor.escalations.services import (
-    NOTE_MAX,
-    REASON_MAX,
-    SECOND_PERSON_MUST_APPROVE,
-    _policy,
-    _touch,
-)
+from watchfloor.escalations.services import NOTE_MAX, REASON_MAX, _policy, _touch
 from watchfloor.markets.models import Market
 from watchfloor.people.models import User
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
+
+SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
 
 
 def decision_needs_approval(escalation: Escalation) -> bool:

@@ -473,9 +473,6 @@ def record_restricted_view(*, escalation: Escalation, actor: User, channel: str)
 # ---------------------------------------------------------------- exports
 
 
-SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
-
-
 @transaction.atomic
 def record_queue_export(*, actor: User, filters: dict[str, Any], row_count: int) -> None:
     """Who took which slice of the queue out of the system, and how much of it."""
