@@ -44,8 +44,9 @@ def seed(count: int) -> dict:
     from watchfloor.escalations.clocks import sla_due_times
     from watchfloor.escalations.models import Clock, Escalation, EscalationType, Status
     from watchfloor.markets.models import Market, StatutoryRule
+    from watchfloor.people.api_tokens import create_api_token
     from watchfloor.people.models import Team
-    from watchfloor.people.services import create_api_token, create_user
+    from watchfloor.people.services import create_user
     from watchfloor.policy.models import Policy
 
     load_catalog(actor=None)

@@ -56,7 +56,7 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
     from watchfloor.escalations.decisions import record_decision
     from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     admin = make_user("ada.admin", "admin")
     _, secret = create_api_token(

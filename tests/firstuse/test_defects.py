@@ -742,7 +742,8 @@ def test_defect_16_unreachable_on_call_people_are_flagged(
     from django.core.management.base import CommandError
 
     from watchfloor.people.models import Team
-    from watchfloor.people.services import create_user, load_rotas
+    from watchfloor.people.rota_changes import load_rotas
+    from watchfloor.people.services import create_user
 
     site_policy = Team.objects.get(code="site_policy")
     create_user(

@@ -33,7 +33,7 @@ from watchfloor.escalations import decisions
 from watchfloor.escalations import services as escalation_services
 from watchfloor.notify import selectors as selectors_notify
 from watchfloor.notify.selectors import DeliveryFilters
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.playbooks.models import PlaybookRun
 from watchfloor.playbooks.services import load_playbooks, start_playbook_run
 

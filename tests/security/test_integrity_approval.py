@@ -28,7 +28,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, PermissionDenied
 from watchfloor.escalations import decisions, services, severity_changes
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade, Status
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 

@@ -519,7 +519,7 @@ def load_demo_rota() -> None:
     """The default on-call rota (defaults/rotations.yaml) and its demo people, once; the
     people it adds sign in with the demo password too."""
     from watchfloor.people.models import Rotation
-    from watchfloor.people.services import load_rotas
+    from watchfloor.people.rota_changes import load_rotas
 
     if not Rotation.objects.exists():
         load_rotas(actor=None, new_people_password=DEMO_PASSWORD)

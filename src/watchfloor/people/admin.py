@@ -10,6 +10,8 @@ from watchfloor.core import clock
 from watchfloor.core.admin import ReadOnlyAdminMixin
 from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.core.roles import Role
+from watchfloor.people.api_tokens import revoke_api_token
+from watchfloor.people.authenticator import remove_second_factor
 from watchfloor.people.models import (
     APIToken,
     RotaOverride,
@@ -22,8 +24,6 @@ from watchfloor.people.models import (
 )
 from watchfloor.people.services import (
     refuse_stale_account_edit,
-    remove_second_factor,
-    revoke_api_token,
     save_team_as_admin,
     save_user_as_admin,
     validate_time_zone,

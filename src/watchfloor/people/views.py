@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.validation import check_time_range
-from watchfloor.people import permissions, selectors, services
+from watchfloor.people import permissions, rota_changes, selectors, services
 from watchfloor.people.forms import CancelOverrideForm, OnCallFilterForm, OverrideForm
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Rotation, User
@@ -156,7 +156,7 @@ def rotation_override(request: AuthenticatedRequest, code: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.create_rota_override(
+            rota_changes.create_rota_override(
                 rotation=rotation,
                 user=services.get_user_by_username(data["user"]),
                 replaces=services.get_user_by_username(data["replaces"])
@@ -188,7 +188,7 @@ def rotation_override_cancel(
     form = CancelOverrideForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        services.cancel_rota_override(override=override, actor=request.user, reason=reason)
+        rota_changes.cancel_rota_override(override=override, actor=request.user, reason=reason)
     except WatchfloorError as error:
         if error.http_status in (403, 404):
             raise
@@ -229,7 +229,7 @@ def rotation_ics(request: AuthenticatedRequest, code: str) -> HttpResponse:
     content = rotation_calendar(
         rotation, plan=selectors.rotation_plan(rotation), window=window, generated_at=now
     )
-    services.record_rota_export(
+    rota_changes.record_rota_export(
         rotation=rotation,
         actor=request.user,
         starts_at=window.starts_at,
