@@ -64,8 +64,8 @@ def regulator_notice(transactional_db):
     from watchfloor.catalog.services import load_catalog
     from watchfloor.escalations.filing import create_escalation
     from watchfloor.escalations.inputs import EscalationInput
+    from watchfloor.playbooks.library import load_playbooks
     from watchfloor.playbooks.models import PlaybookRun
-    from watchfloor.playbooks.services import load_playbooks
 
     load_catalog(actor=None)
     load_playbooks(actor=None)

@@ -34,8 +34,9 @@ from watchfloor.escalations import services as escalation_services
 from watchfloor.notify import selectors as selectors_notify
 from watchfloor.notify.selectors import DeliveryFilters
 from watchfloor.people.api_tokens import create_api_token
+from watchfloor.playbooks.library import load_playbooks
 from watchfloor.playbooks.models import PlaybookRun
-from watchfloor.playbooks.services import load_playbooks, start_playbook_run
+from watchfloor.playbooks.services import start_playbook_run
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 

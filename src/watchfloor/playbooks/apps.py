@@ -3,8 +3,8 @@ from django.apps import AppConfig
 
 def ensure_playbook_library() -> str | None:
     """Load the bundled playbooks when none is active (a fresh database)."""
+    from watchfloor.playbooks.library import load_playbooks
     from watchfloor.playbooks.models import Playbook
-    from watchfloor.playbooks.services import load_playbooks
 
     if Playbook.objects.filter(is_active=True).exists():
         return None
