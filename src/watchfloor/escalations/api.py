@@ -17,11 +17,11 @@ from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
 from watchfloor.escalations import decisions, filing, selectors, services, severity_changes
+from watchfloor.escalations.catalog_schemas import CatalogOut
 from watchfloor.escalations.schemas import (
     AccessIn,
     AssessmentOut,
     AssignIn,
-    CatalogOut,
     DecisionIn,
     DecisionOut,
     EscalationDetailOut,
