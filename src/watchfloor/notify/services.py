@@ -7,6 +7,9 @@ transaction when an escalation is created, changes severity, is closed, reopened
 merged. That starts, replaces or stops the escalation policy's run (an
 :class:`Engagement`): stage by stage, until somebody acknowledges.
 
+This is one concept, a policy run from start to end (staging, whom each stage reaches
+and when, the acknowledgement link it carries, cancelling what is left), and it stays
+in one module because every step shares the run's locking and cancellation rules.
 Acknowledging in the pages or by link is in :mod:`watchfloor.notify.acknowledgement`,
 channels and quiet hours in :mod:`watchfloor.notify.channels`, delivery itself (one
 attempt, retries, recovery) in :mod:`watchfloor.notify.delivery`.
