@@ -13,7 +13,7 @@ from watchfloor.audit.selectors import verify_chain
 from watchfloor.catalog.selectors import active_catalog_version
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
-from watchfloor.escalations import services
+from watchfloor.escalations import filing, services
 from watchfloor.escalations.inputs import StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Clock, Escalation, Link, Note, Status, Subject
 from watchfloor.escalations.selectors import escalation_timeline
@@ -139,7 +139,7 @@ def test_a_failure_while_filing_leaves_no_trace(make_escalation, monkeypatch, fr
     def fail(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "record_event", fail)
+    monkeypatch.setattr(filing, "record_event", fail)
     with pytest.raises(RuntimeError):
         make_escalation(subjects=[SubjectInput(kind="url", reference="https://relief.example")])
 

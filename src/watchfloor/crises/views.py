@@ -55,6 +55,7 @@ from watchfloor.crises.permissions import (
     may_work_crisis,
 )
 from watchfloor.crises.selectors import WarRoom
+from watchfloor.crises.selectors import war_room as war_room_selectors
 from watchfloor.crises.timeline import crisis_timeline
 from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation
@@ -203,7 +204,9 @@ def decision_log(room: WarRoom) -> list[LogEntry]:
         )
         for decision in room.escalation_decisions()
     ]
-    return sorted(entries, key=lambda e: e.at, reverse=True)[: selectors.DECISION_LOG_LIMIT]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[
+        : war_room_selectors.DECISION_LOG_LIMIT
+    ]
 
 
 def _live_context(
@@ -237,8 +240,8 @@ def _live_context(
             visible_escalation_ids=room.visible_escalation_ids,
             viewer=request.user,
             crisis_reference=room.crisis.reference,
-        )[: selectors.TIMELINE_LIMIT],
-        "timeline_limit": selectors.TIMELINE_LIMIT,
+        )[: war_room_selectors.TIMELINE_LIMIT],
+        "timeline_limit": war_room_selectors.TIMELINE_LIMIT,
         "decision_log": decision_log(room),
         "decision_count": room.crisis_decision_count
         + sum(len(link.escalation.decisions.all()) for link in room.links),
