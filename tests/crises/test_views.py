@@ -340,7 +340,7 @@ LIVE_QUERIES = 25
 
 
 def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):
-    from watchfloor.crises.selectors import war_room as war_room_selectors
+    from watchfloor.crises.selectors import room as war_room_selectors
 
     monkeypatch.setattr(war_room_selectors, "DECISION_LOG_LIMIT", 3)
     for number in range(5):

@@ -55,7 +55,7 @@ from watchfloor.crises.permissions import (
     may_work_crisis,
 )
 from watchfloor.crises.selectors import WarRoom
-from watchfloor.crises.selectors import war_room as war_room_selectors
+from watchfloor.crises.selectors import room as war_room_selectors
 from watchfloor.crises.timeline import crisis_timeline
 from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation

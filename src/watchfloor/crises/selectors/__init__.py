@@ -3,8 +3,9 @@ crisis shows of its escalations goes through ``escalations_visible_to`` as well,
 hidden escalation is never listed, counted or quoted in a crisis the viewer may see.
 
 The reads live in one module per concept (``access``, ``lists``, ``deadlines``,
-``handoffs``, ``stand_down``, ``record``, ``war_room``); like ``crises.services``, this
-package names them all, so the many callers write ``selectors.access_crisis``.
+``handoffs``, ``stand_down``, ``record``, and ``room`` for the war room); like
+``crises.services``, this package names them all, so the many callers write
+``selectors.access_crisis``.
 """
 
 from __future__ import annotations
@@ -62,18 +63,18 @@ from watchfloor.crises.selectors.record import (
     sitreps_of,
     sitreps_readable_by,
 )
-from watchfloor.crises.selectors.stand_down import (
-    SETTLED_STATUSES,
-    CriterionResult,
-    stand_down_criteria,
-)
-from watchfloor.crises.selectors.war_room import (
+from watchfloor.crises.selectors.room import (
     DECISION_LOG_LIMIT,
     TIMELINE_LIMIT,
     WarRoom,
     partner_owned_open_steps,
     pending_decisions,
     war_room,
+)
+from watchfloor.crises.selectors.stand_down import (
+    SETTLED_STATUSES,
+    CriterionResult,
+    stand_down_criteria,
 )
 
 __all__ = [
