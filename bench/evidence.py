@@ -85,7 +85,8 @@ def run(images: int, items: int, requests: int) -> None:
 
     from watchfloor.catalog.services import load_catalog
     from watchfloor.core import clock
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.evidence import media
     from watchfloor.evidence.models import EvidenceItem
     from watchfloor.evidence.services import add_evidence_file
@@ -105,13 +106,15 @@ def run(images: int, items: int, requests: int) -> None:
     def escalation(title: str):
         return create_escalation(
             actor=analyst,
-            type_code="scam_campaign",
-            title=title,
-            summary="Synthetic escalation for the evidence benchmark.",
-            markets=["PH"],
-            languages=["en"],
-            source_kind="user_report",
-            rubric_answers={"harm": "moderate"},
+            details=EscalationInput(
+                type_code="scam_campaign",
+                title=title,
+                summary="Synthetic escalation for the evidence benchmark.",
+                markets=["PH"],
+                languages=["en"],
+                source_kind="user_report",
+                rubric_answers={"harm": "moderate"},
+            ),
         )
 
     uploads = escalation("Upload throughput")

@@ -526,8 +526,9 @@ def child_api(path: str, batch_size: int, baseline_signals: int) -> None:
     django.setup()
     from django.test import Client
 
+    from watchfloor.people.api_tokens import create_api_token
     from watchfloor.people.models import Team
-    from watchfloor.people.services import create_api_token, create_user
+    from watchfloor.people.services import create_user
 
     user = create_user(
         username="bench-intake",

@@ -90,8 +90,9 @@ def prepare() -> dict:
     from watchfloor.catalog.services import load_catalog
     from watchfloor.escalations.models import EscalationType
     from watchfloor.markets.models import Market, StatutoryRule
+    from watchfloor.people.api_tokens import create_api_token
     from watchfloor.people.models import Team
-    from watchfloor.people.services import create_api_token, create_user
+    from watchfloor.people.services import create_user
     from watchfloor.policy.models import Policy
 
     load_catalog(actor=None)

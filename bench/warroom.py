@@ -106,7 +106,8 @@ def seed(*, events: int, signals: int, clusters: int, hits: int) -> dict:
         WatchlistKind,
     )
     from watchfloor.crises.services import declare_crisis
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
     from watchfloor.signals.counting import bucket_start
@@ -127,13 +128,15 @@ def seed(*, events: int, signals: int, clusters: int, hits: int) -> dict:
     escalations = [
         create_escalation(
             actor=lead,
-            type_code="violent_attack_content" if n == 0 else "scam_campaign",
-            title=f"Livestreamed attack re-uploads, wave {n}",
-            summary="Re-uploads of the attack video across markets.",
-            markets=[MARKETS[n % len(MARKETS)]],
-            languages=[LANGUAGES[n % len(LANGUAGES)]],
-            source_kind="user_report",
-            rubric_answers={"harm": "severe", "reach": "significant"},
+            details=EscalationInput(
+                type_code="violent_attack_content" if n == 0 else "scam_campaign",
+                title=f"Livestreamed attack re-uploads, wave {n}",
+                summary="Re-uploads of the attack video across markets.",
+                markets=[MARKETS[n % len(MARKETS)]],
+                languages=[LANGUAGES[n % len(LANGUAGES)]],
+                source_kind="user_report",
+                rubric_answers={"harm": "severe", "reach": "significant"},
+            ),
         )
         for n in range(20)
     ]

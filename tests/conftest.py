@@ -193,7 +193,8 @@ def make_user(catalog):
 @pytest.fixture
 def make_escalation(analyst):
     """Create an escalation through the real service, with sensible defaults."""
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
 
     def make(**overrides):
         values = {
@@ -207,6 +208,7 @@ def make_escalation(analyst):
             "rubric_answers": {"harm": "moderate", "reach": "significant"},
         }
         values.update(overrides)
-        return create_escalation(**values)
+        actor = values.pop("actor")
+        return create_escalation(actor=actor, details=EscalationInput.from_fields(values))
 
     return make

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from watchfloor.audit.models import AuditEvent
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 
 KINDS = ("ordinary", "restricted_with_access", "restricted_without_access", "shared_with_legal")
 

@@ -65,7 +65,7 @@ class ApiCaller:
 
 @pytest.fixture
 def token_for(catalog) -> Callable[[User], str]:
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user: User) -> str:
         _, secret = create_api_token(

@@ -59,7 +59,7 @@ def test_a_garbage_token_is_401(authorization, analyst):
 
 
 def test_a_revoked_token_is_401(catalog, analyst):
-    from watchfloor.people.services import create_api_token, revoke_api_token
+    from watchfloor.people.api_tokens import create_api_token, revoke_api_token
 
     token, secret = create_api_token(user=analyst, name="pipeline", scopes=["read"], actor=None)
     headers = {"Authorization": f"Bearer {secret}"}

@@ -53,8 +53,10 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
     """An admin token, a few real escalations (one with a pending decision) and a crisis
     with a war-room entry, so that generated ids sometimes land on something that exists."""
     from watchfloor.crises.services import add_crisis_note, declare_crisis
-    from watchfloor.escalations.services import create_escalation, record_decision
-    from watchfloor.people.services import create_api_token
+    from watchfloor.escalations.decisions import record_decision
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
+    from watchfloor.people.api_tokens import create_api_token
 
     admin = make_user("ada.admin", "admin")
     _, secret = create_api_token(
@@ -63,11 +65,13 @@ def seeded(catalog, make_user, connection_kept_open) -> dict[str, object]:
     escalations = [
         create_escalation(
             actor=admin,
-            type_code="scam_campaign",
-            title=f"Seeded scam {index}",
-            markets=["PH"],
-            rubric_answers={"harm": "severe", "imminence": "imminent", "reach": "viral"},
-            is_restricted=index == 2,
+            details=EscalationInput(
+                type_code="scam_campaign",
+                title=f"Seeded scam {index}",
+                markets=["PH"],
+                rubric_answers={"harm": "severe", "imminence": "imminent", "reach": "viral"},
+                is_restricted=index == 2,
+            ),
         )
         for index in range(3)
     ]

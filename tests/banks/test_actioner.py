@@ -37,7 +37,7 @@ from watchfloor.banks.models import (
 )
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, PermissionDenied
-from watchfloor.escalations.services import record_decision
+from watchfloor.escalations.decisions import record_decision
 from watchfloor.notify.signing import signature_header
 
 

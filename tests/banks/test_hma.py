@@ -14,7 +14,7 @@ from django.test import Client
 from tests.banks.test_services import BASE, bank_with, near
 from watchfloor.banks.hashing import pdq_of_image
 from watchfloor.banks.models import Match
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 
 PDQ_DATA = Path("/work/shared/data/pdq")
 PHOTO = PDQ_DATA / "pdq/data/bridge-mods/aaa-orig.jpg"

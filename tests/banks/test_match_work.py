@@ -23,7 +23,7 @@ from watchfloor.catalog.commands import catalog_to_check_against
 from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.crises.models import CrisisNote
 from watchfloor.escalations.models import Escalation
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.signals.models import Signal
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")

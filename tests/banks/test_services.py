@@ -14,7 +14,7 @@ from watchfloor.banks.matcher import PDQ_MATCHER, Query, match
 from watchfloor.banks.models import Bank, EntrySource
 from watchfloor.banks.selectors import access_bank, banks_visible_to
 from watchfloor.core.errors import NotFound
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 
 pytestmark = pytest.mark.django_db
 

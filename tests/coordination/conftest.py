@@ -51,7 +51,7 @@ def signed_in(user) -> Client:
 @pytest.fixture
 def api_as(catalog):
     """``api_as(user)``: calls the API with a fresh token of ``user``."""
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user) -> ApiCaller:
         _, secret = create_api_token(user=user, name="tests", scopes=["read", "write"], actor=None)

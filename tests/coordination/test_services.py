@@ -299,7 +299,7 @@ def test_answered_withdrawn_and_closed_are_not_chased(
 def test_a_chase_names_who_is_on_call_for_the_team_in_the_escalation_market(
     escalation, ask, make_user, tmp_path
 ):
-    from watchfloor.people.services import load_rotas
+    from watchfloor.people.rota_changes import load_rotas
 
     make_user("sam.legal", "partner", "legal", time_zone="Australia/Sydney")
     rota = tmp_path / "rotations.yaml"

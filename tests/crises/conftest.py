@@ -56,7 +56,8 @@ def crisis(declare):
 @pytest.fixture
 def settled_escalation(make_escalation, analyst):
     """A SEV3 escalation decided and closed: it holds no crisis open."""
-    from watchfloor.escalations.services import record_decision, transition_escalation
+    from watchfloor.escalations.decisions import record_decision
+    from watchfloor.escalations.services import transition_escalation
 
     escalation = make_escalation(title="Scam wave", rubric_answers=SEVERITY_ANSWERS[3])
     record_decision(

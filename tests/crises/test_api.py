@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 @pytest.fixture
 def api_as(catalog) -> Callable[..., ApiCaller]:
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user) -> ApiCaller:
         _, secret = create_api_token(user=user, name="tests", scopes=["read", "write"], actor=None)

@@ -138,7 +138,7 @@ def test_a_handoff_before_the_declaration_is_not_the_crisis_own(declare):
 
 @pytest.mark.usefixtures("frozen_clock")
 def test_confirm_then_acknowledge_hands_command_over(crisis, analyst, other_analyst, escalation):
-    from watchfloor.escalations.services import record_decision
+    from watchfloor.escalations.decisions import record_decision
 
     record_decision(
         escalation=escalation,

@@ -14,7 +14,7 @@ from tests.crises.conftest import signed_in
 from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.core import clock
 from watchfloor.crises.needs_me import NeedKind, needs_me, needs_me_count
-from watchfloor.escalations.services import record_decision
+from watchfloor.escalations.decisions import record_decision
 from watchfloor.escalations.severity_changes import propose_downgrade
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -85,11 +85,8 @@ def test_a_restricted_escalation_the_person_is_not_on_is_not_counted(
 def test_my_overdue_and_due_soon_playbook_steps(escalation, analyst, other_analyst):
     """A step is the holder's of its role in the run; nobody holding it, the owner's."""
     from watchfloor.escalations.services import assign_escalation
-    from watchfloor.playbooks.services import (
-        assign_run_role,
-        load_playbooks,
-        on_escalation_changed,
-    )
+    from watchfloor.playbooks.library import load_playbooks
+    from watchfloor.playbooks.services import assign_run_role, on_escalation_changed
 
     load_playbooks(actor=None)
     on_escalation_changed(escalation=escalation, actor=analyst)

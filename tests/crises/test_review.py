@@ -18,12 +18,9 @@ from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.crises import services
 from watchfloor.crises.models import ActionItem, Level
 from watchfloor.crises.review import review_facts, review_markdown
-from watchfloor.escalations.services import (
-    StatutoryTriggerInput,
-    approve_decision,
-    record_decision,
-    transition_escalation,
-)
+from watchfloor.escalations.decisions import approve_decision, record_decision
+from watchfloor.escalations.inputs import StatutoryTriggerInput
+from watchfloor.escalations.services import transition_escalation
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 MINUTE = timedelta(minutes=1)

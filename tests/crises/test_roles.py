@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import Conflict, InvalidInput, WatchfloorError
-from watchfloor.crises import selectors, services
+from watchfloor.crises import permissions, selectors, services
 from watchfloor.crises.models import Level, RoleAssignment, RoleKind
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -219,7 +219,7 @@ def test_the_commander_is_never_empty_while_the_crisis_is_active(
                 keys = [(a.role, a.market_code) for a in held]
                 assert len(keys) == len(set(keys))
                 for assignment in held:
-                    assert selectors.may_see(assignment.holder, crisis)
+                    assert permissions.may_see(assignment.holder, crisis)
                     assert assignment.holder.role != "viewer"
             # The history is the handovers: every ended holding has a successor or was
             # released on purpose, never the commander's.

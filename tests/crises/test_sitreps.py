@@ -148,7 +148,7 @@ def test_a_sitrep_needs_a_known_audience_and_language(crisis, analyst):
 @pytest.fixture
 def busy_crisis(crisis, analyst, make_escalation, escalation):
     """A crisis with a decision, a pinned fact, a restricted escalation and a new link."""
-    from watchfloor.escalations.services import record_decision
+    from watchfloor.escalations.decisions import record_decision
 
     record_decision(
         escalation=escalation,

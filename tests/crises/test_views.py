@@ -341,9 +341,9 @@ LIVE_QUERIES = 25
 
 
 def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):
-    from watchfloor.crises import selectors as crisis_selectors
+    from watchfloor.crises.selectors import room as war_room_selectors
 
-    monkeypatch.setattr(crisis_selectors, "DECISION_LOG_LIMIT", 3)
+    monkeypatch.setattr(war_room_selectors, "DECISION_LOG_LIMIT", 3)
     for number in range(5):
         services.add_crisis_note(
             crisis=crisis, body=f"Decision {number}", actor=analyst, kind="decision"

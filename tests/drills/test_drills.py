@@ -19,7 +19,7 @@ ID = PACKAGE_SCENARIOS / "id_earthquake_hoaxes.yaml"
 
 @pytest.fixture
 def library(catalog):
-    from watchfloor.playbooks.services import load_playbooks
+    from watchfloor.playbooks.library import load_playbooks
 
     return load_playbooks(actor=None)
 

@@ -166,7 +166,7 @@ def test_broken_yaml_and_repeated_keys_are_reported_with_their_line(tmp_path):
 
 @pytest.mark.django_db
 def test_names_are_checked_against_the_catalog_and_the_playbooks(tmp_path, catalog):
-    from watchfloor.playbooks.services import load_playbooks
+    from watchfloor.playbooks.library import load_playbooks
 
     load_playbooks(actor=None)
     text = MINIMAL.replace("type: violent_attack_content", "type: violent_attack").rstrip() + "\n"
@@ -203,7 +203,7 @@ def test_the_shipped_scenarios_are_valid_on_their_own():
 
 @pytest.mark.django_db
 def test_the_shipped_scenarios_fit_the_default_catalog(catalog):
-    from watchfloor.playbooks.services import load_playbooks
+    from watchfloor.playbooks.library import load_playbooks
 
     load_playbooks(actor=None)
     loaded, problems = read_scenarios(scenario_paths(PACKAGE_SCENARIOS), check_catalog=True)

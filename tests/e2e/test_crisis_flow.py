@@ -44,7 +44,8 @@ def browser_page():
 def war_room_people(transactional_db):
     from tests.escalations.conftest import SEVERITY_ANSWERS
     from watchfloor.catalog.services import load_catalog
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
 
@@ -70,13 +71,15 @@ def war_room_people(transactional_db):
     )
     escalation = create_escalation(
         actor=analyst,
-        type_code="violent_attack_content",
-        title="Livestreamed attack in Osaka being re-uploaded",
-        summary="Copies of the attacker's livestream spread across accounts.",
-        markets=["JP"],
-        languages=["ja"],
-        source_kind="user_report",
-        rubric_answers=SEVERITY_ANSWERS[0],
+        details=EscalationInput(
+            type_code="violent_attack_content",
+            title="Livestreamed attack in Osaka being re-uploaded",
+            summary="Copies of the attacker's livestream spread across accounts.",
+            markets=["JP"],
+            languages=["ja"],
+            source_kind="user_report",
+            rubric_answers=SEVERITY_ANSWERS[0],
+        ),
     )
     return lead, analyst, escalation
 

@@ -32,19 +32,22 @@ def evidence_storage(settings, tmp_path):
 @pytest.fixture
 def scam_escalation(transactional_db, evidence_storage):
     from watchfloor.catalog.services import load_catalog
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
 
     load_catalog(actor=None)
     analyst = analyst_and_legal_partner()
     return create_escalation(
         actor=analyst,
-        type_code="scam_campaign",
-        title="Typhoon relief donation scam wave",
-        summary="Accounts posing as relief charities collect donations.",
-        markets=["PH"],
-        languages=["en"],
-        source_kind="user_report",
-        rubric_answers={"harm": "moderate", "reach": "significant"},
+        details=EscalationInput(
+            type_code="scam_campaign",
+            title="Typhoon relief donation scam wave",
+            summary="Accounts posing as relief charities collect donations.",
+            markets=["PH"],
+            languages=["en"],
+            source_kind="user_report",
+            rubric_answers={"harm": "moderate", "reach": "significant"},
+        ),
     )
 
 

@@ -38,7 +38,8 @@ FONT_PACKAGES = "fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji (docs/fon
 
 @pytest.fixture
 def titles_in_every_language(live_server, catalog):
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.people.models import Team
     from watchfloor.people.services import create_user
 
@@ -53,11 +54,13 @@ def titles_in_every_language(live_server, catalog):
     for language, text, _font in SAMPLES:
         create_escalation(
             actor=analyst,
-            type_code="scam_campaign",
-            title=text,
-            markets=["JP"],
-            languages=[language],
-            source_kind="user_report",
+            details=EscalationInput(
+                type_code="scam_campaign",
+                title=text,
+                markets=["JP"],
+                languages=[language],
+                source_kind="user_report",
+            ),
         )
     return analyst
 

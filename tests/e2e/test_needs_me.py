@@ -30,7 +30,7 @@ def test_a_lead_sees_the_decision_to_approve_counted_and_listed(
     width,
     height,
 ):
-    from watchfloor.escalations.services import record_decision
+    from watchfloor.escalations.decisions import record_decision
 
     lead, analyst, escalation = war_room_people
     decision = record_decision(

@@ -62,22 +62,25 @@ def analyst_and_legal_partner():
 def regulator_notice(transactional_db):
     """A regulator notice in Singapore, filed by the analyst; its playbook starts by itself."""
     from watchfloor.catalog.services import load_catalog
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
+    from watchfloor.playbooks.library import load_playbooks
     from watchfloor.playbooks.models import PlaybookRun
-    from watchfloor.playbooks.services import load_playbooks
 
     load_catalog(actor=None)
     load_playbooks(actor=None)
     analyst = analyst_and_legal_partner()
     escalation = create_escalation(
         actor=analyst,
-        type_code="regulator_notice",
-        title="IMDA direction: posts doxxing a Singapore teacher",
-        summary="Direction to disable access to 14 posts and 2 accounts.",
-        markets=["SG"],
-        languages=["en"],
-        source_kind="regulator",
-        rubric_answers={"harm": "moderate", "legal_exposure": "statutory_notice"},
+        details=EscalationInput(
+            type_code="regulator_notice",
+            title="IMDA direction: posts doxxing a Singapore teacher",
+            summary="Direction to disable access to 14 posts and 2 accounts.",
+            markets=["SG"],
+            languages=["en"],
+            source_kind="regulator",
+            rubric_answers={"harm": "moderate", "legal_exposure": "statutory_notice"},
+        ),
     )
     assert PlaybookRun.objects.filter(escalation=escalation, status="active").exists()
     return escalation

@@ -47,7 +47,7 @@ def escalation_at(make_escalation) -> Callable[..., Escalation]:
 @pytest.fixture
 def decide(analyst) -> Callable[..., Any]:
     """Record an ordinary decision (final at once below SEV1 unless high-visibility)."""
-    from watchfloor.escalations.services import record_decision
+    from watchfloor.escalations.decisions import record_decision
 
     def record(escalation: Escalation, *, actor=None, **overrides: Any):
         # A decision on a reopened escalation replaces its final one, by saying so.

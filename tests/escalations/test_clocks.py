@@ -19,8 +19,8 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.escalations import services
 from watchfloor.escalations.clocks import sla_due_times, statutory_due_at
+from watchfloor.escalations.inputs import StatutoryTriggerInput
 from watchfloor.escalations.models import Clock, Escalation, Status
-from watchfloor.escalations.services import StatutoryTriggerInput
 from watchfloor.markets.models import StatutoryRule
 from watchfloor.severity.rubric import evaluate
 

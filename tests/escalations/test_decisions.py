@@ -10,7 +10,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from watchfloor.escalations import services
+from watchfloor.escalations import decisions, services
 from watchfloor.escalations.models import Decision, Escalation, Status
 from watchfloor.policy.models import Policy, PolicyVersion
 
@@ -189,13 +189,13 @@ def sensitive_escalation(request, escalation_at):
 def test_sensitive_decisions_wait_for_a_second_person(sensitive_escalation, decide):
     decision = decide(sensitive_escalation)
     assert decision.state == Decision.State.PENDING_APPROVAL
-    assert services.decision_needs_approval(sensitive_escalation)
+    assert decisions.decision_needs_approval(sensitive_escalation)
 
 
 def test_the_decider_cannot_approve_their_own_decision(sensitive_escalation, decide, lead):
     decision = decide(sensitive_escalation, actor=lead)
     with pytest.raises(PermissionDenied) as refused:
-        services.approve_decision(decision=decision, actor=lead)
+        decisions.approve_decision(decision=decision, actor=lead)
     assert "second person" in refused.value.message
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.PENDING_APPROVAL
 
@@ -203,7 +203,7 @@ def test_the_decider_cannot_approve_their_own_decision(sensitive_escalation, dec
 def test_an_analyst_cannot_approve(sensitive_escalation, decide, lead, other_analyst):
     decision = decide(sensitive_escalation, actor=lead)
     with pytest.raises(PermissionDenied):
-        services.approve_decision(decision=decision, actor=other_analyst)
+        decisions.approve_decision(decision=decision, actor=other_analyst)
 
 
 def test_a_lead_approves_and_the_escalation_can_then_be_decided(
@@ -212,7 +212,7 @@ def test_a_lead_approves_and_the_escalation_can_then_be_decided(
     escalation = walk_to(sensitive_escalation, Status.INVESTIGATING)
     decision = decide(escalation)
 
-    approved = services.approve_decision(decision=decision, actor=lead, comment="agreed")
+    approved = decisions.approve_decision(decision=decision, actor=lead, comment="agreed")
 
     assert approved.state == Decision.State.FINAL
     assert approved.reviewed_by == lead
@@ -227,21 +227,21 @@ def test_a_lead_approves_and_the_escalation_can_then_be_decided(
 
 
 def test_an_admin_may_approve(sensitive_escalation, decide, admin_user):
-    decision = services.approve_decision(decision=decide(sensitive_escalation), actor=admin_user)
+    decision = decisions.approve_decision(decision=decide(sensitive_escalation), actor=admin_user)
     assert decision.state == Decision.State.FINAL
 
 
 def test_a_decision_is_approved_only_once(sensitive_escalation, decide, lead, make_user):
-    decision = services.approve_decision(decision=decide(sensitive_escalation), actor=lead)
+    decision = decisions.approve_decision(decision=decide(sensitive_escalation), actor=lead)
     second_lead = make_user("sam.lead", "lead", "site_policy")
     with pytest.raises(Conflict):
-        services.approve_decision(decision=decision, actor=second_lead)
+        decisions.approve_decision(decision=decision, actor=second_lead)
 
 
 def test_sending_back_needs_a_comment(sensitive_escalation, decide, lead):
     decision = decide(sensitive_escalation)
     with pytest.raises(InvalidInput) as refused:
-        services.send_back_decision(decision=decision, actor=lead, comment=" ")
+        decisions.send_back_decision(decision=decision, actor=lead, comment=" ")
     assert refused.value.field == "comment"
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.PENDING_APPROVAL
 
@@ -252,7 +252,7 @@ def test_a_sent_back_decision_cannot_be_approved_or_decided_on(
     escalation = walk_to(sensitive_escalation, Status.INVESTIGATING)
     decision = decide(escalation)
 
-    sent_back = services.send_back_decision(
+    sent_back = decisions.send_back_decision(
         decision=decision, actor=lead, comment="withhold in IN only; do not remove globally"
     )
 
@@ -261,7 +261,7 @@ def test_a_sent_back_decision_cannot_be_approved_or_decided_on(
     assert event.actor == lead
     assert event.data == {"comment": "withhold in IN only; do not remove globally"}
     with pytest.raises(Conflict):
-        services.approve_decision(decision=decision, actor=lead)
+        decisions.approve_decision(decision=decision, actor=lead)
     with pytest.raises(Conflict):
         services.transition_escalation(
             escalation=escalation, to_status=Status.DECIDED, actor=analyst
@@ -274,9 +274,9 @@ def test_a_decision_is_found_only_on_its_own_escalation(make_escalation, decide)
     other = make_escalation(title="Another scam wave")
 
     assert (
-        services.get_decision(escalation=decision.escalation, decision_id=decision.pk) == decision
+        decisions.get_decision(escalation=decision.escalation, decision_id=decision.pk) == decision
     )
     for escalation, decision_id in ((other, decision.pk), (decision.escalation, "abc")):
         with pytest.raises(NotFound) as missing:
-            services.get_decision(escalation=escalation, decision_id=decision_id)
+            decisions.get_decision(escalation=escalation, decision_id=decision_id)
         assert missing.value.field == "decision_id"

@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import verify_chain
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
-from watchfloor.escalations import services
+from watchfloor.escalations import decisions, services
 from watchfloor.escalations.models import TRANSITIONS, Clock, Escalation, Status
 
 ALLOWED = sorted((source, target) for source, targets in TRANSITIONS.items() for target in targets)
@@ -144,7 +144,7 @@ def test_deciding_needs_a_final_decision(analyst, lead, make_escalation, walk_to
             escalation=escalation, to_status=Status.DECIDED, actor=analyst
         )
 
-    services.approve_decision(decision=pending, actor=lead)
+    decisions.approve_decision(decision=pending, actor=lead)
     decided = services.transition_escalation(
         escalation=escalation, to_status=Status.DECIDED, actor=analyst
     )
@@ -155,7 +155,7 @@ def test_a_sent_back_decision_does_not_count_as_final(
     analyst, lead, make_escalation, walk_to, decide
 ):
     escalation = walk_to(make_escalation(is_high_visibility=True), Status.INVESTIGATING)
-    services.send_back_decision(
+    decisions.send_back_decision(
         decision=decide(escalation), actor=lead, comment="cite the 2026 policy version"
     )
     with pytest.raises(Conflict):

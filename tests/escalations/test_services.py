@@ -13,10 +13,10 @@ from watchfloor.audit.selectors import verify_chain
 from watchfloor.catalog.selectors import active_catalog_version
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
-from watchfloor.escalations import services
+from watchfloor.escalations import filing, services
+from watchfloor.escalations.inputs import StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Clock, Escalation, Link, Note, Status, Subject
 from watchfloor.escalations.selectors import escalation_timeline
-from watchfloor.escalations.services import StatutoryTriggerInput, SubjectInput
 
 HOUR = timedelta(hours=1)
 
@@ -139,7 +139,7 @@ def test_a_failure_while_filing_leaves_no_trace(make_escalation, monkeypatch, fr
     def fail(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "record_event", fail)
+    monkeypatch.setattr(filing, "record_event", fail)
     with pytest.raises(RuntimeError):
         make_escalation(subjects=[SubjectInput(kind="url", reference="https://relief.example")])
 
@@ -446,3 +446,17 @@ def test_a_days_work_reads_back_as_a_timeline(analyst, lead, make_escalation, de
     assert entries[0].at == frozen_clock
     assert entries[-1].label == "Status changed"
     assert verify_chain().ok
+
+
+def test_an_escalation_input_from_fields_names_an_unknown_or_missing_field():
+    from watchfloor.escalations.inputs import EscalationInput
+
+    with pytest.raises(InvalidInput) as unknown:
+        EscalationInput.from_fields({"type_code": "scam_campaign", "title": "x", "market": "JP"})
+    assert unknown.value.field == "market"
+    assert "markets" in unknown.value.message
+    with pytest.raises(InvalidInput) as missing:
+        EscalationInput.from_fields({"type_code": "scam_campaign"})
+    assert missing.value.field == "title"
+    made = EscalationInput.from_fields({"type_code": "scam_campaign", "title": "x"})
+    assert made == EscalationInput(type_code="scam_campaign", title="x")

@@ -34,7 +34,7 @@ def admin_client_signed_in(admin_user) -> Client:
 @pytest.fixture
 def api_as(catalog) -> Callable[..., ApiCaller]:
     """``api_as(user)``: a caller with a fresh API token of ``user``."""
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user) -> ApiCaller:
         _, secret = create_api_token(

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from watchfloor.escalations.services import StatutoryTriggerInput
+from watchfloor.escalations import decisions
+from watchfloor.escalations.inputs import StatutoryTriggerInput
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +153,7 @@ def test_defect_02_triaging_owning_or_acting_acknowledges_the_page(
     elif how == "ownership":
         services.assign_escalation(escalation=escalation, owner=analyst, actor=analyst)
     else:
-        services.record_decision(
+        decisions.record_decision(
             escalation=escalation,
             actor=analyst,
             policy_code="scams_fraud",
@@ -186,7 +187,7 @@ def test_defect_02_paging_stops_at_decided_and_stays_stopped(
 
     escalation = make_escalation(rubric_answers=SEV2_ANSWERS)
     services.transition_escalation(escalation=escalation, to_status="investigating", actor=analyst)
-    services.record_decision(
+    decisions.record_decision(
         escalation=escalation,
         actor=analyst,
         policy_code="scams_fraud",
@@ -230,7 +231,7 @@ def test_defect_02_page_shows_the_pager_once_at_the_top(
     assert page.index("waiting for acknowledgement") < page.index('id="notifications-heading"')
 
     services.transition_escalation(escalation=escalation, to_status="investigating", actor=analyst)
-    services.record_decision(
+    decisions.record_decision(
         escalation=escalation,
         actor=analyst,
         policy_code="scams_fraud",
@@ -365,11 +366,9 @@ def test_defect_05_approve_and_send_back_hidden_from_the_proposer(
 ):
     from django.test import Client
 
-    from watchfloor.escalations import services
-
     escalation = make_escalation(rubric_answers={"harm": "catastrophic"}, actor=lead)
     assert escalation.severity == 1
-    decision = services.record_decision(
+    decision = decisions.record_decision(
         escalation=escalation,
         actor=lead,
         policy_code="scams_fraud",
@@ -392,7 +391,7 @@ def test_defect_05_approve_and_send_back_hidden_from_the_proposer(
     theirs = other.get(url).content.decode()
     assert ">Approve</button>" in theirs and ">Send back</button>" in theirs
     assert "a second person must approve" not in theirs
-    assert services.review_refusal(decision=decision, actor=second_lead) == ""
+    assert decisions.review_refusal(decision=decision, actor=second_lead) == ""
 
 
 # ---------------------------------------------------------------- 7. surge auto-attach
@@ -455,7 +454,7 @@ def test_defect_07_a_surge_is_not_attached_on_type_and_market_alone(
 
 
 def test_defect_07_a_shared_subject_attaches(make_escalation, default_signal_rules, frozen_clock):
-    from watchfloor.escalations.services import SubjectInput
+    from watchfloor.escalations.inputs import SubjectInput
     from watchfloor.signals.models import RuleFiring
 
     same = make_escalation(
@@ -743,7 +742,8 @@ def test_defect_16_unreachable_on_call_people_are_flagged(
     from django.core.management.base import CommandError
 
     from watchfloor.people.models import Team
-    from watchfloor.people.services import create_user, load_rotas
+    from watchfloor.people.rota_changes import load_rotas
+    from watchfloor.people.services import create_user
 
     site_policy = Team.objects.get(code="site_policy")
     create_user(

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.escalations.conftest import SEVERITY_ANSWERS
+from watchfloor.escalations import decisions
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,8 @@ def _hidden(page: str, name: str) -> str:
 
 
 def _decide(escalation, actor, **extra):
-    from watchfloor.escalations import services
 
-    return services.record_decision(
+    return decisions.record_decision(
         escalation=escalation,
         actor=actor,
         policy_code="scams_fraud",
@@ -200,15 +200,14 @@ def test_defect_03_at_most_one_final_decision_unless_one_supersedes_it(make_esca
 
 def test_defect_03_two_proposals_cannot_both_be_approved(make_escalation, lead, make_user):
     from watchfloor.core.errors import Conflict
-    from watchfloor.escalations import services
 
     escalation = make_escalation(rubric_answers=SEVERITY_ANSWERS[1], actor=lead)
     one = _decide(escalation, lead)
     two = _decide(escalation, lead, action_code="reduce_reach")
     approver = make_user("sam.lead", "lead", "site_policy")
-    services.approve_decision(decision=one, actor=approver)
+    decisions.approve_decision(decision=one, actor=approver)
     with pytest.raises(Conflict):
-        services.approve_decision(decision=two, actor=approver)
+        decisions.approve_decision(decision=two, actor=approver)
     assert escalation.decisions.filter(state="final").count() == 1
 
 
@@ -477,7 +476,7 @@ def test_defect_12_statutory_clocks_are_named_in_words(make_escalation, analyst_
     from datetime import timedelta
 
     from watchfloor.core import clock
-    from watchfloor.escalations.services import StatutoryTriggerInput
+    from watchfloor.escalations.inputs import StatutoryTriggerInput
 
     escalation = make_escalation(
         type_code="government_legal_demand",

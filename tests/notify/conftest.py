@@ -235,8 +235,8 @@ def escalate(make_escalation, analyst, committed):
 
 @pytest.fixture
 def war_room(catalog, receiver):
+    from watchfloor.notify.channels import save_channel
     from watchfloor.notify.models import Channel
-    from watchfloor.notify.services import save_channel
 
     return save_channel(
         channel=Channel(code="war-room", name="War room", kind="webhook", url=receiver.url),

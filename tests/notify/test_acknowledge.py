@@ -92,7 +92,7 @@ def test_a_forged_link_is_refused_and_changes_nothing(paged, client, forge):
 
 
 def test_a_link_after_someone_else_acknowledged_says_who(paged, client, analyst):
-    from watchfloor.notify.services import acknowledge_escalation
+    from watchfloor.notify.acknowledgement import acknowledge_escalation
 
     escalation, path = paged
     acknowledge_escalation(escalation=escalation, actor=analyst)

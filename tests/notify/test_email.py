@@ -11,6 +11,8 @@ from django.core import mail
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
+from watchfloor.notify.acknowledgement import acknowledge_escalation
+from watchfloor.notify.channels import set_quiet_hours
 from watchfloor.notify.models import (
     AttemptOutcome,
     Engagement,
@@ -18,7 +20,6 @@ from watchfloor.notify.models import (
     NotificationStatus,
 )
 from watchfloor.notify.quiet_hours import QuietHours
-from watchfloor.notify.services import acknowledge_escalation, set_quiet_hours
 
 pytestmark = pytest.mark.usefixtures("frozen_clock", "team")
 
@@ -76,8 +77,8 @@ def test_a_person_without_an_email_address_is_a_visible_failure(escalate, analys
 
 
 def test_an_email_list_channel_is_sent_in_the_markets_time(escalate, run_due, write_policy):
+    from watchfloor.notify.channels import save_channel
     from watchfloor.notify.models import Channel
-    from watchfloor.notify.services import save_channel
 
     save_channel(
         channel=Channel(

@@ -12,6 +12,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import verify_chain
 from watchfloor.core import clock
+from watchfloor.notify.acknowledgement import acknowledge_escalation
 from watchfloor.notify.delivery import attempt_delivery, resume_overdue_work
 from watchfloor.notify.models import (
     Engagement,
@@ -19,7 +20,7 @@ from watchfloor.notify.models import (
     Notification,
     NotificationStatus,
 )
-from watchfloor.notify.services import acknowledge_escalation, notify_escalation_event
+from watchfloor.notify.services import notify_escalation_event
 
 pytestmark = pytest.mark.usefixtures("frozen_clock", "team")
 

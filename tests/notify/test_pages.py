@@ -222,7 +222,7 @@ def test_rotating_a_secret_and_sending_a_test_from_the_admin(
 def test_the_timeline_reads_the_policy_events_as_sentences(
     escalate, run_due, war_room, receiver, analyst
 ):
-    from watchfloor.notify.services import acknowledge_escalation
+    from watchfloor.notify.acknowledgement import acknowledge_escalation
     from watchfloor.notify.timeline import DESCRIBERS
 
     receiver.script = [500]

@@ -14,8 +14,8 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.notify.backoff import retry_delay
+from watchfloor.notify.channels import save_channel
 from watchfloor.notify.models import AttemptOutcome, Channel, Notification, NotificationStatus
-from watchfloor.notify.services import save_channel
 from watchfloor.notify.signing import SignatureError, verify_signature
 
 pytestmark = pytest.mark.usefixtures("frozen_clock", "team")

@@ -21,8 +21,10 @@ from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.people import selectors
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.people.models import RotaOverride, Rotation, Team, User
 from watchfloor.people.oncall import on_call, on_call_now
+from watchfloor.people.rota_changes import cancel_rota_override, create_rota_override, load_rotas
 from watchfloor.people.rotafile import RotaFileError, default_rota_file
 from watchfloor.people.rotas import (
     OverridePlan,
@@ -31,12 +33,6 @@ from watchfloor.people.rotas import (
     duty_at,
     is_working_time,
     segments,
-)
-from watchfloor.people.services import (
-    cancel_rota_override,
-    create_api_token,
-    create_rota_override,
-    load_rotas,
 )
 
 TOKYO, LONDON, NEW_YORK = "Asia/Tokyo", "Europe/London", "America/New_York"

@@ -13,16 +13,15 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
-from watchfloor.people.models import APIToken, User
-from watchfloor.people.services import (
+from watchfloor.people.api_tokens import (
     TokenRefused,
     check_api_token,
     create_api_token,
-    create_user,
     revoke_api_token,
     user_for_token,
-    validate_time_zone,
 )
+from watchfloor.people.models import APIToken, User
+from watchfloor.people.services import create_user, validate_time_zone
 
 
 @pytest.fixture

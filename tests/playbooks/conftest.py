@@ -18,7 +18,7 @@ DEFAULT_COMMS = Path(settings.WATCHFLOOR_CATALOG_DIR) / "comms"
 
 @pytest.fixture
 def library(catalog):
-    from watchfloor.playbooks.services import load_playbooks
+    from watchfloor.playbooks.library import load_playbooks
 
     return load_playbooks(actor=None)
 

@@ -10,8 +10,9 @@ from tests.escalations.conftest import SEVERITY_ANSWERS
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import Conflict, PermissionDenied
-from watchfloor.escalations.services import StatutoryTriggerInput, override_severity
-from watchfloor.playbooks import selectors, services
+from watchfloor.escalations.inputs import StatutoryTriggerInput
+from watchfloor.escalations.services import override_severity
+from watchfloor.playbooks import library, selectors, services
 from watchfloor.playbooks.models import PlaybookRun, RunStatus, StepState
 
 pytestmark = pytest.mark.usefixtures("library", "frozen_clock")
@@ -119,19 +120,19 @@ def test_a_run_keeps_its_version_when_the_library_changes(escalate, library_dir)
     run = PlaybookRun.objects.get(escalation=escalation)
     path = library_dir / "media_inquiry.yaml"
     path.write_text(path.read_text().replace("PT8H", "PT6H"), encoding="utf-8")
-    result = services.load_playbooks(playbook_dir=library_dir)
+    result = library.load_playbooks(playbook_dir=library_dir)
     assert result.new_playbook_versions == ["media_inquiry"]
     run.refresh_from_db()
     assert run.playbook.current_version_id != run.version_id
     assert selectors.playbook_spec(run.version).step("respond").due.after == "PT8H"
     # Loading the same files again records nothing new.
-    again = services.load_playbooks(playbook_dir=library_dir)
+    again = library.load_playbooks(playbook_dir=library_dir)
     assert again.new_playbook_versions == [] and "media_inquiry" in again.unchanged_playbooks
 
 
 def test_a_playbook_whose_file_is_gone_is_retired(library_dir, escalate):
     (library_dir / "policy_gap.yaml").unlink()
-    result = services.load_playbooks(playbook_dir=library_dir)
+    result = library.load_playbooks(playbook_dir=library_dir)
     assert result.retired_playbooks == ["policy_gap"]
     escalation = escalate(type_code="policy_gap", markets=["JP"])
     assert services.propose_playbooks(escalation) == []

@@ -9,7 +9,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.escalations.selectors import escalation_timeline
-from watchfloor.playbooks import services
+from watchfloor.playbooks import communications, services, step_work
 from watchfloor.playbooks.models import STEP_TRANSITIONS, PlaybookRun, RunStatus, StepState
 
 pytestmark = pytest.mark.usefixtures("library", "frozen_clock")
@@ -58,21 +58,21 @@ def test_the_transition_table_is_what_the_service_enforces(media_run, analyst):
             row.state = current
             row.save(update_fields=["state"])
             if target in allowed:
-                services.set_step_state(step=row, state=target, actor=analyst, reason="because")
+                step_work.set_step_state(step=row, state=target, actor=analyst, reason="because")
                 assert step(media_run, "record_deadline").state == target
             else:
                 with pytest.raises(Conflict):
-                    services.set_step_state(step=row, state=target, actor=analyst, reason="x")
+                    step_work.set_step_state(step=row, state=target, actor=analyst, reason="x")
 
 
 def test_skipping_and_blocking_need_a_reason(media_run, analyst):
     row = step(media_run, "fact_check")
     with pytest.raises(InvalidInput, match="skipping a step needs a reason") as caught:
-        services.set_step_state(step=row, state=StepState.SKIPPED, actor=analyst)
+        step_work.set_step_state(step=row, state=StepState.SKIPPED, actor=analyst)
     assert caught.value.field == "reason"
     with pytest.raises(InvalidInput, match="blocking a step needs a reason"):
-        services.set_step_state(step=row, state=StepState.BLOCKED, actor=analyst)
-    services.set_step_state(
+        step_work.set_step_state(step=row, state=StepState.BLOCKED, actor=analyst)
+    step_work.set_step_state(
         step=row, state=StepState.BLOCKED, actor=analyst, reason="Waiting for the URL"
     )
     assert step(media_run, "fact_check").reason == "Waiting for the URL"
@@ -82,13 +82,13 @@ def test_a_step_waits_for_the_steps_it_depends_on(media_run, analyst, comms_part
     with pytest.raises(
         Conflict, match="waits for 'Record the outlet, the question and the deadline'"
     ):
-        services.set_step_state(
+        step_work.set_step_state(
             step=step(media_run, "fact_check"), state=StepState.IN_PROGRESS, actor=analyst
         )
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "record_deadline"), state=StepState.DONE, actor=comms_partner
     )
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "fact_check"), state=StepState.IN_PROGRESS, actor=analyst
     )
 
@@ -96,22 +96,22 @@ def test_a_step_waits_for_the_steps_it_depends_on(media_run, analyst, comms_part
 def test_a_partner_works_only_the_steps_their_team_owns(
     media_run, comms_partner, legal_partner, viewer
 ):
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "record_deadline"), state=StepState.IN_PROGRESS, actor=comms_partner
     )
     with pytest.raises(PermissionDenied):
-        services.set_step_state(
+        step_work.set_step_state(
             step=step(media_run, "fact_check"),
             state=StepState.BLOCKED,
             actor=comms_partner,
             reason="x",
         )
     with pytest.raises(PermissionDenied):
-        services.set_step_state(
+        step_work.set_step_state(
             step=step(media_run, "record_deadline"), state=StepState.DONE, actor=legal_partner
         )
     with pytest.raises(PermissionDenied):
-        services.tick_checklist_item(
+        step_work.tick_checklist_item(
             step=step(media_run, "record_deadline"), item_id="x", checked=True, actor=viewer
         )
 
@@ -119,15 +119,15 @@ def test_a_partner_works_only_the_steps_their_team_owns(
 def test_approval_by_the_named_team(media_run, analyst, legal_partner, lead):
     row = step(media_run, "legal_exposure")
     with pytest.raises(Conflict, match="needs its approval"):
-        services.set_step_state(step=row, state=StepState.DONE, actor=analyst)
+        step_work.set_step_state(step=row, state=StepState.DONE, actor=analyst)
     with pytest.raises(PermissionDenied, match="the legal team"):
-        services.approve_step(step=row, actor=lead)
-    services.approve_step(step=row, actor=legal_partner, comment="Fine to say on background")
+        step_work.approve_step(step=row, actor=lead)
+    step_work.approve_step(step=row, actor=legal_partner, comment="Fine to say on background")
     with pytest.raises(Conflict, match="already approved"):
-        services.approve_step(step=row, actor=legal_partner)
-    services.set_step_state(step=row, state=StepState.DONE, actor=legal_partner)
+        step_work.approve_step(step=row, actor=legal_partner)
+    step_work.set_step_state(step=row, state=StepState.DONE, actor=legal_partner)
     # Reopened work needs approving again.
-    services.set_step_state(
+    step_work.set_step_state(
         step=row, state=StepState.IN_PROGRESS, actor=analyst, reason="New facts"
     )
     assert step(media_run, "legal_exposure").approved_by is None
@@ -140,9 +140,9 @@ def test_checklist_evidence_and_fields_before_done(escalate, analyst, lead):
     with pytest.raises(
         InvalidInput, match="record the evidence: How the requester was verified"
     ) as caught:
-        services.set_step_state(step=row, state=StepState.DONE, actor=analyst)
+        step_work.set_step_state(step=row, state=StepState.DONE, actor=analyst)
     assert caught.value.field == "evidence.verification"
-    services.set_step_state(
+    step_work.set_step_state(
         step=row,
         state=StepState.DONE,
         actor=analyst,
@@ -156,13 +156,13 @@ def test_checklist_evidence_and_fields_before_done(escalate, analyst, lead):
     run = PlaybookRun.objects.get(escalation=escalation)
     row = step(run, "assess_credibility")
     with pytest.raises(Conflict, match="tick the checklist first: Target identified") as caught:
-        services.set_step_state(step=row, state=StepState.DONE, actor=analyst)
+        step_work.set_step_state(step=row, state=StepState.DONE, actor=analyst)
     assert caught.value.field == "checklist"
     for item in ("target_identified", "time_place", "credible_decided"):
-        services.tick_checklist_item(step=row, item_id=item, checked=True, actor=analyst)
-    services.set_step_state(step=row, state=StepState.DONE, actor=analyst)
+        step_work.tick_checklist_item(step=row, item_id=item, checked=True, actor=analyst)
+    step_work.set_step_state(step=row, state=StepState.DONE, actor=analyst)
     # Required escalation fields: the content step needs a policy; the type brings one.
-    services.tick_checklist_item(
+    step_work.tick_checklist_item(
         step=step(run, "preserve_evidence"), item_id="legal_hold", checked=True, actor=analyst
     )
 
@@ -170,8 +170,12 @@ def test_checklist_evidence_and_fields_before_done(escalate, analyst, lead):
 def test_ticking_is_audited_once_and_a_repeated_click_changes_nothing(escalate, analyst):
     escalation = escalate(type_code="imminent_threat_to_life", markets=["JP"])
     row = PlaybookRun.objects.get(escalation=escalation).steps.get(step_id="assess_credibility")
-    services.tick_checklist_item(step=row, item_id="target_identified", checked=True, actor=analyst)
-    services.tick_checklist_item(step=row, item_id="target_identified", checked=True, actor=analyst)
+    step_work.tick_checklist_item(
+        step=row, item_id="target_identified", checked=True, actor=analyst
+    )
+    step_work.tick_checklist_item(
+        step=row, item_id="target_identified", checked=True, actor=analyst
+    )
     ticks = AuditEvent.objects.filter(
         action=AuditAction.PLAYBOOK_CHECKLIST_TICKED, escalation_id=escalation.pk
     )
@@ -180,28 +184,30 @@ def test_ticking_is_audited_once_and_a_repeated_click_changes_nothing(escalate, 
     row.refresh_from_db()
     assert row.checklist["target_identified"]["by"] == "aiko.analyst"
     with pytest.raises(InvalidInput, match="no checklist item 'nope'"):
-        services.tick_checklist_item(step=row, item_id="nope", checked=True, actor=analyst)
+        step_work.tick_checklist_item(step=row, item_id="nope", checked=True, actor=analyst)
 
 
 def test_finishing_every_step_completes_the_run_and_reopening_reopens_it(
     media_run, analyst, legal_partner, comms_partner
 ):
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "record_deadline"), state=StepState.DONE, actor=comms_partner
     )
-    services.set_step_state(step=step(media_run, "fact_check"), state=StepState.DONE, actor=analyst)
-    services.set_step_state(
+    step_work.set_step_state(
+        step=step(media_run, "fact_check"), state=StepState.DONE, actor=analyst
+    )
+    step_work.set_step_state(
         step=step(media_run, "legal_exposure"),
         state=StepState.SKIPPED,
         actor=analyst,
         reason="No legal exposure",
     )
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "respond"), state=StepState.DONE, actor=comms_partner
     )
     media_run.refresh_from_db()
     assert media_run.status == RunStatus.COMPLETED
-    services.set_step_state(
+    step_work.set_step_state(
         step=step(media_run, "respond"),
         state=StepState.IN_PROGRESS,
         actor=analyst,
@@ -214,11 +220,11 @@ def test_finishing_every_step_completes_the_run_and_reopening_reopens_it(
 def test_every_write_is_on_the_escalations_timeline(media_run, analyst, legal_partner, lead):
     escalation = media_run.escalation
     services.assign_run_role(run=media_run, role="case_analyst", user=analyst, actor=lead)
-    services.approve_step(step=step(media_run, "legal_exposure"), actor=legal_partner)
-    services.set_step_state(
+    step_work.approve_step(step=step(media_run, "legal_exposure"), actor=legal_partner)
+    step_work.set_step_state(
         step=step(media_run, "respond"), state=StepState.BLOCKED, actor=analyst, reason="Waiting"
     )
-    services.record_communication_sent(
+    communications.record_communication_sent(
         escalation=escalation,
         template_code="media_response",
         language="ja",
@@ -241,6 +247,6 @@ def test_every_write_is_on_the_escalations_timeline(media_run, analyst, legal_pa
         AuditAction.PLAYBOOK_RUN_CANCELLED,
     } <= timeline
     with pytest.raises(Conflict, match="cancelled"):
-        services.set_step_state(
+        step_work.set_step_state(
             step=step(media_run, "respond"), state=StepState.PENDING, actor=analyst, reason="x"
         )

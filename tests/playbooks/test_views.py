@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.escalations.selectors import escalation_detail
-from watchfloor.playbooks import selectors
+from watchfloor.playbooks import selectors, step_work
 from watchfloor.playbooks.models import CommunicationRecord, PlaybookRun, StepState
 
 pytestmark = pytest.mark.usefixtures("library", "frozen_clock")
@@ -193,8 +193,8 @@ def test_the_panel_reads_in_a_fixed_number_of_queries(
             user=analyst,
             actor=lead,
         )
-        services.set_step_state(step=run.steps.get(step_id=first), state="done", actor=analyst)
-        services.approve_step(step=run.steps.get(step_id=approve), actor=legal_partner)
+        step_work.set_step_state(step=run.steps.get(step_id=first), state="done", actor=analyst)
+        step_work.approve_step(step=run.steps.get(step_id=approve), actor=legal_partner)
 
     add_work(run, "record_deadline", "legal_exposure")
     detail = escalation_detail(escalation)
@@ -203,7 +203,7 @@ def test_the_panel_reads_in_a_fixed_number_of_queries(
     second = services.start_playbook_run(
         escalation=escalation, playbook_code="policy_gap", actor=analyst
     )
-    services.set_step_state(
+    step_work.set_step_state(
         step=second.steps.get(step_id="legal_input"),
         state="skipped",
         actor=analyst,

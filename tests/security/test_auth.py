@@ -31,9 +31,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.people.demo_accounts import DEMO_PASSWORD, demo_usernames
 from watchfloor.people.models import APIToken
-from watchfloor.people.services import create_api_token, create_user
+from watchfloor.people.services import create_user
 
 pytestmark = pytest.mark.django_db
 

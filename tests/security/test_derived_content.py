@@ -29,12 +29,14 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
 from watchfloor.crises import reminders, selectors, services
 from watchfloor.crises.models import Level, SitrepReminder
+from watchfloor.escalations import decisions
 from watchfloor.escalations import services as escalation_services
 from watchfloor.notify import selectors as selectors_notify
 from watchfloor.notify.selectors import DeliveryFilters
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
+from watchfloor.playbooks.library import load_playbooks
 from watchfloor.playbooks.models import PlaybookRun
-from watchfloor.playbooks.services import load_playbooks, start_playbook_run
+from watchfloor.playbooks.services import start_playbook_run
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
@@ -111,7 +113,7 @@ def world(
     escalation_services.link_escalations(
         escalation=ordinary, other=secret, actor=lead, reason=CANARY_LINK_REASON
     )
-    escalation_services.record_decision(
+    decisions.record_decision(
         escalation=secret,
         actor=lead,
         policy_code="private_information",

@@ -49,7 +49,7 @@ END_OF_CALENDAR = "9999-12-31T23:59:59Z"
 def api(catalog, analyst):
     """POSTs and GETs the API as the analyst, with a real token; 500s come back as
     responses (as a client would see them), not as exceptions."""
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     _, secret = create_api_token(
         user=analyst, name="probe", actor=None, scopes=["read", "write", "ingest"]
@@ -258,8 +258,8 @@ def test_commands_refuse_times_outside_the_calendar(catalog, analyst):
 
 def test_dates_in_config_files_are_bounded_too(legal_people, write_rota):  # noqa: F811
     from tests.people.test_rotas import ROTA
+    from watchfloor.people.rota_changes import load_rotas
     from watchfloor.people.rotafile import RotaFileError
-    from watchfloor.people.services import load_rotas
 
     far = ROTA.replace(
         "start_date: 2026-01-05\n    time_zone", "start_date: 9999-12-31\n    time_zone"
@@ -386,8 +386,8 @@ def test_the_catalog_refuses_an_alias_bomb_naming_the_file(tmp_path, settings):
 
 def test_every_other_config_reader_refuses_an_alias_bomb(catalog, tmp_path, settings):
     from watchfloor.catalog.loader import read_catalog
+    from watchfloor.people.rota_changes import load_rotas
     from watchfloor.people.rotafile import RotaFileError
-    from watchfloor.people.services import load_rotas
     from watchfloor.playbooks.loader import default_comms_dir, read_library
     from watchfloor.signals.rules import SignalRulesError, parse_rules
 
@@ -655,7 +655,7 @@ def test_control_characters_are_refused_by_the_services_forms_and_other_schemas(
 
     assert Escalation.objects.count() == 1
     # A partner request's question, through its own schema.
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     _, secret = create_api_token(
         user=lead, name="probe", actor=None, scopes=["read", "write", "ingest"]

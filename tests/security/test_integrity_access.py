@@ -25,8 +25,9 @@ from watchfloor.crises import services as crisis_services
 from watchfloor.crises.models import Crisis, RoleKind
 from watchfloor.escalations import services
 from watchfloor.escalations.models import Escalation
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.people.models import Team, User
-from watchfloor.people.services import change_user_access, create_api_token, deactivate_user
+from watchfloor.people.services import change_user_access, deactivate_user
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 

@@ -26,9 +26,9 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, PermissionDenied
-from watchfloor.escalations import services, severity_changes
+from watchfloor.escalations import decisions, services, severity_changes
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade, Status
-from watchfloor.people.services import create_api_token
+from watchfloor.people.api_tokens import create_api_token
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
@@ -51,7 +51,7 @@ def sev0(make_escalation):
 
 
 def _decide(escalation: Escalation, actor) -> Decision:
-    return services.record_decision(
+    return decisions.record_decision(
         escalation=escalation,
         actor=actor,
         policy_code="violent_extremism",
@@ -108,7 +108,7 @@ def test_finding_11_the_whole_bypass_no_longer_gives_a_final_decision(sev0, lead
     services.override_severity(escalation=sev0, severity=0, reason="it spread again", actor=lead)
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.PENDING_APPROVAL
     with pytest.raises(PermissionDenied):
-        services.approve_decision(decision=decision, actor=lead)
+        decisions.approve_decision(decision=decision, actor=lead)
 
 
 def test_the_window_is_read_from_the_history_and_ends(sev0, lead, second_lead, settings):
@@ -270,7 +270,7 @@ def test_finding_11_nobody_closes_while_the_decision_awaits_approval(
         services.merge_escalation(duplicate=sev0, into=other, actor=analyst)
     assert Escalation.objects.get(pk=sev0.pk).status == Status.INVESTIGATING
 
-    services.approve_decision(decision=decision, actor=second_lead)
+    decisions.approve_decision(decision=decision, actor=second_lead)
     services.transition_escalation(escalation=sev0, to_status="closed", actor=analyst)
     assert Escalation.objects.get(pk=sev0.pk).status == Status.CLOSED
 

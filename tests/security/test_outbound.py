@@ -36,8 +36,8 @@ from watchfloor.core.errors import InvalidInput
 from watchfloor.core.netpolicy import OutboundRefused, OutboundTarget, check_outbound_url
 from watchfloor.notify import delivery, transports
 from watchfloor.notify.admin import ChannelForm
+from watchfloor.notify.channels import save_channel, send_test_message
 from watchfloor.notify.models import AttemptOutcome, Channel
-from watchfloor.notify.services import save_channel, send_test_message
 
 # Every way the finding wrote an internal address, and the other forms a parser accepts.
 REFUSED_URLS = [

@@ -33,8 +33,9 @@ from tests.e2e.conftest import _live_server_sessions_closed  # noqa: F401 (Postg
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core.errors import InvalidInput
+from watchfloor.people.api_tokens import create_api_token
 from watchfloor.people.models import User
-from watchfloor.people.services import create_api_token, deactivate_user
+from watchfloor.people.services import deactivate_user
 from watchfloor.people.sso.accounts import SSOAccessRefused, sign_in_from_claims
 from watchfloor.people.sso.config import SSOConfig, SSOConfigError, sso_config_from_environment
 

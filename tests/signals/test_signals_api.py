@@ -17,7 +17,7 @@ URL = "/api/v1/signals:batch"
 
 @pytest.fixture
 def post_as():
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user):
         _, secret = create_api_token(user=user, name="feed", scopes=["ingest"], actor=None)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
-from watchfloor.escalations import services
+from watchfloor.escalations import decisions, inputs, services
 from watchfloor.escalations.models import Decision, Escalation, Status
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_queue_is_most_severe_first_then_nearest_deadline(
         rubric_answers=SEV2,
         markets=["SG"],
         statutory_triggers=[
-            services.StatutoryTriggerInput(
+            inputs.StatutoryTriggerInput(
                 rule="sg-osma-direction",
                 received_at=clock.now(),
                 due_at=clock.now() + timedelta(minutes=30),
@@ -450,7 +450,7 @@ def test_detail_shows_clocks_explanation_subjects_and_timeline(
     analyst_client, make_escalation, frozen_clock
 ):
     escalation = make_escalation(
-        subjects=[services.SubjectInput("account", "@relief_fund_ph")], rubric_answers=SEV3
+        subjects=[inputs.SubjectInput("account", "@relief_fund_ph")], rubric_answers=SEV3
     )
     page = html.unescape(_text(analyst_client.get(_detail(escalation))))
 
@@ -804,7 +804,7 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
 
         for number in range(count):
             services.add_note(escalation=escalation, body=f"note {number}", actor=analyst)
-            decision = services.record_decision(
+            decision = decisions.record_decision(
                 escalation=escalation,
                 actor=analyst,
                 policy_code="scams_fraud",
@@ -813,7 +813,7 @@ def test_detail_query_count_does_not_grow_with_the_escalation(
                 rationale="fraud",
                 supersedes=final_decision_id(escalation),
             )
-            services.approve_decision(decision=decision, actor=lead)
+            decisions.approve_decision(decision=decision, actor=lead)
             services.link_escalations(
                 escalation=escalation, other=make_escalation(title=f"Other {number}"), actor=analyst
             )

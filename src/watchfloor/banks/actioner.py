@@ -40,7 +40,7 @@ from watchfloor.core.validation import refuse_control_characters, require
 from watchfloor.escalations.models import Decision
 from watchfloor.markets.models import Market
 from watchfloor.notify.backoff import retry_delay
-from watchfloor.notify.services import validate_webhook_url
+from watchfloor.notify.channels import validate_webhook_url
 from watchfloor.notify.signing import new_secret
 from watchfloor.notify.transports import SendResult, encode_body, post_webhook
 from watchfloor.policy.models import EnforcementAction

@@ -47,9 +47,10 @@ from watchfloor.core.errors import Conflict, InvalidInput, NotFound, WatchfloorE
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
 from watchfloor.crises.services.notes import add_crisis_note
+from watchfloor.escalations.filing import create_escalation
+from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import SourceKind, Subject
 from watchfloor.escalations.selectors import escalations_visible_to
-from watchfloor.escalations.services import SubjectInput, create_escalation
 from watchfloor.markets.models import Market
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Signal
@@ -384,22 +385,26 @@ def _escalate(firing: RuleFiring, rule: ActionRule, match: Match, account: User)
     reference = match.subject_ref or f"{match.signal_type}:{match.value}"
     created = create_escalation(
         actor=account,
-        type_code=action.type,
-        title=(action.title or f"{rule.name}: bank {match.bank.name}")[:200],
-        summary=_note(rule, match, firing.conditions),
-        markets=[match.market] if match.market else [],
-        subjects=[SubjectInput(kind=_ESCALATION_SUBJECT_KIND[kind], reference=reference[:2000])],
-        source_kind=SourceKind.DETECTOR,
-        source_detail=f"Bank action rule {rule.code} on match {match.pk}"[:500],
-        rubric_answers=dict(action.rubric),
-        # A restricted bank's match opens work only its readers see.
-        is_restricted=match.bank.is_restricted,
-        access_usernames=[
-            *match.bank.access_list.values_list("username", flat=True),
-            account.get_username(),
-        ]
-        if match.bank.is_restricted
-        else [],
+        details=EscalationInput(
+            type_code=action.type,
+            title=(action.title or f"{rule.name}: bank {match.bank.name}")[:200],
+            summary=_note(rule, match, firing.conditions),
+            markets=[match.market] if match.market else [],
+            subjects=[
+                SubjectInput(kind=_ESCALATION_SUBJECT_KIND[kind], reference=reference[:2000])
+            ],
+            source_kind=SourceKind.DETECTOR,
+            source_detail=f"Bank action rule {rule.code} on match {match.pk}"[:500],
+            rubric_answers=dict(action.rubric),
+            # A restricted bank's match opens work only its readers see.
+            is_restricted=match.bank.is_restricted,
+            access_usernames=[
+                *match.bank.access_list.values_list("username", flat=True),
+                account.get_username(),
+            ]
+            if match.bank.is_restricted
+            else [],
+        ),
     )
     if cluster is not None and cluster.escalation_id is None:
         attach_cluster(cluster=cluster, escalation_id=created.pk, actor=account)

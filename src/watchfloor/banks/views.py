@@ -23,8 +23,8 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
 from watchfloor.core.roles import Role, can_work_escalations
 from watchfloor.core.validation import require
+from watchfloor.escalations.decisions import get_decision
 from watchfloor.escalations.selectors import access_escalation
-from watchfloor.escalations.services import get_decision
 from watchfloor.evidence.hooks import ItemLink
 from watchfloor.evidence.selectors import access_evidence
 from watchfloor.people.http import AuthenticatedRequest

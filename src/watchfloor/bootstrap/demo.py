@@ -16,17 +16,15 @@ from django.conf import settings
 from django.db import transaction
 
 from watchfloor.core import clock
+from watchfloor.escalations.decisions import approve_decision, record_decision
 from watchfloor.escalations.editing import final_decision_id
+from watchfloor.escalations.filing import create_escalation
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.services import (
-    StatutoryTriggerInput,
-    SubjectInput,
     add_note,
-    approve_decision,
     assign_escalation,
-    create_escalation,
     link_escalations,
-    record_decision,
     transition_escalation,
 )
 from watchfloor.people.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -494,7 +492,9 @@ def load_demo_scenario() -> int:
     ):
         with clock.frozen_at(real_now - timedelta(hours=hours_ago)):
             if later_step is None:
-                created[key] = create_escalation(actor=users["analyst"], **by_key[key].fields)
+                created[key] = create_escalation(
+                    actor=users["analyst"], details=EscalationInput(**by_key[key].fields)
+                )
             else:
                 created[key].refresh_from_db()
                 later_step(created[key], users, created)
@@ -519,7 +519,7 @@ def load_demo_rota() -> None:
     """The default on-call rota (defaults/rotations.yaml) and its demo people, once; the
     people it adds sign in with the demo password too."""
     from watchfloor.people.models import Rotation
-    from watchfloor.people.services import load_rotas
+    from watchfloor.people.rota_changes import load_rotas
 
     if not Rotation.objects.exists():
         load_rotas(actor=None, new_people_password=DEMO_PASSWORD)

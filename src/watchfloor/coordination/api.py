@@ -23,11 +23,10 @@ from watchfloor.coordination.schemas import (
     WithdrawIn,
 )
 from watchfloor.core import clock
-from watchfloor.escalations.schemas import Id
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.escalations.services import record_restricted_view
 from watchfloor.people.auth import request_actor
-from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS
+from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id
 
 if TYPE_CHECKING:
     from watchfloor.coordination.models import PartnerRequest

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from watchfloor.coordination import selectors
 from watchfloor.coordination.forms import PartnerRequestForm
-from watchfloor.coordination.services import may_ask_partners
+from watchfloor.coordination.permissions import may_ask_partners
 from watchfloor.escalations.models import Status
 
 if TYPE_CHECKING:

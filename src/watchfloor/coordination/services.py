@@ -26,9 +26,9 @@ from watchfloor.coordination.models import (
     RequestKind,
     RequestStatus,
 )
+from watchfloor.coordination.permissions import may_answer, may_ask_partners, may_withdraw
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
-from watchfloor.core.roles import Role, can_work_escalations, is_admin
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require
 from watchfloor.escalations.models import Escalation, Status
@@ -53,23 +53,6 @@ DOCUMENT_ID_EXAMPLE = "LEGAL-2026-0142"
 
 
 # ---------------------------------------------------------------- who may do what
-
-
-def may_ask_partners(user: User) -> bool:
-    return can_work_escalations(user)
-
-
-def may_answer(user: User, partner_request: PartnerRequest) -> bool:
-    """The members of the team asked (not its viewers), and admins."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if is_admin(user):
-        return True
-    return user.role != Role.VIEWER and user.team_id == partner_request.team_id
-
-
-def may_withdraw(user: User) -> bool:
-    return can_work_escalations(user)
 
 
 # ---------------------------------------------------------------- values

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from watchfloor.coordination import selectors, services
+from watchfloor.coordination import permissions, selectors, services
 from watchfloor.coordination.forms import AnswerForm, InboxFilterForm, WithdrawForm
 from watchfloor.coordination.models import AnswerOutcome, PartnerRequest, RequestKind
 from watchfloor.coordination.panel import ask_form, requests_panel
@@ -77,8 +77,8 @@ def _request_page(
 ) -> HttpResponse:
     user = request.user
     now = clock.now()
-    may_answer = partner_request.is_open and services.may_answer(user, partner_request)
-    may_withdraw = partner_request.is_open and services.may_withdraw(user)
+    may_answer = partner_request.is_open and permissions.may_answer(user, partner_request)
+    may_withdraw = partner_request.is_open and permissions.may_withdraw(user)
     return render(
         request,
         "coordination/request_detail.html",
@@ -108,7 +108,7 @@ def request_detail(request: AuthenticatedRequest, request_id: int) -> HttpRespon
             escalation=partner_request.escalation, actor=request.user, channel="web"
         )
         return _request_page(request, partner_request)
-    if not services.may_answer(request.user, partner_request):
+    if not permissions.may_answer(request.user, partner_request):
         raise PermissionDenied(
             f"only members of {partner_request.team.name} may answer this request"
         )
@@ -144,7 +144,7 @@ def request_detail(request: AuthenticatedRequest, request_id: int) -> HttpRespon
 @shows_domain_errors
 def request_withdraw(request: AuthenticatedRequest, request_id: int) -> HttpResponse:
     partner_request = selectors.access_partner_request(actor=request.user, request_id=request_id)
-    if not services.may_withdraw(request.user):
+    if not permissions.may_withdraw(request.user):
         raise PermissionDenied("your role cannot withdraw partner requests")
     form = WithdrawForm(request.POST, prefix="withdraw")
     status = 400
@@ -188,7 +188,7 @@ def escalation_requests(request: AuthenticatedRequest, escalation_id: int) -> Ht
     if request.method == "GET":
         record_restricted_view(escalation=escalation, actor=request.user, channel="web")
     if request.method == "POST":
-        if not services.may_ask_partners(request.user):
+        if not permissions.may_ask_partners(request.user):
             raise PermissionDenied("your role cannot ask partner teams")
         form = ask_form(escalation=escalation, viewer=request.user, data=request.POST)
         status = 400

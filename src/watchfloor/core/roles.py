@@ -1,4 +1,10 @@
-"""Roles and what each may do. Every permission question is answered here."""
+"""The role vocabulary: the roles a person holds, and the questions their role alone
+answers (may they work escalations, approve decisions, override severity, add notes,
+send signals in).
+
+A question that needs a record as well as a role (may this person answer this partner
+request, command this crisis, work this playbook step, manage this rotation) is answered
+in the ``permissions.py`` of the app that owns the record, built on these."""
 
 from __future__ import annotations
 

@@ -38,16 +38,16 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, NotFound
 from watchfloor.core.validation import clean_text, require
-from watchfloor.crises import selectors
+from watchfloor.crises import permissions
 from watchfloor.crises.models import Crisis, CrisisCluster, WatchlistEntry, WatchlistHit
 from watchfloor.crises.permissions import may_work_crisis
 from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
 from watchfloor.crises.watchlists import WatchlistMatch, recent_hits, watchlist_of
 from watchfloor.signals.models import Cluster, ClusterBucket, SurgeAlert
+from watchfloor.signals.permissions import can_see_signals
 from watchfloor.signals.selectors import (
     bucket_end,
     by_triage_score,
-    can_see_signals,
     clusters_visible_to,
     effective_state,
     tally_rows,
@@ -89,7 +89,7 @@ def _check_may_link(actor: User, crisis: Crisis, cluster: Cluster) -> None:
         may_work_crisis(actor) and can_see_signals(actor),
         "your role cannot link signals clusters to a crisis",
     )
-    if not selectors.may_see(actor, crisis):
+    if not permissions.may_see(actor, crisis):
         raise NotFound(f"no crisis {crisis.reference} that you can see", field="crisis_id")
     if not clusters_visible_to(actor).filter(pk=cluster.pk).exists():
         raise NotFound(f"no cluster C-{cluster.pk} that you can see", field="cluster")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from watchfloor.core.roles import Role, can_add_notes, can_work_escalations, is_admin
+from watchfloor.crises import selectors
 from watchfloor.crises.models import COMMAND_ROLES, RoleAssignment
 
 if TYPE_CHECKING:
@@ -52,3 +53,7 @@ def may_command_crisis(
 def may_read_sitrep(user: User, *, detail: str) -> bool:
     """A partner reads the partner and public versions, not leadership's full one."""
     return user.role != Role.PARTNER or detail != "full"
+
+
+def may_see(user: User, crisis: Crisis) -> bool:
+    return selectors.crises_visible_to(user).filter(pk=crisis.pk).exists()

@@ -24,7 +24,7 @@ from django.urls import reverse
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
-from watchfloor.crises import selectors
+from watchfloor.crises import permissions, selectors
 from watchfloor.crises.config import CrisisConfig, crisis_config
 from watchfloor.crises.models import Crisis, Level, SitrepReminder
 from watchfloor.notify import conf, content
@@ -63,7 +63,7 @@ def _remind(
     if SitrepReminder.objects.filter(crisis=crisis, due_at=due_at).exists():
         return None
     commander = selectors.commander_of(crisis)
-    if commander is not None and not selectors.may_see(commander, crisis):
+    if commander is not None and not permissions.may_see(commander, crisis):
         commander = None
     overdue = now > due_at
     suppressed = crisis.is_drill or conf.suppress_all_delivery()

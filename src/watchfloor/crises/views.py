@@ -1,5 +1,7 @@
 """The crisis pages: the list, declaring, the war room (and the fragment it refreshes
-itself from), sitreps, handoffs and the post-incident review.
+itself from). The war room's actions are in ``war_room_views``, sitreps in
+``sitrep_views``, handoffs in ``handoff_views``, the post-incident review in
+``review_views``.
 
 Each view finds the crisis through ``access_crisis`` first (a hidden crisis is as
 missing as a missing one), then calls one service or selector, and renders or
@@ -27,50 +29,40 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.audit.selectors import log_position
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
-from watchfloor.core.roles import is_admin
 from watchfloor.core.validation import require
-from watchfloor.crises import containment, hooks, selectors, services, watchlists
+from watchfloor.crises import containment, hooks, selectors, services
 from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.config import crisis_config
-from watchfloor.crises.drafting import crisis_zone, draft_sitrep
+from watchfloor.crises.drafting import crisis_zone
 from watchfloor.crises.forms import (
     AccessForm,
-    AcknowledgeForm,
-    ActionItemForm,
-    ActionItemStatusForm,
     ClusterLinkForm,
     DeclareForm,
     DetailsForm,
-    HandoffForm,
     LevelForm,
     LinkForm,
     NoteForm,
     ReleaseRoleForm,
-    ReviewForm,
     RoleForm,
-    RootCauseForm,
-    SitrepForm,
     UnlinkForm,
     WatchlistEntryForm,
     WatchlistRemoveForm,
 )
-from watchfloor.crises.handoffs import build_packet, packet_for_reader
-from watchfloor.crises.models import ActionItem, Crisis, CrisisNote, Level
+from watchfloor.crises.models import Crisis, Level
 from watchfloor.crises.permissions import (
     may_add_crisis_notes,
     may_command_crisis,
-    may_read_sitrep,
     may_work_crisis,
 )
-from watchfloor.crises.review import review_facts, review_markdown
 from watchfloor.crises.selectors import WarRoom
+from watchfloor.crises.selectors import room as war_room_selectors
 from watchfloor.crises.timeline import crisis_timeline
 from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
-from watchfloor.signals.selectors import access_cluster, can_see_signals
+from watchfloor.signals.permissions import can_see_signals
 from watchfloor.web.forms import ServiceErrorForm, carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
@@ -213,7 +205,9 @@ def decision_log(room: WarRoom) -> list[LogEntry]:
         )
         for decision in room.escalation_decisions()
     ]
-    return sorted(entries, key=lambda e: e.at, reverse=True)[: selectors.DECISION_LOG_LIMIT]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[
+        : war_room_selectors.DECISION_LOG_LIMIT
+    ]
 
 
 def _live_context(
@@ -247,8 +241,8 @@ def _live_context(
             visible_escalation_ids=room.visible_escalation_ids,
             viewer=request.user,
             crisis_reference=room.crisis.reference,
-        )[: selectors.TIMELINE_LIMIT],
-        "timeline_limit": selectors.TIMELINE_LIMIT,
+        )[: war_room_selectors.TIMELINE_LIMIT],
+        "timeline_limit": war_room_selectors.TIMELINE_LIMIT,
         "decision_log": decision_log(room),
         "decision_count": room.crisis_decision_count
         + sum(len(link.escalation.decisions.all()) for link in room.links),
@@ -486,573 +480,3 @@ class _PinForm(ServiceErrorForm):
     pinned = forms.TypedChoiceField(
         choices=[("1", "pin"), ("0", "unpin")], coerce=lambda v: v == "1"
     )
-
-
-@crisis_action("note")
-def crisis_note(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
-    note = services.add_crisis_note(
-        crisis=crisis,
-        body=data["body"],
-        actor=request.user,
-        kind=data.get("kind") or CrisisNote.Kind.NOTE,
-        pinned=bool(data.get("pinned")),
-    )
-    if note.is_pinned:
-        return "Pinned as a key fact."
-    return (
-        "Decision recorded." if note.kind == CrisisNote.Kind.DECISION else "Added to the timeline."
-    )
-
-
-@crisis_action("pin")
-def crisis_pin(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, note_id: int
-) -> str:
-    note = selectors.get_note(crisis=crisis, note_id=note_id)
-    services.set_fact_pinned(note=note, pinned=data["pinned"], actor=request.user)
-    return "Pinned as a key fact." if data["pinned"] else "Unpinned."
-
-
-@crisis_action("level")
-def crisis_level(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    crisis = services.change_level(
-        crisis=crisis,
-        to_level=data["to_level"],
-        actor=request.user,
-        reason=data["reason"],
-        confirmed_criteria=data.get("confirmed_criteria") or (),
-    )
-    return f"{crisis.reference} is now at {Level(crisis.level).label}."
-
-
-@crisis_action("role")
-def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
-    assert isinstance(form, RoleForm), "ACTION_FORMS['role'] is a RoleForm"
-    role, market = form.role_and_market()
-    holder = _user(data["holder"], field="holder") if data["holder"] else None
-    assignment = services.hand_over_role(
-        crisis=crisis,
-        role=role,
-        to_user=holder,
-        actor=request.user,
-        note=data["note"],
-        market=market,
-        expected_version=data["expected_version"],
-    )
-    return f"{assignment.role_label}: {assignment.holder.display_name}."
-
-
-@crisis_action("release")
-def crisis_role_release(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    assert isinstance(form, ReleaseRoleForm), "ACTION_FORMS['release'] is a ReleaseRoleForm"
-    role, market = form.role_and_market()
-    assignment = services.release_role(
-        crisis=crisis,
-        role=role,
-        actor=request.user,
-        note=data["note"],
-        market=market,
-        expected_version=data["expected_version"],
-    )
-    return f"{assignment.role_label} is open."
-
-
-@crisis_action("link")
-def crisis_link(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
-    escalation = access_escalation(actor=request.user, escalation_id=data["escalation"])
-    services.link_escalation(
-        crisis=crisis, escalation=escalation, actor=request.user, reason=data["reason"]
-    )
-    return f"{escalation.reference} is part of {crisis.reference}."
-
-
-@crisis_action("unlink")
-def crisis_unlink(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, escalation_id: int
-) -> str:
-    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
-    services.unlink_escalation(
-        crisis=crisis, escalation=escalation, actor=request.user, reason=data["reason"]
-    )
-    return f"{escalation.reference} is no longer part of {crisis.reference}."
-
-
-@crisis_action("cluster")
-def crisis_cluster_link(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    cluster = access_cluster(actor=request.user, cluster_id=data["cluster"])
-    containment.link_cluster(
-        crisis=crisis, cluster=cluster, actor=request.user, reason=data["reason"]
-    )
-    return f"C-{cluster.pk} is part of {crisis.reference}."
-
-
-@crisis_action("cluster-unlink")
-def crisis_cluster_unlink(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, cluster_id: int
-) -> str:
-    cluster = access_cluster(actor=request.user, cluster_id=cluster_id)
-    containment.unlink_cluster(
-        crisis=crisis, cluster=cluster, actor=request.user, reason=data["reason"]
-    )
-    return f"C-{cluster.pk} is no longer linked to {crisis.reference}."
-
-
-@crisis_action("watch")
-def crisis_watch(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    entry = watchlists.add_watchlist_entry(
-        crisis=crisis,
-        kind=data["kind"],
-        value=data["value"],
-        actor=request.user,
-        language=data["language"],
-        note=data["note"],
-        variants=data["variants"],
-    )
-    return f"{crisis.reference} now watches for {entry.get_kind_display().lower()} '{entry.value}'."
-
-
-@crisis_action("unwatch")
-def crisis_unwatch(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form, entry_id: int
-) -> str:
-    entry = watchlists.get_watchlist_entry(crisis=crisis, entry_id=entry_id)
-    watchlists.remove_watchlist_entry(entry=entry, actor=request.user, reason=data["reason"])
-    return f"'{entry.value}' is no longer watched for."
-
-
-@crisis_action("details")
-def crisis_details(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    services.update_crisis(
-        crisis=crisis,
-        actor=request.user,
-        title=data["title"],
-        summary=data["summary"],
-        markets=data["markets"],
-        languages=data["languages"],
-        read_version=data["read_version"],
-    )
-    return "Details saved."
-
-
-@crisis_action("access")
-def crisis_access(
-    request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form
-) -> str:
-    services.set_crisis_access(
-        crisis=crisis,
-        actor=request.user,
-        is_restricted=data["is_restricted"],
-        access_usernames=data["access_list"],
-        expected_version=data["expected_version"],
-    )
-    return "Access updated."
-
-
-# ---------------------------------------------------------------- sitreps
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@shows_domain_errors
-def crisis_sitrep(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
-    """Draft a sitrep for an audience and language (GET), edit it, and record it as sent
-    (POST). Changing the audience or language in the form drafts afresh."""
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    require(may_work_crisis(request.user), "your role cannot send sitreps")
-    config = crisis_config()
-    now = clock.now()
-    source = request.POST if request.method == "POST" else request.GET
-    audience = source.get("audience") or config.settings.sitreps.audiences[0].code
-    language = source.get("language") or "en"
-    status = 200
-    try:
-        draft = draft_sitrep(
-            crisis=crisis,
-            audience=audience,
-            language=language,
-            viewer=request.user,
-            now=now,
-            config=config,
-        )
-    except InvalidInput as error:
-        if config.settings.audience(audience) is None:
-            raise NotFound(error.message, field="audience") from error
-        language = "en"
-        draft = draft_sitrep(
-            crisis=crisis,
-            audience=audience,
-            language=language,
-            viewer=request.user,
-            now=now,
-            config=config,
-        )
-        messages.error(request, error.message)
-    sending = request.method == "POST" and "send" in request.POST
-    form = SitrepForm(
-        request.POST if sending else None,
-        initial={
-            "audience": audience,
-            "language": draft.language,
-            "subject": draft.subject,
-            "body": draft.body,
-        },
-        config=config,
-        languages=draft.languages,
-        sections=draft.sections,
-    )
-    if sending:
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                sitrep = services.send_sitrep(
-                    crisis=crisis,
-                    audience=data["audience"],
-                    language=data["language"],
-                    subject=data["subject"],
-                    body=data["body"],
-                    sections=form.sections(),
-                    actor=request.user,
-                )
-            except PermissionDenied:
-                raise
-            except WatchfloorError as error:
-                form.add_service_error(error)
-                status = error.http_status
-            else:
-                messages.success(
-                    request,
-                    f"{draft.audience.name} sitrep {sitrep.number} ({sitrep.language}) recorded "
-                    "as sent.",
-                )
-                return redirect(reverse("crisis-detail", args=[crisis.pk]) + "#live-status")
-    return render(
-        request,
-        "crises/sitrep.html",
-        {
-            "crisis": crisis,
-            "draft": draft,
-            "form": form,
-            "now": now,
-            "audiences": config.settings.sitreps.audiences,
-            "clock_state": selectors.sitrep_clock(crisis, now=now, config=config),
-            "previous": list(selectors.sitreps_of(crisis).filter(audience=audience)[:5]),
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_GET
-@shows_domain_errors
-def sitrep_detail(request: AuthenticatedRequest, crisis_id: int, sitrep_id: int) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    sitrep = selectors.get_sitrep(crisis=crisis, sitrep_id=sitrep_id)
-    audience = crisis_config().settings.audience(sitrep.audience)
-    detail = audience.detail if audience else "full"
-    if not may_read_sitrep(request.user, detail=detail):
-        raise NotFound(f"no sitrep {sitrep_id} on {crisis.reference}", field="sitrep_id")
-    reading = selectors.sitrep_for_reader(sitrep=sitrep, viewer=request.user)
-    return render(
-        request,
-        "crises/sitrep_detail.html",
-        {"crisis": crisis, "sitrep": sitrep, "sections": reading.sections, "audience": audience},
-    )
-
-
-# ---------------------------------------------------------------- handoffs
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@shows_domain_errors
-def crisis_handoff(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
-    """The handoff in play: its packet as the record shows it now, the outgoing
-    commander's confirmation, and the incoming commander's acknowledgement."""
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    config = crisis_config()
-    now = clock.now()
-    recorded = list(
-        crisis.handoffs.select_related("outgoing_commander", "incoming_commander").order_by(
-            "-handoff_at"
-        )
-    )
-    in_play = selectors.handoff_in_play(crisis, now, config=config, recorded=recorded)
-    commander = selectors.commander_of(crisis)
-    confirmed = next((h for h in recorded if in_play and h.handoff_at == in_play.at), None)
-    is_outgoing = commander is not None and (
-        commander.pk == request.user.pk or is_admin(request.user)
-    )
-    form = None
-    status = 200
-    if in_play is not None and confirmed is None and is_outgoing:
-        form = HandoffForm(
-            request.POST if request.method == "POST" else None,
-            initial={"handoff_at": in_play.at, "incoming": ""},
-        )
-    if request.method == "POST":
-        if form is None:
-            raise PermissionDenied("only the outgoing incident commander confirms the handoff")
-        status = 400
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                handoff = services.confirm_handoff(
-                    crisis=crisis,
-                    actor=request.user,
-                    incoming_commander=_user(data["incoming"], field="holder"),
-                    risks=data["risks"],
-                    handoff_at=data["handoff_at"],
-                )
-            except PermissionDenied:
-                raise
-            except WatchfloorError as error:
-                form.add_service_error(error)
-                status = error.http_status
-            else:
-                messages.success(
-                    request,
-                    f"Handoff confirmed; {handoff.incoming_commander.display_name} acknowledges it "
-                    "to take command.",
-                )
-                return redirect("crisis-handoff", crisis_id=crisis.pk)
-    packet = None
-    if in_play is not None:
-        # The confirmed packet holds what the outgoing commander saw: each reader is shown
-        # the parts about escalations they may see (the live one is theirs already).
-        packet = packet_for_reader(
-            confirmed.packet
-            if confirmed is not None
-            else build_packet(
-                crisis=crisis,
-                handoff=in_play,
-                viewer=request.user,
-                now=now,
-                config=config,
-                outgoing=commander,
-                incoming=None,
-            ),
-            visible_escalation_ids=selectors.visible_escalation_ids(
-                crisis=crisis, viewer=request.user
-            ),
-        )
-    return render(
-        request,
-        "crises/handoff.html",
-        {
-            "crisis": crisis,
-            "in_play": in_play,
-            "packet": packet,
-            "confirmed": confirmed,
-            "commander": commander,
-            "form": form,
-            "ack_form": AcknowledgeForm(prefix="ack")
-            if confirmed is not None
-            and confirmed.status == "confirmed"
-            and confirmed.incoming_commander_id == request.user.pk
-            else None,
-            "recorded": selectors.handoff_history(recorded, config=config),
-            "now": now,
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_POST
-@shows_domain_errors
-def handoff_acknowledge(
-    request: AuthenticatedRequest, crisis_id: int, handoff_id: int
-) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    handoff = selectors.get_handoff(crisis=crisis, handoff_id=handoff_id)
-    form = AcknowledgeForm(request.POST, prefix="ack")
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        services.acknowledge_handoff(handoff=handoff, actor=request.user, note=note)
-    except WatchfloorError as error:
-        if error.http_status in (403, 404):
-            raise
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Handoff acknowledged: you are the incident commander.")
-    return redirect("crisis-handoff", crisis_id=crisis.pk)
-
-
-# ---------------------------------------------------------------- post-incident review
-
-
-REVIEW_FORMS: dict[str, Callable[[AuthenticatedRequest, Any, Any], ServiceErrorForm]] = {
-    "review": lambda request, review, data: ReviewForm(
-        data,
-        prefix="review",
-        viewer_time_zone=request.user.time_zone,
-        initial={
-            "summary": review.summary if review else "",
-            "went_well": review.went_well if review else "",
-            "went_badly": review.went_badly if review else "",
-            "contributing_factors": review.contributing_factors if review else "",
-        },
-    ),
-    "cause": lambda request, review, data: RootCauseForm(data, prefix="cause"),
-    "item": lambda request, review, data: ActionItemForm(data, prefix="item"),
-}
-
-
-def _render_review(
-    request: AuthenticatedRequest,
-    crisis: Crisis,
-    *,
-    bound: tuple[str, forms.Form] | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    facts = review_facts(crisis=crisis, viewer=request.user, now=clock.now())
-    editable = may_work_crisis(request.user) and facts.crisis.level in (
-        Level.STAND_DOWN,
-        Level.CLOSED,
-    )
-    review_forms = {}
-    if editable:
-        review_forms = {
-            name: bound[1] if bound and bound[0] == name else build(request, facts.review, None)
-            for name, build in REVIEW_FORMS.items()
-        }
-    return render(
-        request,
-        "crises/review.html",
-        {
-            "crisis": facts.crisis,
-            "facts": facts,
-            "volume_chart": containment_chart(
-                facts.volume.hours, zone=timezone.get_current_timezone_name()
-            )
-            if facts.volume and facts.volume.signals_in_window + facts.volume.matches_in_window
-            else "",
-            "review": facts.review,
-            "forms": review_forms,
-            "editable": editable,
-            "may_update_items": may_work_crisis(request.user),
-            "item_statuses": ActionItem.Status.choices,
-            "bound_form": bound[0] if bound else "",
-            "now": facts.now,
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_GET
-@shows_domain_errors
-def crisis_review(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    services.record_restricted_view(crisis=crisis, actor=request.user, channel="review")
-    return _render_review(request, crisis)
-
-
-@login_required
-@require_GET
-@shows_domain_errors
-def crisis_review_markdown(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    facts = review_facts(crisis=crisis, viewer=request.user, now=clock.now())
-    services.record_review_export(crisis=crisis, actor=request.user, format="markdown")
-    response = HttpResponse(review_markdown(facts), content_type="text/markdown; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{crisis.reference}-review.md"'
-    return response
-
-
-@login_required
-@require_POST
-@shows_domain_errors
-def crisis_review_update(request: AuthenticatedRequest, crisis_id: int, part: str) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    require(may_work_crisis(request.user), "your role cannot write the post-incident review")
-    if part not in REVIEW_FORMS:
-        raise NotFound(f"no part '{part}' in a review", field="part")
-    review = crisis.review if hasattr(crisis, "review") else None
-    form = REVIEW_FORMS[part](request, review, request.POST)
-    status = 400
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            if part == "review":
-                services.update_review(
-                    crisis=crisis,
-                    actor=request.user,
-                    summary=data["summary"],
-                    went_well=data["went_well"],
-                    went_badly=data["went_badly"],
-                    contributing_factors=data["contributing_factors"],
-                    incident_started_at=data.get("incident_started_at"),
-                    contained_at=data.get("contained_at"),
-                )
-                outcome = "Review saved."
-            elif part == "cause":
-                assert isinstance(form, RootCauseForm), "REVIEW_FORMS['cause'] is one"
-                services.add_root_cause(
-                    crisis=crisis,
-                    actor=request.user,
-                    problem=data["problem"],
-                    whys=form.whys(),
-                    root_cause=data["root_cause"],
-                )
-                outcome = "Root cause recorded."
-            else:
-                services.add_action_item(
-                    crisis=crisis,
-                    actor=request.user,
-                    title=data["title"],
-                    owner=_user(data["owner"], field="owner"),
-                    due_on=data["due_on"],
-                )
-                outcome = "Action item added."
-        except PermissionDenied:
-            raise
-        except WatchfloorError as error:
-            form.add_service_error(error)
-            status = error.http_status
-        else:
-            messages.success(request, outcome)
-            return redirect(reverse("crisis-review", args=[crisis.pk]) + f"#review-{part}")
-    return _render_review(request, crisis, bound=(part, form), status=status)
-
-
-@login_required
-@require_POST
-@shows_domain_errors
-def action_item_status(request: AuthenticatedRequest, crisis_id: int, item_id: int) -> HttpResponse:
-    crisis = selectors.access_crisis(actor=request.user, crisis_id=crisis_id)
-    item = ActionItem.objects.filter(review__crisis=crisis, pk=item_id).first()
-    if item is None:
-        raise NotFound(f"no action item {item_id} in {crisis.reference}'s review", field="item_id")
-    form = ActionItemStatusForm(request.POST, prefix=f"item-{item.pk}")
-    if not form.is_valid():
-        messages.error(request, "Choose a status.")
-    else:
-        try:
-            services.change_action_item(
-                item=item,
-                actor=request.user,
-                status=form.cleaned_data["status"],
-                note=form.cleaned_data["note"],
-            )
-        except WatchfloorError as error:
-            if error.http_status in (403, 404):
-                raise
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
-                f"'{item.title}': {ActionItem.Status(form.cleaned_data['status']).label.lower()}.",
-            )
-    return redirect(reverse("crisis-review", args=[crisis.pk]) + "#review-items")

@@ -29,7 +29,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.validation import clean_language_tags, clean_text, require
-from watchfloor.crises import selectors
+from watchfloor.crises import permissions
 from watchfloor.crises.matching import (
     VALUE_MAX,
     CompiledEntry,
@@ -46,7 +46,7 @@ from watchfloor.crises.variants import VARIANTS_MAX, starter_variants
 from watchfloor.signals.contract import canonical_language_tag
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE
 from watchfloor.signals.models import Signal
-from watchfloor.signals.selectors import can_see_signals
+from watchfloor.signals.permissions import can_see_signals
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -247,7 +247,7 @@ def _check_may_edit(actor: User, crisis: Crisis) -> None:
         may_work_crisis(actor) and can_see_signals(actor),
         "your role cannot change a crisis's watchlist",
     )
-    if not selectors.may_see(actor, crisis):
+    if not permissions.may_see(actor, crisis):
         raise NotFound(f"no crisis {crisis.reference} that you can see", field="crisis_id")
 
 

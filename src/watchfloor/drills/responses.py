@@ -70,7 +70,7 @@ def _complete_step(run: DrillRun, response: ResponseSpec, cast: dict[str, User])
     """As a person would: tick the required checklist, approve where asked, record the
     evidence (the file's, or a drill reference) and mark it done."""
     from watchfloor.playbooks.selectors import playbook_spec
-    from watchfloor.playbooks.services import approve_step, set_step_state, tick_checklist_item
+    from watchfloor.playbooks.step_work import approve_step, set_step_state, tick_checklist_item
 
     step = _step(run, response)
     actor = cast[response.actor]
@@ -91,7 +91,7 @@ def _complete_step(run: DrillRun, response: ResponseSpec, cast: dict[str, User])
 
 
 def _skip_step(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
-    from watchfloor.playbooks.services import set_step_state
+    from watchfloor.playbooks.step_work import set_step_state
 
     set_step_state(
         step=_step(run, response),
@@ -132,7 +132,7 @@ def _assign_playbook_role(run: DrillRun, response: ResponseSpec, cast: dict[str,
 
 
 def _record_decision(run: DrillRun, response: ResponseSpec, cast: dict[str, User]) -> None:
-    from watchfloor.escalations.services import approve_decision, record_decision
+    from watchfloor.escalations.decisions import approve_decision, record_decision
 
     decision_spec = response.decision
     assert decision_spec is not None

@@ -52,8 +52,9 @@ from watchfloor.drills.scenarios import (
 )
 from watchfloor.drills.scoring import score_drill
 from watchfloor.drills.selectors import drill_escalations, escalation_opened_by
+from watchfloor.escalations.filing import create_escalation
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import Escalation, Status
-from watchfloor.escalations.services import StatutoryTriggerInput, SubjectInput, create_escalation
 from watchfloor.people.models import User
 
 DRILL_MARK = "[DRILL] "
@@ -196,19 +197,21 @@ def _open_escalation(inject: InjectSpec, *, actor: User, now: datetime) -> Escal
         summary = f"{inquiry.outlet} asks: {inquiry.question}{deadline}\n\n{summary}".strip()
     return create_escalation(
         actor=actor,
-        type_code=esc.type or DEFAULT_TYPES[inject.kind],
-        title=_marked(esc.title),
-        summary=summary,
-        markets=list(esc.markets),
-        languages=list(esc.languages),
-        subjects=[SubjectInput(s.kind, s.reference) for s in esc.subjects],
-        source_kind=esc.source or DEFAULT_SOURCES.get(inject.kind, "internal"),
-        source_team_code=esc.source_team or "",
-        rubric_answers=dict(esc.severity_answers),
-        statutory_triggers=triggers,
-        is_high_visibility=esc.high_visibility,
-        shared_with_team_codes=list(esc.shared_with),
-        is_drill=True,
+        details=EscalationInput(
+            type_code=esc.type or DEFAULT_TYPES[inject.kind],
+            title=_marked(esc.title),
+            summary=summary,
+            markets=list(esc.markets),
+            languages=list(esc.languages),
+            subjects=[SubjectInput(s.kind, s.reference) for s in esc.subjects],
+            source_kind=esc.source or DEFAULT_SOURCES.get(inject.kind, "internal"),
+            source_team_code=esc.source_team or "",
+            rubric_answers=dict(esc.severity_answers),
+            statutory_triggers=triggers,
+            is_high_visibility=esc.high_visibility,
+            shared_with_team_codes=list(esc.shared_with),
+            is_drill=True,
+        ),
     )
 
 

@@ -16,12 +16,12 @@ from watchfloor.audit.selectors import log_position
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
-from watchfloor.escalations import selectors, services, severity_changes
+from watchfloor.escalations import decisions, filing, selectors, services, severity_changes
+from watchfloor.escalations.catalog_schemas import CatalogOut
 from watchfloor.escalations.schemas import (
     AccessIn,
     AssessmentOut,
     AssignIn,
-    CatalogOut,
     DecisionIn,
     DecisionOut,
     EscalationDetailOut,
@@ -123,8 +123,8 @@ def get_timeline(request: HttpRequest, escalation_id: Path[Id]):
 def create_escalation(request: HttpRequest, payload: EscalationIn):
     """File an escalation. Severity comes from the rubric answers; statutory clocks run
     from each notice's ``received_at``."""
-    escalation = services.create_escalation(
-        actor=request_actor(request), **payload.service_arguments()
+    escalation = filing.create_escalation(
+        actor=request_actor(request), details=payload.as_service_input()
     )
     return Status(201, _detail(escalation, request_actor(request)))
 
@@ -288,7 +288,7 @@ def record_decision(request: HttpRequest, escalation_id: Path[Id], payload: Deci
     """Record what was decided, under which policy version and why. High-visibility
     escalations, and those that were SEV0/SEV1 at any time in the two-person window
     (7 days by default), need a second person's approval."""
-    decision = services.record_decision(
+    decision = decisions.record_decision(
         escalation=_access(request, escalation_id),
         policy_code=payload.policy,
         policy_version=payload.policy_version,
@@ -311,10 +311,10 @@ def approve_decision(
     request: HttpRequest, escalation_id: Path[Id], decision_id: Path[Id], payload: ReviewIn
 ):
     """Approve a pending decision; whoever recorded it may not."""
-    decision = services.get_decision(
+    decision = decisions.get_decision(
         escalation=_access(request, escalation_id), decision_id=decision_id
     )
-    decision = services.approve_decision(
+    decision = decisions.approve_decision(
         decision=decision, comment=payload.comment, actor=request_actor(request)
     )
     return DecisionOut.build(decision)
@@ -328,10 +328,10 @@ def send_back_decision(
     request: HttpRequest, escalation_id: Path[Id], decision_id: Path[Id], payload: ReviewIn
 ):
     """Return a pending decision to its author with a comment saying what to change."""
-    decision = services.get_decision(
+    decision = decisions.get_decision(
         escalation=_access(request, escalation_id), decision_id=decision_id
     )
-    decision = services.send_back_decision(
+    decision = decisions.send_back_decision(
         decision=decision, comment=payload.comment, actor=request_actor(request)
     )
     return DecisionOut.build(decision)
@@ -343,7 +343,7 @@ def send_back_decision(
 @router.post("/severity/preview", response={200: AssessmentOut, **READ_ERRORS}, tags=["severity"])
 def preview_severity(request: HttpRequest, payload: SeverityPreviewIn):
     """What severity these answers would give, explained, without saving anything."""
-    assessment = services.preview_severity(
+    assessment = filing.preview_severity(
         type_code=payload.type,
         rubric_answers=payload.rubric_answers,
         statutory_rule_codes=payload.statutory_rules,

@@ -11,16 +11,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from watchfloor.core.errors import WatchfloorError
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import TRANSITIONS, SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
-from watchfloor.escalations.services import (
-    NOTE_MAX,
-    REASON_MAX,
-    SUMMARY_MAX,
-    TITLE_MAX,
-    StatutoryTriggerInput,
-    SubjectInput,
-)
+from watchfloor.escalations.services import NOTE_MAX, REASON_MAX, SUMMARY_MAX, TITLE_MAX
 from watchfloor.severity.rubric import Rubric
 from watchfloor.web.form_tokens import form_token_field
 from watchfloor.web.forms import (
@@ -283,8 +277,8 @@ class EscalationForm(ServiceErrorForm):
         rule = self.cleaned_data.get("statutory_rule")
         return [rule] if rule else []
 
-    def service_arguments(self) -> dict[str, Any]:
-        """Keyword arguments for ``services.create_escalation`` (without the actor)."""
+    def as_service_input(self) -> EscalationInput:
+        """What ``filing.create_escalation`` takes."""
         data = self.cleaned_data
         triggers = []
         if data.get("statutory_rule"):
@@ -297,22 +291,22 @@ class EscalationForm(ServiceErrorForm):
                     confirm_old_receipt=data.get("statutory_confirm_old_receipt", False),
                 )
             )
-        return {
-            "type_code": data["type"],
-            "title": data["title"],
-            "summary": data.get("summary", ""),
-            "markets": data.get("markets", []),
-            "languages": data.get("languages", []),
-            "subjects": data.get("subjects", []),
-            "source_kind": data["source_kind"],
-            "source_team_code": data.get("source_team", ""),
-            "source_detail": data.get("source_detail", ""),
-            "rubric_answers": self.rubric_answers(),
-            "statutory_triggers": triggers,
-            "policy_code": data.get("policy", ""),
-            "is_high_visibility": data.get("is_high_visibility", False),
-            "is_restricted": data.get("is_restricted", False),
-        }
+        return EscalationInput(
+            type_code=data["type"],
+            title=data["title"],
+            summary=data.get("summary", ""),
+            markets=data.get("markets", []),
+            languages=data.get("languages", []),
+            subjects=data.get("subjects", []),
+            source_kind=data["source_kind"],
+            source_team_code=data.get("source_team", ""),
+            source_detail=data.get("source_detail", ""),
+            rubric_answers=self.rubric_answers(),
+            statutory_triggers=triggers,
+            policy_code=data.get("policy", ""),
+            is_high_visibility=data.get("is_high_visibility", False),
+            is_restricted=data.get("is_restricted", False),
+        )
 
     # -- putting service errors back
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from watchfloor.core.roles import can_approve_decisions
 from watchfloor.core.validation import require
-from watchfloor.escalations import selectors, services, severity_changes
+from watchfloor.escalations import decisions, selectors, severity_changes
 from watchfloor.escalations.models import Escalation
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
@@ -72,11 +72,11 @@ def _review_view(
 decision_approve, decision_send_back = review_views(
     Review(
         prefix="review",
-        find=lambda escalation, pk: services.get_decision(escalation=escalation, decision_id=pk),
-        approve=lambda decision, actor, comment: services.approve_decision(
+        find=lambda escalation, pk: decisions.get_decision(escalation=escalation, decision_id=pk),
+        approve=lambda decision, actor, comment: decisions.approve_decision(
             decision=decision, actor=actor, comment=comment
         ),
-        refuse=lambda decision, actor, comment: services.send_back_decision(
+        refuse=lambda decision, actor, comment: decisions.send_back_decision(
             decision=decision, actor=actor, comment=comment
         ),
         approved="Decision approved.",

@@ -5,18 +5,24 @@ lengths, time zones) so the services receive well-formed values; anything that n
 catalog (does this escalation type, market or rubric answer exist?) is the services' job.
 Output schemas are built explicitly from models by their ``build`` constructors, so what
 a response costs in queries is visible in one place. Schemas never live on models.
+
+The catalog's shapes (``GET /catalog``) are in ``catalog_schemas``. What stays is one
+concept, an escalation as the API takes and gives it; its inputs and outputs share the
+service limits and the nested shapes (subjects, triggers, decisions, clocks), so they
+read best together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from watchfloor.core import clock as core_clock
+from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput, SubjectInput
 from watchfloor.escalations.models import SourceKind, Status, Subject
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.escalations.services import (
@@ -25,8 +31,6 @@ from watchfloor.escalations.services import (
     SUBJECTS_MAX,
     SUMMARY_MAX,
     TITLE_MAX,
-    StatutoryTriggerInput,
-    SubjectInput,
 )
 from watchfloor.web.api import (
     MAX_OFFSET,
@@ -42,8 +46,6 @@ from watchfloor.web.api import (
 )
 
 if TYPE_CHECKING:
-    from watchfloor.catalog.models import CatalogVersion
-    from watchfloor.catalog.schema import Catalog
     from watchfloor.escalations.models import (
         Clock,
         Decision,
@@ -173,26 +175,26 @@ class EscalationIn(Input):
     access_list: list[Username] = Field(default_factory=list, max_length=200)
     shared_with_teams: list[Code] = Field(default_factory=list, max_length=20)
 
-    def service_arguments(self) -> dict[str, Any]:
-        """The keyword arguments of ``services.create_escalation``."""
-        return {
-            "type_code": self.type,
-            "title": self.title,
-            "summary": self.summary,
-            "markets": self.markets,
-            "languages": self.languages,
-            "subjects": [SubjectInput(s.kind, s.reference, s.note) for s in self.subjects],
-            "source_kind": self.source_kind,
-            "source_team_code": self.source_team or "",
-            "source_detail": self.source_detail,
-            "rubric_answers": self.rubric_answers,
-            "statutory_triggers": [t.as_service_input() for t in self.statutory_triggers],
-            "policy_code": self.policy or "",
-            "is_high_visibility": self.is_high_visibility,
-            "is_restricted": self.is_restricted,
-            "access_usernames": self.access_list,
-            "shared_with_team_codes": self.shared_with_teams,
-        }
+    def as_service_input(self) -> EscalationInput:
+        """What ``filing.create_escalation`` takes."""
+        return EscalationInput(
+            type_code=self.type,
+            title=self.title,
+            summary=self.summary,
+            markets=self.markets,
+            languages=self.languages,
+            subjects=[SubjectInput(s.kind, s.reference, s.note) for s in self.subjects],
+            source_kind=self.source_kind,
+            source_team_code=self.source_team or "",
+            source_detail=self.source_detail,
+            rubric_answers=self.rubric_answers,
+            statutory_triggers=[t.as_service_input() for t in self.statutory_triggers],
+            policy_code=self.policy or "",
+            is_high_visibility=self.is_high_visibility,
+            is_restricted=self.is_restricted,
+            access_usernames=self.access_list,
+            shared_with_team_codes=self.shared_with_teams,
+        )
 
 
 class TransitionIn(Input):
@@ -633,191 +635,4 @@ class NoteOut(Schema):
             author=PersonOut.build(note.author),
             body=note.body,
             created_at=note.created_at,
-        )
-
-
-# ---------------------------------------------------------------- the catalog in force
-
-
-class EscalationTypeOut(Schema):
-    code: str
-    name: str
-    description: str
-    default_policy: str | None
-
-
-class FactorOptionOut(Schema):
-    value: str
-    label: str
-    points: int
-
-
-class FactorOut(Schema):
-    code: str
-    label: str
-    question: str
-    weight: int
-    options: list[FactorOptionOut] = Field(description="mildest first")
-
-
-class SlaTargetsOut(Schema):
-    acknowledge: str = Field(description='an ISO 8601 duration, or "N business days"')
-    first_action: str
-    resolve: str
-
-
-class SeverityOut(Schema):
-    level: int
-    name: str
-    label: str
-    min_score: int
-    description: str
-    sla: SlaTargetsOut
-
-
-class FloorRuleOut(Schema):
-    code: str
-    reason: str
-    min_severity: int
-    escalation_types: list[str]
-    factors_at_least: dict[str, str]
-    statutory_trigger: bool = Field(description="fires whenever a statutory rule is set")
-
-
-class PolicyVersionOut(Schema):
-    version: str
-    effective_from: date
-    summary: str
-
-
-class PolicyOut(Schema):
-    code: str
-    name: str
-    area: str
-    area_name: str
-    description: str
-    versions: list[PolicyVersionOut]
-
-
-class EnforcementActionOut(Schema):
-    code: str
-    label: str
-    description: str
-    needs_countries: bool
-
-
-class TeamOut(Schema):
-    code: str
-    name: str
-    kind: str
-
-
-class MarketOut(Schema):
-    code: str
-    name: str
-    time_zones: list[str]
-    languages: list[str]
-    regulators: list[str]
-
-
-class StatutoryRuleOut(Schema):
-    code: str
-    jurisdiction: str
-    instrument: str
-    trigger: str
-    action: str
-    deadline_kind: str = Field(description="fixed, set_by_notice or qualitative")
-    deadline: str | None = Field(description="ISO 8601 duration, when the law fixes one")
-    internal_target: str | None
-    previous_deadline: str | None
-    effective_from: date | None
-    needs_verification: bool
-    min_severity: int | None = Field(description="the rule's own severity floor, if any")
-    note: str
-    sources: list[str]
-
-
-class CatalogOut(Schema):
-    """The taxonomy, rubric, policies and markets in force: what the codes in requests mean."""
-
-    label: str
-    version: str
-    digest: str
-    loaded_at: UtcTime
-    escalation_types: list[EscalationTypeOut]
-    factors: list[FactorOut]
-    severities: list[SeverityOut]
-    floors: list[FloorRuleOut]
-    policies: list[PolicyOut]
-    enforcement_actions: list[EnforcementActionOut]
-    teams: list[TeamOut]
-    markets: list[MarketOut]
-    statutory_rules: list[StatutoryRuleOut]
-
-    @classmethod
-    def build(cls, version: CatalogVersion, catalog: Catalog) -> CatalogOut:
-        rubric = catalog.rubric
-        return cls(
-            label=catalog.label,
-            version=catalog.version,
-            digest=version.digest,
-            loaded_at=version.loaded_at,
-            escalation_types=[
-                EscalationTypeOut(**t.model_dump())
-                for t in catalog.escalation_types.escalation_types
-            ],
-            factors=[FactorOut(**f.model_dump()) for f in rubric.factors],
-            severities=[SeverityOut(**s.model_dump()) for s in rubric.severities],
-            floors=[
-                FloorRuleOut(
-                    code=floor.code,
-                    reason=floor.reason,
-                    min_severity=floor.min_severity,
-                    escalation_types=floor.when.escalation_types,
-                    factors_at_least=floor.when.factors_at_least,
-                    statutory_trigger=floor.when.statutory_trigger,
-                )
-                for floor in rubric.floors
-            ],
-            policies=[
-                PolicyOut(
-                    code=policy.code,
-                    name=policy.name,
-                    area=area.code,
-                    area_name=area.name,
-                    description=policy.description,
-                    versions=[PolicyVersionOut(**v.model_dump()) for v in policy.versions],
-                )
-                for area, policy in catalog.iter_policies()
-            ],
-            enforcement_actions=[
-                EnforcementActionOut(
-                    code=a.code,
-                    label=a.label,
-                    description=a.description,
-                    needs_countries=a.needs_countries,
-                )
-                for a in catalog.enforcement_actions.actions
-            ],
-            teams=[TeamOut(code=t.code, name=t.name, kind=t.kind) for t in catalog.teams.teams],
-            markets=[MarketOut(**m.model_dump()) for m in catalog.markets.markets],
-            statutory_rules=[
-                StatutoryRuleOut(
-                    code=rule.id,
-                    jurisdiction=rule.jurisdiction,
-                    instrument=rule.instrument,
-                    trigger=rule.trigger,
-                    action=rule.action,
-                    deadline_kind=rule.deadline_kind,
-                    deadline=rule.deadline,
-                    internal_target=rule.internal_target,
-                    previous_deadline=rule.previously,
-                    effective_from=rule.effective_from,
-                    needs_verification=rule.verify,
-                    min_severity=rule.min_severity,
-                    note=rule.note,
-                    sources=rule.sources,
-                )
-                for rule in catalog.statutory_rules.rules
-            ],
         )

@@ -1,61 +1,47 @@
-"""Every change to an escalation is one named action here: validated, written and audited
-in one transaction. Views and the API check visibility with ``access_escalation`` first,
-then call these."""
+"""The lifecycle of an escalation after it is filed (status, owner, notes, links, merges,
+access, severity overrides), each change one named action: validated, written and audited
+in one transaction. Filing lives in ``filing``, enforcement decisions in ``decisions``.
+Views and the API check visibility with ``access_escalation`` first, then call these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from django.conf import settings
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
-from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+from watchfloor.catalog.selectors import rubric_for
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound
+from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import (
     can_add_notes,
-    can_approve_decisions,
     can_override_severity,
     can_work_escalations,
     is_admin,
 )
-from watchfloor.core.validation import check_time_range, clean_language_tags
+from watchfloor.core.validation import check_time_range
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.core.versions import require_current_version
-from watchfloor.escalations import editing, second_person, severity_changes
+from watchfloor.escalations import editing, severity_changes
 from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
 from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
-from watchfloor.escalations.clocks import (
-    reset_sla_clocks,
-    statutory_due_at,
-)
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.models import (
     TRANSITIONS,
     Clock,
     Decision,
     Escalation,
-    EscalationType,
     Link,
     Note,
-    SourceKind,
     Status,
-    Subject,
 )
-from watchfloor.escalations.second_person import Proposal
-from watchfloor.markets.models import Market, StatutoryRule
-from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
-from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
-from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_duration, evaluate
+from watchfloor.policy.models import Policy
 
 if TYPE_CHECKING:
-    from watchfloor.catalog.models import CatalogVersion
     from watchfloor.escalations.hooks import EscalationEvent
 
 TITLE_MAX = 200
@@ -65,27 +51,6 @@ REASON_MAX = 5_000
 SUBJECTS_MAX = 200
 # Notices can be entered a little after the fact, but not from the future (clock skew aside).
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-# ---------------------------------------------------------------- input values
-
-
-@dataclass(frozen=True)
-class SubjectInput:
-    kind: str
-    reference: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class StatutoryTriggerInput:
-    rule: str
-    received_at: datetime
-    due_at: datetime | None = None
-    notice_reference: str = ""
-    # A receipt time older than settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER is refused
-    # unless the person filing confirms it (a typo such as 1999 for 2026 is likelier).
-    confirm_old_receipt: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -101,47 +66,6 @@ def _aware(value: datetime, *, field: str) -> datetime:
     # Stored and computed in UTC: adding hours to a zoned time would add wall time and
     # give a 24-hour deadline 23 or 25 real hours across a daylight-saving change.
     return value.astimezone(UTC)
-
-
-def _received_at(trigger: StatutoryTriggerInput, *, now: datetime, field: str) -> datetime:
-    """When the notice arrived, in UTC: not in the future, within the calendar, and
-    confirmed by the person filing when it is longer ago than the configured span."""
-    received_at = check_time_range(_aware(trigger.received_at, field=field), field=field)
-    if received_at > now + FUTURE_TOLERANCE:
-        raise InvalidInput("the notice cannot have been received in the future", field=field)
-    span: timedelta = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
-    if now - received_at > span and not trigger.confirm_old_receipt:
-        days = (now - received_at).days
-        raise InvalidInput(
-            f"received {received_at:%Y-%m-%d %H:%M} UTC, {days} days ago: more than "
-            f"{span.days} days before it is filed. Check the date; if it is right, "
-            "confirm that the notice was received then",
-            field=field,
-            code="confirm_old_receipt",
-        )
-    return received_at
-
-
-def _require_rule_in_markets(rule: StatutoryRule, markets: list[Market], *, field: str) -> None:
-    """A statutory rule binds in its own jurisdiction only: India's IT Rules have no
-    deadline on a Thailand-only escalation. Refused unless the rule's market is one of
-    ``markets`` (when no market is named, the rule's own becomes the escalation's)."""
-    if not markets or rule.market is None or rule.market in markets:
-        return
-    named = ", ".join(f"{m.code} {m.name}" for m in markets)
-    raise InvalidInput(
-        f"{rule.code} is a rule of {rule.market.code} {rule.market.name}, not of this "
-        f"escalation's markets ({named}): add {rule.market.code} to the markets, or choose "
-        f"a rule of {', '.join(m.code for m in markets)}",
-        field=field,
-    )
-
-
-def _escalation_type(code: str) -> EscalationType:
-    try:
-        return EscalationType.objects.get(code=code)
-    except EscalationType.DoesNotExist as exc:
-        raise InvalidInput(f"unknown escalation type '{code}'", field="type") from exc
 
 
 def _policy(code: str, *, field: str = "policy") -> Policy:
@@ -172,58 +96,6 @@ def _touch(escalation: Escalation) -> None:
 # ---------------------------------------------------------------- severity
 
 
-def _statutory_rule(code: str, *, field: str) -> StatutoryRule:
-    rule = StatutoryRule.objects.select_related("market").filter(code=code).first()
-    if rule is None:
-        raise InvalidInput(f"unknown statutory rule '{code}'", field=field)
-    return rule
-
-
-def _statutory_trigger(rule: StatutoryRule) -> StatutoryTrigger:
-    if rule.deadline is not None:
-        reason = (
-            f"{rule.instrument}: a {describe_duration(rule.deadline)} deadline cannot wait "
-            "in the queue."
-        )
-    else:
-        reason = f"{rule.instrument} sets its own severity floor."
-    return StatutoryTrigger(rule=rule.code, min_severity=rule.min_severity, reason=reason)
-
-
-def _assess(
-    *,
-    version: CatalogVersion,
-    escalation_type: EscalationType,
-    rubric_answers: dict[str, Any],
-    statutory_rules: list[StatutoryRule],
-) -> Assessment:
-    return evaluate(
-        rubric_for(version),
-        answers=rubric_answers or {},
-        escalation_type=escalation_type.code,
-        statutory_triggers=[_statutory_trigger(rule) for rule in statutory_rules],
-    )
-
-
-def preview_severity(
-    *,
-    type_code: str,
-    rubric_answers: dict[str, Any],
-    statutory_rule_codes: list[str] | None = None,
-    catalog_version: CatalogVersion | None = None,
-) -> Assessment:
-    """The rubric's verdict without saving anything, statutory rules included."""
-    return _assess(
-        version=catalog_version or active_catalog_version(),
-        escalation_type=_escalation_type(type_code),
-        rubric_answers=rubric_answers,
-        statutory_rules=[
-            _statutory_rule(code, field=f"statutory_rules[{index}]")
-            for index, code in enumerate(statutory_rule_codes or [])
-        ],
-    )
-
-
 @transaction.atomic
 def override_severity(
     *, escalation: Escalation, severity: int, reason: str, actor: User
@@ -248,196 +120,6 @@ def override_severity(
     return severity_changes.apply_severity(
         escalation=escalation, severity=severity, reason=reason, actor=actor
     )
-
-
-# ---------------------------------------------------------------- create
-
-
-@transaction.atomic
-def create_escalation(
-    *,
-    actor: User,
-    type_code: str,
-    title: str,
-    summary: str = "",
-    markets: list[str] | None = None,
-    languages: list[str] | None = None,
-    subjects: list[SubjectInput] | None = None,
-    source_kind: str = SourceKind.INTERNAL,
-    source_team_code: str = "",
-    source_detail: str = "",
-    rubric_answers: dict[str, Any] | None = None,
-    statutory_triggers: list[StatutoryTriggerInput] | None = None,
-    policy_code: str = "",
-    is_high_visibility: bool = False,
-    is_restricted: bool = False,
-    access_usernames: list[str] | None = None,
-    shared_with_team_codes: list[str] | None = None,
-    is_drill: bool = False,
-) -> Escalation:
-    _require(can_work_escalations(actor), "your role cannot create escalations")
-    version = active_catalog_version()
-    escalation_type = _escalation_type(type_code)
-    title = _text(title, field="title", max_length=TITLE_MAX, required=True)
-    summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
-    market_rows = markets_by_code(markets or [])
-    language_tags = clean_language_tags(languages or [])
-    if source_kind not in SourceKind.values:
-        raise InvalidInput(
-            f"unknown source '{source_kind}'; use one of {', '.join(SourceKind.values)}",
-            field="source_kind",
-        )
-    source_team = None
-    if source_team_code:
-        source_team = Team.objects.filter(code=source_team_code).first()
-        if source_team is None:
-            raise InvalidInput(f"unknown team '{source_team_code}'", field="source_team")
-    elif source_kind == SourceKind.PARTNER_TEAM:
-        raise InvalidInput("say which partner team referred it", field="source_team")
-    source_detail = _text(source_detail, field="source_detail", max_length=500, required=False)
-    policy = _policy(policy_code) if policy_code else escalation_type.default_policy
-    subject_inputs = subjects or []
-    if len(subject_inputs) > SUBJECTS_MAX:
-        raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
-    for index, subject in enumerate(subject_inputs):
-        if subject.kind not in Subject.Kind.values:
-            raise InvalidInput(
-                f"unknown subject kind '{subject.kind}'; "
-                f"use one of {', '.join(Subject.Kind.values)}",
-                field=f"subjects[{index}].kind",
-            )
-        _text(
-            subject.reference, field=f"subjects[{index}].reference", max_length=2000, required=True
-        )
-        _text(subject.note, field=f"subjects[{index}].note", max_length=500, required=False)
-
-    now = clock.now()
-    triggers = []
-    # Markets the person named; with none named, each rule's own market is the escalation's.
-    named_markets = list(market_rows)
-    for index, trigger in enumerate(statutory_triggers or []):
-        field = f"statutory_triggers[{index}]"
-        rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
-        _require_rule_in_markets(rule, named_markets, field=f"{field}.rule")
-        received_at = _received_at(trigger, now=now, field=f"{field}.received_at")
-        stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
-        due_at, basis = statutory_due_at(
-            rule=rule, received_at=received_at, stated_due_at=stated, field=field
-        )
-        notice_reference = _text(
-            trigger.notice_reference,
-            field=f"{field}.notice_reference",
-            max_length=200,
-            required=False,
-        )
-        triggers.append((rule, received_at, due_at, basis, notice_reference))
-        if rule.market and rule.market not in market_rows:
-            market_rows.append(rule.market)  # only when no market was named
-    # After the triggers: a statutory rule raises the severity by itself.
-    assessment = _assess(
-        version=version,
-        escalation_type=escalation_type,
-        rubric_answers=rubric_answers or {},
-        statutory_rules=[rule for rule, *_ in triggers],
-    )
-
-    access_users = []
-    for index, username in enumerate(access_usernames or []):
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            raise InvalidInput(f"no user named '{username}'", field=f"access_list[{index}]")
-        access_users.append(user)
-    teams = []
-    for index, code in enumerate(shared_with_team_codes or []):
-        team = Team.objects.filter(code=code, kind=Team.Kind.PARTNER).first()
-        if team is None:
-            raise InvalidInput(
-                f"unknown partner team '{code}'", field=f"shared_with_teams[{index}]"
-            )
-        teams.append(team)
-
-    # The matter began when the earliest notice arrived; the SLA clocks count from now,
-    # when Watchfloor learns of it (statutory clocks run from receipt, below).
-    opened_at = min([now, *(received for _, received, *_ in triggers)])
-    escalation = Escalation.objects.create(
-        type=escalation_type,
-        title=title,
-        summary=summary,
-        policy=policy,
-        primary_market=market_rows[0] if market_rows else None,
-        languages=language_tags,
-        source_kind=source_kind,
-        source_team=source_team,
-        source_detail=source_detail,
-        severity=assessment.severity,
-        computed_severity=assessment.severity,
-        rubric_answers=validate_clean_answers(assessment),
-        severity_explanation=assessment.as_dict(),
-        catalog_version=version,
-        created_by=actor,
-        is_high_visibility=is_high_visibility,
-        is_restricted=is_restricted,
-        # Set at creation so the escalation policy started below already knows it is a
-        # drill and records its notifications without delivering them.
-        is_drill=is_drill,
-        opened_at=opened_at,
-        created_at=now,
-        updated_at=now,
-    )
-    escalation.markets.set(market_rows)
-    if is_restricted:
-        # Whoever files a restricted escalation keeps access to it.
-        escalation.access_list.set({actor, *access_users})
-    elif access_users:
-        escalation.access_list.set(access_users)
-    escalation.shared_with_teams.set(teams)
-    Subject.objects.bulk_create(
-        Subject(
-            escalation=escalation, kind=s.kind, reference=s.reference.strip(), note=s.note[:500]
-        )
-        for s in subject_inputs
-    )
-    reset_sla_clocks(escalation, rubric=rubric_for(version))
-    for rule, received_at, due_at, basis, notice_reference in triggers:
-        Clock.objects.create(
-            escalation=escalation,
-            kind=Clock.Kind.STATUTORY,
-            label=rule.label,
-            starts_at=received_at,
-            due_at=due_at,
-            statutory_rule=rule,
-            basis=basis,
-            notice_reference=notice_reference,
-        )
-    _refresh_next_due(escalation)
-    record_event(
-        action=AuditAction.ESCALATION_CREATED,
-        actor=actor,
-        target=escalation,
-        escalation_id=escalation.pk,
-        data={
-            "type": escalation_type.code,
-            "title": title,
-            "severity": f"SEV{assessment.severity}",
-            "severity_summary": assessment.summary,
-            "markets": [m.code for m in market_rows],
-            "languages": language_tags,
-            "source": source_kind,
-            "restricted": is_restricted,
-            "drill": is_drill,
-            "catalog_version": version.digest[:12],
-            "statutory_clocks": [
-                {"rule": rule.code, "received_at": received, "due_at": due}
-                for rule, received, due, _, _ in triggers
-            ],
-        },
-    )
-    escalation_event(escalation=escalation, event="created", actor=actor)
-    return escalation
-
-
-def validate_clean_answers(assessment: Assessment) -> dict[str, str]:
-    return {c.factor: c.answer for c in assessment.contributions if c.answered}
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -791,207 +473,7 @@ def record_restricted_view(*, escalation: Escalation, actor: User, channel: str)
         )
 
 
-# ---------------------------------------------------------------- decisions
-
-
-def decision_needs_approval(escalation: Escalation) -> bool:
-    """High-visibility, or SEV0/SEV1 at any time within the two-person window."""
-    return severity_changes.decision_needs_approval(escalation)
-
-
-def _policy_version_in_force(policy: Policy, version: str) -> PolicyVersion:
-    if version:
-        found = PolicyVersion.objects.filter(policy=policy, version=version).first()
-        if found is None:
-            raise InvalidInput(
-                f"policy '{policy.code}' has no version '{version}'", field="policy_version"
-            )
-        return found
-    today = clock.now().date()
-    found = (
-        PolicyVersion.objects.filter(policy=policy, effective_from__lte=today)
-        .order_by("-effective_from")
-        .first()
-    )
-    if found is None:
-        raise InvalidInput(f"policy '{policy.code}' has no version in force", field="policy")
-    return found
-
-
-@transaction.atomic
-def record_decision(
-    *,
-    escalation: Escalation,
-    actor: User,
-    policy_code: str,
-    action_code: str,
-    scope: str,
-    rationale: str,
-    countries: list[str] | None = None,
-    policy_version: str = "",
-    supersedes: int | None = None,
-    read_version: int | None = None,
-) -> Decision:
-    """Record a decision. An escalation has at most one final decision: a later one
-    replaces it only by naming it in ``supersedes``. ``read_version`` is the version the
-    person read the decisions at: refused when a decision was recorded after it."""
-    _require(can_work_escalations(actor), "your role cannot record decisions")
-    if escalation.status == Status.CLOSED:
-        raise Conflict("the escalation is closed; reopen it to decide again", field="status")
-    editing.lock(escalation)
-    editing.refuse_stale_decision(escalation, read_version)
-    replaced = editing.decision_to_replace(escalation, supersedes)
-    policy = _policy(policy_code)
-    version = _policy_version_in_force(policy, policy_version)
-    action = EnforcementAction.objects.filter(code=action_code).first()
-    if action is None:
-        known = ", ".join(EnforcementAction.objects.values_list("code", flat=True))
-        raise InvalidInput(
-            f"unknown enforcement action '{action_code}'; use one of {known}", field="action"
-        )
-    country_codes = [c.strip().upper() for c in countries or [] if c and c.strip()]
-    if action.needs_countries and not country_codes:
-        raise InvalidInput(f"'{action.label}' needs the countries it applies in", field="countries")
-    if not action.needs_countries and country_codes:
-        raise InvalidInput(f"'{action.label}' does not take countries", field="countries")
-    known_markets = set(
-        Market.objects.filter(code__in=country_codes).values_list("code", flat=True)
-    )
-    for index, code in enumerate(country_codes):
-        if code not in known_markets:
-            raise InvalidInput(f"unknown country or market '{code}'", field=f"countries[{index}]")
-    scope = _text(scope, field="scope", max_length=REASON_MAX, required=True)
-    rationale = _text(rationale, field="rationale", max_length=NOTE_MAX, required=True)
-    approval_reason = severity_changes.approval_reason(escalation)
-    needs_approval = bool(approval_reason)
-    if replaced is not None and not needs_approval:
-        editing.retire(replaced)
-    decision = Decision.objects.create(
-        escalation=escalation,
-        policy_version=version,
-        action=action,
-        countries=country_codes,
-        scope=scope,
-        rationale=rationale,
-        state=Decision.State.PENDING_APPROVAL if needs_approval else Decision.State.FINAL,
-        decided_by=actor,
-        decided_at=clock.now(),
-        supersedes=replaced,
-    )
-    # Recording a decision acknowledges the case; it is the first action only once it
-    # counts (approved where approval is required).
-    _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
-    if decision.state == Decision.State.FINAL:
-        _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
-    _touch(escalation)
-    _refresh_next_due(escalation)
-    record_event(
-        action=AuditAction.DECISION_RECORDED,
-        actor=actor,
-        target=decision,
-        escalation_id=escalation.pk,
-        data={
-            "policy": f"{policy.code} v{version.version}",
-            "action": action.code,
-            "countries": country_codes,
-            "scope": scope,
-            "rationale": rationale,
-            "state": decision.state,
-            **({"approval_needed_because": approval_reason} if approval_reason else {}),
-            **({"supersedes": replaced.pk} if replaced else {}),
-        },
-    )
-    if replaced is not None and not needs_approval:
-        editing.record_superseded(old=replaced, new=decision, actor=actor)
-    escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="decision")
-    return decision
-
-
-SECOND_PERSON_MUST_APPROVE = "a second person must approve: you recorded this decision"
-
-
-def _proposal(decision: Decision) -> Proposal:
-    return Proposal(
-        what="decision",
-        is_pending=decision.state == Decision.State.PENDING_APPROVAL,
-        state_label=decision.get_state_display(),
-        proposed_by_id=decision.decided_by_id,
-        own_refusal=SECOND_PERSON_MUST_APPROVE,
-    )
-
-
-def review_refusal(*, decision: Decision, actor: User) -> str:
-    """Why ``actor`` may not approve or send back ``decision``, or "" when they may.
-
-    Pages offer Approve and Send back only where this is empty, and say why otherwise,
-    so nobody is led to a refusal; the review services enforce the same rules.
-    """
-    return second_person.review_refusal(_proposal(decision), actor=actor)
-
-
-def _pending_decision(decision: Decision, actor: User) -> Decision:
-    _require(can_approve_decisions(actor), "only a lead or an admin may review decisions")
-    decision = Decision.objects.select_for_update().get(pk=decision.pk)
-    second_person.refuse_review(_proposal(decision), actor=actor, field="decision")
-    return decision
-
-
-@transaction.atomic
-def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> Decision:
-    decision = _pending_decision(decision, actor)
-    # Two decisions proposed side by side cannot both become final.
-    editing.lock(decision.escalation)
-    replaced = editing.decision_to_replace(
-        decision.escalation, decision.supersedes_id, exclude=decision.pk
-    )
-    if replaced is not None:
-        editing.retire(replaced)
-    decision.state = Decision.State.FINAL
-    decision.reviewed_by = actor
-    decision.reviewed_at = clock.now()
-    decision.review_comment = _text(comment, field="comment", max_length=REASON_MAX, required=False)
-    decision.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_comment"])
-    if replaced is not None:
-        editing.record_superseded(old=replaced, new=decision, actor=actor)
-    record_event(
-        action=AuditAction.DECISION_APPROVED,
-        actor=actor,
-        target=decision,
-        escalation_id=decision.escalation_id,
-        data={"comment": decision.review_comment, "decided_by": decision.decided_by.username},
-    )
-    escalation = decision.escalation
-    _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
-    _touch(escalation)
-    _refresh_next_due(escalation)
-    return decision
-
-
-@transaction.atomic
-def send_back_decision(*, decision: Decision, actor: User, comment: str) -> Decision:
-    decision = _pending_decision(decision, actor)
-    decision.state = Decision.State.SENT_BACK
-    decision.reviewed_by = actor
-    decision.reviewed_at = clock.now()
-    decision.review_comment = _text(comment, field="comment", max_length=REASON_MAX, required=True)
-    decision.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_comment"])
-    record_event(
-        action=AuditAction.DECISION_REJECTED,
-        actor=actor,
-        target=decision,
-        escalation_id=decision.escalation_id,
-        data={"comment": decision.review_comment},
-    )
-    return decision
-
-
-def get_decision(*, escalation: Escalation, decision_id: int | str) -> Decision:
-    decision = (
-        escalation.decisions.filter(pk=decision_id).first() if str(decision_id).isdigit() else None
-    )
-    if decision is None:
-        raise NotFound(f"no decision {decision_id} on {escalation.reference}", field="decision_id")
-    return decision
+# ---------------------------------------------------------------- exports
 
 
 @transaction.atomic

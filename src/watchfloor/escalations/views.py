@@ -29,7 +29,8 @@ from watchfloor.core.roles import (
 )
 from watchfloor.core.spreadsheet import csv_lines
 from watchfloor.core.validation import require
-from watchfloor.escalations import selectors, services, severity_changes
+from watchfloor.escalations import filing, selectors, services, severity_changes
+from watchfloor.escalations.decisions import record_decision, review_refusal
 from watchfloor.escalations.hooks import escalation_panels, queue_banners
 from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityDowngrade, Status
 from watchfloor.people.http import AuthenticatedRequest
@@ -143,8 +144,8 @@ def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                escalation = services.create_escalation(
-                    actor=request.user, **form.service_arguments()
+                escalation = filing.create_escalation(
+                    actor=request.user, details=form.as_service_input()
                 )
             except PermissionDenied:
                 raise
@@ -173,7 +174,7 @@ def escalation_preview(request: AuthenticatedRequest) -> HttpResponse:
     explanation = None
     if not form.errors:
         try:
-            assessment = services.preview_severity(
+            assessment = filing.preview_severity(
                 type_code=form.cleaned_data["type"],
                 rubric_answers=form.rubric_answers(),
                 statutory_rule_codes=form.statutory_rule_codes(),
@@ -349,7 +350,7 @@ def _render_detail(
     carry_read_version(action_forms, version)
     decisions = []
     for decision in escalation.decisions.all():
-        refusal = services.review_refusal(decision=decision, actor=user)
+        refusal = review_refusal(decision=decision, actor=user)
         form = None
         if not refusal:
             form = (
@@ -522,7 +523,7 @@ def escalation_override(request: AuthenticatedRequest, escalation: Escalation, d
 
 @escalation_action("decision")
 def escalation_decide(request: AuthenticatedRequest, escalation: Escalation, data: dict) -> str:
-    decision = services.record_decision(
+    decision = record_decision(
         escalation=escalation,
         actor=request.user,
         policy_code=data["policy"],

@@ -10,10 +10,11 @@ from django.core import signing
 from django.db.models import QuerySet
 
 from watchfloor.core.errors import NotFound
-from watchfloor.core.roles import can_override_severity, can_work_escalations
+from watchfloor.core.roles import can_work_escalations
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import exposure
 from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
+from watchfloor.evidence.permissions import may_see_team_exposure
 from watchfloor.evidence.services import preference_of, reveal_refusal
 
 if TYPE_CHECKING:
@@ -145,8 +146,3 @@ def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposu
         escalations=len(visible),
         may_see_team=may_see_team_exposure(viewer),
     )
-
-
-def may_see_team_exposure(user: User) -> bool:
-    """The team exposure page is for leads (and admins) who belong to a team."""
-    return can_override_severity(user) and user.team_id is not None

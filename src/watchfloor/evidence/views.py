@@ -21,7 +21,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_override_severity
 from watchfloor.escalations.selectors import access_escalation
-from watchfloor.evidence import exposure, hooks, media, selectors, services, store
+from watchfloor.evidence import exposure, hooks, media, permissions, selectors, services, store
 from watchfloor.evidence.custody import custody_log
 from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
@@ -243,7 +243,7 @@ def my_exposure(request: AuthenticatedRequest) -> HttpResponse:
 @shows_domain_errors
 def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
     """A lead's view of their team: totals and who is over the threshold, never a ranking."""
-    if not selectors.may_see_team_exposure(request.user):
+    if not permissions.may_see_team_exposure(request.user):
         raise PermissionDenied("team exposure is for leads of a team")
     people = request.user.team.members.filter(is_active=True) if request.user.team else []
     return render(

@@ -21,12 +21,12 @@ from watchfloor.notify.models import (
 
 # Imported when an admin page first uses them: every command imports the admin modules at
 # start-up, and the services bring the notification policy's models.
-rotate_channel_secret = imported_when_called("watchfloor.notify.services.rotate_channel_secret")
-save_channel = imported_when_called("watchfloor.notify.services.save_channel")
-send_test_message = imported_when_called("watchfloor.notify.services.send_test_message")
-set_quiet_hours = imported_when_called("watchfloor.notify.services.set_quiet_hours")
-validate_channel = imported_when_called("watchfloor.notify.services.validate_channel")
-validate_quiet_hours = imported_when_called("watchfloor.notify.services.validate_quiet_hours")
+rotate_channel_secret = imported_when_called("watchfloor.notify.channels.rotate_channel_secret")
+save_channel = imported_when_called("watchfloor.notify.channels.save_channel")
+send_test_message = imported_when_called("watchfloor.notify.channels.send_test_message")
+set_quiet_hours = imported_when_called("watchfloor.notify.channels.set_quiet_hours")
+validate_channel = imported_when_called("watchfloor.notify.channels.validate_channel")
+validate_quiet_hours = imported_when_called("watchfloor.notify.channels.validate_quiet_hours")
 notifications_visible_to = imported_when_called(
     "watchfloor.notify.selectors.notifications_visible_to"
 )

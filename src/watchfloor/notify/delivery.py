@@ -25,7 +25,6 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, PermissionDenied
-from watchfloor.core.roles import Role, is_admin
 from watchfloor.notify import conf, transports
 from watchfloor.notify.backoff import retry_delay
 from watchfloor.notify.models import (
@@ -38,6 +37,7 @@ from watchfloor.notify.models import (
     Notification,
     NotificationStatus,
 )
+from watchfloor.notify.permissions import may_manage_deliveries
 from watchfloor.notify.tasks import deliver_after_commit, stage_after_commit
 
 if TYPE_CHECKING:
@@ -271,10 +271,6 @@ def _give_up(notification: Notification, attempt: DeliveryAttempt, *, now: datet
         ]
     )
     _audit_attempt(notification, attempt, AuditAction.NOTIFY_DELIVERY_FAILED)
-
-
-def may_manage_deliveries(user: User) -> bool:
-    return user.is_authenticated and user.is_active and (is_admin(user) or user.role == Role.LEAD)
 
 
 @transaction.atomic

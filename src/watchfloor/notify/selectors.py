@@ -14,7 +14,6 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, can_work_escalations, is_admin
 from watchfloor.escalations.selectors import escalations_visible_to
-from watchfloor.notify.delivery import may_manage_deliveries
 from watchfloor.notify.hooks import hidden_notifications
 from watchfloor.notify.models import (
     ACKNOWLEDGED_VIA,
@@ -24,6 +23,7 @@ from watchfloor.notify.models import (
     Notification,
     NotificationStatus,
 )
+from watchfloor.notify.permissions import may_manage_deliveries
 from watchfloor.notify.policy import Stage
 
 if TYPE_CHECKING:

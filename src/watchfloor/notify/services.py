@@ -1,4 +1,4 @@
-"""Every change to notifications is one named action here: checked, written and audited
+"""The escalation policy's runs, one named action each: checked, written and audited
 (with the escalation's id when there is one) in one transaction, with deliveries and
 timers enqueued only once that transaction commits.
 
@@ -7,7 +7,12 @@ transaction when an escalation is created, changes severity, is closed, reopened
 merged. That starts, replaces or stops the escalation policy's run (an
 :class:`Engagement`): stage by stage, until somebody acknowledges.
 
-Delivery itself (one attempt, retries, recovery) is in :mod:`watchfloor.notify.delivery`.
+This is one concept, a policy run from start to end (staging, whom each stage reaches
+and when, the acknowledgement link it carries, cancelling what is left), and it stays
+in one module because every step shares the run's locking and cancellation rules.
+Acknowledging in the pages or by link is in :mod:`watchfloor.notify.acknowledgement`,
+channels and quiet hours in :mod:`watchfloor.notify.channels`, delivery itself (one
+attempt, retries, recovery) in :mod:`watchfloor.notify.delivery`.
 """
 
 from __future__ import annotations
@@ -15,25 +20,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core import signing
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
-from watchfloor.core import clock, netpolicy
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound
-from watchfloor.core.roles import can_work_escalations, is_admin
-from watchfloor.core.validation import refuse_control_characters
-from watchfloor.core.validation import require as _require
-from watchfloor.escalations.clocks import business_time_zone, meet_acknowledge_clock
+from watchfloor.core import clock
+from watchfloor.core.errors import InvalidInput
+from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify import conf, content
@@ -58,7 +57,6 @@ from watchfloor.notify.policy import (
 )
 from watchfloor.notify.quiet_hours import QuietHours
 from watchfloor.notify.recipients import resolve
-from watchfloor.notify.signing import new_secret
 from watchfloor.notify.tasks import deliver_after_commit, stage_after_commit
 from watchfloor.severity.rubric import parse_iso_duration
 
@@ -589,6 +587,25 @@ def _end(engagement: Engagement, *, reason: str, actor: User | None) -> None:
 # ---------------------------------------------------------------- acknowledgement
 
 
+def _hash_nonce(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def _issue_ack_token(
+    notification: Notification, *, valid_from: datetime, lifetime: timedelta
+) -> str:
+    nonce = secrets.token_urlsafe(18)
+    notification.ack_nonce_hash = _hash_nonce(nonce)
+    notification.ack_expires_at = valid_from + lifetime
+    return signing.Signer(salt=ACK_SALT).sign(f"{notification.pk}.{nonce}")
+
+
+INVALID_LINK = (
+    "This acknowledgement link is not valid. Open the escalation in Watchfloor and "
+    "acknowledge it there."
+)
+
+
 def _acknowledge(
     engagement: Engagement, *, actor: User | None, via: str, notification: Notification | None
 ) -> Engagement:
@@ -624,370 +641,3 @@ def _acknowledge(
         },
     )
     return engagement
-
-
-def may_acknowledge(*, actor: User, engagement: Engagement) -> bool:
-    """Whoever works escalations, and anyone the policy notified about this one."""
-    if not actor.is_authenticated or not actor.is_active:
-        return False
-    return can_work_escalations(actor) or engagement.notifications.filter(recipient=actor).exists()
-
-
-@transaction.atomic
-def acknowledge_escalation(*, escalation: Escalation, actor: User) -> Engagement:
-    """Acknowledge in the UI: the running policy stops before its next stage."""
-    engagement = (
-        Engagement.objects.select_for_update()
-        .filter(escalation=escalation, status=EngagementStatus.ACTIVE)
-        .first()
-    )
-    if engagement is None:
-        latest = (
-            Engagement.objects.select_related("acknowledged_by")
-            .filter(escalation=escalation)
-            .first()
-        )
-        if latest is not None and latest.status == EngagementStatus.ACKNOWLEDGED:
-            who = latest.acknowledged_by.display_name if latest.acknowledged_by else "someone"
-            raise Conflict(
-                f"already acknowledged by {who}", field="acknowledge", code="already_acknowledged"
-            )
-        raise Conflict(
-            "nothing to acknowledge: no escalation policy is waiting on this escalation",
-            field="acknowledge",
-        )
-    _require(
-        may_acknowledge(actor=actor, engagement=engagement),
-        "only people who work escalations, or who were notified about this one, may acknowledge it",
-    )
-    meet_acknowledge_clock(escalation=escalation, actor=actor)
-    return _acknowledge(engagement, actor=actor, via="ui", notification=None)
-
-
-def _hash_nonce(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
-def _issue_ack_token(
-    notification: Notification, *, valid_from: datetime, lifetime: timedelta
-) -> str:
-    nonce = secrets.token_urlsafe(18)
-    notification.ack_nonce_hash = _hash_nonce(nonce)
-    notification.ack_expires_at = valid_from + lifetime
-    return signing.Signer(salt=ACK_SALT).sign(f"{notification.pk}.{nonce}")
-
-
-@dataclass(frozen=True)
-class AckLink:
-    """What an acknowledgement link refers to, before anything is done with it."""
-
-    notification: Notification
-    state: str  # valid | expired | used | settled
-    message: str
-
-    @property
-    def usable(self) -> bool:
-        return self.state == "valid"
-
-
-INVALID_LINK = (
-    "This acknowledgement link is not valid. Open the escalation in Watchfloor and "
-    "acknowledge it there."
-)
-
-
-def _notification_for_token(token: str, *, lock: bool) -> Notification:
-    try:
-        value = signing.Signer(salt=ACK_SALT).unsign(token)
-        notification_id, nonce = value.split(".", 1)
-        pk = int(notification_id)
-    except (signing.BadSignature, ValueError):
-        raise NotFound(INVALID_LINK, field="token", code="invalid_link") from None
-    notifications = Notification.objects.filter(recipient__is_active=True)
-    if lock:
-        notifications = notifications.select_for_update(of=("self",))
-    notification = notifications.filter(pk=pk).first()
-    if (
-        notification is None
-        or notification.engagement_id is None
-        or not notification.ack_nonce_hash
-        or not secrets.compare_digest(notification.ack_nonce_hash, _hash_nonce(nonce))
-    ):
-        raise NotFound(INVALID_LINK, field="token", code="invalid_link")
-    return notification
-
-
-def _describe_link(notification: Notification, engagement: Engagement) -> AckLink:
-    zone = _zone(notification.recipient.time_zone if notification.recipient is not None else "UTC")
-    if notification.ack_used_at is not None:
-        return AckLink(
-            notification,
-            "used",
-            "This link was already used, at "
-            f"{content.format_time(notification.ack_used_at, zone)}.",
-        )
-    if engagement.status == EngagementStatus.ACKNOWLEDGED:
-        assert engagement.acknowledged_at is not None, "an acknowledged engagement has its time"
-        who = engagement.acknowledged_by.display_name if engagement.acknowledged_by else "someone"
-        return AckLink(
-            notification,
-            "settled",
-            f"Already acknowledged by {who} at "
-            f"{content.format_time(engagement.acknowledged_at, zone)}. Nothing more to do.",
-        )
-    if engagement.status == EngagementStatus.ENDED:
-        return AckLink(
-            notification,
-            "settled",
-            f"No acknowledgement is needed any more: {engagement.end_reason}.",
-        )
-    if notification.ack_expires_at is None or clock.now() >= notification.ack_expires_at:
-        expired = (
-            content.format_time(notification.ack_expires_at, zone)
-            if notification.ack_expires_at
-            else "its creation"
-        )
-        return AckLink(
-            notification,
-            "expired",
-            f"This link expired at {expired}. Sign in and acknowledge on the escalation page.",
-        )
-    return AckLink(notification, "valid", "")
-
-
-def inspect_ack_link(token: str) -> AckLink:
-    """Read-only: what the link would do. Raises NotFound for a forged or unknown link."""
-    notification = _notification_for_token(token, lock=False)
-    assert notification.engagement_id is not None, "_notification_for_token refuses others"
-    engagement = Engagement.objects.select_related("acknowledged_by", "escalation").get(
-        pk=notification.engagement_id
-    )
-    return _describe_link(notification, engagement)
-
-
-@transaction.atomic
-def acknowledge_by_link(*, token: str) -> Engagement:
-    """Acknowledge as the person the link was sent to; the link then cannot be used again.
-
-    Raises NotFound for a forged or unknown link, Conflict (``link_used``,
-    ``link_expired``, ``link_settled``) when it can no longer be used.
-    """
-    notification = _notification_for_token(token, lock=True)
-    assert notification.engagement_id is not None, "_notification_for_token refuses others"
-    engagement = Engagement.objects.select_for_update().get(pk=notification.engagement_id)
-    link = _describe_link(notification, engagement)
-    if not link.usable:
-        raise Conflict(link.message, field="token", code=f"link_{link.state}")
-    notification.ack_used_at = clock.now()
-    notification.save(update_fields=["ack_used_at"])
-    meet_acknowledge_clock(escalation=engagement.escalation, actor=notification.recipient)
-    return _acknowledge(
-        engagement, actor=notification.recipient, via="link", notification=notification
-    )
-
-
-# ---------------------------------------------------------------- channels
-
-
-def validate_webhook_url(
-    url: str,
-    *,
-    what: str = "a webhook",
-    example: str = "https://hooks.example.com/watchfloor",
-    carries: str = "the messages carry escalation details",
-) -> str:
-    """The one check of an address Watchfloor POSTs signed requests to (webhook channels,
-    enforcement connectors): an absolute http(s) URL, https in production."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            f"{what} needs the full http(s) address it is POSTed to, e.g. {example}",
-            field="url",
-        )
-    # Resolved and checked now, for a clear error, and again before every request.
-    netpolicy.check_outbound_url(url, field="url")
-    if getattr(settings, "PRODUCTION", False) and parts.scheme != "https":
-        raise InvalidInput(f"in production, {what} must use https: {carries}", field="url")
-    return url
-
-
-def validate_channel(channel: Channel) -> None:
-    """The checks every channel write makes; raises InvalidInput naming the field."""
-    from watchfloor.notify.policy import _CHANNEL_CODE
-
-    if not _CHANNEL_CODE.match(channel.code or ""):
-        raise InvalidInput(
-            f"'{channel.code}' is not a channel code: use lower-case letters, digits, hyphens "
-            "and underscores (for example crisis-room)",
-            field="code",
-        )
-    if not (channel.name or "").strip():
-        raise InvalidInput("a channel needs a name people recognise", field="name")
-    refuse_control_characters(channel.name, field="name")
-    if channel.kind not in ChannelKind.values:
-        raise InvalidInput(
-            f"unknown kind '{channel.kind}'; use one of {', '.join(ChannelKind.values)}",
-            field="kind",
-        )
-    if channel.kind == ChannelKind.EMAIL:
-        if not channel.email_address:
-            raise InvalidInput("an email channel needs an email address", field="email_address")
-        if channel.url:
-            raise InvalidInput("an email channel has no URL; clear it", field="url")
-        return
-    validate_webhook_url(channel.url)
-    if channel.email_address:
-        raise InvalidInput(
-            "a webhook channel has no email address; clear it", field="email_address"
-        )
-
-
-@transaction.atomic
-def save_channel(*, channel: Channel, actor: User | None, changed_fields: list[str]) -> Channel:
-    """Create or change a channel (the admin's way in, and the API's when there is one).
-
-    A webhook saved without a secret gets a new one. The audit event names the fields
-    that changed, never the secret or a URL (a Slack webhook URL is itself a credential).
-    """
-    if actor is not None:
-        _require(is_admin(actor), "only administrators may set up notification channels")
-    validate_channel(channel)
-    now = clock.now()
-    is_new = channel.pk is None
-    if channel.is_webhook and not channel.secret:
-        channel.secret = new_secret()
-    if not channel.is_webhook:
-        channel.secret = ""
-    if is_new:
-        channel.created_at = now
-    channel.updated_at = now
-    channel.save()
-    record_event(
-        action=AuditAction.NOTIFY_CHANNEL_CREATED if is_new else AuditAction.NOTIFY_CHANNEL_CHANGED,
-        actor=actor,
-        target=channel,
-        data={
-            "code": channel.code,
-            "kind": channel.kind,
-            "active": channel.is_active,
-            "host": urlsplit(channel.url).hostname if channel.url else None,
-            "changed": sorted(changed_fields),
-        },
-    )
-    return channel
-
-
-@transaction.atomic
-def rotate_channel_secret(*, channel: Channel, actor: User) -> Channel:
-    _require(is_admin(actor), "only administrators may rotate webhook secrets")
-    if not channel.is_webhook:
-        raise InvalidInput("only webhook channels have a signing secret", field="kind")
-    channel = Channel.objects.select_for_update().get(pk=channel.pk)
-    channel.secret = new_secret()
-    channel.updated_at = clock.now()
-    channel.save(update_fields=["secret", "updated_at"])
-    record_event(
-        action=AuditAction.NOTIFY_CHANNEL_SECRET_ROTATED,
-        actor=actor,
-        target=channel,
-        data={"code": channel.code},
-    )
-    return channel
-
-
-@transaction.atomic
-def send_test_message(*, channel: Channel, actor: User) -> Notification:
-    """Queue a harmless message to ``channel`` so an administrator can see it arrive."""
-    _require(is_admin(actor), "only administrators may send test messages")
-    if not channel.is_active:
-        raise Conflict("the channel is switched off; switch it on first", field="is_active")
-    now = clock.now()
-    payload = content.render_test_message(
-        channel_name=channel.name, kind=channel.kind, actor_label=actor.get_username()
-    )
-    notification = Notification.objects.create(
-        target=f"channel: {channel.code}",
-        reason=f"test requested by {actor.get_username()}",
-        event="test",
-        kind=channel.kind,
-        channel=channel,
-        address=channel.email_address,
-        subject="Watchfloor test message" if channel.kind == ChannelKind.EMAIL else "",
-        body=payload["text"] + "\n" if channel.kind == ChannelKind.EMAIL else "",
-        payload={} if channel.kind == ChannelKind.EMAIL else payload,
-        suppress_delivery=conf.suppress_all_delivery(),
-        max_attempts=channel.max_attempts or conf.max_attempts(),
-        created_at=now,
-        next_attempt_at=now,
-    )
-    record_event(
-        action=AuditAction.NOTIFY_TEST_QUEUED,
-        actor=actor,
-        target=notification,
-        data={"channel": channel.code},
-    )
-    deliver_after_commit(notification.pk)
-    return notification
-
-
-# ---------------------------------------------------------------- preferences
-
-
-def _describe_quiet(start: time | None, end: time | None) -> str | None:
-    return f"{start:%H:%M}–{end:%H:%M}" if start is not None and end is not None else None
-
-
-def validate_quiet_hours(start: time | None, end: time | None) -> None:
-    if (start is None) != (end is None):
-        raise InvalidInput(
-            "give both the start and the end of the quiet hours, or neither",
-            field="quiet_hours_end" if end is None else "quiet_hours_start",
-        )
-    if (
-        start is not None
-        and end is not None
-        and start.replace(second=0, microsecond=0) == end.replace(second=0, microsecond=0)
-    ):
-        raise InvalidInput(
-            "quiet hours that start and end at the same time cover nothing (or everything); "
-            "pick two different times",
-            field="quiet_hours_end",
-        )
-
-
-@transaction.atomic
-def set_quiet_hours(
-    *, user: User, start: time | None, end: time | None, actor: User
-) -> NotificationPreference:
-    """Set (or, with both empty, clear) ``user``'s quiet hours, read in their time zone."""
-    _require(
-        actor.pk == user.pk or is_admin(actor),
-        "you may change only your own quiet hours",
-    )
-    validate_quiet_hours(start, end)
-    start = start.replace(second=0, microsecond=0) if start else None
-    end = end.replace(second=0, microsecond=0) if end else None
-    preference = NotificationPreference.objects.select_for_update().filter(user=user).first()
-    before = (
-        _describe_quiet(preference.quiet_hours_start, preference.quiet_hours_end)
-        if preference
-        else None
-    )
-    if preference is None:
-        preference = NotificationPreference(user=user)
-    preference.quiet_hours_start = start
-    preference.quiet_hours_end = end
-    preference.updated_at = clock.now()
-    preference.save()
-    record_event(
-        action=AuditAction.NOTIFY_PREFERENCES_CHANGED,
-        actor=actor,
-        target=preference,
-        data={
-            "user": user.username,
-            "from": before,
-            "to": _describe_quiet(start, end),
-            "time_zone": user.time_zone,
-        },
-    )
-    return preference

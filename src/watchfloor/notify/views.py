@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.core.errors import NotFound, WatchfloorError
 from watchfloor.core.validation import require
 from watchfloor.escalations.selectors import access_escalation
-from watchfloor.notify import delivery, selectors, services
+from watchfloor.notify import acknowledgement, channels, delivery, permissions, selectors
 from watchfloor.notify.forms import DeliveryFilterForm, QuietHoursForm
 from watchfloor.notify.models import NotificationPreference
 from watchfloor.people.http import AuthenticatedRequest
@@ -32,7 +32,7 @@ DELIVERIES_PAGE_SIZE = 50
 @shows_domain_errors
 def deliveries(request: AuthenticatedRequest) -> HttpResponse:
     require(
-        delivery.may_manage_deliveries(request.user),
+        permissions.may_manage_deliveries(request.user),
         "the delivery log is for leads and administrators",
     )
     form = DeliveryFilterForm(request.GET)
@@ -69,7 +69,7 @@ def retry_delivery(request: AuthenticatedRequest, notification_id: int) -> HttpR
 def acknowledge(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
     escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
     try:
-        services.acknowledge_escalation(escalation=escalation, actor=request.user)
+        acknowledgement.acknowledge_escalation(escalation=escalation, actor=request.user)
     except WatchfloorError as error:
         if error.http_status in (403, 404):
             raise
@@ -88,9 +88,9 @@ def acknowledge_link(request: HttpRequest, token: str) -> HttpResponse:
     status = 200
     try:
         if request.method == "POST":
-            context["done"] = services.acknowledge_by_link(token=token)
+            context["done"] = acknowledgement.acknowledge_by_link(token=token)
         else:
-            context["link"] = services.inspect_ack_link(token)
+            context["link"] = acknowledgement.inspect_ack_link(token)
             context["problem"] = context["link"].message
     except NotFound as error:
         context["problem"], status = error.message, 404
@@ -113,7 +113,7 @@ def preferences(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.set_quiet_hours(
+                channels.set_quiet_hours(
                     user=request.user,
                     start=form.cleaned_data["quiet_hours_start"],
                     end=form.cleaned_data["quiet_hours_end"],

@@ -20,14 +20,14 @@ from django.views.decorators.http import require_POST
 
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.people import second_factor
-from watchfloor.people.http import AuthenticatedRequest
-from watchfloor.people.services import (
+from watchfloor.people.authenticator import (
     check_second_factor,
     confirm_authenticator,
     remove_second_factor,
     replace_recovery_codes,
     start_authenticator_enrolment,
 )
+from watchfloor.people.http import AuthenticatedRequest
 
 
 class CodeForm(forms.Form):

@@ -27,8 +27,8 @@ from watchfloor.people.models import (
 refuse_stale_account_edit = imported_when_called(
     "watchfloor.people.services.refuse_stale_account_edit"
 )
-remove_second_factor = imported_when_called("watchfloor.people.services.remove_second_factor")
-revoke_api_token = imported_when_called("watchfloor.people.services.revoke_api_token")
+remove_second_factor = imported_when_called("watchfloor.people.authenticator.remove_second_factor")
+revoke_api_token = imported_when_called("watchfloor.people.api_tokens.revoke_api_token")
 save_team_as_admin = imported_when_called("watchfloor.people.services.save_team_as_admin")
 save_user_as_admin = imported_when_called("watchfloor.people.services.save_user_as_admin")
 validate_time_zone = imported_when_called("watchfloor.people.services.validate_time_zone")

@@ -13,11 +13,12 @@ from pydantic import Field, StringConstraints
 
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
-from watchfloor.people import selectors, services
+from watchfloor.people import rota_changes, selectors
 from watchfloor.people.auth import request_actor
 from watchfloor.people.oncall import OnCallEntry, TeamOnCall, on_call
+from watchfloor.people.rota_changes import OVERRIDE_REASON_MAX
 from watchfloor.people.rotafile import weekday_names
-from watchfloor.people.services import OVERRIDE_REASON_MAX, get_user_by_username
+from watchfloor.people.services import get_user_by_username
 from watchfloor.web.api import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -213,7 +214,7 @@ def create_override(request: HttpRequest, code: Path[RotationCode], payload: Ove
     """Put someone on call instead of a member (``replaces``) or of whoever is due, for a
     period. Leads, admins and the rotation's own team may."""
     rotation = selectors.get_rotation(code)
-    override = services.create_rota_override(
+    override = rota_changes.create_rota_override(
         rotation=rotation,
         user=_person(payload.user, field="user"),
         replaces=_person(payload.replaces, field="replaces") if payload.replaces else None,
@@ -231,7 +232,7 @@ def create_override(request: HttpRequest, code: Path[RotationCode], payload: Ove
 )
 def cancel_override(request: HttpRequest, code: Path[RotationCode], override_id: Path[Id]):
     rotation = selectors.get_rotation(code)
-    override = services.cancel_rota_override(
+    override = rota_changes.cancel_rota_override(
         override=selectors.get_override(rotation=rotation, override_id=override_id),
         actor=request_actor(request),
     )

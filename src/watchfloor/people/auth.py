@@ -14,10 +14,10 @@ from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
 from watchfloor.core.errors import PermissionDenied
+from watchfloor.people.api_tokens import check_api_token
 from watchfloor.people.http import ApiRequest, TokenRequest
 from watchfloor.people.models import TokenScope
 from watchfloor.people.second_factor import session_needs_second_factor
-from watchfloor.people.services import check_api_token
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -32,7 +32,7 @@ def scope_for_method(method: str | None) -> TokenScope:
 
 
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer wf_…`` with a token made by ``people.services.create_api_token``.
+    """``Authorization: Bearer wf_…`` with a token made by ``people.api_tokens.create_api_token``.
 
     ``scope`` names the one scope an operation needs whatever its method (the signal
     batch endpoint needs ``ingest``); without it the method decides."""

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from watchfloor.people import choices as options
 from watchfloor.people.models import Rotation, Team, User
-from watchfloor.people.services import OVERRIDE_REASON_MAX
+from watchfloor.people.rota_changes import OVERRIDE_REASON_MAX
 from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, choice_field
 
 

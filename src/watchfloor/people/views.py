@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.validation import check_time_range
-from watchfloor.people import selectors, services
+from watchfloor.people import permissions, rota_changes, selectors, services
 from watchfloor.people.forms import CancelOverrideForm, OnCallFilterForm, OverrideForm
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Rotation, User
@@ -97,7 +97,7 @@ def _rotation_page(
     rotation = selectors.get_rotation(code, window=(start, end))
     summary = RotationSummary.build(rotation)
     members = list(dict.fromkeys(user for shift in summary.shifts for user in shift.members))
-    may_manage = services.may_manage_rotation(request.user, rotation)
+    may_manage = permissions.may_manage_rotation(request.user, rotation)
     if may_manage and form is None:
         form = OverrideForm(
             prefix="override",
@@ -139,7 +139,7 @@ def rotation_detail(request: AuthenticatedRequest, code: str) -> HttpResponse:
 @shows_domain_errors
 def rotation_override(request: AuthenticatedRequest, code: str) -> HttpResponse:
     rotation = selectors.get_rotation(code)
-    if not services.may_manage_rotation(request.user, rotation):
+    if not permissions.may_manage_rotation(request.user, rotation):
         raise PermissionDenied(
             f"only a lead, an admin or a member of {rotation.team.name} may change who is on call"
         )
@@ -156,7 +156,7 @@ def rotation_override(request: AuthenticatedRequest, code: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.create_rota_override(
+            rota_changes.create_rota_override(
                 rotation=rotation,
                 user=services.get_user_by_username(data["user"]),
                 replaces=services.get_user_by_username(data["replaces"])
@@ -188,7 +188,7 @@ def rotation_override_cancel(
     form = CancelOverrideForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        services.cancel_rota_override(override=override, actor=request.user, reason=reason)
+        rota_changes.cancel_rota_override(override=override, actor=request.user, reason=reason)
     except WatchfloorError as error:
         if error.http_status in (403, 404):
             raise
@@ -229,7 +229,7 @@ def rotation_ics(request: AuthenticatedRequest, code: str) -> HttpResponse:
     content = rotation_calendar(
         rotation, plan=selectors.rotation_plan(rotation), window=window, generated_at=now
     )
-    services.record_rota_export(
+    rota_changes.record_rota_export(
         rotation=rotation,
         actor=request.user,
         starts_at=window.starts_at,

@@ -9,7 +9,7 @@ def ensure_playbook_library() -> str | None:
         return None
     # Imported only when there is work: every command that works on data asks, and the
     # services bring the playbook schema and Markdown rendering.
-    from watchfloor.playbooks.services import load_playbooks
+    from watchfloor.playbooks.library import load_playbooks
 
     result = load_playbooks(actor=None)
     return (

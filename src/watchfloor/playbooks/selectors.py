@@ -19,7 +19,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.catalog.selectors import rubric_for
 from watchfloor.core.errors import NotFound
-from watchfloor.core.roles import Role, can_approve_decisions, can_work_escalations, is_admin
+from watchfloor.core.roles import can_work_escalations
 from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Clock, Escalation
 from watchfloor.escalations.selectors import escalations_visible_to
@@ -37,6 +37,7 @@ from watchfloor.playbooks.models import (
     StepState,
     TemplateVersion,
 )
+from watchfloor.playbooks.permissions import may_approve_step, may_work_step
 from watchfloor.playbooks.rendering import render_markdown
 from watchfloor.playbooks.schema import (
     ChecklistItem,
@@ -295,32 +296,6 @@ def waiting_on(step: RunStep, siblings: list[RunStep], spec: StepSpec) -> list[R
         for dependency in spec.after
         if dependency in by_id and by_id[dependency].state not in FINISHED_STATES
     ]
-
-
-def may_work_step(user: User, step: RunStep) -> bool:
-    """Site policy works every step; a partner works the steps their team owns."""
-    if can_work_escalations(user):
-        return True
-    return (
-        user.role == Role.PARTNER
-        and user.team is not None
-        and bool(step.owner_team)
-        and user.team.code == step.owner_team
-    )
-
-
-def may_approve_step(user: User, step: RunStep, spec: StepSpec, holders: dict[str, Any]) -> bool:
-    approval = spec.approval
-    if approval is None or user.role == Role.VIEWER:
-        return False
-    if is_admin(user):
-        return True
-    if approval.team is not None:
-        return user.team is not None and user.team.code == approval.team
-    holder = holders.get(approval.role or "")
-    if holder is not None:
-        return holder.pk == user.pk
-    return can_approve_decisions(user)
 
 
 # ---------------------------------------------------------------- the run panel

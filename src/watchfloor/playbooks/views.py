@@ -25,7 +25,7 @@ from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
-from watchfloor.playbooks import selectors, services
+from watchfloor.playbooks import communications, selectors, services, step_work
 from watchfloor.playbooks.forms import (
     ApproveStepForm,
     CancelRunForm,
@@ -122,7 +122,7 @@ def step_state(
     spec = selectors.playbook_spec(step.run.version).step(step.step_id)
     form = StepStateForm(request.POST, step=spec)
     data = _valid(form)
-    services.set_step_state(
+    step_work.set_step_state(
         step=step,
         state=data["state"],
         actor=request.user,
@@ -138,7 +138,7 @@ def step_checklist(
 ) -> tuple[str, str]:
     step = selectors.get_step(escalation=escalation, step_id=step_id)
     data = _valid(ChecklistForm(request.POST))
-    services.tick_checklist_item(
+    step_work.tick_checklist_item(
         step=step, item_id=data["item"], checked=bool(data["checked"]), actor=request.user
     )
     return ("Ticked." if data["checked"] else "Unticked."), f"step-{step.pk}"
@@ -150,7 +150,7 @@ def step_approve(
 ) -> tuple[str, str]:
     step = selectors.get_step(escalation=escalation, step_id=step_id)
     data = _valid(ApproveStepForm(request.POST))
-    services.approve_step(step=step, actor=request.user, comment=data["comment"])
+    step_work.approve_step(step=step, actor=request.user, comment=data["comment"])
     return f"'{step.title}' approved.", f"step-{step.pk}"
 
 
@@ -177,7 +177,7 @@ def template_preview(
         language, inputs = form.cleaned_data["language"], form.inputs()
     preview = None
     try:
-        preview = services.preview_template(
+        preview = communications.preview_template(
             escalation=escalation,
             template_code=template_code,
             language=language,
@@ -190,7 +190,7 @@ def template_preview(
     if request.method == "POST" and "send" in request.POST and preview is not None:
         if form.is_valid():
             try:
-                services.record_communication_sent(
+                communications.record_communication_sent(
                     escalation=escalation,
                     template_code=template_code,
                     language=preview.language,

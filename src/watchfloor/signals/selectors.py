@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
 from watchfloor.core.errors import NotFound
-from watchfloor.core.roles import Role
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.signals.models import (
     Cluster,
@@ -32,6 +31,7 @@ from watchfloor.signals.models import (
     Signal,
     SurgeAlert,
 )
+from watchfloor.signals.permissions import can_see_signals
 from watchfloor.signals.surge import CLUSTER_CONFIG, DEFAULT_CONFIG, SurgeConfig, raise_level
 from watchfloor.signals.surge_stream import ALL, series_containing
 
@@ -83,10 +83,6 @@ def bucket_end(moment: datetime, bucket: timedelta = BUCKET) -> datetime:
 
 
 # ---------------------------------------------------------------- need to know
-
-
-def can_see_signals(user: User) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.role != Role.PARTNER)
 
 
 def clusters_visible_to(user: User) -> QuerySet[Cluster]:

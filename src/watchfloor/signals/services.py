@@ -23,14 +23,11 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import Role, can_work_escalations
 from watchfloor.core.validation import check_time_range, clean_text
+from watchfloor.escalations.filing import create_escalation
+from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import OPEN_STATUSES, Escalation, SourceKind, Subject
 from watchfloor.escalations.selectors import access_escalation, escalations_visible_to
-from watchfloor.escalations.services import (
-    SubjectInput,
-    add_note,
-    create_escalation,
-    link_escalations,
-)
+from watchfloor.escalations.services import add_note, link_escalations
 from watchfloor.markets.models import Market
 from watchfloor.people.models import Team, User
 from watchfloor.signals.models import (
@@ -161,14 +158,14 @@ def representative_of(cluster: Cluster, *, length: int = 80) -> str:
 
 
 @transaction.atomic
-def escalate_cluster(*, cluster: Cluster, actor: User, **escalation: Any) -> Escalation:
-    """Open an escalation from the cluster (``escalation`` are the keyword arguments of
-    ``escalations.services.create_escalation``) and link the cluster to it."""
+def escalate_cluster(*, cluster: Cluster, actor: User, details: EscalationInput) -> Escalation:
+    """Open an escalation from the cluster (``escalations.filing.create_escalation``)
+    and link the cluster to it."""
     _require_worker(actor, "escalate clusters")
     now = clock.now()
     cluster = _locked(cluster)
     previous = _move(cluster, ClusterState.ESCALATED, now=now)
-    created = create_escalation(actor=actor, **escalation)
+    created = create_escalation(actor=actor, details=details)
     _link(cluster, created, now=now)
     record_event(
         action=AuditAction.SIGNALS_CLUSTER_ESCALATED,
@@ -659,15 +656,17 @@ def _fire_on_cluster(
     )
     created = create_escalation(
         actor=account,
-        type_code=type_code,
-        title=title[:200],
-        summary=_summary(rule, ruleset, match, facts),
-        markets=markets,
-        languages=languages,
-        subjects=subjects_for(cluster),
-        source_detail=f"Auto-escalation rule {rule.code} on cluster C-{cluster.pk}"[:500],
-        rubric_answers=dict(action.rubric),
-        **_source_fields(cluster, match.chosen_source or (sources[0] if sources else None)),
+        details=EscalationInput(
+            type_code=type_code,
+            title=title[:200],
+            summary=_summary(rule, ruleset, match, facts),
+            markets=markets,
+            languages=languages,
+            subjects=subjects_for(cluster),
+            source_detail=f"Auto-escalation rule {rule.code} on cluster C-{cluster.pk}"[:500],
+            rubric_answers=dict(action.rubric),
+            **_source_fields(cluster, match.chosen_source or (sources[0] if sources else None)),
+        ),
     )
     if owner is not None:
         # The cluster stays with the escalation that has it; the new one is linked to it.
@@ -732,14 +731,16 @@ def _fire_on_series(
     )
     created = create_escalation(
         actor=account,
-        type_code=action.type,
-        title=title[:200],
-        summary=_summary(rule, ruleset, match, facts),
-        markets=markets,
-        languages=valid_languages([alert.language]),
-        source_kind=SourceKind.DETECTOR,
-        source_detail=f"Auto-escalation rule {rule.code} on surge alert {alert.pk}"[:500],
-        rubric_answers=dict(action.rubric),
+        details=EscalationInput(
+            type_code=action.type,
+            title=title[:200],
+            summary=_summary(rule, ruleset, match, facts),
+            markets=markets,
+            languages=valid_languages([alert.language]),
+            source_kind=SourceKind.DETECTOR,
+            source_detail=f"Auto-escalation rule {rule.code} on surge alert {alert.pk}"[:500],
+            rubric_answers=dict(action.rubric),
+        ),
     )
     if proposal is not None:
         add_note(

@@ -35,7 +35,7 @@ from watchfloor.escalations.models import SourceKind
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.policy.models import Policy
 from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.signals import selectors, services
+from watchfloor.signals import permissions, selectors, services
 from watchfloor.signals.contract import SOURCES
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
@@ -53,7 +53,7 @@ NOT_FOR_PARTNERS = (
 
 
 def _require_reader(request: AuthenticatedRequest) -> None:
-    require(selectors.can_see_signals(request.user), NOT_FOR_PARTNERS)
+    require(permissions.can_see_signals(request.user), NOT_FOR_PARTNERS)
 
 
 # ---------------------------------------------------------------- sparklines
@@ -580,7 +580,7 @@ def cluster_escalate(request: AuthenticatedRequest, cluster_id: int) -> HttpResp
         if form.is_valid():
             try:
                 escalation = services.escalate_cluster(
-                    cluster=cluster, actor=request.user, **form.service_arguments()
+                    cluster=cluster, actor=request.user, details=form.as_service_input()
                 )
             except PermissionDenied:
                 raise

@@ -13,7 +13,7 @@ from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import Role
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
-from watchfloor.crises import selectors
+from watchfloor.crises import permissions
 from watchfloor.crises.models import (
     ACTION_ITEM_TRANSITIONS,
     WHYS_MAX,
@@ -146,7 +146,7 @@ def add_action_item(
     title = _text(title, field="title", max_length=300, required=True)
     if owner.role == Role.VIEWER or not owner.is_active:
         raise InvalidInput(f"{owner.username} cannot own an action item", field="owner")
-    if not selectors.may_see(owner, crisis):
+    if not permissions.may_see(owner, crisis):
         raise InvalidInput(f"{owner.username} cannot see {crisis.reference}", field="owner")
     item = ActionItem.objects.create(
         review=review,

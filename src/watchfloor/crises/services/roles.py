@@ -10,7 +10,7 @@ from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.roles import Role, can_work_escalations
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
-from watchfloor.crises import selectors
+from watchfloor.crises import permissions
 from watchfloor.crises.models import (
     LIAISON_TEAMS,
     Crisis,
@@ -52,7 +52,7 @@ def _check_holder(crisis: Crisis, role: str, user: User) -> None:
             )
     elif not can_work_escalations(user):
         raise InvalidInput(f"{user.username} cannot hold a crisis role", field="holder")
-    if not selectors.may_see(user, crisis):
+    if not permissions.may_see(user, crisis):
         if crisis.is_restricted:
             raise InvalidInput(
                 f"{user.username} is not on this restricted crisis's access list; add them first",

@@ -5,6 +5,7 @@ They format; they decide nothing. Permission filters only ask ``core.roles``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -132,14 +133,17 @@ def severity_badge(level: int | None, label: str = "") -> SafeString:
     return format_html('<span class="sev sev-{}">SEV{}</span>', min(level, 4), level)
 
 
-@register.filter
-def can_work(user: Any) -> bool:  # the request's user, signed in or not
-    return bool(user.is_authenticated and roles.can_work_escalations(user))
+def _signed_in_and(question: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A role question of ``core.roles`` as a template filter: no for a signed-out visitor."""
+
+    def check(user: Any) -> bool:
+        return bool(user.is_authenticated and question(user))
+
+    return check
 
 
-@register.filter
-def can_approve(user: Any) -> bool:
-    return bool(user.is_authenticated and roles.can_approve_decisions(user))
+register.filter("can_work", _signed_in_and(roles.can_work_escalations))
+register.filter("can_approve", _signed_in_and(roles.can_approve_decisions))
 
 
 @register.filter

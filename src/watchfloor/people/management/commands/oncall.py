@@ -13,7 +13,7 @@ from watchfloor.core.validation import time_range_problem, within_time_range
 from watchfloor.people import selectors
 from watchfloor.people.oncall import on_call
 from watchfloor.people.rota_calendar import DEFAULT_WEEKS_AHEAD, ExportWindow, rotation_calendar
-from watchfloor.people.services import record_rota_export
+from watchfloor.people.rota_changes import record_rota_export
 
 
 def _instant(value: str) -> datetime:

@@ -5,9 +5,9 @@ from typing import Any
 
 from watchfloor.catalog.commands import ConfigFileCommand
 from watchfloor.core.preparation import PreparesDatabase
+from watchfloor.people.rota_changes import load_rotas
 from watchfloor.people.rotafile import default_rota_file, read_rota_file
 from watchfloor.people.selectors import rota_references
-from watchfloor.people.services import load_rotas
 
 
 class Command(PreparesDatabase, ConfigFileCommand):

@@ -7,13 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
+from watchfloor.people.api_tokens import create_api_token, revoke_api_token
 from watchfloor.people.models import TokenScope
 from watchfloor.people.selectors import api_tokens, get_api_token
-from watchfloor.people.services import (
-    create_api_token,
-    get_user_by_username,
-    revoke_api_token,
-)
+from watchfloor.people.services import get_user_by_username
 
 
 def _when(value) -> str:

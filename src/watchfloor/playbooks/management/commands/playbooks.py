@@ -7,12 +7,12 @@ from django.core.management.base import CommandParser
 
 from watchfloor.catalog.commands import ConfigFileCommand, catalog_to_check_against
 from watchfloor.core.preparation import PreparesDatabase
+from watchfloor.playbooks.library import load_playbooks
 from watchfloor.playbooks.loader import (
     Library,
     default_playbook_dir,
     read_library,
 )
-from watchfloor.playbooks.services import load_playbooks
 
 
 def describe_library(library: Library) -> list[str]:
