@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
-from watchfloor.evidence.models import Category, Reveal, TeamCarePolicy
+from watchfloor.evidence.models import Category, EvidenceItem, Reveal, TeamCarePolicy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -156,15 +156,11 @@ def team_exposure(*, people: Iterable[User], now: datetime) -> TeamExposure:
     )
 
 
-def exposure_on_escalations(
-    *, escalation_ids: Iterable[int], since: datetime, now: datetime
-) -> Exposure:
-    """Everyone's reveals of the evidence on these escalations since a moment (a crisis's
-    war room shows its team's exposure during the crisis)."""
+def exposure_on(*, items: Q, since: datetime, now: datetime) -> Exposure:
+    """Everyone's reveals of the evidence items matching ``items`` (already limited to what
+    the reader may see) since a moment: a crisis's war room shows its team's exposure
+    during the crisis."""
+    wanted = EvidenceItem.objects.filter(items).values("pk")
     return _exposure(
-        Reveal.objects.filter(
-            item__escalation_id__in=list(escalation_ids),
-            revealed_at__gte=since,
-            revealed_at__lte=now,
-        )
+        Reveal.objects.filter(item__in=wanted, revealed_at__gte=since, revealed_at__lte=now)
     )

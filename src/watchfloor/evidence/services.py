@@ -24,7 +24,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.core.roles import can_override_severity, can_work_escalations, is_admin
 from watchfloor.core.validation import check_time_range, clean_text, require
-from watchfloor.evidence import exposure, media, store
+from watchfloor.evidence import exposure, media, store, targets
 from watchfloor.evidence.custody import record_custody_event
 from watchfloor.evidence.models import (
     PROHIBITED_CATEGORIES,
@@ -40,8 +40,10 @@ from watchfloor.evidence.models import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from watchfloor.crises.models import Crisis
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import Team, User
+    from watchfloor.signals.models import Cluster
 
 PROHIBITED_REFUSAL = (
     "child sexual exploitation material is never displayed or downloaded by anyone: "
@@ -102,7 +104,9 @@ def _create_item(*, actor: User | None, **fields: Any) -> EvidenceItem:
 
 def add_evidence_file(
     *,
-    escalation: Escalation,
+    escalation: Escalation | None = None,
+    cluster: Cluster | None = None,
+    crisis: Crisis | None = None,
     actor: User | None,
     chunks: Iterable[bytes],
     name: str,
@@ -112,12 +116,14 @@ def add_evidence_file(
     url: str = "",
     captured_at: datetime | None = None,
 ) -> EvidenceItem:
-    """Stream a file in, check it, hash it, store it and record it on the escalation.
+    """Stream a file in, check it, hash it, store it and record it on the escalation,
+    cluster or crisis (exactly one, already reached through its access function).
 
     Child sexual exploitation material is hashed and its bytes dropped: only the hashes
     and metadata are kept, so no URL or export can ever serve it.
     """
     _require_may_add(actor)
+    of = targets.target(escalation=escalation, cluster=cluster, crisis=crisis)
     category = _category(category)
     description = clean_text(description, field="description", max_length=500, required=False)
     url = _clean_url(url)
@@ -128,7 +134,7 @@ def add_evidence_file(
     try:
         preview = media.inspect(received, work_dir=work_dir)
         fields: dict[str, Any] = {
-            "escalation": escalation,
+            **of.fields,
             "source": Source.URL_CAPTURE if url else Source.UPLOAD,
             "kind": received.kind,
             "category": category,
@@ -176,7 +182,9 @@ def _hex(value: str | None, field: str) -> str:
 
 def add_evidence_reference(
     *,
-    escalation: Escalation,
+    escalation: Escalation | None = None,
+    cluster: Cluster | None = None,
+    crisis: Crisis | None = None,
     actor: User | None,
     content_id: str = "",
     url: str = "",
@@ -189,6 +197,7 @@ def add_evidence_reference(
 ) -> EvidenceItem:
     """Record material that must not (or cannot) be stored here: an id, a URL, hashes."""
     _require_may_add(actor)
+    of = targets.target(escalation=escalation, cluster=cluster, crisis=crisis)
     content_id = clean_text(content_id, field="content_id", max_length=300, required=False)
     url = _clean_url(url)
     if not (content_id or url or sha256):
@@ -197,7 +206,7 @@ def add_evidence_reference(
         check_time_range(captured_at, field="captured_at")
     return _create_item(
         actor=actor,
-        escalation=escalation,
+        **of.fields,
         source=Source.URL_CAPTURE if url and not content_id else Source.REFERENCE,
         kind=Kind.REFERENCE,
         category=_category(category),

@@ -1,15 +1,33 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import views
 
+
+class TargetConverter:
+    """``escalations``, ``clusters`` or ``crises`` in a path; ``escalation``, ``cluster``
+    or ``crisis`` (evidence.targets.KINDS) in the view."""
+
+    regex = "escalations|clusters|crises"
+    _kinds = {"escalations": "escalation", "clusters": "cluster", "crises": "crisis"}
+    _paths = {kind: part for part, kind in _kinds.items()}
+
+    def to_python(self, value: str) -> str:
+        return self._kinds[value]
+
+    def to_url(self, value: str) -> str:
+        return self._paths[value]
+
+
+register_converter(TargetConverter, "evidence_target")
+
 urlpatterns = [
     path(
-        "escalations/<int:escalation_id>/evidence",
+        "<evidence_target:target>/<int:target_id>/evidence",
         views.evidence_upload,
         name="evidence-upload",
     ),
     path(
-        "escalations/<int:escalation_id>/evidence/all",
+        "<evidence_target:target>/<int:target_id>/evidence/all",
         views.evidence_list,
         name="evidence-list",
     ),

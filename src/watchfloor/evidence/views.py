@@ -20,10 +20,10 @@ from PIL import ImageFilter, ImageOps
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_override_severity
-from watchfloor.escalations.selectors import access_escalation
 from watchfloor.evidence import exposure, hooks, media, selectors, services, store
 from watchfloor.evidence.custody import custody_log
-from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
+from watchfloor.evidence.models import Kind, Reveal
+from watchfloor.evidence.targets import access_target, target_of, target_page_url
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.views import shows_domain_errors
@@ -31,23 +31,19 @@ from watchfloor.web.views import shows_domain_errors
 PRIVATE = "private, no-store"
 
 
-def _to_escalation(item_or_id: EvidenceItem | int) -> HttpResponse:
-    escalation_id = item_or_id.escalation_id if isinstance(item_or_id, EvidenceItem) else item_or_id
-    return redirect(reverse("escalation-detail", args=[escalation_id]) + "#evidence")
-
-
 @login_required
 @require_POST
 @shows_domain_errors
-def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
-    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
+def evidence_upload(request: AuthenticatedRequest, target: str, target_id: int) -> HttpResponse:
+    """A file added to an escalation, a cluster or a crisis, from its page's panel."""
+    of = access_target(actor=request.user, kind=target, target_id=target_id)
     upload = request.FILES.get("file")
     try:
         refused = getattr(request, REFUSED_ATTRIBUTE, "")
         if refused or upload is None:
             raise InvalidInput(refused or "choose a file to add", field="file")
         item = services.add_evidence_file(
-            escalation=escalation,
+            **{of.kind: of.obj},
             actor=request.user,
             chunks=upload.chunks(media.CHUNK_BYTES),
             name=upload.name or "",
@@ -59,26 +55,26 @@ def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpRe
         messages.error(request, f"Evidence not added: {error.message}")
     else:
         messages.success(request, f"{item.reference} added (SHA-256 {item.sha256[:16]}…).")
-    return _to_escalation(escalation.pk)
+    return redirect(of.page_url)
 
 
 @login_required
 @require_GET
 @shows_domain_errors
-def evidence_list(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
-    """Every item of an escalation, a page at a time, newest first."""
-    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
-    items = selectors.evidence_list(viewer=request.user, escalation=escalation)
+def evidence_list(request: AuthenticatedRequest, target: str, target_id: int) -> HttpResponse:
+    """Every item of an escalation, a cluster or a crisis, a page at a time, newest first."""
+    of = access_target(actor=request.user, kind=target, target_id=target_id)
+    items = selectors.evidence_list(viewer=request.user, of=of)
     page = Paginator(items, selectors.LIST_PAGE_ITEMS).get_page(request.GET.get("page"))
     preference = services.preference_of(request.user)
     return render(
         request,
         "evidence/list.html",
         {
-            "escalation": escalation,
+            "of": of,
             "page": page,
             "preference": preference,
-            "rows": selectors.panel_rows(page, escalation=escalation, preference=preference),
+            "rows": selectors.panel_rows(page, of=of, preference=preference),
         },
     )
 
@@ -116,7 +112,7 @@ def evidence_reveal(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
         outcome = services.reveal_evidence(item=item, actor=request.user)
     except PermissionDenied as error:
         messages.error(request, f"Not revealed: {error.message}")
-        return _to_escalation(item)
+        return redirect(target_page_url(item))
     if outcome.nudge:
         messages.warning(request, outcome.nudge)
     return redirect("evidence-detail", evidence_id=item.pk)
@@ -139,7 +135,7 @@ def evidence_detail(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
         "evidence/detail.html",
         {
             "item": item,
-            "escalation": item.escalation,
+            "of": target_of(item),
             "refusal": services.reveal_refusal(item=item, viewer=request.user),
             "reveal": active,
             "reveal_url": (
