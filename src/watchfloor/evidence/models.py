@@ -201,6 +201,7 @@ class TeamCarePolicy(models.Model):
 
     team = models.OneToOneField("people.Team", on_delete=models.CASCADE, related_name="+")
     tell_lead = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"care policy of team {self.team_id}"

@@ -16,7 +16,7 @@ from watchfloor.crises.selectors import crises_visible_to
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import exposure
 from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
-from watchfloor.evidence.services import preference_of, reveal_refusal
+from watchfloor.evidence.services import may_record_training, preference_of, reveal_refusal
 from watchfloor.evidence.targets import Target
 from watchfloor.signals.selectors import clusters_visible_to
 
@@ -189,3 +189,31 @@ def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposu
 def may_see_team_exposure(user: User) -> bool:
     """The team exposure page is for leads (and admins) who belong to a team."""
     return can_override_severity(user) and user.team_id is not None
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    person: User
+    trained: bool
+    version: int
+    may_change: bool
+
+
+def training_rows(*, people: list[User], viewer: User) -> list[TrainingRow]:
+    """Who in the team has had graphic-content training (one query for all of them), in
+    the order given, and whether the viewer may change it."""
+    preferences = {
+        p.person_id: p for p in ViewingPreference.objects.filter(person__in=[p.pk for p in people])
+    }
+    rows = []
+    for person in people:
+        preference = preferences.get(person.pk)
+        rows.append(
+            TrainingRow(
+                person=person,
+                trained=bool(preference and preference.graphic_content_trained),
+                version=preference.version if preference else 1,
+                may_change=may_record_training(viewer, person),
+            )
+        )
+    return rows

@@ -24,6 +24,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.core.roles import can_override_severity, can_work_escalations, is_admin
 from watchfloor.core.validation import check_time_range, clean_text, require
+from watchfloor.core.versions import require_current_version
 from watchfloor.evidence import exposure, media, store, targets
 from watchfloor.evidence.custody import record_custody_event
 from watchfloor.evidence.models import (
@@ -363,15 +364,36 @@ def _check_version(current: int, read_at: int) -> None:
         )
 
 
-def set_graphic_content_training(*, person: User, trained: bool, actor: User | None) -> None:
-    """Recorded by a lead or an admin once the person has had the training."""
+def may_record_training(actor: User, person: User) -> bool:
+    """Admins record anyone's training; a lead, that of the people of their own team."""
+    if is_admin(actor):
+        return True
+    return (
+        can_override_severity(actor)
+        and actor.team_id is not None
+        and (actor.team_id == person.team_id)
+    )
+
+
+def set_graphic_content_training(
+    *, person: User, trained: bool, actor: User | None, expected_version: int | None = None
+) -> ViewingPreference:
+    """Recorded by a lead of the person's team or an admin once the person has had the
+    training. ``expected_version`` is the preference's version the form was read at."""
     if actor is not None:
         require(
-            can_override_severity(actor) or is_admin(actor),
-            "only leads and admins record graphic-content training",
+            may_record_training(actor, person),
+            "only admins, and leads for the people of their own team, record "
+            "graphic-content training",
         )
     with transaction.atomic():
         preference, _ = ViewingPreference.objects.select_for_update().get_or_create(person=person)
+        require_current_version(
+            expected=expected_version,
+            current=preference.version,
+            what=f"{person.display_name}'s training record",
+            now="trained" if preference.graphic_content_trained else "not trained",
+        )
         before = preference.graphic_content_trained
         preference.graphic_content_trained = trained
         preference.version += 1
@@ -382,16 +404,31 @@ def set_graphic_content_training(*, person: User, trained: bool, actor: User | N
             target=preference,
             data={"person": person.get_username(), "from": before, "to": trained},
         )
+    return preference
 
 
-def set_team_care_policy(*, team: Team, tell_lead: bool, actor: User | None) -> TeamCarePolicy:
+def care_policy_of(team: Team) -> TeamCarePolicy:
+    """The team's care policy (off, version 1, until an admin changes it)."""
+    return TeamCarePolicy.objects.filter(team=team).first() or TeamCarePolicy(team=team)
+
+
+def set_team_care_policy(
+    *, team: Team, tell_lead: bool, actor: User | None, expected_version: int | None = None
+) -> TeamCarePolicy:
     """Whether the team's lead is told when one of them passes the exposure threshold."""
     if actor is not None:
         require(is_admin(actor), "only admins change a team's care policy")
     with transaction.atomic():
         policy, _ = TeamCarePolicy.objects.select_for_update().get_or_create(team=team)
+        require_current_version(
+            expected=expected_version,
+            current=policy.version,
+            what=f"{team.name}'s care policy",
+            now="lead told" if policy.tell_lead else "lead not told",
+        )
         before = policy.tell_lead
         policy.tell_lead = tell_lead
+        policy.version += 1
         policy.save()
         record_event(
             action=AuditAction.EVIDENCE_CARE_POLICY_CHANGED,

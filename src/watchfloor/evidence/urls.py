@@ -33,6 +33,8 @@ urlpatterns = [
     ),
     path("evidence/exposure/", views.my_exposure, name="evidence-exposure"),
     path("evidence/exposure/team", views.team_exposure, name="evidence-team-exposure"),
+    path("evidence/exposure/team/training", views.team_training, name="evidence-team-training"),
+    path("evidence/exposure/team/care", views.team_care, name="evidence-team-care"),
     path("evidence/revealed/<str:token>", views.evidence_revealed, name="evidence-revealed"),
     path("evidence/<int:evidence_id>/", views.evidence_detail, name="evidence-detail"),
     path("evidence/<int:evidence_id>/preview.jpg", views.evidence_preview, name="evidence-preview"),

@@ -7,6 +7,8 @@ server: the clear display copy leaves only through a reveal's signed, short-live
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,14 +20,23 @@ from django.views.decorators.http import require_GET, require_POST
 from PIL import ImageFilter, ImageOps
 
 from watchfloor.core import clock
-from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
-from watchfloor.core.roles import can_override_severity
+from watchfloor.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    WatchfloorError,
+)
+from watchfloor.core.roles import can_override_severity, is_admin
 from watchfloor.evidence import exposure, hooks, media, selectors, services, store
 from watchfloor.evidence.custody import custody_log
+from watchfloor.evidence.forms import CarePolicyForm, TrainingForm
 from watchfloor.evidence.models import Kind, Reveal
 from watchfloor.evidence.targets import access_target, target_of, target_page_url
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.people.models import Team
+from watchfloor.people.selectors import get_team
 from watchfloor.web.views import shows_domain_errors
 
 PRIVATE = "private, no-store"
@@ -234,19 +245,106 @@ def my_exposure(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+def _exposure_team(request: AuthenticatedRequest, code: str | None) -> Team:
+    """The team a lead (their own) or an admin (any, by ``?team=code``) looks after;
+    everyone else is refused, as on every lead page."""
+    if code and is_admin(request.user):
+        return get_team(code)
+    if not selectors.may_see_team_exposure(request.user) or request.user.team is None:
+        raise PermissionDenied("team exposure is for leads of a team")
+    return request.user.team
+
+
+def _form_errors(form: TrainingForm | CarePolicyForm) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _back_to_team(team: Team) -> HttpResponse:
+    return redirect(reverse("evidence-team-exposure") + f"?team={team.code}")
+
+
 @login_required
 @require_GET
 @shows_domain_errors
 def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
-    """A lead's view of their team: totals and who is over the threshold, never a ranking."""
-    if not selectors.may_see_team_exposure(request.user):
-        raise PermissionDenied("team exposure is for leads of a team")
-    people = request.user.team.members.filter(is_active=True) if request.user.team else []
+    """A lead's view of their team: totals and who is over the threshold, never a ranking;
+    who has had graphic-content training (a lead or admin records it here), and the team's
+    care policy (an admin sets it here)."""
+    team = _exposure_team(request, request.GET.get("team"))
+    people = sorted(team.members.filter(is_active=True), key=lambda p: p.display_name.casefold())
+    policy = services.care_policy_of(team)
     return render(
         request,
         "evidence/team_exposure.html",
         {
-            "team": request.user.team,
+            "team": team,
             "team_exposure": exposure.team_exposure(people=people, now=clock.now()),
+            "training": selectors.training_rows(people=people, viewer=request.user),
+            "policy": policy,
+            "care_form": (
+                CarePolicyForm(version=policy.version, initial={"tell_lead": policy.tell_lead})
+                if is_admin(request.user)
+                else None
+            ),
         },
     )
+
+
+def _team_form(
+    request: AuthenticatedRequest,
+    form_class: type[TrainingForm | CarePolicyForm],
+    act: Callable[[Team, dict[str, Any]], str],
+) -> HttpResponse:
+    """A POST from the team exposure page: check the form, ``act`` (a service call that
+    returns what to tell the person), and show its outcome, or a stale edit, on the page."""
+    team = _exposure_team(request, request.POST.get("team"))
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back_to_team(team)
+    try:
+        messages.success(request, act(team, form.cleaned_data))
+    except Conflict as error:
+        messages.error(request, error.message)
+    return _back_to_team(team)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def team_training(request: AuthenticatedRequest) -> HttpResponse:
+    """Record (or remove) a team member's graphic-content training."""
+
+    def act(team: Team, data: dict[str, Any]) -> str:
+        person = team.members.filter(username=data["person"]).first()
+        if person is None:
+            raise NotFound(f"nobody called {data['person']!r} in {team.name}")
+        services.set_graphic_content_training(
+            person=person,
+            trained=data["trained"],
+            actor=request.user,
+            expected_version=data["expected_version"],
+        )
+        done = "recorded" if data["trained"] else "removed"
+        return f"Graphic-content training of {person.display_name} {done}."
+
+    return _team_form(request, TrainingForm, act)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def team_care(request: AuthenticatedRequest) -> HttpResponse:
+    """An admin turns "tell the lead" on or off for the team."""
+
+    def act(team: Team, data: dict[str, Any]) -> str:
+        policy = services.set_team_care_policy(
+            team=team,
+            tell_lead=data["tell_lead"],
+            actor=request.user,
+            expected_version=data["expected_version"],
+        )
+        state = "told" if policy.tell_lead else "no longer told"
+        return f"{team.name}: the lead is {state} when someone needs a break."
+
+    return _team_form(request, CarePolicyForm, act)
