@@ -121,6 +121,8 @@ class RevealOut(Schema):
     ends_at: datetime
     seconds: int
     nudge: str
+    # For someone not on graphic-content duty: who is, now (advice, not a block).
+    advice: str
 
 
 class PackageIn(Input):
@@ -232,6 +234,7 @@ def reveal_evidence(request: HttpRequest, evidence_id: Path[Id], payload: Reveal
         ends_at=reveal.ends_at,
         seconds=reveal.seconds,
         nudge=outcome.nudge,
+        advice=outcome.advice,
     )
 
 

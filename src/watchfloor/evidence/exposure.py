@@ -24,6 +24,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core.roles import Role
 from watchfloor.evidence.models import Category, EvidenceItem, Reveal, TeamCarePolicy
 from watchfloor.notify.direct import email_person
+from watchfloor.people.oncall import graphic_content_duty_now
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -222,4 +223,33 @@ def exposure_on(*, items: Q, since: datetime, now: datetime) -> Exposure:
     wanted = EvidenceItem.objects.filter(items).values("pk")
     return _exposure(
         Reveal.objects.filter(item__in=wanted, revealed_at__gte=since, revealed_at__lte=now)
+    )
+
+
+# ---------------------------------------------------------------- graphic-content duty
+
+
+def on_duty_now(*, person: User, now: datetime) -> list[User]:
+    """Who in the person's team is on graphic-content duty now (the rota's marked shifts)."""
+    if person.team_id is None:
+        return []
+    return graphic_content_duty_now(team=person.team, at=now)
+
+
+def _names(people: list[User]) -> str:
+    names = [p.display_name for p in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def duty_advice(*, person: User, now: datetime, on_duty: list[User] | None = None) -> str:
+    """Advice (never a block) for someone not on graphic-content duty: who is, now. "" when
+    the person is on duty or nobody is."""
+    if on_duty is None:
+        on_duty = on_duty_now(person=person, now=now)
+    if not on_duty or any(p.pk == person.pk for p in on_duty):
+        return ""
+    verb = "is" if len(on_duty) == 1 else "are"
+    return (
+        f"{_names(on_duty)} {verb} on graphic-content duty now: leave graphic material to "
+        f"{'them' if len(on_duty) > 1 else 'the person on duty'} where you can."
     )

@@ -97,13 +97,17 @@ def evidence_panel(*, of: Target, viewer: User, now: datetime) -> EvidencePanel:
     reached ``of`` through its access function, so the viewer may see its evidence."""
     preference = preference_of(viewer)
     items = EvidenceItem.objects.filter(**{of.kind: of.obj})
+    rows = panel_rows(items[:PANEL_ITEMS], of=of, preference=preference)
+    graphic = any(row.item.needs_training for row in rows)
     return EvidencePanel(
         of=of,
-        rows=panel_rows(items[:PANEL_ITEMS], of=of, preference=preference),
+        rows=rows,
         total=items.count(),
         may_add=can_work_escalations(viewer),
         preference=preference,
         exposure=exposure.exposure_of(person=viewer, now=now),
+        # Read (four queries) only when the panel shows graphic items.
+        duty_advice=exposure.duty_advice(person=viewer, now=now) if graphic else "",
     )
 
 

@@ -252,6 +252,8 @@ def reveal_refusal(
 class RevealOutcome:
     reveal: Reveal
     nudge: str
+    # Who is on graphic-content duty now, for someone who is not (advice, not a block).
+    advice: str = ""
 
 
 def reveal_evidence(
@@ -261,8 +263,12 @@ def reveal_evidence(
 
     A refused reveal is audited too (who tried to see what), then raised.
     """
+    now = clock.now()
     refusal = reveal_refusal(item=item, viewer=actor)
+    advice = exposure.duty_advice(person=actor, now=now) if item.needs_training else ""
     if refusal:
+        if advice and refusal == TRAINING_REFUSAL.format(category=Category(item.category).label):
+            refusal = f"{refusal}. {advice}"
         with transaction.atomic():
             record_custody_event(
                 action=AuditAction.EVIDENCE_REVEAL_REFUSED, item=item, actor=actor, reason=refusal
@@ -275,7 +281,6 @@ def reveal_evidence(
             f"seconds must be between {shortest} and {longest}, not {wanted}", field="seconds"
         )
     with transaction.atomic():
-        now = clock.now()
         reveal = Reveal.objects.create(
             item=item,
             person=actor,
@@ -293,7 +298,11 @@ def reveal_evidence(
             reveal_id=reveal.pk,
         )
         nudge = exposure.nudge_after_reveal(person=actor, now=now)
-    return RevealOutcome(reveal=reveal, nudge=nudge)
+    if nudge and not item.needs_training:
+        advice = exposure.duty_advice(person=actor, now=now)
+    if nudge and advice:
+        nudge = f"{nudge} {advice}"
+    return RevealOutcome(reveal=reveal, nudge=nudge, advice=advice)
 
 
 def record_item_viewed(*, item: EvidenceItem, actor: User) -> None:

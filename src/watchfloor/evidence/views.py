@@ -126,6 +126,8 @@ def evidence_reveal(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
         return redirect(target_page_url(item))
     if outcome.nudge:
         messages.warning(request, outcome.nudge)
+    elif outcome.advice:
+        messages.info(request, outcome.advice)
     return redirect("evidence-detail", evidence_id=item.pk)
 
 
@@ -273,12 +275,14 @@ def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
     team = _exposure_team(request, request.GET.get("team"))
     people = sorted(team.members.filter(is_active=True), key=lambda p: p.display_name.casefold())
     policy = services.care_policy_of(team)
+    now = clock.now()
     return render(
         request,
         "evidence/team_exposure.html",
         {
             "team": team,
-            "team_exposure": exposure.team_exposure(people=people, now=clock.now()),
+            "team_exposure": exposure.team_exposure(people=people, now=now),
+            "on_duty": exposure.graphic_content_duty_now(team=team, at=now),
             "training": selectors.training_rows(people=people, viewer=request.user),
             "policy": policy,
             "care_form": (
