@@ -193,6 +193,10 @@ class TeamExposure:
     threshold: int
     window: timedelta
 
+    @property
+    def window_words(self) -> str:
+        return _hours(self.window)
+
 
 def team_exposure(*, people: Iterable[User], now: datetime) -> TeamExposure:
     people = list(people)

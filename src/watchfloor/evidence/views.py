@@ -37,6 +37,7 @@ from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Team
 from watchfloor.people.selectors import get_team
+from watchfloor.signals.services import RULES_ACCOUNT
 from watchfloor.web.views import shows_domain_errors
 
 PRIVATE = "private, no-store"
@@ -273,7 +274,9 @@ def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
     who has had graphic-content training (a lead or admin records it here), and the team's
     care policy (an admin sets it here)."""
     team = _exposure_team(request, request.GET.get("team"))
-    people = sorted(team.members.filter(is_active=True), key=lambda p: p.display_name.casefold())
+    # People, not the rules' service account (nobody signs in as it or reveals anything).
+    members = team.members.filter(is_active=True).exclude(username=RULES_ACCOUNT)
+    people = sorted(members, key=lambda p: p.display_name.casefold())
     policy = services.care_policy_of(team)
     now = clock.now()
     return render(
