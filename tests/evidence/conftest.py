@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.api.conftest import token_for  # noqa: F401  (a fixture the API tests share)
+from tests.crises.conftest import crisis, declare  # noqa: F401  (crises declared as there)
 
 
 @pytest.fixture(autouse=True)

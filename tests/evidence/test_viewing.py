@@ -210,7 +210,7 @@ def test_the_panel_and_the_list_page_cost_the_same_queries_for_3_or_60_items(
             row.save()
 
     page = reverse("escalation-detail", args=[escalation.pk])
-    listing = reverse("evidence-list", args=[escalation.pk])
+    listing = reverse("evidence-list", args=["escalation", escalation.pk])
     grow_to(3)
     few = (queries(page), queries(listing))
     grow_to(60)
@@ -226,7 +226,7 @@ def test_the_upload_form_refuses_bad_files_with_the_reason(client, analyst, view
     from watchfloor.evidence.models import EvidenceItem
 
     client.force_login(analyst)
-    url = reverse("evidence-upload", args=[escalation.pk])
+    url = reverse("evidence-upload", args=["escalation", escalation.pk])
     bad = SimpleUploadedFile("report.pdf", image_bytes(), content_type="application/pdf")
     page = client.post(url, {"file": bad, "category": "general"}, follow=True)
     assert "Evidence not added: the file says it is application/pdf" in page.content.decode()
@@ -288,7 +288,7 @@ def test_an_oversized_upload_is_not_read_to_the_end(client, analyst, escalation,
     )
     client.force_login(analyst)
     big = SimpleUploadedFile("big.png", image_bytes() + b"\0" * 400_000, content_type="image/png")
-    url = reverse("evidence-upload", args=[escalation.pk])
+    url = reverse("evidence-upload", args=["escalation", escalation.pk])
     page = client.post(url, {"file": big}, follow=True)
     assert "Evidence not added: the file is larger than the 0.2 MB" in page.content.decode()
     assert not EvidenceItem.objects.exists()

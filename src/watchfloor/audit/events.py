@@ -163,6 +163,7 @@ class AuditAction(models.TextChoices):
         "evidence.exposure_nudged",
         "Exposure threshold passed; break suggested",
     )
+    EVIDENCE_LEAD_TOLD = "evidence.lead_told", "Lead told someone is stepping away for a break"
     CRISIS_DRILL_STARTED = "crisis.drill_started", "Drill started"
     CRISIS_DRILL_INJECTED = "crisis.drill_injected", "Drill event injected"
     CRISIS_DRILL_RESPONSE_FAILED = "crisis.drill_response_failed", "Drill scripted response failed"

@@ -300,7 +300,7 @@ def bank_evidence_item(*, bank: Bank, item: EvidenceItem, actor: User, note: str
             f"{MIN_PDQ_QUALITY}: it would match unrelated images. Bank its SHA-256 instead",
             field="bank",
         )
-    described = f"{item.reference} ({item.escalation.reference})"
+    described = f"{item.reference} ({item.target_reference})"
     full_note = f"{described}: {note.strip()}" if note.strip() else described
     with transaction.atomic():
         created = add_entries(

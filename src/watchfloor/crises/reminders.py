@@ -28,8 +28,8 @@ from watchfloor.crises import permissions, selectors
 from watchfloor.crises.config import CrisisConfig, crisis_config
 from watchfloor.crises.models import Crisis, Level, SitrepReminder
 from watchfloor.notify import conf, content
-from watchfloor.notify.models import ChannelKind, Notification, NotificationStatus
-from watchfloor.notify.tasks import deliver_after_commit
+from watchfloor.notify.direct import email_person
+from watchfloor.notify.models import Notification
 from watchfloor.severity.rubric import describe_duration
 
 if TYPE_CHECKING:
@@ -114,8 +114,6 @@ def _remind(
             "drill": crisis.is_drill,
         },
     )
-    if notification is not None and notification.status == NotificationStatus.PENDING:
-        deliver_after_commit(notification.pk)
     return reminder
 
 
@@ -151,27 +149,15 @@ def _notification(
         audience_code=audience_code,
         audience_name=audience_name,
     )
-    notification = Notification(
-        target=f"user: {commander.username}"[:200],
-        reason=f"incident commander of {crisis.reference}"[:500],
-        event=REMINDER_EVENT,
-        kind=ChannelKind.EMAIL,
+    return email_person(
         recipient=commander,
-        address=commander.email,
         subject=subject,
         body=body,
-        suppress_delivery=suppressed,
-        max_attempts=conf.max_attempts(),
-        created_at=now,
-        next_attempt_at=now,
+        event=REMINDER_EVENT,
+        reason=f"incident commander of {crisis.reference}",
+        now=now,
+        suppressed=suppressed,
     )
-    if not commander.email:
-        notification.status = NotificationStatus.FAILED
-        notification.last_error = f"{commander.username} has no email address on their account"
-        notification.finished_at = now
-        notification.next_attempt_at = None
-    notification.save()
-    return notification
 
 
 def render_reminder(

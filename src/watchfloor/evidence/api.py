@@ -1,7 +1,8 @@
 """Evidence over the API: upload, references, list, metadata, reveal, packages.
 
-Need to know as for the escalation: an item of an escalation the caller may not see is a
-404, like a missing one. A reveal answers with a short-lived signed URL of the display
+An item is evidence of one escalation, signals cluster or crisis, and need to know is that
+one thing's: an item of an escalation, cluster or crisis the caller may not see is a 404,
+like a missing one. A reveal answers with a short-lived signed URL of the display
 copy; nothing else ever serves evidence in the clear.
 """
 
@@ -17,9 +18,9 @@ from ninja import File, Form, Path, Router, Schema, Status, UploadedFile
 
 from watchfloor.coordination.models import PartnerRequest
 from watchfloor.core.errors import InvalidInput, NotFound
-from watchfloor.escalations.selectors import access_escalation
 from watchfloor.evidence import media, packages, selectors, services
 from watchfloor.evidence.models import Category, EvidenceItem
+from watchfloor.evidence.targets import Target, access_target
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.auth import request_actor
 from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id, Input, PersonOut, UtcTime, text
@@ -36,7 +37,11 @@ class FrameHashOut(Schema):
 class EvidenceOut(Schema):
     reference: str
     id: int
-    escalation: str
+    # What it is evidence of: "WF-n", "C-n" or "CR-n"; then the one of these three set.
+    of: str
+    escalation: str | None
+    cluster: str | None
+    crisis: str | None
     source: str
     kind: str
     category: str
@@ -66,7 +71,10 @@ class EvidenceOut(Schema):
         return cls(
             reference=item.reference,
             id=item.pk,
-            escalation=f"WF-{item.escalation_id}",
+            of=item.target_reference,
+            escalation=f"WF-{item.escalation_id}" if item.escalation_id else None,
+            cluster=f"C-{item.cluster_id}" if item.cluster_id else None,
+            crisis=f"CR-{item.crisis_id}" if item.crisis_id else None,
             source=item.source,
             kind=item.kind,
             category=item.category,
@@ -114,6 +122,8 @@ class RevealOut(Schema):
     ends_at: datetime
     seconds: int
     nudge: str
+    # For someone not on graphic-content duty: who is, now (advice, not a block).
+    advice: str
 
 
 class PackageIn(Input):
@@ -130,59 +140,75 @@ class PackageOut(Schema):
     content_base64: str
 
 
-@router.get(
-    "/escalations/{escalation_id}/evidence", response={200: list[EvidenceOut], **READ_ERRORS}
-)
-def list_evidence(request: HttpRequest, escalation_id: Path[Id]):
-    """The escalation's evidence, newest first (metadata and hashes only)."""
-    actor = request_actor(request)
-    escalation = access_escalation(actor=actor, escalation_id=escalation_id)
-    return [
-        EvidenceOut.build(i) for i in selectors.evidence_list(viewer=actor, escalation=escalation)
-    ]
+_PATHS = {"escalation": "escalations", "cluster": "clusters", "crisis": "crises"}
 
 
-@router.post("/escalations/{escalation_id}/evidence", response={201: EvidenceOut, **WRITE_ERRORS})
-def upload_evidence(
-    request: HttpRequest,
-    escalation_id: Path[Id],
-    file: File[UploadedFile | None] = None,
-    category: Form[Category] = Category.GENERAL,
-    description: Form[str] = "",
-    url: Form[str] = "",
-):
-    """Upload a file (multipart). The type is read from its bytes; its SHA-256, MD5 and
-    (images, video frames) PDQ are computed on the way in. With ``url`` it is a URL
-    capture: the page's address, captured now by the caller."""
-    actor = request_actor(request)
-    escalation = access_escalation(actor=actor, escalation_id=escalation_id)
-    refused = getattr(request, REFUSED_ATTRIBUTE, "")
-    if refused or file is None:
-        raise InvalidInput(refused or "send the file as the multipart field 'file'", field="file")
-    item = services.add_evidence_file(
-        escalation=escalation,
-        actor=actor,
-        chunks=file.chunks(media.CHUNK_BYTES),
-        name=file.name or "",
-        declared_type=file.content_type,
-        category=category,
-        description=description,
-        url=url,
-    )
-    return Status(201, EvidenceOut.build(item))
+def _evidence_routes(kind: str) -> None:
+    """Upload, references and list on one kind of target: ``/escalations/{id}/evidence``,
+    ``/clusters/{id}/evidence``, ``/crises/{id}/evidence`` — the same handlers, each
+    reaching its target through that target's own access function."""
+    base = f"/{_PATHS[kind]}/{{target_id}}/evidence"
+
+    def list_evidence(request: HttpRequest, target_id: Path[Id]):
+        actor = request_actor(request)
+        of = access_target(actor=actor, kind=kind, target_id=target_id)
+        return [EvidenceOut.build(i) for i in selectors.evidence_list(viewer=actor, of=of)]
+
+    def upload_evidence(
+        request: HttpRequest,
+        target_id: Path[Id],
+        file: File[UploadedFile | None] = None,
+        category: Form[Category] = Category.GENERAL,
+        description: Form[str] = "",
+        url: Form[str] = "",
+    ):
+        actor = request_actor(request)
+        of = access_target(actor=actor, kind=kind, target_id=target_id)
+        refused = getattr(request, REFUSED_ATTRIBUTE, "")
+        if refused or file is None:
+            raise InvalidInput(
+                refused or "send the file as the multipart field 'file'", field="file"
+            )
+        item = services.add_evidence_file(
+            **{of.kind: of.obj},
+            actor=actor,
+            chunks=file.chunks(media.CHUNK_BYTES),
+            name=file.name or "",
+            declared_type=file.content_type,
+            category=category,
+            description=description,
+            url=url,
+        )
+        return Status(201, EvidenceOut.build(item))
+
+    def add_reference(request: HttpRequest, target_id: Path[Id], payload: ReferenceIn):
+        actor = request_actor(request)
+        of = access_target(actor=actor, kind=kind, target_id=target_id)
+        item = services.add_evidence_reference(
+            **{of.kind: of.obj}, actor=actor, **payload.model_dump()
+        )
+        return Status(201, EvidenceOut.build(item))
+
+    of_what = f"the {kind}'s" if kind != "crisis" else "the crisis's own"
+    for handler, doc in (
+        (list_evidence, f"{of_what.capitalize()} evidence, newest first (metadata and hashes)."),
+        (
+            upload_evidence,
+            f"Upload a file to {of_what} evidence (multipart). The type is read from its "
+            "bytes; its SHA-256, MD5 and (images, video frames) PDQ are computed on the way "
+            "in. With ``url`` it is a URL capture: the page's address, captured now.",
+        ),
+        (add_reference, "Record material that is not stored here: a content id, a URL, hashes."),
+    ):
+        handler.__name__ = f"{handler.__name__}_of_{kind}"
+        handler.__doc__ = doc
+    router.get(base, response={200: list[EvidenceOut], **READ_ERRORS})(list_evidence)
+    router.post(base, response={201: EvidenceOut, **WRITE_ERRORS})(upload_evidence)
+    router.post(f"{base}/references", response={201: EvidenceOut, **WRITE_ERRORS})(add_reference)
 
 
-@router.post(
-    "/escalations/{escalation_id}/evidence/references", response={201: EvidenceOut, **WRITE_ERRORS}
-)
-def add_reference(request: HttpRequest, escalation_id: Path[Id], payload: ReferenceIn):
-    """Record material that is not stored here: a content id, a URL, hashes."""
-    actor = request_actor(request)
-    escalation = access_escalation(actor=actor, escalation_id=escalation_id)
-    item = services.add_evidence_reference(
-        escalation=escalation, actor=actor, **payload.model_dump()
-    )
-    return Status(201, EvidenceOut.build(item))
+for _kind in _PATHS:
+    _evidence_routes(_kind)
 
 
 @router.get("/evidence/{evidence_id}", response={200: EvidenceOut, **READ_ERRORS})
@@ -209,34 +235,23 @@ def reveal_evidence(request: HttpRequest, evidence_id: Path[Id], payload: Reveal
         ends_at=reveal.ends_at,
         seconds=reveal.seconds,
         nudge=outcome.nudge,
+        advice=outcome.advice,
     )
 
 
-@router.post(
-    "/escalations/{escalation_id}/evidence/packages", response={201: PackageOut, **WRITE_ERRORS}
-)
-def build_package(request: HttpRequest, escalation_id: Path[Id], payload: PackageIn):
-    """A package for law enforcement or a regulator (ZIP, base64): the files, references
-    only for prohibited categories, a manifest and the package's SHA-256."""
+def _package(request: HttpRequest, kind: str, target_id: int, payload: PackageIn) -> Status:
     actor = request_actor(request)
-    escalation = access_escalation(actor=actor, escalation_id=escalation_id)
+    of = access_target(actor=actor, kind=kind, target_id=target_id)
     wanted = set(payload.items)
-    items = list(selectors.evidence_list(viewer=actor, escalation=escalation).filter(pk__in=wanted))
+    items = list(selectors.evidence_list(viewer=actor, of=of).filter(pk__in=wanted))
     if len(items) != len(wanted):
         missing = sorted(wanted - {item.pk for item in items})
-        raise InvalidInput(f"no evidence EV-{missing[0]} on {escalation.reference}", field="items")
+        raise InvalidInput(f"no evidence EV-{missing[0]} on {of.reference}", field="items")
     partner_request = None
     if payload.partner_request is not None:
-        partner_request = PartnerRequest.objects.filter(
-            pk=payload.partner_request, escalation=escalation
-        ).first()
-        if partner_request is None:
-            raise NotFound(
-                f"no partner request {payload.partner_request} on {escalation.reference}",
-                field="partner_request",
-            )
+        partner_request = _partner_request(of, payload.partner_request)
     built = packages.build_package(
-        escalation=escalation,
+        **{of.kind: of.obj},
         items=sorted(items, key=lambda item: item.pk),
         actor=actor,
         requester_zone=payload.requester_zone,
@@ -252,3 +267,35 @@ def build_package(request: HttpRequest, escalation_id: Path[Id], payload: Packag
             content_base64=base64.b64encode(built.content).decode(),
         ),
     )
+
+
+def _partner_request(of: Target, partner_request_id: int) -> PartnerRequest:
+    """The partner request that asked for the package: one of the escalation's, or of one
+    of the crisis's escalations."""
+    requests = PartnerRequest.objects.filter(pk=partner_request_id)
+    if of.kind == "escalation":
+        requests = requests.filter(escalation=of.obj)
+    else:
+        requests = requests.filter(escalation__in=of.obj.escalations.all())
+    found = requests.first()
+    if found is None:
+        raise NotFound(
+            f"no partner request {partner_request_id} on {of.reference}", field="partner_request"
+        )
+    return found
+
+
+@router.post(
+    "/escalations/{escalation_id}/evidence/packages", response={201: PackageOut, **WRITE_ERRORS}
+)
+def build_package(request: HttpRequest, escalation_id: Path[Id], payload: PackageIn):
+    """A package for law enforcement or a regulator (ZIP, base64): the files, references
+    only for prohibited categories, a manifest and the package's SHA-256."""
+    return _package(request, "escalation", escalation_id, payload)
+
+
+@router.post("/crises/{crisis_id}/evidence/packages", response={201: PackageOut, **WRITE_ERRORS})
+def build_crisis_package(request: HttpRequest, crisis_id: Path[Id], payload: PackageIn):
+    """A package of a crisis's own evidence (as for an escalation; the manifest carries the
+    decisions and statutory basis of the crisis's escalations the caller may see)."""
+    return _package(request, "crisis", crisis_id, payload)

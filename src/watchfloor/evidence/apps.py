@@ -9,6 +9,10 @@ escalation_evidence_panel = imported_when_called(
     "watchfloor.evidence.selectors.escalation_evidence_panel"
 )
 crisis_exposure = imported_when_called("watchfloor.evidence.selectors.crisis_exposure")
+crisis_evidence_panel = imported_when_called("watchfloor.evidence.selectors.crisis_evidence_panel")
+cluster_evidence_panel = imported_when_called(
+    "watchfloor.evidence.selectors.cluster_evidence_panel"
+)
 
 
 class EvidenceConfig(AppConfig):
@@ -32,3 +36,8 @@ class EvidenceConfig(AppConfig):
         from watchfloor.crises.hooks import register_war_room_panel
 
         register_war_room_panel("crisis_exposure", crisis_exposure)
+        register_war_room_panel("crisis_evidence", crisis_evidence_panel)
+
+        from watchfloor.signals.hooks import register_cluster_panel
+
+        register_cluster_panel("cluster_evidence", cluster_evidence_panel)

@@ -1,6 +1,7 @@
 """Demo evidence: synthetic screenshots drawn here with Pillow (no real people, nothing
 graphic) on the hijacked-account escalation of the demo crisis and on the relief-scam
-escalation, and a few reveals so the war room and the exposure pages have figures.
+escalation, on the demo crisis itself and on the busiest signals cluster, and a few
+reveals so the war room, the cluster page and the exposure pages have figures.
 
 ``python -m watchfloor.evidence.demo OUT_DIR`` writes the same pictures as PNG files.
 """
@@ -16,10 +17,12 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from watchfloor.core import clock
+from watchfloor.crises.models import Crisis
 from watchfloor.escalations.models import Escalation
 from watchfloor.evidence.models import EvidenceItem
 from watchfloor.evidence.services import add_evidence_file, reveal_evidence
 from watchfloor.people.models import User
+from watchfloor.signals.models import Cluster
 
 HIJACKED_ACCOUNT = "@demo_city_official"
 
@@ -94,6 +97,36 @@ def load_demo_evidence() -> int:
                     chunks=[synthetic_screenshot(**DEMO_PICTURES[name])],
                     name=name,
                     category=category,
+                    description=description,
+                )
+            )
+        # One on the crisis itself and one on the busiest cluster, when the demo has them.
+        also = [
+            (
+                "crisis",
+                Crisis.objects.filter(escalations=hijacked).order_by("pk").first(),
+                "fake-evacuation-order.png",
+                "evacuation-order-reshared.png",
+                "The fake order as it is reshared across the crisis",
+            ),
+            (
+                "cluster",
+                Cluster.objects.order_by("-signal_count", "pk").first(),
+                "relief-donation-post.png",
+                "reported-post.png",
+                "A post the cluster's reports point at",
+            ),
+        ]
+        for _kind, target, picture, name, description in also:
+            if target is None:
+                continue
+            items.append(
+                add_evidence_file(
+                    cluster=target if isinstance(target, Cluster) else None,
+                    crisis=target if isinstance(target, Crisis) else None,
+                    actor=people["analyst"],
+                    chunks=[synthetic_screenshot(**DEMO_PICTURES[picture])],
+                    name=name,
                     description=description,
                 )
             )

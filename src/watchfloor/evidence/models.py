@@ -43,9 +43,39 @@ class Source(models.TextChoices):
     REFERENCE = "reference", "Reference only"
 
 
+def exactly_one_of(*fields: str) -> models.Q:
+    """A condition true when exactly one of the foreign keys is set."""
+    condition = models.Q()
+    for chosen in fields:
+        condition |= models.Q(
+            **{f"{field}__isnull": field != chosen for field in fields},
+        )
+    return condition
+
+
 class EvidenceItem(models.Model):
+    # What the item is evidence of: exactly one escalation, signals cluster or crisis (a
+    # database check holds it). Need to know follows that one thing.
     escalation = models.ForeignKey(
-        "escalations.Escalation", on_delete=models.PROTECT, related_name="evidence_items"
+        "escalations.Escalation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_items",
+    )
+    cluster = models.ForeignKey(
+        "signals.Cluster",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_items",
+    )
+    crisis = models.ForeignKey(
+        "crises.Crisis",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_items",
     )
     source = models.CharField(max_length=16, choices=Source.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -86,7 +116,17 @@ class EvidenceItem(models.Model):
 
     class Meta:
         ordering = ["-added_at", "-pk"]
-        indexes = [models.Index(fields=["escalation", "added_at"], name="evidence_by_escalation")]
+        indexes = [
+            models.Index(fields=["escalation", "added_at"], name="evidence_by_escalation"),
+            models.Index(fields=["cluster", "added_at"], name="evidence_by_cluster"),
+            models.Index(fields=["crisis", "added_at"], name="evidence_by_crisis"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=exactly_one_of("escalation", "cluster", "crisis"),
+                name="evidence_of_exactly_one_thing",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.original_name or self.content_id or self.url}"
@@ -94,6 +134,15 @@ class EvidenceItem(models.Model):
     @property
     def reference(self) -> str:
         return f"EV-{self.pk}"
+
+    @property
+    def target_reference(self) -> str:
+        """What the item is evidence of, as people write it: WF-n, C-n or CR-n."""
+        if self.escalation_id is not None:
+            return f"WF-{self.escalation_id}"
+        if self.cluster_id is not None:
+            return f"C-{self.cluster_id}"
+        return f"CR-{self.crisis_id}"
 
     @property
     def is_prohibited(self) -> bool:
@@ -152,6 +201,7 @@ class TeamCarePolicy(models.Model):
 
     team = models.OneToOneField("people.Team", on_delete=models.CASCADE, related_name="+")
     tell_lead = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"care policy of team {self.team_id}"
@@ -164,8 +214,20 @@ class EvidencePackage(models.Model):
     the evidence); the items' originals and this record reproduce it.
     """
 
+    # Of one escalation's or one crisis's evidence.
     escalation = models.ForeignKey(
-        "escalations.Escalation", on_delete=models.PROTECT, related_name="evidence_packages"
+        "escalations.Escalation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_packages",
+    )
+    crisis = models.ForeignKey(
+        "crises.Crisis",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_packages",
     )
     partner_request = models.ForeignKey(
         "coordination.PartnerRequest",
@@ -185,6 +247,13 @@ class EvidencePackage(models.Model):
 
     class Meta:
         ordering = ["-built_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=exactly_one_of("escalation", "crisis"),
+                name="evidence_package_of_exactly_one_thing",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"package {self.sha256[:12]} of WF-{self.escalation_id}"
+        subject = f"WF-{self.escalation_id}" if self.escalation_id else f"CR-{self.crisis_id}"
+        return f"package {self.sha256[:12]} of {subject}"

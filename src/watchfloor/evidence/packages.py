@@ -3,7 +3,8 @@
 A ZIP holding the chosen items' original files (references only for prohibited
 categories, whose bytes are never kept), ``manifest.json`` and a printable
 ``manifest.html`` (hashes, capture times in UTC and the requester's zone, each item's
-custody log, the escalation's decisions and statutory basis) and ``SHA256SUMS`` over
+custody log, the escalation's decisions and statutory basis — for a crisis's evidence, those
+of the crisis's escalations the builder may see) and ``SHA256SUMS`` over
 every other member. The package's own SHA-256 is recorded in the audit event and the
 package row, and given to whoever receives it: :func:`verify_package` checks all of it.
 """
@@ -28,12 +29,14 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
-from watchfloor.evidence import store
+from watchfloor.escalations.selectors import escalations_visible_to
+from watchfloor.evidence import store, targets
 from watchfloor.evidence.custody import custody_log, record_custody_event
 from watchfloor.evidence.models import EvidenceItem, EvidencePackage
 
 if TYPE_CHECKING:
     from watchfloor.coordination.models import PartnerRequest
+    from watchfloor.crises.models import Crisis
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
@@ -48,7 +51,9 @@ class BuiltPackage:
 
     @property
     def file_name(self) -> str:
-        return f"WF-{self.record.escalation_id}-evidence-{self.record.sha256[:12]}.zip"
+        record = self.record
+        subject = f"WF-{record.escalation_id}" if record.escalation_id else f"CR-{record.crisis_id}"
+        return f"{subject}-evidence-{record.sha256[:12]}.zip"
 
 
 def _times(moment: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
@@ -141,27 +146,43 @@ def _escalation_entry(escalation: Escalation, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
+def _crisis_entry(crisis: Crisis, zone: ZoneInfo, *, actor: User | None) -> dict[str, Any]:
+    """The crisis, and the decisions and statutory basis of its escalations that the
+    builder may see (a restricted escalation's never enter another's package)."""
+    linked = crisis.escalations.all()
+    if actor is not None:
+        linked = linked.filter(pk__in=escalations_visible_to(actor).values("pk"))
+    return {
+        "reference": crisis.reference,
+        "title": crisis.title,
+        "declared_at": _times(crisis.declared_at, zone),
+        "escalations": [_escalation_entry(e, zone) for e in linked.order_by("pk")],
+    }
+
+
 def build_package(
     *,
-    escalation: Escalation,
+    escalation: Escalation | None = None,
+    crisis: Crisis | None = None,
     items: list[EvidenceItem],
     actor: User | None,
     requester_zone: str = "UTC",
     partner_request: PartnerRequest | None = None,
 ) -> BuiltPackage:
-    """Build, record and audit a package of items of one escalation (already visible to
-    the actor: the caller reached them through the need-to-know selectors)."""
+    """Build, record and audit a package of items of one escalation or one crisis (already
+    visible to the actor: the caller reached them through the need-to-know selectors)."""
     if actor is not None:
         require(can_work_escalations(actor), "only analysts, leads and admins build packages")
+    of = targets.target(escalation=escalation, crisis=crisis)
     if not items:
         raise InvalidInput("choose at least one evidence item", field="items")
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"a package holds at most {MAX_ITEMS} items", field="items")
-    if any(item.escalation_id != escalation.pk for item in items):
-        raise InvalidInput(f"every item must be evidence of {escalation.reference}", field="items")
-    if partner_request is not None and partner_request.escalation_id != escalation.pk:
+    if any(getattr(item, f"{of.kind}_id") != of.pk for item in items):
+        raise InvalidInput(f"every item must be evidence of {of.reference}", field="items")
+    if partner_request is not None and not _asked_about(partner_request, of):
         raise InvalidInput(
-            f"the partner request is not one of {escalation.reference}", field="partner_request"
+            f"the partner request is not one of {of.reference}", field="partner_request"
         )
     zone = _zone(requester_zone)
     now = clock.now()
@@ -172,14 +193,18 @@ def build_package(
             "requester_zone": requester_zone,
             "partner_request": partner_request.pk if partner_request else None,
         },
-        "escalation": _escalation_entry(escalation, zone),
         "items": [_item_entry(item, zone) for item in items],
     }
+    if escalation is not None:
+        manifest["escalation"] = _escalation_entry(escalation, zone)
+    if crisis is not None:
+        manifest["crisis"] = _crisis_entry(crisis, zone, actor=actor)
     content = _zip(items, manifest)
     package_sha256 = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
         record = EvidencePackage.objects.create(
             escalation=escalation,
+            crisis=crisis,
             partner_request=partner_request,
             built_by=actor,
             built_at=now,
@@ -192,8 +217,10 @@ def build_package(
             action=AuditAction.EVIDENCE_PACKAGE_BUILT,
             actor=actor,
             target=record,
-            escalation_id=escalation.pk,
+            escalation_id=escalation.pk if escalation else None,
             data={
+                "of": of.reference,
+                **({"crisis_id": crisis.pk} if crisis else {}),
                 "package_sha256": package_sha256,
                 "items": [item.reference for item in items],
                 "partner_request": partner_request.pk if partner_request else None,
@@ -209,6 +236,12 @@ def build_package(
                 file_included=_item_entry_included(item),
             )
     return BuiltPackage(record=record, content=content, manifest=manifest)
+
+
+def _asked_about(partner_request: PartnerRequest, of: targets.Target) -> bool:
+    if of.kind == "escalation":
+        return partner_request.escalation_id == of.pk
+    return of.obj.escalations.filter(pk=partner_request.escalation_id).exists()
 
 
 def _item_entry_included(item: EvidenceItem) -> bool:

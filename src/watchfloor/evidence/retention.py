@@ -51,15 +51,25 @@ def expired_items(*, now: datetime) -> Iterator[Expired]:
     candidates = (
         EvidenceItem.objects.filter(legal_hold=False, purged_at__isnull=True)
         .exclude(original_file="", display_file="", thumbnail_file="")
-        .prefetch_related("escalation__markets")
+        .select_related("cluster")
+        .prefetch_related("escalation__markets", "crisis__markets")
         .order_by("added_at", "pk")
     )
     for item in candidates.iterator(chunk_size=500):
-        markets = [m.code for m in item.escalation.markets.all()]
-        days = retention_days(item, markets)
+        days = retention_days(item, _market_codes(item))
         expires = item.added_at + timedelta(days=days)
         if expires <= now:
             yield Expired(item=item, retention_days=days, expired_on=expires)
+
+
+def _market_codes(item: EvidenceItem) -> list[str]:
+    """The markets of what the item is evidence of (a cluster's: those its signals name)."""
+    if item.escalation is not None:
+        return [m.code for m in item.escalation.markets.all()]
+    if item.crisis is not None:
+        return [m.code for m in item.crisis.markets.all()]
+    markets = item.cluster.markets if item.cluster is not None else {}
+    return [str(code) for code in markets] if isinstance(markets, dict) else []
 
 
 def purge_expired(*, actor: User | None, dry_run: bool = False) -> list[Expired]:

@@ -1,4 +1,5 @@
-"""Evidence reads. Need to know first: an item is visible exactly when its escalation is."""
+"""Evidence reads. Need to know first: an item is visible exactly when its escalation, its
+signals cluster or its crisis is (each through its own app's visibility selector)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import can_work_escalations
+from watchfloor.crises.selectors import crises_visible_to
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import exposure
 from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
-from watchfloor.evidence.permissions import may_see_team_exposure
+from watchfloor.evidence.permissions import may_record_training, may_see_team_exposure
 from watchfloor.evidence.services import preference_of, reveal_refusal
+from watchfloor.evidence.targets import Target
+from watchfloor.signals.selectors import clusters_visible_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,25 +31,40 @@ REVEAL_SALT = "watchfloor.evidence.reveal"
 
 
 def evidence_visible_to(user: User) -> QuerySet[EvidenceItem]:
-    return EvidenceItem.objects.filter(escalation__in=escalations_visible_to(user))
+    return EvidenceItem.objects.filter(
+        Q(escalation__in=escalations_visible_to(user))
+        | Q(cluster__in=clusters_visible_to(user))
+        | Q(crisis__in=crises_visible_to(user))
+    )
 
 
 def access_evidence(*, actor: User, evidence_id: int | str) -> EvidenceItem:
-    """The item, or the same NotFound whether it is missing or its escalation is hidden."""
+    """The item, or the same NotFound whether it is missing or what it is evidence of
+    (its escalation, cluster or crisis) is hidden."""
     try:
         pk = int(str(evidence_id).removeprefix("EV-"))
     except (TypeError, ValueError) as exc:
         raise NotFound(f"no evidence '{evidence_id}'", field="evidence_id") from exc
-    item = evidence_visible_to(actor).select_related("escalation", "added_by").filter(pk=pk).first()
+    item = (
+        evidence_visible_to(actor)
+        .select_related("escalation", "cluster", "crisis", "added_by")
+        .filter(pk=pk)
+        .first()
+    )
     if item is None:
         raise NotFound(f"no evidence EV-{pk} that you can see", field="evidence_id")
     return item
 
 
-def evidence_list(*, viewer: User, escalation: Escalation | None = None) -> QuerySet[EvidenceItem]:
+def evidence_list(
+    *, viewer: User, escalation: Escalation | None = None, of: Target | None = None
+) -> QuerySet[EvidenceItem]:
+    """The items the viewer may see, of one escalation, cluster or crisis if given."""
     items = evidence_visible_to(viewer).select_related("added_by")
     if escalation is not None:
-        items = items.filter(escalation=escalation)
+        of = Target("escalation", escalation)
+    if of is not None:
+        items = items.filter(**{of.kind: of.obj})
     return items
 
 
@@ -62,38 +81,57 @@ LIST_PAGE_ITEMS = 100
 
 @dataclass(frozen=True)
 class EvidencePanel:
-    escalation: Escalation
+    of: Target
     rows: list[PanelRow]
     total: int
     may_add: bool
     preference: ViewingPreference
     exposure: exposure.PersonalExposure
+    # Advice when someone on graphic-content duty could look instead (see duty_advice).
+    duty_advice: str = ""
+
+
+def evidence_panel(*, of: Target, viewer: User, now: datetime) -> EvidencePanel:
+    """The newest evidence on an escalation's, a cluster's or a crisis's page, as the viewer
+    may see it: a query for the items, one for their count, one for the viewer's
+    preferences, three for their exposure counter, whatever the number of items. The page
+    reached ``of`` through its access function, so the viewer may see its evidence."""
+    preference = preference_of(viewer)
+    items = EvidenceItem.objects.filter(**{of.kind: of.obj})
+    rows = panel_rows(items[:PANEL_ITEMS], of=of, preference=preference)
+    graphic = any(row.item.needs_training for row in rows)
+    return EvidencePanel(
+        of=of,
+        rows=rows,
+        total=items.count(),
+        may_add=can_work_escalations(viewer),
+        preference=preference,
+        exposure=exposure.exposure_of(person=viewer, now=now),
+        # Read (four queries) only when the panel shows graphic items.
+        duty_advice=exposure.duty_advice(person=viewer, now=now) if graphic else "",
+    )
 
 
 def escalation_evidence_panel(
     *, escalation: Escalation, viewer: User, now: datetime
 ) -> EvidencePanel:
-    """The newest evidence on an escalation's page, as the viewer may see it (a query for
-    the items, one for their count, one for the viewer's preferences, three for their
-    exposure counter)."""
-    preference = preference_of(viewer)
-    items = EvidenceItem.objects.filter(escalation=escalation)
-    return EvidencePanel(
-        escalation=escalation,
-        rows=panel_rows(items[:PANEL_ITEMS], escalation=escalation, preference=preference),
-        total=items.count(),
-        may_add=can_work_escalations(viewer),
-        preference=preference,
-        exposure=exposure.exposure_of(person=viewer, now=now),
-    )
+    return evidence_panel(of=Target("escalation", escalation), viewer=viewer, now=now)
+
+
+def cluster_evidence_panel(*, cluster: Any, viewer: User, now: datetime) -> EvidencePanel:
+    return evidence_panel(of=Target("cluster", cluster), viewer=viewer, now=now)
+
+
+def crisis_evidence_panel(*, crisis: Any, viewer: User, now: datetime) -> EvidencePanel:
+    return evidence_panel(of=Target("crisis", crisis), viewer=viewer, now=now)
 
 
 def panel_rows(
-    items: Iterable[EvidenceItem], *, escalation: Escalation, preference: ViewingPreference
+    items: Iterable[EvidenceItem], *, of: Target, preference: ViewingPreference
 ) -> list[PanelRow]:
     rows = []
     for item in items:
-        item.escalation = escalation
+        setattr(item, of.kind, of.obj)
         # The same rules as a reveal, with the preference already read.
         refusal = reveal_refusal(item=item, viewer=preference.person, preference=preference)
         rows.append(PanelRow(item=item, refusal=refusal))
@@ -131,18 +169,51 @@ class CrisisExposure:
 
 
 def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposure:
-    """The team's reveals of the crisis's evidence since it was declared, counted over the
-    escalations the viewer may see (a restricted one adds nothing to others' figures)."""
+    """The team's reveals of the crisis's evidence since it was declared: the crisis's own
+    items, its linked clusters' items when the viewer may see clusters, and the items of
+    its escalations the viewer may see (a restricted one adds nothing to others' figures).
+    The viewer is in the war room, so may see the crisis."""
     visible = list(
         escalations_visible_to(viewer)
         .filter(pk__in=crisis.escalations.values("pk"))
         .values_list("pk", flat=True)
     )
+    clusters = clusters_visible_to(viewer).filter(crisis_links__crisis=crisis)
     return CrisisExposure(
-        exposure=exposure.exposure_on_escalations(
-            escalation_ids=visible, since=crisis.declared_at, now=now
+        exposure=exposure.exposure_on(
+            items=Q(escalation_id__in=visible) | Q(crisis=crisis) | Q(cluster__in=clusters),
+            since=crisis.declared_at,
+            now=now,
         ),
         since=crisis.declared_at,
         escalations=len(visible),
         may_see_team=may_see_team_exposure(viewer),
     )
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    person: User
+    trained: bool
+    version: int
+    may_change: bool
+
+
+def training_rows(*, people: list[User], viewer: User) -> list[TrainingRow]:
+    """Who in the team has had graphic-content training (one query for all of them), in
+    the order given, and whether the viewer may change it."""
+    preferences = {
+        p.person_id: p for p in ViewingPreference.objects.filter(person__in=[p.pk for p in people])
+    }
+    rows = []
+    for person in people:
+        preference = preferences.get(person.pk)
+        rows.append(
+            TrainingRow(
+                person=person,
+                trained=bool(preference and preference.graphic_content_trained),
+                version=preference.version if preference else 1,
+                may_change=may_record_training(viewer, person),
+            )
+        )
+    return rows

@@ -24,7 +24,8 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.core.roles import can_override_severity, can_work_escalations, is_admin
 from watchfloor.core.validation import check_time_range, clean_text, require
-from watchfloor.evidence import exposure, media, store
+from watchfloor.core.versions import require_current_version
+from watchfloor.evidence import exposure, media, store, targets
 from watchfloor.evidence.custody import record_custody_event
 from watchfloor.evidence.models import (
     PROHIBITED_CATEGORIES,
@@ -36,12 +37,15 @@ from watchfloor.evidence.models import (
     TeamCarePolicy,
     ViewingPreference,
 )
+from watchfloor.evidence.permissions import may_record_training
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from watchfloor.crises.models import Crisis
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import Team, User
+    from watchfloor.signals.models import Cluster
 
 PROHIBITED_REFUSAL = (
     "child sexual exploitation material is never displayed or downloaded by anyone: "
@@ -102,7 +106,9 @@ def _create_item(*, actor: User | None, **fields: Any) -> EvidenceItem:
 
 def add_evidence_file(
     *,
-    escalation: Escalation,
+    escalation: Escalation | None = None,
+    cluster: Cluster | None = None,
+    crisis: Crisis | None = None,
     actor: User | None,
     chunks: Iterable[bytes],
     name: str,
@@ -112,12 +118,14 @@ def add_evidence_file(
     url: str = "",
     captured_at: datetime | None = None,
 ) -> EvidenceItem:
-    """Stream a file in, check it, hash it, store it and record it on the escalation.
+    """Stream a file in, check it, hash it, store it and record it on the escalation,
+    cluster or crisis (exactly one, already reached through its access function).
 
     Child sexual exploitation material is hashed and its bytes dropped: only the hashes
     and metadata are kept, so no URL or export can ever serve it.
     """
     _require_may_add(actor)
+    of = targets.target(escalation=escalation, cluster=cluster, crisis=crisis)
     category = _category(category)
     description = clean_text(description, field="description", max_length=500, required=False)
     url = _clean_url(url)
@@ -128,7 +136,7 @@ def add_evidence_file(
     try:
         preview = media.inspect(received, work_dir=work_dir)
         fields: dict[str, Any] = {
-            "escalation": escalation,
+            **of.fields,
             "source": Source.URL_CAPTURE if url else Source.UPLOAD,
             "kind": received.kind,
             "category": category,
@@ -176,7 +184,9 @@ def _hex(value: str | None, field: str) -> str:
 
 def add_evidence_reference(
     *,
-    escalation: Escalation,
+    escalation: Escalation | None = None,
+    cluster: Cluster | None = None,
+    crisis: Crisis | None = None,
     actor: User | None,
     content_id: str = "",
     url: str = "",
@@ -189,6 +199,7 @@ def add_evidence_reference(
 ) -> EvidenceItem:
     """Record material that must not (or cannot) be stored here: an id, a URL, hashes."""
     _require_may_add(actor)
+    of = targets.target(escalation=escalation, cluster=cluster, crisis=crisis)
     content_id = clean_text(content_id, field="content_id", max_length=300, required=False)
     url = _clean_url(url)
     if not (content_id or url or sha256):
@@ -197,7 +208,7 @@ def add_evidence_reference(
         check_time_range(captured_at, field="captured_at")
     return _create_item(
         actor=actor,
-        escalation=escalation,
+        **of.fields,
         source=Source.URL_CAPTURE if url and not content_id else Source.REFERENCE,
         kind=Kind.REFERENCE,
         category=_category(category),
@@ -242,6 +253,8 @@ def reveal_refusal(
 class RevealOutcome:
     reveal: Reveal
     nudge: str
+    # Who is on graphic-content duty now, for someone who is not (advice, not a block).
+    advice: str = ""
 
 
 def reveal_evidence(
@@ -251,8 +264,12 @@ def reveal_evidence(
 
     A refused reveal is audited too (who tried to see what), then raised.
     """
+    now = clock.now()
     refusal = reveal_refusal(item=item, viewer=actor)
+    advice = exposure.duty_advice(person=actor, now=now) if item.needs_training else ""
     if refusal:
+        if advice and refusal == TRAINING_REFUSAL.format(category=Category(item.category).label):
+            refusal = f"{refusal}. {advice}"
         with transaction.atomic():
             record_custody_event(
                 action=AuditAction.EVIDENCE_REVEAL_REFUSED, item=item, actor=actor, reason=refusal
@@ -265,7 +282,6 @@ def reveal_evidence(
             f"seconds must be between {shortest} and {longest}, not {wanted}", field="seconds"
         )
     with transaction.atomic():
-        now = clock.now()
         reveal = Reveal.objects.create(
             item=item,
             person=actor,
@@ -283,7 +299,11 @@ def reveal_evidence(
             reveal_id=reveal.pk,
         )
         nudge = exposure.nudge_after_reveal(person=actor, now=now)
-    return RevealOutcome(reveal=reveal, nudge=nudge)
+    if nudge and not item.needs_training:
+        advice = exposure.duty_advice(person=actor, now=now)
+    if nudge and advice:
+        nudge = f"{nudge} {advice}"
+    return RevealOutcome(reveal=reveal, nudge=nudge, advice=advice)
 
 
 def record_item_viewed(*, item: EvidenceItem, actor: User) -> None:
@@ -354,15 +374,25 @@ def _check_version(current: int, read_at: int) -> None:
         )
 
 
-def set_graphic_content_training(*, person: User, trained: bool, actor: User | None) -> None:
-    """Recorded by a lead or an admin once the person has had the training."""
+def set_graphic_content_training(
+    *, person: User, trained: bool, actor: User | None, expected_version: int | None = None
+) -> ViewingPreference:
+    """Recorded by a lead of the person's team or an admin once the person has had the
+    training. ``expected_version`` is the preference's version the form was read at."""
     if actor is not None:
         require(
-            can_override_severity(actor) or is_admin(actor),
-            "only leads and admins record graphic-content training",
+            may_record_training(actor, person),
+            "only admins, and leads for the people of their own team, record "
+            "graphic-content training",
         )
     with transaction.atomic():
         preference, _ = ViewingPreference.objects.select_for_update().get_or_create(person=person)
+        require_current_version(
+            expected=expected_version,
+            current=preference.version,
+            what=f"{person.display_name}'s training record",
+            now="trained" if preference.graphic_content_trained else "not trained",
+        )
         before = preference.graphic_content_trained
         preference.graphic_content_trained = trained
         preference.version += 1
@@ -373,16 +403,31 @@ def set_graphic_content_training(*, person: User, trained: bool, actor: User | N
             target=preference,
             data={"person": person.get_username(), "from": before, "to": trained},
         )
+    return preference
 
 
-def set_team_care_policy(*, team: Team, tell_lead: bool, actor: User | None) -> TeamCarePolicy:
+def care_policy_of(team: Team) -> TeamCarePolicy:
+    """The team's care policy (off, version 1, until an admin changes it)."""
+    return TeamCarePolicy.objects.filter(team=team).first() or TeamCarePolicy(team=team)
+
+
+def set_team_care_policy(
+    *, team: Team, tell_lead: bool, actor: User | None, expected_version: int | None = None
+) -> TeamCarePolicy:
     """Whether the team's lead is told when one of them passes the exposure threshold."""
     if actor is not None:
         require(is_admin(actor), "only admins change a team's care policy")
     with transaction.atomic():
         policy, _ = TeamCarePolicy.objects.select_for_update().get_or_create(team=team)
+        require_current_version(
+            expected=expected_version,
+            current=policy.version,
+            what=f"{team.name}'s care policy",
+            now="lead told" if policy.tell_lead else "lead not told",
+        )
         before = policy.tell_lead
         policy.tell_lead = tell_lead
+        policy.version += 1
         policy.save()
         record_event(
             action=AuditAction.EVIDENCE_CARE_POLICY_CHANGED,

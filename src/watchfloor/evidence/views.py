@@ -7,6 +7,8 @@ server: the clear display copy leaves only through a reveal's signed, short-live
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,36 +20,42 @@ from django.views.decorators.http import require_GET, require_POST
 from PIL import ImageFilter, ImageOps
 
 from watchfloor.core import clock
-from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
-from watchfloor.core.roles import can_override_severity
-from watchfloor.escalations.selectors import access_escalation
+from watchfloor.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    WatchfloorError,
+)
+from watchfloor.core.roles import can_override_severity, is_admin
 from watchfloor.evidence import exposure, hooks, media, permissions, selectors, services, store
 from watchfloor.evidence.custody import custody_log
-from watchfloor.evidence.models import EvidenceItem, Kind, Reveal
+from watchfloor.evidence.forms import CarePolicyForm, TrainingForm
+from watchfloor.evidence.models import Kind, Reveal
+from watchfloor.evidence.targets import access_target, target_of, target_page_url
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.people.models import Team
+from watchfloor.people.selectors import get_team
+from watchfloor.signals.services import RULES_ACCOUNT
 from watchfloor.web.views import shows_domain_errors
 
 PRIVATE = "private, no-store"
 
 
-def _to_escalation(item_or_id: EvidenceItem | int) -> HttpResponse:
-    escalation_id = item_or_id.escalation_id if isinstance(item_or_id, EvidenceItem) else item_or_id
-    return redirect(reverse("escalation-detail", args=[escalation_id]) + "#evidence")
-
-
 @login_required
 @require_POST
 @shows_domain_errors
-def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
-    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
+def evidence_upload(request: AuthenticatedRequest, target: str, target_id: int) -> HttpResponse:
+    """A file added to an escalation, a cluster or a crisis, from its page's panel."""
+    of = access_target(actor=request.user, kind=target, target_id=target_id)
     upload = request.FILES.get("file")
     try:
         refused = getattr(request, REFUSED_ATTRIBUTE, "")
         if refused or upload is None:
             raise InvalidInput(refused or "choose a file to add", field="file")
         item = services.add_evidence_file(
-            escalation=escalation,
+            **{of.kind: of.obj},
             actor=request.user,
             chunks=upload.chunks(media.CHUNK_BYTES),
             name=upload.name or "",
@@ -59,26 +67,26 @@ def evidence_upload(request: AuthenticatedRequest, escalation_id: int) -> HttpRe
         messages.error(request, f"Evidence not added: {error.message}")
     else:
         messages.success(request, f"{item.reference} added (SHA-256 {item.sha256[:16]}…).")
-    return _to_escalation(escalation.pk)
+    return redirect(of.page_url)
 
 
 @login_required
 @require_GET
 @shows_domain_errors
-def evidence_list(request: AuthenticatedRequest, escalation_id: int) -> HttpResponse:
-    """Every item of an escalation, a page at a time, newest first."""
-    escalation = access_escalation(actor=request.user, escalation_id=escalation_id)
-    items = selectors.evidence_list(viewer=request.user, escalation=escalation)
+def evidence_list(request: AuthenticatedRequest, target: str, target_id: int) -> HttpResponse:
+    """Every item of an escalation, a cluster or a crisis, a page at a time, newest first."""
+    of = access_target(actor=request.user, kind=target, target_id=target_id)
+    items = selectors.evidence_list(viewer=request.user, of=of)
     page = Paginator(items, selectors.LIST_PAGE_ITEMS).get_page(request.GET.get("page"))
     preference = services.preference_of(request.user)
     return render(
         request,
         "evidence/list.html",
         {
-            "escalation": escalation,
+            "of": of,
             "page": page,
             "preference": preference,
-            "rows": selectors.panel_rows(page, escalation=escalation, preference=preference),
+            "rows": selectors.panel_rows(page, of=of, preference=preference),
         },
     )
 
@@ -116,9 +124,11 @@ def evidence_reveal(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
         outcome = services.reveal_evidence(item=item, actor=request.user)
     except PermissionDenied as error:
         messages.error(request, f"Not revealed: {error.message}")
-        return _to_escalation(item)
+        return redirect(target_page_url(item))
     if outcome.nudge:
         messages.warning(request, outcome.nudge)
+    elif outcome.advice:
+        messages.info(request, outcome.advice)
     return redirect("evidence-detail", evidence_id=item.pk)
 
 
@@ -139,7 +149,7 @@ def evidence_detail(request: AuthenticatedRequest, evidence_id: int) -> HttpResp
         "evidence/detail.html",
         {
             "item": item,
-            "escalation": item.escalation,
+            "of": target_of(item),
             "refusal": services.reveal_refusal(item=item, viewer=request.user),
             "reveal": active,
             "reveal_url": (
@@ -238,19 +248,110 @@ def my_exposure(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+def _exposure_team(request: AuthenticatedRequest, code: str | None) -> Team:
+    """The team a lead (their own) or an admin (any, by ``?team=code``) looks after;
+    everyone else is refused, as on every lead page."""
+    if code and is_admin(request.user):
+        return get_team(code)
+    if not permissions.may_see_team_exposure(request.user) or request.user.team is None:
+        raise PermissionDenied("team exposure is for leads of a team")
+    return request.user.team
+
+
+def _form_errors(form: TrainingForm | CarePolicyForm) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _back_to_team(team: Team) -> HttpResponse:
+    return redirect(reverse("evidence-team-exposure") + f"?team={team.code}")
+
+
 @login_required
 @require_GET
 @shows_domain_errors
 def team_exposure(request: AuthenticatedRequest) -> HttpResponse:
-    """A lead's view of their team: totals and who is over the threshold, never a ranking."""
-    if not permissions.may_see_team_exposure(request.user):
-        raise PermissionDenied("team exposure is for leads of a team")
-    people = request.user.team.members.filter(is_active=True) if request.user.team else []
+    """A lead's view of their team: totals and who is over the threshold, never a ranking;
+    who has had graphic-content training (a lead or admin records it here), and the team's
+    care policy (an admin sets it here)."""
+    team = _exposure_team(request, request.GET.get("team"))
+    # People, not the rules' service account (nobody signs in as it or reveals anything).
+    members = team.members.filter(is_active=True).exclude(username=RULES_ACCOUNT)
+    people = sorted(members, key=lambda p: p.display_name.casefold())
+    policy = services.care_policy_of(team)
+    now = clock.now()
     return render(
         request,
         "evidence/team_exposure.html",
         {
-            "team": request.user.team,
-            "team_exposure": exposure.team_exposure(people=people, now=clock.now()),
+            "team": team,
+            "team_exposure": exposure.team_exposure(people=people, now=now),
+            "on_duty": exposure.graphic_content_duty_now(team=team, at=now),
+            "training": selectors.training_rows(people=people, viewer=request.user),
+            "policy": policy,
+            "care_form": (
+                CarePolicyForm(version=policy.version, initial={"tell_lead": policy.tell_lead})
+                if is_admin(request.user)
+                else None
+            ),
         },
     )
+
+
+def _team_form(
+    request: AuthenticatedRequest,
+    form_class: type[TrainingForm | CarePolicyForm],
+    act: Callable[[Team, dict[str, Any]], str],
+) -> HttpResponse:
+    """A POST from the team exposure page: check the form, ``act`` (a service call that
+    returns what to tell the person), and show its outcome, or a stale edit, on the page."""
+    team = _exposure_team(request, request.POST.get("team"))
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back_to_team(team)
+    try:
+        messages.success(request, act(team, form.cleaned_data))
+    except Conflict as error:
+        messages.error(request, error.message)
+    return _back_to_team(team)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def team_training(request: AuthenticatedRequest) -> HttpResponse:
+    """Record (or remove) a team member's graphic-content training."""
+
+    def act(team: Team, data: dict[str, Any]) -> str:
+        person = team.members.filter(username=data["person"]).first()
+        if person is None:
+            raise NotFound(f"nobody called {data['person']!r} in {team.name}")
+        services.set_graphic_content_training(
+            person=person,
+            trained=data["trained"],
+            actor=request.user,
+            expected_version=data["expected_version"],
+        )
+        done = "recorded" if data["trained"] else "removed"
+        return f"Graphic-content training of {person.display_name} {done}."
+
+    return _team_form(request, TrainingForm, act)
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def team_care(request: AuthenticatedRequest) -> HttpResponse:
+    """An admin turns "tell the lead" on or off for the team."""
+
+    def act(team: Team, data: dict[str, Any]) -> str:
+        policy = services.set_team_care_policy(
+            team=team,
+            tell_lead=data["tell_lead"],
+            actor=request.user,
+            expected_version=data["expected_version"],
+        )
+        state = "told" if policy.tell_lead else "no longer told"
+        return f"{team.name}: the lead is {state} when someone needs a break."
+
+    return _team_form(request, CarePolicyForm, act)

@@ -36,6 +36,7 @@ from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify import conf, content
+from watchfloor.notify.direct import failed_without_address
 from watchfloor.notify.models import (
     OUTSTANDING_STATUSES,
     Channel,
@@ -466,11 +467,7 @@ def _to_person(
         address=user.email,
         max_attempts=conf.max_attempts(),
     )
-    if not user.email:
-        notification.status = NotificationStatus.FAILED
-        notification.last_error = f"{user.username} has no email address on their account"
-        notification.finished_at = now
-        notification.next_attempt_at = None
+    if failed_without_address(notification, user, now=now):
         notification.save()
         return notification
     quiet = quiet_hours_of(user)

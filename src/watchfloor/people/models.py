@@ -176,6 +176,9 @@ class RotationShift(models.Model):
     time_zone = models.CharField(max_length=64)
     starts = models.TimeField(help_text="local wall-clock time the shift takes over")
     days = models.JSONField(default=every_day, help_text="ISO weekdays the shift starts on")
+    # Whoever holds this shift is the first to look at graphic material (evidence reveals
+    # advise others to leave it to them), so exposure is spread along the rota.
+    graphic_content_duty = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["rotation", "position"]

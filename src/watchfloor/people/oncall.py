@@ -174,3 +174,16 @@ def _entry(team: Team, rotation: Rotation, at: datetime) -> OnCallEntry | None:
         scheduled=duty.scheduled,
         override_reason=duty.override.reason if duty.override else "",
     )
+
+
+def graphic_content_duty_now(*, team: Team, at: datetime) -> list[User]:
+    """Who in ``team``'s rotations holds a shift marked graphic-content duty at ``at``
+    (overrides applied), alphabetical, each once: the people others should leave graphic
+    material to. Four queries, however many rotations."""
+    rows = selectors.rotations(team_codes=[team.code], window=watch_window(at))
+    on_duty: dict[int, User] = {}
+    for rotation in rows:
+        duty = duty_at(selectors.rotation_plan(rotation), at)
+        if duty is not None and duty.shift.graphic_content_duty and duty.member.is_active:
+            on_duty[duty.member.pk] = duty.member
+    return sorted(on_duty.values(), key=lambda user: user.display_name.casefold())

@@ -156,6 +156,7 @@ def load_rotas(
                     time_zone=shift_spec.time_zone,
                     starts=shift_spec.starts,
                     days=weekday_numbers(shift_spec.days),
+                    graphic_content_duty=shift_spec.graphic_content_duty,
                 )
                 RotationMember.objects.bulk_create(
                     RotationMember(shift=shift, position=index, user=users[username])

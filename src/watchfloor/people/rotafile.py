@@ -133,6 +133,8 @@ class ShiftSpec(_Strict):
     starts: ClockTime
     days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS), min_length=1)
     members: list[Username] = Field(min_length=1, max_length=100)
+    # Whoever holds this shift is on graphic-content duty (docs/evidence.md).
+    graphic_content_duty: bool = False
 
 
 class RotationSpec(_Strict):
@@ -149,12 +151,23 @@ class RotationSpec(_Strict):
     members: list[Username] | None = Field(None, min_length=1, max_length=100)
     # follow_the_sun: a shift per region, each handing over at its own local time
     shifts: list[ShiftSpec] | None = None
+    # Every shift of the rotation is graphic-content duty (a follow-the-sun shift can also
+    # say so on its own).
+    graphic_content_duty: bool = False
 
     def planned_shifts(self) -> list[ShiftSpec]:
         """The shifts to store: a weekly rotation is one shift that starts every day (the
         person changes only when the week does)."""
         if self.kind == "follow_the_sun":
-            return list(self.shifts or [])
+            return [
+                shift.model_copy(
+                    update={
+                        "graphic_content_duty": shift.graphic_content_duty
+                        or self.graphic_content_duty
+                    }
+                )
+                for shift in self.shifts or []
+            ]
         # Built from already-validated fields, so not validated again (its label is empty).
         return [
             ShiftSpec.model_construct(
@@ -163,6 +176,7 @@ class RotationSpec(_Strict):
                 starts=self.handoff or time(0, 0),
                 days=list(ALL_DAYS),
                 members=list(self.members or []),
+                graphic_content_duty=self.graphic_content_duty,
             )
         ]
 

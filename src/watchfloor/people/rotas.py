@@ -42,6 +42,7 @@ class ShiftPlan(Generic[Member]):
     starts: time
     members: tuple[Member, ...]
     days: frozenset[int] = EVERY_DAY
+    graphic_content_duty: bool = False
 
     @property
     def tz(self) -> ZoneInfo:

@@ -111,6 +111,7 @@ def rotation_plan(rotation: Rotation) -> RotaPlan[User]:
                 starts=shift.starts,
                 days=frozenset(shift.days),
                 members=tuple(member.user for member in shift.members.all()),
+                graphic_content_duty=shift.graphic_content_duty,
             )
             for shift in rotation.shifts.all()
         ),

@@ -67,3 +67,22 @@ def document_reader_for(head: bytes) -> DocumentReader | None:
         if reader.recognises(head):
             return reader
     return None
+
+
+# Values for the cluster page's template context, computed for its reader by an app above
+# signals (the evidence app: the cluster's evidence panel).
+ClusterPanel = Callable[..., object]
+_cluster_panels: dict[str, ClusterPanel] = {}
+
+
+def register_cluster_panel(context_name: str, panel: ClusterPanel) -> None:
+    """``panel(cluster=…, viewer=…, now=…)`` (register again under a name to replace it)."""
+    _cluster_panels[context_name] = panel
+
+
+def cluster_panels(*, cluster: object, viewer: object, now: object) -> dict[str, object]:
+    """The registered panels' values for one reader of the cluster page."""
+    return {
+        name: panel(cluster=cluster, viewer=viewer, now=now)
+        for name, panel in _cluster_panels.items()
+    }

@@ -35,7 +35,7 @@ from watchfloor.escalations.models import SourceKind
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.policy.models import Policy
 from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.signals import permissions, selectors, services
+from watchfloor.signals import hooks, permissions, selectors, services
 from watchfloor.signals.contract import SOURCES
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
@@ -429,6 +429,7 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
         "snooze_form": SnoozeForm(prefix="snooze", time_zone=request.user.time_zone),
         "reopen_form": ReasonForm(prefix="reopen"),
         "now": now,
+        **hooks.cluster_panels(cluster=cluster, viewer=request.user, now=now),
     }
 
 
