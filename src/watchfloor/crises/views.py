@@ -32,7 +32,7 @@ from watchfloor.core.validation import require
 from watchfloor.crises import containment, hooks, selectors, services, watchlists
 from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.config import crisis_config
-from watchfloor.crises.drafting import crisis_zone, draft_sitrep
+from watchfloor.crises.drafting import crisis_zone, default_sitrep_language, draft_sitrep
 from watchfloor.crises.forms import (
     AccessForm,
     AcknowledgeForm,
@@ -668,7 +668,14 @@ def crisis_sitrep(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse
     now = clock.now()
     source = request.POST if request.method == "POST" else request.GET
     audience = source.get("audience") or config.settings.sitreps.audiences[0].code
-    language = source.get("language") or "en"
+    audience_spec = config.settings.audience(audience)
+    language = source.get("language") or (
+        default_sitrep_language(
+            crisis=crisis, audience=audience_spec, template=config.template(audience).spec
+        )
+        if audience_spec is not None
+        else "en"
+    )
     status = 200
     try:
         draft = draft_sitrep(
