@@ -58,7 +58,7 @@ def test_the_default_library_is_valid_and_covers_every_escalation_type(catalog_f
     covered = {code for f in library.playbooks for code in f.spec.applies_to.escalation_types}
     assert covered == types
     languages = {lang for f in library.templates for lang in f.spec.bodies}
-    assert {"en", "ja", "ko", "id", "zh-Hant"} <= languages
+    assert {"en", "ja", "ko", "id", "zh-Hant", "zh-Hans", "th", "hi"} <= languages
     # Every template a playbook names exists, and every playbook file is named by its code.
     assert all(f.path.stem == f.spec.code for f in library.playbooks)
 
@@ -199,13 +199,12 @@ def test_a_template_with_an_unknown_variable(write_template, library_dir, catalo
           en:
             body: "{{ reference }} for {{ contact }}"
           ja:
-            subject: "{{ reference }}"
             body: "{{ refrence }} の件 {{ title }"
         """,
     )
     found = problems(library_dir, catalog_files)
     assert found[0].startswith(
-        "drill_notice.yaml:13: bodies.ja.body: unknown variable '{{ refrence }}'"
+        "drill_notice.yaml:12: bodies.ja.body: unknown variable '{{ refrence }}'"
     )
     assert "declare it under inputs" in found[0]
     assert "'{{' or '}}' that is not a variable" in found[1]
@@ -245,3 +244,31 @@ def test_the_command_summarises_a_valid_library(db, library_dir):
     call_command("playbooks", "validate", str(library_dir), stdout=stdout)
     assert "the playbook library is valid" in stdout.getvalue()
     assert "violent_attack_content: 9 steps, auto-start" in stdout.getvalue()
+
+
+def test_a_translation_must_use_the_variables_of_the_english_text(
+    write_template, library_dir, catalog_files
+):
+    write_template(
+        "drill_notice",
+        """
+        code: drill_notice
+        name: Drill notice
+        purpose: Tests.
+        audience: partner_team
+        channel: ticket
+        inputs:
+          - {name: contact, label: Contact}
+        bodies:
+          en:
+            subject: "{{ reference }}: our answer"
+            body: "We reviewed {{ title }}. Ask {{ contact }}."
+          ko:
+            subject: "{{ reference }}: 회신"
+            body: "{{ title }} 건을 검토했습니다. 담당: {{ owner }}"
+        """,
+    )
+    assert only(library_dir, catalog_files) == (
+        "drill_notice.yaml:14: bodies.ko.body: the 'ko' body lacks {{ contact }} and adds "
+        "{{ owner }}: every language must use the variables of the English body"
+    )

@@ -153,7 +153,11 @@ def test_queue_rows_show_the_next_clock_as_a_countdown(
     page = _text(analyst_client.get(reverse("queue")))
 
     due = (frozen_clock + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert f'<span class="countdown" data-due="{due}">in 1 h 12 min</span>' in page
+    # On hover: the deadline in the viewer's zone, the market's (Manila) and UTC.
+    assert (
+        f'<span class="countdown" data-due="{due}" title="due Tue 24 Nov 11:30 JST · '
+        'Tue 24 Nov 10:30 PST market time · 2026-11-24 02:30 UTC">in 1 h 12 min</span>'
+    ) in page
     assert escalation.next_due_label == "Acknowledge"
     # The viewer is in Tokyo: 02:30 UTC is 11:30 JST; UTC on hover.
     assert (
@@ -162,9 +166,8 @@ def test_queue_rows_show_the_next_clock_as_a_countdown(
 
     clock.advance(timedelta(hours=1, minutes=37))
     page = _text(analyst_client.get(reverse("queue")))
-    assert (
-        f'<span class="countdown is-breached" data-due="{due}">breached 25 min ago</span>' in page
-    )
+    assert f'<span class="countdown is-breached" data-due="{due}" title="due ' in page
+    assert '02:30 UTC">breached 25 min ago</span>' in page
     assert 'class="is-breached"' in page
 
 
@@ -242,12 +245,13 @@ def test_queue_query_count_does_not_grow_with_the_queue(
             services.assign_escalation(escalation=escalation, owner=analyst, actor=analyst)
 
     fill(5)
-    # 13 for the queue (4 of them the capped counts of the strip above it), 1 for the
+    # 14 for the queue (4 of them the capped counts of the strip above it, 1 the mark for
+    # "new since you loaded"), 1 for the
     # header's "Needs me" count.
-    with django_assert_num_queries(13 + 1):
+    with django_assert_num_queries(14 + 1):
         assert len(_queue_references(analyst_client.get(reverse("queue")))) == 5
     fill(25)
-    with django_assert_num_queries(13 + 1):
+    with django_assert_num_queries(14 + 1):
         assert len(_queue_references(analyst_client.get(reverse("queue")))) == 30
 
 
@@ -461,7 +465,9 @@ def test_detail_shows_clocks_explanation_subjects_and_timeline(
     assert "(not assessed; counted as the mildest)" in page
     assert "Rubric version 2026.11" in page
     assert "@relief_fund_ph" in page
-    assert "PH local time" in page
+    # Due in the viewer's time (Tokyo), the Manila time beside it, UTC on hover.
+    assert "(your time, PH time where it differs)" in page
+    assert 'PST</time> <span class="muted">(market time)</span>' in page
     assert "Escalation created" in page
     assert "SEV3 · scam campaign · markets PH · languages tl, en" in page
 

@@ -13,6 +13,7 @@ class AuditAction(models.TextChoices):
     # Accounts kept by the identity provider (single sign-on) and leavers.
     USER_ACCESS_CHANGED = "user.access_changed", "Role or team changed"
     USER_DETAILS_CHANGED = "user.details_changed", "Name or email changed"
+    USER_PROFILE_CHANGED = "user.profile_changed", "Time zone or languages changed"
     USER_DEACTIVATED = "user.deactivated", "Account deactivated"
     SSO_SIGNED_IN = "sso.signed_in", "Signed in with single sign-on"
     SSO_REFUSED = "sso.refused", "Single sign-on refused"

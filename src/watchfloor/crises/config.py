@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Code, Duration, LanguageTag, Location, Name, TimeZoneName
 from watchfloor.crises.models import Level
-from watchfloor.playbooks.schema import VARIABLE
+from watchfloor.playbooks.schema import VARIABLE, variable_parity
 from watchfloor.severity.rubric import parse_iso_duration
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -145,6 +145,10 @@ class Audience(_Strict):
     detail: Literal["full", "partner", "public"]
     keeps_cadence: bool = False
     description: str = ""
+    # The languages this audience reads, most preferred first: its sitrep is drafted in
+    # the first one its template has. Without them, a partner or public audience reads
+    # the crisis's market's language, and leadership English (crises.drafting).
+    languages: list[LanguageTag] = Field(default_factory=list, max_length=10)
 
 
 class SitrepSettings(_Strict):
@@ -435,6 +439,10 @@ def template_problems(spec: SitrepTemplate) -> Iterator[tuple[Location, str]]:
                     ("bodies", language, part),
                     f"unknown variable '{{{{ {name} }}}}'; use one of {', '.join(sorted(known))}",
                 )
+    yield from variable_parity(
+        {language: (body.subject, body.body) for language, body in spec.bodies.items()}
+    )
+    english_words = {**DEFAULT_WORDS, **spec.words.get("en", {})}
     for language, words in spec.words.items():
         for key, text in words.items():
             if key not in DEFAULT_WORDS:
@@ -453,6 +461,20 @@ def template_problems(spec: SitrepTemplate) -> Iterator[tuple[Location, str]]:
                     f"unknown placeholder {named}"
                     + (f"; '{key}' may use {usable}" if allowed else f"; '{key}' takes none"),
                 )
+                continue
+            # A translation says as much as the English: the same placeholders, no fewer.
+            expected = set(_PLACEHOLDER.findall(english_words[key]))
+            used = set(_PLACEHOLDER.findall(text))
+            if language != "en" and used != expected:
+                yield (
+                    ("words", language, key),
+                    f"the '{language}' word '{key}' uses {_braced(used) or 'no placeholder'}; "
+                    f"the English one uses {_braced(expected) or 'none'}: use the same",
+                )
+
+
+def _braced(names: set[str]) -> str:
+    return ", ".join("{" + name + "}" for name in sorted(names))
 
 
 def _duplicates(items: list[tuple[Location, str]], what: str) -> Iterator[tuple[Location, str]]:

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.core.errors import InvalidInput
+from watchfloor.core.languages import preferred_language
 from watchfloor.crises import selectors
 from watchfloor.crises.config import Audience, CrisisConfig, SitrepTemplate, crisis_config
 from watchfloor.crises.models import Crisis, CrisisEscalation, CrisisNote, Level, Sitrep
@@ -38,6 +39,7 @@ from watchfloor.escalations.models import Clock, Decision
 from watchfloor.playbooks.rendering import fill_variables
 
 if TYPE_CHECKING:
+    from watchfloor.markets.models import Market
     from watchfloor.people.models import User
 
 
@@ -79,20 +81,35 @@ class SitrepDraft:
         )
 
 
-def crisis_zone(crisis: Crisis) -> ZoneInfo:
-    """The zone of the crisis's primary market (UTC without one): the one its texts and
-    the war room's market times use.
-
-    The primary market is the escalation's it was declared from, when that is one of the
-    crisis's markets (an Osaka attack with copies reachable in Australia is in Tokyo
-    time, not in the alphabetically first market's); else its first market by code.
-    """
+def crisis_primary_market(crisis: Crisis) -> Market | None:
+    """The crisis's primary market: the escalation's it was declared from, when that is
+    one of the crisis's markets (an Osaka attack with copies reachable in Australia is in
+    Tokyo time, not in the alphabetically first market's); else its first market by code."""
     markets = list(crisis.markets.all())
     origin = crisis.declared_from if crisis.declared_from_id else None
     origin_market_id = origin.primary_market_id if origin is not None else None
     primary = next((m for m in markets if m.pk == origin_market_id), None)
-    primary = primary or (markets[0] if markets else None)
+    return primary or (markets[0] if markets else None)
+
+
+def crisis_zone(crisis: Crisis) -> ZoneInfo:
+    """The zone of the crisis's primary market (UTC without one): the one its texts and
+    the war room's market times use."""
+    primary = crisis_primary_market(crisis)
     return ZoneInfo(primary.primary_time_zone) if primary else ZoneInfo("UTC")
+
+
+def default_sitrep_language(*, crisis: Crisis, audience: Audience, template: SitrepTemplate) -> str:
+    """The language a sitrep is drafted in unless the author picks another: the first the
+    template has of the audience's own languages (crisis.yaml); for a partner or public
+    audience, then the crisis's languages and its primary market's (Legal and Public
+    Policy in Seoul, the public in Korea, read Korean); English otherwise."""
+    wanted = list(audience.languages)
+    if audience.detail in ("partner", "public"):
+        primary = crisis_primary_market(crisis)
+        wanted += list(crisis.languages or [])
+        wanted += list(primary.languages or []) if primary is not None else []
+    return preferred_language(wanted, template.bodies)
 
 
 def format_moment(moment: datetime | None, zone: ZoneInfo) -> str:

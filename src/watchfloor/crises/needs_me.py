@@ -80,6 +80,8 @@ class NeedRow:
     is_overdue: bool = False
     # What the due time is when it is not the item's own deadline ("escalation's next clock").
     due_what: str = ""
+    # The zone of the market it is about, shown beside the viewer's time where it differs.
+    market_zone: str = ""
 
     @property
     def kind_label(self) -> str:
@@ -242,11 +244,18 @@ def _about_escalation(
         why=why,
         reference=escalation.reference,
         due_what=due_what if due_at else "the escalation's next clock",
+        market_zone=_market_zone(escalation),
     )
 
 
+def _market_zone(escalation: Escalation) -> str:
+    """The primary market's zone (loaded with the escalation by the row's query)."""
+    market = escalation.primary_market
+    return market.primary_time_zone if market is not None else ""
+
+
 def _approval_rows(approvals: QuerySet[Decision]) -> list[NeedRow]:
-    approvals = approvals.select_related("escalation", "action", "decided_by")
+    approvals = approvals.select_related("escalation__primary_market", "action", "decided_by")
     return [
         _about_escalation(
             NeedKind.APPROVAL,
@@ -260,7 +269,7 @@ def _approval_rows(approvals: QuerySet[Decision]) -> list[NeedRow]:
 
 
 def _downgrade_rows(downgrades: QuerySet[SeverityDowngrade]) -> list[NeedRow]:
-    downgrades = downgrades.select_related("escalation", "proposed_by")
+    downgrades = downgrades.select_related("escalation__primary_market", "proposed_by")
     return [
         _about_escalation(
             NeedKind.DOWNGRADE,
@@ -277,7 +286,7 @@ def _downgrade_rows(downgrades: QuerySet[SeverityDowngrade]) -> list[NeedRow]:
 
 
 def _step_rows(steps: QuerySet[RunStep], *, now: datetime) -> list[NeedRow]:
-    steps = steps.select_related("run__escalation", "run__version")
+    steps = steps.select_related("run__escalation__primary_market", "run__version")
     rows = []
     for step in steps:
         escalation: Escalation = step.run.escalation
@@ -292,6 +301,7 @@ def _step_rows(steps: QuerySet[RunStep], *, now: datetime) -> list[NeedRow]:
                 why=f"{'overdue' if overdue else 'due within the hour'}; you are its {role}",
                 reference=escalation.reference,
                 is_overdue=overdue,
+                market_zone=_market_zone(escalation),
             )
         )
     return rows
@@ -316,7 +326,7 @@ def _handoff_rows(handoffs: QuerySet[Handoff]) -> list[NeedRow]:
 
 
 def _partner_request_rows(requests: QuerySet[PartnerRequest]) -> list[NeedRow]:
-    requests = requests.select_related("team", "escalation")
+    requests = requests.select_related("team", "escalation__primary_market")
     return [
         NeedRow(
             kind=NeedKind.PARTNER_REQUEST,
@@ -326,13 +336,14 @@ def _partner_request_rows(requests: QuerySet[PartnerRequest]) -> list[NeedRow]:
             why=f"you asked on {request.escalation.reference}; no answer yet",
             reference=request.reference,
             is_overdue=True,
+            market_zone=_market_zone(request.escalation),
         )
         for request in requests
     ]
 
 
 def _page_rows(pages: QuerySet[Engagement]) -> list[NeedRow]:
-    pages = pages.select_related("escalation")
+    pages = pages.select_related("escalation__primary_market")
     return [
         _about_escalation(
             NeedKind.PAGE,

@@ -15,7 +15,7 @@ from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, Wat
 from watchfloor.core.validation import require
 from watchfloor.crises import selectors, services
 from watchfloor.crises.config import crisis_config
-from watchfloor.crises.drafting import draft_sitrep
+from watchfloor.crises.drafting import default_sitrep_language, draft_sitrep
 from watchfloor.crises.forms import SitrepForm
 from watchfloor.crises.permissions import may_read_sitrep, may_work_crisis
 from watchfloor.people.http import AuthenticatedRequest
@@ -34,7 +34,14 @@ def crisis_sitrep(request: AuthenticatedRequest, crisis_id: int) -> HttpResponse
     now = clock.now()
     source = request.POST if request.method == "POST" else request.GET
     audience = source.get("audience") or config.settings.sitreps.audiences[0].code
-    language = source.get("language") or "en"
+    audience_spec = config.settings.audience(audience)
+    language = source.get("language") or (
+        default_sitrep_language(
+            crisis=crisis, audience=audience_spec, template=config.template(audience).spec
+        )
+        if audience_spec is not None
+        else "en"
+    )
     status = 200
     try:
         draft = draft_sitrep(

@@ -92,6 +92,20 @@ class QueueFilterForm(forms.Form):
         return any(self.data.get(name) for name in self.fields if name not in self.ORDER_FIELDS)
 
 
+class QueueRecheckForm(QueueFilterForm):
+    """The queue's filters as the page's own "new since you loaded" poll carries them,
+    parsed without the choice lists (markets, policies, owners, the rubric): the page
+    checked them when it loaded, and a poll every half minute must stay cheap. A value
+    that is not a choice simply matches nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        forms.Form.__init__(self, *args, **kwargs)
+        choice_field(self, "status").choices = [("", "Open"), *Status.choices, (self.ALL, "All")]
+        self.fields["severity"] = forms.IntegerField(required=False, min_value=0, max_value=99)
+        for name in ("market", "policy", "owner"):
+            self.fields[name] = forms.CharField(required=False, max_length=150)
+
+
 # ---------------------------------------------------------------- new escalation
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
@@ -127,7 +127,7 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
             Q(title__icontains=filters.text) | Q(summary__icontains=filters.text)
         )
     return (
-        escalations.select_related("type", "owner", "policy")
+        escalations.select_related("type", "owner", "policy", "primary_market")
         .prefetch_related("markets")
         # queue_due_at is never empty: no running clock sorts last on every database.
         .order_by(*_QUEUE_ORDER.get(filters.sort, _QUEUE_ORDER["severity"]))
@@ -186,6 +186,27 @@ def queue_glance(*, user: User, now: datetime) -> QueueGlance:
         ),
         awaiting_approval=_figure(open_queue.filter(pk__in=awaiting_approval)),
     )
+
+
+# ---------------------------------------------------------------- new since the page loaded
+
+# Past this the indicator reads "99+ new": it asks for a reload, not for a figure.
+NEW_SINCE_CAP = 99
+
+
+def queue_high_water_mark(*, user: User) -> int:
+    """The newest escalation ``user`` may see (0 for none): the queue page's mark for
+    "new since you loaded". Ids grow as escalations are filed, so "filed after the page
+    loaded" is "an id above the mark": a range on the primary key. The newest one the
+    viewer may see, not the newest of all, so the page says nothing of hidden ones."""
+    return escalations_visible_to(user).order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def new_since(*, user: User, filters: QueueFilters, mark: int) -> GlanceFigure:
+    """How many escalations of the queue as filtered (need-to-know first, drills hidden
+    unless asked for) were filed after ``mark``: one capped count on a primary-key range."""
+    escalations = triage_queue(user=user, filters=filters).filter(pk__gt=mark)
+    return GlanceFigure(*capped_count(escalations, cap=NEW_SINCE_CAP))
 
 
 def escalation_detail(escalation: Escalation) -> Escalation:
@@ -393,7 +414,8 @@ def queue_export_rows(*, user: User, filters: QueueFilters):
             escalation.owner.username if escalation.owner else "",
             escalation.source_kind,
             escalation.next_due_label,
-            escalation.next_due_at.isoformat() if escalation.next_due_at else "",
-            escalation.opened_at.isoformat(),
+            # UTC whatever the viewer's zone: a file outlives the page it came from.
+            escalation.next_due_at.astimezone(UTC).isoformat() if escalation.next_due_at else "",
+            escalation.opened_at.astimezone(UTC).isoformat(),
             "yes" if escalation.is_restricted else "no",
         )

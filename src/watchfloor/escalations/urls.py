@@ -7,6 +7,7 @@ from . import review_views, views
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("escalations/export.csv", views.queue_export, name="queue-export"),
+    path("escalations/new-since", views.queue_new, name="queue-new"),
     path("escalations/new", views.escalation_create, name="escalation-create"),
     path("escalations/new/preview", views.escalation_preview, name="escalation-preview"),
     path("escalations/<int:escalation_id>/", views.escalation_detail, name="escalation-detail"),

@@ -51,6 +51,7 @@ from .forms import (
     NoteForm,
     OverrideSeverityForm,
     QueueFilterForm,
+    QueueRecheckForm,
     ReviewForm,
     ServiceErrorForm,
     TransitionForm,
@@ -85,9 +86,25 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
         "page": page,
         "now": now,
         "glance": selectors.queue_glance(user=request.user, now=now),
+        "high_water_mark": selectors.queue_high_water_mark(user=request.user),
     }
     context.update(queue_banners(viewer=request.user, now=now))
     return render(request, "escalations/queue.html", context)
+
+
+@login_required
+@require_GET
+@never_cache
+def queue_new(request: AuthenticatedRequest) -> HttpResponse:
+    """The queue page's "n new since you loaded": a fragment it polls, counting what was
+    filed after the page's mark (``since``) with the page's own filters."""
+    try:
+        mark = max(0, int(request.GET.get("since", "")))
+    except ValueError:
+        return HttpResponse("since: give the page's mark, a whole number", status=400)
+    filters = QueueRecheckForm(request.GET).filters()
+    figure = selectors.new_since(user=request.user, filters=filters, mark=mark)
+    return render(request, "escalations/_queue_new.html", {"new": figure})
 
 
 @login_required
@@ -384,7 +401,7 @@ def _render_detail(
         "explanation": escalation.severity_explanation,
         "clocks": [ClockRow(c, c.state(now)) for c in escalation.clocks.all()],
         "primary_market": primary_market,
-        "market_zone": primary_market.primary_time_zone if primary_market else "UTC",
+        "market_zone": primary_market.primary_time_zone if primary_market else "",
         "decisions": decisions,
         "pending_downgrades": downgrades,
         "approval_reason": severity_changes.approval_reason(escalation),

@@ -11,7 +11,14 @@ from django.core.exceptions import ValidationError
 from watchfloor.people import choices as options
 from watchfloor.people.models import Rotation, Team, User
 from watchfloor.people.rota_changes import OVERRIDE_REASON_MAX
-from watchfloor.web.forms import LocalDateTimeField, ServiceErrorForm, attach_zone, choice_field
+from watchfloor.web.forms import (
+    LocalDateTimeField,
+    ServiceErrorForm,
+    VersionedForm,
+    attach_zone,
+    choice_field,
+    language_tags,
+)
 
 
 class OnCallFilterForm(forms.Form):
@@ -87,3 +94,26 @@ class OverrideForm(ServiceErrorForm):
 
 class CancelOverrideForm(forms.Form):
     reason = forms.CharField(required=False, max_length=OVERRIDE_REASON_MAX)
+
+
+class ProfileForm(VersionedForm):
+    """A person's time zone and languages; ``people.profile.update_profile`` decides."""
+
+    time_zone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="Every time is shown in this zone. Type to search, e.g. Tokyo or Seoul.",
+        widget=forms.TextInput(
+            attrs={"list": "time-zone-options", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+    languages = forms.CharField(
+        label="Languages you read",
+        required=False,
+        max_length=200,
+        help_text="BCP 47 tags, the one you prefer first, separated by commas (e.g. ja, en).",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+
+    def clean_languages(self) -> list[str]:
+        return language_tags(self.cleaned_data.get("languages", ""))

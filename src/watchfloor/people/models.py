@@ -58,6 +58,9 @@ class User(AbstractUser):
     # administrator's edit names the count it was read at and is refused when another
     # change came first, so a stale form cannot undo a revocation (core.versions).
     access_version = models.PositiveIntegerField(default=1)
+    # Counts the person's own edits of their profile (time zone, languages): the profile
+    # page names the count it was read at, so a second tab cannot undo the first's edit.
+    profile_version = models.PositiveIntegerField(default=1)
 
     @property
     def display_name(self) -> str:

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import account_views, views
+from . import account_views, profile_views, views
 
 urlpatterns = [
+    path("account/profile/", profile_views.profile, name="account-profile"),
     path("account/security/", account_views.security, name="account-security"),
     path("account/second-factor/", account_views.verify, name="mfa-verify"),
     path("account/second-factor/enrol/", account_views.enrol, name="mfa-enrol"),

@@ -14,6 +14,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
+from watchfloor.core.languages import preferred_language
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
@@ -88,11 +89,29 @@ def _language(spec: TemplateSpec, requested: str, escalation: Escalation) -> str
                 field="language",
             )
         return requested
-    for tag in escalation.languages or []:
-        for available in spec.bodies:
-            if available.lower() == tag.lower() or tag.lower().startswith(available.lower() + "-"):
-                return available
-    return "en"
+    return preferred_language(reader_languages(spec.audience, escalation), spec.bodies)
+
+
+# Whom each audience's text is read by, and so which languages come first: an authority
+# reads the market's language; the people affected, and the press, the content's; a
+# partner team works in its market's; industry partners share one working language.
+_MARKET_FIRST = frozenset({"regulator", "government", "law_enforcement", "partner_team"})
+_CONTENT_FIRST = frozenset({"public", "user", "media"})
+
+
+def reader_languages(audience: str, escalation: Escalation) -> list[str]:
+    """The languages a template's readers likely read, most likely first (English is the
+    fallback after them): the primary market's, the escalation's, or neither."""
+    market = escalation.primary_market
+    market_languages = list(market.languages or []) if market is not None else []
+    content_languages = list(escalation.languages or [])
+    if audience in _MARKET_FIRST:
+        return market_languages + content_languages
+    if audience in _CONTENT_FIRST:
+        return content_languages + market_languages
+    if audience == "internal":
+        return content_languages
+    return []
 
 
 def preview_template(

@@ -757,6 +757,40 @@ def template_problems(spec: TemplateSpec) -> Iterator[tuple[Location, str]]:
                     ("bodies", language, part),
                     "'{{' or '}}' that is not a variable: write variables as {{ name }}",
                 )
+    yield from variable_parity(
+        {language: (body.subject, body.body) for language, body in spec.bodies.items()}
+    )
+
+
+def variables_in(text: str) -> set[str]:
+    return {match.group("name") for match in VARIABLE.finditer(text)}
+
+
+def variable_parity(bodies: dict[str, tuple[str, str]]) -> Iterator[tuple[Location, str]]:
+    """Each language's subject and body use the very variables of the English ones: a
+    translation that drops ``{{ deadline }}`` or invents ``{{ dedline }}`` would send a
+    text that says less than the English, or a blank. ``bodies``: language → (subject,
+    body)."""
+    english = bodies.get("en")
+    if english is None:
+        return
+    for language, texts in bodies.items():
+        if language == "en":
+            continue
+        for part, text, reference in zip(("subject", "body"), texts, english, strict=True):
+            used, expected = variables_in(text), variables_in(reference)
+            missing, extra = sorted(expected - used), sorted(used - expected)
+            if missing or extra:
+                said = []
+                if missing:
+                    said.append("lacks " + ", ".join(f"{{{{ {n} }}}}" for n in missing))
+                if extra:
+                    said.append("adds " + ", ".join(f"{{{{ {n} }}}}" for n in extra))
+                yield (
+                    ("bodies", language, part),
+                    f"the '{language}' {part} {' and '.join(said)}: every language must use "
+                    f"the variables of the English {part}",
+                )
 
 
 def unknown_variables(text: str, known: set[str]) -> list[str]:

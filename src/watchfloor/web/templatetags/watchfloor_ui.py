@@ -6,9 +6,9 @@ They format; they decide nothing. Permission filters only ask ``core.roles``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.utils import timezone
@@ -56,6 +56,24 @@ def in_zone(moment: datetime, zone: tzinfo) -> datetime | None:
         return None
 
 
+def _zone(name: str = "") -> tzinfo:
+    """The zone named, else the viewer's (the middleware activates it); UTC for a name
+    that is not a zone, so a bad value stored before it was checked cannot take a page down."""
+    if not name:
+        return timezone.get_current_timezone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _wall_text(local: datetime, target: tzinfo) -> str:
+    """'Tue 24 Nov 09:30 JST' (the year only when it is not the current one)."""
+    same_year = local.year == clock.now().astimezone(target).year
+    pattern = "%a %d %b %H:%M" if same_year else "%a %d %b %Y %H:%M"
+    return f"{local.strftime(pattern)} {_zone_abbreviation(local)}"
+
+
 @register.simple_tag
 def local_time(value: datetime | str | None, zone: str = "") -> str:
     """``<time>`` in the viewer's zone (or ``zone``), the UTC time on hover.
@@ -66,7 +84,7 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
     moment = _moment(value)
     if moment is None:
         return "—"
-    target = ZoneInfo(zone) if zone else timezone.get_current_timezone()
+    target = _zone(zone)
     local = in_zone(moment, target)
     utc = in_zone(moment, UTC)
     if local is None or utc is None:
@@ -74,40 +92,82 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
             '<time class="is-out-of-range" title="outside the calendar">{}</time>',
             moment.isoformat(timespec="minutes"),
         )
-    same_year = local.year == clock.now().astimezone(target).year
-    pattern = "%a %d %b %H:%M" if same_year else "%a %d %b %Y %H:%M"
     return format_html(
-        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        '<time datetime="{}" title="{} UTC">{}</time>',
         utc_iso(utc),
         utc.strftime("%Y-%m-%d %H:%M"),
-        local.strftime(pattern),
-        _zone_abbreviation(local),
+        _wall_text(local, target),
     )
+
+
+def reads_differently(moment: datetime, zone: str) -> bool:
+    """Whether ``moment`` shows another wall-clock time in ``zone`` than in the viewer's:
+    only then is it printed a second time (never "21:26 JST · 21:26 JST")."""
+    if not zone:
+        return False
+    here = in_zone(moment, _zone())
+    there = in_zone(moment, _zone(zone))
+    if here is None or there is None:
+        return False
+    return here.utcoffset() != there.utcoffset()
 
 
 @register.simple_tag
 def also_in_zone(value: datetime | str | None, zone: str, note: str) -> str:
     """ " · <time> (note)": ``value`` in ``zone`` as well, only where it reads differently
     from the viewer's own time, so that no time is printed twice."""
-    if not zone:
+    moment = _moment(value)
+    if moment is None or not reads_differently(moment, zone):
         return ""
-    there = local_time(value, zone=zone)
-    if there == local_time(value):
-        return ""
-    return format_html(' · {} <span class="muted">({})</span>', there, note)
+    return format_html(' · {} <span class="muted">({})</span>', local_time(moment, zone=zone), note)
 
 
 @register.simple_tag
-def countdown(due_at: datetime | str | None) -> str:
-    """'in 1 h 12 min' / 'breached 25 min ago', refreshed in the browser from ``data-due``."""
+def deadline(value: datetime | str | None, market_zone: str = "") -> str:
+    """A deadline as every page shows it: the viewer's time, the market's time beside it
+    where it reads differently, and UTC on hover (``<time datetime title>``)."""
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    return format_html(
+        '<span class="deadline">{}{}</span>',
+        local_time(moment),
+        also_in_zone(moment, market_zone, "market time"),
+    )
+
+
+def deadline_words(moment: datetime, market_zone: str = "") -> str:
+    """'due Tue 24 Nov 09:30 JST · Tue 24 Nov 08:30 SGT market time · 2026-11-24 00:30 UTC'
+    (plain text, for a ``title``): the same three readings as :func:`deadline`."""
+    here = in_zone(moment, _zone())
+    utc = in_zone(moment, UTC)
+    if here is None or utc is None:
+        return "outside the calendar"
+    parts = [f"due {_wall_text(here, _zone())}"]
+    offsets = {here.utcoffset()}
+    if reads_differently(moment, market_zone):
+        there = in_zone(moment, _zone(market_zone))
+        if there is not None:
+            parts.append(f"{_wall_text(there, _zone(market_zone))} market time")
+            offsets.add(there.utcoffset())
+    if timedelta(0) not in offsets:
+        parts.append(f"{utc:%Y-%m-%d %H:%M} UTC")
+    return " · ".join(parts)
+
+
+@register.simple_tag
+def countdown(due_at: datetime | str | None, market_zone: str = "") -> str:
+    """'in 1 h 12 min' / 'breached 25 min ago', refreshed in the browser from ``data-due``;
+    the deadline itself (viewer's time, market time, UTC) on hover."""
     moment = _moment(due_at)
     if moment is None:
         return mark_safe('<span class="countdown countdown-none">no running clock</span>')
     now = clock.now()
     return format_html(
-        '<span class="countdown{}" data-due="{}">{}</span>',
+        '<span class="countdown{}" data-due="{}" title="{}">{}</span>',
         " is-breached" if moment < now else "",
         utc_iso(moment),
+        deadline_words(moment, market_zone),
         countdown_text(moment, now),
     )
 
