@@ -36,7 +36,8 @@ def _fits(page: Any, width: int) -> None:
 def test_profile_queue_escalation_and_korean_sitrep(
     live_server, demo_day, chromium, tmp_path, size
 ):
-    from watchfloor.escalations.services import create_escalation
+    from watchfloor.escalations.filing import create_escalation
+    from watchfloor.escalations.inputs import EscalationInput
     from watchfloor.people.models import User
 
     viewport = SIZES[size]
@@ -62,12 +63,14 @@ def test_profile_queue_escalation_and_korean_sitrep(
     lead = User.objects.get(username="lead")
     create_escalation(
         actor=lead,
-        type_code="scam_campaign",
-        title="New: fake wildfire relief accounts",
-        markets=["KR"],
-        languages=["ko"],
-        source_kind="user_report",
-        rubric_answers={"harm": "moderate", "reach": "significant"},
+        details=EscalationInput(
+            type_code="scam_campaign",
+            title="New: fake wildfire relief accounts",
+            markets=["KR"],
+            languages=["ko"],
+            source_kind="user_report",
+            rubric_answers={"harm": "moderate", "reach": "significant"},
+        ),
     )
     # The indicator asks at once when the tab comes back into view.
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
