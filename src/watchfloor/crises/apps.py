@@ -52,3 +52,9 @@ class CrisesConfig(AppConfig):
         from watchfloor.notify.selectors import register_hidden_notifications
 
         register_hidden_notifications(reminder_notifications_hidden_from)
+
+        # Crises in the header's search (docs/search.md).
+        from watchfloor.crises.search import PROVIDER
+        from watchfloor.web.search import register_search_provider
+
+        register_search_provider(PROVIDER)

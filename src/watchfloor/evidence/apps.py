@@ -32,3 +32,15 @@ class EvidenceConfig(AppConfig):
         from watchfloor.crises.hooks import register_war_room_panel
 
         register_war_room_panel("crisis_exposure", crisis_exposure)
+
+        # Evidence in the header's search (docs/search.md), by id and by hash.
+        from watchfloor.web.search import SearchProvider, register_search_provider
+
+        register_search_provider(
+            SearchProvider(
+                kind="evidence",
+                label="Evidence",
+                position=40,
+                search=imported_when_called("watchfloor.evidence.search.search_evidence"),
+            )
+        )
