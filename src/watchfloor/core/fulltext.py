@@ -33,6 +33,7 @@ from typing import Any
 
 from django.apps import apps as django_apps
 from django.apps.registry import Apps
+from django.core.checks import CheckMessage, Warning
 from django.db import connection
 from django.db.migrations.operations.base import Operation
 from django.db.models import Q
@@ -57,6 +58,20 @@ def sqlite_has_trigram() -> bool:
     finally:
         probe.close()
     return True
+
+
+def check_text_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``watchfloor check``: say when SQLite cannot index text (search still works)."""
+    if connection.vendor != "sqlite" or sqlite_has_trigram():
+        return []
+    return [
+        Warning(
+            f"this SQLite ({sqlite3.sqlite_version}) has no FTS5 trigram tokenizer: search "
+            "and the queue's text filter read every row instead of an index",
+            hint="use SQLite 3.34 or later built with FTS5, or PostgreSQL (docs/search.md)",
+            id="watchfloor.W301",
+        )
+    ]
 
 
 def _uses_fts5(vendor: str) -> bool:

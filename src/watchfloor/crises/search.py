@@ -76,7 +76,10 @@ def search_crises(*, user: User, query: SearchQuery) -> KindResults:
                 reference=c.reference,
                 title=c.title,
                 url=reverse("crisis-detail", args=[c.pk]),
-                detail=snippet(bodies[c.pk], query.terms) if c.pk in bodies else "",
+                # The title is shown already: where else it matched.
+                detail=snippet(bodies[c.pk].removeprefix(c.title), query.terms)
+                if c.pk in bodies
+                else "",
                 badges=(
                     c.get_level_display(),
                     *(["restricted"] if c.is_restricted else []),

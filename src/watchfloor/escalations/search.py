@@ -52,7 +52,10 @@ def search_escalations(*, user: User, query: SearchQuery) -> KindResults:
                 reference=e.reference,
                 title=e.title,
                 url=reverse("escalation-detail", args=[e.pk]),
-                detail=snippet(bodies[e.pk], query.terms) if e.pk in bodies else "",
+                # The title is shown already: where else it matched.
+                detail=snippet(bodies[e.pk].removeprefix(e.title), query.terms)
+                if e.pk in bodies
+                else "",
                 badges=(
                     e.severity_name,
                     e.get_status_display(),
