@@ -17,7 +17,7 @@ from model_bakery import baker
 
 from watchfloor.core.errors import InvalidInput
 from watchfloor.core.fulltext import SHORT_QUERY_SCAN, query_terms, snippet
-from watchfloor.escalations.services import add_note, create_escalation
+from watchfloor.escalations.services import SubjectInput, add_note
 from watchfloor.escalations.text_index import ESCALATION_TEXT
 from watchfloor.web.search import (
     MAX_QUERY_LENGTH,
@@ -58,39 +58,10 @@ def osaka(make_escalation):
         languages=["ja", "en"],
         source_detail="Notice from the regulator, ref MIC-2026-0457",
         subjects=[
-            {"kind": "account", "reference": "@kansai_relief_fund", "note": "main account"},
-            {"kind": "url", "reference": "https://donate-osaka.example.net/give?id=7"},
+            SubjectInput(kind="account", reference="@kansai_relief_fund", note="main account"),
+            SubjectInput(kind="url", reference="https://donate-osaka.example.net/give?id=7"),
         ],
     )
-
-
-def _subject_inputs(subjects):
-    from watchfloor.escalations.services import SubjectInput
-
-    return [SubjectInput(**s) for s in subjects]
-
-
-@pytest.fixture
-def make_escalation(analyst):
-    """The shared factory, taking subjects as plain dicts."""
-
-    def make(**overrides):
-        values = {
-            "actor": analyst,
-            "type_code": "scam_campaign",
-            "title": "Typhoon relief donation scam wave",
-            "summary": "Accounts posing as relief charities collect donations.",
-            "markets": ["PH"],
-            "languages": ["tl", "en"],
-            "source_kind": "user_report",
-            "rubric_answers": {"harm": "moderate", "reach": "significant"},
-        }
-        if "subjects" in overrides:
-            overrides["subjects"] = _subject_inputs(overrides["subjects"])
-        values.update(overrides)
-        return create_escalation(**values)
-
-    return make
 
 
 # ---------------------------------------------------------------- the query

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 
 from watchfloor.banks.models import Bank, BankEntry
@@ -18,6 +18,7 @@ from watchfloor.web.search import (
     SearchHit,
     SearchQuery,
     kind_results,
+    restricted_without_grant,
     withheld_for_admin,
 )
 
@@ -26,11 +27,14 @@ if TYPE_CHECKING:
 
 
 def _restricted_without_grant(user: User) -> Q:
-    granted = Exists(
-        Bank.access_list.through.objects.filter(bank_id=OuterRef("bank_id"), user_id=user.pk)
+    withheld = restricted_without_grant(
+        user=user,
+        access_list=Bank.access_list.through,
+        object_field="bank_id",
+        outer="bank_id",
+        restricted_field="bank__is_restricted",
     )
-    withheld = Q(bank__is_restricted=True) & ~Q(granted)
-    if user.team_id:
+    if user.team_id:  # a bank's owner team sees it, restricted or not
         withheld &= ~Q(bank__owner_team_id=user.team_id)
     return withheld
 

@@ -195,12 +195,7 @@ class TextIndex:
                 )
 
     def remove(self, object_ids: Iterable[int]) -> None:
-        ids = list(object_ids)
-        if not ids:
-            return
-        marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {self.table} WHERE {self._id} IN ({marks})", ids)  # noqa: S608
+        self._run_for_ids("DELETE FROM {table} WHERE {id} IN ({marks})", object_ids)
 
     def clear(self) -> None:
         with connection.cursor() as cursor:
@@ -263,17 +258,21 @@ class TextIndex:
         return Q(**{f"{field}__in": RawSQL(sql, params)})  # noqa: S611
 
     def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
+        rows = self._run_for_ids(
+            "SELECT {id}, body FROM {table} WHERE {id} IN ({marks})", object_ids
+        )
+        return {int(object_id): body for object_id, body in rows}
+
+    def _run_for_ids(self, statement: str, object_ids: Iterable[int]) -> list[Any]:
+        """``statement`` (with ``{table}``, ``{id}`` and ``{marks}`` for the ids' places)
+        run for these ids; the rows it returns."""
         ids = list(object_ids)
         if not ids:
-            return {}
-        marks = ", ".join(["%s"] * len(ids))
-        column = self._id
+            return []
+        sql = statement.format(table=self.table, id=self._id, marks=", ".join(["%s"] * len(ids)))
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {column}, body FROM {self.table} WHERE {column} IN ({marks})",  # noqa: S608
-                ids,
-            )
-            return {int(object_id): body for object_id, body in cursor.fetchall()}
+            cursor.execute(sql, ids)
+            return cursor.fetchall() if cursor.description else []
 
 
 def snippet(body: str, terms: Sequence[str], *, width: int = 160) -> str:

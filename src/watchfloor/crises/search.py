@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.apps.registry import Apps
-from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
-from watchfloor.core.fulltext import TextIndex, joined, snippet
+from watchfloor.core.fulltext import TextIndex, joined
 from watchfloor.crises.models import Crisis
 from watchfloor.crises.selectors import crises_visible_to
 from watchfloor.web.search import (
@@ -24,8 +23,8 @@ from watchfloor.web.search import (
     SearchHit,
     SearchProvider,
     SearchQuery,
-    kind_results,
-    withheld_for_admin,
+    restricted_without_grant,
+    search_indexed_kind,
 )
 
 if TYPE_CHECKING:
@@ -49,49 +48,34 @@ def reindex_crises(ids: list[int]) -> None:
     CRISIS_TEXT.reindex(ids)
 
 
-def _restricted_without_grant(user: User) -> Q:
-    granted = Exists(
-        Crisis.access_list.through.objects.filter(crisis_id=OuterRef("pk"), user_id=user.pk)
-    )
-    return Q(is_restricted=True) & ~Q(granted)
-
-
-def search_crises(*, user: User, query: SearchQuery) -> KindResults:
-    visible = crises_visible_to(user)
-    wanted = query.references("CR")
-    if wanted is not None:
-        matches = visible.filter(pk=wanted)
-    elif query.reference is not None:
-        return KindResults(kind="crises", label="Crises")
-    else:
-        matches = visible.filter(CRISIS_TEXT.matches(query.terms))
-    listed, withheld = withheld_for_admin(
-        user=user, matches=matches, restricted=_restricted_without_grant(user)
+def _hit(crisis: Crisis, detail: str) -> SearchHit:
+    return SearchHit(
+        reference=crisis.reference,
+        title=crisis.title,
+        url=reverse("crisis-detail", args=[crisis.pk]),
+        detail=detail,
+        badges=(
+            crisis.get_level_display(),
+            *(["restricted"] if crisis.is_restricted else []),
+            *(["drill"] if crisis.is_drill else []),
+        ),
+        languages=tuple(crisis.languages or ()),
     )
 
-    def hits(rows: list[Crisis]) -> list[SearchHit]:
-        bodies = {} if wanted is not None else CRISIS_TEXT.bodies(c.pk for c in rows)
-        return [
-            SearchHit(
-                reference=c.reference,
-                title=c.title,
-                url=reverse("crisis-detail", args=[c.pk]),
-                # The title is shown already: where else it matched.
-                detail=snippet(bodies[c.pk].removeprefix(c.title), query.terms)
-                if c.pk in bodies
-                else "",
-                badges=(
-                    c.get_level_display(),
-                    *(["restricted"] if c.is_restricted else []),
-                    *(["drill"] if c.is_drill else []),
-                ),
-                languages=tuple(c.languages or ()),
-            )
-            for c in rows
-        ]
 
-    return kind_results(
-        kind="crises", label="Crises", listed=listed.order_by("-pk"), withheld=withheld, hits=hits
+def search_crises(*, user: User, query: SearchQuery) -> KindResults | None:
+    return search_indexed_kind(
+        user=user,
+        query=query,
+        kind="crises",
+        label="Crises",
+        prefix="CR",
+        visible=crises_visible_to(user),
+        index=CRISIS_TEXT,
+        restricted=restricted_without_grant(
+            user=user, access_list=Crisis.access_list.through, object_field="crisis_id"
+        ),
+        to_hit=_hit,
     )
 
 

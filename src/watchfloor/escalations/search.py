@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
-from watchfloor.core.fulltext import snippet
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.escalations.text_index import ESCALATION_TEXT
@@ -17,62 +15,43 @@ from watchfloor.web.search import (
     SearchHit,
     SearchProvider,
     SearchQuery,
-    kind_results,
-    withheld_for_admin,
+    restricted_without_grant,
+    search_indexed_kind,
 )
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 
-def _restricted_without_grant(user: User) -> Q:
-    granted = Exists(
-        Escalation.access_list.through.objects.filter(escalation_id=OuterRef("pk"), user_id=user.pk)
-    )
-    return Q(is_restricted=True) & ~Q(granted)
-
-
-def search_escalations(*, user: User, query: SearchQuery) -> KindResults:
-    visible = escalations_visible_to(user)
-    wanted = query.references("WF")
-    if wanted is not None:
-        matches = visible.filter(pk=wanted)
-    elif query.reference is not None:
-        return KindResults(kind="escalations", label="Escalations")
-    else:
-        matches = visible.filter(ESCALATION_TEXT.matches(query.terms))
-    listed, withheld = withheld_for_admin(
-        user=user, matches=matches, restricted=_restricted_without_grant(user)
+def _hit(escalation: Escalation, detail: str) -> SearchHit:
+    return SearchHit(
+        reference=escalation.reference,
+        title=escalation.title,
+        url=reverse("escalation-detail", args=[escalation.pk]),
+        detail=detail,
+        badges=(
+            escalation.severity_name,
+            escalation.get_status_display(),
+            *(["restricted"] if escalation.is_restricted else []),
+            *(["drill"] if escalation.is_drill else []),
+        ),
+        languages=tuple(escalation.languages or ()),
     )
 
-    def hits(rows: list[Escalation]) -> list[SearchHit]:
-        bodies = {} if wanted is not None else ESCALATION_TEXT.bodies(e.pk for e in rows)
-        return [
-            SearchHit(
-                reference=e.reference,
-                title=e.title,
-                url=reverse("escalation-detail", args=[e.pk]),
-                # The title is shown already: where else it matched.
-                detail=snippet(bodies[e.pk].removeprefix(e.title), query.terms)
-                if e.pk in bodies
-                else "",
-                badges=(
-                    e.severity_name,
-                    e.get_status_display(),
-                    *(["restricted"] if e.is_restricted else []),
-                    *(["drill"] if e.is_drill else []),
-                ),
-                languages=tuple(e.languages or ()),
-            )
-            for e in rows
-        ]
 
-    return kind_results(
+def search_escalations(*, user: User, query: SearchQuery) -> KindResults | None:
+    return search_indexed_kind(
+        user=user,
+        query=query,
         kind="escalations",
         label="Escalations",
-        listed=listed.order_by("-pk"),
-        withheld=withheld,
-        hits=hits,
+        prefix="WF",
+        visible=escalations_visible_to(user),
+        index=ESCALATION_TEXT,
+        restricted=restricted_without_grant(
+            user=user, access_list=Escalation.access_list.through, object_field="escalation_id"
+        ),
+        to_hit=_hit,
     )
 
 

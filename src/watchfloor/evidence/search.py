@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 
 from watchfloor.escalations.models import Escalation
@@ -20,20 +20,12 @@ from watchfloor.web.search import (
     SearchHit,
     SearchQuery,
     kind_results,
+    restricted_without_grant,
     withheld_for_admin,
 )
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
-
-
-def _restricted_without_grant(user: User) -> Q:
-    granted = Exists(
-        Escalation.access_list.through.objects.filter(
-            escalation_id=OuterRef("escalation_id"), user_id=user.pk
-        )
-    )
-    return Q(escalation__is_restricted=True) & ~Q(granted)
 
 
 def search_evidence(*, user: User, query: SearchQuery) -> KindResults | None:
@@ -50,7 +42,13 @@ def search_evidence(*, user: User, query: SearchQuery) -> KindResults | None:
     listed, withheld = withheld_for_admin(
         user=user,
         matches=evidence_visible_to(user).filter(found),
-        restricted=_restricted_without_grant(user),
+        restricted=restricted_without_grant(
+            user=user,
+            access_list=Escalation.access_list.through,
+            object_field="escalation_id",
+            outer="escalation_id",
+            restricted_field="escalation__is_restricted",
+        ),
     )
 
     def hits(rows: list[EvidenceItem]) -> list[SearchHit]:

@@ -47,17 +47,16 @@ def _key_lookups(query: SearchQuery) -> Q:
     return wanted
 
 
-def search_clusters(*, user: User, query: SearchQuery) -> KindResults:
-    visible = clusters_visible_to(user)
+def search_clusters(*, user: User, query: SearchQuery) -> KindResults | None:
+    if query.refers_elsewhere("C"):
+        return None
     wanted = query.references("C")
-    if wanted is not None:
-        matches = visible.filter(pk=wanted)
-    elif query.reference is not None:
-        return KindResults(kind="clusters", label="Clusters")
-    else:
-        matches = visible.filter(
-            pk__in=ClusterKey.objects.filter(_key_lookups(query)).values("cluster_id")
-        )
+    found = (
+        Q(pk=wanted)
+        if wanted is not None
+        else Q(pk__in=ClusterKey.objects.filter(_key_lookups(query)).values("cluster_id"))
+    )
+    matches = clusters_visible_to(user).filter(found)
 
     def hits(rows: list[Cluster]) -> list[SearchHit]:
         return [

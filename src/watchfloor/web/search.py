@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from watchfloor.core.errors import InvalidInput
-from watchfloor.core.fulltext import query_terms
+from watchfloor.core.fulltext import TextIndex, query_terms, snippet
 from watchfloor.core.roles import is_admin
 from watchfloor.core.validation import refuse_control_characters
 from watchfloor.web.pagination import capped_count
@@ -58,6 +58,10 @@ class SearchQuery:
         if self.reference and self.reference[0] == prefix:
             return self.reference[1]
         return None
+
+    def refers_elsewhere(self, prefix: str) -> bool:
+        """Whether the query is a reference to another kind ("CR-4" for escalations)."""
+        return self.reference is not None and self.reference[0] != prefix
 
 
 def read_query(raw: str | None, *, field_name: str = "q") -> SearchQuery:
@@ -190,4 +194,63 @@ def kind_results(
         total_is_capped=capped,
         restricted=restricted,
         restricted_is_capped=restricted_capped,
+    )
+
+
+def restricted_without_grant(
+    *,
+    user: Any,
+    access_list: type[Model],
+    object_field: str,
+    outer: str = "pk",
+    restricted_field: str = "is_restricted",
+) -> Q:
+    """The condition "restricted, and ``user`` is not on its access list", for
+    :func:`withheld_for_admin`. ``access_list`` is the access list's through model, whose
+    ``object_field`` points at the row ``outer`` names."""
+    granted = Exists(
+        access_list._default_manager.filter(**{object_field: OuterRef(outer), "user_id": user.pk})
+    )
+    return Q(**{restricted_field: True}) & ~Q(granted)
+
+
+def search_indexed_kind(
+    *,
+    user: Any,
+    query: SearchQuery,
+    kind: str,
+    label: str,
+    prefix: str,
+    visible: QuerySet[Any],
+    index: TextIndex,
+    restricted: Q,
+    to_hit: Callable[[Any, str], SearchHit],
+) -> KindResults | None:
+    """A kind with a reference (``prefix``-N) and a text index, newest first: by reference
+    when the query is one, else by text; ``to_hit`` turns a row and the stretch of its text
+    where the query matched (past its title, which the hit shows already) into a hit."""
+    if query.refers_elsewhere(prefix):
+        return None
+    wanted = query.references(prefix)
+    matches = (
+        visible.filter(pk=wanted)
+        if wanted is not None
+        else visible.filter(index.matches(query.terms))
+    )
+    listed, withheld = withheld_for_admin(user=user, matches=matches, restricted=restricted)
+
+    def hits(rows: list[Any]) -> list[SearchHit]:
+        bodies = {} if wanted is not None else index.bodies(row.pk for row in rows)
+        return [
+            to_hit(
+                row,
+                snippet(bodies[row.pk].removeprefix(row.title), query.terms)
+                if row.pk in bodies
+                else "",
+            )
+            for row in rows
+        ]
+
+    return kind_results(
+        kind=kind, label=label, listed=listed.order_by("-pk"), withheld=withheld, hits=hits
     )
