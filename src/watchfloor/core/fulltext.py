@@ -211,27 +211,21 @@ class TextIndex:
         short_terms = [t for t in terms if len(t) < TRIGRAM]
         vendor = connection.vendor
         column = self._id
-        conditions: list[str] = []
-        params: list[Any] = []
+        # One condition per term: (SQL with one placeholder, its value).
+        each: list[tuple[str, Any]] = []
         if vendor == "postgresql":
-            for term in long_terms:
-                conditions.append("body ILIKE %s")
-                params.append(_like_pattern(term))
-            for term in short_terms:
-                conditions.append("strpos(lower(body), lower(%s)) > 0")
-                params.append(term)
+            each += [("body ILIKE %s", _like_pattern(t)) for t in long_terms]
+            each += [("strpos(lower(body), lower(%s)) > 0", t) for t in short_terms]
         else:
             if long_terms and _uses_fts5(vendor):
-                conditions.append(f"{self.table} MATCH %s")
-                params.append(" AND ".join(_fts5_phrase(t) for t in long_terms))
-            elif long_terms:
-                for term in long_terms:
-                    conditions.append("body LIKE %s ESCAPE '\\'")
-                    params.append(_like_pattern(term))
+                phrases = " AND ".join(_fts5_phrase(t) for t in long_terms)
+                each.append((f"{self.table} MATCH %s", phrases))
+            else:
+                each += [("body LIKE %s ESCAPE '\\'", _like_pattern(t)) for t in long_terms]
             # instr, not LIKE: FTS5's LIKE misses patterns shorter than a trigram.
-            for term in short_terms:
-                conditions.append("instr(lower(body), lower(%s)) > 0")
-                params.append(term)
+            each += [("instr(lower(body), lower(%s)) > 0", t) for t in short_terms]
+        conditions = [condition for condition, _ in each]
+        params: list[Any] = [value for _, value in each]
         where = " AND ".join(conditions)
         select = f"SELECT {column} FROM {self.table}"  # noqa: S608
         if long_terms:

@@ -23,6 +23,7 @@ from watchfloor.web.search import (
     SearchHit,
     SearchProvider,
     SearchQuery,
+    flags,
     restricted_without_grant,
     search_indexed_kind,
 )
@@ -54,11 +55,7 @@ def _hit(crisis: Crisis, detail: str) -> SearchHit:
         title=crisis.title,
         url=reverse("crisis-detail", args=[crisis.pk]),
         detail=detail,
-        badges=(
-            crisis.get_level_display(),
-            *(["restricted"] if crisis.is_restricted else []),
-            *(["drill"] if crisis.is_drill else []),
-        ),
+        badges=(crisis.get_level_display(), *flags(crisis)),
         languages=tuple(crisis.languages or ()),
     )
 

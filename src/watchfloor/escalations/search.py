@@ -15,6 +15,7 @@ from watchfloor.web.search import (
     SearchHit,
     SearchProvider,
     SearchQuery,
+    flags,
     restricted_without_grant,
     search_indexed_kind,
 )
@@ -29,12 +30,7 @@ def _hit(escalation: Escalation, detail: str) -> SearchHit:
         title=escalation.title,
         url=reverse("escalation-detail", args=[escalation.pk]),
         detail=detail,
-        badges=(
-            escalation.severity_name,
-            escalation.get_status_display(),
-            *(["restricted"] if escalation.is_restricted else []),
-            *(["drill"] if escalation.is_drill else []),
-        ),
+        badges=(escalation.severity_name, escalation.get_status_display(), *flags(escalation)),
         languages=tuple(escalation.languages or ()),
     )
 

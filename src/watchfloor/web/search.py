@@ -101,6 +101,18 @@ class SearchHit:
     languages: tuple[str, ...] = ()
 
 
+def flags(thing: Any) -> tuple[str, ...]:
+    """The badges "restricted" and "drill", where ``thing`` is one."""
+    return tuple(
+        name
+        for name, is_set in (
+            ("restricted", getattr(thing, "is_restricted", False)),
+            ("drill", getattr(thing, "is_drill", False)),
+        )
+        if is_set
+    )
+
+
 @dataclass(frozen=True)
 class KindResults:
     kind: str
