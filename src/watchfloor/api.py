@@ -39,6 +39,7 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.validation import DuplicateKey, decode_strict_json
 from watchfloor.crises.api import router as crises_router
 from watchfloor.escalations.api import router as escalations_router
+from watchfloor.escalations.search_views import router as search_router
 from watchfloor.evidence.api import router as evidence_router
 from watchfloor.people.api import router as people_router
 from watchfloor.people.auth import api_authenticators
@@ -99,6 +100,7 @@ api.add_router("/crises", crises_router)
 api.add_router("/", banks_router)
 api.add_router("/", evidence_router)
 api.add_router("/", warning_router)
+api.add_router("/", search_router)
 
 
 # ---------------------------------------------------------------- errors

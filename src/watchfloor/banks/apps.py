@@ -20,3 +20,15 @@ class BanksConfig(AppConfig):
 
         register_escalation_panel("enforcement_panel", enforcement_panel)
         register_item_link("bank_this", bank_this_link)
+
+        # Bank entries in the header's search (docs/search.md), by hash.
+        from watchfloor.web.search import SearchProvider, register_search_provider
+
+        register_search_provider(
+            SearchProvider(
+                kind="bank_entries",
+                label="Bank entries",
+                position=50,
+                search=imported_when_called("watchfloor.banks.search.search_bank_entries"),
+            )
+        )

@@ -76,7 +76,11 @@ class BankEntry(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["signal_type", "value"], name="bank_entry_lookup")]
+        indexes = [
+            models.Index(fields=["signal_type", "value"], name="bank_entry_lookup"),
+            # Search finds entries by hash whatever their type (docs/search.md).
+            models.Index(fields=["value"], name="bank_entry_by_value"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["bank", "value"], name="bank_entry_once_per_bank")
         ]

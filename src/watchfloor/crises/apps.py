@@ -47,6 +47,12 @@ class CrisesConfig(AppConfig):
             imported_when_called("watchfloor.crises.selectors.reminder_notifications_hidden_from")
         )
 
+        # Crises in the header's search (docs/search.md).
+        from watchfloor.crises.search import PROVIDER
+        from watchfloor.web.search import register_search_provider
+
+        register_search_provider(PROVIDER)
+
 
 def crisis_panel(*, escalation, viewer, now):
     from watchfloor.crises.selectors import escalation_crisis_panel

@@ -10,3 +10,9 @@ class EscalationsConfig(AppConfig):
         from watchfloor.escalations.reference import apply_escalation_types
 
         register_reference_data("escalations", apply_escalation_types)
+
+        # "Have we seen this before?": escalations in the header's search (docs/search.md).
+        from watchfloor.escalations.search import PROVIDER
+        from watchfloor.web.search import register_search_provider
+
+        register_search_provider(PROVIDER)

@@ -32,6 +32,7 @@ from watchfloor.escalations.services import (
     _aware,
     _policy,
 )
+from watchfloor.escalations.text_index import reindex_escalations
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
@@ -275,6 +276,7 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
             notice_reference=notice_reference,
         )
     _refresh_next_due(escalation)
+    reindex_escalations([escalation.pk])
     record_event(
         action=AuditAction.ESCALATION_CREATED,
         actor=actor,

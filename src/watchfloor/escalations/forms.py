@@ -42,7 +42,7 @@ class QueueFilterForm(forms.Form):
     policy = forms.ChoiceField(required=False)
     mine = forms.BooleanField(required=False, label="Only mine")
     owner = forms.ChoiceField(required=False)
-    q = forms.CharField(required=False, max_length=200, label="Search title and summary")
+    q = forms.CharField(required=False, max_length=200, label="Search text")
     drills = forms.ChoiceField(
         required=False,
         label="Drills",

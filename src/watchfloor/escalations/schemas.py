@@ -71,7 +71,9 @@ class QueueQuery(Schema):
     policy: Code = ""
     mine: bool = False
     owner: Username = ""
-    q: Annotated[str, text(200)] = Field("", description="words in the title or summary")
+    q: Annotated[str, text(200)] = Field(
+        "", description="words in the title, summary, subjects, notice numbers or notes"
+    )
     include_closed: bool = False
     drills: Literal["hide", "include", "only"] = Field(
         "hide", description="escalations opened by crisis drills: hidden, included or only them"

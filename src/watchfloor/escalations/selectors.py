@@ -15,6 +15,7 @@ from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
+from watchfloor.escalations.text_index import text_filter
 from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
@@ -123,9 +124,8 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     elif filters.owner_username:
         escalations = escalations.filter(owner__username=filters.owner_username)
     if filters.text:
-        escalations = escalations.filter(
-            Q(title__icontains=filters.text) | Q(summary__icontains=filters.text)
-        )
+        # The text index (escalations.text_index, docs/search.md), not a scan of every row.
+        escalations = escalations.filter(text_filter(filters.text))
     return (
         escalations.select_related("type", "owner", "policy", "primary_market")
         .prefetch_related("markets")

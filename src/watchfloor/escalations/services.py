@@ -38,6 +38,7 @@ from watchfloor.escalations.models import (
     Note,
     Status,
 )
+from watchfloor.escalations.text_index import reindex_escalations
 from watchfloor.people.models import Team, User
 from watchfloor.policy.models import Policy
 
@@ -259,6 +260,7 @@ def add_note(*, escalation: Escalation, body: str, actor: User) -> Note:
         escalation=escalation, author=actor, body=body, created_at=clock.now()
     )
     Escalation.objects.filter(pk=escalation.pk).update(updated_at=note.created_at)
+    reindex_escalations([escalation.pk])
     record_event(
         action=AuditAction.ESCALATION_NOTE_ADDED,
         actor=actor,
@@ -358,6 +360,8 @@ def merge_escalation(
             notice_reference=inherited.notice_reference,
         )
     _refresh_next_due(into)
+    # The inherited notice numbers now find the target too.
+    reindex_escalations([into.pk])
     _meet_clocks(duplicate, tuple(Clock.Kind.values), actor=actor)
     _refresh_next_due(duplicate)
     low, high = sorted((duplicate, into), key=lambda e: e.pk)

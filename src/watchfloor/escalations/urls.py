@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from . import review_views, views
+from . import review_views, search_views, views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("search", search_views.search_page, name="search"),
     path("escalations/export.csv", views.queue_export, name="queue-export"),
     path("escalations/new-since", views.queue_new, name="queue-new"),
     path("escalations/new", views.escalation_create, name="escalation-create"),

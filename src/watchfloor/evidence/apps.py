@@ -41,3 +41,15 @@ class EvidenceConfig(AppConfig):
         from watchfloor.signals.hooks import register_cluster_panel
 
         register_cluster_panel("cluster_evidence", cluster_evidence_panel)
+
+        # Evidence in the header's search (docs/search.md), by id and by hash.
+        from watchfloor.web.search import SearchProvider, register_search_provider
+
+        register_search_provider(
+            SearchProvider(
+                kind="evidence",
+                label="Evidence",
+                position=40,
+                search=imported_when_called("watchfloor.evidence.search.search_evidence"),
+            )
+        )

@@ -86,7 +86,8 @@ class EvidenceItem(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     # Identity is the SHA-256 of the original bytes; MD5 for partners' hash lists.
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    md5 = models.CharField(max_length=32, blank=True)
+    # Indexed: search finds an item by any of its hashes (docs/search.md).
+    md5 = models.CharField(max_length=32, blank=True, db_index=True)
     pdq = models.CharField(max_length=64, blank=True, db_index=True)
     pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
     # Video: [{"at_seconds": 1.0, "pdq": "...", "quality": 90}, ...]

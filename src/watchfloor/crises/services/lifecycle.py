@@ -30,6 +30,7 @@ from watchfloor.crises.models import (
     RoleKind,
 )
 from watchfloor.crises.permissions import may_command_crisis, may_work_crisis
+from watchfloor.crises.search import reindex_crises
 from watchfloor.escalations.models import Escalation
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import User
@@ -115,6 +116,7 @@ def declare_crisis(
         updated_at=now,
     )
     crisis.markets.set(market_rows)
+    reindex_crises([crisis.pk])
     if is_restricted:
         # Whoever declares a restricted crisis, and its commander, keep access to it.
         crisis.access_list.set({actor, commander, *access_users})
@@ -239,6 +241,7 @@ def update_crisis(
     crisis.updated_at = clock.now()
     crisis.save(update_fields=["title", "summary", "languages", "updated_at"])
     crisis.markets.set(market_rows)
+    reindex_crises([crisis.pk])
     after = {
         "title": title,
         "summary": summary,

@@ -16,6 +16,7 @@ from watchfloor.crises.models import (
     CrisisNote,
 )
 from watchfloor.crises.permissions import may_add_crisis_notes, may_work_crisis
+from watchfloor.crises.search import reindex_crises
 from watchfloor.people.models import User
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def add_crisis_note(
         pinned_by=actor if pinned else None,
     )
     Crisis.objects.filter(pk=crisis.pk).update(updated_at=now)
+    reindex_crises([crisis.pk])
     _record(
         AuditAction.CRISIS_NOTE_ADDED,
         crisis=crisis,

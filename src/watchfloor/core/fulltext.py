@@ -1,0 +1,281 @@
+"""Text indexes that find words and substrings in any script, on both databases.
+
+An app keeps one index per kind of thing it makes searchable: a table of
+``(object_id, body)`` rows, one per object, whose body is the object's searchable text
+(an escalation's title, summary, subjects, notice numbers and notes). The app's services
+rewrite a row whenever that text changes (:meth:`TextIndex.write`), in the transaction of
+the change, so the index never lags what people read.
+
+How a query matches (docs/search.md): the query's terms (split on white space) must
+each occur in the body, case-insensitively, as a substring: "typhoon", "@tanaka_01",
+"example.com" and a Japanese phrase with no spaces all match where they occur.
+
+- **PostgreSQL**: a plain table with two GIN indexes: ``pg_trgm`` trigrams on the body
+  (any substring of three characters or more, whatever the script: ``ILIKE`` uses it)
+  and ``to_tsvector('simple', body)`` (whole words, for the terms shorter than three
+  characters that trigrams cannot narrow: "5G", "AI").
+- **SQLite**: an FTS5 table with the ``trigram`` tokenizer (SQLite 3.34 or later), whose
+  ``MATCH`` finds substrings of three characters or more. Where SQLite was built without
+  it the index is a plain table searched with ``LIKE`` (correct, not indexed) and
+  ``watchfloor check`` says so.
+- **Terms of one or two characters** (a two-character Japanese word such as 地震) narrow
+  the rows the longer terms found; alone, they are looked for among the newest
+  :data:`SHORT_QUERY_SCAN` rows (on PostgreSQL also as whole words in every row), so a
+  short query stays bounded however large the index grows.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.apps.registry import Apps
+from django.core.checks import CheckMessage, Warning
+from django.db import connection
+from django.db.migrations.operations.base import Operation
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+# A trigram index narrows a term of at least this many characters.
+TRIGRAM = 3
+# Rows a query made only of one- and two-character terms looks through, newest first.
+SHORT_QUERY_SCAN = 5_000
+WRITE_BATCH = 1_000
+REINDEX_BATCH = 2_000
+
+
+@functools.cache
+def sqlite_has_trigram() -> bool:
+    """Whether this SQLite can build FTS5 tables with the ``trigram`` tokenizer."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("CREATE VIRTUAL TABLE probe USING fts5(body, tokenize='trigram')")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def check_text_search(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``watchfloor check``: say when SQLite cannot index text (search still works)."""
+    if connection.vendor != "sqlite" or sqlite_has_trigram():
+        return []
+    return [
+        Warning(
+            f"this SQLite ({sqlite3.sqlite_version}) has no FTS5 trigram tokenizer: search "
+            "and the queue's text filter read every row instead of an index",
+            hint="use SQLite 3.34 or later built with FTS5, or PostgreSQL (docs/search.md)",
+            id="watchfloor.W301",
+        )
+    ]
+
+
+def _uses_fts5(vendor: str) -> bool:
+    return vendor == "sqlite" and sqlite_has_trigram()
+
+
+def create_statements(vendor: str, table: str) -> list[str]:
+    if vendor == "postgresql":
+        return [
+            f"CREATE TABLE {table} (object_id bigint PRIMARY KEY, body text NOT NULL)",
+            f"CREATE INDEX {table}_trigrams ON {table} USING gin (body gin_trgm_ops)",
+            f"CREATE INDEX {table}_words ON {table} USING gin (to_tsvector('simple', body))",
+        ]
+    if _uses_fts5(vendor):
+        return [f"CREATE VIRTUAL TABLE {table} USING fts5(body, tokenize='trigram')"]
+    return [f"CREATE TABLE {table} (object_id integer PRIMARY KEY, body text NOT NULL)"]
+
+
+class CreateTextIndex(Operation):
+    """A migration operation creating one text index (after ``TrigramExtension()`` on
+    PostgreSQL). Not a model: nothing reads it through the ORM."""
+
+    reversible = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return ("watchfloor.core.fulltext.CreateTextIndex", [], {"table": self.table})
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        for statement in create_statements(schema_editor.connection.vendor, self.table):
+            schema_editor.execute(statement)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        schema_editor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def describe(self) -> str:
+        return f"Create the text index {self.table}"
+
+
+def query_terms(text: str, *, max_terms: int) -> tuple[str, ...]:
+    """The distinct white-space separated terms of ``text``, at most ``max_terms``."""
+    terms: list[str] = []
+    for term in text.split():
+        if term.casefold() not in (t.casefold() for t in terms):
+            terms.append(term)
+    return tuple(terms[:max_terms])
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fts5_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+# Each object's searchable text, for a batch of ids, read through an app registry (the
+# running one, or a migration's historical one).
+Composer = Callable[[list[int], Apps], Iterable[tuple[int, str]]]
+
+
+def joined(parts: dict[int, list[str]]) -> Iterator[tuple[int, str]]:
+    """``(id, text)`` rows from each object's pieces of text, one piece a line."""
+    for object_id, texts in parts.items():
+        yield object_id, "\n".join(text for text in texts if text)
+
+
+class TextIndex:
+    """One app's index of one kind of thing (``model``, "app_label.Model"): rows
+    ``(object_id, body)``, each body made by ``compose``."""
+
+    def __init__(self, table: str, *, model: str, compose: Composer) -> None:
+        self.table = table
+        self.model = model
+        self.compose = compose
+
+    def reindex(self, object_ids: Iterable[int], *, models: Apps = django_apps) -> None:
+        """Rewrite the rows of these objects from what they hold now. Services call it in
+        the transaction of the change."""
+        pending = sorted(set(object_ids))
+        for start in range(0, len(pending), REINDEX_BATCH):
+            self.write(self.compose(pending[start : start + REINDEX_BATCH], models))
+
+    def rebuild(self, *, models: Apps = django_apps) -> int:
+        """Index every object again (after a migration or a bulk load); how many."""
+        self.clear()
+        model = models.get_model(self.model)
+        ids = list(model.objects.order_by("pk").values_list("pk", flat=True))
+        self.reindex(ids, models=models)
+        return len(ids)
+
+    @property
+    def _id(self) -> str:
+        return "rowid" if _uses_fts5(connection.vendor) else "object_id"
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, documents: Iterable[tuple[int, str]]) -> None:
+        """Replace the rows of these objects with their new text."""
+        rows = list(documents)
+        column = self._id
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), WRITE_BATCH):
+                batch = rows[start : start + WRITE_BATCH]
+                ids = [object_id for object_id, _ in batch]
+                marks = ", ".join(["%s"] * len(ids))
+                cursor.execute(f"DELETE FROM {self.table} WHERE {column} IN ({marks})", ids)  # noqa: S608 (names are ours)
+                values = ", ".join(["(%s, %s)"] * len(batch))
+                flat = [value for row in batch for value in row]
+                cursor.execute(
+                    f"INSERT INTO {self.table} ({column}, body) VALUES {values}",  # noqa: S608
+                    flat,
+                )
+
+    def remove(self, object_ids: Iterable[int]) -> None:
+        self._run_for_ids("DELETE FROM {table} WHERE {id} IN ({marks})", object_ids)
+
+    def clear(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.table}")  # noqa: S608
+
+    # ------------------------------------------------------------ reading
+
+    def matching_sql(self, terms: Sequence[str]) -> tuple[str, list[Any]]:
+        """``SELECT`` of the ids whose body holds every term (see the module's docstring)."""
+        if not terms:
+            raise ValueError("a text search needs at least one term")
+        long_terms = [t for t in terms if len(t) >= TRIGRAM]
+        short_terms = [t for t in terms if len(t) < TRIGRAM]
+        vendor = connection.vendor
+        column = self._id
+        # One condition per term: (SQL with one placeholder, its value).
+        each: list[tuple[str, Any]] = []
+        if vendor == "postgresql":
+            each += [("body ILIKE %s", _like_pattern(t)) for t in long_terms]
+            each += [("strpos(lower(body), lower(%s)) > 0", t) for t in short_terms]
+        else:
+            if long_terms and _uses_fts5(vendor):
+                phrases = " AND ".join(_fts5_phrase(t) for t in long_terms)
+                each.append((f"{self.table} MATCH %s", phrases))
+            else:
+                each += [("body LIKE %s ESCAPE '\\'", _like_pattern(t)) for t in long_terms]
+            # instr, not LIKE: FTS5's LIKE misses patterns shorter than a trigram.
+            each += [("instr(lower(body), lower(%s)) > 0", t) for t in short_terms]
+        conditions = [condition for condition, _ in each]
+        params: list[Any] = [value for _, value in each]
+        where = " AND ".join(conditions)
+        select = f"SELECT {column} FROM {self.table}"  # noqa: S608
+        if long_terms:
+            return f"{select} WHERE {where}", params
+        # Only short terms: the newest rows, bounded (and whole words on PostgreSQL).
+        newest = (
+            f"{column} IN (SELECT {column} FROM {self.table} "  # noqa: S608
+            f"ORDER BY {column} DESC LIMIT {SHORT_QUERY_SCAN})"
+        )
+        sql = f"{select} WHERE {newest} AND {where}"
+        if vendor == "postgresql":
+            words = " AND ".join(
+                "to_tsvector('simple', body) @@ plainto_tsquery('simple', %s)" for _ in terms
+            )
+            sql = f"{sql} UNION SELECT {column} FROM {self.table} WHERE {words}"  # noqa: S608
+            params = [*params, *terms]
+        return sql, params
+
+    def matches(self, terms: Sequence[str], *, field: str = "pk") -> Q:
+        """A filter keeping the objects whose text holds every term, for a queryset of
+        the indexed model (one query: the index is a subquery)."""
+        sql, params = self.matching_sql(terms)
+        # The SQL is ours (table and column names); every value is a bound parameter.
+        return Q(**{f"{field}__in": RawSQL(sql, params)})  # noqa: S611
+
+    def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
+        rows = self._run_for_ids(
+            "SELECT {id}, body FROM {table} WHERE {id} IN ({marks})", object_ids
+        )
+        return {int(object_id): body for object_id, body in rows}
+
+    def _run_for_ids(self, statement: str, object_ids: Iterable[int]) -> list[Any]:
+        """``statement`` (with ``{table}``, ``{id}`` and ``{marks}`` for the ids' places)
+        run for these ids; the rows it returns."""
+        ids = list(object_ids)
+        if not ids:
+            return []
+        sql = statement.format(table=self.table, id=self._id, marks=", ".join(["%s"] * len(ids)))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, ids)
+            return cursor.fetchall() if cursor.description else []
+
+
+def snippet(body: str, terms: Sequence[str], *, width: int = 160) -> str:
+    """The stretch of ``body`` around the first term found, about ``width`` characters."""
+    folded = body.casefold()
+    at = min((i for i in (folded.find(t.casefold()) for t in terms) if i >= 0), default=0)
+    start = max(0, at - width // 3)
+    end = min(len(body), start + width)
+    text = " ".join(body[start:end].split())
+    return ("…" if start else "") + text + ("…" if end < len(body) else "")
