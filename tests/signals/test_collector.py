@@ -63,7 +63,7 @@ def test_the_batch_api_collects_rarely_while_it_stores(
 ):
     """The batch API stores with the bulk setting (as `ingest` does) and leaves the
     server's setting as it was."""
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     stored = intake.ingest_signals
     during = []

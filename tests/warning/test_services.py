@@ -407,7 +407,7 @@ def test_the_panel_costs_two_queries_with_proposals(
 
 @pytest.fixture
 def post_as():
-    from watchfloor.people.services import create_api_token
+    from watchfloor.people.api_tokens import create_api_token
 
     def make(user, scopes=("ingest",)):
         _, secret = create_api_token(user=user, name="cap", scopes=list(scopes), actor=None)

@@ -1,10 +1,10 @@
 """The text index of crises (docs/search.md): pg_trgm on PostgreSQL, FTS5 with the
 trigram tokenizer on SQLite; filled from the crises already stored."""
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 from watchfloor.core.fulltext import CreateTextIndex
+from watchfloor.core.pg_operations import TrigramExtensionIfPostgres
 
 
 def index_existing(apps, schema_editor):
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # A no-op on SQLite.
-        TrigramExtension(),
+        TrigramExtensionIfPostgres(),
         CreateTextIndex(table="crises_search_text"),
         migrations.RunPython(index_existing, migrations.RunPython.noop, elidable=True),
     ]
