@@ -11,11 +11,15 @@ from django.contrib.postgres.operations import TrigramExtension
 
 
 class TrigramExtensionIfPostgres(TrigramExtension):
-    """Django's ``TrigramExtension``, a no-op on SQLite both ways: Django's own skips
-    SQLite going forwards but looks the extension up in ``pg_extension`` going back."""
+    """Django's ``TrigramExtension`` (a no-op on SQLite), kept when migrating back.
+
+    Several apps' text indexes use the extension, so the migration of one of them going
+    back cannot drop it (PostgreSQL refuses while another index depends on it); an
+    installed extension nothing uses costs nothing. Django's own operation would also
+    look the extension up in ``pg_extension`` on SQLite going back, and fail.
+    """
 
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        return None
