@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
@@ -574,10 +574,11 @@ def detect_language(batch: IntakeBatch) -> None:
 
 
 def _market_languages() -> dict[str, tuple[str, ...]]:
-    """Each market's languages in the catalog in force (none without a catalog)."""
+    """Each market's languages in the catalog in force (none without a catalog, or
+    without a database: a backtest replays files in memory)."""
     try:
         version = active_catalog_version()
-    except NotFound:
+    except (NotFound, DatabaseError):
         return {}
     return _catalog_market_languages(version.pk, version.digest)
 
