@@ -248,12 +248,7 @@ def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[_Delta]:
         StopNCIISignalMetadata,
     )
 
-    names = {
-        stopncii.StopNCIISignalType.ImagePDQ: "pdq",
-        stopncii.StopNCIISignalType.VideoMD5: "video_md5",
-        stopncii.StopNCIISignalType.URL: "url",
-        stopncii.StopNCIISignalType.Text: "raw_text",
-    }
+    names = _stopncii_type_names()
     gone = (stopncii.StopNCIICaseStatus.Withdrawn, stopncii.StopNCIICaseStatus.Deleted)
     start = checkpoint.update_time if checkpoint is not None else api.api.DEFAULT_START_TIME
     for page in api.api.fetch_hashes_iter(start_timestamp=start):
@@ -267,6 +262,19 @@ def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[_Delta]:
                 None if withdrawn else StopNCIISignalMetadata(record.CSPFeedbacks)
             )
         yield _Delta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
+
+
+def _stopncii_type_names() -> dict[Any, str]:
+    """StopNCII's signal types by their python-threatexchange names (fetched one way,
+    opinions sent the other)."""
+    from threatexchange.exchanges.clients.stopncii import api as stopncii
+
+    return {
+        stopncii.StopNCIISignalType.ImagePDQ: "pdq",
+        stopncii.StopNCIISignalType.VideoMD5: "video_md5",
+        stopncii.StopNCIISignalType.URL: "url",
+        stopncii.StopNCIISignalType.Text: "raw_text",
+    }
 
 
 def _load_checkpoint(api: Any, stored: dict[str, Any] | None) -> Any:
@@ -555,12 +563,7 @@ def _send_one(
         if exchange.kind == ExchangeKind.STOPNCII:
             from threatexchange.exchanges.clients.stopncii import api as stopncii
 
-            kinds = {
-                "pdq": stopncii.StopNCIISignalType.ImagePDQ,
-                "video_md5": stopncii.StopNCIISignalType.VideoMD5,
-                "url": stopncii.StopNCIISignalType.URL,
-                "raw_text": stopncii.StopNCIISignalType.Text,
-            }
+            kinds = {name: kind for kind, name in _stopncii_type_names().items()}
             keys = _stopncii_keys(exchange)
             if len(keys) < 3:
                 raise InvalidInput(
