@@ -35,7 +35,8 @@ from pydantic import (
 )
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
-from watchfloor.catalog.schema import Code, Duration, Location, MarketCode, Name, format_location
+from watchfloor.catalog.schema import Location, format_location
+from watchfloor.catalog.values import Code, Duration, MarketCode, Name
 from watchfloor.notify import conf
 from watchfloor.severity.rubric import parse_iso_duration
 
