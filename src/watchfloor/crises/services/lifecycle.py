@@ -41,17 +41,17 @@ from watchfloor.crises.services.common import (
     REASON_MAX,
     SUMMARY_MAX,
     TITLE_MAX,
-    _lock,
-    _notify_declared,
-    _record,
-    _refresh_sitrep_due,
-    _refuse_if_closed,
-    _users,
-    _visible_escalations,
+    active_users_named,
     count_access_change,
+    escalations_actor_sees,
+    lock_crisis,
+    notify_declared,
+    record_crisis_event,
+    refresh_sitrep_due,
+    refuse_if_closed,
     require_access_version,
 )
-from watchfloor.crises.services.roles import _check_holder, _hand_over
+from watchfloor.crises.services.roles import check_holder, hand_over
 
 # ---------------------------------------------------------------- declare
 
@@ -88,7 +88,7 @@ def declare_crisis(
     title = _text(title, field="title", max_length=TITLE_MAX, required=True)
     summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
     reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
-    linked = _visible_escalations(
+    linked = escalations_actor_sees(
         actor, [*([declared_from] if declared_from else []), *(escalations or [])]
     )
     market_rows = markets_by_code(markets or [])
@@ -98,7 +98,7 @@ def declare_crisis(
             market_rows = list(declared_from.markets.all())
         if not language_tags:
             language_tags = list(declared_from.languages or [])
-    access_users = _users(access_usernames or [], field="access_list")
+    access_users = active_users_named(access_usernames or [], field="access_list")
     commander = commander or actor
 
     now = clock.now()
@@ -133,9 +133,9 @@ def declare_crisis(
         )
         for escalation in linked
     )
-    _refresh_sitrep_due(crisis, config)
+    refresh_sitrep_due(crisis, config)
     crisis.save(update_fields=["next_sitrep_due_at"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_DECLARED,
         crisis=crisis,
         actor=actor,
@@ -155,7 +155,7 @@ def declare_crisis(
     )
     for escalation in linked:
         if escalation != declared_from:
-            _record(
+            record_crisis_event(
                 AuditAction.CRISIS_ESCALATION_LINKED,
                 crisis=crisis,
                 actor=actor,
@@ -166,8 +166,8 @@ def declare_crisis(
                     "reason": "linked at declaration",
                 },
             )
-    _check_holder(crisis, RoleKind.INCIDENT_COMMANDER, commander)
-    _hand_over(
+    check_holder(crisis, RoleKind.INCIDENT_COMMANDER, commander)
+    hand_over(
         crisis=crisis,
         role=RoleKind.INCIDENT_COMMANDER,
         market="",
@@ -175,7 +175,7 @@ def declare_crisis(
         actor=actor,
         note="commander at declaration",
     )
-    _notify_declared(crisis=crisis, actor=actor)
+    notify_declared(crisis=crisis, actor=actor)
     return crisis
 
 
@@ -207,8 +207,8 @@ def update_crisis(
         may_command_crisis(actor, crisis),
         "only the commander, the deputy or a lead may change this",
     )
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its details are kept as they were")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its details are kept as they were")
     refuse_if_changed_since(
         read_version=read_version,
         subject=f"{crisis.reference}'s details",
@@ -248,7 +248,7 @@ def update_crisis(
         "markets": sorted(m.code for m in market_rows),
         "languages": language_tags,
     }
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_UPDATED,
         crisis=crisis,
         actor=actor,
@@ -284,7 +284,7 @@ def change_level(
         "only the incident commander, the deputy, a lead or an admin may change the level",
     )
     config = crisis_config()
-    crisis = _lock(crisis)
+    crisis = lock_crisis(crisis)
     if to_level not in Level.values:
         raise InvalidInput(
             f"unknown level '{to_level}'; use one of {', '.join(Level.values)}", field="to_level"
@@ -357,7 +357,7 @@ def change_level(
         crisis.stood_down_at = None
     crisis.closed_at = now if to_level == Level.CLOSED else None
     crisis.updated_at = now
-    _refresh_sitrep_due(crisis, config)
+    refresh_sitrep_due(crisis, config)
     crisis.save(
         update_fields=[
             "level",
@@ -372,7 +372,7 @@ def change_level(
     if to_level == Level.STAND_DOWN:
         # The post-incident review opens at the first stand-down, pre-filled from the record.
         Review.objects.get_or_create(crisis=crisis, defaults={"started_at": now, "updated_at": now})
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_LEVEL_CHANGED,
         crisis=crisis,
         actor=actor,
@@ -397,8 +397,8 @@ def link_escalation(
     *, crisis: Crisis, escalation: Escalation, actor: User, reason: str = ""
 ) -> CrisisEscalation:
     _require(may_work_crisis(actor), "your role cannot link escalations to a crisis")
-    _refuse_if_closed(crisis, "link the escalation to a new crisis instead")
-    _visible_escalations(actor, [escalation])
+    refuse_if_closed(crisis, "link the escalation to a new crisis instead")
+    escalations_actor_sees(actor, [escalation])
     reason = _text(reason, field="reason", max_length=500, required=False)
     if CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).exists():
         raise Conflict(
@@ -407,7 +407,7 @@ def link_escalation(
     link = CrisisEscalation.objects.create(
         crisis=crisis, escalation=escalation, reason=reason, linked_at=clock.now(), linked_by=actor
     )
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ESCALATION_LINKED,
         crisis=crisis,
         actor=actor,
@@ -421,7 +421,7 @@ def link_escalation(
 @transaction.atomic
 def unlink_escalation(*, crisis: Crisis, escalation: Escalation, actor: User, reason: str) -> None:
     _require(may_work_crisis(actor), "your role cannot unlink escalations from a crisis")
-    _refuse_if_closed(crisis, "its escalations are kept as they were")
+    refuse_if_closed(crisis, "its escalations are kept as they were")
     reason = _text(reason, field="reason", max_length=500, required=True)
     link = CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).first()
     if link is None:
@@ -434,7 +434,7 @@ def unlink_escalation(*, crisis: Crisis, escalation: Escalation, actor: User, re
             field="escalation",
         )
     link.delete()
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ESCALATION_UNLINKED,
         crisis=crisis,
         actor=actor,
@@ -465,8 +465,8 @@ def set_crisis_access(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may change who can see this",
     )
-    crisis = _lock(crisis)
-    users = _users(access_usernames, field="access_list")
+    crisis = lock_crisis(crisis)
+    users = active_users_named(access_usernames, field="access_list")
     if is_restricted:
         holders = User.objects.filter(
             pk__in=RoleAssignment.objects.filter(crisis=crisis, ended_at__isnull=True).values(
@@ -492,7 +492,7 @@ def set_crisis_access(
     crisis.updated_at = clock.now()
     crisis.save(update_fields=["is_restricted", "updated_at"])
     crisis.access_list.set(users)
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ACCESS_CHANGED,
         crisis=crisis,
         actor=actor,
@@ -512,4 +512,6 @@ def set_crisis_access(
 def record_restricted_view(*, crisis: Crisis, actor: User, channel: str) -> None:
     """Each look at a restricted crisis is logged, as for restricted escalations."""
     if crisis.is_restricted:
-        _record(AuditAction.CRISIS_VIEWED, crisis=crisis, actor=actor, data={"channel": channel})
+        record_crisis_event(
+            AuditAction.CRISIS_VIEWED, crisis=crisis, actor=actor, data={"channel": channel}
+        )
