@@ -23,7 +23,8 @@ from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.forms import ActionItemForm, ActionItemStatusForm, ReviewForm, RootCauseForm
 from watchfloor.crises.models import ActionItem, Crisis, Level
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.review import review_facts, review_markdown
+from watchfloor.crises.review import review_facts
+from watchfloor.crises.review_markdown import review_markdown
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.services import get_user_named_in
 from watchfloor.web.forms import ServiceErrorForm

@@ -24,16 +24,7 @@ from watchfloor.escalations.services import (
     SUMMARY_MAX,
     TITLE_MAX,
 )
-from watchfloor.web.api import (
-    MAX_OFFSET,
-    Code,
-    Id,
-    Input,
-    Moment,
-    SeverityLevel,
-    Username,
-    text,
-)
+from watchfloor.web.api import MAX_OFFSET, Code, Id, Input, Moment, SeverityLevel, Username, text
 
 Title = Annotated[str, text(TITLE_MAX, min_length=1)]
 
