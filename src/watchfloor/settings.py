@@ -18,6 +18,10 @@ from the environment:
 - ``WATCHFLOOR_AUDIT_KEY`` or ``WATCHFLOOR_AUDIT_KEY_FILE`` (required in production) and
   ``WATCHFLOOR_AUDIT_HEAD_*``: the audit log's key and where its signed heads are
   published (docs/security.md, "The audit log").
+
+One module past 500 lines on purpose: Django reads one settings module, and each block
+is read from the environment and checked where it is set, so a deployment's whole
+configuration and its production refusals can be read top to bottom in one place.
 """
 
 from __future__ import annotations

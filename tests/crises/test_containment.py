@@ -336,7 +336,8 @@ def test_linking_respects_need_to_know_on_both_sides(
 
 
 def test_the_review_draws_the_signal_volume_over_the_crisis(crisis, scene, other_analyst):
-    from watchfloor.crises.review import VOLUME_LEAD, review_facts, review_markdown
+    from watchfloor.crises.review import VOLUME_LEAD, review_facts
+    from watchfloor.crises.review_markdown import review_markdown
 
     facts = review_facts(crisis=crisis, viewer=other_analyst, now=clock.now())
     volume = facts.volume

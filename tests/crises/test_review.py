@@ -17,7 +17,8 @@ from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.crises import services
 from watchfloor.crises.models import ActionItem, Level
-from watchfloor.crises.review import review_facts, review_markdown
+from watchfloor.crises.review import review_facts
+from watchfloor.crises.review_markdown import review_markdown
 from watchfloor.escalations.decisions import approve_decision, record_decision
 from watchfloor.escalations.inputs import StatutoryTriggerInput
 from watchfloor.escalations.services import transition_escalation

@@ -18,7 +18,7 @@ from watchfloor.crises.config import (
     read_crisis_config,
 )
 from watchfloor.crises.drafting import default_sitrep_language
-from watchfloor.playbooks.schema import variables_in
+from watchfloor.playbooks.consistency import variables_in
 
 TEAM_LANGUAGES = ("en", "ja", "ko", "zh-Hant", "zh-Hans", "id", "th", "hi")
 

@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.notify.models import Engagement, EngagementStatus
-from watchfloor.notify.services import ACK_SALT
+from watchfloor.notify.stage_notifications import ACK_SALT
 
 pytestmark = pytest.mark.usefixtures("frozen_clock", "team")
 

@@ -15,7 +15,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.escalations.selectors import escalation_detail
-from watchfloor.playbooks import selectors, step_work
+from watchfloor.playbooks import run_panel, selectors, step_work
 from watchfloor.playbooks.models import CommunicationRecord, PlaybookRun, StepState
 
 pytestmark = pytest.mark.usefixtures("library", "frozen_clock")
@@ -41,7 +41,7 @@ def panel(escalation, user) -> str:
         "playbooks/_run_panel.html",
         {
             "escalation": detail,
-            "runs": selectors.run_views(escalation=detail, viewer=user, now=clock.now()),
+            "runs": run_panel.run_views(escalation=detail, viewer=user, now=clock.now()),
             "proposals": selectors.proposals_for(detail, facts=selectors.prefetched_facts(detail)),
             "user": user,
         },
@@ -199,7 +199,7 @@ def test_the_panel_reads_in_a_fixed_number_of_queries(
     add_work(run, "record_deadline", "legal_exposure")
     detail = escalation_detail(escalation)
     with django_assert_num_queries(10):
-        selectors.run_views(escalation=detail, viewer=analyst, now=clock.now())
+        run_panel.run_views(escalation=detail, viewer=analyst, now=clock.now())
     second = services.start_playbook_run(
         escalation=escalation, playbook_code="policy_gap", actor=analyst
     )
@@ -211,4 +211,4 @@ def test_the_panel_reads_in_a_fixed_number_of_queries(
     )
     detail = escalation_detail(escalation)
     with django_assert_num_queries(10):
-        selectors.run_views(escalation=detail, viewer=analyst, now=clock.now())
+        run_panel.run_views(escalation=detail, viewer=analyst, now=clock.now())

@@ -19,7 +19,7 @@ from watchfloor.crises.models import Crisis, WatchlistEntry
 from watchfloor.escalations.models import Escalation
 from watchfloor.signals import backlog
 from watchfloor.signals.models import Cluster, RuleFiring, Signal
-from watchfloor.warning import services
+from watchfloor.warning import proposals, services
 from watchfloor.warning.cap import CapRefused
 from watchfloor.warning.models import CrisisProposal, ReceivedAlert
 
@@ -294,7 +294,7 @@ def test_accepting_the_proposal_declares_the_crisis_with_its_watchlist(catalog, 
     receive(cap_alert("TO-1"))
     proposal = CrisisProposal.objects.get()
 
-    services.accept_proposal(proposal=proposal, actor=lead)
+    proposals.accept_proposal(proposal=proposal, actor=lead)
 
     crisis = Crisis.objects.get()
     assert crisis.declared_from_id == proposal.escalation_id
@@ -304,14 +304,14 @@ def test_accepting_the_proposal_declares_the_crisis_with_its_watchlist(catalog, 
     proposal.refresh_from_db()
     assert (proposal.state, proposal.crisis, proposal.decided_by) == ("accepted", crisis, lead)
     with pytest.raises(Exception, match="already accepted"):
-        services.dismiss_proposal(proposal=proposal, actor=lead)
+        proposals.dismiss_proposal(proposal=proposal, actor=lead)
 
 
 def test_a_cancel_after_the_crisis_was_declared_proposes_standing_it_down(
     catalog, frozen_clock, lead
 ):
     receive(cap_alert("TO-1"))
-    services.accept_proposal(proposal=CrisisProposal.objects.get(), actor=lead)
+    proposals.accept_proposal(proposal=CrisisProposal.objects.get(), actor=lead)
     receive(
         cap_alert(
             "TO-9",
@@ -324,7 +324,7 @@ def test_a_cancel_after_the_crisis_was_declared_proposes_standing_it_down(
     crisis = Crisis.objects.get()
     assert stand_down.crisis == crisis
 
-    services.accept_proposal(proposal=stand_down, actor=lead)
+    proposals.accept_proposal(proposal=stand_down, actor=lead)
 
     crisis.refresh_from_db()
     assert crisis.level == "stand_down"
@@ -337,7 +337,7 @@ def test_a_viewer_may_not_decide_and_a_hidden_proposal_is_not_found(
     receive(cap_alert("TO-1"))
     proposal = CrisisProposal.objects.get()
     with pytest.raises(PermissionDenied):
-        services.accept_proposal(proposal=proposal, actor=viewer)
+        proposals.accept_proposal(proposal=proposal, actor=viewer)
     client = Client()
     client.force_login(lead)
     assert (

@@ -28,7 +28,7 @@ from watchfloor.catalog.schema import (
     format_location,
     validate_catalog,
 )
-from watchfloor.catalog.schema import _message as _describe_schema_error
+from watchfloor.catalog.schema_messages import describe_error
 from watchfloor.core.errors import InvalidInput
 
 # Bounds of every YAML file read (catalog, playbooks, rotas, rules, drills, policies):
@@ -359,9 +359,7 @@ class YamlFile:
     def schema_problems(self, error: ValidationError, model: type[BaseModel]) -> list[Problem]:
         """pydantic's errors for this file, worded as the catalog words its own."""
         return [
-            self.problem_at(
-                tuple(item["loc"]), _describe_schema_error(item, model, tuple(item["loc"]))
-            )
+            self.problem_at(tuple(item["loc"]), describe_error(item, model, tuple(item["loc"])))
             for item in error.errors()
         ]
 

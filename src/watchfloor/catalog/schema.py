@@ -9,24 +9,20 @@ policy, a floor's escalation type, a rule's jurisdiction) names something that e
 
 Problems come back as :class:`SchemaProblem` (file, location inside it, message); the
 loader turns locations into line numbers. The severity rubric is
-``severity.rubric.Rubric``, used as it is.
+``severity.rubric.Rubric``, used as it is. The kinds of value (codes, market codes,
+language tags…) are :mod:`watchfloor.catalog.values`, shared with every other
+configuration file; pydantic's errors are put into words by
+:mod:`watchfloor.catalog.schema_messages`.
 """
 
 from __future__ import annotations
 
-import re
-import types
-import typing
-import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -35,7 +31,17 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.core.validation import TIME_RANGE, within_time_range
+from watchfloor.catalog.schema_messages import describe_error, locate_rubric_problems
+from watchfloor.catalog.values import (
+    CalendarDate,
+    Code,
+    Duration,
+    LanguageTag,
+    MarketCode,
+    Name,
+    RuleId,
+    TimeZoneName,
+)
 from watchfloor.severity.rubric import Rubric, parse_iso_duration
 
 Location = tuple[str | int, ...]
@@ -70,94 +76,6 @@ def format_location(location: Location) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
-
-
-# Value checks. Each error message names the value and shows a correct example.
-
-_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-_RULE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_MARKET_CODE = re.compile(r"^[A-Z]{2}$")
-# The common shape of a BCP 47 tag, in its canonical case: language, then optional
-# script, region and variants (ja, zh-Hant, en-US, es-419, sl-rozaj).
-_LANGUAGE_TAG = re.compile(
-    r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-z0-9]{5,8}|\d[a-z0-9]{3}))*$"
-)
-
-
-def _code(value: str) -> str:
-    if not _CODE.match(value) or len(value) > 64:
-        raise ValueError(
-            f"'{value}' is not a valid code: use up to 64 lower-case letters, digits and "
-            "underscores, starting with a letter (for example violent_threats)"
-        )
-    return value
-
-
-def _rule_id(value: str) -> str:
-    if not _RULE_ID.match(value) or len(value) > 80:
-        raise ValueError(
-            f"'{value}' is not a valid rule id: use up to 80 lower-case letters, digits and "
-            "hyphens (for example in-itrules-3-1-d)"
-        )
-    return value
-
-
-def _market_code(value: str) -> str:
-    if not _MARKET_CODE.match(value):
-        raise ValueError(
-            f"'{value}' is not a market code: use the two-letter ISO 3166-1 code in capitals "
-            "(for example JP), or EU"
-        )
-    return value
-
-
-def _time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"'{value}' is not an IANA time zone name (for example Asia/Tokyo or Australia/Sydney)"
-        ) from None
-    return value
-
-
-def _language_tag(value: str) -> str:
-    if not _LANGUAGE_TAG.match(value):
-        raise ValueError(
-            f"'{value}' does not look like a BCP 47 language tag such as ja, zh-Hant or en-US "
-            "(language in lower case, script in title case, region in capitals)"
-        )
-    return value
-
-
-def _duration(value: str) -> str:
-    parse_iso_duration(value)  # its ValueError already names the value and gives examples
-    return value
-
-
-def _calendar_date(value: Any) -> Any:
-    # Pydantic would read a bare number as a Unix timestamp; a catalog never means that.
-    if isinstance(value, datetime) or not isinstance(value, date | str):
-        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-02-20")
-    return value
-
-
-Code = Annotated[str, AfterValidator(_code)]
-RuleId = Annotated[str, AfterValidator(_rule_id)]
-MarketCode = Annotated[str, AfterValidator(_market_code)]
-TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
-LanguageTag = Annotated[str, AfterValidator(_language_tag)]
-Duration = Annotated[str, AfterValidator(_duration)]
-
-
-def _within_calendar(value: date) -> date:
-    if not within_time_range(value):
-        raise ValueError(f"{value} is outside the dates accepted ({TIME_RANGE}); check the year")
-    return value
-
-
-CalendarDate = Annotated[date, BeforeValidator(_calendar_date), AfterValidator(_within_calendar)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
@@ -536,7 +454,7 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> Iterator[Sc
             if isinstance(cause, CatalogSchemaError):
                 yield from cause.problems
             else:
-                yield SchemaProblem("", (), _message(error, Catalog, location))
+                yield SchemaProblem("", (), describe_error(error, Catalog, location))
             continue
         field, inside = str(location[0]), location[1:]
         file = CATALOG_FILES[field]
@@ -545,157 +463,8 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> Iterator[Sc
             continue
         if field == "rubric" and not inside and error["type"] == "value_error":
             # Rubric checks its ordering rules on the whole file; find where they break.
-            located = list(_locate_rubric_problems(data.get(field)))
+            located = list(locate_rubric_problems(data.get(field)))
             if located:
                 yield from (SchemaProblem(file, where, message) for where, message in located)
                 continue
-        yield SchemaProblem(file, inside, _message(error, Catalog, location))
-
-
-def _message(error: Mapping[str, Any], root: type[BaseModel], location: Location) -> str:
-    kind = error["type"]
-    value = error.get("input")
-    if kind == "missing":
-        return f"missing required field '{location[-1]}'"
-    if kind == "extra_forbidden":
-        model = _model_at(root, location[:-1])
-        allowed = f"; the fields here are {', '.join(model.model_fields)}" if model else ""
-        return f"unknown field '{location[-1]}'{allowed}"
-    if kind in ("value_error", "assertion_error"):
-        return str(error["ctx"]["error"])
-    if kind == "string_type" and isinstance(value, bool | int | float | date):
-        read_as = "true/false" if isinstance(value, bool) else type(value).__name__
-        return f"expected text, but YAML read {value!r} as {read_as}; put the value in quotes"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping of fields (key: value), got {_describe(value)}"
-    if kind == "list_type":
-        return f"expected a list, got {_describe(value)}"
-    if isinstance(value, str | int | float | bool | date):
-        return f"{error['msg']} (got {value!r})"
-    return str(error["msg"])
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (it is empty)"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return repr(value)
-
-
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation
-
-
-def _model_at(root: type[BaseModel], location: Location) -> type[BaseModel] | None:
-    """The model that validates the mapping at ``location``, to list its fields."""
-    annotation: Any = root
-    for part in location:
-        annotation = _unwrap(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            if field is None:
-                return None
-            annotation = field.annotation
-        elif typing.get_origin(annotation) is list and isinstance(part, int):
-            annotation = typing.get_args(annotation)[0]
-        elif typing.get_origin(annotation) is dict:
-            annotation = typing.get_args(annotation)[1]
-        else:
-            return None
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
-def _locate_rubric_problems(data: Any) -> Iterator[tuple[Location, str]]:
-    """Where the rules that ``Rubric`` checks on the file as a whole are broken.
-
-    ``Rubric`` says what is wrong but, checking the whole file at once, not where;
-    this finds the entries at fault so the loader can give their lines. Yields
-    nothing when it cannot tell, and the loader then keeps Rubric's own message.
-    """
-    if not isinstance(data, dict):
-        return
-    severities = data.get("severities")
-    severities = severities if isinstance(severities, list) else []
-    previous_score: int | None = None
-    for i, severity in enumerate(severities):
-        if not isinstance(severity, dict):
-            continue
-        if severity.get("level") != i:
-            yield (
-                ("severities", i, "level"),
-                f"expected level {i}: list severities SEV0 first, numbered 0, 1, 2, …",
-            )
-        score = severity.get("min_score")
-        if isinstance(score, int):
-            if previous_score is not None and score >= previous_score:
-                yield (
-                    ("severities", i, "min_score"),
-                    f"min_score {score} must be lower than the previous severity's "
-                    f"({previous_score}): scores fall from SEV0 to the mildest severity",
-                )
-            previous_score = score
-    if severities and isinstance(severities[-1], dict):
-        last_score = severities[-1].get("min_score")
-        if isinstance(last_score, int) and last_score != 0:
-            yield (
-                ("severities", len(severities) - 1, "min_score"),
-                "the mildest severity must have min_score 0, so that every score has a band",
-            )
-
-    factors = data.get("factors")
-    factors = factors if isinstance(factors, list) else []
-    answers: dict[Any, list[Any]] = {}  # keyed by what the file gives as a code
-    for i, factor in enumerate(factors):
-        if not isinstance(factor, dict):
-            continue
-        code = factor.get("code")
-        if code in answers:
-            yield (("factors", i, "code"), f"factor code '{code}' is used twice")
-        options = factor.get("options")
-        if not isinstance(options, list):
-            options = []
-        answers[code] = [o.get("value") for o in options if isinstance(o, dict)]
-
-    floors = data.get("floors")
-    for i, floor in enumerate(floors if isinstance(floors, list) else []):
-        if not isinstance(floor, dict):
-            continue
-        minimum = floor.get("min_severity")
-        if isinstance(minimum, int) and severities and minimum >= len(severities):
-            yield (
-                ("floors", i, "min_severity"),
-                f"there is no SEV{minimum}; the mildest severity is SEV{len(severities) - 1}",
-            )
-        when = floor.get("when")
-        if not isinstance(when, dict):
-            when = {}
-        at_least = when.get("factors_at_least")
-        for code, value in (at_least if isinstance(at_least, dict) else {}).items():
-            where = ("floors", i, "when", "factors_at_least", code)
-            if code not in answers:
-                yield (
-                    where,
-                    f"unknown factor '{code}'; the factors are {', '.join(map(str, answers))}",
-                )
-            elif value not in answers[code]:
-                yield (
-                    where,
-                    f"'{value}' is not an answer of factor '{code}'; choose one of "
-                    f"{', '.join(map(str, answers[code]))}",
-                )
+        yield SchemaProblem(file, inside, describe_error(error, Catalog, location))

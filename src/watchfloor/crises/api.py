@@ -22,33 +22,35 @@ from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied
 from watchfloor.crises import selectors, services
 from watchfloor.crises.config import crisis_config
 from watchfloor.crises.drafting import draft_sitrep
-from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.schemas import (
-    CrisisDetailOut,
+from watchfloor.crises.input_schemas import (
     CrisisLinkIn,
     CrisisNoteIn,
-    CrisisNoteOut,
-    CrisisPageOut,
     CrisisQuery,
-    CrisisSummaryOut,
     DeclareIn,
     DraftQuery,
     LevelIn,
     PinIn,
-    RoleAssignmentOut,
     RoleIn,
-    SitrepDraftOut,
     SitrepIn,
+    TimelineQuery,
+    UnlinkIn,
+)
+from watchfloor.crises.permissions import may_work_crisis
+from watchfloor.crises.schemas import (
+    CrisisDetailOut,
+    CrisisNoteOut,
+    CrisisPageOut,
+    CrisisSummaryOut,
+    RoleAssignmentOut,
+    SitrepDraftOut,
     SitrepOut,
     TimelineLineOut,
     TimelinePageOut,
-    TimelineQuery,
-    UnlinkIn,
 )
 from watchfloor.crises.timeline import crisis_timeline
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.auth import request_actor
-from watchfloor.people.services import get_user_by_username
+from watchfloor.people.services import get_user_named_in
 from watchfloor.web.api import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -72,13 +74,6 @@ def _escalation(request: HttpRequest, escalation_id: int, *, field: str) -> Esca
         return access_escalation(actor=request_actor(request), escalation_id=escalation_id)
     except NotFound as exc:
         raise NotFound(exc.message, field=field) from exc
-
-
-def _user(username: str, *, field: str) -> User:
-    try:
-        return get_user_by_username(username)
-    except NotFound as exc:
-        raise InvalidInput(exc.message, field=field) from exc
 
 
 def _require_work(actor: User, message: str) -> None:
@@ -183,7 +178,9 @@ def declare_crisis(request: HttpRequest, payload: DeclareIn):
         _escalation(request, escalation_id, field=f"escalations.{index}")
         for index, escalation_id in enumerate(payload.escalations)
     ]
-    commander = _user(payload.commander, field="commander") if payload.commander else None
+    commander = (
+        get_user_named_in(payload.commander, field="commander") if payload.commander else None
+    )
     try:
         crisis = services.declare_crisis(
             actor=actor,
@@ -232,7 +229,7 @@ def hand_over_role(request: HttpRequest, crisis_id: Path[Id], payload: RoleIn):
         expected_version=payload.expected_version,
         role=payload.role,
         market=payload.market,
-        to_user=_user(payload.holder, field="holder"),
+        to_user=get_user_named_in(payload.holder, field="holder"),
         note=payload.note,
         actor=request_actor(request),
     )

@@ -23,9 +23,11 @@ from django.conf import settings
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
-from watchfloor.catalog.schema import Code, Duration, LanguageTag, Location, Name, TimeZoneName
+from watchfloor.catalog.schema import Location
+from watchfloor.catalog.values import Code, Duration, LanguageTag, Name, TimeZoneName
 from watchfloor.crises.models import Level
-from watchfloor.playbooks.schema import VARIABLE, variable_parity
+from watchfloor.playbooks.consistency import variable_parity
+from watchfloor.playbooks.schema import VARIABLE
 from watchfloor.severity.rubric import parse_iso_duration
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -41,7 +41,7 @@ from watchfloor.core.validation import clean_text, require
 from watchfloor.crises import permissions
 from watchfloor.crises.models import Crisis, CrisisCluster, WatchlistEntry, WatchlistHit
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
+from watchfloor.crises.services.common import lock_crisis, record_crisis_event, refuse_if_closed
 from watchfloor.crises.watchlists import WatchlistMatch, recent_hits, watchlist_of
 from watchfloor.signals.models import Cluster, ClusterBucket, SurgeAlert
 from watchfloor.signals.permissions import can_see_signals
@@ -102,8 +102,8 @@ def link_cluster(
     """Make a signals cluster part of a crisis: its signals count in the containment
     figures and it is listed in the war room."""
     _check_may_link(actor, crisis, cluster)
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "link the cluster to a new crisis instead")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "link the cluster to a new crisis instead")
     reason = clean_text(reason, field="reason", max_length=REASON_MAX, required=False)
     if CrisisCluster.objects.filter(crisis=crisis, cluster=cluster).exists():
         raise Conflict(f"C-{cluster.pk} is already part of {crisis.reference}", field="cluster")
@@ -120,7 +120,7 @@ def link_cluster(
         raise Conflict(
             f"C-{cluster.pk} was linked to {crisis.reference} just now", field="cluster"
         ) from exc
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_CLUSTER_LINKED,
         crisis=crisis,
         actor=actor,
@@ -140,14 +140,14 @@ def unlink_cluster(*, crisis: Crisis, cluster: Cluster, actor: User, reason: str
     """Take a directly linked cluster out of a crisis (one attached to a linked escalation
     stays part of it through that escalation)."""
     _check_may_link(actor, crisis, cluster)
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its clusters are kept as they were")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its clusters are kept as they were")
     reason = clean_text(reason, field="reason", max_length=REASON_MAX, required=True)
     link = CrisisCluster.objects.filter(crisis=crisis, cluster=cluster).first()
     if link is None:
         raise NotFound(f"C-{cluster.pk} is not linked to {crisis.reference}", field="cluster")
     link.delete()
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_CLUSTER_UNLINKED,
         crisis=crisis,
         actor=actor,

@@ -16,8 +16,8 @@ from watchfloor.crises import selectors, services
 from watchfloor.crises.config import crisis_config
 from watchfloor.crises.forms import AcknowledgeForm, HandoffForm
 from watchfloor.crises.handoffs import build_packet, packet_for_reader
-from watchfloor.crises.views import _user
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.people.services import get_user_named_in
 from watchfloor.web.views import shows_domain_errors
 
 
@@ -58,7 +58,7 @@ def crisis_handoff(request: AuthenticatedRequest, crisis_id: int) -> HttpRespons
                 handoff = services.confirm_handoff(
                     crisis=crisis,
                     actor=request.user,
-                    incoming_commander=_user(data["incoming"], field="holder"),
+                    incoming_commander=get_user_named_in(data["incoming"], field="holder"),
                     risks=data["risks"],
                     handoff_at=data["handoff_at"],
                 )

@@ -23,9 +23,10 @@ from watchfloor.crises.charts import containment_chart
 from watchfloor.crises.forms import ActionItemForm, ActionItemStatusForm, ReviewForm, RootCauseForm
 from watchfloor.crises.models import ActionItem, Crisis, Level
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.review import review_facts, review_markdown
-from watchfloor.crises.views import _user
+from watchfloor.crises.review import review_facts
+from watchfloor.crises.review_markdown import review_markdown
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.people.services import get_user_named_in
 from watchfloor.web.forms import ServiceErrorForm
 from watchfloor.web.views import shows_domain_errors
 
@@ -149,7 +150,7 @@ def crisis_review_update(request: AuthenticatedRequest, crisis_id: int, part: st
                     crisis=crisis,
                     actor=request.user,
                     title=data["title"],
-                    owner=_user(data["owner"], field="owner"),
+                    owner=get_user_named_in(data["owner"], field="owner"),
                     due_on=data["due_on"],
                 )
                 outcome = "Action item added."

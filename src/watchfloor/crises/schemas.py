@@ -1,15 +1,12 @@
-"""The crises API's schemas: input schemas check what can be checked without the database,
-the services check the rest; output schemas are built from selectors' results by their
-build constructors, so what a response costs in queries is visible in one place.
-
-One concept, the shape of the crises API, in one module: the inputs and the outputs
-refer to the same limits and to each other (a detail embeds summaries, notes, roles,
-deadlines and sitreps), so reading them together is easier than following them apart."""
+"""What the crises API returns: output schemas built from selectors' results by their
+build constructors, so what a response costs in queries is visible in one place. A
+summary and a detail share their fields through one builder (``_summary_fields``).
+What the API accepts is :mod:`watchfloor.crises.input_schemas`."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Any
 
 from ninja import Schema
 from pydantic import Field
@@ -19,18 +16,9 @@ from watchfloor.crises.cadence import SitrepState
 from watchfloor.crises.config import CrisisConfig
 from watchfloor.crises.drafting import DraftSection, SitrepDraft
 from watchfloor.crises.models import CrisisNote, Level, RoleKind
-from watchfloor.crises.services import (
-    NOTE_MAX,
-    REASON_MAX,
-    SECTIONS_MAX,
-    SITREP_MAX,
-    SUBJECT_MAX,
-    SUMMARY_MAX,
-    TITLE_MAX,
-)
 from watchfloor.crises.timeline import CrisisTimelineLine
 from watchfloor.escalations.models import Status as EscalationStatus
-from watchfloor.web.api import MAX_OFFSET, Code, Id, Input, PersonOut, Username, UtcTime, text
+from watchfloor.web.api import PersonOut, UtcTime
 
 if TYPE_CHECKING:
     from watchfloor.crises.models import Crisis, CrisisEscalation, RoleAssignment, SitrepSection
@@ -41,134 +29,7 @@ if TYPE_CHECKING:
         SitrepReading,
         WarRoom,
     )
-
-
-LanguageTag = Annotated[str, text(35)]
-
-
-class CrisisQuery(Schema):
-    """Filters of the crises list; ``level`` may repeat."""
-
-    active: bool | None = Field(
-        None, description="true: active crises only; false: closed ones only; omitted: both"
-    )
-    level: list[Level] = Field(default_factory=list, max_length=len(Level.values))
-    market: Code = Field("", description="a market code, e.g. JP")
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-    def as_filters(self) -> selectors.CrisisFilters:
-        return selectors.CrisisFilters(
-            active=self.active,
-            levels=tuple(self.level),
-            market=self.market.strip().upper(),
-        )
-
-
-class TimelineQuery(Schema):
-    newest_first: bool = False
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-
-class DraftQuery(Schema):
-    audience: Code = Field(description="a sitrep audience code from crisis.yaml, e.g. leadership")
-    language: LanguageTag = Field("en", description="a language the audience's template has")
-
-
-class DeclareIn(Input):
-    title: Annotated[str, text(TITLE_MAX, min_length=1)]
-    level: Literal["monitoring", "incident", "crisis_protocol"] = "incident"
-    summary: Annotated[str, text(SUMMARY_MAX)] = ""
-    markets: list[Code] = Field(
-        default_factory=list,
-        max_length=100,
-        description="market codes; from the escalation declared from when empty",
-    )
-    languages: list[LanguageTag] = Field(default_factory=list, max_length=30)
-    commander: Username | None = Field(None, description="a username; the caller when omitted")
-    declared_from: Id | None = Field(
-        None, description="the id of the escalation the crisis is declared from"
-    )
-    escalations: list[Id] = Field(
-        default_factory=list, max_length=100, description="ids of further escalations to link"
-    )
-    reason: Annotated[str, text(REASON_MAX)] = ""
-    is_restricted: bool = False
-    access_list: list[Username] = Field(default_factory=list, max_length=200)
-
-
-class LevelIn(Input):
-    to_level: Level
-    reason: Annotated[str, text(REASON_MAX)] = Field(
-        "", description="required, except to stand down with every criterion met"
-    )
-    confirmed_criteria: list[Code] = Field(
-        default_factory=list,
-        max_length=50,
-        description="codes of the stand-down criteria a person confirms",
-    )
-
-
-class RoleIn(Input):
-    expected_version: int = Field(
-        ge=1,
-        description="the crisis's access_version you read (GET the crisis); a change of "
-        "roles or access since then gives 409 with code 'stale'",
-    )
-    role: RoleKind
-    holder: Username = Field(description="who takes the role")
-    market: Code = Field("", description="the market a regional lead covers; empty otherwise")
-    note: Annotated[str, text(REASON_MAX)] = ""
-
-
-class CrisisNoteIn(Input):
-    body: Annotated[str, text(NOTE_MAX, min_length=1)]
-    kind: CrisisNote.Kind = CrisisNote.Kind.NOTE
-    pinned: bool = Field(False, description="pin it as a key fact")
-
-
-class PinIn(Input):
-    pinned: bool = Field(True, description="false to unpin")
-
-
-class SitrepSectionIn(Input):
-    escalation_id: Id = Field(description="the escalation linked to the crisis it is about")
-    body: Annotated[str, text(SITREP_MAX)] = Field(
-        description="its text; an empty section is left out"
-    )
-
-
-class SitrepIn(Input):
-    audience: Code
-    language: LanguageTag = "en"
-    subject: Annotated[str, text(SUBJECT_MAX, min_length=1)] | None = Field(
-        None, description="the pre-draft's subject when omitted"
-    )
-    body: Annotated[str, text(SITREP_MAX, min_length=1)] | None = Field(
-        None,
-        description="the shared text, read by everyone who may read the sitrep; the "
-        "pre-draft's when omitted. It may not name a restricted escalation.",
-    )
-    sections: list[SitrepSectionIn] | None = Field(
-        None,
-        max_length=SECTIONS_MAX,
-        description="what concerns one (restricted) escalation, each shown only to readers "
-        "who may see it; the pre-draft's when omitted, none when empty",
-    )
-
-
-class CrisisLinkIn(Input):
-    escalation_id: Id
-    reason: Annotated[str, text(500)] = ""
-
-
-class UnlinkIn(Input):
-    reason: Annotated[str, text(500, min_length=1)]
-
-
-def _sitrep_state(crisis: Crisis, *, now: datetime, config: CrisisConfig) -> SitrepState:
-    return selectors.sitrep_clock(crisis, now=now, config=config).state
+    from watchfloor.people.models import User
 
 
 class CrisisSummaryOut(Schema):
@@ -202,25 +63,46 @@ class CrisisSummaryOut(Schema):
         commanders: list[RoleAssignment] = getattr(crisis, "current_commanders")  # noqa: B009
         links: list[CrisisEscalation] = getattr(crisis, "visible_links")  # noqa: B009
         return cls(
-            id=crisis.pk,
-            reference=crisis.reference,
-            title=crisis.title,
-            level=Level(crisis.level),
-            level_label=Level(crisis.level).label,
-            is_active=crisis.is_active,
-            is_restricted=crisis.is_restricted,
-            is_drill=crisis.is_drill,
-            markets=[market.code for market in crisis.markets.all()],
-            languages=list(crisis.languages or []),
-            commander=PersonOut.build(commanders[0].holder if commanders else None),
-            escalation_count=len(links),
-            open_escalation_count=sum(1 for link in links if link.escalation.is_open),
-            next_sitrep_due_at=crisis.next_sitrep_due_at,
-            sitrep_state=_sitrep_state(crisis, now=now, config=config),
-            declared_at=crisis.declared_at,
-            updated_at=crisis.updated_at,
-            closed_at=crisis.closed_at,
+            **_summary_fields(
+                crisis,
+                commander=commanders[0].holder if commanders else None,
+                escalation_count=len(links),
+                open_escalation_count=sum(1 for link in links if link.escalation.is_open),
+                sitrep_state=selectors.sitrep_clock(crisis, now=now, config=config).state,
+            )
         )
+
+
+def _summary_fields(
+    crisis: Crisis,
+    *,
+    commander: User | None,
+    escalation_count: int,
+    open_escalation_count: int,
+    sitrep_state: SitrepState,
+) -> dict[str, Any]:
+    """The fields of :class:`CrisisSummaryOut`, which a detail shares: the list and the
+    war room count escalations and find the commander their own ways, and say so here."""
+    return {
+        "id": crisis.pk,
+        "reference": crisis.reference,
+        "title": crisis.title,
+        "level": Level(crisis.level),
+        "level_label": Level(crisis.level).label,
+        "is_active": crisis.is_active,
+        "is_restricted": crisis.is_restricted,
+        "is_drill": crisis.is_drill,
+        "markets": [market.code for market in crisis.markets.all()],
+        "languages": list(crisis.languages or []),
+        "commander": PersonOut.build(commander),
+        "escalation_count": escalation_count,
+        "open_escalation_count": open_escalation_count,
+        "next_sitrep_due_at": crisis.next_sitrep_due_at,
+        "sitrep_state": sitrep_state,
+        "declared_at": crisis.declared_at,
+        "updated_at": crisis.updated_at,
+        "closed_at": crisis.closed_at,
+    }
 
 
 class CrisisPageOut(Schema):
@@ -394,23 +276,14 @@ class CrisisDetailOut(CrisisSummaryOut):
         crisis = room.crisis
         interval = room.sitrep.interval
         return cls(
-            id=crisis.pk,
-            reference=crisis.reference,
-            title=crisis.title,
+            **_summary_fields(
+                crisis,
+                commander=room.commander,
+                escalation_count=len(room.links),
+                open_escalation_count=room.open_escalations,
+                sitrep_state=room.sitrep.state,
+            ),
             summary=crisis.summary,
-            level=Level(crisis.level),
-            level_label=Level(crisis.level).label,
-            is_active=crisis.is_active,
-            is_restricted=crisis.is_restricted,
-            is_drill=crisis.is_drill,
-            markets=[market.code for market in crisis.markets.all()],
-            languages=list(crisis.languages or []),
-            commander=PersonOut.build(room.commander),
-            escalation_count=len(room.links),
-            open_escalation_count=room.open_escalations,
-            next_sitrep_due_at=crisis.next_sitrep_due_at,
-            sitrep_state=room.sitrep.state,
-            declared_at=crisis.declared_at,
             declared_by=PersonOut.build(crisis.declared_by),
             declared_from=(
                 f"WF-{crisis.declared_from_id}"
@@ -419,8 +292,6 @@ class CrisisDetailOut(CrisisSummaryOut):
             ),
             level_changed_at=crisis.level_changed_at,
             stood_down_at=crisis.stood_down_at,
-            updated_at=crisis.updated_at,
-            closed_at=crisis.closed_at,
             access_version=crisis.access_version,
             roles=[RoleOut.build(slot) for slot in room.slots],
             escalations=[LinkedEscalationOut.build(link) for link in room.links],

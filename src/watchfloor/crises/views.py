@@ -61,17 +61,14 @@ from watchfloor.escalations.models import Decision
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
-from watchfloor.people.services import get_user_by_username
+from watchfloor.people.services import get_user_named_in
 from watchfloor.signals.permissions import can_see_signals
 from watchfloor.web.forms import ServiceErrorForm, carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
-
-def _user(username: str, *, field: str) -> User:
-    try:
-        return get_user_by_username(username)
-    except NotFound as error:
-        raise InvalidInput(error.message, field=field) from error
+# war_room_views.py still imports the old private name; it changes elsewhere at present,
+# so the alias stays until that file imports people.services.get_user_named_in.
+_user = get_user_named_in
 
 
 # ---------------------------------------------------------------- list and declare
@@ -139,7 +136,7 @@ def crisis_declare(request: AuthenticatedRequest) -> HttpResponse:
                     summary=data["summary"],
                     markets=data["markets"],
                     languages=data["languages"],
-                    commander=_user(data["commander"], field="holder"),
+                    commander=get_user_named_in(data["commander"], field="holder"),
                     declared_from=origin,
                     escalations=others,
                     reason=data["reason"],

@@ -41,7 +41,7 @@ from watchfloor.crises.matching import (
 )
 from watchfloor.crises.models import Crisis, WatchlistEntry, WatchlistHit, WatchlistKind
 from watchfloor.crises.permissions import may_work_crisis
-from watchfloor.crises.services.common import _lock, _record, _refuse_if_closed
+from watchfloor.crises.services.common import lock_crisis, record_crisis_event, refuse_if_closed
 from watchfloor.crises.variants import VARIANTS_MAX, starter_variants
 from watchfloor.signals.contract import canonical_language_tag
 from watchfloor.signals.media import DEFAULT_MAX_DISTANCE
@@ -279,8 +279,8 @@ def add_watchlist_entry(
     ``バカ``). None takes them from the starter list (``crises.variants``); ``[]`` is
     none."""
     _check_may_edit(actor, crisis)
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its watchlist is kept as it was")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its watchlist is kept as it was")
     if kind not in WatchlistKind.values:
         raise InvalidInput(
             f"unknown kind '{kind}'; use one of {', '.join(WatchlistKind.values)}", field="kind"
@@ -321,7 +321,7 @@ def add_watchlist_entry(
         raise Conflict(
             f"'{value}' was added to the watchlist just now; reload", field="value"
         ) from exc
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_WATCHLIST_ENTRY_ADDED,
         crisis=crisis,
         actor=actor,
@@ -381,15 +381,15 @@ def remove_watchlist_entry(
     signals it flagged stay flagged."""
     crisis = entry.crisis
     _check_may_edit(actor, crisis)
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its watchlist is kept as it was")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its watchlist is kept as it was")
     reason = clean_text(reason, field="reason", max_length=REASON_MAX, required=False)
     entry = WatchlistEntry.objects.select_for_update().get(pk=entry.pk)
     if entry.removed_at is not None:
         raise Conflict(f"'{entry.value}' was already removed from the watchlist", field="entry")
     entry.removed_at, entry.removed_by = clock.now(), actor
     entry.save(update_fields=["removed_at", "removed_by"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_WATCHLIST_ENTRY_REMOVED,
         crisis=crisis,
         actor=actor,

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.catalog.schema import Code, LanguageTag, MarketCode, Name, RuleId
+from watchfloor.catalog.values import Code, LanguageTag, MarketCode, Name, RuleId
 
 _OFFSET = re.compile(r"^\+?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _USERNAME = re.compile(r"^[\w.@+-]{1,150}$")

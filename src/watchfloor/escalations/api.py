@@ -18,31 +18,32 @@ from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound
 from watchfloor.escalations import decisions, filing, selectors, services, severity_changes
 from watchfloor.escalations.catalog_schemas import CatalogOut
-from watchfloor.escalations.schemas import (
+from watchfloor.escalations.input_schemas import (
     AccessIn,
-    AssessmentOut,
     AssignIn,
     DecisionIn,
-    DecisionOut,
-    EscalationDetailOut,
     EscalationIn,
-    EscalationPageOut,
-    EscalationSummaryOut,
-    Id,
     LinkIn,
     MergeIn,
     NoteIn,
-    NoteOut,
     QueueQuery,
     ReviewIn,
     SeverityOverrideIn,
     SeverityPreviewIn,
-    TimelineEntryOut,
     TransitionIn,
+)
+from watchfloor.escalations.schemas import (
+    AssessmentOut,
+    DecisionOut,
+    EscalationDetailOut,
+    EscalationPageOut,
+    EscalationSummaryOut,
+    NoteOut,
+    TimelineEntryOut,
 )
 from watchfloor.people.auth import request_actor
 from watchfloor.people.services import get_user_by_username
-from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS
+from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id
 from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from watchfloor.escalations.services import (
     SUBJECTS_MAX,
     SUMMARY_MAX,
     TITLE_MAX,
-    _aware,
-    _policy,
+    aware_in_utc,
+    policy_named,
 )
 from watchfloor.escalations.text_index import reindex_escalations
 from watchfloor.markets.models import Market, StatutoryRule
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 def _received_at(trigger: StatutoryTriggerInput, *, now: datetime, field: str) -> datetime:
     """When the notice arrived, in UTC: not in the future, within the calendar, and
     confirmed by the person filing when it is longer ago than the configured span."""
-    received_at = check_time_range(_aware(trigger.received_at, field=field), field=field)
+    received_at = check_time_range(aware_in_utc(trigger.received_at, field=field), field=field)
     if received_at > now + FUTURE_TOLERANCE:
         raise InvalidInput("the notice cannot have been received in the future", field=field)
     span: timedelta = settings.WATCHFLOOR_RECEIPT_CONFIRMATION_AFTER
@@ -161,7 +161,9 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
     source_detail = _text(
         details.source_detail, field="source_detail", max_length=500, required=False
     )
-    policy = _policy(details.policy_code) if details.policy_code else escalation_type.default_policy
+    policy = (
+        policy_named(details.policy_code) if details.policy_code else escalation_type.default_policy
+    )
     subject_inputs = list(details.subjects)
     if len(subject_inputs) > SUBJECTS_MAX:
         raise InvalidInput(f"at most {SUBJECTS_MAX} subjects", field="subjects")
@@ -186,7 +188,7 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
         rule = _statutory_rule(trigger.rule, field=f"{field}.rule")
         _require_rule_in_markets(rule, named_markets, field=f"{field}.rule")
         received_at = _received_at(trigger, now=now, field=f"{field}.received_at")
-        stated = _aware(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
+        stated = aware_in_utc(trigger.due_at, field=f"{field}.due_at") if trigger.due_at else None
         due_at, basis = statutory_due_at(
             rule=rule, received_at=received_at, stated_due_at=stated, field=field
         )

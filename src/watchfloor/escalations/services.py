@@ -57,7 +57,9 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # ---------------------------------------------------------------- helpers
 
 
-def _aware(value: datetime, *, field: str) -> datetime:
+def aware_in_utc(value: datetime, *, field: str) -> datetime:
+    """A time given with its offset or zone, in UTC; a naive or out-of-range one is
+    refused on ``field``."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(
             "times must carry their UTC offset or zone, e.g. 2026-11-26T09:00:00+09:00",
@@ -69,7 +71,8 @@ def _aware(value: datetime, *, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _policy(code: str, *, field: str = "policy") -> Policy:
+def policy_named(code: str, *, field: str = "policy") -> Policy:
+    """The policy with this code; an unknown one is refused on ``field``."""
     try:
         return Policy.objects.get(code=code)
     except Policy.DoesNotExist as exc:
@@ -90,8 +93,15 @@ def _refuse_while_decision_awaits_approval(
         )
 
 
-def _touch(escalation: Escalation) -> None:
+def mark_updated(escalation: Escalation) -> None:
+    """Stamp the escalation as changed now; the caller saves it with its other changes."""
     escalation.updated_at = clock.now()
+
+
+# decisions.py still imports the old private names; it changes elsewhere at present, so
+# these stay until that file imports policy_named and mark_updated.
+_policy = policy_named
+_touch = mark_updated
 
 
 # ---------------------------------------------------------------- severity
@@ -168,7 +178,7 @@ def transition_escalation(
     escalation.is_open = to_status != Status.CLOSED
     now = clock.now()
     escalation.closed_at = now if to_status == Status.CLOSED else None
-    _touch(escalation)
+    mark_updated(escalation)
     escalation.save(update_fields=["status", "is_open", "closed_at", "updated_at"])
     if current == Status.NEW:
         _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
@@ -232,7 +242,7 @@ def assign_escalation(
         )
     previous = escalation.owner
     escalation.owner = owner
-    _touch(escalation)
+    mark_updated(escalation)
     escalation.save(update_fields=["owner", "updated_at"])
     record_event(
         action=AuditAction.ESCALATION_ASSIGNED,
@@ -335,7 +345,7 @@ def merge_escalation(
     duplicate.status = Status.CLOSED
     duplicate.is_open = False
     duplicate.closed_at = clock.now()
-    _touch(duplicate)
+    mark_updated(duplicate)
     duplicate.save(update_fields=["merged_into", "status", "is_open", "closed_at", "updated_at"])
     # A statutory deadline does not go away because the case moved: the target inherits
     # it, and with it the rule's market (a statutory rule belongs to one of its markets).
@@ -435,7 +445,7 @@ def set_access(
     )
     escalation.is_restricted = is_restricted
     escalation.access_version += 1
-    _touch(escalation)
+    mark_updated(escalation)
     escalation.save(update_fields=["is_restricted", "access_version", "updated_at"])
     escalation.access_list.set(users)
     escalation.shared_with_teams.set(teams)

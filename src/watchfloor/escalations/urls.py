@@ -2,15 +2,15 @@
 
 from django.urls import path
 
-from . import review_views, search_views, views
+from . import filing_views, queue_views, review_views, search_views, views
 
 urlpatterns = [
-    path("", views.queue, name="queue"),
+    path("", queue_views.queue, name="queue"),
     path("search", search_views.search_page, name="search"),
-    path("escalations/export.csv", views.queue_export, name="queue-export"),
-    path("escalations/new-since", views.queue_new, name="queue-new"),
-    path("escalations/new", views.escalation_create, name="escalation-create"),
-    path("escalations/new/preview", views.escalation_preview, name="escalation-preview"),
+    path("escalations/export.csv", queue_views.queue_export, name="queue-export"),
+    path("escalations/new-since", queue_views.queue_new, name="queue-new"),
+    path("escalations/new", filing_views.escalation_create, name="escalation-create"),
+    path("escalations/new/preview", filing_views.escalation_preview, name="escalation-preview"),
     path("escalations/<int:escalation_id>/", views.escalation_detail, name="escalation-detail"),
     path(
         "escalations/<int:escalation_id>/transition",

@@ -1,4 +1,5 @@
-"""The HTML pages. Each view parses its form, finds the escalation through
+"""The escalation page and its actions (the queue is ``queue_views``, filing
+``filing_views``). Each view parses its form, finds the escalation through
 ``access_escalation`` (so a hidden one is as missing as a missing one), calls one
 service or selector, and renders or redirects."""
 
@@ -12,46 +13,34 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from watchfloor.audit.selectors import log_position
-from watchfloor.catalog.selectors import active_catalog_version, rubric_for
+from watchfloor.catalog.selectors import rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound, PermissionDenied, WatchfloorError
-from watchfloor.core.roles import (
-    can_add_notes,
-    can_override_severity,
-    can_work_escalations,
-)
-from watchfloor.core.spreadsheet import csv_lines
+from watchfloor.core.roles import can_add_notes, can_override_severity, can_work_escalations
 from watchfloor.core.validation import require
-from watchfloor.escalations import filing, selectors, services, severity_changes
+from watchfloor.escalations import selectors, services, severity_changes
 from watchfloor.escalations.decisions import record_decision, review_refusal
-from watchfloor.escalations.hooks import escalation_panels, queue_banners
+from watchfloor.escalations.hooks import escalation_panels
 from watchfloor.escalations.models import Clock, Decision, Escalation, SeverityDowngrade, Status
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import User
 from watchfloor.people.services import get_user_by_username
-from watchfloor.web.form_tokens import already_redeemed, new_form_token, redeem
 from watchfloor.web.forms import carry_read_version
-from watchfloor.web.pagination import CappedPaginator
 from watchfloor.web.views import shows_domain_errors
 
 from .forms import (
     AccessForm,
     AssignForm,
     DecisionForm,
-    EscalationForm,
     LinkForm,
     MergeForm,
     NoteForm,
     OverrideSeverityForm,
-    QueueFilterForm,
-    QueueRecheckForm,
     ReviewForm,
     ServiceErrorForm,
     TransitionForm,
@@ -63,152 +52,6 @@ from .timeline import (
     fold_delivery_attempts,
     readable_timeline,
 )
-
-QUEUE_PAGE_SIZE = 50
-
-
-# ---------------------------------------------------------------- queue
-
-
-@login_required
-@require_GET
-@shows_domain_errors
-def queue(request: AuthenticatedRequest) -> HttpResponse:
-    rubric = rubric_for(active_catalog_version())
-    form = QueueFilterForm(request.GET, rubric=rubric)
-    filters = form.filters()
-    escalations = selectors.triage_queue(user=request.user, filters=filters)
-    page = CappedPaginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    now = clock.now()
-    context = {
-        "form": form,
-        "sort": filters.sort,
-        "page": page,
-        "now": now,
-        "glance": selectors.queue_glance(user=request.user, now=now),
-        "high_water_mark": selectors.queue_high_water_mark(user=request.user),
-    }
-    context.update(queue_banners(viewer=request.user, now=now))
-    return render(request, "escalations/queue.html", context)
-
-
-@login_required
-@require_GET
-@never_cache
-def queue_new(request: AuthenticatedRequest) -> HttpResponse:
-    """The queue page's "n new since you loaded": a fragment it polls, counting what was
-    filed after the page's mark (``since``) with the page's own filters."""
-    try:
-        mark = max(0, int(request.GET.get("since", "")))
-    except ValueError:
-        return HttpResponse("since: give the page's mark, a whole number", status=400)
-    filters = QueueRecheckForm(request.GET).filters()
-    figure = selectors.new_since(user=request.user, filters=filters, mark=mark)
-    return render(request, "escalations/_queue_new.html", {"new": figure})
-
-
-@login_required
-@require_GET
-@shows_domain_errors
-def queue_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
-    """The filtered queue as CSV: the same rows the viewer may see, no more."""
-    rubric = rubric_for(active_catalog_version())
-    form = QueueFilterForm(request.GET, rubric=rubric)
-    filters = form.filters()
-    row_count = selectors.triage_queue(user=request.user, filters=filters).count()
-    services.record_queue_export(
-        actor=request.user,
-        filters={k: v for k, v in request.GET.items() if k != "page"},
-        row_count=row_count,
-    )
-    lines = csv_lines(
-        selectors.EXPORT_COLUMNS, selectors.queue_export_rows(user=request.user, filters=filters)
-    )
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    stamp = clock.now().strftime("%Y%m%dT%H%MZ")
-    response["Content-Disposition"] = f'attachment; filename="watchfloor-queue-{stamp}.csv"'
-    return response
-
-
-# ---------------------------------------------------------------- new escalation
-
-
-def _escalation_form(request: AuthenticatedRequest, data: Any = None) -> EscalationForm:
-    return EscalationForm(
-        data,
-        rubric=rubric_for(active_catalog_version()),
-        viewer_time_zone=request.user.time_zone,
-        initial={"form_token": new_form_token()},
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-@never_cache  # the back button shows a fresh form, not the one already sent
-@shows_domain_errors
-def escalation_create(request: AuthenticatedRequest) -> HttpResponse:
-    """Post/redirect/get, sent once: a form whose one-time token was already redeemed
-    goes to the escalation it filed instead of filing a duplicate."""
-    require(can_work_escalations(request.user), "your role cannot create escalations")
-    form = _escalation_form(request, request.POST if request.method == "POST" else None)
-    status = 200
-    if form.is_bound:
-        token = str(request.POST.get("form_token", ""))
-        filed = already_redeemed(request, token)
-        if filed is not None:
-            messages.info(request, "This form was already sent; here is what it filed.")
-            return redirect(filed)
-        status = 400
-        if form.is_valid():
-            try:
-                escalation = filing.create_escalation(
-                    actor=request.user, details=form.as_service_input()
-                )
-            except PermissionDenied:
-                raise
-            except WatchfloorError as error:
-                form.add_service_error(error)
-                status = error.http_status
-            else:
-                messages.success(
-                    request, f"{escalation.reference} created as {escalation.severity_name}."
-                )
-                detail = reverse("escalation-detail", args=[escalation.pk])
-                redeem(request, token, led_to=detail)
-                return redirect(detail)
-    return render(request, "escalations/escalation_create.html", {"form": form}, status=status)
-
-
-@login_required
-@require_POST
-@shows_domain_errors
-def escalation_preview(request: AuthenticatedRequest) -> HttpResponse:
-    """The rubric's verdict on the form as typed so far; nothing is saved."""
-    require(can_work_escalations(request.user), "your role cannot create escalations")
-    form = _escalation_form(request, request.POST)
-    form.is_valid()
-    form.keep_only_preview_errors()
-    explanation = None
-    if not form.errors:
-        try:
-            assessment = filing.preview_severity(
-                type_code=form.cleaned_data["type"],
-                rubric_answers=form.rubric_answers(),
-                statutory_rule_codes=form.statutory_rule_codes(),
-            )
-        except WatchfloorError as error:
-            form.add_service_error(error)
-        else:
-            explanation = assessment.as_dict()
-    return render(
-        request,
-        "escalations/escalation_create.html",
-        {"form": form, "preview": explanation},
-        status=400 if form.errors else 200,
-    )
-
-
-# ---------------------------------------------------------------- detail
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ from watchfloor.escalations.models import Escalation
 from watchfloor.notify import content
 from watchfloor.notify.models import Engagement, EngagementStatus, Notification
 from watchfloor.notify.permissions import may_acknowledge
-from watchfloor.notify.services import (
-    ACK_SALT,
-    INVALID_LINK,
-    _acknowledge,
-    _hash_nonce,
-    _zone,
-)
+from watchfloor.notify.services import record_acknowledgement
+from watchfloor.notify.stage_notifications import ACK_SALT, hash_nonce, person_zone
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
+
+INVALID_LINK = (
+    "This acknowledgement link is not valid. Open the escalation in Watchfloor and "
+    "acknowledge it there."
+)
 
 
 @transaction.atomic
@@ -58,7 +58,7 @@ def acknowledge_escalation(*, escalation: Escalation, actor: User) -> Engagement
         "only people who work escalations, or who were notified about this one, may acknowledge it",
     )
     meet_acknowledge_clock(escalation=escalation, actor=actor)
-    return _acknowledge(engagement, actor=actor, via="ui", notification=None)
+    return record_acknowledgement(engagement, actor=actor, via="ui", notification=None)
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,16 @@ def _notification_for_token(token: str, *, lock: bool) -> Notification:
         notification is None
         or notification.engagement_id is None
         or not notification.ack_nonce_hash
-        or not secrets.compare_digest(notification.ack_nonce_hash, _hash_nonce(nonce))
+        or not secrets.compare_digest(notification.ack_nonce_hash, hash_nonce(nonce))
     ):
         raise NotFound(INVALID_LINK, field="token", code="invalid_link")
     return notification
 
 
 def _describe_link(notification: Notification, engagement: Engagement) -> AckLink:
-    zone = _zone(notification.recipient.time_zone if notification.recipient is not None else "UTC")
+    zone = person_zone(
+        notification.recipient.time_zone if notification.recipient is not None else "UTC"
+    )
     if notification.ack_used_at is not None:
         return AckLink(
             notification,
@@ -159,6 +161,6 @@ def acknowledge_by_link(*, token: str) -> Engagement:
     notification.ack_used_at = clock.now()
     notification.save(update_fields=["ack_used_at"])
     meet_acknowledge_clock(escalation=engagement.escalation, actor=notification.recipient)
-    return _acknowledge(
+    return record_acknowledgement(
         engagement, actor=notification.recipient, via="link", notification=notification
     )

@@ -50,9 +50,9 @@ def validate_webhook_url(
 
 def validate_channel(channel: Channel) -> None:
     """The checks every channel write makes; raises InvalidInput naming the field."""
-    from watchfloor.notify.policy import _CHANNEL_CODE
+    from watchfloor.notify.policy import CHANNEL_CODE
 
-    if not _CHANNEL_CODE.match(channel.code or ""):
+    if not CHANNEL_CODE.match(channel.code or ""):
         raise InvalidInput(
             f"'{channel.code}' is not a channel code: use lower-case letters, digits, hyphens "
             "and underscores (for example crisis-room)",

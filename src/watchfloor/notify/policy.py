@@ -35,12 +35,14 @@ from pydantic import (
 )
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
-from watchfloor.catalog.schema import Code, Duration, Location, MarketCode, Name, format_location
+from watchfloor.catalog.schema import Location, format_location
+from watchfloor.catalog.values import Code, Duration, MarketCode, Name
 from watchfloor.notify import conf
 from watchfloor.severity.rubric import parse_iso_duration
 
 _SEVERITY = re.compile(r"^SEV(?P<level>\d)$")
-_CHANNEL_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# What a channel code may be, here and when a channel is saved (notify.channels).
+CHANNEL_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def _severity(value: Any) -> str:
@@ -50,7 +52,7 @@ def _severity(value: Any) -> str:
 
 
 def _channel_code(value: str) -> str:
-    if not _CHANNEL_CODE.match(value):
+    if not CHANNEL_CODE.match(value):
         raise ValueError(
             f"'{value}' is not a channel code: use up to 64 lower-case letters, digits, "
             "hyphens and underscores (for example crisis-room)"

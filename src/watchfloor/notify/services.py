@@ -7,44 +7,35 @@ transaction when an escalation is created, changes severity, is closed, reopened
 merged. That starts, replaces or stops the escalation policy's run (an
 :class:`Engagement`): stage by stage, until somebody acknowledges.
 
-This is one concept, a policy run from start to end (staging, whom each stage reaches
-and when, the acknowledgement link it carries, cancelling what is left), and it stays
-in one module because every step shares the run's locking and cancellation rules.
-Acknowledging in the pages or by link is in :mod:`watchfloor.notify.acknowledgement`,
-channels and quiet hours in :mod:`watchfloor.notify.channels`, delivery itself (one
-attempt, retries, recovery) in :mod:`watchfloor.notify.delivery`.
+This is one concept, a policy run from start to end (starting, staging, ending,
+cancelling what is left), kept in one module because every step shares the run's
+locking and cancellation rules. What one stage writes for each person and channel (quiet
+hours, the acknowledgement link) is :mod:`watchfloor.notify.stage_notifications`;
+acknowledging in the pages or by link is :mod:`watchfloor.notify.acknowledgement`,
+channels and quiet hours :mod:`watchfloor.notify.channels`, delivery itself (one
+attempt, retries, recovery) :mod:`watchfloor.notify.delivery`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
-from django.core import signing
 from django.db import transaction
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
-from watchfloor.escalations.clocks import business_time_zone
 from watchfloor.escalations.models import Escalation, Status
-from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.notify import conf, content
-from watchfloor.notify.direct import failed_without_address
 from watchfloor.notify.models import (
     OUTSTANDING_STATUSES,
-    Channel,
-    ChannelKind,
     Engagement,
     EngagementStatus,
     Notification,
-    NotificationPreference,
     NotificationStatus,
 )
 from watchfloor.notify.policy import (
@@ -52,21 +43,21 @@ from watchfloor.notify.policy import (
     PolicyFileError,
     Rule,
     Stage,
-    Target,
     current_policies,
-    severity_level,
 )
-from watchfloor.notify.quiet_hours import QuietHours
 from watchfloor.notify.recipients import resolve
+from watchfloor.notify.stage_notifications import (
+    is_drill,
+    notification_to_channel,
+    notification_to_person,
+    unresolved_notification,
+)
 from watchfloor.notify.tasks import deliver_after_commit, stage_after_commit
-from watchfloor.severity.rubric import parse_iso_duration
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
 
 logger = logging.getLogger(__name__)
-
-ACK_SALT = "watchfloor.notify.acknowledge"
 
 
 class EscalationEvent(StrEnum):
@@ -89,12 +80,6 @@ _STOPPING = {
 }
 # Once the work is decided or done, nobody is paged for it until it is reopened.
 _NOT_PAGED_IN = frozenset({Status.DECIDED, Status.ACTIONED, Status.CLOSED})
-
-
-def is_drill(escalation: Escalation) -> bool:
-    """Drills rehearse the chase without reaching anyone: an escalation opened by a crisis
-    drill says so (``is_drill``)."""
-    return escalation.is_drill
 
 
 # ---------------------------------------------------------------- escalation events
@@ -139,7 +124,7 @@ def notify_escalation_event(
         return None
     if event == EscalationEvent.ACKNOWLEDGED:
         if active is not None:
-            _acknowledge(active, actor=actor, via=how or "ui", notification=None)
+            record_acknowledgement(active, actor=actor, via=how or "ui", notification=None)
         return None
     # The stored status, not the caller's copy of it: a copy read before the escalation
     # was decided must not page people about finished work.
@@ -310,7 +295,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
         resolution = resolve(target, market=market, at=now)
         if resolution.problem:
             created.append(
-                _unresolved(
+                unresolved_notification(
                     engagement=engagement, index=index, target=target, problem=resolution.problem
                 )
             )
@@ -319,7 +304,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
                 continue
             seen_people.add(person.user.pk)
             created.append(
-                _to_person(
+                notification_to_person(
                     engagement=engagement,
                     index=index,
                     target=target,
@@ -330,7 +315,7 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
             )
         if resolution.channel is not None:
             created.append(
-                _to_channel(
+                notification_to_channel(
                     engagement=engagement,
                     index=index,
                     target=target,
@@ -378,172 +363,6 @@ def _notify_stage(engagement: Engagement, index: int, *, actor: User | None) -> 
         stage_after_commit(engagement.pk, next_index, at=next_at)
 
 
-def _base_notification(
-    *, engagement: Engagement, index: int, target: Target, reason: str, **fields: Any
-) -> Notification:
-    now = clock.now()
-    fields.setdefault("next_attempt_at", now)
-    return Notification(
-        engagement=engagement,
-        escalation=engagement.escalation,
-        stage=index,
-        event=engagement.trigger,
-        target=target.label[:200],
-        reason=reason[:500],
-        suppress_delivery=engagement.suppress_delivery,
-        created_at=now,
-        **fields,
-    )
-
-
-def _unresolved(
-    *, engagement: Engagement, index: int, target: Target, problem: str
-) -> Notification:
-    now = clock.now()
-    notification = _base_notification(
-        engagement=engagement,
-        index=index,
-        target=target,
-        reason="could not be resolved",
-        status=NotificationStatus.FAILED,
-        max_attempts=0,
-        last_error=problem[:1000],
-        finished_at=now,
-        next_attempt_at=None,
-    )
-    notification.save()
-    return notification
-
-
-def quiet_hours_of(user: User) -> QuietHours | None:
-    preference = NotificationPreference.objects.filter(user=user).first()
-    if (
-        preference is None
-        or preference.quiet_hours_start is None
-        or preference.quiet_hours_end is None  # both or neither (validate_quiet_hours)
-    ):
-        return None
-    return QuietHours(
-        start=preference.quiet_hours_start,
-        end=preference.quiet_hours_end,
-        zone=_zone(user.time_zone),
-    )
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ValueError, OSError):  # a name the services would have refused; be safe
-        return ZoneInfo("UTC")
-
-
-def _overrides_quiet_hours(engagement: Engagement) -> bool:
-    return engagement.severity <= severity_level(
-        engagement.plan.get("override_quiet_hours_from", "SEV1")
-    )
-
-
-def _can_see(user: User, escalation: Escalation) -> bool:
-    return escalations_visible_to(user).filter(pk=escalation.pk).exists()
-
-
-def _to_person(
-    *,
-    engagement: Engagement,
-    index: int,
-    target: Target,
-    user: User,
-    reason: str,
-    stage_facts: content.StageFacts,
-) -> Notification:
-    now = clock.now()
-    notification = _base_notification(
-        engagement=engagement,
-        index=index,
-        target=target,
-        reason=reason,
-        kind=ChannelKind.EMAIL,
-        recipient=user,
-        address=user.email,
-        max_attempts=conf.max_attempts(),
-    )
-    if failed_without_address(notification, user, now=now):
-        notification.save()
-        return notification
-    quiet = quiet_hours_of(user)
-    if quiet is not None and quiet.is_quiet(now):
-        if _overrides_quiet_hours(engagement):
-            notification.reason = (
-                f"{reason}; sent during quiet hours ({quiet.describe()}) because it is "
-                f"SEV{engagement.severity}"
-            )[:500]
-        else:
-            notification.status = NotificationStatus.DEFERRED
-            notification.next_attempt_at = quiet.ends_after(now)
-            notification.reason = f"{reason}; held for quiet hours ({quiet.describe()})"[:500]
-    notification.save()
-    lifetime = parse_iso_duration(engagement.plan.get("acknowledge_link_valid_for") or "PT12H")
-    token = _issue_ack_token(
-        notification, valid_from=notification.next_attempt_at or now, lifetime=lifetime
-    )
-    facts = content.MessageFacts(
-        escalation=engagement.escalation,
-        event=engagement.trigger,
-        stage=stage_facts,
-        reason=notification.reason,
-        show_details=_can_see(user, engagement.escalation),
-        drill=engagement.suppress_delivery and is_drill(engagement.escalation),
-        zone=_zone(user.time_zone),
-        acknowledge_url=content.absolute_url(f"/notify/ack/{token}"),
-        acknowledge_until=notification.ack_expires_at,
-    )
-    notification.subject, notification.body = content.render_email(facts)
-    notification.save(
-        update_fields=["subject", "body", "ack_nonce_hash", "ack_expires_at", "reason"]
-    )
-    return notification
-
-
-def _to_channel(
-    *,
-    engagement: Engagement,
-    index: int,
-    target: Target,
-    channel: Channel,
-    reason: str,
-    stage_facts: content.StageFacts,
-) -> Notification:
-    escalation = engagement.escalation
-    notification = _base_notification(
-        engagement=engagement,
-        index=index,
-        target=target,
-        reason=reason,
-        kind=channel.kind,
-        channel=channel,
-        address=channel.email_address if channel.kind == ChannelKind.EMAIL else "",
-        max_attempts=channel.max_attempts or conf.max_attempts(),
-    )
-    facts = content.MessageFacts(
-        escalation=escalation,
-        event=engagement.trigger,
-        stage=stage_facts,
-        reason=reason,
-        # A channel's members are not known: a restricted escalation shows no details.
-        show_details=not escalation.is_restricted,
-        drill=engagement.suppress_delivery and is_drill(escalation),
-        zone=business_time_zone(escalation),
-    )
-    if channel.kind == ChannelKind.EMAIL:
-        notification.subject, notification.body = content.render_email(facts)
-    elif channel.kind == ChannelKind.SLACK:
-        notification.payload = content.render_slack_payload(facts)
-    else:
-        notification.payload = content.render_webhook_payload(facts)
-    notification.save()
-    return notification
-
-
 def _cancel_outstanding(engagement: Engagement, *, why: str) -> list[int]:
     outstanding = list(
         Notification.objects.select_for_update()
@@ -581,31 +400,11 @@ def _end(engagement: Engagement, *, reason: str, actor: User | None) -> None:
     )
 
 
-# ---------------------------------------------------------------- acknowledgement
-
-
-def _hash_nonce(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
-def _issue_ack_token(
-    notification: Notification, *, valid_from: datetime, lifetime: timedelta
-) -> str:
-    nonce = secrets.token_urlsafe(18)
-    notification.ack_nonce_hash = _hash_nonce(nonce)
-    notification.ack_expires_at = valid_from + lifetime
-    return signing.Signer(salt=ACK_SALT).sign(f"{notification.pk}.{nonce}")
-
-
-INVALID_LINK = (
-    "This acknowledgement link is not valid. Open the escalation in Watchfloor and "
-    "acknowledge it there."
-)
-
-
-def _acknowledge(
+def record_acknowledgement(
     engagement: Engagement, *, actor: User | None, via: str, notification: Notification | None
 ) -> Engagement:
+    """Stop the locked, active ``engagement`` because ``actor`` acknowledged it (``via``
+    the pages, a link or a working action), cancelling what it had not yet sent."""
     now = clock.now()
     engagement.status = EngagementStatus.ACKNOWLEDGED
     engagement.acknowledged_at = now

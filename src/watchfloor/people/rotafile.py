@@ -25,11 +25,11 @@ from django.conf import settings
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, parse_yaml_file
-from watchfloor.catalog.schema import (
+from watchfloor.catalog.schema import Location
+from watchfloor.catalog.values import (
     CalendarDate,
     Code,
     LanguageTag,
-    Location,
     MarketCode,
     Name,
     TimeZoneName,

@@ -99,6 +99,15 @@ def get_user_by_username(username: str) -> User:
         raise NotFound(f"no user named '{username}'", field="username") from exc
 
 
+def get_user_named_in(username: str, *, field: str) -> User:
+    """The user a form or request body names in ``field``: an unknown name is that
+    input's fault (:class:`InvalidInput` on ``field``), not a missing page."""
+    try:
+        return get_user_by_username(username)
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field=field) from exc
+
+
 ACCESS_FIELDS = ("role", "team_id", "is_active", "is_staff", "is_superuser")
 
 

@@ -41,7 +41,7 @@ class PlaybooksConfig(AppConfig):
             events=("created", "severity_changed"),
         )
         register_escalation_panel(
-            "runs", imported_when_called("watchfloor.playbooks.selectors.run_views")
+            "runs", imported_when_called("watchfloor.playbooks.run_panel.run_views")
         )
         register_escalation_panel("proposals", imported_when_called(f"{__name__}.proposals"))
 

@@ -6,7 +6,7 @@ Every problem names the file, the path inside it and the line, like the catalog'
 
 Parsing and line mapping are the catalog loader's (``parse_yaml_file``); this module
 adds what is particular to a library: a file per code, and the cross-checks of
-:mod:`watchfloor.playbooks.schema` against the catalog and the templates.
+:mod:`watchfloor.playbooks.consistency` against the catalog and the templates.
 """
 
 from __future__ import annotations
@@ -22,13 +22,8 @@ from pydantic import ValidationError
 
 from watchfloor.catalog.loader import ConfigFileError, Problem, YamlFile, parse_yaml_file
 from watchfloor.catalog.schema import Catalog
-from watchfloor.playbooks.schema import (
-    PlaybookSpec,
-    References,
-    TemplateSpec,
-    playbook_problems,
-    template_problems,
-)
+from watchfloor.playbooks.consistency import References, playbook_problems, template_problems
+from watchfloor.playbooks.schema import PlaybookSpec, TemplateSpec
 
 SpecT = TypeVar("SpecT", PlaybookSpec, TemplateSpec)
 YAML_SUFFIXES = (".yaml", ".yml")

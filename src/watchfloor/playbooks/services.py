@@ -79,7 +79,8 @@ def _unmet_reason(planned: PlannedStep) -> str:
     return "does not apply: " + "; ".join(planned.unmet)
 
 
-def _data(run: PlaybookRun, **values: Any) -> dict[str, Any]:
+def run_event_data(run: PlaybookRun, **values: Any) -> dict[str, Any]:
+    """The data of a playbook run's audit event: the playbook and the run, then ``values``."""
     return {"playbook": run.version.code, "run": run.pk, **values}
 
 
@@ -164,7 +165,7 @@ def start_playbook_run(
         actor=actor,
         target=run,
         escalation_id=escalation.pk,
-        data=_data(
+        data=run_event_data(
             run,
             name=spec.name,
             version=version.digest[:12],
@@ -290,12 +291,15 @@ def _replan(
             actor=actor,
             target=run,
             escalation_id=escalation.pk,
-            data=_data(run, severity=f"SEV{facts.severity}", type=facts.type, changes=changes),
+            data=run_event_data(
+                run, severity=f"SEV{facts.severity}", type=facts.type, changes=changes
+            ),
         )
-        _complete_if_finished(run, actor=actor)
+        complete_if_finished(run, actor=actor)
 
 
-def _complete_if_finished(run: PlaybookRun, *, actor: User | None) -> None:
+def complete_if_finished(run: PlaybookRun, *, actor: User | None) -> None:
+    """Complete an active run, audited, once every step is finished."""
     if run.status != RunStatus.ACTIVE:
         return
     states = list(run.steps.values_list("state", flat=True))
@@ -308,7 +312,7 @@ def _complete_if_finished(run: PlaybookRun, *, actor: User | None) -> None:
             actor=actor,
             target=run,
             escalation_id=run.escalation_id,
-            data=_data(
+            data=run_event_data(
                 run,
                 done=states.count(StepState.DONE),
                 skipped=states.count(StepState.SKIPPED),
@@ -332,7 +336,7 @@ def cancel_playbook_run(*, run: PlaybookRun, actor: User, reason: str) -> Playbo
         actor=actor,
         target=run,
         escalation_id=run.escalation_id,
-        data=_data(run, reason=reason),
+        data=run_event_data(run, reason=reason),
     )
     return run
 
@@ -367,7 +371,7 @@ def assign_run_role(*, run: PlaybookRun, role: str, user: User | None, actor: Us
         actor=actor,
         target=run,
         escalation_id=run.escalation_id,
-        data=_data(
+        data=run_event_data(
             run,
             role=role,
             role_name=role_spec.name,

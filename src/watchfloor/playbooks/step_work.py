@@ -25,7 +25,12 @@ from watchfloor.playbooks.models import (
     RunStep,
     StepState,
 )
-from watchfloor.playbooks.services import EVIDENCE_MAX, REASON_MAX, _complete_if_finished, _data
+from watchfloor.playbooks.services import (
+    EVIDENCE_MAX,
+    REASON_MAX,
+    complete_if_finished,
+    run_event_data,
+)
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -168,7 +173,7 @@ def set_step_state(
         actor=actor,
         target=step,
         escalation_id=run.escalation_id,
-        data=_data(
+        data=run_event_data(
             run,
             step=step.step_id,
             title=step.title,
@@ -183,7 +188,7 @@ def set_step_state(
         ),
     )
     if state in FINISHED_STATES:
-        _complete_if_finished(run, actor=actor)
+        complete_if_finished(run, actor=actor)
     elif run.status == RunStatus.COMPLETED:
         _reopen_run(run, actor=actor, step=step)
     return step
@@ -230,7 +235,7 @@ def tick_checklist_item(*, step: RunStep, item_id: str, checked: bool, actor: Us
         actor=actor,
         target=step,
         escalation_id=run.escalation_id,
-        data=_data(run, step=step.step_id, item=item_id, text=item.text, checked=checked),
+        data=run_event_data(run, step=step.step_id, item=item_id, text=item.text, checked=checked),
     )
     return step
 
@@ -264,7 +269,7 @@ def approve_step(*, step: RunStep, actor: User, comment: str = "") -> RunStep:
         actor=actor,
         target=step,
         escalation_id=run.escalation_id,
-        data=_data(
+        data=run_event_data(
             run,
             step=step.step_id,
             title=step.title,

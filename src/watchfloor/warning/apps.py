@@ -5,7 +5,7 @@ from watchfloor.core.lazy import imported_when_called
 # Imported when first used: lxml and the parser load only when an alert arrives.
 read_cap_file = imported_when_called("watchfloor.warning.reader.read_cap_file")
 propose_from_alert_signals = imported_when_called(
-    "watchfloor.warning.services.propose_from_alert_signals"
+    "watchfloor.warning.proposals.propose_from_alert_signals"
 )
 escalation_warning_panel = imported_when_called(
     "watchfloor.warning.selectors.escalation_warning_panel"

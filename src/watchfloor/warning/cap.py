@@ -16,6 +16,10 @@ feed, one invalid alert is reported (:class:`CapProblem`) and never stops the ot
 
 ``lxml`` is imported when a document is first read, so the rest of Watchfloor starts
 without it.
+
+One concept, reading an untrusted document into plain values, and one module past 500
+lines: the shapes are what reading returns, and each bound (``MAX_*``) is checked where
+its element is read, so splitting would part every check from the limit it enforces.
 """
 
 from __future__ import annotations

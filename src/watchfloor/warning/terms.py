@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watchfloor.catalog.loader import ConfigFileError
 from watchfloor.catalog.rulefiles import CheckedFile, RuleFileKind
-from watchfloor.catalog.schema import Catalog, LanguageTag, Location
+from watchfloor.catalog.schema import Catalog, Location
+from watchfloor.catalog.values import LanguageTag
 
 # Words of a CAP <event> that say what kind of message it is, not what happens.
 _GENERIC_EVENT_WORDS = frozenset(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from watchfloor.people.http import AuthenticatedRequest
-from watchfloor.warning import selectors, services
+from watchfloor.warning import proposals, selectors
 from watchfloor.warning.models import CrisisProposal
 from watchfloor.web.views import shows_domain_errors
 
@@ -21,13 +21,13 @@ from watchfloor.web.views import shows_domain_errors
 def decide_proposal(request: AuthenticatedRequest, proposal_id: int) -> HttpResponse:
     proposal = selectors.access_proposal(actor=request.user, proposal_id=proposal_id)
     if request.POST.get("decision") == "accept":
-        proposal = services.accept_proposal(proposal=proposal, actor=request.user)
+        proposal = proposals.accept_proposal(proposal=proposal, actor=request.user)
         if proposal.kind == CrisisProposal.Kind.DECLARE and proposal.crisis_id:
             messages.success(request, f"Crisis declared: {proposal.title}")
             return redirect("crisis-detail", proposal.crisis_id)
         messages.success(request, "Stand-down taken up.")
     else:
-        services.dismiss_proposal(
+        proposals.dismiss_proposal(
             proposal=proposal, actor=request.user, reason=request.POST.get("reason", "")
         )
         messages.success(request, "Proposal dismissed.")

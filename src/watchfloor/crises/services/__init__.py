@@ -7,13 +7,17 @@ level changes and links also carry the escalation they concern (``escalation_id`
 they read on that escalation's timeline too — only while the crisis is unrestricted, so
 a restricted crisis never shows on the timeline of an escalation others may see.
 
-The actions live in one module per concept (``lifecycle``, ``roles``, ``notes``,
-``sitreps``, ``handoffs``, ``review``; shared checks in ``common``); this package names
-them all, so callers write ``services.declare_crisis``.
+The actions live in one module per concept (``lifecycle``, ``links``, ``access``,
+``roles``, ``notes``, ``sitreps``, ``handoffs``, ``review``; shared checks in
+``common``); this package names them all, so callers write ``services.declare_crisis``.
 """
 
 from __future__ import annotations
 
+from watchfloor.crises.services.access import (
+    record_restricted_view,
+    set_crisis_access,
+)
 from watchfloor.crises.services.common import (
     NOTE_MAX,
     REASON_MAX,
@@ -30,11 +34,11 @@ from watchfloor.crises.services.handoffs import (
 from watchfloor.crises.services.lifecycle import (
     change_level,
     declare_crisis,
-    link_escalation,
-    record_restricted_view,
-    set_crisis_access,
-    unlink_escalation,
     update_crisis,
+)
+from watchfloor.crises.services.links import (
+    link_escalation,
+    unlink_escalation,
 )
 from watchfloor.crises.services.notes import (
     add_crisis_note,

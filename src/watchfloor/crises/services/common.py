@@ -35,13 +35,14 @@ NOTE_MAX = 20_000
 REASON_MAX = 5_000
 SUBJECT_MAX = 500
 SITREP_MAX = 50_000
-_REFERENCE_IN_TEXT = re.compile(r"\bWF-(\d+)\b")
+REFERENCE_IN_TEXT = re.compile(r"\bWF-(\d+)\b")
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _users(usernames: Iterable[str], *, field: str) -> list[User]:
+def active_users_named(usernames: Iterable[str], *, field: str) -> list[User]:
+    """The active accounts named, in order; the first unknown name is refused at its index."""
     users = []
     for index, username in enumerate(usernames):
         user = User.objects.filter(username=username, is_active=True).first()
@@ -51,7 +52,7 @@ def _users(usernames: Iterable[str], *, field: str) -> list[User]:
     return users
 
 
-def _record(
+def record_crisis_event(
     action: AuditAction,
     *,
     crisis: Crisis,
@@ -72,7 +73,8 @@ def _record(
     )
 
 
-def _lock(crisis: Crisis) -> Crisis:
+def lock_crisis(crisis: Crisis) -> Crisis:
+    """The crisis read again under a row lock, for the rest of the transaction."""
     return Crisis.objects.select_for_update().get(pk=crisis.pk)
 
 
@@ -95,12 +97,13 @@ def count_access_change(crisis: Crisis) -> None:
     Crisis.objects.filter(pk=crisis.pk).update(access_version=F("access_version") + 1)
 
 
-def _refuse_if_closed(crisis: Crisis, what: str) -> None:
+def refuse_if_closed(crisis: Crisis, what: str) -> None:
+    """A closed crisis takes no more changes; ``what`` says which one was refused."""
     if crisis.level == Level.CLOSED:
         raise Conflict(f"{crisis.reference} is closed; {what}", field="crisis")
 
 
-def _refresh_sitrep_due(crisis: Crisis, config: CrisisConfig) -> None:
+def refresh_sitrep_due(crisis: Crisis, config: CrisisConfig) -> None:
     """Keep the crisis's next-sitrep time equal to what the cadence says."""
     crisis.next_sitrep_due_at = sitrep_due_at(
         settings=config.settings,
@@ -111,7 +114,7 @@ def _refresh_sitrep_due(crisis: Crisis, config: CrisisConfig) -> None:
     )
 
 
-def _visible_escalations(actor: User, escalations: Iterable[Escalation]) -> list[Escalation]:
+def escalations_actor_sees(actor: User, escalations: Iterable[Escalation]) -> list[Escalation]:
     """The escalations, checked again against the actor's need to know."""
     wanted = list(dict.fromkeys(escalations))
     seen = set(
@@ -127,7 +130,7 @@ def _visible_escalations(actor: User, escalations: Iterable[Escalation]) -> list
     return wanted
 
 
-def _notify_declared(*, crisis: Crisis, actor: User) -> None:
+def notify_declared(*, crisis: Crisis, actor: User) -> None:
     """Page the people of the escalation a crisis is declared from.
 
     The notification engine speaks of escalation events; until it knows crises, a

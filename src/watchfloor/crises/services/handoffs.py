@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 from watchfloor.crises.services.common import (
     NOTE_MAX,
     REASON_MAX,
-    _lock,
-    _record,
-    _refuse_if_closed,
+    lock_crisis,
+    record_crisis_event,
+    refuse_if_closed,
 )
-from watchfloor.crises.services.roles import _check_holder, _hand_over
+from watchfloor.crises.services.roles import check_holder, hand_over
 
 # ---------------------------------------------------------------- follow the sun
 
@@ -56,8 +56,8 @@ def confirm_handoff(
     """The outgoing commander confirms the packet for the handoff in play and names who
     takes command. ``handoff_at`` (from the form) guards against confirming a handoff that
     has moved on since the page was read."""
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "it is not handed over any more")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "it is not handed over any more")
     config = crisis_config()
     outgoing = selectors.commander_of(crisis)
     _require(
@@ -78,7 +78,7 @@ def confirm_handoff(
         )
     if any(h.handoff_at == in_play.at for h in recorded):
         raise Conflict(f"the {in_play.label} handoff is already confirmed", field="handoff")
-    _check_holder(crisis, RoleKind.INCIDENT_COMMANDER, incoming_commander)
+    check_holder(crisis, RoleKind.INCIDENT_COMMANDER, incoming_commander)
     risks = _text(risks, field="risks", max_length=NOTE_MAX, required=False)
     packet = build_packet(
         crisis=crisis,
@@ -101,7 +101,7 @@ def confirm_handoff(
         incoming_commander=incoming_commander,
         confirmed_at=now,
     )
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_HANDOFF_CONFIRMED,
         crisis=crisis,
         actor=actor,
@@ -125,12 +125,12 @@ def confirm_handoff(
 def acknowledge_handoff(*, handoff: Handoff, actor: User, note: str = "") -> Handoff:
     """The incoming commander acknowledges the packet and so takes command."""
     handoff = Handoff.objects.select_for_update().select_related("crisis").get(pk=handoff.pk)
-    crisis = _lock(handoff.crisis)
+    crisis = lock_crisis(handoff.crisis)
     _require(
         handoff.incoming_commander_id == actor.pk,
         "only the incoming incident commander named in the handoff acknowledges it",
     )
-    _refuse_if_closed(crisis, "it is not handed over any more")
+    refuse_if_closed(crisis, "it is not handed over any more")
     if handoff.status != Handoff.Status.CONFIRMED:
         raise Conflict("this handoff is already acknowledged", field="handoff")
     note = _text(note, field="note", max_length=REASON_MAX, required=False)
@@ -141,8 +141,8 @@ def acknowledge_handoff(*, handoff: Handoff, actor: User, note: str = "") -> Han
     handoff.save(update_fields=["status", "acknowledged_at", "acknowledgement_note"])
     current = selectors.commander_of(crisis)
     if current is None or current.pk != actor.pk:
-        _check_holder(crisis, RoleKind.INCIDENT_COMMANDER, actor)
-        _hand_over(
+        check_holder(crisis, RoleKind.INCIDENT_COMMANDER, actor)
+        hand_over(
             crisis=crisis,
             role=RoleKind.INCIDENT_COMMANDER,
             market="",
@@ -151,7 +151,7 @@ def acknowledge_handoff(*, handoff: Handoff, actor: User, note: str = "") -> Han
             note=f"follow-the-sun handoff {handoff.from_region} → {handoff.to_region}"
             + (f": {note}" if note else ""),
         )
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_HANDOFF_ACKNOWLEDGED,
         crisis=crisis,
         actor=actor,

@@ -1,11 +1,11 @@
-"""Declaring a crisis, updating it, changing its level, linking escalations and setting who
-may see it. Every action is checked, written and audited in one transaction; see the
-package docstring for the audit conventions."""
+"""Declaring a crisis, updating it and changing its level. Every action is checked,
+written and audited in one transaction; see the package docstring for the audit
+conventions. Linking escalations is :mod:`.links`, who may see a crisis :mod:`.access`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 
@@ -13,7 +13,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import refuse_if_changed_since
 from watchfloor.core import clock
-from watchfloor.core.errors import Conflict, InvalidInput, NotFound
+from watchfloor.core.errors import Conflict, InvalidInput
 from watchfloor.core.validation import clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
@@ -31,27 +31,22 @@ from watchfloor.crises.models import (
 )
 from watchfloor.crises.permissions import may_command_crisis, may_work_crisis
 from watchfloor.crises.search import reindex_crises
-from watchfloor.escalations.models import Escalation
-from watchfloor.markets.selectors import markets_by_code
-from watchfloor.people.models import User
-
-if TYPE_CHECKING:
-    pass
 from watchfloor.crises.services.common import (
     REASON_MAX,
     SUMMARY_MAX,
     TITLE_MAX,
-    _lock,
-    _notify_declared,
-    _record,
-    _refresh_sitrep_due,
-    _refuse_if_closed,
-    _users,
-    _visible_escalations,
-    count_access_change,
-    require_access_version,
+    active_users_named,
+    escalations_actor_sees,
+    lock_crisis,
+    notify_declared,
+    record_crisis_event,
+    refresh_sitrep_due,
+    refuse_if_closed,
 )
-from watchfloor.crises.services.roles import _check_holder, _hand_over
+from watchfloor.crises.services.roles import check_holder, hand_over
+from watchfloor.escalations.models import Escalation
+from watchfloor.markets.selectors import markets_by_code
+from watchfloor.people.models import User
 
 # ---------------------------------------------------------------- declare
 
@@ -88,7 +83,7 @@ def declare_crisis(
     title = _text(title, field="title", max_length=TITLE_MAX, required=True)
     summary = _text(summary, field="summary", max_length=SUMMARY_MAX, required=False)
     reason = _text(reason, field="reason", max_length=REASON_MAX, required=False)
-    linked = _visible_escalations(
+    linked = escalations_actor_sees(
         actor, [*([declared_from] if declared_from else []), *(escalations or [])]
     )
     market_rows = markets_by_code(markets or [])
@@ -98,7 +93,7 @@ def declare_crisis(
             market_rows = list(declared_from.markets.all())
         if not language_tags:
             language_tags = list(declared_from.languages or [])
-    access_users = _users(access_usernames or [], field="access_list")
+    access_users = active_users_named(access_usernames or [], field="access_list")
     commander = commander or actor
 
     now = clock.now()
@@ -133,9 +128,9 @@ def declare_crisis(
         )
         for escalation in linked
     )
-    _refresh_sitrep_due(crisis, config)
+    refresh_sitrep_due(crisis, config)
     crisis.save(update_fields=["next_sitrep_due_at"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_DECLARED,
         crisis=crisis,
         actor=actor,
@@ -155,7 +150,7 @@ def declare_crisis(
     )
     for escalation in linked:
         if escalation != declared_from:
-            _record(
+            record_crisis_event(
                 AuditAction.CRISIS_ESCALATION_LINKED,
                 crisis=crisis,
                 actor=actor,
@@ -166,8 +161,8 @@ def declare_crisis(
                     "reason": "linked at declaration",
                 },
             )
-    _check_holder(crisis, RoleKind.INCIDENT_COMMANDER, commander)
-    _hand_over(
+    check_holder(crisis, RoleKind.INCIDENT_COMMANDER, commander)
+    hand_over(
         crisis=crisis,
         role=RoleKind.INCIDENT_COMMANDER,
         market="",
@@ -175,7 +170,7 @@ def declare_crisis(
         actor=actor,
         note="commander at declaration",
     )
-    _notify_declared(crisis=crisis, actor=actor)
+    notify_declared(crisis=crisis, actor=actor)
     return crisis
 
 
@@ -207,8 +202,8 @@ def update_crisis(
         may_command_crisis(actor, crisis),
         "only the commander, the deputy or a lead may change this",
     )
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its details are kept as they were")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its details are kept as they were")
     refuse_if_changed_since(
         read_version=read_version,
         subject=f"{crisis.reference}'s details",
@@ -248,7 +243,7 @@ def update_crisis(
         "markets": sorted(m.code for m in market_rows),
         "languages": language_tags,
     }
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_UPDATED,
         crisis=crisis,
         actor=actor,
@@ -284,7 +279,7 @@ def change_level(
         "only the incident commander, the deputy, a lead or an admin may change the level",
     )
     config = crisis_config()
-    crisis = _lock(crisis)
+    crisis = lock_crisis(crisis)
     if to_level not in Level.values:
         raise InvalidInput(
             f"unknown level '{to_level}'; use one of {', '.join(Level.values)}", field="to_level"
@@ -357,7 +352,7 @@ def change_level(
         crisis.stood_down_at = None
     crisis.closed_at = now if to_level == Level.CLOSED else None
     crisis.updated_at = now
-    _refresh_sitrep_due(crisis, config)
+    refresh_sitrep_due(crisis, config)
     crisis.save(
         update_fields=[
             "level",
@@ -372,7 +367,7 @@ def change_level(
     if to_level == Level.STAND_DOWN:
         # The post-incident review opens at the first stand-down, pre-filled from the record.
         Review.objects.get_or_create(crisis=crisis, defaults={"started_at": now, "updated_at": now})
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_LEVEL_CHANGED,
         crisis=crisis,
         actor=actor,
@@ -387,129 +382,3 @@ def change_level(
         },
     )
     return crisis
-
-
-# ---------------------------------------------------------------- escalations
-
-
-@transaction.atomic
-def link_escalation(
-    *, crisis: Crisis, escalation: Escalation, actor: User, reason: str = ""
-) -> CrisisEscalation:
-    _require(may_work_crisis(actor), "your role cannot link escalations to a crisis")
-    _refuse_if_closed(crisis, "link the escalation to a new crisis instead")
-    _visible_escalations(actor, [escalation])
-    reason = _text(reason, field="reason", max_length=500, required=False)
-    if CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).exists():
-        raise Conflict(
-            f"{escalation.reference} is already part of {crisis.reference}", field="escalation"
-        )
-    link = CrisisEscalation.objects.create(
-        crisis=crisis, escalation=escalation, reason=reason, linked_at=clock.now(), linked_by=actor
-    )
-    _record(
-        AuditAction.CRISIS_ESCALATION_LINKED,
-        crisis=crisis,
-        actor=actor,
-        target=link,
-        escalation=escalation,
-        data={"escalation_id": escalation.pk, "escalation": escalation.reference, "reason": reason},
-    )
-    return link
-
-
-@transaction.atomic
-def unlink_escalation(*, crisis: Crisis, escalation: Escalation, actor: User, reason: str) -> None:
-    _require(may_work_crisis(actor), "your role cannot unlink escalations from a crisis")
-    _refuse_if_closed(crisis, "its escalations are kept as they were")
-    reason = _text(reason, field="reason", max_length=500, required=True)
-    link = CrisisEscalation.objects.filter(crisis=crisis, escalation=escalation).first()
-    if link is None:
-        raise NotFound(
-            f"{escalation.reference} is not part of {crisis.reference}", field="escalation"
-        )
-    if link.is_origin:
-        raise Conflict(
-            f"{crisis.reference} was declared from {escalation.reference}; it stays linked",
-            field="escalation",
-        )
-    link.delete()
-    _record(
-        AuditAction.CRISIS_ESCALATION_UNLINKED,
-        crisis=crisis,
-        actor=actor,
-        escalation=escalation,
-        data={"escalation_id": escalation.pk, "escalation": escalation.reference, "reason": reason},
-    )
-
-
-# ---------------------------------------------------------------- need to know
-
-
-@transaction.atomic
-def set_crisis_access(
-    *,
-    crisis: Crisis,
-    actor: User,
-    is_restricted: bool,
-    access_usernames: list[str],
-    expected_version: int | None = None,
-) -> Crisis:
-    """Restrict a crisis to its access list (the actor and the current role holders always
-    stay on it, so nobody loses sight of a crisis they are running), or open it.
-
-    ``expected_version`` is the ``access_version`` the page or API client read; the pages
-    and the API always send it, and a stale edit is refused. None is for callers that read
-    nothing a person saw (the system, drills)."""
-    _require(
-        may_command_crisis(actor, crisis),
-        "only the incident commander, the deputy, a lead or an admin may change who can see this",
-    )
-    crisis = _lock(crisis)
-    users = _users(access_usernames, field="access_list")
-    if is_restricted:
-        holders = User.objects.filter(
-            pk__in=RoleAssignment.objects.filter(crisis=crisis, ended_at__isnull=True).values(
-                "holder_id"
-            )
-        )
-        users = list(dict.fromkeys([*users, actor, *holders]))
-    before: dict[str, Any] = {
-        "restricted": crisis.is_restricted,
-        "access_list": sorted(crisis.access_list.values_list("username", flat=True)),
-    }
-    require_access_version(
-        crisis,
-        expected_version=expected_version,
-        what="who may see or hold roles",
-        now=(
-            f"{'restricted' if before['restricted'] else 'not restricted'}; access list: "
-            f"{', '.join(before['access_list']) or 'nobody'}"
-        ),
-    )
-    count_access_change(crisis)
-    crisis.is_restricted = is_restricted
-    crisis.updated_at = clock.now()
-    crisis.save(update_fields=["is_restricted", "updated_at"])
-    crisis.access_list.set(users)
-    _record(
-        AuditAction.CRISIS_ACCESS_CHANGED,
-        crisis=crisis,
-        actor=actor,
-        data={
-            "before": before,
-            "after": {
-                "restricted": is_restricted,
-                "access_list": sorted(u.username for u in users),
-            },
-            "version": crisis.access_version,
-        },
-    )
-    return crisis
-
-
-@transaction.atomic
-def record_restricted_view(*, crisis: Crisis, actor: User, channel: str) -> None:
-    """Each look at a restricted crisis is logged, as for restricted escalations."""
-    if crisis.is_restricted:
-        _record(AuditAction.CRISIS_VIEWED, crisis=crisis, actor=actor, data={"channel": channel})

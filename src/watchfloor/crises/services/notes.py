@@ -21,7 +21,7 @@ from watchfloor.people.models import User
 
 if TYPE_CHECKING:
     pass
-from watchfloor.crises.services.common import NOTE_MAX, _record, _refuse_if_closed
+from watchfloor.crises.services.common import NOTE_MAX, record_crisis_event, refuse_if_closed
 
 # ---------------------------------------------------------------- notes and facts
 
@@ -43,7 +43,7 @@ def add_crisis_note(
         )
     if (kind == CrisisNote.Kind.DECISION or pinned) and not may_work_crisis(actor):
         raise PermissionDenied("only site policy records war-room decisions and key facts")
-    _refuse_if_closed(crisis, "add to its post-incident review instead")
+    refuse_if_closed(crisis, "add to its post-incident review instead")
     body = _text(body, field="body", max_length=NOTE_MAX, required=True)
     now = clock.now()
     note = CrisisNote.objects.create(
@@ -58,7 +58,7 @@ def add_crisis_note(
     )
     Crisis.objects.filter(pk=crisis.pk).update(updated_at=now)
     reindex_crises([crisis.pk])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_NOTE_ADDED,
         crisis=crisis,
         actor=actor,
@@ -74,7 +74,7 @@ def set_fact_pinned(*, note: CrisisNote, pinned: bool, actor: User) -> CrisisNot
     _require(may_work_crisis(actor), "your role cannot pin key facts")
     note = CrisisNote.objects.select_for_update().select_related("crisis").get(pk=note.pk)
     crisis = note.crisis
-    _refuse_if_closed(crisis, "its key facts are kept as they were")
+    refuse_if_closed(crisis, "its key facts are kept as they were")
     if note.is_pinned == pinned:
         raise Conflict(
             "this entry is already pinned" if pinned else "this entry is not pinned", field="note"
@@ -83,7 +83,7 @@ def set_fact_pinned(*, note: CrisisNote, pinned: bool, actor: User) -> CrisisNot
     note.is_pinned = pinned
     note.pinned_at, note.pinned_by = (now, actor) if pinned else (None, None)
     note.save(update_fields=["is_pinned", "pinned_at", "pinned_by"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_FACT_PINNED if pinned else AuditAction.CRISIS_FACT_UNPINNED,
         crisis=crisis,
         actor=actor,

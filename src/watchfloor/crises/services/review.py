@@ -28,7 +28,7 @@ from watchfloor.people.models import User
 
 if TYPE_CHECKING:
     pass
-from watchfloor.crises.services.common import REASON_MAX, SUMMARY_MAX, _record
+from watchfloor.crises.services.common import REASON_MAX, SUMMARY_MAX, record_crisis_event
 
 # ---------------------------------------------------------------- post-incident review
 
@@ -93,7 +93,7 @@ def update_review(
         setattr(review, name, value)
     review.updated_at, review.updated_by = clock.now(), actor
     review.save()
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_REVIEW_UPDATED,
         crisis=crisis,
         actor=actor,
@@ -128,7 +128,7 @@ def add_root_cause(
         created_at=clock.now(),
         created_by=actor,
     )
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ROOT_CAUSE_ADDED,
         crisis=crisis,
         actor=actor,
@@ -156,7 +156,7 @@ def add_action_item(
         created_at=clock.now(),
         created_by=actor,
     )
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ACTION_ITEM_ADDED,
         crisis=crisis,
         actor=actor,
@@ -196,7 +196,7 @@ def change_action_item(*, item: ActionItem, actor: User, status: str, note: str 
         (None, None) if status == ActionItem.Status.OPEN else (now, actor)
     )
     item.save(update_fields=["status", "status_note", "closed_at", "closed_by"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ACTION_ITEM_CHANGED,
         crisis=item.review.crisis,
         actor=actor,
@@ -215,4 +215,6 @@ def change_action_item(*, item: ActionItem, actor: User, status: str, note: str 
 @transaction.atomic
 def record_review_export(*, crisis: Crisis, actor: User, format: str) -> None:
     """Who took the review out of the system, and in what form."""
-    _record(AuditAction.CRISIS_REVIEW_EXPORTED, crisis=crisis, actor=actor, data={"format": format})
+    record_crisis_event(
+        AuditAction.CRISIS_REVIEW_EXPORTED, crisis=crisis, actor=actor, data={"format": format}
+    )

@@ -20,10 +20,10 @@ from watchfloor.crises.models import (
 from watchfloor.crises.permissions import may_command_crisis
 from watchfloor.crises.services.common import (
     REASON_MAX,
-    _lock,
-    _record,
-    _refuse_if_closed,
     count_access_change,
+    lock_crisis,
+    record_crisis_event,
+    refuse_if_closed,
     require_access_version,
 )
 from watchfloor.people.models import User
@@ -31,7 +31,7 @@ from watchfloor.people.models import User
 # ---------------------------------------------------------------- role holders
 
 
-def _check_holder(crisis: Crisis, role: str, user: User) -> None:
+def check_holder(crisis: Crisis, role: str, user: User) -> None:
     """Whether ``user`` may hold ``role`` in ``crisis``; raises with what is wrong."""
     if not user.is_active:
         raise InvalidInput(f"{user.username} is not an active account", field="holder")
@@ -85,7 +85,7 @@ def _scope(crisis: Crisis, role: str, market: str) -> str:
     return ""
 
 
-def _hand_over(
+def hand_over(
     *, crisis: Crisis, role: str, market: str, to_user: User, actor: User, note: str
 ) -> RoleAssignment:
     """End the current holding of the role (if any) and start ``to_user``'s. No checks of
@@ -116,7 +116,7 @@ def _hand_over(
             )
     except IntegrityError as exc:  # a simultaneous handover of the same role won the race
         raise Conflict("someone else handed this role over just now; reload", field="role") from exc
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ROLE_ASSIGNED,
         crisis=crisis,
         actor=actor,
@@ -166,8 +166,8 @@ def hand_over_role(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may hand roles over",
     )
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its roles are kept as they were")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its roles are kept as they were")
     require_access_version(
         crisis, expected_version=expected_version, what="who holds the roles", now=_holders(crisis)
     )
@@ -182,8 +182,8 @@ def hand_over_role(
         raise InvalidInput(
             f"name who takes the {RoleKind(role).label.lower()} role", field="holder"
         )
-    _check_holder(crisis, role, to_user)
-    assignment = _hand_over(
+    check_holder(crisis, role, to_user)
+    assignment = hand_over(
         crisis=crisis, role=role, market=market, to_user=to_user, actor=actor, note=note
     )
     crisis.updated_at = assignment.started_at
@@ -207,8 +207,8 @@ def release_role(
         may_command_crisis(actor, crisis),
         "only the incident commander, the deputy, a lead or an admin may change roles",
     )
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "its roles are kept as they were")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "its roles are kept as they were")
     require_access_version(
         crisis, expected_version=expected_version, what="who holds the roles", now=_holders(crisis)
     )
@@ -233,7 +233,7 @@ def release_role(
     current.ended_at, current.ended_by = now, actor
     current.save(update_fields=["ended_at", "ended_by"])
     count_access_change(crisis)
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_ROLE_RELEASED,
         crisis=crisis,
         actor=actor,

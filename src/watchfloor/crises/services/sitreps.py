@@ -29,13 +29,13 @@ from watchfloor.people.models import User
 if TYPE_CHECKING:
     pass
 from watchfloor.crises.services.common import (
-    _REFERENCE_IN_TEXT,
+    REFERENCE_IN_TEXT,
     SITREP_MAX,
     SUBJECT_MAX,
-    _lock,
-    _record,
-    _refresh_sitrep_due,
-    _refuse_if_closed,
+    lock_crisis,
+    record_crisis_event,
+    refresh_sitrep_due,
+    refuse_if_closed,
 )
 
 # ---------------------------------------------------------------- sitreps
@@ -50,7 +50,7 @@ def _restricted_named(*, crisis: Crisis, actor: User, texts: Iterable[str]) -> l
     """The restricted escalations the actor may see that could be named in ``texts``:
     those linked to the crisis, and any other one referred to by its reference. Only what
     the actor may see, so a refusal never tells them of a case they cannot see."""
-    references = {int(pk) for text in texts for pk in _REFERENCE_IN_TEXT.findall(text)}
+    references = {int(pk) for text in texts for pk in REFERENCE_IN_TEXT.findall(text)}
     return list(
         escalations_visible_to(actor)
         .filter(is_restricted=True)
@@ -107,8 +107,8 @@ def send_sitrep(
     """
     _require(may_work_crisis(actor), "your role cannot send sitreps")
     config = crisis_config()
-    crisis = _lock(crisis)
-    _refuse_if_closed(crisis, "it sends no more sitreps")
+    crisis = lock_crisis(crisis)
+    refuse_if_closed(crisis, "it sends no more sitreps")
     audience_spec = config.settings.audience(audience)
     if audience_spec is None:
         raise InvalidInput(
@@ -164,10 +164,10 @@ def send_sitrep(
         for position, (escalation, text) in enumerate(kept)
     )
     if keeps_cadence:
-        _refresh_sitrep_due(crisis, config)
+        refresh_sitrep_due(crisis, config)
     crisis.updated_at = now
     crisis.save(update_fields=["next_sitrep_due_at", "updated_at"])
-    _record(
+    record_crisis_event(
         AuditAction.CRISIS_SITREP_SENT,
         crisis=crisis,
         actor=actor,
