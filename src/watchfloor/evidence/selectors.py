@@ -3,7 +3,7 @@ signals cluster or its crisis is (each through its own app's visibility selector
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from watchfloor.evidence.permissions import (
 )
 from watchfloor.evidence.services import preference_of, reveal_refusal
 from watchfloor.evidence.targets import Target
+from watchfloor.people.oncall import GraphicContentDuty, graphic_content_duty_everywhere
 from watchfloor.signals.selectors import clusters_visible_to
 
 if TYPE_CHECKING:
@@ -173,13 +174,18 @@ class CrisisExposure:
     escalations: int
     # Only a lead of a team may open the team page: nobody else is linked to it.
     may_see_team: bool = False
+    # Who holds a graphic-content duty shift now, in any team's rota: names beside the
+    # figures, alphabetical, never ranked or given figures of their own.
+    on_duty: list[GraphicContentDuty] = field(default_factory=list)
 
 
 def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposure:
     """The team's reveals of the crisis's evidence since it was declared: the crisis's own
     items, its linked clusters' items when the viewer may see clusters, and the items of
     its escalations the viewer may see (a restricted one adds nothing to others' figures).
-    The viewer is in the war room, so may see the crisis."""
+    The viewer is in the war room, so may see the crisis. Two queries for the figures and
+    four for who is on graphic-content duty, whatever the number of items, reveals or
+    rotations."""
     visible = list(
         escalations_visible_to(viewer)
         .filter(pk__in=crisis.escalations.values("pk"))
@@ -195,6 +201,7 @@ def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposu
         since=crisis.declared_at,
         escalations=len(visible),
         may_see_team=may_see_team_exposure(viewer),
+        on_duty=graphic_content_duty_everywhere(at=now),
     )
 
 
