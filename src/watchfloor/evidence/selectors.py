@@ -288,7 +288,7 @@ def download_refusal(
     """Why the viewer cannot download the package ("" when they can)."""
     if not may_download_package(viewer, package):
         asked = package.partner_request
-        team = f", and {asked.team.name}," if asked is not None else ""
+        team = f" and {asked.team.name}" if asked is not None else ""
         return f"only analysts, leads, admins{team} may download it"
     if _escalations_named(package) & hidden:
         return MANIFEST_HIDES_ESCALATIONS
