@@ -29,7 +29,7 @@ from watchfloor.people.oncall import GraphicContentDuty, graphic_content_duty_ev
 from watchfloor.signals.selectors import clusters_visible_to
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from watchfloor.coordination.models import PartnerRequest
     from watchfloor.escalations.models import Escalation
@@ -274,7 +274,7 @@ def _escalations_named(package: EvidencePackage) -> set[int]:
     return {int(ref[3:]) for ref in references if ref.startswith("WF-") and ref[3:].isdigit()}
 
 
-def _hidden_escalations(packages: list[EvidencePackage], viewer: User) -> set[int]:
+def _hidden_escalations(packages: Sequence[EvidencePackage], viewer: User) -> set[int]:
     named = set().union(*(_escalations_named(p) for p in packages)) if packages else set()
     if not named:
         return set()
@@ -341,11 +341,11 @@ def request_packages(
         rows.append(
             PackageRow(
                 package=package,
-                item_count=package.item_count,  # type: ignore[attr-defined]
+                item_count=package.item_count,
                 download_refusal=download_refusal(
                     package=package,
                     viewer=viewer,
-                    purged_items=package.purged_items,  # type: ignore[attr-defined]
+                    purged_items=package.purged_items,
                     hidden=hidden,
                 ),
             )

@@ -209,16 +209,17 @@ class Command(PreparesDatabase, BaseCommand):
             items = items.filter(pk__in=[int(ref) for ref in wanted])
             if items.count() != len(set(wanted)):
                 raise CommandError(f"--items: some are not evidence of {_reference(of)}")
+        asked_by = _numbered(options, "request", PartnerRequest, "PR-")
         built = packages.build_package(
             escalation=of.get("escalation"),
             crisis=of.get("crisis"),
             items=list(items),
             actor=None,
             requester_zone=options["zone"],
-            partner_request=_numbered(options, "request", PartnerRequest, "PR-"),
+            partner_request=asked_by,
         )
         Path(options["out"]).write_bytes(built.content)
-        asked = f"  for {built.record.partner_request.reference}" if options["request"] else ""
+        asked = f"  for {asked_by.reference}" if asked_by is not None else ""
         self.stdout.write(
             f"{options['out']}  {built.record.reference}  sha256={built.record.sha256}{asked}"
         )
