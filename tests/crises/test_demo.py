@@ -47,6 +47,20 @@ def test_the_demo_runs_a_crisis_with_every_part_of_the_war_room_filled(catalog):
     assert Sitrep.objects.filter(crisis=crisis, audience="leadership").count() == 1
     assert "A crisis is running" in out.getvalue()
     assert verify_chain().ok
+    # Evidence: the team's exposure beside who is on graphic-content duty, and a package
+    # built for the law-enforcement referral on the hijacked account.
+    from watchfloor.core import clock
+    from watchfloor.evidence.models import EvidencePackage
+    from watchfloor.evidence.selectors import crisis_exposure
+    from watchfloor.people.models import User
+
+    exposure = crisis_exposure(
+        crisis=crisis, viewer=User.objects.get(username="analyst"), now=clock.now()
+    )
+    assert exposure.exposure.items > 0 and exposure.on_duty
+    package = EvidencePackage.objects.get()
+    assert package.partner_request.kind == "law_enforcement_referral"
+    assert package.escalation_id == crisis.declared_from_id and package.items.count() == 2
 
     # Running the demo again reuses what is there.
     call_command("demo", "--no-serve", stdout=io.StringIO())

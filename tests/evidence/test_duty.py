@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests.evidence.conftest import image_bytes
 from watchfloor.core import clock
@@ -125,3 +126,97 @@ def test_the_panel_and_the_team_page_show_the_duty(
     team_page = client.get(reverse("evidence-team-exposure")).content.decode()
     on_duty = team_page.split('data-testid="on-duty">')[1].split("</ul>")[0]
     assert other_analyst.display_name in on_duty and analyst.display_name not in on_duty
+
+
+# ---------------------------------------------------------------- the war room
+
+
+def _duty_box(page: str) -> str:
+    return page.split('data-testid="crisis-graphic-duty">')[1].split("</div>")[0]
+
+
+def test_the_war_room_shows_who_is_on_graphic_content_duty_beside_the_exposure(
+    rota, analyst, other_analyst, lead, crisis
+):
+    client = Client()
+    client.force_login(analyst)
+    page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert 'data-testid="crisis-exposure-items"' in page
+    box = _duty_box(page)
+    assert other_analyst.display_name in box and escape(other_analyst.team.name) in box
+    # The night shift's lead and the weekly rotation (not marked) are not on duty.
+    assert lead.display_name not in box and analyst.display_name not in box
+    # Twelve hours on, the day shift is over: nobody is.
+    clock.advance(timedelta(hours=12))
+    page = client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode()
+    assert "Nobody: no rota shift marked" in _duty_box(page)
+
+
+def test_the_duty_names_are_alphabetical_not_ranked_by_exposure(
+    tmp_path, analyst, other_analyst, lead, crisis, add_image
+):
+    path = tmp_path / "rotations.yaml"
+    path.write_text(
+        textwrap.dedent(ROTA).replace(
+            "    members: [aiko.analyst]\n",
+            "    members: [aiko.analyst]\n    graphic_content_duty: true\n",
+        ),
+        encoding="utf-8",
+    )
+    load_rotas(path=path, actor=None)
+    # Whoever has seen the most is not put first (nor last): names only, in name order.
+    for seed in range(3):
+        item = add_image(image_bytes(seed=seed + 20), crisis=crisis, escalation=None)
+        services.reveal_evidence(item=item, actor=other_analyst)
+    client = Client()
+    client.force_login(lead)
+    box = _duty_box(client.get(reverse("crisis-detail", args=[crisis.pk])).content.decode())
+    names = sorted([analyst, other_analyst], key=lambda p: p.display_name.casefold())
+    positions = [box.index(p.display_name) for p in names]
+    assert positions == sorted(positions)
+    assert "3" not in box  # no figure beside a name
+
+
+def _war_room_queries(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm the session and caches
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_the_war_room_costs_the_same_with_more_rotations_on_duty_and_more_reveals(
+    tmp_path, analyst, other_analyst, lead, crisis, add_image
+):
+    path = tmp_path / "rotations.yaml"
+    path.write_text(textwrap.dedent(ROTA), encoding="utf-8")
+    load_rotas(path=path, actor=None)
+    client, url = Client(), reverse("crisis-detail", args=[crisis.pk])
+    client.force_login(lead)
+    before = _war_room_queries(client, url)
+    # Every rotation marked, so three people are on duty; and reveals to count.
+    path.write_text(
+        textwrap.dedent(ROTA)
+        .replace("members: [lina.lead]}", "members: [lina.lead], graphic_content_duty: true}")
+        .replace(
+            "    members: [aiko.analyst]\n",
+            "    members: [aiko.analyst]\n    graphic_content_duty: true\n",
+        ),
+        encoding="utf-8",
+    )
+    load_rotas(path=path, actor=None)
+    for seed in range(3):
+        item = add_image(image_bytes(seed=seed + 30), crisis=crisis, escalation=None)
+        services.reveal_evidence(item=item, actor=analyst)
+    assert _war_room_queries(client, url) == before
+
+
+def test_the_exposure_box_costs_six_queries(rota, analyst, crisis, django_assert_num_queries):
+    from watchfloor.evidence.selectors import crisis_exposure
+
+    # Two for the figures, four for who is on duty (rotations, shifts, members, overrides).
+    with django_assert_num_queries(6):
+        box = crisis_exposure(crisis=crisis, viewer=analyst, now=clock.now())
+    assert [duty.person.username for duty in box.on_duty] == ["ben.analyst"]

@@ -154,6 +154,7 @@ class AuditAction(models.TextChoices):
     EVIDENCE_REVEAL_REFUSED = "evidence.reveal_refused", "Evidence reveal refused"
     EVIDENCE_EXPORTED = "evidence.exported", "Evidence exported in a package"
     EVIDENCE_PACKAGE_BUILT = "evidence.package_built", "Evidence package built"
+    EVIDENCE_PACKAGE_DOWNLOADED = "evidence.package_downloaded", "Evidence package downloaded"
     EVIDENCE_HOLD_PLACED = "evidence.hold_placed", "Legal hold placed"
     EVIDENCE_HOLD_LIFTED = "evidence.hold_lifted", "Legal hold lifted"
     EVIDENCE_PURGED = "evidence.purged", "Evidence deleted by retention"

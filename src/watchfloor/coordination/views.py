@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from watchfloor.coordination import permissions, selectors, services
+from watchfloor.coordination import hooks, permissions, selectors, services
 from watchfloor.coordination.forms import AnswerForm, InboxFilterForm, WithdrawForm
 from watchfloor.coordination.models import AnswerOutcome, PartnerRequest, RequestKind
 from watchfloor.coordination.panel import ask_form, requests_panel
@@ -92,6 +92,7 @@ def _request_page(
             else None,
             "outcomes": AnswerOutcome.choices,
             "now": now,
+            **hooks.request_panels(partner_request=partner_request, viewer=user, now=now),
         },
         status=status,
     )

@@ -17,12 +17,14 @@ from django.urls import reverse
 from ninja import File, Form, Path, Router, Schema, Status, UploadedFile
 
 from watchfloor.coordination.models import PartnerRequest
+from watchfloor.coordination.selectors import requests_visible_to
 from watchfloor.core.errors import InvalidInput, NotFound
 from watchfloor.evidence import media, packages, selectors, services
 from watchfloor.evidence.models import Category, EvidenceItem
 from watchfloor.evidence.targets import Target, access_target
 from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.auth import request_actor
+from watchfloor.people.models import User
 from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id, Input, PersonOut, UtcTime, text
 
 router = Router(tags=["evidence"])
@@ -133,6 +135,8 @@ class PackageIn(Input):
 
 
 class PackageOut(Schema):
+    # PKG-n: how the partner request's page names it.
+    reference: str
     sha256: str
     size_bytes: int
     file_name: str
@@ -249,7 +253,7 @@ def _package(request: HttpRequest, kind: str, target_id: int, payload: PackageIn
         raise InvalidInput(f"no evidence EV-{missing[0]} on {of.reference}", field="items")
     partner_request = None
     if payload.partner_request is not None:
-        partner_request = _partner_request(of, payload.partner_request)
+        partner_request = _partner_request(actor, of, payload.partner_request)
     built = packages.build_package(
         **{of.kind: of.obj},
         items=sorted(items, key=lambda item: item.pk),
@@ -260,6 +264,7 @@ def _package(request: HttpRequest, kind: str, target_id: int, payload: PackageIn
     return Status(
         201,
         PackageOut(
+            reference=built.record.reference,
             sha256=built.record.sha256,
             size_bytes=built.record.size_bytes,
             file_name=built.file_name,
@@ -269,10 +274,11 @@ def _package(request: HttpRequest, kind: str, target_id: int, payload: PackageIn
     )
 
 
-def _partner_request(of: Target, partner_request_id: int) -> PartnerRequest:
-    """The partner request that asked for the package: one of the escalation's, or of one
-    of the crisis's escalations."""
-    requests = PartnerRequest.objects.filter(pk=partner_request_id)
+def _partner_request(actor: User, of: Target, partner_request_id: int) -> PartnerRequest:
+    """The partner request that asked for the package, that the caller may see: one of the
+    escalation's, or of one of the crisis's escalations (never one of a restricted
+    escalation the caller may not see: that is as missing as a missing one)."""
+    requests = requests_visible_to(actor).filter(pk=partner_request_id)
     if of.kind == "escalation":
         requests = requests.filter(escalation=of.obj)
     else:

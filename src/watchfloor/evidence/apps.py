@@ -13,6 +13,7 @@ crisis_evidence_panel = imported_when_called("watchfloor.evidence.selectors.cris
 cluster_evidence_panel = imported_when_called(
     "watchfloor.evidence.selectors.cluster_evidence_panel"
 )
+request_packages = imported_when_called("watchfloor.evidence.selectors.request_packages")
 
 
 class EvidenceConfig(AppConfig):
@@ -32,6 +33,11 @@ class EvidenceConfig(AppConfig):
         register_escalation_panel("evidence_panel", escalation_evidence_panel)
         register_timeline_describers(ESCALATION_TIMELINE_DESCRIBERS)
         register_timeline_reader(timeline_without_views)
+
+        from watchfloor.coordination.hooks import register_request_panel
+
+        # The packages built for a partner request, on its page.
+        register_request_panel("request_evidence_packages", request_packages)
 
         from watchfloor.crises.hooks import register_war_room_panel
 

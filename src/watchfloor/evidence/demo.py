@@ -16,10 +16,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from watchfloor.coordination.services import send_partner_request
 from watchfloor.core import clock
 from watchfloor.crises.models import Crisis
 from watchfloor.escalations.models import Escalation
 from watchfloor.evidence.models import EvidenceItem
+from watchfloor.evidence.packages import build_package
 from watchfloor.evidence.services import add_evidence_file, reveal_evidence
 from watchfloor.people.models import User
 from watchfloor.signals.models import Cluster
@@ -137,7 +139,34 @@ def load_demo_evidence() -> int:
     ]:
         with clock.frozen_at(now - timedelta(minutes=minutes_ago)):
             reveal_evidence(item=item, actor=people[who], seconds=20)
+    with clock.frozen_at(now - timedelta(minutes=3)):
+        _package_for_law_enforcement(hijacked, items[:2], people["analyst"])
     return len(items)
+
+
+def _package_for_law_enforcement(
+    escalation: Escalation, items: list[EvidenceItem], analyst: User
+) -> None:
+    """A law-enforcement referral on the hijacked account and a package of its two
+    screenshots built for it, so the request's page lists one (docs/evidence.md)."""
+    referral = send_partner_request(
+        escalation=escalation,
+        actor=analyst,
+        team_code="law_enforcement_response",
+        kind="law_enforcement_referral",
+        question=(
+            "Prefectural police ask for the fake evacuation order and the phishing page, "
+            "with their hashes, under a preservation request."
+        ),
+        due_within=timedelta(hours=24),
+    )
+    build_package(
+        escalation=escalation,
+        items=items,
+        actor=analyst,
+        requester_zone="Asia/Tokyo",
+        partner_request=referral,
+    )
 
 
 def main(argv: list[str]) -> None:

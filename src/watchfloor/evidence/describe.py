@@ -39,7 +39,14 @@ def _hold(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _exported(data: dict[str, Any]) -> tuple[str, str]:
-    return f"{data.get('item', '')} in package {str(data.get('package_sha256', ''))[:16]}…", ""
+    package = str(data.get("package_sha256", ""))[:16]
+    again = ", downloaded" if data.get("downloaded") else ""
+    return f"{data.get('item', '')} in package {package}…{again}", ""
+
+
+def _package(data: dict[str, Any]) -> tuple[str, str]:
+    asked = f" for PR-{data['partner_request']}" if data.get("partner_request") else ""
+    return f"{data.get('package', '')} {str(data.get('package_sha256', ''))[:16]}…{asked}", ""
 
 
 def _purged(data: dict[str, Any]) -> tuple[str, str]:
@@ -53,5 +60,6 @@ ESCALATION_TIMELINE_DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, 
     AuditAction.EVIDENCE_HOLD_PLACED: _hold,
     AuditAction.EVIDENCE_HOLD_LIFTED: _hold,
     AuditAction.EVIDENCE_EXPORTED: _exported,
+    AuditAction.EVIDENCE_PACKAGE_DOWNLOADED: _package,
     AuditAction.EVIDENCE_PURGED: _purged,
 }

@@ -212,7 +212,8 @@ class EvidencePackage(models.Model):
     """A package built for law enforcement or a regulator: what went in, and its SHA-256.
 
     The ZIP itself is handed to the requester and not kept (it would be a second copy of
-    the evidence); the items' originals and this record reproduce it.
+    the evidence); the items' originals and the manifest kept here reproduce it byte for
+    byte (``packages.reproduce_package``), checked against ``sha256``.
     """
 
     # Of one escalation's or one crisis's evidence.
@@ -245,6 +246,9 @@ class EvidencePackage(models.Model):
     requester_zone = models.CharField(max_length=64, default="UTC")
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField()
+    # The manifest as built (the ZIP's manifest.json): with the originals it makes the same
+    # ZIP again. Empty for packages built before manifests were kept: those cannot be.
+    manifest = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-built_at"]
@@ -256,5 +260,17 @@ class EvidencePackage(models.Model):
         ]
 
     def __str__(self) -> str:
-        subject = f"WF-{self.escalation_id}" if self.escalation_id else f"CR-{self.crisis_id}"
-        return f"package {self.sha256[:12]} of {subject}"
+        return f"package {self.sha256[:12]} of {self.subject_reference}"
+
+    @property
+    def reference(self) -> str:
+        return f"PKG-{self.pk}"
+
+    @property
+    def subject_reference(self) -> str:
+        """What the package is of, as people write it: WF-n or CR-n."""
+        return f"WF-{self.escalation_id}" if self.escalation_id else f"CR-{self.crisis_id}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.subject_reference}-evidence-{self.sha256[:12]}.zip"

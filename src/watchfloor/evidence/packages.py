@@ -26,13 +26,14 @@ from django.template.loader import render_to_string
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
-from watchfloor.core.errors import InvalidInput
+from watchfloor.core.errors import Conflict, InvalidInput, PermissionDenied
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import store, targets
 from watchfloor.evidence.custody import custody_log, record_custody_event
 from watchfloor.evidence.models import EvidenceItem, EvidencePackage
+from watchfloor.evidence.permissions import may_download_package
 
 if TYPE_CHECKING:
     from watchfloor.coordination.models import PartnerRequest
@@ -51,9 +52,7 @@ class BuiltPackage:
 
     @property
     def file_name(self) -> str:
-        record = self.record
-        subject = f"WF-{record.escalation_id}" if record.escalation_id else f"CR-{record.crisis_id}"
-        return f"{subject}-evidence-{record.sha256[:12]}.zip"
+        return self.record.file_name
 
 
 def _times(moment: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
@@ -211,6 +210,7 @@ def build_package(
             requester_zone=requester_zone,
             sha256=package_sha256,
             size_bytes=len(content),
+            manifest=manifest,
         )
         record.items.set(items)
         record_event(
@@ -236,6 +236,75 @@ def build_package(
                 file_included=_item_entry_included(item),
             )
     return BuiltPackage(record=record, content=content, manifest=manifest)
+
+
+def unavailable_reason(package: EvidencePackage, *, purged_items: int) -> str:
+    """Why the package cannot be made again ("" when it can), from what the row says."""
+    if not package.manifest:
+        return "it was built before packages kept their manifest"
+    if purged_items:
+        return "retention has deleted the files of some of its items"
+    return ""
+
+
+def reproduce_package(package: EvidencePackage) -> bytes:
+    """The package's ZIP again, byte for byte, from its kept manifest and the items'
+    originals; Conflict when that is no longer possible or gives other bytes than the
+    recorded SHA-256 (a file changed: ``evidence verify`` names it)."""
+    items = {item.reference: item for item in package.items.all()}
+    purged = sum(1 for item in items.values() if item.purged_at is not None)
+    reason = unavailable_reason(package, purged_items=purged)
+    if reason:
+        raise Conflict(f"{package.reference} cannot be made again: {reason}", field="package")
+    try:
+        ordered = [items[entry["reference"]] for entry in package.manifest["items"]]
+        content = _zip(ordered, package.manifest)
+    except (KeyError, FileNotFoundError, OSError) as error:
+        raise Conflict(
+            f"{package.reference} cannot be made again: {error}", field="package"
+        ) from error
+    if hashlib.sha256(content).hexdigest() != package.sha256:
+        raise Conflict(
+            f"{package.reference} made again does not give its recorded SHA-256: a file has "
+            "changed (run `watchfloor evidence verify`)",
+            field="package",
+        )
+    return content
+
+
+def download_package(*, package: EvidencePackage, actor: User) -> bytes:
+    """The package made again for someone allowed to have it, audited as a package event
+    and as an export on each item's custody log. The caller reached the package through
+    ``selectors.access_package`` (need to know)."""
+    if not may_download_package(actor, package):
+        raise PermissionDenied(
+            "only analysts, leads, admins and the team the request asked may download packages"
+        )
+    content = reproduce_package(package)
+    with transaction.atomic():
+        record_event(
+            action=AuditAction.EVIDENCE_PACKAGE_DOWNLOADED,
+            actor=actor,
+            target=package,
+            escalation_id=package.escalation_id,
+            data={
+                "of": package.subject_reference,
+                **({"crisis_id": package.crisis_id} if package.crisis_id else {}),
+                "package": package.reference,
+                "package_sha256": package.sha256,
+                "partner_request": package.partner_request_id,
+            },
+        )
+        for item in package.items.all():
+            record_custody_event(
+                action=AuditAction.EVIDENCE_EXPORTED,
+                item=item,
+                actor=actor,
+                package_sha256=package.sha256,
+                file_included=_item_entry_included(item),
+                downloaded=True,
+            )
+    return content
 
 
 def _asked_about(partner_request: PartnerRequest, of: targets.Target) -> bool:

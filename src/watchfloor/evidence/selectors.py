@@ -3,27 +3,35 @@ signals cluster or its crisis is (each through its own app's visibility selector
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from watchfloor.coordination.models import RequestKind
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.crises.selectors import crises_visible_to
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.evidence import exposure
-from watchfloor.evidence.models import EvidenceItem, Reveal, ViewingPreference
-from watchfloor.evidence.permissions import may_record_training, may_see_team_exposure
+from watchfloor.evidence.models import EvidenceItem, EvidencePackage, Reveal, ViewingPreference
+from watchfloor.evidence.packages import unavailable_reason
+from watchfloor.evidence.permissions import (
+    may_download_package,
+    may_record_training,
+    may_see_team_exposure,
+)
 from watchfloor.evidence.services import preference_of, reveal_refusal
 from watchfloor.evidence.targets import Target
+from watchfloor.people.oncall import GraphicContentDuty, graphic_content_duty_everywhere
 from watchfloor.signals.selectors import clusters_visible_to
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
+    from watchfloor.coordination.models import PartnerRequest
     from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
@@ -166,13 +174,18 @@ class CrisisExposure:
     escalations: int
     # Only a lead of a team may open the team page: nobody else is linked to it.
     may_see_team: bool = False
+    # Who holds a graphic-content duty shift now, in any team's rota: names beside the
+    # figures, alphabetical, never ranked or given figures of their own.
+    on_duty: list[GraphicContentDuty] = field(default_factory=list)
 
 
 def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposure:
     """The team's reveals of the crisis's evidence since it was declared: the crisis's own
     items, its linked clusters' items when the viewer may see clusters, and the items of
     its escalations the viewer may see (a restricted one adds nothing to others' figures).
-    The viewer is in the war room, so may see the crisis."""
+    The viewer is in the war room, so may see the crisis. Two queries for the figures and
+    four for who is on graphic-content duty, whatever the number of items, reveals or
+    rotations."""
     visible = list(
         escalations_visible_to(viewer)
         .filter(pk__in=crisis.escalations.values("pk"))
@@ -188,6 +201,7 @@ def crisis_exposure(*, crisis: Any, viewer: User, now: datetime) -> CrisisExposu
         since=crisis.declared_at,
         escalations=len(visible),
         may_see_team=may_see_team_exposure(viewer),
+        on_duty=graphic_content_duty_everywhere(at=now),
     )
 
 
@@ -217,3 +231,128 @@ def training_rows(*, people: list[User], viewer: User) -> list[TrainingRow]:
             )
         )
     return rows
+
+
+# ---------------------------------------------------------------- packages
+
+
+def packages_visible_to(user: User) -> QuerySet[EvidencePackage]:
+    """Packages of the escalations and crises the user may see (need to know first)."""
+    return EvidencePackage.objects.filter(
+        Q(escalation__in=escalations_visible_to(user)) | Q(crisis__in=crises_visible_to(user))
+    )
+
+
+def access_package(*, actor: User, package_id: int | str) -> EvidencePackage:
+    """The package, or the same NotFound whether it is missing or what it is of is hidden."""
+    try:
+        pk = int(str(package_id).removeprefix("PKG-"))
+    except (TypeError, ValueError) as exc:
+        raise NotFound(f"no evidence package '{package_id}'", field="package_id") from exc
+    package = (
+        packages_visible_to(actor)
+        .select_related("partner_request__team", "built_by")
+        .prefetch_related("items")
+        .filter(pk=pk)
+        .first()
+    )
+    if package is None:
+        raise NotFound(f"no evidence package PKG-{pk} that you can see", field="package_id")
+    return package
+
+
+MANIFEST_HIDES_ESCALATIONS = "its manifest carries escalations you may not see"
+
+
+def _escalations_named(package: EvidencePackage) -> set[int]:
+    """The escalations whose decisions the package's manifest carries (a crisis package:
+    those its builder could see, which may be more than a later reader can)."""
+    manifest = package.manifest or {}
+    entries = [manifest.get("escalation") or {}]
+    entries += (manifest.get("crisis") or {}).get("escalations", [])
+    references = (str(entry.get("reference", "")) for entry in entries)
+    return {int(ref[3:]) for ref in references if ref.startswith("WF-") and ref[3:].isdigit()}
+
+
+def _hidden_escalations(packages: Sequence[EvidencePackage], viewer: User) -> set[int]:
+    named = set().union(*(_escalations_named(p) for p in packages)) if packages else set()
+    if not named:
+        return set()
+    visible = escalations_visible_to(viewer).filter(pk__in=named).values_list("pk", flat=True)
+    return named - set(visible)
+
+
+def download_refusal(
+    *, package: EvidencePackage, viewer: User, purged_items: int, hidden: set[int]
+) -> str:
+    """Why the viewer cannot download the package ("" when they can)."""
+    if not may_download_package(viewer, package):
+        asked = package.partner_request
+        team = f" and {asked.team.name}" if asked is not None else ""
+        return f"only analysts, leads, admins{team} may download it"
+    if _escalations_named(package) & hidden:
+        return MANIFEST_HIDES_ESCALATIONS
+    return unavailable_reason(package, purged_items=purged_items)
+
+
+def manifest_hides_escalations(*, package: EvidencePackage, viewer: User) -> bool:
+    """Whether the package's manifest carries escalations the viewer may not see (a crisis
+    package built by someone who could see more): then it is not theirs to download."""
+    return bool(_hidden_escalations([package], viewer))
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    package: EvidencePackage
+    item_count: int
+    download_refusal: str
+
+
+@dataclass(frozen=True)
+class RequestPackages:
+    partner_request: PartnerRequest
+    rows: list[PackageRow]
+    # On a law-enforcement referral with none, analysts, leads and admins are told how to
+    # build one for it.
+    may_build: bool
+
+
+def request_packages(
+    *, partner_request: PartnerRequest, viewer: User, now: datetime
+) -> RequestPackages:
+    """The evidence packages attached to a partner request, as the viewer may see them: a
+    crisis package only to those who may see the crisis. One query, and one more for the
+    escalations the manifests name when there are packages, however many. The viewer
+    reached the request through ``access_partner_request``."""
+    packages = list(
+        packages_visible_to(viewer)
+        .filter(partner_request=partner_request)
+        .select_related("built_by")
+        .annotate(
+            item_count=Count("items", distinct=True),
+            purged_items=Count("items", filter=Q(items__purged_at__isnull=False), distinct=True),
+        )
+        .order_by("-built_at", "-pk")
+    )
+    hidden = _hidden_escalations(packages, viewer)
+    rows = []
+    for package in packages:
+        package.partner_request = partner_request
+        rows.append(
+            PackageRow(
+                package=package,
+                item_count=package.item_count,
+                download_refusal=download_refusal(
+                    package=package,
+                    viewer=viewer,
+                    purged_items=package.purged_items,
+                    hidden=hidden,
+                ),
+            )
+        )
+    return RequestPackages(
+        partner_request=partner_request,
+        rows=rows,
+        may_build=can_work_escalations(viewer)
+        and partner_request.kind == RequestKind.LAW_ENFORCEMENT_REFERRAL,
+    )

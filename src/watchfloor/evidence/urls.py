@@ -40,4 +40,9 @@ urlpatterns = [
     path("evidence/<int:evidence_id>/preview.jpg", views.evidence_preview, name="evidence-preview"),
     path("evidence/<int:evidence_id>/reveal", views.evidence_reveal, name="evidence-reveal"),
     path("evidence/<int:evidence_id>/hold", views.evidence_hold, name="evidence-hold"),
+    path(
+        "evidence/packages/<int:package_id>/download",
+        views.package_download,
+        name="evidence-package-download",
+    ),
 ]

@@ -28,7 +28,16 @@ from watchfloor.core.errors import (
     WatchfloorError,
 )
 from watchfloor.core.roles import can_override_severity, is_admin
-from watchfloor.evidence import exposure, hooks, media, permissions, selectors, services, store
+from watchfloor.evidence import (
+    exposure,
+    hooks,
+    media,
+    packages,
+    permissions,
+    selectors,
+    services,
+    store,
+)
 from watchfloor.evidence.custody import custody_log
 from watchfloor.evidence.forms import CarePolicyForm, TrainingForm
 from watchfloor.evidence.models import Kind, Reveal
@@ -112,6 +121,35 @@ def evidence_preview(request: AuthenticatedRequest, evidence_id: int) -> HttpRes
     image.convert("RGB").save(out, format="JPEG", quality=70)
     response = HttpResponse(out.getvalue(), content_type="image/jpeg")
     response["Cache-Control"] = PRIVATE
+    return response
+
+
+@login_required
+@require_POST
+@shows_domain_errors
+def package_download(request: AuthenticatedRequest, package_id: int) -> HttpResponse:
+    """A package made again from its manifest and the originals, for someone allowed to
+    have it (audited; a POST: each download is an export on the items' custody logs)."""
+    package = selectors.access_package(actor=request.user, package_id=package_id)
+    if selectors.manifest_hides_escalations(package=package, viewer=request.user):
+        raise PermissionDenied(f"{package.reference}: {selectors.MANIFEST_HIDES_ESCALATIONS}")
+    try:
+        content = packages.download_package(package=package, actor=request.user)
+    except Conflict as error:
+        # No longer reproducible (purged files, a changed file): say so where it is listed.
+        messages.error(request, error.message)
+        if package.partner_request is not None:
+            return redirect(
+                reverse("partner-request", args=[package.partner_request.pk])
+                + f"#package-{package.pk}"
+            )
+        if package.escalation_id is not None:
+            return redirect("escalation-detail", escalation_id=package.escalation_id)
+        return redirect("crisis-detail", crisis_id=package.crisis_id)
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{package.file_name}"'
+    response["Cache-Control"] = PRIVATE
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

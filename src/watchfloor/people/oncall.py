@@ -12,6 +12,7 @@ for every market answer, then (if they have nobody) all the team's rotations.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -176,14 +177,43 @@ def _entry(team: Team, rotation: Rotation, at: datetime) -> OnCallEntry | None:
     )
 
 
+def _graphic_duty(rows: Iterable[Rotation], at: datetime) -> dict[int, tuple[User, Team]]:
+    """Each person holding a shift marked graphic-content duty at ``at``, once, with the
+    team of the (first) rotation that puts them there."""
+    on_duty: dict[int, tuple[User, Team]] = {}
+    for rotation in rows:
+        duty = duty_at(selectors.rotation_plan(rotation), at)
+        if duty is not None and duty.shift.graphic_content_duty and duty.member.is_active:
+            on_duty.setdefault(duty.member.pk, (duty.member, rotation.team))
+    return on_duty
+
+
+def _alphabetical(people: Iterable[User]) -> list[User]:
+    # Alphabetical, never ranked by anything they have done.
+    return sorted(people, key=lambda user: user.display_name.casefold())
+
+
 def graphic_content_duty_now(*, team: Team, at: datetime) -> list[User]:
     """Who in ``team``'s rotations holds a shift marked graphic-content duty at ``at``
     (overrides applied), alphabetical, each once: the people others should leave graphic
     material to. Four queries, however many rotations."""
     rows = selectors.rotations(team_codes=[team.code], window=watch_window(at))
-    on_duty: dict[int, User] = {}
-    for rotation in rows:
-        duty = duty_at(selectors.rotation_plan(rotation), at)
-        if duty is not None and duty.shift.graphic_content_duty and duty.member.is_active:
-            on_duty[duty.member.pk] = duty.member
-    return sorted(on_duty.values(), key=lambda user: user.display_name.casefold())
+    return _alphabetical(person for person, _ in _graphic_duty(rows, at).values())
+
+
+@dataclass(frozen=True)
+class GraphicContentDuty:
+    person: User
+    team: Team
+
+
+def graphic_content_duty_everywhere(*, at: datetime) -> list[GraphicContentDuty]:
+    """Who holds a shift marked graphic-content duty at ``at`` in any team's rotations
+    (a crisis's war room gathers several teams), alphabetical by name, each once with
+    their team. Four queries, however many rotations and teams."""
+    rows = selectors.rotations(window=watch_window(at))
+    holders = _graphic_duty(rows, at)
+    return [
+        GraphicContentDuty(person=person, team=holders[person.pk][1])
+        for person in _alphabetical(person for person, _ in holders.values())
+    ]

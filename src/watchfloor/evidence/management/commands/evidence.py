@@ -11,6 +11,7 @@ from typing import Any, TypedDict, TypeVar
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Model
 
+from watchfloor.coordination.models import PartnerRequest
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.crises.models import Crisis
@@ -116,6 +117,9 @@ class Command(PreparesDatabase, BaseCommand):
         package.add_argument("--items", required=True, help="EV-1,EV-2 (or 'all')")
         package.add_argument("--zone", default="UTC", help="the requester's time zone")
         package.add_argument("--out", required=True, help="where to write the ZIP")
+        package.add_argument(
+            "--request", help="the partner request that asked for it (PR-n): listed on its page"
+        )
         training = actions.add_parser("training", help="record graphic-content training")
         training.add_argument("username")
         training.add_argument("--trained", choices=["yes", "no"], required=True)
@@ -205,12 +209,17 @@ class Command(PreparesDatabase, BaseCommand):
             items = items.filter(pk__in=[int(ref) for ref in wanted])
             if items.count() != len(set(wanted)):
                 raise CommandError(f"--items: some are not evidence of {_reference(of)}")
+        asked_by = _numbered(options, "request", PartnerRequest, "PR-")
         built = packages.build_package(
             escalation=of.get("escalation"),
             crisis=of.get("crisis"),
             items=list(items),
             actor=None,
             requester_zone=options["zone"],
+            partner_request=asked_by,
         )
         Path(options["out"]).write_bytes(built.content)
-        self.stdout.write(f"{options['out']}  sha256={built.record.sha256}")
+        asked = f"  for {asked_by.reference}" if asked_by is not None else ""
+        self.stdout.write(
+            f"{options['out']}  {built.record.reference}  sha256={built.record.sha256}{asked}"
+        )
