@@ -67,8 +67,6 @@ from watchfloor.web.forms import ServiceErrorForm, carry_read_version
 from watchfloor.web.views import shows_domain_errors
 
 # war_room_views.py still imports the old private name; it changes elsewhere at present,
-# so the alias stays until that file imports people.services.get_user_named_in.
-_user = get_user_named_in
 
 
 # ---------------------------------------------------------------- list and declare

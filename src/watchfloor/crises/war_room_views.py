@@ -9,9 +9,10 @@ from django import forms
 from watchfloor.crises import containment, selectors, services, watchlists
 from watchfloor.crises.forms import ReleaseRoleForm, RoleForm
 from watchfloor.crises.models import Crisis, CrisisNote, Level
-from watchfloor.crises.views import _user, crisis_action
+from watchfloor.crises.views import crisis_action
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.people.services import get_user_named_in
 from watchfloor.signals.selectors import access_cluster
 
 
@@ -58,7 +59,7 @@ def crisis_level(
 def crisis_role(request: AuthenticatedRequest, crisis: Crisis, data: dict, form: forms.Form) -> str:
     assert isinstance(form, RoleForm), "ACTION_FORMS['role'] is a RoleForm"
     role, market = form.role_and_market()
-    holder = _user(data["holder"], field="holder") if data["holder"] else None
+    holder = get_user_named_in(data["holder"], field="holder") if data["holder"] else None
     assignment = services.hand_over_role(
         crisis=crisis,
         role=role,
