@@ -23,7 +23,7 @@ first; the periodic pass also scores clusters stored before the score existed.
 
 Then the rules: every enabled rule is matched against each touched cluster (and each
 cluster that has just woken from a snooze), and series rules against the open alerts of
-touched series; a match acts once (``services.apply_rule``).
+touched series; a match acts once (``auto_escalation.apply_rule``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from django.db.models.fields.json import KeyTextTransform
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound
-from watchfloor.signals import services
+from watchfloor.signals import auto_escalation, services
 from watchfloor.signals.counting import SeriesKey, velocities
 from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, Signal, SurgeAlert
 from watchfloor.signals.rules import (
@@ -574,7 +574,9 @@ def _run_cluster_rules(
             )
             if match is None:
                 continue
-            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, cluster=cluster)
+            firing = auto_escalation.apply_rule(
+                rule=rule, ruleset=ruleset, match=match, cluster=cluster
+            )
             if firing is not None:
                 report.fired.append(firing)
                 already.add((rule.code, pk))
@@ -606,6 +608,8 @@ def _run_series_rules(ruleset: RuleSet, keys: list[SeriesKey], *, report: Reacti
             match = match_series_surge(rule, alert)
             if match is None:
                 continue
-            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, alert=alert)
+            firing = auto_escalation.apply_rule(
+                rule=rule, ruleset=ruleset, match=match, alert=alert
+            )
             if firing is not None:
                 report.fired.append(firing)

@@ -35,7 +35,7 @@ surge window) and ``min_surge_ratio`` apply there.
 
 The matching here is pure: it reads a cluster or an alert and returns the evidence
 (every condition, in words, with the figure it was checked against) or None. Acting on
-a match is :func:`watchfloor.signals.services.apply_rule`.
+a match is :func:`watchfloor.signals.auto_escalation.apply_rule`.
 """
 
 from __future__ import annotations
