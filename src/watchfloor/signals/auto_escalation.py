@@ -26,14 +26,8 @@ from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.escalations.services import add_note, link_escalations
 from watchfloor.people.models import Team, User
 from watchfloor.signals.models import Cluster, ClusterRelation, KeyKind, RuleFiring, SurgeAlert
-from watchfloor.signals.rules import (
-    ESCALATION_SOURCE_FOR_SIGNAL,
-    Match,
-    RuleSet,
-    RuleSpec,
-    escalation_type_for,
-    render_title,
-)
+from watchfloor.signals.rule_matching import Match, escalation_type_for, render_title
+from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL, RuleSet, RuleSpec
 from watchfloor.signals.selectors import describe_surge_subject, surge_explanation, tally_rows
 from watchfloor.signals.services import (
     cluster_facts,

@@ -47,11 +47,10 @@ from watchfloor.core.errors import NotFound
 from watchfloor.signals import auto_escalation, services
 from watchfloor.signals.counting import SeriesKey, velocities
 from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, Signal, SurgeAlert
+from watchfloor.signals.rule_matching import match_cluster, match_series_surge
 from watchfloor.signals.rules import (
     EMPTY_RULES,
     RuleSet,
-    match_cluster,
-    match_series_surge,
     rules_in_force,
 )
 from watchfloor.signals.selectors import (
