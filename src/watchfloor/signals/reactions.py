@@ -42,10 +42,9 @@ from watchfloor.signals.rules import (
 from watchfloor.signals.selectors import (
     bucket_end,
     effective_state,
-    severity_hint,
     surge_config,
-    types_by_policy,
 )
+from watchfloor.signals.suggestions import severity_hint, types_by_policy
 from watchfloor.signals.surge_checks import (
     check_clusters,
     check_series,

@@ -32,7 +32,7 @@ from watchfloor.escalations.forms import EscalationForm
 from watchfloor.escalations.models import SourceKind
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.policy.models import Policy
-from watchfloor.signals import hooks, permissions, selectors, services
+from watchfloor.signals import hooks, permissions, selectors, services, suggestions
 from watchfloor.signals.forms import (
     AttachForm,
     BenignForm,
@@ -168,12 +168,12 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
     visible = selectors.visible_escalations_by_id(
         user=request.user, ids=[f.escalation_id for f in firings]
     )
-    hint_type = selectors.suggested_type(cluster, by_policy=selectors.types_by_policy())
+    hint_type = suggestions.suggested_type(cluster, by_policy=suggestions.types_by_policy())
     return {
         "cluster": cluster,
         "hint_basis": (
             f"what the rubric gives a {hint_type.replace('_', ' ')} escalation with "
-            f"{selectors.suggested_reach(cluster)} reach, or the escalation's severity if higher"
+            f"{suggestions.suggested_reach(cluster)} reach, or the escalation's severity if higher"
             if hint_type
             else "the severity of the escalation it is attached to"
         ),
@@ -325,7 +325,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
     """The new-escalation form as the cluster fills it in; the analyst changes what is wrong."""
     policies = [code for code, _ in selectors.tally_rows(cluster.policy_hints)]
     sources = [code for code, _ in selectors.tally_rows(cluster.sources)]
-    type_code = selectors.suggested_type(cluster, by_policy=selectors.types_by_policy())
+    type_code = suggestions.suggested_type(cluster, by_policy=suggestions.types_by_policy())
     source_kind = ESCALATION_SOURCE_FOR_SIGNAL.get(sources[0], "") if sources else ""
     if source_kind == SourceKind.PARTNER_TEAM:
         source_kind = SourceKind.INTERNAL  # the analyst names the team
@@ -343,7 +343,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
         "source_kind": source_kind or SourceKind.INTERNAL,
         "source_detail": f"Cluster C-{cluster.pk}",
         "policy": policy,
-        EscalationForm.FACTOR_PREFIX + "reach": selectors.suggested_reach(cluster),
+        EscalationForm.FACTOR_PREFIX + "reach": suggestions.suggested_reach(cluster),
     }
 
 
