@@ -26,6 +26,11 @@ the last one seen) at the start of each batch, under the intake's writer lock, s
 several processes see each other's clusters. What a batch adds lives in small
 batch-local indexes until the next sync reads it back from the database; a batch
 that rolls back therefore leaves nothing behind in memory.
+
+This module runs past ~500 lines on purpose: the keys, the indexes they are looked up
+in and the assignment that walks them in order are one rule (the one above) and read
+best together; the near-match searches themselves live in ``media``, ``text`` and
+``lsh``.
 """
 
 from __future__ import annotations
