@@ -285,7 +285,7 @@ def stored_before_bounds(catalog, monkeypatch, settings):
         settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW = datetime.max.replace(tzinfo=UTC) - clock.now()
         try:
             with monkeypatch.context() as patch:
-                patch.setattr(contract, "within_time_range", lambda moment: True)
+                patch.setattr(contract.fields, "within_time_range", lambda moment: True)
                 return ingest_signals(items=list(signals), producer="tests", actor=None)
         finally:
             settings.WATCHFLOOR_SIGNAL_FUTURE_SKEW = allowed

@@ -34,7 +34,9 @@ from watchfloor.signals.contract import (
     parse_jsonl_lines,
     parse_signal,
     parse_signals,
+    reading,
 )
+from watchfloor.signals.contract.signal import TOP_LEVEL_FIELDS
 
 PDQ = "d8f8f0cce0f4a84f0e370a22028f67f0b36e2ed596623e1d33e6b39c4e9c9b22"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
@@ -363,7 +365,7 @@ def test_a_batch_keeps_the_valid_signals_around_a_bad_one():
 
 @given(
     st.dictionaries(
-        st.sampled_from([*contract._TOP_LEVEL_FIELDS, "other"]),
+        st.sampled_from([*TOP_LEVEL_FIELDS, "other"]),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
             lambda children: (
@@ -421,7 +423,7 @@ def test_jsonl_lines_are_numbered_and_bad_lines_do_not_stop_the_file():
 
 def test_deferred_lines_decode_to_the_same_records(monkeypatch):
     """`watchfloor ingest` helpers read lines undecoded and decode only their own."""
-    monkeypatch.setattr(contract, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(reading, "MAX_LINE_BYTES", 4096)
     lines = (
         b"\xef\xbb\xbf" + json.dumps(minimal()).encode(),
         "",
@@ -469,7 +471,7 @@ def test_a_byte_order_mark_on_the_first_line_is_ignored():
 
 
 def test_an_over_long_line_is_skipped_unread_and_the_next_one_read(monkeypatch):
-    monkeypatch.setattr(contract, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(reading, "MAX_LINE_BYTES", 64)
     stream = jsonl('{"text": "' + "x" * 500 + '"}', json.dumps({"id": "ok"}))
 
     records = list(parse_jsonl_lines(stream))
@@ -620,7 +622,7 @@ BEYOND_THE_SCHEMA = {
 def test_the_schema_is_draft_2020_12_and_lists_the_contracts_fields():
     jsonschema_rs.meta.validate(SCHEMA)
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert set(SCHEMA["properties"]) == contract._TOP_LEVEL_FIELDS
+    assert set(SCHEMA["properties"]) == TOP_LEVEL_FIELDS
     assert SCHEMA["properties"]["source"]["enum"] == list(contract.SOURCES)
     kinds = SCHEMA["properties"]["subject"]["properties"]["kind"]["enum"]
     assert kinds == list(contract.SUBJECT_KINDS)

@@ -233,9 +233,9 @@ def test_batches_prepared_by_several_helpers_are_stored_in_file_order(
 ):
     """Helper k prepares batches k, k+n, …; the command takes them in turn, so the
     batches (and their rejected lines) come out in file order, across files too."""
-    from watchfloor.signals.management.commands import ingest
+    from watchfloor.signals.intake import files as ingest_files
 
-    monkeypatch.setattr(ingest, "preparing_helpers", lambda: helpers)
+    monkeypatch.setattr(ingest_files, "preparing_helpers", lambda: helpers)
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_bytes(jsonl(*(make_signal(f"a{n}") for n in range(7))) + b"{broken\n")
     second.write_bytes(b"{broken\n" + jsonl(*(make_signal(f"b{n}") for n in range(4))))

@@ -19,7 +19,7 @@ from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied
 from watchfloor.signals import counting, intake
 from watchfloor.signals.contract import SignalRejected
-from watchfloor.signals.intake import BatchTooLarge, IntakeBatch, ingest_signals
+from watchfloor.signals.intake import BatchTooLarge, IntakeBatch, ingest_signals, prepare
 from watchfloor.signals.media import pdq_to_hex, pdq_variant
 from watchfloor.signals.models import (
     Cluster,
@@ -560,8 +560,8 @@ def test_the_same_text_is_detected_and_hashed_once(catalog, monkeypatch):
         return original(texts)
 
     monkeypatch.setattr(detector, "detect_many", counting_detect_many)
-    monkeypatch.setattr(intake, "_LANGUAGES", intake._RecentResults(100))
-    monkeypatch.setattr(intake, "_SIGNATURES", intake._RecentResults(100))
+    monkeypatch.setattr(prepare, "_LANGUAGES", prepare.RecentResults(100))
+    monkeypatch.setattr(prepare, "_SIGNATURES", prepare.RecentResults(100))
     first = ingest(*[make_signal(n, text=text) for n in range(5)])
     second = ingest(make_signal(9, text=text))
     assert seen == [[text]]

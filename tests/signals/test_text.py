@@ -12,14 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watchfloor.signals.lsh import LSHIndex, lsh_bands
 from watchfloor.signals.text import (
     DEFAULT_THRESHOLD,
-    LSHIndex,
     MinHasher,
     jaccard,
     jaccard_estimate,
     jaccard_of_texts,
-    lsh_bands,
     minhash,
     minhash_many,
     normalise_text,

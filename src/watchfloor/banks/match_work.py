@@ -52,9 +52,10 @@ from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import SourceKind, Subject
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.markets.models import Market
+from watchfloor.signals.auto_escalation import rules_account
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Signal
-from watchfloor.signals.services import attach_cluster, rules_account
+from watchfloor.signals.services import attach_cluster
 
 if TYPE_CHECKING:
     from watchfloor.people.models import APIToken, User

@@ -11,8 +11,9 @@ from watchfloor.core.errors import WatchfloorError
 from watchfloor.crises.containment import link_cluster
 from watchfloor.crises.selectors import access_crisis
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.signals.forms import CrisisLinkForm, form_problem
 from watchfloor.signals.models import Cluster
-from watchfloor.signals.views import CrisisLinkForm, cluster_action, form_problem
+from watchfloor.signals.views import cluster_action
 from watchfloor.web.views import shows_domain_errors
 
 

@@ -46,7 +46,7 @@ from watchfloor.evidence.uploads import REFUSED_ATTRIBUTE
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.people.models import Team
 from watchfloor.people.selectors import get_team
-from watchfloor.signals.services import RULES_ACCOUNT
+from watchfloor.signals.auto_escalation import RULES_ACCOUNT
 from watchfloor.web.views import shows_domain_errors
 
 PRIVATE = "private, no-store"

@@ -9,7 +9,7 @@ the order of ``KeyKind``:
    cluster's hashes (``ClusterMedia``, searched with ``media.PDQIndex``);
 4. the same media file: an equal MD5 or SHA-256 (kinds ``md5`` and ``sha256``);
 5. near-identical text: estimated Jaccard similarity of at least ``text_threshold``
-   with the cluster's text signature (``ClusterText``, searched with ``text.LSHIndex``).
+   with the cluster's text signature (``ClusterText``, searched with ``lsh.LSHIndex``).
 
 When keys point at different clusters, the first key in that order wins and the
 clusters are kept apart: merging cascades (one shared hashtag or URL shortener would
@@ -26,6 +26,11 @@ the last one seen) at the start of each batch, under the intake's writer lock, s
 several processes see each other's clusters. What a batch adds lives in small
 batch-local indexes until the next sync reads it back from the database; a batch
 that rolls back therefore leaves nothing behind in memory.
+
+This module runs past ~500 lines on purpose: the keys, the indexes they are looked up
+in and the assignment that walks them in order are one rule (the one above) and read
+best together; the near-match searches themselves live in ``media``, ``text`` and
+``lsh``.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 
-from watchfloor.signals import media, text
+from watchfloor.signals import lsh, media, text
 from watchfloor.signals.models import ClusterMedia, ClusterText, KeyKind
 
 __all__ = [
@@ -190,7 +195,7 @@ class ClusterIndexes:
     def _empty(self) -> None:
         self.pdq = media.PDQIndex(self.config.max_distance)
         # Keyed by (cluster id, figures, row id): a cluster has up to MAX_REPRESENTATIVES.
-        self.text = text.LSHIndex(self.config.text_threshold)
+        self.text = lsh.LSHIndex(self.config.text_threshold)
         self.representatives: Counter[int] = Counter()
         # (id, cluster id) of the last row loaded from each table.
         self._media_mark: tuple[int, int] | None = None
@@ -312,7 +317,7 @@ class BatchNeighbours:
     ) -> dict[bytes, list[tuple[bytes, float]]]:
         if not signatures:
             return {}
-        index = text.LSHIndex(threshold)
+        index = lsh.LSHIndex(threshold)
         index.insert_many(signatures.items())
         return {
             key: [(cast(bytes, match.key), match.similarity) for match in matches]
@@ -515,14 +520,14 @@ def _stored_pdq_matches(
     }
 
 
-def _stored_text_match(match: text.TextMatch) -> tuple[int, float, str | None]:
+def _stored_text_match(match: lsh.TextMatch) -> tuple[int, float, str | None]:
     # The stored texts' index is keyed by tuples starting (cluster id, figures).
     key = cast("tuple[Any, ...]", match.key)
     return key[0], match.similarity, key[1]
 
 
 def _stored_text_matches(
-    keys: Sequence[SignalKeys], index: text.LSHIndex
+    keys: Sequence[SignalKeys], index: lsh.LSHIndex
 ) -> dict[bytes, list[tuple[int, float, str | None]]]:
     """Per distinct text signature of the batch, the stored clusters whose text is
     similar enough: LSH candidates, confirmed on the estimated similarity (all of the

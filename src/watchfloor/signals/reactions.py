@@ -5,74 +5,53 @@ after they have committed, so a failure here never loses an acknowledged signal.
 alert raised or ended, each cluster woken and each rule firing is its own transaction,
 so one failure does not undo the others.
 
-The surge lifecycle, per subject (a cluster, or a market × policy × language series):
-
-1. **Raised** when ``surge.detect_surge`` finds one in the subject's 5-minute buckets
-   at the current time (``core.clock``; a replay runs on simulated time) and no alert
-   is open for it: one open alert per subject, however many batches follow.
-2. **Open** while the subject keeps surging. Its numbers are those it was raised with:
-   what surged, by how much, since when, against which baseline.
-3. **Ended** when the rate has fallen back: the detector no longer finds a surge *and*
-   the last 15 minutes run below ``factor`` × the baseline the alert was raised against
-   (the second test keeps a long surge open after its own volume has lifted the median
-   baseline). Open alerts are re-checked on every batch, touched or not, and by
-   ``watchfloor surges check`` when no signals arrive at all.
+The surge lifecycle (raised, open, ended) is ``signals.surge_checks``.
 
 The touched clusters' velocities and triage scores (``signals.triage``) are refreshed
 first; the periodic pass also scores clusters stored before the score existed.
 
 Then the rules: every enabled rule is matched against each touched cluster (and each
 cluster that has just woken from a snooze), and series rules against the open alerts of
-touched series; a match acts once (``services.apply_rule``).
+touched series; a match acts once (``auto_escalation.apply_rule``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform
 
 from watchfloor.catalog.selectors import active_catalog_version, catalog_for, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import NotFound
-from watchfloor.signals import services
+from watchfloor.signals import auto_escalation, services
 from watchfloor.signals.counting import SeriesKey, velocities
-from watchfloor.signals.models import Cluster, ClusterBucket, SeriesBucket, Signal, SurgeAlert
+from watchfloor.signals.models import Cluster, Signal, SurgeAlert
+from watchfloor.signals.rule_matching import match_cluster, match_series_surge
 from watchfloor.signals.rules import (
     EMPTY_RULES,
     RuleSet,
-    match_cluster,
-    match_series_surge,
     rules_in_force,
 )
 from watchfloor.signals.selectors import (
     bucket_end,
     effective_state,
-    severity_hint,
     surge_config,
-    types_by_policy,
 )
-from watchfloor.signals.surge import (
-    SEASONAL_PRESENCE,
-    WEEK,
-    SurgeConfig,
-    dense_counts,
-    detect_surge,
-    has_quieted,
-    seasonal_rate,
-    seasonal_samples,
-    window_count,
+from watchfloor.signals.suggestions import severity_hint, types_by_policy
+from watchfloor.signals.surge_checks import (
+    check_clusters,
+    check_series,
+    end_fallen_alerts,
+    open_series_alerts,
 )
-from watchfloor.signals.surge_stream import series_containing, series_keys_for
+from watchfloor.signals.surge_stream import series_keys_for
 from watchfloor.signals.triage import triage_cluster
 
 __all__ = [
@@ -120,9 +99,9 @@ def after_ingest(
     report.woken = services.wake_due_clusters(now=now)
     refresh_velocities(touched_clusters, now=now)
     refresh_triage(touched_clusters)
-    _check_clusters(touched_clusters, now=now, report=report)
-    _check_series(touched_series, now=now, report=report)
-    _end_fallen_alerts(
+    check_clusters(touched_clusters, now=now, report=report)
+    check_series(touched_series, now=now, report=report)
+    end_fallen_alerts(
         now=now, skip_clusters=set(touched_clusters), skip_series=set(touched_series), report=report
     )
     ruleset = current_rules()
@@ -150,7 +129,7 @@ def check_all(*, now: datetime | None = None) -> ReactionReport:
             ]
         )
     )
-    _end_fallen_alerts(now=now, skip_clusters=set(), skip_series=set(), report=report)
+    end_fallen_alerts(now=now, skip_clusters=set(), skip_series=set(), report=report)
     ruleset = current_rules()
     if ruleset.rules and report.woken:
         _run_cluster_rules(ruleset, report.woken, now=now, report=report)
@@ -320,214 +299,6 @@ def _hint_inputs():
     return rubric_for(version), types_by_policy()
 
 
-# ---------------------------------------------------------------- surges
-
-
-def _cluster_counts(
-    cluster_ids: list[int], *, end: datetime, config: SurgeConfig
-) -> dict[int, list[int]]:
-    start = end - config.total_buckets * config.bucket
-    points: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for cluster_id, bucket_start, count in ClusterBucket.objects.filter(
-        cluster_id__in=cluster_ids, bucket_start__gte=start, bucket_start__lt=end
-    ).values_list("cluster_id", "bucket_start", "count"):
-        points[cluster_id].append((bucket_start, count))
-    return {pk: dense_counts(points[pk], end=end, config=config) for pk in cluster_ids}
-
-
-def _series_counts(
-    keys: list[SeriesKey], *, end: datetime, config: SurgeConfig
-) -> tuple[dict[SeriesKey, list[int]], dict[SeriesKey, Fraction | None]]:
-    """The recent counts of these series (``*`` for every policy or language of the
-    market), summed from the market × policy × language buckets, and their seasonal rate
-    (the same hour in previous weeks, where the series is old enough)."""
-    wanted = set(keys)
-    markets = {key[0] for key in keys}
-    start = end - config.total_buckets * config.bucket
-    points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
-    rows = SeriesBucket.objects.filter(
-        market__in=markets, bucket_start__gte=start, bucket_start__lt=end
-    ).values_list("market", "policy", "language", "bucket_start", "count")
-    for market, policy, language, bucket_start, count in rows:
-        for key in series_containing(market, policy, language):
-            if key in wanted:
-                points[key].append((bucket_start, count))
-    counts = {key: dense_counts(points[key], end=end, config=config) for key in keys}
-    return counts, _seasonal_rates(keys, markets, end=end, config=config)
-
-
-def _seasonal_rates(
-    keys: list[SeriesKey], markets: set[str], *, end: datetime, config: SurgeConfig
-) -> dict[SeriesKey, Fraction | None]:
-    """Per series, the median of the same hour in the previous weeks: a week counts if
-    the series had signals in the day up to that hour (``surge.seasonal_samples``). One
-    query over at most ``seasonal_weeks`` days of buckets."""
-    days = [end - weeks * WEEK for weeks in range(1, config.seasonal_weeks + 1)]
-    in_days = Q()
-    for day_end in days:
-        in_days |= Q(bucket_start__gte=day_end - SEASONAL_PRESENCE, bucket_start__lt=day_end)
-    points: dict[SeriesKey, list[tuple[datetime, int]]] = defaultdict(list)
-    wanted = set(keys)
-    for market, policy, language, bucket_start, count in SeriesBucket.objects.filter(
-        in_days, market__in=markets
-    ).values_list("market", "policy", "language", "bucket_start", "count"):
-        for key in series_containing(market, policy, language):
-            if key in wanted:
-                points[key].append((bucket_start, count))
-    return {
-        key: seasonal_rate(seasonal_samples(points.get(key, ()), end=end, config=config), config)
-        for key in keys
-    }
-
-
-def _window(counts: list[int], config: SurgeConfig) -> tuple[int, float]:
-    """(signals in the end window, their rate per hour)."""
-    count = window_count(counts, config)
-    return count, count / (config.end_window / timedelta(hours=1))
-
-
-def _has_fallen_back(
-    counts: list[int], alert: SurgeAlert, *, now: datetime, config: SurgeConfig
-) -> bool:
-    """The hysteresis of ``surge.has_quieted``, against the expected rate the alert was
-    raised with (a long surge cannot lift its own baseline and end itself)."""
-    return has_quieted(
-        counts, expected_per_hour=alert.baseline_rate, open_for=now - alert.raised_at, config=config
-    )
-
-
-def _check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
-    if not cluster_ids:
-        return
-    config = surge_config("cluster")
-    end = bucket_end(now, config.bucket)
-    counts = _cluster_counts(cluster_ids, end=end, config=config)
-    open_alerts = {
-        alert.cluster_id: alert
-        for alert in SurgeAlert.objects.filter(
-            subject=SurgeAlert.Subject.CLUSTER, cluster_id__in=cluster_ids, ended_at__isnull=True
-        )
-    }
-    # Only the link to an escalation is needed here (for the alert's audit event).
-    escalation_of = dict(
-        Cluster.objects.filter(pk__in=cluster_ids).values_list("pk", "escalation_id")
-    )
-    for pk in cluster_ids:
-        if pk not in escalation_of:
-            continue
-        alert = open_alerts.get(pk)
-        if alert is not None:
-            if _has_fallen_back(counts[pk], alert, now=now, config=config):
-                count, rate = _window(counts[pk], config)
-                report.ended.append(
-                    services.end_surge_alert(
-                        alert=alert,
-                        current_rate=rate,
-                        window_count=count,
-                        escalation_id=escalation_of[pk],
-                    )
-                )
-            continue
-        surge = detect_surge(counts[pk], end=end, config=config)
-        if surge is not None:
-            raised = services.raise_surge_alert(
-                surge=surge, cluster_id=pk, escalation_id=escalation_of[pk]
-            )
-            if raised is not None:
-                report.raised.append(raised)
-
-
-def _check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionReport) -> None:
-    if not keys:
-        return
-    config = surge_config("series")
-    end = bucket_end(now, config.bucket)
-    counts, seasonal = _series_counts(keys, end=end, config=config)
-    open_alerts = _open_series_alerts(keys)
-    for key in keys:
-        alert = open_alerts.get(key)
-        if alert is not None:
-            if _has_fallen_back(counts[key], alert, now=now, config=config):
-                count, rate = _window(counts[key], config)
-                report.ended.append(
-                    services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
-                )
-            continue
-        surge = detect_surge(counts[key], end=end, config=config, seasonal_per_hour=seasonal[key])
-        if surge is not None:
-            raised = services.raise_surge_alert(surge=surge, series=key)
-            if raised is not None:
-                report.raised.append(raised)
-
-
-def _open_series_alerts(keys: Iterable[SeriesKey]) -> dict[SeriesKey, SurgeAlert]:
-    wanted = set(keys)
-    alerts = SurgeAlert.objects.filter(subject=SurgeAlert.Subject.SERIES, ended_at__isnull=True)
-    if wanted:
-        alerts = alerts.filter(market__in={k[0] for k in wanted})
-    return {
-        (a.market, a.policy, a.language): a
-        for a in alerts
-        if (a.market, a.policy, a.language) in wanted
-    }
-
-
-def _end_fallen_alerts(
-    *,
-    now: datetime,
-    skip_clusters: set[int],
-    skip_series: set[SeriesKey],
-    report: ReactionReport,
-) -> None:
-    """Alerts on subjects that received nothing in this batch can end too: quiet is
-    exactly how a surge ends."""
-    open_alerts = list(SurgeAlert.objects.filter(ended_at__isnull=True).select_related("cluster"))
-    cluster_alerts = [
-        a
-        for a in open_alerts
-        if a.subject == SurgeAlert.Subject.CLUSTER and a.cluster_id not in skip_clusters
-    ]
-    series_alerts = [
-        a
-        for a in open_alerts
-        if a.subject == SurgeAlert.Subject.SERIES
-        and (a.market, a.policy, a.language) not in skip_series
-    ]
-    if cluster_alerts:
-        config = surge_config("cluster")
-        end = bucket_end(now, config.bucket)
-        counts = _cluster_counts(
-            [a.cluster_id for a in cluster_alerts if a.cluster_id is not None],
-            end=end,
-            config=config,
-        )
-        for alert in cluster_alerts:
-            cluster = alert.cluster
-            if cluster is None:  # pragma: no cover - a cluster's alert has its cluster
-                continue
-            if _has_fallen_back(counts[cluster.pk], alert, now=now, config=config):
-                count, rate = _window(counts[cluster.pk], config)
-                report.ended.append(
-                    services.end_surge_alert(
-                        alert=alert,
-                        current_rate=rate,
-                        window_count=count,
-                        escalation_id=cluster.escalation_id,
-                    )
-                )
-    if series_alerts:
-        config = surge_config("series")
-        end = bucket_end(now, config.bucket)
-        keys = [(a.market, a.policy, a.language) for a in series_alerts]
-        by_series, _ = _series_counts(keys, end=end, config=config)
-        for alert, key in zip(series_alerts, keys, strict=True):
-            if _has_fallen_back(by_series[key], alert, now=now, config=config):
-                count, rate = _window(by_series[key], config)
-                report.ended.append(
-                    services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
-                )
-
-
 # ---------------------------------------------------------------- rules
 
 
@@ -574,7 +345,9 @@ def _run_cluster_rules(
             )
             if match is None:
                 continue
-            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, cluster=cluster)
+            firing = auto_escalation.apply_rule(
+                rule=rule, ruleset=ruleset, match=match, cluster=cluster
+            )
             if firing is not None:
                 report.fired.append(firing)
                 already.add((rule.code, pk))
@@ -601,11 +374,13 @@ def _run_series_rules(ruleset: RuleSet, keys: list[SeriesKey], *, report: Reacti
     rules = [rule for rule in ruleset.rules if rule.on_series]
     if not rules or not keys:
         return
-    for alert in _open_series_alerts(keys).values():
+    for alert in open_series_alerts(keys).values():
         for rule in rules:
             match = match_series_surge(rule, alert)
             if match is None:
                 continue
-            firing = services.apply_rule(rule=rule, ruleset=ruleset, match=match, alert=alert)
+            firing = auto_escalation.apply_rule(
+                rule=rule, ruleset=ruleset, match=match, alert=alert
+            )
             if firing is not None:
                 report.fired.append(firing)

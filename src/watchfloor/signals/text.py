@@ -1,4 +1,4 @@
-"""Near-identical text: normalisation, character shingles, MinHash and LSH.
+"""Near-identical text: normalisation, character shingles and MinHash.
 
 The same scam message, copypasta or crisis rumour arrives thousands of times with
 small edits: another link, a mention, an emoji, full-width instead of half-width
@@ -7,8 +7,8 @@ with its spaces removed, is cut into overlapping character k-grams (shingles), s
 the method works the same for scripts written without spaces (Japanese, Chinese,
 Thai). Two texts match when the Jaccard similarity of their shingle sets is at
 least a threshold (0.8 by default), estimated from MinHash signatures; an
-``LSHIndex`` over the signatures finds the candidates without comparing a new
-text with every stored one.
+``LSHIndex`` over the signatures (``signals.lsh``) finds the candidates without
+comparing a new text with every stored one.
 
 Shingle length. A character of Han, kana or Hangul carries about a syllable or a
 short word, a Latin, Cyrillic, Thai, Devanagari or Arabic character much less, so
@@ -43,8 +43,7 @@ from __future__ import annotations
 import re
 import struct
 import unicodedata
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -53,15 +52,14 @@ import numpy as np
 __all__ = [
     "DEFAULT_NUM_PERM",
     "DEFAULT_THRESHOLD",
-    "LSHIndex",
     "MinHasher",
     "jaccard",
     "jaccard_estimate",
     "links_in",
-    "lsh_bands",
     "minhash",
     "minhash_many",
     "normalise_text",
+    "seeded_words",
     "shingle_hashes",
     "shingle_size",
     "shingles",
@@ -198,7 +196,7 @@ def _window_hashes(code_points: np.ndarray, size: int) -> np.ndarray:
     return hashes
 
 
-def _seeded_words(seed: int, count: int) -> np.ndarray:
+def seeded_words(seed: int, count: int) -> np.ndarray:
     """``count`` 64-bit words from SplitMix64, computed here rather than by numpy's
     generators, whose streams may change between numpy versions: stored signatures
     depend on these words."""
@@ -252,7 +250,7 @@ class MinHasher:
         if not 16 <= num_perm <= 1024:
             raise ValueError(f"num_perm is {num_perm}: use 16 to 1024 (128 is the default)")
         self.num_perm = num_perm
-        words = _seeded_words(seed, 2 * num_perm)
+        words = seeded_words(seed, 2 * num_perm)
         self._a_column = words[:num_perm].reshape(num_perm, 1)
         self._b_column = words[num_perm:].reshape(num_perm, 1)
 
@@ -383,214 +381,3 @@ def signature_from_bytes(data: bytes) -> np.ndarray:
             f"MinHash signature body has {len(body)} bytes; {num_perm} values need {num_perm * 4}"
         )
     return np.frombuffer(body, dtype="<u4").astype(np.uint32)
-
-
-# ---------------------------------------------------------------------------
-# Locality-sensitive hashing
-
-
-def lsh_bands(threshold: float, num_perm: int, recall: float = 0.95) -> tuple[int, int]:
-    """Bands × rows for ``num_perm`` values: the split that keeps pairs at the threshold.
-
-    Two signatures become candidates when all rows of at least one band agree, with
-    probability ``1 − (1 − s^r)^b`` for Jaccard similarity s. Candidates are
-    confirmed with ``text_matches``, so a false candidate costs one comparison while
-    a missed one is a missed match: of the splits under which a pair exactly at the
-    threshold is a candidate with probability ≥ ``recall``, this picks the one
-    with the fewest false candidates below it (the smallest area under the curve
-    from 0 to the threshold). At 0.8 and 128 values: 18 bands of 7 rows, candidate
-    probability 0.986 at 0.8, 0.13 at 0.5, 0.004 at 0.3.
-    """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold is {threshold}: use a value between 0 and 1 (0.8 is usual)")
-    grid = np.linspace(0.0, threshold, 401)
-    best: tuple[float, int, int] | None = None
-    for rows in range(1, num_perm + 1):
-        bands = num_perm // rows
-        if 1.0 - (1.0 - threshold**rows) ** bands < recall:
-            continue
-        false_candidates = float(np.trapezoid(1.0 - (1.0 - grid**rows) ** bands, grid))
-        if best is None or false_candidates < best[0]:
-            best = (false_candidates, bands, rows)
-    if best is None:
-        raise ValueError(
-            f"{num_perm} hash functions cannot reach recall {recall} at threshold {threshold}: "
-            "use more hash functions or a lower recall"
-        )
-    return best[1], best[2]
-
-
-@lru_cache(maxsize=16)
-def _cached_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    return lsh_bands(threshold, num_perm)
-
-
-@dataclass(frozen=True, slots=True)
-class TextMatch:
-    key: Hashable
-    similarity: float
-
-
-class _Bucket(set):
-    """Two or more keys under one band value (one key is stored bare: most are alone)."""
-
-    __slots__ = ()
-
-
-_ABSENT = object()
-
-
-class LSHIndex:
-    """Banded LSH over MinHash signatures: ``query`` returns candidate keys,
-    ``matches`` the candidates whose estimated similarity reaches the threshold.
-
-    Each band of a signature is reduced to one 64-bit integer (a random linear
-    combination of its rows, computed for all bands in one numpy call), so a
-    lookup is one dict access per band. Keys are any hashable values, such as
-    cluster or signal ids. The signatures are kept as the rows of one matrix, so
-    ``matches_many`` confirms every candidate of many queries in one comparison.
-    """
-
-    _BAND_SEED = 0x4C53_4842_414E_4453
-    # Candidate pairs compared per numpy call: bounds the temporary arrays (about
-    # 20,000 × 128 × 4 bytes, twice) however many candidates a batch has.
-    _PAIRS_PER_CALL = 20_000
-
-    def __init__(
-        self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM
-    ) -> None:
-        self.threshold = threshold
-        self.num_perm = num_perm
-        self.bands, self.rows = _cached_bands(threshold, num_perm)
-        weights = _seeded_words(self._BAND_SEED, self.bands * self.rows) | np.uint64(1)
-        self._weights = weights.reshape(self.bands, self.rows)
-        self._tables: list[dict[int, Any]] = [{} for _ in range(self.bands)]
-        self._row_of: dict[Hashable, int] = {}  # key -> its row of _matrix
-        self._matrix: np.ndarray | None = None  # grows by doubling; dtype of the first
-        self._used = 0  # rows of _matrix written (a removed key's row stays, unused)
-
-    def __len__(self) -> int:
-        return len(self._row_of)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._row_of
-
-    def _band_values(self, signatures: np.ndarray) -> np.ndarray:
-        if signatures.shape[-1] != self.num_perm:
-            raise ValueError(
-                f"the signature has {signatures.shape[-1]} values; this index takes {self.num_perm}"
-            )
-        used = signatures[..., : self.bands * self.rows].astype(np.uint64)
-        shaped = used.reshape(*signatures.shape[:-1], self.bands, self.rows)
-        return (shaped * self._weights).sum(axis=-1, dtype=np.uint64)
-
-    def _store(self, signature: np.ndarray) -> int:
-        if self._matrix is None:
-            self._matrix = np.empty((64, self.num_perm), dtype=signature.dtype)
-        elif self._used == len(self._matrix):
-            self._matrix = np.concatenate([self._matrix, np.empty_like(self._matrix)])
-        self._matrix[self._used] = signature
-        self._used += 1
-        return self._used - 1
-
-    def insert(self, key: Hashable, signature: np.ndarray) -> None:
-        """Add (or replace) the signature stored under ``key``."""
-        self._insert(key, signature, self._band_values(signature).tolist())
-
-    def insert_many(self, items: Iterable[tuple[Hashable, np.ndarray]]) -> None:
-        """``insert`` for many, their bands computed in one numpy call."""
-        pairs = list(items)
-        if not pairs:
-            return
-        signatures = [signature for _, signature in pairs]
-        bands = self._band_values(np.stack(signatures)).tolist()
-        for (key, signature), band_values in zip(pairs, bands, strict=True):
-            self._insert(key, signature, band_values)
-
-    def _insert(self, key: Hashable, signature: np.ndarray, band_values: list[int]) -> None:
-        if key in self._row_of:
-            self.remove(key)
-        for table, value in zip(self._tables, band_values, strict=True):
-            current = table.get(value, _ABSENT)
-            if current is _ABSENT:
-                table[value] = key
-            elif type(current) is _Bucket:
-                current.add(key)
-            else:
-                table[value] = _Bucket((current, key))
-        self._row_of[key] = self._store(signature)
-
-    def remove(self, key: Hashable) -> None:
-        """Forget ``key``; nothing happens if it is not there."""
-        row = self._row_of.pop(key, None)
-        if row is None:
-            return
-        assert self._matrix is not None
-        for table, value in zip(
-            self._tables, self._band_values(self._matrix[row]).tolist(), strict=True
-        ):
-            current = table.get(value, _ABSENT)
-            if type(current) is _Bucket:
-                current.discard(key)
-                if len(current) == 1:
-                    table[value] = next(iter(current))
-            elif current is not _ABSENT and current == key:
-                del table[value]
-
-    def query(self, signature: np.ndarray) -> set[Hashable]:
-        """Keys sharing at least one band with the signature (unconfirmed candidates)."""
-        return self._candidates(self._band_values(signature).tolist())
-
-    def query_many(self, signatures: Sequence[np.ndarray]) -> list[set[Hashable]]:
-        """``query`` for many signatures, their bands computed in one numpy call."""
-        if not signatures:
-            return []
-        return self._candidate_sets(np.stack(signatures))
-
-    def _candidate_sets(self, stacked: np.ndarray) -> list[set[Hashable]]:
-        return [self._candidates(row) for row in self._band_values(stacked).tolist()]
-
-    def _candidates(self, band_values: list[int]) -> set[Hashable]:
-        candidates: set[Hashable] = set()
-        for table, value in zip(self._tables, band_values, strict=True):
-            current = table.get(value, _ABSENT)
-            if current is _ABSENT:
-                continue
-            if type(current) is _Bucket:
-                candidates |= current
-            else:
-                candidates.add(current)
-        return candidates
-
-    def matches(self, signature: np.ndarray) -> list[TextMatch]:
-        """Confirmed matches (estimated Jaccard ≥ threshold), most similar first."""
-        return self.matches_many([signature])[0]
-
-    def matches_many(self, signatures: Sequence[np.ndarray]) -> list[list[TextMatch]]:
-        """``matches`` for many signatures: their bands in one numpy call, and every
-        (signature, candidate) pair compared in a few."""
-        found: list[list[TextMatch]] = [[] for _ in signatures]
-        if not signatures or not self._row_of:
-            return found
-        queries = np.stack(signatures)
-        positions: list[int] = []
-        keys: list[Hashable] = []
-        for position, candidates in enumerate(self._candidate_sets(queries)):
-            for key in candidates:
-                positions.append(position)
-                keys.append(key)
-        assert self._matrix is not None
-        row_of = self._row_of
-        for start in range(0, len(keys), self._PAIRS_PER_CALL):
-            part = slice(start, start + self._PAIRS_PER_CALL)
-            rows = [row_of[key] for key in keys[part]]
-            equal = np.count_nonzero(queries[positions[part]] == self._matrix[rows], axis=1)
-            for position, key, same in zip(
-                positions[part], keys[part], equal.tolist(), strict=True
-            ):
-                similarity = same / self.num_perm
-                if similarity >= self.threshold:
-                    found[position].append(TextMatch(key, similarity))
-        for matches in found:
-            matches.sort(key=lambda match: -match.similarity)
-        return found

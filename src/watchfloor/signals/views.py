@@ -2,26 +2,24 @@
 
 Each view checks that the viewer may read signals at all (partner teams may not: signals
 are raw reports), finds what it shows through the selectors, calls at most one service,
-and renders or redirects. Sparklines are inline SVG drawn here from the buckets: no
-script and no inline style, so the content security policy holds.
+and renders or redirects. The forms are ``signals.forms``; the sparklines, inline SVG
+with no script and no inline style (so the content security policy holds), are drawn
+by ``signals.sparklines``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html, strip_tags
+from django.utils.html import strip_tags
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -30,16 +28,24 @@ from watchfloor.core import clock
 from watchfloor.core.errors import PermissionDenied, WatchfloorError
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import require
-from watchfloor.escalations.forms import EscalationForm, parse_escalation_reference
+from watchfloor.escalations.forms import EscalationForm
 from watchfloor.escalations.models import SourceKind
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.policy.models import Policy
-from watchfloor.severity.rubric import parse_iso_duration
-from watchfloor.signals import hooks, permissions, selectors, services
-from watchfloor.signals.contract import SOURCES
+from watchfloor.signals import hooks, permissions, selectors, services, suggestions
+from watchfloor.signals.forms import (
+    AttachForm,
+    BenignForm,
+    ClusterFilterForm,
+    CrisisLinkForm,
+    ReasonForm,
+    SnoozeForm,
+    SurgeFilterForm,
+    form_problem,
+)
 from watchfloor.signals.models import Cluster, ClusterState, KeyKind, RuleFiring, SurgeAlert
 from watchfloor.signals.rules import ESCALATION_SOURCE_FOR_SIGNAL
-from watchfloor.web.forms import LocalDateTimeField, attach_zone, choice_field
+from watchfloor.signals.sparklines import spark_label, sparkline
 from watchfloor.web.templatetags.watchfloor_ui import local_time
 from watchfloor.web.views import shows_domain_errors
 
@@ -54,227 +60,6 @@ NOT_FOR_PARTNERS = (
 
 def _require_reader(request: AuthenticatedRequest) -> None:
     require(permissions.can_see_signals(request.user), NOT_FOR_PARTNERS)
-
-
-# ---------------------------------------------------------------- sparklines
-
-
-def sparkline(
-    counts: Sequence[int],
-    *,
-    width: int = 150,
-    height: int = 30,
-    label: str,
-    baseline_per_bucket: float | None = None,
-    threshold_per_bucket: float | None = None,
-    css_class: str = "sparkline",
-) -> SafeString:
-    """An inline SVG line of ``counts`` (oldest first), scaled to its peak.
-
-    With ``baseline_per_bucket`` and ``threshold_per_bucket`` (a surge's baseline and
-    the rate it had to reach, per bucket) two dashed guides are drawn.
-    """
-    values = list(counts) or [0]
-    peak = max(max(values), threshold_per_bucket or 0, 1)
-    step = width / max(len(values) - 1, 1)
-    usable = height - 2
-
-    def y(value: float) -> str:
-        return f"{height - 1 - (value / peak) * usable:.1f}"
-
-    points = " ".join(f"{index * step:.1f},{y(value)}" for index, value in enumerate(values))
-    area = f"M0,{height} L{points.replace(' ', ' L')} L{width},{height} Z"
-    guides = []
-    for value, name in ((baseline_per_bucket, "baseline"), (threshold_per_bucket, "threshold")):
-        if value is not None:
-            guides.append(
-                format_html(
-                    '<line class="spark-{}" x1="0" x2="{}" y1="{}" y2="{}"/>',
-                    name,
-                    width,
-                    y(value),
-                    y(value),
-                )
-            )
-    return format_html(
-        '<svg class="{}" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
-        'aria-label="{}" preserveAspectRatio="none"><title>{}</title>'
-        '<path class="spark-area" d="{}"/>{}<polyline class="spark-line" points="{}"/></svg>',
-        css_class,
-        width,
-        height,
-        width,
-        height,
-        label,
-        label,
-        area,
-        SafeString("".join(guides)),
-        points,
-    )
-
-
-def _spark_label(counts: Sequence[int]) -> str:
-    hours = len(counts) * selectors.BUCKET / timedelta(hours=1)
-    return (
-        f"Signals per 5 minutes over the last {hours:g} hours: "
-        f"peak {max(counts, default=0)}, latest {counts[-1] if counts else 0}"
-    )
-
-
-# ---------------------------------------------------------------- forms
-
-
-def _choices(values: Sequence[str], *, empty: str) -> list[tuple[str, str]]:
-    return [("", empty), *((v, v.replace("_", " ")) for v in values)]
-
-
-class ClusterFilterForm(forms.Form):
-    ALL = "all"
-    state = forms.ChoiceField(
-        required=False,
-        choices=[
-            (ClusterState.OPEN, "Open"),
-            (ClusterState.ESCALATED, "Escalated"),
-            (ClusterState.SNOOZED, "Snoozed"),
-            (ClusterState.BENIGN, "Marked benign"),
-            (ALL, "Any state"),
-        ],
-    )
-    market = forms.ChoiceField(required=False)
-    language = forms.ChoiceField(required=False)
-    source = forms.ChoiceField(required=False, choices=_choices(SOURCES, empty="Any source"))
-    policy = forms.ChoiceField(required=False, label="Policy hint")
-    sort = forms.ChoiceField(
-        required=False,
-        label="Order",
-        choices=[
-            (selectors.SORT_INFORMATIVE, "Most informative"),
-            (selectors.SORT_FASTEST, "Fastest"),
-        ],
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        options = selectors.filter_options()
-        data = self.data if self.is_bound else {}
-        # Keep a chosen value selectable even if it fell out of the last week's options.
-        for name, key, empty in (
-            ("market", "markets", "Any market"),
-            ("language", "languages", "Any language"),
-            ("policy", "policies", "Any policy hint"),
-        ):
-            values = list(options[key])
-            chosen = str(data.get(name, "") or "")
-            if chosen and chosen not in values and len(chosen) <= 64:
-                values.append(chosen)
-            choice_field(self, name).choices = _choices(values, empty=empty)
-
-    def filters(self) -> selectors.ClusterFilters:
-        data = self.cleaned_data if self.is_valid() else {}
-        state = data.get("state") or ClusterState.OPEN
-        return selectors.ClusterFilters(
-            state="" if state == self.ALL else state,
-            market=data.get("market", ""),
-            language=data.get("language", ""),
-            source=data.get("source", ""),
-            policy=data.get("policy", ""),
-            sort=data.get("sort") or selectors.SORT_INFORMATIVE,
-        )
-
-
-class AttachForm(forms.Form):
-    escalation = forms.CharField(
-        label="Escalation", help_text="A reference such as WF-12 (one you can see, still open)."
-    )
-    note = forms.CharField(
-        required=False,
-        max_length=services.REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Added to the escalation with the cluster's figures.",
-    )
-
-    def clean_escalation(self) -> str:
-        return parse_escalation_reference(self.cleaned_data["escalation"])
-
-
-class CrisisLinkForm(forms.Form):
-    crisis = forms.CharField(
-        label="Crisis", help_text="A reference such as CR-3 (an active crisis you can see)."
-    )
-    reason = forms.CharField(
-        required=False,
-        max_length=services.REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Shown with the link on the crisis timeline.",
-    )
-
-
-class BenignForm(forms.Form):
-    reason = forms.CharField(
-        max_length=services.REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why nothing needs doing, for whoever sees it next.",
-    )
-
-
-SNOOZE_PERIODS = [
-    ("PT1H", "1 hour"),
-    ("PT4H", "4 hours"),
-    ("PT12H", "12 hours"),
-    ("P1D", "1 day"),
-    ("P3D", "3 days"),
-    ("P7D", "7 days"),
-]
-
-
-class SnoozeForm(forms.Form):
-    period = forms.ChoiceField(choices=SNOOZE_PERIODS, initial="PT4H", label="Snooze for")
-    until = LocalDateTimeField(
-        required=False,
-        label="Or until",
-        help_text="In your time zone; overrides the period.",
-    )
-    reason = forms.CharField(required=False, max_length=services.REASON_MAX)
-
-    def __init__(self, *args: Any, time_zone: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.time_zone = time_zone
-        self.fields["until"].help_text = f"In your time zone ({time_zone}); overrides the period."
-
-    def until_time(self, now: datetime) -> datetime:
-        data = self.cleaned_data
-        if data.get("until"):
-            try:
-                return attach_zone(data["until"], self.time_zone)
-            except ValidationError as error:
-                raise WatchfloorError(" ".join(error.messages), field="until") from error
-        return now + parse_iso_duration(data["period"])
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=services.REASON_MAX)
-
-
-class SurgeFilterForm(forms.Form):
-    show = forms.ChoiceField(
-        required=False, choices=[("", "All alerts"), ("open", "Open alerts only")]
-    )
-    subject = forms.ChoiceField(
-        required=False, choices=[("", "Clusters and series"), *SurgeAlert.Subject.choices]
-    )
-
-    def filters(self) -> selectors.SurgeFilters:
-        data = self.cleaned_data if self.is_valid() else {}
-        return selectors.SurgeFilters(
-            only_open=data.get("show") == "open", subject=data.get("subject", "")
-        )
-
-
-def form_problem(form: forms.Form) -> str:
-    return "; ".join(
-        f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
-        for name, errors in form.errors.items()
-    )
 
 
 # ---------------------------------------------------------------- the clusters view
@@ -325,7 +110,7 @@ def cluster_list(request: AuthenticatedRequest) -> HttpResponse:
         ClusterRow(
             cluster=cluster,
             state=selectors.effective_state(cluster, now),
-            sparkline=sparkline(counts[cluster.pk], label=_spark_label(counts[cluster.pk])),
+            sparkline=sparkline(counts[cluster.pk], label=spark_label(counts[cluster.pk])),
             surge=surges.get(cluster.pk),
             escalation=escalations.get(cluster.escalation_id) if cluster.escalation_id else None,
         )
@@ -358,7 +143,7 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
         counts,
         width=720,
         height=120,
-        label=_spark_label(counts),
+        label=spark_label(counts),
         baseline_per_bucket=open_surge.baseline_rate / per_hour if open_surge else None,
         threshold_per_bucket=(
             selectors.surge_threshold_per_hour(open_surge) / per_hour if open_surge else None
@@ -383,12 +168,12 @@ def _cluster_context(request: AuthenticatedRequest, cluster: Cluster) -> dict[st
     visible = selectors.visible_escalations_by_id(
         user=request.user, ids=[f.escalation_id for f in firings]
     )
-    hint_type = selectors.suggested_type(cluster, by_policy=selectors.types_by_policy())
+    hint_type = suggestions.suggested_type(cluster, by_policy=suggestions.types_by_policy())
     return {
         "cluster": cluster,
         "hint_basis": (
             f"what the rubric gives a {hint_type.replace('_', ' ')} escalation with "
-            f"{selectors.suggested_reach(cluster)} reach, or the escalation's severity if higher"
+            f"{suggestions.suggested_reach(cluster)} reach, or the escalation's severity if higher"
             if hint_type
             else "the severity of the escalation it is attached to"
         ),
@@ -540,7 +325,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
     """The new-escalation form as the cluster fills it in; the analyst changes what is wrong."""
     policies = [code for code, _ in selectors.tally_rows(cluster.policy_hints)]
     sources = [code for code, _ in selectors.tally_rows(cluster.sources)]
-    type_code = selectors.suggested_type(cluster, by_policy=selectors.types_by_policy())
+    type_code = suggestions.suggested_type(cluster, by_policy=suggestions.types_by_policy())
     source_kind = ESCALATION_SOURCE_FOR_SIGNAL.get(sources[0], "") if sources else ""
     if source_kind == SourceKind.PARTNER_TEAM:
         source_kind = SourceKind.INTERNAL  # the analyst names the team
@@ -558,7 +343,7 @@ def escalation_initial(cluster: Cluster) -> dict[str, Any]:
         "source_kind": source_kind or SourceKind.INTERNAL,
         "source_detail": f"Cluster C-{cluster.pk}",
         "policy": policy,
-        EscalationForm.FACTOR_PREFIX + "reach": selectors.suggested_reach(cluster),
+        EscalationForm.FACTOR_PREFIX + "reach": suggestions.suggested_reach(cluster),
     }
 
 
@@ -655,7 +440,7 @@ def surge_feed(request: AuthenticatedRequest) -> HttpResponse:
                 alert=alert,
                 what=what,
                 explanation=selectors.surge_explanation(alert),
-                sparkline=sparkline(counts, label=_spark_label(counts)),
+                sparkline=sparkline(counts, label=spark_label(counts)),
                 escalations=acted.get(alert.pk, []),
             )
         )

@@ -9,67 +9,45 @@ MinHash, language detection) for the next batches while this process stores the
 current one: the two halves of ``intake.ingest_signals``, the same steps in the same
 order, overlapped. Each helper stays at most two batches ahead and stops when this
 process goes away.
+
+The reading and preparing of the files lives in ``signals.intake.files``; this command
+stores the batches it is given and reports.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import multiprocessing
 import os
-import queue
 import statistics
 import time
-from collections import Counter
-from collections.abc import Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection
 
 from watchfloor.core import clock
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.signals import backlog
 from watchfloor.signals.collector import collecting_rarely
-from watchfloor.signals.contract import (
-    SIGNAL_FILE_SUFFIXES,
-    SignalFileError,
-    load_signal_file,
-    parse_deferred,
+from watchfloor.signals.contract import SignalFileError, load_signal_file
+from watchfloor.signals.hooks import DocumentOutcome, DocumentReader
+from watchfloor.signals.intake import MAX_BATCH_SIZE, REJECTED, BatchResult, store_batch
+from watchfloor.signals.intake.files import (
+    FileStarted,
+    IngestSummary,
+    PreparationFailed,
+    can_fork,
+    document_reader_of,
+    prepared_here,
+    prepared_in_background,
+    react_on_batch_signal_time,
 )
-from watchfloor.signals.hooks import DocumentOutcome, DocumentReader, document_reader_for
-from watchfloor.signals.intake import (
-    MAX_BATCH_SIZE,
-    REJECTED,
-    BatchResult,
-    IntakeBatch,
-    file_limits,
-    prepare_batch,
-    store_batch,
-)
-from watchfloor.signals.reactions import react_on_signal_time
-
-
-def _document_reader(path: Path) -> DocumentReader | None:
-    """The reader of a document (not a signal file), told by its first bytes: a signal
-    file never starts with '<'. Compressed and signal-suffixed files are signal files."""
-    if path.name.lower().endswith(SIGNAL_FILE_SUFFIXES):
-        return None
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    return document_reader_for(head)
-
 
 # Rejections printed to stderr; the rest are counted (and written with --errors FILE).
 SHOWN_REJECTIONS = 20
-# Prepared batches each helper may hold ready (memory stays bounded).
-READY_AHEAD = 2
-# Helpers preparing batches at most, however many cores there are: the store, one
-# process, is the limit beyond that.
-MAX_HELPERS = 4
 
 
 class Command(PreparesDatabase, BaseCommand):
@@ -141,7 +119,7 @@ class Command(PreparesDatabase, BaseCommand):
         for path in paths:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
-            reader = _document_reader(path)
+            reader = document_reader_of(path)
             if reader is not None:
                 documents.append((path, reader))
                 continue
@@ -174,7 +152,7 @@ class Command(PreparesDatabase, BaseCommand):
         in_background = (
             not single_process
             and (os.cpu_count() or 1) > 1
-            and _can_fork()
+            and can_fork()
             and not connection.in_atomic_block
         )
         with collecting_rarely():  # entered before the helpers fork: they inherit it
@@ -216,16 +194,16 @@ class Command(PreparesDatabase, BaseCommand):
         in_background: bool,
         react: bool,
     ) -> None:
-        feed = (_prepared_in_background if in_background else _prepared_here)(
+        feed = (prepared_in_background if in_background else prepared_here)(
             paths, producer=producer, batch_size=batch_size, count_lines=show_progress
         )
-        summary = _Summary()
+        summary = IngestSummary()
         signal_time: datetime | None = None  # where --react's signal time has got to
         error_file = open(errors, "w", encoding="utf-8") if errors else None  # noqa: SIM115
         bar: _ProgressBar | None = None
         try:
             for event in feed:
-                if isinstance(event, _FileStarted):
+                if isinstance(event, FileStarted):
                     if bar is not None:
                         bar.finish()
                     bar = (
@@ -239,13 +217,13 @@ class Command(PreparesDatabase, BaseCommand):
                 # Committed: only now does the batch count as done.
                 summary.add(result, time.perf_counter() - started)
                 if react:
-                    signal_time = _react_on_signal_time(event.batch, signal_time, summary)
+                    signal_time = react_on_batch_signal_time(event.batch, signal_time, summary)
                 self._report_rejections(event.path, result, summary, error_file, bar)
                 if bar is not None:
                     bar.update(event.last_line, summary.seen)
             if bar is not None:
                 bar.finish()
-        except _PreparationFailed as failure:
+        except PreparationFailed as failure:
             self._report(summary, interrupted=True)
             raise CommandError(str(failure)) from None
         except KeyboardInterrupt:
@@ -282,7 +260,7 @@ class Command(PreparesDatabase, BaseCommand):
         self,
         path: Path,
         result: BatchResult,
-        summary: _Summary,
+        summary: IngestSummary,
         error_file: TextIO | None,
         bar: _ProgressBar | None,
     ) -> None:
@@ -307,7 +285,7 @@ class Command(PreparesDatabase, BaseCommand):
         if error_file is not None:
             error_file.flush()
 
-    def _report(self, summary: _Summary, *, interrupted: bool) -> None:
+    def _report(self, summary: IngestSummary, *, interrupted: bool) -> None:
         elapsed = time.perf_counter() - summary.started
         rate = summary.seen / elapsed if elapsed > 0 else 0.0
         if summary.rejected > summary.shown:
@@ -347,229 +325,8 @@ class Command(PreparesDatabase, BaseCommand):
                 )
 
 
-# ---------------------------------------------------------------------------
-# The feed of prepared batches
-
-
-class _FileStarted:
-    def __init__(self, path: Path, lines: int | None) -> None:
-        self.path, self.lines = path, lines
-
-
-class _Prepared:
-    def __init__(self, path: Path, batch: IntakeBatch) -> None:
-        self.path, self.batch = path, batch
-        self.last_line = next(
-            (item.line for item in reversed(batch.items) if item.line is not None), 0
-        )
-
-
-class _PreparationFailed(Exception):
-    """A file could not be read; the message names it."""
-
-
-def _react_on_signal_time(
-    batch: IntakeBatch, since: datetime | None, summary: _Summary
-) -> datetime | None:
-    """Surge checks and rules for a stored batch's new signals at their own times; the
-    signal time reached."""
-    signals = [
-        (
-            item.signal.received_at,
-            item.cluster_id,
-            (item.signal.market or "", item.signal.policy_hint or "", item.language or ""),
-        )
-        for item in batch.new
-        if item.signal is not None and item.cluster_id is not None
-    ]
-    if not signals:
-        return since
-    report = react_on_signal_time(signals, since=since)
-    summary.signal_time_raised += len(report.raised)
-    summary.signal_time_ended += len(report.ended)
-    latest = max(at for at, _, _ in signals)
-    return latest if since is None else max(since, latest)
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _prepared_here(
-    paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
-) -> Generator[_FileStarted | _Prepared, None, None]:
-    for path in paths:
-        yield _FileStarted(path, _count_lines(path) if count_lines else None)
-        try:
-            for chunk in _batches(load_signal_file(path, limits=file_limits()), batch_size):
-                yield _Prepared(path, _prepare(chunk, producer))
-        except OSError as error:
-            raise _PreparationFailed(f"{path}: cannot be read ({error})") from None
-
-
-def _prepare(chunk: list[tuple[int, Any]], producer: str) -> IntakeBatch:
-    return prepare_batch(
-        items=[parse_deferred(line, record) for line, record in chunk],
-        producer=producer,
-        actor=None,
-        lines=[line for line, _ in chunk],
-    )
-
-
-def preparing_helpers() -> int:
-    """Helper processes that prepare batches: one per core. The storing process needs
-    about a third of the CPU a signal costs, so on two cores one helper left a core
-    partly idle while the store waited for the next batch."""
-    return max(1, min(MAX_HELPERS, os.cpu_count() or 1))
-
-
-def _prepared_in_background(
-    paths: list[Path], *, producer: str, batch_size: int, count_lines: bool
-) -> Generator[_FileStarted | _Prepared, None, None]:
-    """Batches prepared by several helpers, delivered in file order. Helper k of n
-    prepares the batches whose number is k modulo n (each reads the files; parsing is a
-    small part of preparing), so reading the helpers' queues in turn gives the batches in
-    order with no reordering."""
-    context = multiprocessing.get_context("fork")
-    # The helpers open their own database connections (for the catalog check).
-    connections.close_all()
-    count = preparing_helpers()
-    queues = [context.Queue(maxsize=READY_AHEAD) for _ in range(count)]
-    helpers = [
-        context.Process(
-            target=_prepare_files,
-            args=(paths, producer, batch_size, queues[index], os.getpid(), index, count),
-            name=f"watchfloor-ingest-prepare-{index}",
-            daemon=True,
-        )
-        for index in range(count)
-    ]
-    for helper in helpers:
-        helper.start()
-    current: Path | None = None
-    try:
-        for number in itertools.count():
-            helper, ready = helpers[number % count], queues[number % count]
-            while True:
-                try:
-                    message = ready.get(timeout=1.0)
-                    break
-                except queue.Empty:
-                    if not helper.is_alive():
-                        raise _PreparationFailed(
-                            f"a process preparing batches stopped (exit code {helper.exitcode})"
-                        ) from None
-            if message is None:  # no batch of this number: there are no more
-                return
-            if isinstance(message, str):
-                raise _PreparationFailed(message)
-            if message.path != current:
-                current = message.path
-                yield _FileStarted(current, _count_lines(current) if count_lines else None)
-            yield message
-    finally:
-        for helper in helpers:
-            if helper.is_alive():
-                helper.terminate()
-        for helper in helpers:
-            helper.join(timeout=5)
-        for ready in queues:
-            ready.close()
-
-
-def _prepare_files(
-    paths: list[Path],
-    producer: str,
-    batch_size: int,
-    ready: Any,
-    parent: int,
-    index: int,
-    count: int,
-) -> None:
-    """In helper ``index`` of ``count``: its share of the batches of every file (those
-    whose number modulo ``count`` is ``index``), prepared, in order; then None (or the
-    message of the error that stopped it)."""
-
-    def send(message: object) -> None:
-        while True:
-            try:
-                ready.put(message, timeout=1.0)
-                return
-            except queue.Full:
-                if os.getppid() != parent:  # the ingest is gone: stop quietly
-                    os._exit(0)
-
-    number = 0
-    try:
-        for path in paths:
-            try:
-                # Lines are decoded only by the helper whose batch they are in.
-                records = load_signal_file(path, defer_json=True, limits=file_limits())
-                for chunk in _batches(records, batch_size):
-                    if number % count == index:
-                        send(_Prepared(path, _prepare(chunk, producer)))
-                    number += 1
-            except OSError as error:
-                raise _PreparationFailed(f"{path}: cannot be read ({error})") from None
-    except (_PreparationFailed, SignalFileError, WatchfloorError, DatabaseError) as error:
-        send(str(error))
-        return
-    finally:
-        connections.close_all()
-    send(None)
-
-
-# ---------------------------------------------------------------------------
-# Reporting
-
-
-class _Summary:
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.accepted = self.duplicates = self.rejected = self.seen = self.shown = 0
-        self.rejected_by_reason: Counter[str] = Counter()
-        self.batch_seconds: list[float] = []
-        self.commit_seconds: list[float] = []
-        self.drained: backlog.DrainReport | None = None
-        self.signal_time_raised = self.signal_time_ended = 0
-
-    def add(self, result: BatchResult, seconds: float) -> None:
-        self.accepted += result.accepted
-        self.duplicates += result.duplicates
-        self.rejected += result.rejected
-        self.seen += len(result.results)
-        self.rejected_by_reason.update(result.rejected_by_reason)
-        self.batch_seconds.append(seconds)
-        timings = result.timings
-        self.commit_seconds.append(timings.get("prepare", 0.0) + timings.get("store", 0.0))
-
-
 def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
-
-
-def _batches(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
-    chunk: list[tuple[int, Any]] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _count_lines(path: Path) -> int | None:
-    """Lines in an uncompressed file (for the bar's percentage); None for gzip."""
-    with path.open("rb") as handle:
-        if handle.read(2) == b"\x1f\x8b":
-            return None
-        handle.seek(0)
-        lines, last = 0, b"\n"
-        while block := handle.read(1024 * 1024):
-            lines += block.count(b"\n")
-            last = block[-1:]
-        return lines + (last != b"\n")
 
 
 class _ProgressBar:
