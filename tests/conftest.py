@@ -8,10 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("WATCHFLOOR_TESTING", "1")
 
 from watchfloor.core import clock
+
+# Property tests run on shared, loaded machines (two pytest workers on two cores, CI):
+# no test may fail on wall-clock time, so hypothesis gets no per-example deadline and no
+# "generation too slow" health check. The number of examples is unchanged.
+settings.register_profile("watchfloor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("watchfloor")
 
 # A fixed, ordinary Tuesday morning in Tokyo (Monday evening UTC).
 DEFAULT_NOW = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
