@@ -135,6 +135,18 @@ def _entry(action: str, data: dict) -> TimelineEntry:
             "media response (ja) to NHK desk via email",
             "回答\n本文",
         ),
+        (
+            AuditAction.EVIDENCE_PACKAGE_BUILT,
+            {
+                "of": "WF-13",
+                "package_sha256": "d572b3b92107e656" + "0" * 48,
+                "items": ["EV-1", "EV-2"],
+                "partner_request": 4,
+                "requester_zone": "Asia/Tokyo",
+            },
+            "d572b3b92107e656… of 2 items (EV-1, EV-2) for PR-4",
+            "",
+        ),
         ("something.new", {"b": 2, "a": 1}, "a: 1 · b: 2", ""),
     ],
 )

@@ -49,6 +49,16 @@ def _package(data: dict[str, Any]) -> tuple[str, str]:
     return f"{data.get('package', '')} {str(data.get('package_sha256', ''))[:16]}…{asked}", ""
 
 
+def _package_built(data: dict[str, Any]) -> tuple[str, str]:
+    items = [str(item) for item in data.get("items") or []]
+    asked = f" for PR-{data['partner_request']}" if data.get("partner_request") else ""
+    return (
+        f"{str(data.get('package_sha256', ''))[:16]}… of {len(items)} item"
+        f"{'' if len(items) == 1 else 's'} ({', '.join(items)}){asked}",
+        "",
+    )
+
+
 def _purged(data: dict[str, Any]) -> tuple[str, str]:
     return f"{data.get('item', '')} · kept {data.get('retention_days', '?')} days", ""
 
@@ -60,6 +70,7 @@ ESCALATION_TIMELINE_DESCRIBERS: dict[str, Callable[[dict[str, Any]], tuple[str, 
     AuditAction.EVIDENCE_HOLD_PLACED: _hold,
     AuditAction.EVIDENCE_HOLD_LIFTED: _hold,
     AuditAction.EVIDENCE_EXPORTED: _exported,
+    AuditAction.EVIDENCE_PACKAGE_BUILT: _package_built,
     AuditAction.EVIDENCE_PACKAGE_DOWNLOADED: _package,
     AuditAction.EVIDENCE_PURGED: _purged,
 }
