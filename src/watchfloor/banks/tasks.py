@@ -65,6 +65,13 @@ def send_feedback_after_commit(exchange_id: int) -> None:
     transaction.on_commit(lambda: send_exchange_feedback.enqueue(exchange_id))
 
 
+def send_missed_decisions() -> int:
+    """Final decisions whose hook was lost, sent now (the worker's housekeeping)."""
+    from watchfloor.banks.decision_sending import send_missed_decisions as send
+
+    return send()
+
+
 def fetch_due_exchanges() -> int:
     """Enqueue a fetch for each exchange that is due (the worker's housekeeping calls
     this); returns how many."""
