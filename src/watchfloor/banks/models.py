@@ -21,6 +21,7 @@ class EntrySource(models.TextChoices):
     API = "api", "Added through the API"
     EVIDENCE = "evidence", "Banked from an evidence item"
     EXCHANGE = "exchange", "Fetched from an exchange"
+    SIGNAL = "signal", "Banked from a cluster's signals"
 
 
 class Bank(models.Model):
