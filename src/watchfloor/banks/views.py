@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.audit.selectors import log_position
 from watchfloor.banks import cluster_banking, matching, selectors, services
 from watchfloor.banks.actioner import carry_out_decision
-from watchfloor.banks.exchanges import record_opinion
+from watchfloor.banks.exchange_feedback import record_opinion
 from watchfloor.banks.models import BankEntry, EntrySource, Opinion, SignalType
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError

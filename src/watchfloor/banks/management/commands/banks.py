@@ -157,7 +157,8 @@ class Command(BaseCommand):
         self.stderr.write(f"{exchange.name}: fetched into {bank.name} every {options['every']} min")
 
     def _fetch(self, options) -> None:
-        from watchfloor.banks.exchanges import fetch_exchange, send_feedback
+        from watchfloor.banks.exchange_feedback import send_feedback
+        from watchfloor.banks.exchanges import fetch_exchange
 
         exchange = Exchange.objects.select_related("bank").filter(name=options["name"]).first()
         if exchange is None:
