@@ -129,12 +129,13 @@ def test_bad_lines_are_named_by_line_and_field_and_the_rest_imported(analyst):
             "",  # 14: blank, skipped quietly
             "x" * (MAX_LINE_CHARS + 1),  # 15
             content(signals={"pdq": near(BASE, 5)}, disable_until_ts=earlier),  # 16: fine
+            "[" * 15_000,  # 17
         ]
     )
     imported = import_hma_file(bank_name="partner", text=text, actor=analyst)
     assert sorted(e.value for e in imported.added) == sorted([BASE, near(BASE, 5)])
     reasons = dict(imported.skipped)
-    assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15]
+    assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 17]
     assert reasons[2].startswith("line: not JSON")
     assert reasons[3] == "line: a JSON object, one bank content"
     assert reasons[4].startswith("signals.pdq: not a valid pdq signal")
@@ -148,6 +149,7 @@ def test_bad_lines_are_named_by_line_and_field_and_the_rest_imported(analyst):
     assert reasons[12] == "bank.matching_enabled_ratio: a number from 0 to 1"
     assert reasons[13] == "colour: not a field of an HMA bank content"
     assert reasons[15].startswith("line: longer than")
+    assert reasons[17] == "line: nested too deeply"
 
 
 def test_a_file_past_the_line_bound_is_refused_whole(monkeypatch):

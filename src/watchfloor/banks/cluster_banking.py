@@ -66,7 +66,7 @@ def cluster_hashes(cluster: Cluster) -> list[ClusterHash]:
         .order_by("-n", "media_pdq")[:MAX_HASHES_PER_TYPE]
     )
     found = [
-        ClusterHash(SignalType.PDQ, bytes(row["media_pdq"]).hex(), row["n"], row["quality"])
+        ClusterHash(SignalType.PDQ, bytes(row["media_pdq"] or b"").hex(), row["n"], row["quality"])
         for row in pdq
     ]
     for kind, column in ((SignalType.MD5, "media_md5"), (SignalType.SHA256, "media_sha256")):
@@ -207,7 +207,7 @@ class CrisisBankRow:
 @dataclass(frozen=True)
 class CrisisMatches:
     banks: list[CrisisBankRow]
-    recent: list[Match]
+    recent: Sequence[Match]
     window: timedelta
     may_see_clusters: bool
 
@@ -241,9 +241,9 @@ def crisis_matches(*, crisis: Crisis, viewer: User, now: datetime) -> CrisisMatc
         banks=[
             CrisisBankRow(
                 bank=bank,
-                entries=bank.live_entries,  # type: ignore[attr-defined]
-                matches_recent=bank.recent,  # type: ignore[attr-defined]
-                matches_total=bank.total,  # type: ignore[attr-defined]
+                entries=bank.live_entries,
+                matches_recent=bank.recent,
+                matches_total=bank.total,
             )
             for bank in banks
         ],

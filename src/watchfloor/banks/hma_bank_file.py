@@ -112,8 +112,10 @@ def parse_content(line: str, *, now: datetime) -> _Content:
     """One line: an HMA bank content, as entries (one per signal)."""
     try:
         content = json.loads(line)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise LineRefused("line", f"not JSON ({error.msg})") from None
+    except RecursionError:
+        raise LineRefused("line", "nested too deeply") from None
     if not isinstance(content, dict):
         raise LineRefused("line", "a JSON object, one bank content")
     unknown = sorted(set(content) - CONTENT_KEYS)
