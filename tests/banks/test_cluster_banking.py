@@ -48,11 +48,19 @@ def test_bank_this_on_a_cluster_adds_its_media_hashes_audited_and_matchable(anal
         report("1", pdq=BASE, pdq_quality=90, md5=MD5),
         report("2", pdq=BASE, pdq_quality=80),
         report("3", pdq=near(BASE, 3), pdq_quality=30, sha256=SHA),
+        report("4", pdq=near(BASE, 80)),  # quality not reported: not refused for it
     )
     hashes = {(h.signal_type, h.value): h for h in cluster_hashes(cluster)}
     assert hashes[("pdq", BASE)].signals == 2 and hashes[("pdq", BASE)].quality == 90
     assert hashes[("pdq", near(BASE, 3))].too_poor
-    assert set(hashes) == {("pdq", BASE), ("pdq", near(BASE, 3)), ("md5", MD5), ("sha256", SHA)}
+    assert not hashes[("pdq", near(BASE, 80))].too_poor
+    assert set(hashes) == {
+        ("pdq", BASE),
+        ("pdq", near(BASE, 3)),
+        ("pdq", near(BASE, 80)),
+        ("md5", MD5),
+        ("sha256", SHA),
+    }
     crisis = declare_crisis(actor=lead, title="Livestreamed attack", markets=["JP"])
     services.create_bank(name="attack", signal_type="pdq", actor=lead, crisis=crisis)
     services.create_bank(name="files", signal_type="md5", actor=lead)
@@ -72,13 +80,16 @@ def test_bank_this_on_a_cluster_adds_its_media_hashes_audited_and_matchable(anal
     answer = client.post(f"/clusters/{cluster.pk}/bank", {"bank": "attack", "note": "stream"})
     assert answer.status_code == 302
     assert answer["Location"] == reverse("bank-detail", args=["attack"])
-    entry = BankEntry.objects.get(bank__name="attack")
+    assert sorted(
+        BankEntry.objects.filter(bank__name="attack").values_list("value", flat=True)
+    ) == sorted([BASE, near(BASE, 80)])
+    entry = BankEntry.objects.get(bank__name="attack", value=BASE)
     assert (entry.value, entry.source, entry.added_by) == (BASE, EntrySource.SIGNAL, analyst)
     assert entry.note == f"cluster C-{cluster.pk}, 2 signals: stream"
     [result] = match(queries=[Query("pdq", near(BASE, 1))], banks=Bank.objects.all())
     assert [(m.bank, m.distance) for m in result.matches] == [("attack", 1)]
     flash = client.get(reverse("bank-detail", args=["attack"])).content.decode()
-    assert "1 hash added to attack; 1 left out: PDQ quality 30, below 50" in flash
+    assert "2 hashes added to attack; 1 left out: PDQ quality 30, below 50" in flash
 
     # One signal's hash, ticked; again: banked already, nothing added twice.
     client.post(f"/clusters/{cluster.pk}/bank", {"bank": "files", "hash": MD5})
@@ -97,7 +108,7 @@ def test_bank_this_on_a_cluster_adds_its_media_hashes_audited_and_matchable(anal
     )
     assert client.post(f"/clusters/{cluster.pk}/bank", {"bank": "ncii"}).status_code == 404
     assert client_for(viewer).get(f"/clusters/{cluster.pk}/bank").status_code == 403
-    assert BankEntry.objects.count() == 2
+    assert BankEntry.objects.count() == 3
 
 
 def test_the_cluster_hashes_cost_the_same_queries_whatever_the_cluster_holds(

@@ -52,7 +52,13 @@ class ClusterHash:
 
     @property
     def too_poor(self) -> bool:
-        return self.signal_type == SignalType.PDQ and (self.quality or 0) < MIN_PDQ_QUALITY
+        """A PDQ whose reported quality is below the bar (a producer may not report it:
+        unknown is not poor; the evidence page computes it, signals carry what was sent)."""
+        return (
+            self.signal_type == SignalType.PDQ
+            and self.quality is not None
+            and self.quality < MIN_PDQ_QUALITY
+        )
 
 
 def cluster_hashes(cluster: Cluster) -> list[ClusterHash]:
@@ -146,8 +152,8 @@ def bank_cluster_media(
             result.skipped.append(
                 (
                     item.value,
-                    f"PDQ quality {item.quality if item.quality is not None else 'unknown'}, "
-                    f"below {MIN_PDQ_QUALITY}: it would match unrelated images",
+                    f"PDQ quality {item.quality}, below {MIN_PDQ_QUALITY}: "
+                    "it would match unrelated images",
                 )
             )
         else:
