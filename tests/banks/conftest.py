@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+# The platform's side of enforcement: a local HTTP server and the connector to it.
+from tests.banks.platform_server import committed, connector, platform, run_due  # noqa: F401
+
 # "Bank this" tests add evidence items: the evidence tests' storage and item fixtures.
 from tests.evidence.conftest import add_image, escalation, evidence_storage  # noqa: F401
 from watchfloor.banks.matcher import PDQ_MATCHER

@@ -23,13 +23,12 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
 from watchfloor.audit.selectors import verify_chain
 from watchfloor.banks import services
+from watchfloor.banks.exchange_feedback import record_opinion, send_feedback
 from watchfloor.banks.exchanges import (
     WITHDRAWN,
     create_exchange,
     exchanges_due,
     fetch_exchange,
-    record_opinion,
-    send_feedback,
 )
 from watchfloor.banks.matcher import Query, match
 from watchfloor.banks.models import (

@@ -29,6 +29,7 @@ from watchfloor.banks.models import (
     EnforcementConnector,
     EnforcementItem,
     EnforcementRequest,
+    ItemStatus,
     RequestStatus,
     RuleFiring,
 )
@@ -81,8 +82,19 @@ def save_connector(*, connector: EnforcementConnector, actor: User | None) -> En
         raise InvalidInput("max_attempts is from 1 to 20", field="max_attempts")
     created = connector.pk is None
     with transaction.atomic():
+        now = clock.now()
         if created:
-            connector.created_at = clock.now()
+            connector.created_at = now
+        was_sending = (
+            not created
+            and EnforcementConnector.objects.filter(
+                pk=connector.pk, sends_final_decisions=True
+            ).exists()
+        )
+        if connector.sends_final_decisions and not was_sending:
+            connector.sends_final_decisions_since = now
+        elif not connector.sends_final_decisions:
+            connector.sends_final_decisions_since = None
         if not connector.secret:
             connector.secret = new_secret()
         connector.save()
@@ -94,6 +106,7 @@ def save_connector(*, connector: EnforcementConnector, actor: User | None) -> En
                 "code": connector.code,
                 "url": connector.url,
                 "is_active": connector.is_active,
+                "sends_final_decisions": connector.sends_final_decisions,
                 "created": created,
             },
         )
@@ -144,8 +157,10 @@ def request_enforcement(
     decision: Decision | None = None,
     escalation: Escalation | None = None,
     firing: RuleFiring | None = None,
+    automatic: bool = False,
 ) -> EnforcementRequest:
-    """Queue one action on ``references`` through ``connector``; sent after commit."""
+    """Queue one action on ``references`` through ``connector``; sent after commit.
+    ``automatic``: queued because ``decision`` became final, not by a person."""
     if not connector.is_active:
         raise Conflict(f"the connector {connector.code!r} is switched off", field="connector")
     action = EnforcementAction.objects.filter(code=action_code).first()
@@ -173,6 +188,7 @@ def request_enforcement(
             firing=firing,
             requested_by=actor,
             requested_at=now,
+            automatic=automatic,
             status=RequestStatus.QUEUED,
             item_count=len(items),
         )
@@ -192,6 +208,7 @@ def request_enforcement(
                 "items": len(items),
                 "decision": decision.pk if decision is not None else None,
                 "firing": firing.pk if firing is not None else None,
+                "automatic": automatic,
                 "idempotency_key": request.idempotency_key,
             },
         )
@@ -218,13 +235,34 @@ def carry_out_decision(
         )
     connector = active_connector(connector_code)
     items = list(references) or escalation_items(decision.escalation)
+    # The same decision is not sent twice for an item (it may have gone out on its own
+    # when it became final); an item the platform refused or failed may be sent again.
+    already = items_requested(decision=decision, connector=connector)
+    fresh = [item for item in items if (item or "").strip() not in already]
+    if items and not fresh:
+        raise Conflict(
+            f"decision {decision.pk} already went to {connector.name} for every item; "
+            "what became of it is in the Enforcement panel",
+            field="decision",
+        )
     return request_enforcement(
         connector=connector,
         action_code=decision.action.code,
         countries=list(decision.countries),
-        references=items,
+        references=fresh,
         actor=actor,
         decision=decision,
+    )
+
+
+def items_requested(*, decision: Decision, connector: EnforcementConnector) -> set[str]:
+    """The items this decision was sent through ``connector`` for, except those refused
+    or never delivered."""
+    return set(
+        EnforcementItem.objects.filter(request__decision=decision, request__connector=connector)
+        .exclude(request__status__in=(RequestStatus.FAILED, RequestStatus.REFUSED))
+        .exclude(status__in=(ItemStatus.REFUSED, ItemStatus.FAILED))
+        .values_list("reference", flat=True)
     )
 
 

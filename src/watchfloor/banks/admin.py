@@ -34,7 +34,13 @@ class ConnectorForm(forms.ModelForm):
 
     class Meta:
         model = EnforcementConnector
-        fields = ("code", "name", "url", "max_attempts", "is_active")
+        fields = ("code", "name", "url", "max_attempts", "is_active", "sends_final_decisions")
+        help_texts = {
+            "sends_final_decisions": (
+                "Send each escalation decision through this connector as soon as it is "
+                "final (only decisions made final from now on)."
+            )
+        }
 
     def clean_url(self):
         url = self.cleaned_data.get("url") or ""
@@ -47,8 +53,8 @@ class ConnectorForm(forms.ModelForm):
 @admin.register(EnforcementConnector)
 class EnforcementConnectorAdmin(admin.ModelAdmin):
     form = ConnectorForm
-    list_display = ("code", "name", "url", "is_active", "max_attempts")
-    readonly_fields = ("secret", "created_at")
+    list_display = ("code", "name", "url", "is_active", "sends_final_decisions", "max_attempts")
+    readonly_fields = ("secret", "created_at", "sends_final_decisions_since")
 
     def save_model(self, request, obj, form, change):
         save_connector(connector=obj, actor=request.user)

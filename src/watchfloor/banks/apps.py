@@ -15,10 +15,32 @@ class BanksConfig(AppConfig):
 
     def ready(self) -> None:
         from watchfloor.banks.panel import enforcement_panel
-        from watchfloor.escalations.hooks import register_escalation_panel
+        from watchfloor.escalations.hooks import (
+            listen_to_final_decisions,
+            register_escalation_panel,
+        )
         from watchfloor.evidence.hooks import register_item_link
 
         register_escalation_panel("enforcement_panel", enforcement_panel)
+        # "Bank this" on a cluster's media, and the war room's matches against the
+        # crisis's banks.
+        from watchfloor.crises.hooks import register_war_room_panel
+        from watchfloor.signals.hooks import register_cluster_panel
+
+        register_cluster_panel(
+            "cluster_bank_this",
+            imported_when_called("watchfloor.banks.cluster_banking.cluster_bank_link"),
+        )
+        register_war_room_panel(
+            "crisis_bank_matches",
+            imported_when_called("watchfloor.banks.cluster_banking.crisis_matches"),
+        )
+        # Final decisions go out through the connectors that send them (the actioner
+        # brings notify's senders: imported on the first decision).
+        listen_to_final_decisions(
+            "banks_enforcement",
+            imported_when_called("watchfloor.banks.decision_sending.on_decision_final"),
+        )
         register_item_link("bank_this", bank_this_link)
 
         # Bank entries in the header's search (docs/search.md), by hash.

@@ -1,4 +1,4 @@
-"""Exchanges: hashes shared by others, fetched into a bank, and opinions sent back.
+"""Exchanges: hashes shared by others, configured and fetched into a bank.
 
 Each exchange is one of python-threatexchange's exchange APIs (its ``SignalExchangeAPI``
 implementations: the local signal file and StopNCII.org today). Watchfloor keeps what
@@ -13,9 +13,8 @@ applies one twice. A signal the exchange withdraws disables its entry ("withdraw
 exchange …"); if the exchange sends it again it is enabled again, unless someone here
 disabled it after review.
 
-Opinions (``record_opinion``): a false positive disables the entry here at once and is
-queued to send; a confirmation is queued. The worker sends what is queued; an exchange
-that takes no such opinion gets it marked ``unsupported``, not retried.
+The python-threatexchange API objects are made in ``banks.exchange_apis``; opinions sent
+back are ``banks.exchange_feedback``'s.
 """
 
 from __future__ import annotations
@@ -31,22 +30,25 @@ from django.db.models import F, Q
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
+from watchfloor.banks.exchange_apis import (
+    MAX_ERROR_CHARS,
+    dump_checkpoint,
+    exchange_api,
+    load_checkpoint,
+    stopncii_deltas,
+)
 from watchfloor.banks.models import (
     Bank,
     BankEntry,
     EntryChange,
     EntrySource,
     Exchange,
-    ExchangeFeedback,
     ExchangeKind,
-    FeedbackState,
-    Opinion,
 )
 from watchfloor.banks.services import disable_entry, enable_entry
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, InvalidInput, NotFound
 from watchfloor.core.netpolicy import check_outbound_url
-from watchfloor.core.validation import clean_text
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -58,7 +60,6 @@ MAX_FETCH_EVERY = timedelta(days=30)
 MAX_DELTAS_PER_FETCH = 200
 # A fetch that started this long ago and never finished is taken to have died.
 FETCH_LEASE = timedelta(minutes=30)
-MAX_ERROR_CHARS = 2000
 
 
 @dataclass
@@ -167,131 +168,6 @@ def create_exchange(
     return exchange
 
 
-# ---------------------------------------------------------------- the APIs
-
-
-def _credentials(exchange: Exchange) -> str:
-    value = os.environ.get(exchange.credentials_env, "") if exchange.credentials_env else ""
-    if not value:
-        raise InvalidInput(
-            f"exchange {exchange.name!r}: environment variable {exchange.credentials_env!r} "
-            "is not set",
-            field="credentials_env",
-        )
-    return value
-
-
-def _stopncii_keys(exchange: Exchange) -> list[str]:
-    """``fetch_key,subscription_key[,feedback_key]`` from the named variable."""
-    parts = [part.strip() for part in _credentials(exchange).split(",")]
-    if len(parts) not in (2, 3) or not all(parts):
-        raise InvalidInput(
-            f"exchange {exchange.name!r}: {exchange.credentials_env} must hold "
-            "'fetch_key,subscription_key' or 'fetch_key,subscription_key,feedback_key'",
-            field="credentials_env",
-        )
-    return parts
-
-
-def exchange_api(exchange: Exchange) -> Any:
-    """The python-threatexchange API object for the exchange."""
-    from threatexchange.exchanges.collab_config import CollaborationConfigBase
-
-    if exchange.kind == ExchangeKind.FILE:
-        from threatexchange.exchanges.impl.file_api import (
-            FileCollaborationConfig,
-            LocalFileSignalExchangeAPI,
-        )
-
-        if not os.path.isfile(exchange.location):
-            raise InvalidInput(
-                f"exchange {exchange.name!r}: no file at {exchange.location}", field="location"
-            )
-        return LocalFileSignalExchangeAPI.for_collab(
-            FileCollaborationConfig(
-                name=exchange.name, api="local_file", enabled=True, filename=exchange.location
-            )
-        )
-    from threatexchange.exchanges.impl.stop_ncii_api import (
-        StopNCIICredentials,
-        StopNCIISignalExchangeAPI,
-    )
-
-    parts = _stopncii_keys(exchange)
-    if exchange.location:
-        # Checked again at each fetch: the name may resolve elsewhere since it was saved.
-        check_outbound_url(exchange.location, field="location")
-    credentials = StopNCIICredentials(
-        fetch_function_key=parts[0],
-        subscription_key=parts[1],
-        base_url_override=exchange.location.rstrip("/") or None,
-    )
-    return StopNCIISignalExchangeAPI.for_collab(
-        CollaborationConfigBase(name=exchange.name, api="stop_ncii", enabled=True), credentials
-    )
-
-
-@dataclass
-class _Delta:
-    updates: dict[tuple[str, str], Any]
-    checkpoint: Any
-
-
-def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[_Delta]:
-    """StopNCII's pages as deltas, as the package's ``fetch_iter`` makes them, except
-    that a hash whose cases were all withdrawn or deleted comes out as withdrawn: the
-    package (1.2.17) compares the hash value, not its status, with those states, so
-    withdrawals never reach its caller."""
-    from threatexchange.exchanges.clients.stopncii import api as stopncii
-    from threatexchange.exchanges.impl.stop_ncii_api import (
-        StopNCIICheckpoint,
-        StopNCIISignalMetadata,
-    )
-
-    names = _stopncii_type_names()
-    gone = (stopncii.StopNCIICaseStatus.Withdrawn, stopncii.StopNCIICaseStatus.Deleted)
-    start = checkpoint.update_time if checkpoint is not None else api.api.DEFAULT_START_TIME
-    for page in api.api.fetch_hashes_iter(start_timestamp=start):
-        updates: dict[tuple[str, str], Any] = {}
-        for record in page.hashRecords:
-            name = names.get(record.signalType)
-            if name is None:
-                continue
-            withdrawn = record.hashStatus in gone
-            updates[name, record.hashValue] = (
-                None if withdrawn else StopNCIISignalMetadata(record.CSPFeedbacks)
-            )
-        yield _Delta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
-
-
-def _stopncii_type_names() -> dict[Any, str]:
-    """StopNCII's signal types by their python-threatexchange names (fetched one way,
-    opinions sent the other)."""
-    from threatexchange.exchanges.clients.stopncii import api as stopncii
-
-    return {
-        stopncii.StopNCIISignalType.ImagePDQ: "pdq",
-        stopncii.StopNCIISignalType.VideoMD5: "video_md5",
-        stopncii.StopNCIISignalType.URL: "url",
-        stopncii.StopNCIISignalType.Text: "raw_text",
-    }
-
-
-def _load_checkpoint(api: Any, stored: dict[str, Any] | None) -> Any:
-    if stored is None:
-        return None
-    from threatexchange.utils.dataclass_json import dataclass_load_dict
-
-    checkpoint = dataclass_load_dict(stored, api.get_checkpoint_cls())
-    return None if checkpoint.is_stale() else checkpoint
-
-
-def _dump_checkpoint(checkpoint: Any) -> dict[str, Any]:
-    from threatexchange.utils.dataclass_json import dataclass_dump_dict
-
-    return dataclass_dump_dict(checkpoint)
-
-
 # ---------------------------------------------------------------- fetching
 
 
@@ -357,9 +233,9 @@ def fetch_exchange(
         api = exchange_api(exchange)
         from watchfloor.banks.pytx import pytx_signal_types
 
-        checkpoint = _load_checkpoint(api, exchange.checkpoint)
+        checkpoint = load_checkpoint(api, exchange.checkpoint)
         deltas: Iterator[Any] = (
-            _stopncii_deltas(api, checkpoint)
+            stopncii_deltas(api, checkpoint)
             if exchange.kind == ExchangeKind.STOPNCII
             else api.fetch_iter(pytx_signal_types(), checkpoint)
         )
@@ -464,7 +340,7 @@ def _apply_delta(
             ]
         )
         result.added += len(created)
-        locked.checkpoint = _dump_checkpoint(delta.checkpoint)
+        locked.checkpoint = dump_checkpoint(delta.checkpoint)
         locked.save(update_fields=["checkpoint"])
         if created:
             record_event(
@@ -478,139 +354,4 @@ def _apply_delta(
                     "already_present": 0,
                     "first_entry_id": created[0].pk,
                 },
-            )
-
-
-# ---------------------------------------------------------------- opinions
-
-
-def record_opinion(
-    *, entry: BankEntry, opinion: str, actor: User, note: str = ""
-) -> ExchangeFeedback:
-    """Confirm or dispute an exchange's entry after review. A false positive disables the
-    entry here at once; either opinion is queued to send back to the exchange."""
-    if entry.exchange_id is None:
-        raise InvalidInput(
-            "only entries fetched from an exchange take an opinion to send back", field="entry"
-        )
-    try:
-        chosen = Opinion(opinion)
-    except ValueError:
-        known = ", ".join(Opinion.values)
-        raise InvalidInput(f"an opinion is one of: {known}", field="opinion") from None
-    note = clean_text(note, field="note", max_length=2000, required=False)
-    with transaction.atomic():
-        feedback = ExchangeFeedback.objects.create(
-            exchange_id=entry.exchange_id,
-            entry=entry,
-            opinion=chosen,
-            note=note,
-            recorded_by=actor,
-            recorded_at=clock.now(),
-        )
-        if chosen == Opinion.FALSE_POSITIVE:
-            disable_entry(
-                entry=entry,
-                reason=f"false positive after review{': ' + note if note else ''}",
-                actor=actor,
-            )
-        record_event(
-            action=AuditAction.BANK_EXCHANGE_OPINION,
-            actor=actor,
-            target=entry,
-            data={"bank": entry.bank.name, "opinion": chosen.value, "note": note},
-        )
-    from watchfloor.banks.tasks import send_feedback_after_commit
-
-    send_feedback_after_commit(feedback.exchange_id)
-    return feedback
-
-
-def send_feedback(*, exchange: Exchange) -> dict[str, int]:
-    """Send the exchange's queued opinions (and those that failed before); returns how
-    many ended in each state."""
-    outcome = {state.value: 0 for state in FeedbackState}
-    queued = list(
-        # Those that failed before are tried again; "unsupported" ones are not.
-        ExchangeFeedback.objects.filter(
-            exchange=exchange, state__in=[FeedbackState.PENDING, FeedbackState.FAILED]
-        )
-        .select_related("entry")
-        .order_by("id")
-    )
-    if not queued:
-        return outcome
-    try:
-        api = exchange_api(exchange)
-    except InvalidInput as error:
-        _settle(queued, FeedbackState.FAILED, error.message)
-        outcome[FeedbackState.FAILED] = len(queued)
-        return outcome
-    for feedback in queued:
-        state, detail = _send_one(exchange, api, feedback)
-        _settle([feedback], state, detail)
-        outcome[state] += 1
-    return outcome
-
-
-def _send_one(
-    exchange: Exchange, api: Any, feedback: ExchangeFeedback
-) -> tuple[FeedbackState, str]:
-    from watchfloor.banks.pytx import BANK_TO_PYTX
-
-    positive = feedback.opinion == Opinion.CONFIRMED
-    try:
-        if exchange.kind == ExchangeKind.STOPNCII:
-            from threatexchange.exchanges.clients.stopncii import api as stopncii
-
-            kinds = {name: kind for kind, name in _stopncii_type_names().items()}
-            keys = _stopncii_keys(exchange)
-            if len(keys) < 3:
-                raise InvalidInput(
-                    f"{exchange.credentials_env} holds no feedback key (the third part)",
-                    field="credentials_env",
-                )
-            client = stopncii.StopNCIIAPI(
-                keys[1],
-                keys[0],
-                additional_function_keys={stopncii.StopNCIIEndpoint.SubmitFeedback: keys[2]},
-                base_url_override=exchange.location.rstrip("/") or None,
-            )
-            client.submit_feedback(
-                kinds[BANK_TO_PYTX[feedback.entry.signal_type]],
-                feedback.entry.value,
-                stopncii.StopNCIICSPFeedbackValue.Blocked
-                if positive
-                else stopncii.StopNCIICSPFeedbackValue.NotBlocked,
-            )
-            return FeedbackState.SENT, ""
-        # A signal file takes a confirmation as one more line, as python-threatexchange's
-        # file exchange writes it; its own writer opens the file in a mode Python 3.11
-        # refuses ("wta"), so the line is appended here. A dispute has no place in it.
-        if not positive:
-            raise NotImplementedError
-        with open(exchange.location, "a", encoding="utf-8") as signals:
-            signals.write(f"{BANK_TO_PYTX[feedback.entry.signal_type]} {feedback.entry.value}\n")
-        return FeedbackState.SENT, ""
-    except NotImplementedError:
-        return FeedbackState.UNSUPPORTED, f"{exchange.get_kind_display()} takes no such opinion"
-    except InvalidInput as error:
-        return FeedbackState.FAILED, error.message
-    except Exception as error:  # the exchange's failure is recorded on the opinion
-        return FeedbackState.FAILED, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
-
-
-def _settle(feedback: list[ExchangeFeedback], state: FeedbackState, detail: str) -> None:
-    now = clock.now()
-    with transaction.atomic():
-        for item in feedback:
-            item.state = state
-            item.detail = detail
-            item.sent_at = now if state == FeedbackState.SENT else None
-            item.save(update_fields=["state", "detail", "sent_at"])
-            record_event(
-                action=AuditAction.BANK_EXCHANGE_OPINION_SENT,
-                actor=None,
-                target=item.entry,
-                data={"exchange": item.exchange_id, "state": state.value, "detail": detail},
             )

@@ -21,6 +21,7 @@ class EntrySource(models.TextChoices):
     API = "api", "Added through the API"
     EVIDENCE = "evidence", "Banked from an evidence item"
     EXCHANGE = "exchange", "Fetched from an exchange"
+    SIGNAL = "signal", "Banked from a cluster's signals"
 
 
 class Bank(models.Model):
@@ -237,6 +238,11 @@ class EnforcementConnector(models.Model):
     is_active = models.BooleanField(default=True)
     max_attempts = models.PositiveSmallIntegerField(default=6)
     created_at = models.DateTimeField()
+    # Decisions go out through this connector on their own once final; only decisions
+    # that became final since it was switched on (set by ``save_connector``), so
+    # switching it on never sends the past.
+    sends_final_decisions = models.BooleanField(default=False)
+    sends_final_decisions_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -297,6 +303,9 @@ class EnforcementRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     requested_at = models.DateTimeField()
+    # Queued because the decision became final (a connector that sends final decisions),
+    # not by a person's "Carry out": at most one such request per decision and connector.
+    automatic = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=RequestStatus.choices)
     item_count = models.PositiveIntegerField()
     attempt_count = models.PositiveSmallIntegerField(default=0)
@@ -313,6 +322,13 @@ class EnforcementRequest(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="enforcement_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "connector"],
+                condition=models.Q(automatic=True),
+                name="one_automatic_request_per_decision",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action_id} via {self.connector_id} ({self.status})"

@@ -1,7 +1,8 @@
 """The enforcement panel of an escalation page: what was requested from the platform's
 connectors for this escalation (from its decisions and from action rules), and what
 became of it — "requested → carried out at … by …", per-item counts, or the error —
-with a form to send a final decision through a connector."""
+with a form to send a final decision through a connector (final decisions also go out on
+their own through the connectors that send them, ``banks.decision_sending``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class EnforcementPanel:
     rows: list[RequestRow]
     decisions: list[Decision]
     connectors: list[EnforcementConnector]
+    # The connectors final decisions go out through on their own.
+    sending: list[EnforcementConnector] = field(default_factory=list)
 
     @property
     def can_send(self) -> bool:
@@ -59,5 +62,10 @@ def enforcement_panel(*, escalation: Escalation, viewer: User, now: datetime) ->
         for decision in escalation.decisions.all()
         if may_send and decision.state == Decision.State.FINAL and decision.action.code != NO_ACTION
     ]
-    connectors = list(EnforcementConnector.objects.filter(is_active=True)) if decisions else []
-    return EnforcementPanel(rows=rows, decisions=decisions, connectors=connectors)
+    active = list(EnforcementConnector.objects.filter(is_active=True))
+    return EnforcementPanel(
+        rows=rows,
+        decisions=decisions,
+        connectors=active if decisions else [],
+        sending=[connector for connector in active if connector.sends_final_decisions],
+    )

@@ -81,12 +81,13 @@ def bank_list_for(user: User, *, now: datetime) -> QuerySet[Bank]:
     entries = BankEntry.objects.filter(disabled_at__isnull=True)
     matches = Match.objects.filter(matched_at__gte=since)
     return banks_visible_to(user).annotate(
-        entry_count=_count_per_bank(entries),
-        recent_matches=_count_per_bank(matches),
+        entry_count=count_per_bank(entries),
+        recent_matches=count_per_bank(matches),
     )
 
 
-def _count_per_bank(rows: QuerySet[Any]) -> Coalesce:
+def count_per_bank(rows: QuerySet[Any]) -> Coalesce:
+    """``rows`` counted per bank, as a subquery to annotate banks with."""
     per_bank = rows.filter(bank=OuterRef("pk")).order_by().values("bank").annotate(n=Count("pk"))
     return Coalesce(Subquery(per_bank.values("n")), 0)
 

@@ -40,7 +40,8 @@ def send_after_commit(request_id: int, *, at: datetime | None = None) -> None:
 @task()
 def fetch_exchange_task(exchange_id: int) -> str:
     """Fetch one exchange from its checkpoint, then send its queued opinions."""
-    from watchfloor.banks.exchanges import fetch_exchange, send_feedback
+    from watchfloor.banks.exchange_feedback import send_feedback
+    from watchfloor.banks.exchanges import fetch_exchange
     from watchfloor.banks.models import Exchange
     from watchfloor.core.errors import Conflict
 
@@ -55,7 +56,7 @@ def fetch_exchange_task(exchange_id: int) -> str:
 
 @task()
 def send_exchange_feedback(exchange_id: int) -> str:
-    from watchfloor.banks.exchanges import send_feedback
+    from watchfloor.banks.exchange_feedback import send_feedback
     from watchfloor.banks.models import Exchange
 
     return str(send_feedback(exchange=Exchange.objects.get(pk=exchange_id)))
@@ -63,6 +64,13 @@ def send_exchange_feedback(exchange_id: int) -> str:
 
 def send_feedback_after_commit(exchange_id: int) -> None:
     transaction.on_commit(lambda: send_exchange_feedback.enqueue(exchange_id))
+
+
+def send_missed_decisions() -> int:
+    """Final decisions whose hook was lost, sent now (the worker's housekeeping)."""
+    from watchfloor.banks.decision_sending import send_missed_decisions as send
+
+    return send()
 
 
 def fetch_due_exchanges() -> int:

@@ -31,6 +31,7 @@ urlpatterns = [
         name="bank-entry-opinion",
     ),
     path("evidence/<int:evidence_id>/bank", views.bank_evidence, name="bank-evidence"),
+    path("clusters/<int:cluster_id>/bank", views.bank_cluster, name="bank-cluster"),
     path(
         "escalations/<int:escalation_id>/enforcement/",
         views.escalation_enforce,

@@ -1,5 +1,6 @@
 """Pages of the banks app: the banks list, a bank's page, the match page, "bank this" on
-an evidence item, and carrying out a decision from the escalation page."""
+an evidence item and on a cluster's media, and carrying out a decision from the
+escalation page."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from watchfloor.audit.selectors import log_position
-from watchfloor.banks import matching, selectors, services
+from watchfloor.banks import cluster_banking, matching, selectors, services
 from watchfloor.banks.actioner import carry_out_decision
-from watchfloor.banks.exchanges import record_opinion
+from watchfloor.banks.exchange_feedback import record_opinion
 from watchfloor.banks.models import BankEntry, EntrySource, Opinion, SignalType
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, StaleEdit, WatchfloorError
@@ -28,6 +29,7 @@ from watchfloor.escalations.selectors import access_escalation
 from watchfloor.evidence.hooks import ItemLink
 from watchfloor.evidence.selectors import access_evidence
 from watchfloor.people.http import AuthenticatedRequest
+from watchfloor.signals.selectors import access_cluster
 from watchfloor.web.forms import ServiceErrorForm
 from watchfloor.web.views import shows_domain_errors
 
@@ -287,6 +289,55 @@ def bank_evidence(request: AuthenticatedRequest, evidence_id: int) -> HttpRespon
             ),
             "error": error,
             "max_note": services.MAX_NOTE,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@shows_domain_errors
+def bank_cluster(request: AuthenticatedRequest, cluster_id: int) -> HttpResponse:
+    """ "Bank this" on a cluster: its signals' media hashes (all, or those ticked) into
+    a bank the person may see."""
+    cluster = access_cluster(actor=request.user, cluster_id=cluster_id)
+    require(_may_curate(request.user), "your role cannot curate banks")
+    banks = cluster_banking.banks_for_cluster(request.user, cluster)
+    error = ""
+    if request.method == "POST":
+        chosen = selectors.access_bank(request.user, request.POST.get("bank", ""))
+        try:
+            banked = cluster_banking.bank_cluster_media(
+                bank=chosen,
+                cluster=cluster,
+                values=request.POST.getlist("hash"),
+                actor=request.user,
+                note=request.POST.get("note", ""),
+            )
+        except InvalidInput as refusal:
+            error = refusal.message
+        else:
+            summary = f"{len(banked.added)} hash{'es' if len(banked.added) != 1 else ''} added"
+            summary += f" to {chosen.name}" + (
+                f", {banked.already} banked already" if banked.already else ""
+            )
+            if banked.skipped:
+                summary += f"; {len(banked.skipped)} left out: {banked.skipped[0][1]}"
+            messages.success(request, summary + ".")
+            return redirect(reverse("bank-detail", args=[chosen.name]))
+    hashes = cluster_banking.cluster_hashes(cluster)
+    return render(
+        request,
+        "banks/bank_cluster.html",
+        {
+            "cluster": cluster,
+            "hashes": hashes,
+            "banks": banks,
+            "banked_in": selectors.entries_holding(
+                [h.value for h in hashes], banks=[bank.pk for bank in banks]
+            ),
+            "error": error,
+            "max_note": cluster_banking.MAX_NOTE,
+            "min_quality": services.MIN_PDQ_QUALITY,
         },
     )
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from watchfloor.audit.services import export_head
-from watchfloor.banks.tasks import fetch_due_exchanges
+from watchfloor.banks.tasks import fetch_due_exchanges, send_missed_decisions
 from watchfloor.coordination.services import chase_overdue_requests
 from watchfloor.core import clock
 from watchfloor.crises.tasks import send_sitrep_reminders
@@ -27,8 +27,9 @@ HOUSEKEEPING_EVERY = timedelta(minutes=1)
 def housekeeping_sweep() -> str:
     """Chase unanswered partner requests, drain reactions whose own task was lost, end
     surges whose rate has fallen, wake snoozed clusters, remind crisis commanders of
-    sitreps due, publish the audit chain's signed head where one is due and queue the
-    fetches of hash exchanges that are due. It
+    sitreps due, publish the audit chain's signed head where one is due, queue the
+    fetches of hash exchanges that are due and send final decisions whose own hook was
+    lost. It
     schedules its own next run, so one chain of rows keeps it going across restarts;
     each step is safe to repeat."""
     try:
@@ -39,11 +40,14 @@ def housekeeping_sweep() -> str:
         reminders = send_sitrep_reminders.call()
         heads = export_head(now=clock.now())
         fetches = fetch_due_exchanges()
+        decisions = send_missed_decisions()
     finally:
         housekeeping_sweep.using(run_after=timezone.now() + HOUSEKEEPING_EVERY).enqueue()
     summary = f"chased {len(chases)} partner requests; surges: {surges}; {reminders}"
     if fetches:
         summary += f"; {fetches} exchange fetch(es) queued"
+    if decisions:
+        summary += f"; {decisions} final decision(s) sent late"
     if heads:
         published = sum(attempt.succeeded for attempt in heads)
         summary += f"; audit head published to {published} of {len(heads)} place(s) due"

@@ -16,7 +16,7 @@ from watchfloor.core.validation import require as _require
 from watchfloor.escalations import editing, second_person, severity_changes
 from watchfloor.escalations.clocks import meet_clocks as _meet_clocks
 from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
-from watchfloor.escalations.hooks import escalation_event
+from watchfloor.escalations.hooks import decision_became_final, escalation_event
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.second_person import Proposal
 from watchfloor.escalations.services import NOTE_MAX, REASON_MAX, _policy, _touch
@@ -137,6 +137,8 @@ def record_decision(
     if replaced is not None and not needs_approval:
         editing.record_superseded(old=replaced, new=decision, actor=actor)
     escalation_event(escalation=escalation, event="acknowledged", actor=actor, how="decision")
+    if decision.state == Decision.State.FINAL:
+        decision_became_final(decision_id=decision.pk, actor=actor)
     return decision
 
 
@@ -194,6 +196,7 @@ def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> D
     _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
     _touch(escalation)
     _refresh_next_due(escalation)
+    decision_became_final(decision_id=decision.pk, actor=actor)
     return decision
 
 

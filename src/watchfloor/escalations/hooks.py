@@ -8,6 +8,9 @@ their panels. Each of those apps registers here from its ``AppConfig.ready()``:
   escalation is created, re-rated, acknowledged, decided, actioned, closed, reopened
   or merged (in the order the apps are
   installed: playbooks start before anyone is paged about them);
+- :func:`listen_to_final_decisions` — called after the transaction in which a decision
+  became final (recorded final, or approved by a second person) commits: the banks app
+  sends it to the platform's enforcement connectors;
 - :func:`register_escalation_panel` — a value for the escalation page's template context;
 - :func:`register_queue_banner` — a value for the triage queue's template context (the
   crises app's "active crisis" banner).
@@ -18,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from django.db import transaction
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -42,6 +48,10 @@ class EventListener(Protocol):
     ) -> object: ...
 
 
+class FinalDecisionListener(Protocol):
+    def __call__(self, *, decision_id: int, actor_id: int | None) -> object: ...
+
+
 class Panel(Protocol):
     def __call__(self, *, escalation: Escalation, viewer: User, now: datetime) -> Any: ...
 
@@ -58,6 +68,7 @@ class _Listener:
 
 
 _listeners: list[_Listener] = []
+_final_decision_listeners: dict[str, FinalDecisionListener] = {}
 _panels: dict[str, Panel] = {}
 _queue_banners: dict[str, QueueBanner] = {}
 
@@ -83,6 +94,23 @@ def escalation_event(
     for entry in _listeners:
         if entry.events is None or event in entry.events:
             entry.listener(escalation=escalation, event=event, actor=actor, how=how)
+
+
+def listen_to_final_decisions(name: str, listener: FinalDecisionListener) -> None:
+    """Register (or replace, by name) what happens once a decision is final."""
+    _final_decision_listeners[name] = listener
+
+
+def decision_became_final(*, decision_id: int, actor: User | None) -> None:
+    """Called by the decision services inside their transaction. Each listener runs after
+    it commits — never for a decision rolled back — with ids, not objects, so it reads
+    the committed rows in its own transaction; one that fails is logged and does not undo
+    the decision (``robust``), which a listener's own sweep can then catch up on."""
+    actor_id = actor.pk if actor is not None else None
+    for listener in _final_decision_listeners.values():
+        transaction.on_commit(
+            partial(listener, decision_id=decision_id, actor_id=actor_id), robust=True
+        )
 
 
 def register_escalation_panel(context_name: str, panel: Panel) -> None:

@@ -14,7 +14,7 @@ from watchfloor.banks.models import Bank, Exchange, ExchangeKind
 from watchfloor.banks.stix import export_stix, import_stix
 from watchfloor.core.errors import WatchfloorError
 
-FORMATS = ["csv", "pytx", "stix"]
+FORMATS = ["csv", "pytx", "hma", "stix"]
 
 
 class Command(BaseCommand):
@@ -65,6 +65,15 @@ class Command(BaseCommand):
             if read.bank is None:
                 raise CommandError(f"{options['file']}: no signal could be read")
             bank, created = read.bank, read.added
+        elif options["format"] == "hma":
+            from watchfloor.banks.hma_bank_file import import_hma_file
+
+            loaded = import_hma_file(bank_name=options["bank"], text=text, actor=None)
+            for line, reason in loaded.skipped:
+                self.stderr.write(f"{options['file']}:{line}: skipped: {reason}")
+            if loaded.bank is None:
+                raise CommandError(f"{options['file']}: no bank content could be read")
+            bank, created = loaded.bank, loaded.added
         elif options["format"] == "stix":
             imported = import_stix(bank_name=options["bank"], text=text, actor=None)
             for object_id, reason in imported.skipped:
@@ -82,6 +91,10 @@ class Command(BaseCommand):
             from watchfloor.banks.pytx import export_signal_file
 
             self.stdout.write(export_signal_file(bank=bank, actor=None), ending="")
+        elif options["format"] == "hma":
+            from watchfloor.banks.hma_bank_file import export_hma_file
+
+            self.stdout.write(export_hma_file(bank=bank, actor=None), ending="")
         elif options["format"] == "stix":
             self.stdout.write(export_stix(bank=bank, actor=None))
         else:
@@ -144,7 +157,8 @@ class Command(BaseCommand):
         self.stderr.write(f"{exchange.name}: fetched into {bank.name} every {options['every']} min")
 
     def _fetch(self, options) -> None:
-        from watchfloor.banks.exchanges import fetch_exchange, send_feedback
+        from watchfloor.banks.exchange_feedback import send_feedback
+        from watchfloor.banks.exchanges import fetch_exchange
 
         exchange = Exchange.objects.select_related("bank").filter(name=options["name"]).first()
         if exchange is None:
