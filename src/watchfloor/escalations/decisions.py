@@ -19,7 +19,7 @@ from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
 from watchfloor.escalations.hooks import decision_became_final, escalation_event
 from watchfloor.escalations.models import Clock, Decision, Escalation, Status
 from watchfloor.escalations.second_person import Proposal
-from watchfloor.escalations.services import NOTE_MAX, REASON_MAX, _policy, _touch
+from watchfloor.escalations.services import NOTE_MAX, REASON_MAX, mark_updated, policy_named
 from watchfloor.markets.models import Market
 from watchfloor.people.models import User
 from watchfloor.policy.models import EnforcementAction, Policy, PolicyVersion
@@ -74,7 +74,7 @@ def record_decision(
     editing.lock(escalation)
     editing.refuse_stale_decision(escalation, read_version)
     replaced = editing.decision_to_replace(escalation, supersedes)
-    policy = _policy(policy_code)
+    policy = policy_named(policy_code)
     version = _policy_version_in_force(policy, policy_version)
     action = EnforcementAction.objects.filter(code=action_code).first()
     if action is None:
@@ -116,7 +116,7 @@ def record_decision(
     _meet_clocks(escalation, (Clock.Kind.ACKNOWLEDGE,), actor=actor)
     if decision.state == Decision.State.FINAL:
         _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
-    _touch(escalation)
+    mark_updated(escalation)
     _refresh_next_due(escalation)
     record_event(
         action=AuditAction.DECISION_RECORDED,
@@ -194,7 +194,7 @@ def approve_decision(*, decision: Decision, actor: User, comment: str = "") -> D
     )
     escalation = decision.escalation
     _meet_clocks(escalation, (Clock.Kind.FIRST_ACTION,), actor=actor)
-    _touch(escalation)
+    mark_updated(escalation)
     _refresh_next_due(escalation)
     decision_became_final(decision_id=decision.pk, actor=actor)
     return decision

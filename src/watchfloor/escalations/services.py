@@ -98,12 +98,6 @@ def mark_updated(escalation: Escalation) -> None:
     escalation.updated_at = clock.now()
 
 
-# decisions.py still imports the old private names; it changes elsewhere at present, so
-# these stay until that file imports policy_named and mark_updated.
-_policy = policy_named
-_touch = mark_updated
-
-
 # ---------------------------------------------------------------- severity
 
 
