@@ -399,9 +399,9 @@ def run_backend(backend: str, sizes: list[int], requests: int, *, plans: bool) -
                     "postgres",
                     "-q",
                     "-c",
-                    "DROP DATABASE IF EXISTS watchfloor_bench",
+                    f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
                     "-c",
-                    "CREATE DATABASE watchfloor_bench",
+                    f"CREATE DATABASE {PG_DATABASE}",
                 ],
                 check=True,
             )
