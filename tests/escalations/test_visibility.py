@@ -17,7 +17,7 @@ from watchfloor.audit.models import AuditEvent
 from watchfloor.core import clock
 from watchfloor.core.errors import Conflict, NotFound
 from watchfloor.escalations import services
-from watchfloor.escalations.models import Escalation, Status
+from watchfloor.escalations.models import Escalation, Note, Status
 from watchfloor.escalations.selectors import (
     QueueFilters,
     access_escalation,
@@ -25,6 +25,7 @@ from watchfloor.escalations.selectors import (
     escalations_visible_to,
     linked_escalations,
     triage_queue,
+    visible_through,
 )
 from watchfloor.people.models import User
 
@@ -99,6 +100,22 @@ def test_who_sees_what(person, four_escalations, request):
         else:
             with pytest.raises(NotFound):
                 access_escalation(actor=person, escalation_id=escalation.pk)
+
+
+@pytest.mark.parametrize("person", sorted(WHO_SEES_WHAT), indirect=True)
+def test_rows_of_an_escalation_follow_its_need_to_know(
+    person, four_escalations, admin_user, request
+):
+    # visible_through puts the same rule on rows that point at an escalation (the header's
+    # "needs me" count reads decisions, steps, requests and pages through it).
+    expected = WHO_SEES_WHAT[request.node.callspec.params["person"]]
+    for escalation in four_escalations.values():
+        Note.objects.create(
+            escalation=escalation, author=admin_user, body="a row of it", created_at=clock.now()
+        )
+    seen = Note.objects.filter(visible_through(person), body="a row of it")
+
+    assert {entry.escalation.title.removesuffix(" case") for entry in seen} == expected
 
 
 @pytest.mark.parametrize("person", ["viewer"], indirect=True)

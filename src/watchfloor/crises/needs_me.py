@@ -3,8 +3,8 @@ the header navigation.
 
 It reads from escalations, playbooks, coordination, notify and crises, so it lives on the
 highest of those floors. Need to know comes first: every query starts from
-``escalations_visible_to`` or ``crises_visible_to``, so a restricted escalation or crisis
-the person is not on never shows, not even in the count.
+``escalations.selectors.visible_through`` or ``crises_visible_to``, so a restricted
+escalation or crisis the person is not on never shows, not even in the count.
 
 Each kind is one query (:func:`_queries`). The page runs them for their rows; the count
 runs them all at once as one ``SELECT`` of scalar ``count(*)`` subqueries, plus, only for
@@ -30,7 +30,7 @@ from watchfloor.crises.config import CrisisConfig, crisis_config
 from watchfloor.crises.models import Crisis, Handoff, RoleAssignment, RoleKind
 from watchfloor.crises.selectors import crises_visible_to, handoff_in_play
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
-from watchfloor.escalations.selectors import escalations_visible_to
+from watchfloor.escalations.selectors import visible_through
 from watchfloor.notify.models import Engagement, EngagementStatus, Notification
 from watchfloor.playbooks.models import FINISHED_STATES, RunRole, RunStatus, RunStep
 
@@ -101,13 +101,16 @@ class _Queries:
 
 def _queries(user: User, *, now: datetime) -> _Queries:
     """One query per kind, need to know applied first."""
-    visible_escalations = escalations_visible_to(user).values("pk")
+    # Need to know on each row's own escalation (the joined row and the person's access
+    # list), not ``escalation__in=`` every visible escalation: the header asks this on
+    # every page, and listing 100,000 escalations four times cost 40 ms of each.
+    seen = visible_through(user)
     may_approve = can_approve_decisions(user)
-    approvals = Decision.objects.filter(
-        state=Decision.State.PENDING_APPROVAL, escalation__in=visible_escalations
-    ).exclude(decided_by=user)
+    approvals = Decision.objects.filter(seen, state=Decision.State.PENDING_APPROVAL).exclude(
+        decided_by=user
+    )
     downgrades = SeverityDowngrade.objects.filter(
-        state=SeverityDowngrade.State.PENDING, escalation__in=visible_escalations
+        seen, state=SeverityDowngrade.State.PENDING
     ).exclude(proposed_by=user)
     if not may_approve:
         approvals, downgrades = approvals.none(), downgrades.none()
@@ -122,8 +125,8 @@ def _queries(user: User, *, now: datetime) -> _Queries:
     )
     steps = (
         RunStep.objects.filter(
+            visible_through(user, "run__escalation"),
             run__status=RunStatus.ACTIVE,
-            run__escalation__in=visible_escalations,
             due_at__isnull=False,
             due_at__lte=now + STEP_DUE_SOON,
         )
@@ -138,15 +141,13 @@ def _queries(user: User, *, now: datetime) -> _Queries:
         crisis__in=visible_crises,
     )
     partner_requests = PartnerRequest.objects.filter(
+        seen,
         status=RequestStatus.OPEN,
         requested_by=user,
         due_at__lt=now,
-        escalation__in=visible_escalations,
     )
     paged_me = Exists(Notification.objects.filter(engagement_id=OuterRef("pk"), recipient=user))
-    pages = Engagement.objects.filter(
-        status=EngagementStatus.ACTIVE, escalation__in=visible_escalations
-    ).filter(paged_me)
+    pages = Engagement.objects.filter(seen, status=EngagementStatus.ACTIVE).filter(paged_me)
     commands = Exists(
         RoleAssignment.objects.filter(
             crisis_id=OuterRef("pk"),

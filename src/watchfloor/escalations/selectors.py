@@ -29,25 +29,37 @@ def escalations_visible_to(user: User) -> QuerySet[Escalation]:
     team. Everyone else sees unrestricted escalations. A restricted escalation is seen
     only by the people on its access list (and admins), whoever they are.
     """
-    escalations = Escalation.objects.all()
+    return Escalation.objects.filter(visible_through(user, ""))
+
+
+def visible_through(user: User, relation: str = "escalation") -> Q:
+    """The need-to-know condition of :func:`escalations_visible_to` on a row that points
+    at its escalation through ``relation`` ("" for the escalation itself).
+
+    Written for the planner: unrestricted rows straight from an index (every queue index
+    carries is_restricted) or the joined escalation row, restricted ones by the person's
+    own access list, an uncorrelated subquery read once per query (a hashed set on
+    PostgreSQL, a temporary index on SQLite). A row filtered with
+    ``escalation__in=escalations_visible_to(user)`` instead makes the database list every
+    visible escalation first, which at 100,000 escalations cost the header's "needs me"
+    count 40 ms on every page.
+    """
+    field = f"{relation}__" if relation else ""
+    pk = relation or "pk"
     if not user.is_authenticated or not user.is_active:
-        return escalations.none()
+        return Q(pk__in=[])
     if is_admin(user):
-        return escalations
-    # Written for the planner: unrestricted rows straight from an index (every queue
-    # index carries is_restricted), restricted ones by the person's own access list, an
-    # uncorrelated subquery read once per query (a hashed set on PostgreSQL, a temporary
-    # index on SQLite) rather than a lookup for every row.
+        return Q(**{f"{field}pk__isnull": False}) if relation else Q()
     on_access_list = Escalation.access_list.through.objects.filter(user_id=user.pk).values(
         "escalation_id"
     )
-    visible = Q(is_restricted=False) | Q(pk__in=on_access_list)
+    visible = Q(**{f"{field}is_restricted": False}) | Q(**{f"{pk}__in": on_access_list})
     if user.role == Role.PARTNER:
         if user.team_id is None:
-            return escalations.none()
+            return Q(pk__in=[])
         shared = Escalation.shared_with_teams.through.objects.filter(team_id=user.team_id)
-        return escalations.filter(pk__in=shared.values("escalation_id")).filter(visible)
-    return escalations.filter(visible)
+        return Q(**{f"{pk}__in": shared.values("escalation_id")}) & visible
+    return visible
 
 
 def access_escalation(*, actor: User, escalation_id: int | str) -> Escalation:
