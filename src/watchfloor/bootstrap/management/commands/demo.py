@@ -3,15 +3,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.banks.demo_platform import ensure_demo_connector
 from watchfloor.bootstrap.demo import (
     DEMO_PASSWORD,
     DemoRefused,
+    allow_demo_platform_address,
+    demo_connector_line,
     demo_replay_command,
     ensure_demo_accounts,
     load_demo_scenario,
     refuse_in_production,
 )
-from watchfloor.bootstrap.server import serve_forever, start_worker
+from watchfloor.bootstrap.server import serve_forever, start_demo_platform, start_worker
 from watchfloor.core.preparation import prepare_database
 
 
@@ -32,6 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, threads: int, no_serve: bool, **options):
         try:
             refuse_in_production()
+            allow_demo_platform_address()
         except DemoRefused as refused:
             raise CommandError(str(refused)) from refused
         prepare_database(stdout=self.stdout)
@@ -61,10 +65,20 @@ class Command(BaseCommand):
             "\nTo rehearse a surge (an earthquake and the scams that ride it, about 5 minutes "
             "at 120x), run in another terminal:\n  " + demo_replay_command()
         )
-        if not no_serve:
-            # One command for the demo: the worker (notifications, policy timers, retries)
-            # runs on a thread beside the web server.
+        if no_serve:
+            connector, _created = ensure_demo_connector(url=None)
+            self.stdout.write("\n" + demo_connector_line(connector, platform_url=None))
+            self.stdout.write("--no-serve: nothing started (no server, worker or platform)")
+            return
+        # One command for the demo: the platform that answers the demo connector, and the
+        # worker (notifications, policy timers, retries, enforcement requests) on threads
+        # beside the web server; the platform's port closes when the server stops.
+        self.stdout.write("")
+        platform = start_demo_platform(stdout=self.stdout, host=host, port=port)
+        try:
             start_worker(stdout=self.stdout, host=host, port=port)
             serve_forever(
                 host=host, port=port, threads=threads, stdout=self.stdout, worker_running=True
             )
+        finally:
+            platform.stop()
