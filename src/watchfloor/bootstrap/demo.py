@@ -6,7 +6,8 @@ audit log, timelines and clocks are exactly what real use would produce.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,19 +37,25 @@ def refuse_in_production() -> None:
         )
 
 
-def allow_demo_platform_address() -> None:
-    """Let this demo process send to the demo platform on 127.0.0.1.
+@contextmanager
+def demo_platform_reachable() -> Iterator[None]:
+    """Let this demo process send to the demo platform on 127.0.0.1 while it runs.
 
     The outbound policy (core.netpolicy) refuses loopback addresses unless an
     administrator allows the host by name in ``WATCHFLOOR_OUTBOUND_ALLOW_HOSTS``; the
-    demo allows 127.0.0.1 the same way, in its own process only and never in production
-    (``watchfloor serve`` and ``watchfloor worker`` keep the policy as configured)."""
+    demo allows 127.0.0.1 the same way, in its own process, for as long as the demo
+    command runs, and never in production (``watchfloor serve`` and ``watchfloor
+    worker`` keep the policy as configured)."""
     from watchfloor.banks.demo_platform import HOST
 
     refuse_in_production()
-    hosts = list(settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS)
-    if HOST not in hosts:
-        settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [*hosts, HOST]
+    configured = settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS
+    if HOST not in configured:
+        settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [*configured, HOST]
+    try:
+        yield
+    finally:
+        settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = configured
 
 
 def demo_connector_line(connector, *, platform_url: str | None) -> str:

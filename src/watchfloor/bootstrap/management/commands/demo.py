@@ -7,8 +7,8 @@ from watchfloor.banks.demo_platform import ensure_demo_connector
 from watchfloor.bootstrap.demo import (
     DEMO_PASSWORD,
     DemoRefused,
-    allow_demo_platform_address,
     demo_connector_line,
+    demo_platform_reachable,
     demo_replay_command,
     ensure_demo_accounts,
     load_demo_scenario,
@@ -21,7 +21,8 @@ from watchfloor.core.preparation import prepare_database
 class Command(BaseCommand):
     help = (
         "Set up a demo installation (catalog, one account per role, a believable APAC day) "
-        "and serve it. Running it again reuses the data."
+        "and serve it, with a demo platform on 127.0.0.1 answering its enforcement connector. "
+        "Running it again reuses the data."
     )
 
     def add_arguments(self, parser):
@@ -29,15 +30,21 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument(
-            "--no-serve", action="store_true", help="prepare the data and exit (for scripts)"
+            "--no-serve",
+            action="store_true",
+            help="prepare the data and the demo connector and exit; starts no server, worker "
+            "or demo platform (for scripts)",
         )
 
     def handle(self, *args, host: str, port: int, threads: int, no_serve: bool, **options):
         try:
             refuse_in_production()
-            allow_demo_platform_address()
         except DemoRefused as refused:
             raise CommandError(str(refused)) from refused
+        with demo_platform_reachable():
+            self.run_demo(host=host, port=port, threads=threads, no_serve=no_serve)
+
+    def run_demo(self, *, host: str, port: int, threads: int, no_serve: bool) -> None:
         prepare_database(stdout=self.stdout)
         accounts = ensure_demo_accounts()
         created = load_demo_scenario()
