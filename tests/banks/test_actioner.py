@@ -282,6 +282,44 @@ def test_the_panel_query_count_does_not_grow_with_the_requests(
             assert panel.can_send and all(row.item_counts == {"pending": 2} for row in panel.rows)
 
 
+def test_the_panel_names_the_items_refused_with_the_reason_in_one_query(
+    make_escalation, analyst, connector, platform, django_assert_num_queries
+):
+    from watchfloor.banks.panel import UNDONE_SHOWN, enforcement_panel
+    from watchfloor.escalations.selectors import escalation_detail
+
+    escalation = make_escalation()
+    decision = final_decision(escalation, analyst)
+    client = Client()
+    for count in (1, 3):
+        for number in range(count):
+            references = [f"post:{count}-{number}-{n}" for n in range(UNDONE_SHOWN + 3)]
+            request = carry_out_decision(
+                decision=decision,
+                connector_code="platform",
+                actor=analyst,
+                references=references,
+            )
+            refused = [
+                {"reference": reference, "status": "refused", "detail": "already removed"}
+                for reference in references[1:]
+            ]
+            answer = {"idempotency_key": request.idempotency_key, "status": "carried_out"}
+            assert callback(client, platform, {**answer, "items": refused}).status_code == 200
+        loaded = escalation_detail(escalation)
+        # The requests, their item counts, the refused items, the active connectors.
+        with django_assert_num_queries(4):
+            panel = enforcement_panel(escalation=loaded, viewer=analyst, now=clock.now())
+        for row in panel.rows:
+            assert row.item_counts == {"done": 1, "refused": UNDONE_SHOWN + 2}
+            assert len(row.undone) == UNDONE_SHOWN and row.undone_not_shown == 2
+            assert {item.request_id for item in row.undone} == {row.request.pk}
+    client.force_login(analyst)
+    page = client.get(f"/escalations/{escalation.pk}/").content.decode()
+    assert "<code>post:1-0-1</code> refused: already removed" in page
+    assert "and 2 more" in page
+
+
 def test_a_request_cut_off_mid_send_is_sent_again_with_its_key(
     make_escalation, analyst, connector, platform, committed, run_due
 ):

@@ -11,11 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from watchfloor.banks.models import EnforcementConnector, EnforcementItem, EnforcementRequest
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+
+from watchfloor.banks.models import (
+    EnforcementConnector,
+    EnforcementItem,
+    EnforcementRequest,
+    ItemStatus,
+)
 from watchfloor.core.roles import can_work_escalations
 from watchfloor.escalations.models import Decision
 
 NO_ACTION = "no_action"
+# The items a platform refused or failed, named with its reason, per request; the rest
+# are counted.
+UNDONE_SHOWN = 5
+UNDONE = (ItemStatus.REFUSED, ItemStatus.FAILED)
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -26,6 +38,13 @@ if TYPE_CHECKING:
 class RequestRow:
     request: EnforcementRequest
     item_counts: dict[str, int] = field(default_factory=dict)
+    # The first refused or failed items, with the platform's reason.
+    undone: list[EnforcementItem] = field(default_factory=list)
+
+    @property
+    def undone_not_shown(self) -> int:
+        total = sum(self.item_counts.get(status, 0) for status in UNDONE)
+        return total - len(self.undone)
 
 
 @dataclass(frozen=True)
@@ -54,7 +73,13 @@ def enforcement_panel(*, escalation: Escalation, viewer: User, now: datetime) ->
             request__in=[r.pk for r in requests]
         ).values_list("request_id", "status"):
             counts[request_id][status] += 1
-    rows = [RequestRow(request=r, item_counts=dict(counts[r.pk])) for r in requests]
+    undone = _undone_items(
+        [pk for pk, counted in counts.items() if any(counted[s] for s in UNDONE)]
+    )
+    rows = [
+        RequestRow(request=r, item_counts=dict(counts[r.pk]), undone=undone.get(r.pk, []))
+        for r in requests
+    ]
     may_send = can_work_escalations(viewer) and escalation.is_open
     # From the page's prefetched decisions: no query of its own.
     decisions = [
@@ -69,3 +94,20 @@ def enforcement_panel(*, escalation: Escalation, viewer: User, now: datetime) ->
         connectors=active if decisions else [],
         sending=[connector for connector in active if connector.sends_final_decisions],
     )
+
+
+def _undone_items(request_ids: list[int]) -> dict[int, list[EnforcementItem]]:
+    """The first :data:`UNDONE_SHOWN` refused or failed items of each request, in one
+    query (none when no request has any)."""
+    if not request_ids:
+        return {}
+    found: dict[int, list[EnforcementItem]] = {}
+    rows = (
+        EnforcementItem.objects.filter(request__in=request_ids, status__in=UNDONE)
+        .annotate(place=Window(RowNumber(), partition_by=[F("request_id")], order_by=F("id").asc()))
+        .filter(place__lte=UNDONE_SHOWN)
+        .order_by("request_id", "id")
+    )
+    for item in rows:
+        found.setdefault(item.request_id, []).append(item)
+    return found

@@ -6,7 +6,8 @@ audit log, timelines and clocks are exactly what real use would produce.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +35,48 @@ def refuse_in_production() -> None:
             "with WATCHFLOOR_PRODUCTION=1; use `watchfloor serve`, and create the first "
             "account with `watchfloor createsuperuser`"
         )
+
+
+@contextmanager
+def demo_platform_reachable() -> Iterator[None]:
+    """Let this demo process send to the demo platform on 127.0.0.1 while it runs.
+
+    The outbound policy (core.netpolicy) refuses loopback addresses unless an
+    administrator allows the host by name in ``WATCHFLOOR_OUTBOUND_ALLOW_HOSTS``; the
+    demo allows 127.0.0.1 the same way, in its own process, for as long as the demo
+    command runs, and never in production (``watchfloor serve`` and ``watchfloor
+    worker`` keep the policy as configured)."""
+    from watchfloor.banks.demo_platform import HOST
+
+    refuse_in_production()
+    configured = settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS
+    if HOST not in configured:
+        settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = [*configured, HOST]
+    try:
+        yield
+    finally:
+        settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = configured
+
+
+def demo_connector_line(connector, *, platform_url: str | None) -> str:
+    """The one line of the demo's start-up text about enforcement."""
+    from watchfloor.banks.demo_platform import secret_hint
+
+    if not connector.is_active:
+        how = "is switched off (admin: Enforcement connectors); its platform"
+    elif connector.sends_final_decisions:
+        how = "sends final decisions on their own to the demo platform"
+    else:
+        how = "sends decisions from the Enforcement panel to the demo platform"
+    where = (
+        f"at {platform_url}"
+        if platform_url
+        else "(not started with --no-serve: requests wait and retry until `watchfloor demo`)"
+    )
+    return (
+        f"Enforcement: '{connector.name}' {how} {where}; "
+        f"a local stand-in, not for production (secret {secret_hint(connector.secret)})"
+    )
 
 
 def ensure_demo_accounts() -> list[User]:

@@ -19,6 +19,34 @@ def settle_heap() -> int:
     return gc.get_freeze_count()
 
 
+def local_url(*, host: str, port: int) -> str:
+    """This server's address as a process on the same machine reaches it (a wildcard
+    address listens on loopback too)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 (reading the address, not binding it)
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    display_host = f"[{host}]" if ":" in host else host
+    return f"http://{display_host}:{port}"
+
+
+def start_demo_platform(*, stdout, host: str, port: int):
+    """Start the demo platform (banks.demo_platform) on a free port of 127.0.0.1, point
+    the demo connector at it and say so in one line; the caller stops it."""
+    from watchfloor.banks.demo_platform import DemoPlatform, ensure_demo_connector
+    from watchfloor.bootstrap.demo import demo_connector_line
+
+    platform = DemoPlatform(callback_base=local_url(host=host, port=port)).bind()
+    try:
+        connector, _created = ensure_demo_connector(url=platform.url)
+        platform.start(secret=connector.secret)
+    except BaseException:
+        platform.stop()
+        raise
+    stdout.write(demo_connector_line(connector, platform_url=platform.url))
+    return platform
+
+
 def start_worker(*, stdout, host: str, port: int) -> None:
     """Run background work (notifications, escalation-policy timers, retries) on a thread
     of this process, for the one-command demo. Production runs `watchfloor worker`."""

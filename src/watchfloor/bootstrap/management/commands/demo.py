@@ -3,22 +3,26 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from watchfloor.banks.demo_platform import ensure_demo_connector
 from watchfloor.bootstrap.demo import (
     DEMO_PASSWORD,
     DemoRefused,
+    demo_connector_line,
+    demo_platform_reachable,
     demo_replay_command,
     ensure_demo_accounts,
     load_demo_scenario,
     refuse_in_production,
 )
-from watchfloor.bootstrap.server import serve_forever, start_worker
+from watchfloor.bootstrap.server import serve_forever, start_demo_platform, start_worker
 from watchfloor.core.preparation import prepare_database
 
 
 class Command(BaseCommand):
     help = (
         "Set up a demo installation (catalog, one account per role, a believable APAC day) "
-        "and serve it. Running it again reuses the data."
+        "and serve it, with a demo platform on 127.0.0.1 answering its enforcement connector. "
+        "Running it again reuses the data."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument(
-            "--no-serve", action="store_true", help="prepare the data and exit (for scripts)"
+            "--no-serve",
+            action="store_true",
+            help="prepare the data and the demo connector and exit; starts no server, worker "
+            "or demo platform (for scripts)",
         )
 
     def handle(self, *args, host: str, port: int, threads: int, no_serve: bool, **options):
@@ -34,6 +41,10 @@ class Command(BaseCommand):
             refuse_in_production()
         except DemoRefused as refused:
             raise CommandError(str(refused)) from refused
+        with demo_platform_reachable():
+            self.run_demo(host=host, port=port, threads=threads, no_serve=no_serve)
+
+    def run_demo(self, *, host: str, port: int, threads: int, no_serve: bool) -> None:
         prepare_database(stdout=self.stdout)
         accounts = ensure_demo_accounts()
         created = load_demo_scenario()
@@ -61,10 +72,20 @@ class Command(BaseCommand):
             "\nTo rehearse a surge (an earthquake and the scams that ride it, about 5 minutes "
             "at 120x), run in another terminal:\n  " + demo_replay_command()
         )
-        if not no_serve:
-            # One command for the demo: the worker (notifications, policy timers, retries)
-            # runs on a thread beside the web server.
+        if no_serve:
+            connector, _created = ensure_demo_connector(url=None)
+            self.stdout.write("\n" + demo_connector_line(connector, platform_url=None))
+            self.stdout.write("--no-serve: nothing started (no server, worker or platform)")
+            return
+        # One command for the demo: the platform that answers the demo connector, and the
+        # worker (notifications, policy timers, retries, enforcement requests) on threads
+        # beside the web server; the platform's port closes when the server stops.
+        self.stdout.write("")
+        platform = start_demo_platform(stdout=self.stdout, host=host, port=port)
+        try:
             start_worker(stdout=self.stdout, host=host, port=port)
             serve_forever(
                 host=host, port=port, threads=threads, stdout=self.stdout, worker_running=True
             )
+        finally:
+            platform.stop()
