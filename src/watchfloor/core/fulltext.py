@@ -232,12 +232,15 @@ class TextIndex:
         select = f"SELECT {column} FROM {self.table}"  # noqa: S608
         if long_terms:
             return f"{select} WHERE {where}", params
-        # Only short terms: the newest rows, bounded (and whole words on PostgreSQL).
+        # Only short terms: the newest rows, bounded (and whole words on PostgreSQL). The
+        # bound is a derived table, which a LIMIT keeps the planner from flattening: written
+        # as "id IN (the newest) AND …", PostgreSQL tested every row of 100,000 (86 ms)
+        # before joining the newest 5,000 (7 ms this way).
         newest = (
-            f"{column} IN (SELECT {column} FROM {self.table} "  # noqa: S608
-            f"ORDER BY {column} DESC LIMIT {SHORT_QUERY_SCAN})"
+            f"SELECT {column}, body FROM {self.table} "  # noqa: S608
+            f"ORDER BY {column} DESC LIMIT {SHORT_QUERY_SCAN}"
         )
-        sql = f"{select} WHERE {newest} AND {where}"
+        sql = f"SELECT {column} FROM ({newest}) AS newest WHERE {where}"  # noqa: S608
         if vendor == "postgresql":
             words = " AND ".join(
                 "to_tsvector('simple', body) @@ plainto_tsquery('simple', %s)" for _ in terms
