@@ -173,6 +173,32 @@ def _proposal_note(*, rule: RuleSpec, candidate: Escalation, what: str) -> str:
     )
 
 
+def _opened(
+    created: Escalation,
+    *,
+    proposal: Escalation | None,
+    rule: RuleSpec,
+    account: User,
+    what: str,
+) -> tuple[str, Escalation | None, str]:
+    """The outcome of a firing that opened ``created``; where an open escalation of the
+    same type and market shares no key with ``what``, it is proposed in a note, not
+    attached."""
+    if proposal is None:
+        return "opened", created, f"opened {created.reference}"
+    add_note(
+        escalation=created,
+        body=_proposal_note(rule=rule, candidate=proposal, what=what),
+        actor=account,
+    )
+    return (
+        "opened",
+        created,
+        f"opened {created.reference}; proposed {proposal.reference} (same type and "
+        "market, no shared key)",
+    )
+
+
 def _fire_on_cluster(
     *, rule: RuleSpec, ruleset: RuleSet, match: Match, cluster: Cluster, account: User
 ) -> tuple[str, Escalation | None, str]:
@@ -254,19 +280,9 @@ def _fire_on_cluster(
         )
         return "opened", created, f"opened {created.reference}, linked to {owner.reference}"
     link_cluster(cluster, created, now=now)
-    if proposal is not None:
-        add_note(
-            escalation=created,
-            body=_proposal_note(rule=rule, candidate=proposal, what=f"cluster C-{cluster.pk}"),
-            actor=account,
-        )
-        return (
-            "opened",
-            created,
-            f"opened {created.reference}; proposed {proposal.reference} (same type and "
-            "market, no shared key)",
-        )
-    return "opened", created, f"opened {created.reference}"
+    return _opened(
+        created, proposal=proposal, rule=rule, account=account, what=f"cluster C-{cluster.pk}"
+    )
 
 
 def _fire_on_series(
@@ -321,19 +337,9 @@ def _fire_on_series(
             rubric_answers=dict(action.rubric),
         ),
     )
-    if proposal is not None:
-        add_note(
-            escalation=created,
-            body=_proposal_note(rule=rule, candidate=proposal, what=f"the surge in {subject}"),
-            actor=account,
-        )
-        return (
-            "opened",
-            created,
-            f"opened {created.reference}; proposed {proposal.reference} (same type and "
-            "market, no shared key)",
-        )
-    return "opened", created, f"opened {created.reference}"
+    return _opened(
+        created, proposal=proposal, rule=rule, account=account, what=f"the surge in {subject}"
+    )
 
 
 def apply_rule(
