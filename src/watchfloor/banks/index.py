@@ -37,8 +37,20 @@ import numpy.typing as npt
 HASH_BITS = 256
 HASH_WORDS = 4
 HASH_HEX_LENGTH = 64
-MAX_CHUNK_WIDTH = 22
+MAX_CHUNK_WIDTH = 24
+MIN_TABLE_WIDTH = 16
+TABLE_SLOTS_PER_HASH = 4
 DEFAULT_THRESHOLD = 31
+# Queries searched together: enough to amortise numpy's per-call cost over thousands of
+# candidates, few enough that the temporaries stay in the caches (docs/banks.md).
+QUERY_BATCH = 64
+# Relative cost of one probe (a table read, mostly a cache miss) and one candidate (a
+# postings read, a hash read, a popcount), measured at 10 M hashes on one core.
+PROBE_COST = 1.0
+CANDIDATE_COST = 1.5
+# A candidate's query number and its postings slot, packed in one int64 (slot below).
+SLOT_BITS = 32
+SLOT_MASK = (1 << SLOT_BITS) - 1
 
 Words = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
@@ -97,6 +109,23 @@ def _probes(width: int, radius: int) -> int:
     return sum(math.comb(width, flipped) for flipped in range(radius + 1))
 
 
+def _chunk_cost(width: int, radius: int, size: int) -> float:
+    """Estimated work of probing one chunk: its probes, and the hashes they bring."""
+    if radius < 0:
+        return 0.0
+    return _probes(width, radius) * (PROBE_COST + CANDIDATE_COST * size / 2**width)
+
+
+def widest_chunk(size: int) -> int:
+    """The widest chunk worth a direct-address table for an index of ``size`` hashes.
+
+    A table has ``2 ** width`` slots; past a few slots per hash it is mostly empty memory
+    that saves few candidates, so small indexes get narrower (hence more) chunks.
+    """
+    fitting = (TABLE_SLOTS_PER_HASH * max(size, 1)).bit_length() - 1
+    return max(MIN_TABLE_WIDTH, min(MAX_CHUNK_WIDTH, fitting))
+
+
 def plan_chunks(*, threshold: int, chunk_count: int, size: int = 1_000_000) -> tuple[Chunk, ...]:
     """Chunks and radii that find every hash within ``threshold`` (see module docstring).
 
@@ -112,12 +141,9 @@ def plan_chunks(*, threshold: int, chunk_count: int, size: int = 1_000_000) -> t
             f"(use {math.ceil(HASH_BITS / MAX_CHUNK_WIDTH)} chunks or more)"
         )
     radius, remainder = divmod(threshold, chunk_count)
-
-    def cost(width: int, chunk_radius: int) -> float:
-        probes = _probes(width, chunk_radius)
-        return probes * (1.0 + 3.0 * size / 2**width)
-
-    extra_cost = [cost(width, radius) - cost(width, radius - 1) for width in widths]
+    extra_cost = [
+        _chunk_cost(width, radius, size) - _chunk_cost(width, radius - 1, size) for width in widths
+    ]
     wider = set(sorted(range(chunk_count), key=lambda index: extra_cost[index])[: remainder + 1])
     chunks = []
     offset = 0
@@ -130,17 +156,12 @@ def plan_chunks(*, threshold: int, chunk_count: int, size: int = 1_000_000) -> t
 
 
 def plan_cost(chunks: Sequence[Chunk], *, size: int) -> float:
-    total = 0.0
-    for chunk in chunks:
-        if chunk.radius >= 0:
-            probes = _probes(chunk.width, chunk.radius)
-            total += probes * (1.0 + 3.0 * size / 2**chunk.width)
-    return total
+    return sum(_chunk_cost(chunk.width, chunk.radius, size) for chunk in chunks)
 
 
 def choose_chunk_count(*, threshold: int, size: int) -> int:
     """The chunk count with the least estimated work per query for this threshold and size."""
-    smallest = math.ceil(HASH_BITS / MAX_CHUNK_WIDTH)
+    smallest = math.ceil(HASH_BITS / widest_chunk(size))
     return min(
         range(smallest, 33),
         key=lambda count: plan_cost(
@@ -223,36 +244,37 @@ class PDQIndex:
     def _build_tables(self) -> None:
         size = len(self._hashes)
         probed = [chunk for chunk in self.chunks if chunk.radius >= 0]
-        table_length = sum(2**chunk.width for chunk in probed)
-        if size * len(probed) >= 2**32:
+        if size * len(probed) >= 2**SLOT_BITS:
             raise ValueError(f"{size} hashes are more than one index holds; shard them")
-        # One 64-bit slot per key: where its postings start (high half) and how many there
-        # are (low half), so a probe is one memory access, not two.
-        self._table = np.zeros(table_length, dtype=np.uint64)
-        self._postings = np.zeros(size * len(probed), dtype=np.int32 if size < 2**31 else np.int64)
-        probe_chunk: list[npt.NDArray[np.int64]] = []
+        # One uint32 per key: where its postings start; the next key's start is where they
+        # end (each chunk's table has one slot past its last key for that).
+        self._starts = np.empty(sum(2**chunk.width + 1 for chunk in probed), dtype=np.uint32)
+        self._postings = np.empty(size * len(probed), dtype=np.int32)
+        position_bits = max(size - 1, 1).bit_length()
+        positions = np.arange(size, dtype=np.int64)
         probe_mask: list[npt.NDArray[np.int64]] = []
         probe_base: list[npt.NDArray[np.int64]] = []
         table_start = 0
         for number, chunk in enumerate(probed):
             keys = extract_chunk(self._hashes, chunk)
-            order = np.argsort(keys, kind="stable")
-            counts = np.bincount(keys, minlength=2**chunk.width).astype(np.uint64)
-            starts = np.cumsum(counts) - counts + np.uint64(number * size)
-            self._table[table_start : table_start + 2**chunk.width] = (
-                starts << np.uint64(32)
-            ) | counts
-            self._postings[number * size : (number + 1) * size] = order
+            # Key and position packed in one int64 sort by key, then position: each key's
+            # postings, sooner than a stable argsort of the keys.
+            packed = np.sort((keys << position_bits) | positions)
+            self._postings[number * size : (number + 1) * size] = packed & ((1 << position_bits) - 1)
+            counts = np.bincount(keys, minlength=2**chunk.width)
+            table = self._starts[table_start : table_start + 2**chunk.width + 1]
+            table[0] = number * size
+            table[1:] = np.cumsum(counts) + number * size
             masks = _flip_masks(chunk.width, chunk.radius)
-            probe_chunk.append(np.full(len(masks), number, dtype=np.int64))
             probe_mask.append(masks)
             probe_base.append(np.full(len(masks), table_start, dtype=np.int64))
-            table_start += 2**chunk.width
-            del keys, order, counts, starts
+            table_start += 2**chunk.width + 1
+            del keys, packed, counts
         self._probed = probed
-        self._probe_chunk = np.concatenate(probe_chunk)
+        self._probe_chunk = np.repeat(np.arange(len(probed)), [len(m) for m in probe_mask])
         self._probe_mask = np.concatenate(probe_mask)
         self._probe_base = np.concatenate(probe_base)
+        self._ends = self._starts[1:]  # a view: ends[slot] == starts[slot + 1]
 
     # -- changes without a rebuild -------------------------------------------------
 
@@ -326,11 +348,14 @@ class PDQIndex:
             )
         queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(-1, HASH_WORDS)
         alive, delta_hashes, delta_ids = self._alive, self._delta_hashes, self._delta_ids
-        query_index, positions = self._candidates(queries)
-        distances = np.bitwise_count(self._hashes[positions] ^ queries[query_index]).sum(
-            axis=1, dtype=np.int64
-        )
-        keep = (distances <= limit) & alive[positions]
+        found = [
+            self._search_main(queries[start : start + QUERY_BATCH], start, limit)
+            for start in range(0, len(queries), QUERY_BATCH)
+        ]
+        query_index = np.concatenate([np.zeros(0, dtype=np.int64), *(f[0] for f in found)])
+        positions = np.concatenate([np.zeros(0, dtype=np.int64), *(f[1] for f in found)])
+        distances = np.concatenate([np.zeros(0, dtype=np.int64), *(f[2] for f in found)])
+        keep = alive[positions]
         query_index, positions, distances = query_index[keep], positions[keep], distances[keep]
         # A hash close on several chunks is a candidate several times: keep it once.
         pair = query_index * max(len(self._hashes), 1) + positions
@@ -350,22 +375,59 @@ class PDQIndex:
         order = np.lexsort((ids, distances, query_index))
         return Matches(query_index[order], ids[order], distances[order])
 
-    def _candidates(self, queries: Words) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        query_keys = np.stack([extract_chunk(queries, chunk) for chunk in self._probed], axis=1)
-        probe = self._probe_base[None, :] + (
-            query_keys[:, self._probe_chunk] ^ self._probe_mask[None, :]
+    def _search_main(
+        self, batch: Words, first_query: int, limit: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(query, position, distance) of every main-array hash within ``limit``, repeats kept."""
+        query_of, slots = self._candidate_slots(batch)
+        positions = self._postings.take(slots)
+        rows = self._hashes.take(positions, axis=0)
+        rows ^= batch.take(query_of, axis=0)
+        distances = _row_distances(rows)
+        close = np.flatnonzero(distances <= limit)
+        return (
+            query_of[close] + first_query,
+            positions[close].astype(np.int64),
+            distances[close].astype(np.int64),
         )
-        slot = self._table[probe.ravel()]
-        starts = (slot >> np.uint64(32)).astype(np.int64)
-        counts = (slot & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        probe_query = np.repeat(np.arange(len(queries), dtype=np.int64), probe.shape[1])
-        nonempty = counts > 0
-        starts, counts, probe_query = starts[nonempty], counts[nonempty], probe_query[nonempty]
-        total = int(counts.sum())
-        first = np.cumsum(counts) - counts
-        slots = np.arange(total, dtype=np.int64) - np.repeat(first - starts, counts)
-        positions = self._postings[slots].astype(np.int64)
-        return np.repeat(probe_query, counts), positions
+
+    def _candidate_slots(
+        self, batch: Words
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each candidate's query number and postings slot (all the postings of every probe)."""
+        query_keys = np.stack([extract_chunk(batch, chunk) for chunk in self._probed])
+        # Probe-major order: row p holds probe p of every query (the same table, nearby).
+        probe = (
+            self._probe_base[:, None] + (query_keys[self._probe_chunk] ^ self._probe_mask[:, None])
+        ).ravel()
+        begin = self._starts.take(probe)
+        count = self._ends.take(probe) - begin
+        nonempty = np.flatnonzero(count)
+        if not len(nonempty):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        count = count[nonempty].astype(np.int64)
+        run_start = (nonempty % len(batch) << SLOT_BITS) + begin[nonempty]
+        run_first = np.cumsum(count) - count
+        total = int(run_first[-1] + count[-1])
+        # Expand every run [begin, begin + count) with one cumulative sum: step 1 inside a
+        # run, and at a run's first candidate the jump from the previous run's last one.
+        # The query number rides in the high bits of the same sum.
+        step = np.ones(total, dtype=np.int64)
+        step[run_first[1:]] = run_start[1:] - (run_start[:-1] + count[:-1] - 1)
+        step[0] = run_start[0]
+        packed = np.cumsum(step)
+        return packed >> SLOT_BITS, packed & SLOT_MASK
+
+
+def _row_distances(differences: Words) -> npt.NDArray[np.uint32]:
+    """Popcount of each row of XORed words, without numpy's slow reduce over 4 columns.
+
+    The four per-word counts (each at most 64) are the four bytes of one uint32: add them
+    pairwise in 16-bit lanes, then the two lanes (at most 256, exact).
+    """
+    counts = np.bitwise_count(differences).view(np.uint32).ravel()
+    pairs = (counts & np.uint32(0x00FF00FF)) + ((counts >> np.uint32(8)) & np.uint32(0x00FF00FF))
+    return (pairs & np.uint32(0xFFFF)) + (pairs >> np.uint32(16))
 
 
 def _brute_force(
