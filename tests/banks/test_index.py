@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,6 +18,8 @@ from watchfloor.banks.index import (
     parse_pdq_hex,
     plan_chunks,
 )
+from watchfloor.banks.index_plan import choose_chunk_count, extract_chunk, widest_chunk
+from watchfloor.banks.index_scan import build_tables
 
 
 def random_hashes(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -113,3 +117,93 @@ def test_hex_round_trip_and_refusals():
         parse_pdq_hex(text[:-1])
     with pytest.raises(InvalidHashError, match="0-9 and a-f"):
         parse_pdq_hex("z" + text[1:])
+
+
+def test_each_chunk_table_holds_exactly_the_positions_of_its_key():
+    """Start-only tables: a key's postings end where the next key's start, at every key
+    (the first, the last, and the many empty ones) of every chunk."""
+    rng = np.random.default_rng(3)
+    all_zero, all_one = np.zeros(4, dtype=np.uint64), np.full(4, 2**64 - 1, dtype=np.uint64)
+    hashes = np.concatenate([random_hashes(rng, 3000), np.stack([all_zero, all_one, all_one])])
+    chunks = plan_chunks(threshold=31, chunk_count=16, size=len(hashes))
+    tables = build_tables(hashes, chunks)
+    table_start = 0
+    for number, chunk in enumerate(tables.probed):
+        keys = extract_chunk(hashes, chunk)
+        table = tables.starts[table_start : table_start + 2**chunk.width + 1].astype(np.int64)
+        assert table[0] == number * len(hashes)
+        assert table[-1] == (number + 1) * len(hashes)
+        assert np.array_equal(np.diff(table), np.bincount(keys, minlength=2**chunk.width))
+        for key in (0, 1, int(keys[0]), 2**chunk.width - 1):
+            postings = tables.postings[table[key] : table[key + 1]]
+            assert sorted(postings.tolist()) == np.flatnonzero(keys == key).tolist()
+        table_start += 2**chunk.width + 1
+
+
+def test_hashes_at_the_table_edges_and_long_postings_runs_are_found():
+    rng = np.random.default_rng(5)
+    all_zero, all_one = np.zeros(4, dtype=np.uint64), np.full(4, 2**64 - 1, dtype=np.uint64)
+    crowd = np.repeat(random_hashes(rng, 1), 700, axis=0)  # one key with 700 postings
+    near_edges = [
+        flip_bits(edge, rng.choice(256, 20, replace=False)) for edge in (all_zero, all_one)
+    ]
+    hashes = np.concatenate(
+        [random_hashes(rng, 2000), crowd, np.stack([all_zero, all_one, *near_edges])]
+    )
+    ids = np.arange(len(hashes)) + 100
+    queries = np.stack([all_zero, all_one, flip_bits(crowd[0], np.arange(31))])
+    for chunk_count in (None, 11, 16):
+        index = PDQIndex(hashes, ids, chunk_count=chunk_count)
+        matches = index.search(queries)
+        for number, query in enumerate(queries):
+            assert sorted(matches.for_query(number)) == brute_force(hashes, ids, query, 31)
+
+
+def test_scratch_buffers_reused_across_batch_sizes_and_threads_give_the_same_answers():
+    rng = np.random.default_rng(9)
+    hashes = random_hashes(rng, 3000)
+    queries = np.concatenate(
+        [hashes[:150], [flip_bits(h, rng.choice(256, 25, replace=False)) for h in hashes[:150]]]
+    )
+    index = PDQIndex(hashes, np.arange(3000))
+    expected = [brute_force(hashes, np.arange(3000), query, 31) for query in queries]
+
+    def answers(batch_size: int) -> list[list[tuple[int, int]]]:
+        found = []
+        for start in range(0, len(queries), batch_size):
+            batch = queries[start : start + batch_size]
+            matches = index.search(batch)
+            found += [sorted(matches.for_query(number)) for number in range(len(batch))]
+        return found
+
+    assert answers(300) == expected
+    assert answers(1) == expected
+    assert answers(300) == expected
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(pool.map(answers, [7, 64, 300])) == [expected] * 3
+
+
+def test_ids_in_any_order_are_found_removed_and_revived_by_id():
+    rng = np.random.default_rng(13)
+    hashes = random_hashes(rng, 500)
+    ids = rng.permutation(500) * 3 + 1
+    index = PDQIndex(hashes, ids)
+    assert index.search(hashes[10][None, :]).for_query(0) == [(int(ids[10]), 0)]
+    index.remove([ids[10]])
+    assert index.search(hashes[10][None, :]).for_query(0) == []
+    index.add(hashes[10][None, :], [ids[10]])
+    assert index.search(hashes[10][None, :]).for_query(0) == [(int(ids[10]), 0)]
+    assert index.delta_size == 0 and len(index) == 500
+
+
+@pytest.mark.parametrize("size", [1, 1000, 100_000, 1_000_000, 10_000_000])
+def test_the_chosen_plan_keeps_tables_near_the_size_of_the_index(size):
+    """At most 24-bit chunks, and no more than four table slots a hash past 2 ** 16."""
+    count = choose_chunk_count(threshold=31, size=size)
+    chunks = plan_chunks(threshold=31, chunk_count=count, size=size)
+    widest = max(chunk.width for chunk in chunks)
+    assert widest <= widest_chunk(size) <= 24
+    assert 2**widest <= max(2**16, 4 * size)
+    assert sum(chunk.radius + 1 for chunk in chunks) == 32
+    if size == 10_000_000:
+        assert count == 11  # 23-24 bits: ~2,900 probes and ~2,900 candidates a query

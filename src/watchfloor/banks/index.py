@@ -128,6 +128,11 @@ class PDQIndex:
         id_array = np.asarray(ids, dtype=np.int64)
         if len(id_array) != len(hashes):
             raise ValueError(f"{len(hashes)} hashes but {len(id_array)} ids")
+        if len(id_array) > 1 and not bool(np.all(id_array[1:] > id_array[:-1])):
+            # Rows kept in id order, so an id's row is a binary search away (the matcher
+            # and the benchmark pass them in that order already: no copy then).
+            order = np.argsort(id_array, kind="stable")
+            hashes, id_array = hashes.take(order, axis=0), id_array[order]
         size = len(hashes)
         self.threshold = threshold
         self.chunk_count = chunk_count or choose_chunk_count(threshold=threshold, size=max(size, 1))
@@ -137,7 +142,6 @@ class PDQIndex:
         self._hashes = hashes
         self._ids = id_array
         self._alive = np.ones(size, dtype=bool)
-        self._id_order = np.argsort(id_array, kind="stable")
         self._lock = threading.Lock()
         self._delta_hashes: Words = np.zeros((0, HASH_WORDS), dtype=np.uint64)
         self._delta_ids: IntArray = np.zeros(0, dtype=np.int64)
@@ -177,17 +181,14 @@ class PDQIndex:
     def _main_positions(self, id_array: IntArray) -> npt.NDArray[np.int64]:
         if not len(self._ids) or not len(id_array):
             return np.zeros(0, dtype=np.int64)
-        sorted_ids = self._ids[self._id_order]
-        where = np.searchsorted(sorted_ids, id_array).clip(max=len(sorted_ids) - 1)
-        found = sorted_ids[where] == id_array
-        return self._id_order[where[found]].astype(np.int64)
+        where = np.searchsorted(self._ids, id_array).clip(max=len(self._ids) - 1)
+        return where[self._ids[where] == id_array].astype(np.int64)
 
     def _in_main(self, id_array: IntArray) -> npt.NDArray[np.bool_]:
         if not len(self._ids) or not len(id_array):
             return np.zeros(len(id_array), dtype=bool)
-        sorted_ids = self._ids[self._id_order]
-        where = np.searchsorted(sorted_ids, id_array).clip(max=len(sorted_ids) - 1)
-        return np.asarray(sorted_ids[where] == id_array)
+        where = np.searchsorted(self._ids, id_array).clip(max=len(self._ids) - 1)
+        return np.asarray(self._ids[where] == id_array)
 
     def _revive_main(self, id_array: IntArray) -> None:
         positions = self._main_positions(id_array)
@@ -215,13 +216,18 @@ class PDQIndex:
             )
         queries = np.ascontiguousarray(queries, dtype=np.uint64).reshape(-1, HASH_WORDS)
         alive, delta_hashes, delta_ids = self._alive, self._delta_hashes, self._delta_ids
-        found = [(np.zeros(0, dtype=np.int64),) * 3]
+        empty = np.zeros(0, dtype=np.int64)
+        found_query, found_positions, found_distances = [empty], [empty], [empty]
         for start in range(0, len(queries), QUERY_BATCH):
             batch_query, batch_positions, batch_distances = scan(
                 self._tables, self._hashes, queries[start : start + QUERY_BATCH], limit
             )
-            found.append((batch_query + start, batch_positions, batch_distances))
-        query_index, positions, distances = (np.concatenate(part) for part in zip(*found))
+            found_query.append(batch_query + start)
+            found_positions.append(batch_positions)
+            found_distances.append(batch_distances)
+        query_index = np.concatenate(found_query)
+        positions = np.concatenate(found_positions)
+        distances = np.concatenate(found_distances)
         keep = alive[positions]
         query_index, positions, distances = query_index[keep], positions[keep], distances[keep]
         # A hash close on several chunks is a candidate several times: keep it once.

@@ -151,7 +151,9 @@ def _candidate_slots(tables: ChunkTables, batch: Words) -> tuple[IntArray, IntAr
     runs = int(np.count_nonzero(found))
     if not runs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    run_start = np.compress(found, _buffer("indices", probes, np.int64), out=_buffer("run", runs, np.int64))
+    run_start = np.compress(
+        found, _buffer("indices", probes, np.int64), out=_buffer("run", runs, np.int64)
+    )
     run_begin = np.compress(found, begin, out=_buffer("run_begin", runs, np.uint32))
     run_count = np.compress(found, count, out=_buffer("run_count", runs, np.uint32))
     # A run's first candidate, packed: its query number (high bits), its slot (low bits).
