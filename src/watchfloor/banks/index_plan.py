@@ -23,12 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 HASH_BITS = 256
-# A chunk's table has 2 ** width uint32 slots: 64 MB at 24 bits.
+# A chunk's table has 2 ** width uint32 slots: 64 MB at 24 bits, and at most 8 slots (32
+# bytes, the size of a hash) per hash in the index past 2 ** 16 slots.
 MAX_CHUNK_WIDTH = 24
 MIN_TABLE_WIDTH = 16
-TABLE_SLOTS_PER_HASH = 4
+TABLE_SLOTS_PER_HASH = 8
 # Relative cost of one probe (a table read, mostly a cache miss) and one candidate (a
-# postings read, a hash read, a popcount), measured at 10 M hashes on one core.
+# postings read, a hash read, a popcount): fitted to lookups timed at 1 M and 10 M
+# hashes with 11 to 16 chunks on one core (docs/banks.md); any ratio from 1 to 1.7 picks
+# the same chunk counts there (12 at 1 M, 11 at 10 M).
 PROBE_COST = 1.0
 CANDIDATE_COST = 1.5
 
