@@ -25,10 +25,12 @@ import re
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import django
 from django.db import connection
@@ -133,17 +135,13 @@ def _sqlite_backup(source: Path, target: Path) -> None:
     writing.close()
 
 
-class _postgres_cursor:  # noqa: N801 - used as a context manager, like a function
+@contextmanager
+def _postgres_cursor() -> Iterator[Any]:
     """An autocommit cursor on the server's maintenance database (CREATE DATABASE
     cannot run in a transaction, nor while connected to the database it copies)."""
+    import psycopg
 
-    def __enter__(self):
-        import psycopg
-
-        params = connection.get_connection_params()
-        wanted = {key: params[key] for key in ("user", "password", "host", "port") if key in params}
-        self._connection = psycopg.connect(dbname="postgres", autocommit=True, **wanted)
-        return self._connection.cursor()
-
-    def __exit__(self, *exc: object) -> None:
-        self._connection.close()
+    params = connection.get_connection_params()
+    wanted = {key: params[key] for key in ("user", "password", "host", "port") if key in params}
+    with psycopg.connect(dbname="postgres", autocommit=True, **wanted) as maintenance:
+        yield maintenance.cursor()
