@@ -252,6 +252,7 @@ def test_the_deploy_check_fails_on_a_demo_database(tmp_path):
     assert check.returncode != 0
     assert "watchfloor.E101" in check.stderr
     assert "admin, aisyah.comms, ana.ler, analyst, analyst2" in check.stderr
+    assert "watchfloor.E302" in check.stderr  # the demo's stand-in enforcement connector
 
 
 # ---------------------------------------------------------------- settings from the environment
