@@ -25,9 +25,10 @@ def check_enforcement_connectors(app_configs: Any = None, **kwargs: Any) -> list
     from watchfloor.banks.models import EnforcementConnector
 
     try:
-        if EnforcementConnector._meta.db_table not in connections[
-            "default"
-        ].introspection.table_names():
+        if (
+            EnforcementConnector._meta.db_table
+            not in connections["default"].introspection.table_names()
+        ):
             return []  # a database not migrated yet has no connectors
         active = list(EnforcementConnector.objects.filter(is_active=True).order_by("code"))
     except DatabaseError as exc:
