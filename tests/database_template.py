@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -40,10 +41,10 @@ CACHE = Path(tempfile.gettempdir()) / "watchfloor-test-databases"
 PROJECT_IMPORT = re.compile(r"^\s*(?:from|import)\s+(watchfloor(?:\.\w+)*)", re.MULTILINE)
 
 
-def schema_digest() -> str:
+def schema_digest(vendor: str | None = None) -> str:
     """A digest of everything that decides the schema a migrated database has."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    digest = hashlib.sha256(f"{django.get_version()} {connection.vendor}".encode())
+    digest = hashlib.sha256(f"{django.get_version()} {vendor or connection.vendor}".encode())
     files: set[Path] = set()
     for migration in loader.disk_migrations.values():
         path = Path(sys.modules[type(migration).__module__].__file__ or "")
@@ -109,11 +110,42 @@ class Template:
 
 def locked_template() -> Template:
     """The template for this schema, with its lock taken (wait for another worker)."""
+    return _locked(connection.vendor)
+
+
+def _locked(vendor: str) -> Template:
     CACHE.mkdir(parents=True, exist_ok=True)
-    digest = schema_digest()
-    lock = (CACHE / f"{connection.vendor}-{digest}.lock").open("w", encoding="utf-8")
+    digest = schema_digest(vendor)
+    lock = (CACHE / f"{vendor}-{digest}.lock").open("w", encoding="utf-8")
     fcntl.flock(lock, fcntl.LOCK_EX)
     return Template(digest=digest, lock=lock)
+
+
+def copy_migrated_sqlite(data_dir: Path, environment: dict[str, str]) -> None:
+    """Give ``data_dir`` a migrated SQLite database, as ``watchfloor migrate`` would, for
+    tests that run commands in a subprocess on a database they do not test migrating.
+
+    The SQLite template serves whatever backend the session tests; when it is missing it
+    is made by ``watchfloor migrate`` itself, in ``environment`` (the test's own).
+    """
+    template = _locked("sqlite")
+    try:
+        if not template.sqlite_path.exists():
+            with tempfile.TemporaryDirectory() as scratch:
+                subprocess.run(
+                    [sys.executable, "-m", "watchfloor.cli", "migrate", "-v", "0"],
+                    env={**environment, "WATCHFLOOR_DATA_DIR": scratch},
+                    check=True,
+                    capture_output=True,
+                    timeout=600,
+                )
+                partial = template.sqlite_path.with_suffix(".partial")
+                _remove_sqlite(partial)
+                _sqlite_backup(Path(scratch) / "watchfloor.sqlite3", partial)
+                os.replace(partial, template.sqlite_path)
+        _sqlite_backup(template.sqlite_path, data_dir / "watchfloor.sqlite3")
+    finally:
+        template.release()
 
 
 def test_database_name() -> str:
