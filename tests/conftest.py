@@ -37,22 +37,59 @@ DATABASE_FIXTURES = frozenset(
 
 class _Session:
     """The session's shared catalog (tests/shared_catalog.py) and whether a
-    transactional test has flushed it since it was loaded."""
+    transactional test has flushed it since it was loaded; the migrated template
+    (tests/database_template.py) this session must still save, or the name the
+    database had before its test database was copied from one."""
 
     catalog: Any = None
     db_blocker: Any = None
     flushed = False
+    template_to_save: Any = None
+    name_before_copy: str | None = None
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings, django_db_blocker) -> bool:
+    """Copy the test database from the migrated template when there is one (and say
+    "keep it", so Django migrates nothing); otherwise let Django create and migrate it,
+    and keep it as the template afterwards (``django_db_setup`` below)."""
+    if request.config.getvalue("reuse_db"):
+        return True
+    from django.db import connection
+
+    from tests import database_template
+
+    with django_db_blocker.unblock():
+        template = database_template.locked_template()
+        if not template.exists():
+            _Session.template_to_save = template  # locked until saved: others wait
+            return False
+        _Session.name_before_copy = connection.settings_dict["NAME"]
+        template.copy_to(database_template.test_database_name())
+        template.release()
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(request, django_db_keepdb) -> bool:
+    """A copied test database is new already; ``--create-db`` matters with --reuse-db."""
+    return bool(request.config.getvalue("reuse_db") and request.config.getvalue("create_db"))
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
     """The test database, with the default catalog loaded once for the session."""
     from django.core.management import call_command
+    from django.db import connection
 
     from tests import shared_catalog
     from watchfloor.catalog.models import CatalogVersion
 
     with django_db_blocker.unblock():
+        if _Session.template_to_save is not None:
+            _Session.template_to_save.save_from(connection.settings_dict["NAME"])
+            _Session.template_to_save.release()
+            _Session.template_to_save = None
         if CatalogVersion.objects.exists():
             # A database kept by --reuse-db from a run that stopped half-way.
             call_command("flush", interactive=False, verbosity=0)
@@ -61,7 +98,11 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
     yield
     # With --reuse-db the database outlives the run: leave it as the migrations made it.
     with django_db_blocker.unblock():
-        if not _Session.flushed:
+        if _Session.name_before_copy is not None:
+            # Kept from pytest-django's teardown ("keep it" above), so removed here.
+            connection.creation.destroy_test_db(_Session.name_before_copy, verbosity=0)
+            _Session.name_before_copy = None
+        elif not _Session.flushed:
             shared_catalog.remove(_Session.catalog)
     _Session.catalog = _Session.db_blocker = None
 

@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.database_template import copy_migrated_sqlite
+
 pytestmark = pytest.mark.slow
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -62,8 +64,7 @@ def watchfloor(*args: str, env: dict[str, str], timeout: float = 300):
 def data_dir(tmp_path_factory) -> Path:
     """One migrated database for the servers of this module (migrating takes a while)."""
     path = tmp_path_factory.mktemp("deploy")
-    done = watchfloor("migrate", "-v", "0", env=_environment(path))
-    assert done.returncode == 0, done.stderr
+    copy_migrated_sqlite(path, _environment(path))
     return path
 
 
@@ -242,6 +243,7 @@ def test_the_demo_command_refuses_production(tmp_path):
 
 
 def test_the_deploy_check_fails_on_a_demo_database(tmp_path):
+    copy_migrated_sqlite(tmp_path, _environment(tmp_path))
     demo = watchfloor(
         "demo", "--no-serve", env={**_environment(tmp_path), "WATCHFLOOR_PRODUCTION": ""}
     )
@@ -252,6 +254,7 @@ def test_the_deploy_check_fails_on_a_demo_database(tmp_path):
     assert check.returncode != 0
     assert "watchfloor.E101" in check.stderr
     assert "admin, aisyah.comms, ana.ler, analyst, analyst2" in check.stderr
+    assert "watchfloor.E302" in check.stderr  # the demo's stand-in enforcement connector
 
 
 # ---------------------------------------------------------------- settings from the environment

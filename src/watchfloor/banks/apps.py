@@ -14,6 +14,7 @@ class BanksConfig(AppConfig):
     label = "banks"
 
     def ready(self) -> None:
+        from watchfloor.banks import checks  # noqa: F401 (registers the deploy checks)
         from watchfloor.banks.panel import enforcement_panel
         from watchfloor.escalations.hooks import (
             listen_to_final_decisions,
