@@ -15,7 +15,7 @@ from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
-from watchfloor.escalations.text_index import text_filter
+from watchfloor.escalations.text_index import count_text_matches, text_filter
 from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
@@ -144,6 +144,24 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
         # queue_due_at is never empty: no running clock sorts last on every database.
         .order_by(*_QUEUE_ORDER.get(filters.sort, _QUEUE_ORDER["severity"]))
     )
+
+
+# A text search's count stops here, the queue's at web.pagination.COUNT_CAP: counting a
+# common word's matches past a thousand cost the page more than all the rest of it, and a
+# search past a thousand rows is one to narrow, not to page through.
+TEXT_COUNT_CAP = 1_000
+
+
+def triage_queue_count(*, user: User, filters: QueueFilters) -> tuple[int, bool]:
+    """(count, capped) of :func:`triage_queue`, as the page and the list API show it:
+    exact up to the cap (``web.pagination.COUNT_CAP``; ``TEXT_COUNT_CAP`` for a text search), else
+    (cap, True). A text search is counted from the text index's matches, each looked up
+    in the queue as filtered otherwise."""
+    if not filters.text:
+        return capped_count(triage_queue(user=user, filters=filters))
+    rest = triage_queue(user=user, filters=replace(filters, text=""))
+    counted = count_text_matches(rest, filters.text, limit=TEXT_COUNT_CAP + 1)
+    return (TEXT_COUNT_CAP, True) if counted > TEXT_COUNT_CAP else (counted, False)
 
 
 # ---------------------------------------------------------------- the queue at a glance

@@ -8,6 +8,7 @@ cap, and narrowing the filters brings the exact figure back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.core.paginator import Paginator
@@ -36,14 +37,26 @@ else:
 
 class CappedPaginator(_Paginator):
     """A ``Paginator`` whose ``count`` stops at ``cap`` (see :func:`capped_count`);
-    ``count_is_capped`` says when the real figure is larger."""
+    ``count_is_capped`` says when the real figure is larger. ``counted``, when given,
+    answers (count, capped) in place of :func:`capped_count` (a count its selector knows
+    a cheaper way to take)."""
 
-    def __init__(self, object_list: QuerySet[Any], per_page: int, *, cap: int | None = None):
+    def __init__(
+        self,
+        object_list: QuerySet[Any],
+        per_page: int,
+        *,
+        cap: int | None = None,
+        counted: Callable[[], tuple[int, bool]] | None = None,
+    ):
         super().__init__(object_list, per_page)
         self.cap = cap
+        self.counted = counted
 
     @cached_property
     def _capped(self) -> tuple[int, bool]:
+        if self.counted is not None:
+            return self.counted()
         return capped_count(cast("QuerySet[Any]", self.object_list), cap=self.cap)
 
     @cached_property
