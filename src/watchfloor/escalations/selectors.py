@@ -16,7 +16,7 @@ from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
 from watchfloor.escalations.text_index import count_text_matches, text_filter
-from watchfloor.web.pagination import capped_count
+from watchfloor.web.pagination import capped_count, capped_counts
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -188,13 +188,10 @@ class QueueGlance:
     awaiting_approval: GlanceFigure
 
 
-def _figure(escalations: QuerySet[Escalation]) -> GlanceFigure:
-    return GlanceFigure(*capped_count(escalations, cap=GLANCE_CAP))
-
-
 def queue_glance(*, user: User, now: datetime) -> QueueGlance:
     """The open queue's figures that ask for someone now, of what ``user`` may see: one
-    capped count each, on the open-queue indexes (open, not a drill: the default queue)."""
+    capped count each, on the open-queue indexes (open, not a drill: the default queue),
+    the three in one query."""
     open_queue = escalations_visible_to(user).filter(is_open=True, is_drill=False)
     # From the approvals' side: the few pending ones, each on a partial index, rather
     # than a test on every open row.
@@ -208,13 +205,20 @@ def queue_glance(*, user: User, now: datetime) -> QueueGlance:
             .values("escalation_id")
         )
     )
+    breached, due_soon, approval = capped_counts(
+        [
+            # queue_due_at is the earliest running clock's deadline (NO_DEADLINE when none
+            # runs).
+            open_queue.filter(queue_due_at__lt=now),
+            open_queue.filter(queue_due_at__gte=now, queue_due_at__lt=now + DUE_SOON),
+            open_queue.filter(pk__in=awaiting_approval),
+        ],
+        cap=GLANCE_CAP,
+    )
     return QueueGlance(
-        # queue_due_at is the earliest running clock's deadline (NO_DEADLINE when none runs).
-        breached=_figure(open_queue.filter(queue_due_at__lt=now)),
-        due_within_the_hour=_figure(
-            open_queue.filter(queue_due_at__gte=now, queue_due_at__lt=now + DUE_SOON)
-        ),
-        awaiting_approval=_figure(open_queue.filter(pk__in=awaiting_approval)),
+        breached=GlanceFigure(*breached),
+        due_within_the_hour=GlanceFigure(*due_soon),
+        awaiting_approval=GlanceFigure(*approval),
     )
 
 

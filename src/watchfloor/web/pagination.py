@@ -8,10 +8,12 @@ cap, and narrowing the filters brings the exact figure back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -27,6 +29,28 @@ def capped_count(queryset: QuerySet[Any], *, cap: int | None = None) -> tuple[in
     cap = COUNT_CAP if cap is None else cap
     counted = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if counted > cap else (counted, False)
+
+
+def capped_counts(querysets: Sequence[QuerySet[Any]], *, cap: int) -> list[tuple[int, bool]]:
+    """:func:`capped_count` of each queryset, in one query (``SELECT (SELECT COUNT(*)
+    FROM (… LIMIT cap + 1)), …``): a strip of figures costs one round trip, not one each."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for n, queryset in enumerate(querysets):
+        try:
+            sql, part_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        except EmptyResultSet:  # a filter that can match nothing (pk__in=[])
+            parts.append("0")
+            continue
+        # The SQL is Django's own compilation; every value is a bound parameter.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{n})")  # noqa: S608
+        params.extend(part_params)
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return [(cap, True) if counted > cap else (int(counted), False) for counted in row]
 
 
 if TYPE_CHECKING:
