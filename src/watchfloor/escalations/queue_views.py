@@ -33,7 +33,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
     filters = form.filters()
-    escalations = selectors.triage_queue(user=request.user, filters=filters)
+    escalations = selectors.triage_queue_page(user=request.user, filters=filters)
     count = partial(selectors.triage_queue_count, user=request.user, filters=filters)
     paginator = CappedPaginator(escalations, QUEUE_PAGE_SIZE, counted=count)
     page = paginator.get_page(request.GET.get("page"))

@@ -146,6 +146,38 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     )
 
 
+# What the queue page shows of each escalation (escalations.queue_rows): its rows read
+# these columns only, not the rubric answers, explanations and summaries beside them.
+QUEUE_PAGE_COLUMNS = (
+    "title",
+    "languages",
+    "severity",
+    "status",
+    "next_due_at",
+    "next_due_label",
+    "is_drill",
+    "is_restricted",
+    "is_high_visibility",
+    "type__name",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+    "primary_market__time_zones",
+)
+
+
+def triage_queue_page(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
+    """:func:`triage_queue` as the queue page reads it: the same rows in the same order,
+    with only :data:`QUEUE_PAGE_COLUMNS` (fifty rows of every column and their policies
+    were a fifth of what the page's rows cost to read)."""
+    return (
+        triage_queue(user=user, filters=filters)
+        .select_related(None)
+        .select_related("type", "owner", "primary_market")
+        .only(*QUEUE_PAGE_COLUMNS)
+    )
+
+
 # A text search's count stops here, the queue's at web.pagination.COUNT_CAP: counting a
 # common word's matches past a thousand cost the page more than all the rest of it, and a
 # search past a thousand rows is one to narrow, not to page through.
