@@ -26,6 +26,7 @@ class RowClock:
     """The escalation's next running clock: its label, how far away it is, and when."""
 
     label: str
+    # HTML marked safe, as the ``countdown`` and ``deadline`` tags give it.
     countdown: str
     deadline: str
 
@@ -83,7 +84,7 @@ def queue_row(
     escalation: Escalation, *, deadlines: DeadlineReader, detail_url: Callable[[int], str]
 ) -> QueueRow:
     """``escalation`` (with its type, owner and primary market joined, its markets
-    prefetched, as ``selectors.triage_queue`` reads them) as a row of the queue;
+    prefetched, as ``selectors.triage_queue_page`` reads them) as a row of the queue;
     ``deadlines`` reads its clock in the viewer's zone, as of the page's time."""
     now = deadlines.now
     return QueueRow(
