@@ -2,7 +2,7 @@
 and PostgreSQL.
 
     python bench/queue.py [--sizes 10000,100000,1000000] [--backends sqlite,postgres]
-                          [--requests 40]
+                          [--requests 40] [--figures REGEX] [--save FILE]
 
 Each backend runs in its own process with its own fresh database, which grows through the
 sizes (seeded with bulk inserts: executemany on SQLite, COPY on PostgreSQL), each figure
@@ -18,6 +18,9 @@ network. The load average is printed at each size: on a shared machine, compare 
 within one run.
 
 A figure is one row of FIGURES: a name, a URL, and whether it is asked through the API.
+``--figures`` measures only the figures whose name matches a regular expression (to
+compare two versions of the code, figure by figure, several times on a shared machine);
+``--save`` writes every figure's p95 and median, per backend and size, to a JSON file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -329,7 +333,7 @@ def explain(user) -> None:
             sys.stderr.write(f"--- {label}, {what}\n{query.explain()}\n")
 
 
-def child(sizes: list[int], requests: int, *, plans: bool = False) -> None:
+def child(sizes: list[int], requests: int, *, plans: bool = False, figures: str = "") -> None:
     import random
 
     import django
@@ -362,6 +366,8 @@ def child(sizes: list[int], requests: int, *, plans: bool = False) -> None:
         }
         jit_passes = (False, True) if connection.vendor == "postgresql" else (None,)
         for name, path, through_api in FIGURES if requests else ():
+            if figures and not re.search(figures, name):
+                continue
             url = path.format(**info)
             for jit in jit_passes:
                 if jit is not None:
@@ -381,7 +387,9 @@ def child(sizes: list[int], requests: int, *, plans: bool = False) -> None:
         explain(user)
 
 
-def run_backend(backend: str, sizes: list[int], requests: int, *, plans: bool) -> list[dict]:
+def run_backend(
+    backend: str, sizes: list[int], requests: int, *, plans: bool, figures: str = ""
+) -> list[dict]:
     env = dict(os.environ)
     env["WATCHFLOOR_TESTING"] = "1"
     env.pop("DATABASE_URL", None)
@@ -416,6 +424,7 @@ def run_backend(backend: str, sizes: list[int], requests: int, *, plans: bool) -
                 "--requests",
                 str(requests),
                 *(["--explain"] if plans else []),
+                *(["--figures", figures] if figures else []),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -464,11 +473,15 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print the queue's query plans at the largest size"
     )
+    parser.add_argument(
+        "--figures", default="", help="only the figures whose name matches this regular expression"
+    )
+    parser.add_argument("--save", default="", help="write every p95 and median to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     if args.child:
-        child(sizes, args.requests, plans=args.explain)
+        child(sizes, args.requests, plans=args.explain, figures=args.figures)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     print(
@@ -476,8 +489,14 @@ def main() -> None:
         f"{args.requests} requests per figure, target p95 < {TARGET_P95_MS:.0f} ms; "
         f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)"
     )
+    saved = {}
     for backend in args.backends.split(","):
-        report(backend, run_backend(backend, sizes, args.requests, plans=args.explain))
+        saved[backend] = run_backend(
+            backend, sizes, args.requests, plans=args.explain, figures=args.figures
+        )
+        report(backend, saved[backend])
+    if args.save:
+        Path(args.save).write_text(json.dumps(saved, indent=1))
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

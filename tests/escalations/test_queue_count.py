@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from watchfloor.escalations.models import Escalation
 from watchfloor.web import pagination
-from watchfloor.web.pagination import CappedPaginator, capped_count
+from watchfloor.web.pagination import CappedPaginator, capped_count, capped_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,15 @@ def test_above_the_cap_the_count_says_so(five):
     assert capped_count(Escalation.objects.all(), cap=4) == (4, True)
     paginator = CappedPaginator(Escalation.objects.order_by("pk"), 2, cap=3)
     assert (paginator.count, paginator.count_is_capped, paginator.num_pages) == (3, True, 2)
+
+
+def test_several_capped_counts_in_one_query_give_what_each_would(five, django_assert_num_queries):
+    escalations = Escalation.objects.all()
+    querysets = [escalations, escalations.filter(pk=five[0].pk), escalations.filter(pk__in=[])]
+    with django_assert_num_queries(1):
+        assert capped_counts(querysets, cap=4) == [(4, True), (1, False), (0, False)]
+    assert capped_counts(querysets, cap=5) == [capped_count(q, cap=5) for q in querysets]
+    assert capped_counts([], cap=5) == []
 
 
 # The five rows are only read, so sharing them between examples is safe.

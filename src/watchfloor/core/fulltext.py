@@ -36,7 +36,7 @@ from django.apps.registry import Apps
 from django.core.checks import CheckMessage, Warning
 from django.db import connection
 from django.db.migrations.operations.base import Operation
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 # A trigram index narrows a term of at least this many characters.
@@ -255,6 +255,31 @@ class TextIndex:
         sql, params = self.matching_sql(terms)
         # The SQL is ours (table and column names); every value is a bound parameter.
         return Q(**{f"{field}__in": RawSQL(sql, params)})  # noqa: S611
+
+    def count_matches(self, queryset: QuerySet[Any], terms: Sequence[str], *, limit: int) -> int:
+        """How many objects of ``queryset`` hold every term, counting no further than
+        ``limit``: the capped count of a text search.
+
+        On PostgreSQL the count starts from the index's matches and looks each one up in
+        ``queryset`` by its primary key, stopping at ``limit``. Left to itself the planner
+        hashes the matches and reads every row of ``queryset`` (all open escalations) to
+        probe them: 50-80 ms at 100,000 escalations, where a lateral lookup per match
+        stops after ``limit`` of them. SQLite already reads the matches first."""
+        if connection.vendor != "postgresql":
+            return queryset.filter(self.matches(terms)).order_by().values("pk")[:limit].count()
+        matched_sql, matched_params = self.matching_sql(terms)
+        # The SQL is ours (an alias); the lookup is the queryset's own query, one row.
+        each = queryset.filter(pk=RawSQL("matched.id", ())).order_by().values("pk")[:1]
+        each_sql, each_params = each.query.sql_with_params()
+        # OFFSET 0 keeps the matches a list of their own (from the text index's indexes):
+        # flattened into the join, the LIMIT made the planner test every body instead.
+        sql = (
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM ({matched_sql} OFFSET 0) AS matched(id) "  # noqa: S608
+            f"CROSS JOIN LATERAL ({each_sql}) AS visible LIMIT {int(limit)}) AS counted"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*matched_params, *each_params])
+            return int(cursor.fetchone()[0])
 
     def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
         rows = self._run_for_ids(

@@ -44,7 +44,6 @@ from watchfloor.escalations.schemas import (
 from watchfloor.people.auth import request_actor
 from watchfloor.people.services import get_user_by_username
 from watchfloor.web.api import READ_ERRORS, WRITE_ERRORS, Id
-from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
@@ -82,9 +81,10 @@ def _detail(escalation: Escalation, actor: User) -> EscalationDetailOut:
 def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
     """The triage queue: most severe first, then the nearest deadline. Closed escalations
     are left out unless ``include_closed`` or a ``status`` filter asks for them."""
-    queue = selectors.triage_queue(user=request_actor(request), filters=filters.as_filters())
+    actor, queue_filters = request_actor(request), filters.as_filters()
+    queue = selectors.triage_queue(user=actor, filters=queue_filters)
     page = queue[filters.offset : filters.offset + filters.limit]
-    count, capped = capped_count(queue)
+    count, capped = selectors.triage_queue_count(user=actor, filters=queue_filters)
     return EscalationPageOut(
         count=count, count_is_capped=capped, items=[EscalationSummaryOut.build(e) for e in page]
     )

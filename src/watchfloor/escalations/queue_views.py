@@ -3,6 +3,8 @@ export. Each reads through the queue selectors, which show only what the viewer 
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -19,9 +21,7 @@ from watchfloor.web.pagination import CappedPaginator
 from watchfloor.web.views import shows_domain_errors
 
 from .queue_forms import QueueFilterForm, QueueRecheckForm
-
-QUEUE_PAGE_SIZE = 50
-
+from .queue_rows import queue_rows
 
 QUEUE_PAGE_SIZE = 50
 
@@ -33,14 +33,16 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
     filters = form.filters()
-    escalations = selectors.triage_queue(user=request.user, filters=filters)
-    page = CappedPaginator(escalations, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    escalations = selectors.triage_queue_page(user=request.user, filters=filters)
+    count = partial(selectors.triage_queue_count, user=request.user, filters=filters)
+    paginator = CappedPaginator(escalations, QUEUE_PAGE_SIZE, counted=count)
+    page = paginator.get_page(request.GET.get("page"))
     now = clock.now()
     context = {
         "form": form,
         "sort": filters.sort,
         "page": page,
-        "now": now,
+        "rows": queue_rows(page.object_list, now=now),
         "glance": selectors.queue_glance(user=request.user, now=now),
         "high_water_mark": selectors.queue_high_water_mark(user=request.user),
     }

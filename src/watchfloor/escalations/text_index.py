@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.apps.registry import Apps
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from watchfloor.core.fulltext import TextIndex, joined, query_terms
 from watchfloor.web.search import MAX_TERMS
+
+if TYPE_CHECKING:
+    from watchfloor.escalations.models import Escalation
 
 
 def _documents(ids: list[int], models: Apps) -> Iterator[tuple[int, str]]:
@@ -58,3 +62,11 @@ def reindex_escalations(ids: list[int]) -> None:
 def text_filter(text: str) -> Q:
     """The queue's text filter: escalations whose text holds every word of ``text``."""
     return ESCALATION_TEXT.matches(query_terms(text, max_terms=MAX_TERMS))
+
+
+def count_text_matches(escalations: QuerySet[Escalation], text: str, *, limit: int) -> int:
+    """How many of ``escalations`` hold every word of ``text``, counting no further than
+    ``limit``, from the text index's matches (``TextIndex.count_matches``)."""
+    return ESCALATION_TEXT.count_matches(
+        escalations, query_terms(text, max_terms=MAX_TERMS), limit=limit
+    )

@@ -6,6 +6,7 @@ They format; they decide nothing. Permission filters only ask ``core.roles``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,11 +68,29 @@ def _zone(name: str = "") -> tzinfo:
         return UTC
 
 
-def _wall_text(local: datetime, target: tzinfo) -> str:
-    """'Tue 24 Nov 09:30 JST' (the year only when it is not the current one)."""
-    same_year = local.year == clock.now().astimezone(target).year
-    pattern = "%a %d %b %H:%M" if same_year else "%a %d %b %Y %H:%M"
+def _wall_text(local: datetime, target: tzinfo, *, current_year: int | None = None) -> str:
+    """'Tue 24 Nov 09:30 JST' (the year only when it is not the current one in
+    ``target``: ``current_year`` when the caller knows it)."""
+    if current_year is None:
+        current_year = clock.now().astimezone(target).year
+    pattern = "%a %d %b %H:%M" if local.year == current_year else "%a %d %b %Y %H:%M"
     return f"{local.strftime(pattern)} {_zone_abbreviation(local)}"
+
+
+def _time_element(moment: datetime, utc: datetime | None, local: datetime | None, wall: str) -> str:
+    """``<time>`` showing ``wall`` (``local``'s reading), the UTC time on hover; the
+    moment's own ISO text where the calendar ends before the zone gets there."""
+    if local is None or utc is None:
+        return format_html(
+            '<time class="is-out-of-range" title="outside the calendar">{}</time>',
+            moment.isoformat(timespec="minutes"),
+        )
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc_iso(utc),
+        utc.strftime("%Y-%m-%d %H:%M"),
+        wall,
+    )
 
 
 @register.simple_tag
@@ -86,17 +105,8 @@ def local_time(value: datetime | str | None, zone: str = "") -> str:
         return "—"
     target = _zone(zone)
     local = in_zone(moment, target)
-    utc = in_zone(moment, UTC)
-    if local is None or utc is None:
-        return format_html(
-            '<time class="is-out-of-range" title="outside the calendar">{}</time>',
-            moment.isoformat(timespec="minutes"),
-        )
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
-        utc_iso(utc),
-        utc.strftime("%Y-%m-%d %H:%M"),
-        _wall_text(local, target),
+    return _time_element(
+        moment, in_zone(moment, UTC), local, _wall_text(local, target) if local else ""
     )
 
 
@@ -129,30 +139,13 @@ def deadline(value: datetime | str | None, market_zone: str = "") -> str:
     moment = _moment(value)
     if moment is None:
         return "—"
-    return format_html(
-        '<span class="deadline">{}{}</span>',
-        local_time(moment),
-        also_in_zone(moment, market_zone, "market time"),
-    )
+    return DeadlineReader().deadline(moment, market_zone)
 
 
 def deadline_words(moment: datetime, market_zone: str = "") -> str:
     """'due Tue 24 Nov 09:30 JST · Tue 24 Nov 08:30 SGT market time · 2026-11-24 00:30 UTC'
     (plain text, for a ``title``): the same three readings as :func:`deadline`."""
-    here = in_zone(moment, _zone())
-    utc = in_zone(moment, UTC)
-    if here is None or utc is None:
-        return "outside the calendar"
-    parts = [f"due {_wall_text(here, _zone())}"]
-    offsets = {here.utcoffset()}
-    if reads_differently(moment, market_zone):
-        there = in_zone(moment, _zone(market_zone))
-        if there is not None:
-            parts.append(f"{_wall_text(there, _zone(market_zone))} market time")
-            offsets.add(there.utcoffset())
-    if timedelta(0) not in offsets:
-        parts.append(f"{utc:%Y-%m-%d %H:%M} UTC")
-    return " · ".join(parts)
+    return DeadlineReader().words(moment, market_zone)
 
 
 @register.simple_tag
@@ -162,14 +155,111 @@ def countdown(due_at: datetime | str | None, market_zone: str = "") -> str:
     moment = _moment(due_at)
     if moment is None:
         return mark_safe('<span class="countdown countdown-none">no running clock</span>')
-    now = clock.now()
-    return format_html(
-        '<span class="countdown{}" data-due="{}" title="{}">{}</span>',
-        " is-breached" if moment < now else "",
-        utc_iso(moment),
-        deadline_words(moment, market_zone),
-        countdown_text(moment, now),
-    )
+    return DeadlineReader().countdown(moment, market_zone)
+
+
+@dataclass(frozen=True)
+class _Readings:
+    """One moment in the viewer's zone, in UTC and, where it reads differently, in the
+    market's zone (None where the calendar ends before a zone gets there)."""
+
+    moment: datetime
+    here: datetime | None
+    here_wall: str
+    utc: datetime | None
+    there: datetime | None = None
+    there_wall: str = ""
+
+
+class DeadlineReader:
+    """Deadlines as the ``countdown`` and ``deadline`` tags show them, for one page.
+
+    A page of fifty rows asked for the time, the viewer's zone, each zone's current year
+    and each moment's readings over and over, once per tag and per helper; made once per
+    page, a reader asks for each once (the same output: the tags use it too)."""
+
+    def __init__(self, *, now: datetime | None = None) -> None:
+        self.now = now if now is not None else clock.now()
+        self.viewer_zone = _zone()
+        self._zones: dict[str, tzinfo] = {}
+        self._years: dict[tzinfo, int] = {}
+
+    def _zone(self, name: str) -> tzinfo:
+        if name not in self._zones:
+            self._zones[name] = _zone(name)
+        return self._zones[name]
+
+    def _wall(self, local: datetime, zone: tzinfo) -> str:
+        if zone not in self._years:
+            self._years[zone] = self.now.astimezone(zone).year
+        return _wall_text(local, zone, current_year=self._years[zone])
+
+    def readings(self, moment: datetime, market_zone: str = "") -> _Readings:
+        here = in_zone(moment, self.viewer_zone)
+        utc = in_zone(moment, UTC)
+        here_wall = self._wall(here, self.viewer_zone) if here is not None else ""
+        if market_zone and here is not None:
+            zone = self._zone(market_zone)
+            there = in_zone(moment, zone)
+            # Printed a second time only where it reads differently (reads_differently).
+            if there is not None and there.utcoffset() != here.utcoffset():
+                return _Readings(moment, here, here_wall, utc, there, self._wall(there, zone))
+        return _Readings(moment, here, here_wall, utc)
+
+    def words(self, moment: datetime, market_zone: str = "") -> str:
+        """What :func:`deadline_words` says."""
+        return self._words(self.readings(moment, market_zone))
+
+    def _words(self, readings: _Readings) -> str:
+        here, utc, there = readings.here, readings.utc, readings.there
+        if here is None or utc is None:
+            return "outside the calendar"
+        parts = [f"due {readings.here_wall}"]
+        offsets = {here.utcoffset()}
+        if there is not None:
+            parts.append(f"{readings.there_wall} market time")
+            offsets.add(there.utcoffset())
+        if timedelta(0) not in offsets:
+            parts.append(f"{utc:%Y-%m-%d %H:%M} UTC")
+        return " · ".join(parts)
+
+    def countdown(self, moment: datetime, market_zone: str = "") -> str:
+        """What the ``countdown`` tag shows for a moment."""
+        return self._countdown(self.readings(moment, market_zone))
+
+    def deadline(self, moment: datetime, market_zone: str = "") -> str:
+        """What the ``deadline`` tag shows for a moment."""
+        return self._deadline(self.readings(moment, market_zone))
+
+    def countdown_and_deadline(self, moment: datetime, market_zone: str = "") -> tuple[str, str]:
+        """Both, from one working-out of the moment's readings."""
+        readings = self.readings(moment, market_zone)
+        return self._countdown(readings), self._deadline(readings)
+
+    def _countdown(self, readings: _Readings) -> str:
+        moment = readings.moment
+        return format_html(
+            '<span class="countdown{}" data-due="{}" title="{}">{}</span>',
+            " is-breached" if moment < self.now else "",
+            utc_iso(moment),
+            self._words(readings),
+            countdown_text(moment, self.now),
+        )
+
+    def _deadline(self, readings: _Readings) -> str:
+        moment, utc = readings.moment, readings.utc
+        there = ""
+        if readings.there is not None:
+            there = format_html(
+                ' · {} <span class="muted">({})</span>',
+                _time_element(moment, utc, readings.there, readings.there_wall),
+                "market time",
+            )
+        return format_html(
+            '<span class="deadline">{}{}</span>',
+            _time_element(moment, utc, readings.here, readings.here_wall),
+            there,
+        )
 
 
 @register.simple_tag
