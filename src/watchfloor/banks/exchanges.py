@@ -1,10 +1,10 @@
 """Exchanges: hashes shared by others, configured and fetched into a bank.
 
 Each exchange is one of python-threatexchange's exchange APIs (its ``SignalExchangeAPI``
-implementations: the local signal file and StopNCII.org today). Watchfloor keeps what
-the package leaves to its caller: where the fetched signals go (one bank per
-exchange), the checkpoint the next fetch resumes from, the schedule, and the opinions
-to send back.
+implementations: the local signal file, StopNCII.org and Meta's ThreatExchange).
+Watchfloor keeps what the package leaves to its caller: where the fetched signals go
+(one bank per exchange), the checkpoint the next fetch resumes from, the schedule, and
+the opinions to send back.
 
 A fetch walks the API's deltas in order. Each delta is applied in one transaction
 together with the checkpoint it ends at, so a fetch cut off anywhere (a crash, a
@@ -37,6 +37,7 @@ from watchfloor.banks.exchange_apis import (
     load_checkpoint,
     stopncii_deltas,
 )
+from watchfloor.banks.exchange_threatexchange import threatexchange_deltas
 from watchfloor.banks.models import (
     Bank,
     BankEntry,
@@ -103,6 +104,31 @@ def _check_location(kind: ExchangeKind, location: str) -> str:
     return location
 
 
+def _check_privacy_group(
+    kind: ExchangeKind, privacy_group: int | None, credentials_env: str
+) -> int | None:
+    if kind != ExchangeKind.THREATEXCHANGE:
+        if privacy_group is not None:
+            raise InvalidInput(
+                "only a ThreatExchange exchange fetches a privacy group", field="privacy_group"
+            )
+        return None
+    if not credentials_env:
+        raise InvalidInput(
+            "ThreatExchange needs credentials: name the environment variable that holds "
+            "the app access token 'APP_ID|SECRET'",
+            field="credentials_env",
+        )
+    if privacy_group is None or not 0 < privacy_group < 2**63:
+        raise InvalidInput(
+            "ThreatExchange fetches one privacy group: give its id (a positive number, "
+            "listed on the app's ThreatExchange page), got "
+            f"{'none' if privacy_group is None else privacy_group}",
+            field="privacy_group",
+        )
+    return privacy_group
+
+
 def create_exchange(
     *,
     name: str,
@@ -112,10 +138,12 @@ def create_exchange(
     location: str = "",
     credentials_env: str = "",
     fetch_every: timedelta = timedelta(hours=1),
+    privacy_group: int | None = None,
 ) -> Exchange:
     """An exchange fetched into ``bank``. ``credentials_env`` names the environment
     variable holding the credentials (StopNCII: ``fetch_key,subscription_key``, and a
-    third part, the feedback key, to send opinions back)."""
+    third part, the feedback key, to send opinions back; ThreatExchange: the app access
+    token ``APP_ID|SECRET``). ThreatExchange fetches one ``privacy_group``."""
     try:
         exchange_kind = ExchangeKind(kind)
     except ValueError:
@@ -140,6 +168,7 @@ def create_exchange(
             "'fetch_key,subscription_key'",
             field="credentials_env",
         )
+    privacy_group = _check_privacy_group(exchange_kind, privacy_group, credentials_env)
     with transaction.atomic():
         if Exchange.objects.filter(name=name).exists():
             raise Conflict(f"an exchange named {name!r} exists already", field="name")
@@ -149,6 +178,7 @@ def create_exchange(
             bank=bank,
             location=location,
             credentials_env=credentials_env,
+            privacy_group=privacy_group,
             fetch_every=fetch_every,
             created_at=clock.now(),
         )
@@ -162,6 +192,7 @@ def create_exchange(
                 "bank": bank.name,
                 "location": location,
                 "credentials_env": credentials_env,
+                "privacy_group": privacy_group,
                 "fetch_every_seconds": int(fetch_every.total_seconds()),
             },
         )
@@ -234,11 +265,13 @@ def fetch_exchange(
         from watchfloor.banks.pytx import pytx_signal_types
 
         checkpoint = load_checkpoint(api, exchange.checkpoint)
-        deltas: Iterator[Any] = (
-            stopncii_deltas(api, checkpoint)
-            if exchange.kind == ExchangeKind.STOPNCII
-            else api.fetch_iter(pytx_signal_types(), checkpoint)
-        )
+        deltas: Iterator[Any]
+        if exchange.kind == ExchangeKind.STOPNCII:
+            deltas = stopncii_deltas(api, checkpoint)
+        elif exchange.kind == ExchangeKind.THREATEXCHANGE:
+            deltas = threatexchange_deltas(api, checkpoint)
+        else:
+            deltas = api.fetch_iter(pytx_signal_types(), checkpoint)
         for delta in deltas:
             _apply_delta(exchange=exchange, delta=delta, actor=actor, result=result)
             result.deltas += 1

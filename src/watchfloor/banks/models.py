@@ -384,6 +384,7 @@ class ExchangeKind(models.TextChoices):
 
     FILE = "file", "Signal file (python-threatexchange's local file exchange)"
     STOPNCII = "stopncii", "StopNCII.org hash exchange"
+    THREATEXCHANGE = "threatexchange", "Meta ThreatExchange (a privacy group's updates)"
 
 
 class Exchange(models.Model):
@@ -394,8 +395,10 @@ class Exchange(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=ExchangeKind.choices)
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="exchanges")
-    # The file to read (file) or the API's base address (stopncii; blank for its own).
+    # The file to read (file) or the API's base address (blank for the exchange's own).
     location = models.CharField(max_length=2000, blank=True)
+    # ThreatExchange's privacy group (ThreatPrivacyGroup id) fetched; none for the others.
+    privacy_group = models.BigIntegerField(null=True, blank=True)
     credentials_env = models.CharField(max_length=100, blank=True)
     fetch_every = models.DurationField()
     is_enabled = models.BooleanField(default=True)
