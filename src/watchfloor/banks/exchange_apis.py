@@ -1,7 +1,8 @@
 """python-threatexchange's exchange APIs as Watchfloor configures them: the API object
-for an exchange (its local signal file, StopNCII.org or Meta's ThreatExchange, the last
-in ``banks.exchange_threatexchange``), the credentials it reads from the environment,
-StopNCII's pages as deltas, and checkpoints stored as JSON.
+for an exchange (its local signal file, StopNCII.org, Meta's ThreatExchange or NCMEC,
+the last two in ``banks.exchange_threatexchange`` and ``banks.exchange_ncmec``), the
+credentials it reads from the environment, StopNCII's pages as deltas, and checkpoints
+stored as JSON.
 
 The package is imported inside the functions, when an exchange is fetched or sent to,
 so starting Watchfloor does not load it.
@@ -48,7 +49,7 @@ def stopncii_keys(exchange: Exchange) -> list[str]:
 
 def check_usable(exchange: Exchange) -> None:
     """Refuse an exchange that cannot be reached as configured: a signal file that is
-    not there; StopNCII keys or a ThreatExchange token not set, or an address the
+    not there; StopNCII keys, a ThreatExchange token or NCMEC's user not set, or an address the
     outbound policy refuses (checked again each time: the name may resolve elsewhere
     since it was saved)."""
     if exchange.kind == ExchangeKind.FILE:
@@ -61,6 +62,10 @@ def check_usable(exchange: Exchange) -> None:
         from watchfloor.banks.exchange_threatexchange import threatexchange_token
 
         threatexchange_token(exchange)
+    elif exchange.kind == ExchangeKind.NCMEC:
+        from watchfloor.banks.exchange_ncmec import ncmec_credentials
+
+        ncmec_credentials(exchange)
     else:
         stopncii_keys(exchange)
     if exchange.location:
@@ -88,6 +93,10 @@ def exchange_api(exchange: Exchange) -> Any:
         from watchfloor.banks.exchange_threatexchange import threatexchange_api
 
         return threatexchange_api(exchange)
+    if exchange.kind == ExchangeKind.NCMEC:
+        from watchfloor.banks.exchange_ncmec import ncmec_api
+
+        return ncmec_api(exchange)
     from threatexchange.exchanges.impl.stop_ncii_api import (
         StopNCIICredentials,
         StopNCIISignalExchangeAPI,
@@ -108,6 +117,9 @@ def exchange_api(exchange: Exchange) -> Any:
 class Delta:
     updates: dict[tuple[str, str], Any]
     checkpoint: Any
+    # For exchanges whose deletions name their own record, not the value (NCMEC): each
+    # record of the delta and the (type, value) keys it holds, None when deleted.
+    refs: dict[str, list[tuple[str, str]] | None] | None = None
 
 
 def stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[Delta]:

@@ -23,6 +23,7 @@ from watchfloor.banks.models import (
     BankEntry,
     Exchange,
     ExchangeFeedback,
+    ExchangeItem,
     ExchangeKind,
     FeedbackState,
     Opinion,
@@ -107,7 +108,8 @@ def send_feedback(*, exchange: Exchange) -> dict[str, int]:
 
 def _send_one(exchange: Exchange, feedback: ExchangeFeedback) -> tuple[FeedbackState, str]:
     """One opinion, through the exchange's own client (StopNCII's ``SubmitFeedback``,
-    ThreatExchange's reactions) or as a line appended to its signal file."""
+    ThreatExchange's reactions, NCMEC's feedback) or as a line appended to its signal
+    file."""
     from watchfloor.banks.pytx import BANK_TO_PYTX
 
     positive = feedback.opinion == Opinion.CONFIRMED
@@ -119,6 +121,21 @@ def _send_one(exchange: Exchange, feedback: ExchangeFeedback) -> tuple[FeedbackS
                 exchange,
                 pytx_type=BANK_TO_PYTX[feedback.entry.signal_type],
                 value=feedback.entry.value,
+                positive=positive,
+            )
+            return FeedbackState.SENT, ""
+        if exchange.kind == ExchangeKind.NCMEC:
+            from watchfloor.banks.exchange_ncmec import send_ncmec_opinion
+
+            send_ncmec_opinion(
+                exchange,
+                pytx_type=BANK_TO_PYTX[feedback.entry.signal_type],
+                value=feedback.entry.value,
+                refs=list(
+                    ExchangeItem.objects.filter(
+                        exchange=exchange, value=feedback.entry.value
+                    ).values_list("ref", flat=True)
+                ),
                 positive=positive,
             )
             return FeedbackState.SENT, ""

@@ -1,7 +1,7 @@
 """Exchanges: hashes shared by others, configured and fetched into a bank.
 
 Each exchange is one of python-threatexchange's exchange APIs (its ``SignalExchangeAPI``
-implementations: the local signal file, StopNCII.org and Meta's ThreatExchange).
+implementations: the local signal file, StopNCII.org, Meta's ThreatExchange, NCMEC).
 Watchfloor keeps what the package leaves to its caller: where the fetched signals go
 (one bank per exchange), the checkpoint the next fetch resumes from, the schedule, and
 the opinions to send back.
@@ -37,6 +37,7 @@ from watchfloor.banks.exchange_apis import (
     load_checkpoint,
     stopncii_deltas,
 )
+from watchfloor.banks.exchange_ncmec import ncmec_deltas
 from watchfloor.banks.exchange_threatexchange import threatexchange_deltas
 from watchfloor.banks.models import (
     Bank,
@@ -44,6 +45,7 @@ from watchfloor.banks.models import (
     EntryChange,
     EntrySource,
     Exchange,
+    ExchangeItem,
     ExchangeKind,
 )
 from watchfloor.banks.services import disable_entry, enable_entry
@@ -168,6 +170,11 @@ def create_exchange(
             "'fetch_key,subscription_key'",
             field="credentials_env",
         )
+    if exchange_kind == ExchangeKind.NCMEC and not credentials_env:
+        raise InvalidInput(
+            "NCMEC needs credentials: name the environment variable that holds 'user:password'",
+            field="credentials_env",
+        )
     privacy_group = _check_privacy_group(exchange_kind, privacy_group, credentials_env)
     with transaction.atomic():
         if Exchange.objects.filter(name=name).exists():
@@ -270,6 +277,8 @@ def fetch_exchange(
             deltas = stopncii_deltas(api, checkpoint)
         elif exchange.kind == ExchangeKind.THREATEXCHANGE:
             deltas = threatexchange_deltas(api, checkpoint)
+        elif exchange.kind == ExchangeKind.NCMEC:
+            deltas = ncmec_deltas(api, checkpoint, exchange)
         else:
             deltas = api.fetch_iter(pytx_signal_types(), checkpoint)
         for delta in deltas:
@@ -310,6 +319,7 @@ def _apply_delta(
     bank = exchange.bank
     now = clock.now()
     wanted: dict[str, bool] = {}  # value -> present (False: withdrawn)
+    normalised: dict[tuple[str, str], str] = {}
     for (type_name, raw_value), metadata in delta.updates.items():
         if PYTX_TO_BANK.get(type_name) != bank.signal_type:
             result.skipped.append(
@@ -322,8 +332,13 @@ def _apply_delta(
             result.skipped.append((type_name, raw_value[:40], error.message))
             continue
         wanted[value] = metadata is not None
+        normalised[type_name, raw_value] = value
     with transaction.atomic():
         locked = Exchange.objects.select_for_update().get(pk=exchange.pk)
+        refs = getattr(delta, "refs", None)
+        if refs:
+            for value in _record_refs(exchange=exchange, refs=refs, normalised=normalised):
+                wanted.setdefault(value, False)
         existing = {
             entry.value: entry
             for entry in BankEntry.objects.select_for_update().filter(
@@ -388,3 +403,34 @@ def _apply_delta(
                     "first_entry_id": created[0].pk,
                 },
             )
+
+
+def _record_refs(
+    *,
+    exchange: Exchange,
+    refs: dict[str, list[tuple[str, str]] | None],
+    normalised: dict[tuple[str, str], str],
+) -> set[str]:
+    """Keep which values each of the exchange's records holds; returns the values no
+    record holds any more (their records deleted or changed)."""
+    held_before = set(
+        ExchangeItem.objects.filter(exchange=exchange, ref__in=list(refs)).values_list(
+            "value", flat=True
+        )
+    )
+    ExchangeItem.objects.filter(exchange=exchange, ref__in=list(refs)).delete()
+    ExchangeItem.objects.bulk_create(
+        [
+            ExchangeItem(exchange=exchange, ref=ref, value=normalised[key])
+            for ref, held in refs.items()
+            for key in held or []
+            if key in normalised
+        ],
+        ignore_conflicts=True,
+    )
+    still_held = set(
+        ExchangeItem.objects.filter(exchange=exchange, value__in=held_before).values_list(
+            "value", flat=True
+        )
+    )
+    return held_before - still_held

@@ -385,6 +385,7 @@ class ExchangeKind(models.TextChoices):
     FILE = "file", "Signal file (python-threatexchange's local file exchange)"
     STOPNCII = "stopncii", "StopNCII.org hash exchange"
     THREATEXCHANGE = "threatexchange", "Meta ThreatExchange (a privacy group's updates)"
+    NCMEC = "ncmec", "NCMEC hash sharing"
 
 
 class Exchange(models.Model):
@@ -420,6 +421,25 @@ class Exchange(models.Model):
     @property
     def fetch_every_minutes(self) -> int:
         return int(self.fetch_every.total_seconds() // 60)
+
+
+class ExchangeItem(models.Model):
+    """A value one of the exchange's own records holds (NCMEC: an entry, named
+    ``member-entry id``), kept for exchanges whose deletions name the record and not the
+    value: a value is withdrawn when no record of the exchange holds it any more."""
+
+    exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="items")
+    ref = models.CharField(max_length=200)
+    value = models.CharField(max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "ref", "value"], name="exchange_item_once")
+        ]
+        indexes = [models.Index(fields=["exchange", "value"], name="exchange_item_by_value")]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id}:{self.ref}"
 
 
 class Opinion(models.TextChoices):
