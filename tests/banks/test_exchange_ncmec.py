@@ -70,6 +70,7 @@ class NCMEC:
     windows: list[tuple[int, int]] = field(default_factory=list)
     feedback: list[tuple[str, str]] = field(default_factory=list)
     fail_with: int = 0
+    failed: int = 0
     url: str = ""
 
 
@@ -100,6 +101,7 @@ def ncmec(settings, monkeypatch) -> Iterator[NCMEC]:
             if not self._authorised():
                 return None
             if state.fail_with:
+                state.failed += 1
                 return self._xml(state.fail_with, "<error>down</error>")
             if path.endswith("/feedback/PDQ/reasons"):
                 return self._xml(
@@ -223,6 +225,7 @@ def test_a_server_error_is_recorded_and_changes_nothing(ncmec, analyst):
     exchange = ncmec_exchange(ncmec, analyst)
     result = fetch_exchange(exchange=exchange, actor=None)
     assert "too many 500 error responses" in result.error
+    assert ncmec.failed == 5  # the package's session asks four times more
     exchange.refresh_from_db()
     assert exchange.checkpoint is None and exchange.last_error == result.error
     assert not BankEntry.objects.exists()
