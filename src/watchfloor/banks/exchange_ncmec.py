@@ -54,10 +54,31 @@ def ncmec_base_url(exchange: Exchange) -> str:
 
 
 def _client(exchange: Exchange) -> Any:
+    from requests import Session
     from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEnvironment, NCMECHashAPI
+    from threatexchange.exchanges.clients.utils.common import TimeoutHTTPAdapter
+    from urllib3.util.retry import Retry
+
+    class Client(NCMECHashAPI):
+        def _get_session(self) -> Session:
+            """The package's session (basic auth, 60-second timeout, retries on GET),
+            without proxies from the environment and without waiting as long as a
+            server's Retry-After asks."""
+            session = Session()
+            session.trust_env = False
+            session.auth = (self.username, self.password)
+            retries = Retry(
+                total=2,
+                status_forcelist=[429, 500, 502, 503, 504],
+                allowed_methods=["GET"],
+                backoff_factor=0.2,
+                respect_retry_after_header=False,
+            )
+            session.mount(self._base_url, TimeoutHTTPAdapter(timeout=60, max_retries=retries))
+            return session
 
     user, password = ncmec_credentials(exchange)
-    client = NCMECHashAPI(user, password, NCMECEnvironment.Industry)
+    client = Client(user, password, NCMECEnvironment.Industry)
     client._base_url = ncmec_base_url(exchange)  # the only place the package keeps it
     return client
 

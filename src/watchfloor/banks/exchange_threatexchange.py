@@ -86,6 +86,7 @@ def _client(exchange: Exchange) -> Any:
                 allowed_methods=["GET"],
                 backoff_factor=0.2,
                 raise_on_status=False,  # the last answer's body says what went wrong
+                respect_retry_after_header=False,  # a server's "retry in a day" is no wait
             )
             session.mount(base_url, HTTPAdapter(max_retries=retries))
             return session
