@@ -209,7 +209,11 @@ def threatexchange_deltas(api: Any, checkpoint: Any) -> Iterator[Delta]:
                 api.client.app_id, update
             )
             name, tag = names.get(update.threat_type, (update.threat_type, None))
-            tags = {tag for opinion in record.opinions for tag in opinion.tags} if record else set()
+            tags = (
+                {label for opinion in record.opinions for label in opinion.tags}
+                if record
+                else set()
+            )
             if record is not None and tag is not None and tag not in tags:
                 continue  # e.g. an MD5 that is not a video's
             updates[name, update.indicator] = record
