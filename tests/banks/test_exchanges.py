@@ -5,19 +5,17 @@ resumed from the checkpoint, withdrawals, opinions sent back, and the schedule."
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
+from tests.banks.local_http import JsonHandler, serving
 from tests.banks.test_services import BASE, bank_with, near
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.models import AuditEvent
@@ -165,49 +163,33 @@ def stopncii(settings, monkeypatch) -> Iterator[StopNCII]:
     monkeypatch.setenv("STOPNCII_KEYS", "fetch-key,subscription-key,feedback-key")
     state = StopNCII()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def _authorised(self, key: str) -> bool:
             return (
                 self.headers.get("x-functions-key") == key
                 and self.headers.get("Ocp-Apim-Subscription-Key") == "subscription-key"
             )
 
-        def _answer(self, status: int, payload: Any) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-            if parts.path != "/v1/FetchHashes" or not self._authorised("fetch-key"):
-                return self._answer(401, {"error": "unauthorised"})
+            path, query = self.path_and_query()
+            if path != "/v1/FetchHashes" or not self._authorised("fetch-key"):
+                return self.answer(401, {"error": "unauthorised"})
             state.fetches.append(query)
             if state.fail_fetch:
-                return self._answer(400, {"error": "bad request"})
+                return self.answer(400, {"error": "bad request"})
             key = (int(query["startTimestamp"]), query.get("nextPageToken", ""))
-            return self._answer(200, state.pages.get(key) or _empty(key[0]))
+            return self.answer(200, state.pages.get(key) or _empty(key[0]))
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
             if self.path != "/v1/SubmitFeedback" or not self._authorised("feedback-key"):
-                return self._answer(401, {"error": "unauthorised"})
+                return self.answer(401, {"error": "unauthorised"})
             state.feedback.extend(body["hashFeedbacks"])
-            return self._answer(200, {})
+            return self.answer(200, {})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield state
-    server.shutdown()
-    thread.join()
+    with serving(Handler) as url:
+        state.url = f"{url}/v1"
+        yield state
 
 
 def _empty(start: int) -> dict[str, Any]:

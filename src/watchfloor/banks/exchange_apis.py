@@ -1,6 +1,8 @@
 """python-threatexchange's exchange APIs as Watchfloor configures them: the API object
-for an exchange (its local signal file or StopNCII.org), the credentials it reads from
-the environment, StopNCII's pages as deltas, and checkpoints stored as JSON.
+for an exchange (its local signal file, StopNCII.org, Meta's ThreatExchange or NCMEC,
+the last two in ``banks.exchange_threatexchange`` and ``banks.exchange_ncmec``), the
+credentials it reads from the environment, StopNCII's pages as deltas, and checkpoints
+stored as JSON.
 
 The package is imported inside the functions, when an exchange is fetched or sent to,
 so starting Watchfloor does not load it.
@@ -21,7 +23,8 @@ from watchfloor.core.netpolicy import check_outbound_url
 MAX_ERROR_CHARS = 2000
 
 
-def _credentials(exchange: Exchange) -> str:
+def credentials_from_env(exchange: Exchange) -> str:
+    """The value of the environment variable the exchange names, refused when unset."""
     value = os.environ.get(exchange.credentials_env, "") if exchange.credentials_env else ""
     if not value:
         raise InvalidInput(
@@ -34,7 +37,7 @@ def _credentials(exchange: Exchange) -> str:
 
 def stopncii_keys(exchange: Exchange) -> list[str]:
     """``fetch_key,subscription_key[,feedback_key]`` from the named variable."""
-    parts = [part.strip() for part in _credentials(exchange).split(",")]
+    parts = [part.strip() for part in credentials_from_env(exchange).split(",")]
     if len(parts) not in (2, 3) or not all(parts):
         raise InvalidInput(
             f"exchange {exchange.name!r}: {exchange.credentials_env} must hold "
@@ -46,15 +49,25 @@ def stopncii_keys(exchange: Exchange) -> list[str]:
 
 def check_usable(exchange: Exchange) -> None:
     """Refuse an exchange that cannot be reached as configured: a signal file that is
-    not there; StopNCII keys not set, or an address the outbound policy refuses (checked
-    again each time: the name may resolve elsewhere since it was saved)."""
+    not there; StopNCII keys, a ThreatExchange token or NCMEC's user not set, or an address the
+    outbound policy refuses (checked again each time: the name may resolve elsewhere
+    since it was saved)."""
     if exchange.kind == ExchangeKind.FILE:
         if not os.path.isfile(exchange.location):
             raise InvalidInput(
                 f"exchange {exchange.name!r}: no file at {exchange.location}", field="location"
             )
         return
-    stopncii_keys(exchange)
+    if exchange.kind == ExchangeKind.THREATEXCHANGE:
+        from watchfloor.banks.exchange_threatexchange import threatexchange_token
+
+        threatexchange_token(exchange)
+    elif exchange.kind == ExchangeKind.NCMEC:
+        from watchfloor.banks.exchange_ncmec import ncmec_credentials
+
+        ncmec_credentials(exchange)
+    else:
+        stopncii_keys(exchange)
     if exchange.location:
         check_outbound_url(exchange.location, field="location")
 
@@ -76,6 +89,14 @@ def exchange_api(exchange: Exchange) -> Any:
                 name=exchange.name, api="local_file", enabled=True, filename=exchange.location
             )
         )
+    if exchange.kind == ExchangeKind.THREATEXCHANGE:
+        from watchfloor.banks.exchange_threatexchange import threatexchange_api
+
+        return threatexchange_api(exchange)
+    if exchange.kind == ExchangeKind.NCMEC:
+        from watchfloor.banks.exchange_ncmec import ncmec_api
+
+        return ncmec_api(exchange)
     from threatexchange.exchanges.impl.stop_ncii_api import (
         StopNCIICredentials,
         StopNCIISignalExchangeAPI,
@@ -96,6 +117,9 @@ def exchange_api(exchange: Exchange) -> Any:
 class Delta:
     updates: dict[tuple[str, str], Any]
     checkpoint: Any
+    # For exchanges whose deletions name their own record, not the value (NCMEC): each
+    # record of the delta and the (type, value) keys it holds, None when deleted.
+    refs: dict[str, list[tuple[str, str]] | None] | None = None
 
 
 def stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[Delta]:

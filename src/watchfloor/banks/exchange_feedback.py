@@ -23,13 +23,14 @@ from watchfloor.banks.models import (
     BankEntry,
     Exchange,
     ExchangeFeedback,
+    ExchangeItem,
     ExchangeKind,
     FeedbackState,
     Opinion,
 )
 from watchfloor.banks.services import disable_entry
 from watchfloor.core import clock
-from watchfloor.core.errors import InvalidInput
+from watchfloor.core.errors import InvalidInput, WatchfloorError
 from watchfloor.core.validation import clean_text
 
 if TYPE_CHECKING:
@@ -106,12 +107,38 @@ def send_feedback(*, exchange: Exchange) -> dict[str, int]:
 
 
 def _send_one(exchange: Exchange, feedback: ExchangeFeedback) -> tuple[FeedbackState, str]:
-    """One opinion, through the exchange's own client (StopNCII's ``SubmitFeedback``) or
-    as a line appended to its signal file."""
+    """One opinion, through the exchange's own client (StopNCII's ``SubmitFeedback``,
+    ThreatExchange's reactions, NCMEC's feedback) or as a line appended to its signal
+    file."""
     from watchfloor.banks.pytx import BANK_TO_PYTX
 
     positive = feedback.opinion == Opinion.CONFIRMED
     try:
+        if exchange.kind == ExchangeKind.THREATEXCHANGE:
+            from watchfloor.banks.exchange_threatexchange import send_threatexchange_opinion
+
+            send_threatexchange_opinion(
+                exchange,
+                pytx_type=BANK_TO_PYTX[feedback.entry.signal_type],
+                value=feedback.entry.value,
+                positive=positive,
+            )
+            return FeedbackState.SENT, ""
+        if exchange.kind == ExchangeKind.NCMEC:
+            from watchfloor.banks.exchange_ncmec import send_ncmec_opinion
+
+            send_ncmec_opinion(
+                exchange,
+                pytx_type=BANK_TO_PYTX[feedback.entry.signal_type],
+                value=feedback.entry.value,
+                refs=list(
+                    ExchangeItem.objects.filter(
+                        exchange=exchange, value=feedback.entry.value
+                    ).values_list("ref", flat=True)
+                ),
+                positive=positive,
+            )
+            return FeedbackState.SENT, ""
         if exchange.kind == ExchangeKind.STOPNCII:
             from threatexchange.exchanges.clients.stopncii import api as stopncii
 
@@ -146,7 +173,7 @@ def _send_one(exchange: Exchange, feedback: ExchangeFeedback) -> tuple[FeedbackS
         return FeedbackState.SENT, ""
     except NotImplementedError:
         return FeedbackState.UNSUPPORTED, f"{exchange.get_kind_display()} takes no such opinion"
-    except InvalidInput as error:
+    except WatchfloorError as error:
         return FeedbackState.FAILED, error.message
     except Exception as error:  # the exchange's failure is recorded on the opinion
         return FeedbackState.FAILED, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]

@@ -1,10 +1,10 @@
 """Exchanges: hashes shared by others, configured and fetched into a bank.
 
 Each exchange is one of python-threatexchange's exchange APIs (its ``SignalExchangeAPI``
-implementations: the local signal file and StopNCII.org today). Watchfloor keeps what
-the package leaves to its caller: where the fetched signals go (one bank per
-exchange), the checkpoint the next fetch resumes from, the schedule, and the opinions
-to send back.
+implementations: the local signal file, StopNCII.org, Meta's ThreatExchange, NCMEC).
+Watchfloor keeps what the package leaves to its caller: where the fetched signals go
+(one bank per exchange), the checkpoint the next fetch resumes from, the schedule, and
+the opinions to send back.
 
 A fetch walks the API's deltas in order. Each delta is applied in one transaction
 together with the checkpoint it ends at, so a fetch cut off anywhere (a crash, a
@@ -37,12 +37,15 @@ from watchfloor.banks.exchange_apis import (
     load_checkpoint,
     stopncii_deltas,
 )
+from watchfloor.banks.exchange_ncmec import ncmec_deltas
+from watchfloor.banks.exchange_threatexchange import threatexchange_deltas
 from watchfloor.banks.models import (
     Bank,
     BankEntry,
     EntryChange,
     EntrySource,
     Exchange,
+    ExchangeItem,
     ExchangeKind,
 )
 from watchfloor.banks.services import disable_entry, enable_entry
@@ -103,6 +106,31 @@ def _check_location(kind: ExchangeKind, location: str) -> str:
     return location
 
 
+def _check_privacy_group(
+    kind: ExchangeKind, privacy_group: int | None, credentials_env: str
+) -> int | None:
+    if kind != ExchangeKind.THREATEXCHANGE:
+        if privacy_group is not None:
+            raise InvalidInput(
+                "only a ThreatExchange exchange fetches a privacy group", field="privacy_group"
+            )
+        return None
+    if not credentials_env:
+        raise InvalidInput(
+            "ThreatExchange needs credentials: name the environment variable that holds "
+            "the app access token 'APP_ID|SECRET'",
+            field="credentials_env",
+        )
+    if privacy_group is None or not 0 < privacy_group < 2**63:
+        raise InvalidInput(
+            "ThreatExchange fetches one privacy group: give its id (a positive number, "
+            "listed on the app's ThreatExchange page), got "
+            f"{'none' if privacy_group is None else privacy_group}",
+            field="privacy_group",
+        )
+    return privacy_group
+
+
 def create_exchange(
     *,
     name: str,
@@ -112,10 +140,12 @@ def create_exchange(
     location: str = "",
     credentials_env: str = "",
     fetch_every: timedelta = timedelta(hours=1),
+    privacy_group: int | None = None,
 ) -> Exchange:
     """An exchange fetched into ``bank``. ``credentials_env`` names the environment
     variable holding the credentials (StopNCII: ``fetch_key,subscription_key``, and a
-    third part, the feedback key, to send opinions back)."""
+    third part, the feedback key, to send opinions back; ThreatExchange: the app access
+    token ``APP_ID|SECRET``). ThreatExchange fetches one ``privacy_group``."""
     try:
         exchange_kind = ExchangeKind(kind)
     except ValueError:
@@ -140,6 +170,12 @@ def create_exchange(
             "'fetch_key,subscription_key'",
             field="credentials_env",
         )
+    if exchange_kind == ExchangeKind.NCMEC and not credentials_env:
+        raise InvalidInput(
+            "NCMEC needs credentials: name the environment variable that holds 'user:password'",
+            field="credentials_env",
+        )
+    privacy_group = _check_privacy_group(exchange_kind, privacy_group, credentials_env)
     with transaction.atomic():
         if Exchange.objects.filter(name=name).exists():
             raise Conflict(f"an exchange named {name!r} exists already", field="name")
@@ -149,6 +185,7 @@ def create_exchange(
             bank=bank,
             location=location,
             credentials_env=credentials_env,
+            privacy_group=privacy_group,
             fetch_every=fetch_every,
             created_at=clock.now(),
         )
@@ -162,6 +199,7 @@ def create_exchange(
                 "bank": bank.name,
                 "location": location,
                 "credentials_env": credentials_env,
+                "privacy_group": privacy_group,
                 "fetch_every_seconds": int(fetch_every.total_seconds()),
             },
         )
@@ -234,11 +272,15 @@ def fetch_exchange(
         from watchfloor.banks.pytx import pytx_signal_types
 
         checkpoint = load_checkpoint(api, exchange.checkpoint)
-        deltas: Iterator[Any] = (
-            stopncii_deltas(api, checkpoint)
-            if exchange.kind == ExchangeKind.STOPNCII
-            else api.fetch_iter(pytx_signal_types(), checkpoint)
-        )
+        deltas: Iterator[Any]
+        if exchange.kind == ExchangeKind.STOPNCII:
+            deltas = stopncii_deltas(api, checkpoint)
+        elif exchange.kind == ExchangeKind.THREATEXCHANGE:
+            deltas = threatexchange_deltas(api, checkpoint)
+        elif exchange.kind == ExchangeKind.NCMEC:
+            deltas = ncmec_deltas(api, checkpoint, exchange)
+        else:
+            deltas = api.fetch_iter(pytx_signal_types(), checkpoint)
         for delta in deltas:
             _apply_delta(exchange=exchange, delta=delta, actor=actor, result=result)
             result.deltas += 1
@@ -277,6 +319,7 @@ def _apply_delta(
     bank = exchange.bank
     now = clock.now()
     wanted: dict[str, bool] = {}  # value -> present (False: withdrawn)
+    normalised: dict[tuple[str, str], str] = {}
     for (type_name, raw_value), metadata in delta.updates.items():
         if PYTX_TO_BANK.get(type_name) != bank.signal_type:
             result.skipped.append(
@@ -289,8 +332,13 @@ def _apply_delta(
             result.skipped.append((type_name, raw_value[:40], error.message))
             continue
         wanted[value] = metadata is not None
+        normalised[type_name, raw_value] = value
     with transaction.atomic():
         locked = Exchange.objects.select_for_update().get(pk=exchange.pk)
+        refs = getattr(delta, "refs", None)
+        if refs:
+            for value in _record_refs(exchange=exchange, refs=refs, normalised=normalised):
+                wanted.setdefault(value, False)
         existing = {
             entry.value: entry
             for entry in BankEntry.objects.select_for_update().filter(
@@ -355,3 +403,34 @@ def _apply_delta(
                     "first_entry_id": created[0].pk,
                 },
             )
+
+
+def _record_refs(
+    *,
+    exchange: Exchange,
+    refs: dict[str, list[tuple[str, str]] | None],
+    normalised: dict[tuple[str, str], str],
+) -> set[str]:
+    """Keep which values each of the exchange's records holds; returns the values no
+    record holds any more (their records deleted or changed)."""
+    held_before = set(
+        ExchangeItem.objects.filter(exchange=exchange, ref__in=list(refs)).values_list(
+            "value", flat=True
+        )
+    )
+    ExchangeItem.objects.filter(exchange=exchange, ref__in=list(refs)).delete()
+    ExchangeItem.objects.bulk_create(
+        [
+            ExchangeItem(exchange=exchange, ref=ref, value=normalised[key])
+            for ref, held in refs.items()
+            for key in held or []
+            if key in normalised
+        ],
+        ignore_conflicts=True,
+    )
+    still_held = set(
+        ExchangeItem.objects.filter(exchange=exchange, value__in=held_before).values_list(
+            "value", flat=True
+        )
+    )
+    return held_before - still_held

@@ -384,6 +384,8 @@ class ExchangeKind(models.TextChoices):
 
     FILE = "file", "Signal file (python-threatexchange's local file exchange)"
     STOPNCII = "stopncii", "StopNCII.org hash exchange"
+    THREATEXCHANGE = "threatexchange", "Meta ThreatExchange (a privacy group's updates)"
+    NCMEC = "ncmec", "NCMEC hash sharing"
 
 
 class Exchange(models.Model):
@@ -394,8 +396,10 @@ class Exchange(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=ExchangeKind.choices)
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="exchanges")
-    # The file to read (file) or the API's base address (stopncii; blank for its own).
+    # The file to read (file) or the API's base address (blank for the exchange's own).
     location = models.CharField(max_length=2000, blank=True)
+    # ThreatExchange's privacy group (ThreatPrivacyGroup id) fetched; none for the others.
+    privacy_group = models.BigIntegerField(null=True, blank=True)
     credentials_env = models.CharField(max_length=100, blank=True)
     fetch_every = models.DurationField()
     is_enabled = models.BooleanField(default=True)
@@ -417,6 +421,25 @@ class Exchange(models.Model):
     @property
     def fetch_every_minutes(self) -> int:
         return int(self.fetch_every.total_seconds() // 60)
+
+
+class ExchangeItem(models.Model):
+    """A value one of the exchange's own records holds (NCMEC: an entry, named
+    ``member-entry id``), kept for exchanges whose deletions name the record and not the
+    value: a value is withdrawn when no record of the exchange holds it any more."""
+
+    exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="items")
+    ref = models.CharField(max_length=200)
+    value = models.CharField(max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "ref", "value"], name="exchange_item_once")
+        ]
+        indexes = [models.Index(fields=["exchange", "value"], name="exchange_item_by_value")]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id}:{self.ref}"
 
 
 class Opinion(models.TextChoices):

@@ -40,6 +40,9 @@ class Command(BaseCommand):
             "--credentials-env", default="", help="environment variable holding the credentials"
         )
         add.add_argument("--every", type=int, default=60, help="minutes between fetches")
+        add.add_argument(
+            "--privacy-group", type=int, default=None, help="ThreatExchange's privacy group id"
+        )
         fetch = actions.add_parser("fetch", help="fetch an exchange now, from its checkpoint")
         fetch.add_argument("name")
 
@@ -133,6 +136,7 @@ class Command(BaseCommand):
                         "last_fetched_at": exchange.last_fetched_at.isoformat()
                         if exchange.last_fetched_at
                         else None,
+                        "privacy_group": exchange.privacy_group,
                         "last_error": exchange.last_error,
                         "checkpoint": exchange.checkpoint,
                     }
@@ -153,6 +157,7 @@ class Command(BaseCommand):
             location=options["location"],
             credentials_env=options["credentials_env"],
             fetch_every=timedelta(minutes=options["every"]),
+            privacy_group=options["privacy_group"],
         )
         self.stderr.write(f"{exchange.name}: fetched into {bank.name} every {options['every']} min")
 
