@@ -109,6 +109,7 @@ def test_a_refusing_receiver_fails_the_request_and_the_page_says_why(
     assert "not delivered after 1 attempt: HTTP 400" in page
 
 
+@pytest.mark.slow
 def test_one_decision_on_3000_copies_is_one_request_with_item_results(
     make_escalation, analyst, connector, platform, committed, run_due
 ):

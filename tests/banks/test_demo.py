@@ -20,7 +20,7 @@ from watchfloor.bootstrap.demo import ensure_demo_accounts, load_demo_scenario
 from watchfloor.crises.models import Crisis
 from watchfloor.signals.models import ReactionBacklog, Signal
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # builds the demo day
 
 
 def test_the_demo_day_has_banks_with_matches_and_a_crisis_bank(catalog):

@@ -184,6 +184,7 @@ def test_a_malformed_request_is_refused_with_what_is_wrong(alone, payload, error
     assert answer.status_code == 400 and error in answer.json()["error"]
 
 
+@pytest.mark.slow
 def test_a_retried_request_is_acted_on_once(alone):
     body = json.dumps(enforcement_request()).encode()
     assert post(alone, body).status_code == 202
@@ -214,6 +215,7 @@ def test_a_stopped_platform_leaves_no_thread_and_no_port():
         DemoPlatform(callback_base="http://127.0.0.1:1").start(secret="")
 
 
+@pytest.mark.slow
 def test_the_demo_command_keeps_one_connector_and_starts_nothing_with_no_serve(catalog, settings):
     settings.WATCHFLOOR_OUTBOUND_ALLOW_HOSTS = []
     outputs = []

@@ -20,7 +20,7 @@ from watchfloor.crises.models import (
 )
 from watchfloor.signals.models import ReactionBacklog
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # builds the demo day
 
 
 def test_the_demo_runs_a_crisis_with_every_part_of_the_war_room_filled(catalog):

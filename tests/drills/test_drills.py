@@ -197,6 +197,7 @@ def test_a_playbook_regression_fails_the_expectations(jp):
     assert played.score["percent"] < 95.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", scenario_paths(PACKAGE_SCENARIOS), ids=lambda p: p.stem)
 def test_each_shipped_scenario_autoplays_to_its_expectations(library, path):
     from watchfloor.drills.autoplay import autoplay_drill
@@ -206,6 +207,7 @@ def test_each_shipped_scenario_autoplays_to_its_expectations(library, path):
     assert played.score["percent"] < 100, "a scenario shows the score discriminates"
 
 
+@pytest.mark.slow
 def test_the_command_prints_the_score_and_exits_one_on_regression(library, tmp_path, capsys):
     call_command("drill", "run", "jp_livestream_attack", "--autoplay")
     out = capsys.readouterr().out

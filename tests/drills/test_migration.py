@@ -25,6 +25,7 @@ def _leaves() -> list[tuple[str, str]]:
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_drill_runs_made_before_the_move_survive_the_migration():
     from django.contrib.contenttypes.models import ContentType

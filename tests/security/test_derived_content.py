@@ -255,16 +255,21 @@ def _everything_derived(world: World, user) -> dict[str, str]:
 
 
 _PICKERS = re.compile(r"<select\b.*?</select>", re.S)
+# A field's help text: "A reference such as WF-12." is an example, the same for everyone;
+# it read as a leak whenever the restricted escalation happened to be number 12 (its
+# number depends on which transactional tests ran before on the worker).
+_HELP_TEXTS = re.compile(r'<p class="help"[^>]*>.*?</p>', re.S)
 
 
 def _leaks(world: World, read: dict[str, str]) -> list[tuple[str, str]]:
     """(page, canary) for each canary found. The user pickers of forms are left out: they
-    list every account (the directory), which says nothing about who commands what."""
+    list every account (the directory), which says nothing about who commands what; so
+    are the fields' help texts, which are fixed examples."""
     return [
         (page, name)
         for page, text in read.items()
         for name, pattern in world.canaries().items()
-        if pattern.search(_PICKERS.sub("", text))
+        if pattern.search(_HELP_TEXTS.sub("", _PICKERS.sub("", text)))
     ]
 
 

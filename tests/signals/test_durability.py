@@ -138,6 +138,7 @@ def processes_reading(path: Path) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_killing_ingest_mid_run_loses_nothing_acknowledged(catalog, tmp_path):
     total = 3000

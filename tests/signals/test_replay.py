@@ -185,6 +185,7 @@ def test_the_demo_surge_file_is_in_the_contract_and_spans_a_day():
 # ---------------------------------------------------------------- through the intake
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_replayed_file_goes_through_the_intake_and_surges_on_simulated_time(
     catalog, tmp_path, monkeypatch
@@ -237,6 +238,7 @@ def test_a_replayed_file_goes_through_the_intake_and_surges_on_simulated_time(
     assert "Done: 69 accepted" in out.getvalue()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_the_demo_says_how_to_replay_its_surge_without_replaying_it(catalog):
     from watchfloor.signals.models import Signal
