@@ -50,6 +50,32 @@ def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
     assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
 
 
+# What the ingest command leaves to the worker: the reactions (rules, watchlists, triage)
+# and the crises' selectors cost a quarter of a second that queuing reactions never uses.
+INGEST_LEAVES = (
+    "watchfloor.signals.reactions",
+    "watchfloor.signals.auto_escalation",
+    "watchfloor.crises.selectors",
+)
+
+
+def test_the_ingest_command_loads_no_reactions(tmp_path):
+    env = {**os.environ, "WATCHFLOOR_DATA_DIR": str(tmp_path)}
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
+    script = (
+        "import sys, django; django.setup(); "
+        "from django.core.management import load_command_class; "
+        "load_command_class('watchfloor.signals', 'ingest'); "
+        f"print(' '.join(name for name in {INGEST_LEAVES!r} if name in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported by the ingest command: {done.stdout.strip()}"
+
+
 def test_the_command_list_is_the_one_django_registers():
     """`watchfloor --help` answers from a static list (no Django set-up): it names every
     command Django would, under the same app, and nothing else."""

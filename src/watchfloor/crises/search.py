@@ -17,7 +17,6 @@ from django.urls import reverse
 
 from watchfloor.core.fulltext import TextIndex, joined
 from watchfloor.crises.models import Crisis
-from watchfloor.crises.selectors import crises_visible_to
 from watchfloor.web.search import (
     KindResults,
     SearchHit,
@@ -61,6 +60,10 @@ def _hit(crisis: Crisis, detail: str) -> SearchHit:
 
 
 def search_crises(*, user: User, query: SearchQuery) -> KindResults | None:
+    # Imported here: this module is imported at start-up (the provider), and the
+    # selectors bring the sitrep cadence's models, which a command should not load.
+    from watchfloor.crises.selectors import crises_visible_to
+
     return search_indexed_kind(
         user=user,
         query=query,

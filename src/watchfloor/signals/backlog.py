@@ -40,12 +40,12 @@ from django.db.models import Count, Q, Sum
 
 from watchfloor.core import clock
 from watchfloor.core.heartbeat import Heartbeat
-from watchfloor.signals import reactions
 from watchfloor.signals.hooks import after_signals_stored, signals_stored_hooks
 from watchfloor.signals.models import ReactionBacklog
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
+    from watchfloor.signals import reactions
 
 __all__ = [
     "CLAIM_LEASE",
@@ -199,6 +199,10 @@ def _release(rows: list[ReactionBacklog]) -> None:
 
 
 def _react(rows: list[ReactionBacklog]) -> reactions.ReactionReport:
+    # Imported here: the reactions bring the rules, watchlists and triage (about a
+    # quarter of a second), which a command that only queues them should not load.
+    from watchfloor.signals import reactions
+
     cluster_ids = {pk for row in rows for pk in row.cluster_ids}
     series_keys = {tuple(key) for row in rows for key in row.series_keys}
     # Rules open escalations in the name of whoever sent the latest batch (the system

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from watchfloor.signals import clustering, counting, reactions
+from watchfloor.signals import clustering, counting
 from watchfloor.signals.contract import SignalInput, SignalRejected
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
+    from watchfloor.signals import reactions
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"

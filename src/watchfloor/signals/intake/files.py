@@ -36,7 +36,6 @@ from watchfloor.signals.contract import (
 from watchfloor.signals.hooks import DocumentReader, document_reader_for
 from watchfloor.signals.intake import file_limits, prepare_batch
 from watchfloor.signals.intake.batch import BatchResult, IntakeBatch
-from watchfloor.signals.reactions import react_on_signal_time
 
 # Prepared batches each helper may hold ready (memory stays bounded).
 READY_AHEAD = 2
@@ -92,6 +91,11 @@ def react_on_batch_signal_time(
     ]
     if not signals:
         return since
+    # Imported here: only a replay on signal time reacts in the command itself; the
+    # reactions bring the rules and watchlists, which an ordinary ingest leaves to the
+    # worker and should not load.
+    from watchfloor.signals.reactions import react_on_signal_time
+
     report = react_on_signal_time(signals, since=since)
     summary.signal_time_raised += len(report.raised)
     summary.signal_time_ended += len(report.ended)
