@@ -24,7 +24,7 @@ from tests.security.worker_tasks import hold_until_released
 from tests.signals.test_durability import subprocess_environment
 from tests.waiting import wait_for_exit, wait_until
 from watchfloor.bootstrap.models import WorkerHeartbeat
-from watchfloor.signals import backlog
+from watchfloor.signals import backlog, reactions
 from watchfloor.signals import hooks as signal_hooks
 from watchfloor.signals.models import ReactionBacklog
 
@@ -174,9 +174,7 @@ def test_a_reactions_pass_longer_than_its_lease_keeps_its_rows(catalog, monkeypa
         assert finish.wait(timeout=60)
 
     monkeypatch.setattr(signal_hooks, "_hooks", [slow_hook])
-    monkeypatch.setattr(
-        backlog.reactions, "after_ingest", lambda **_: backlog.reactions.ReactionReport()
-    )
+    monkeypatch.setattr(reactions, "after_ingest", lambda **_: reactions.ReactionReport())
     backlog.queue_reactions(cluster_ids=[], series_keys=[], signal_ids=[1], actor=None)
     outcome: dict[str, backlog.DrainReport] = {}
     first = threading.Thread(target=lambda: outcome.setdefault("first", backlog.drain()))
