@@ -95,13 +95,17 @@ class Template:
         """Keep the just-migrated test database ``test_name`` as the template."""
         connection.close()  # PostgreSQL copies only a database nobody is connected to
         if connection.vendor == "sqlite":
-            partial = self.sqlite_path.with_suffix(".partial")
-            _remove_sqlite(partial)
-            _sqlite_backup(Path(test_name), partial)
-            os.replace(partial, self.sqlite_path)
+            self.keep_sqlite(Path(test_name))
             return
         with _postgres_cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{self.postgres_name}" TEMPLATE "{test_name}"')
+
+    def keep_sqlite(self, source: Path) -> None:
+        """Copy ``source`` into place as the SQLite template, whole or not at all."""
+        partial = self.sqlite_path.with_suffix(".partial")
+        _remove_sqlite(partial)
+        _sqlite_backup(source, partial)
+        os.replace(partial, self.sqlite_path)
 
     def release(self) -> None:
         fcntl.flock(self.lock, fcntl.LOCK_UN)
@@ -139,10 +143,7 @@ def copy_migrated_sqlite(data_dir: Path, environment: dict[str, str]) -> None:
                     capture_output=True,
                     timeout=600,
                 )
-                partial = template.sqlite_path.with_suffix(".partial")
-                _remove_sqlite(partial)
-                _sqlite_backup(Path(scratch) / "watchfloor.sqlite3", partial)
-                os.replace(partial, template.sqlite_path)
+                template.keep_sqlite(Path(scratch) / "watchfloor.sqlite3")
         _sqlite_backup(template.sqlite_path, data_dir / "watchfloor.sqlite3")
     finally:
         template.release()

@@ -35,19 +35,26 @@ LAZY = (
 )
 
 
-def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
+def _imported_after(tmp_path: Path, code: str, names: tuple[str, ...]) -> str:
+    """Which of ``names`` a fresh process has imported once Django is set up and ``code``
+    has run (space-separated; empty when none)."""
     env = {**os.environ, "WATCHFLOOR_DATA_DIR": str(tmp_path)}
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
     script = (
-        "import sys, django; django.setup(); "
-        f"print(' '.join(name for name in {HEAVY + LAZY!r} if name in sys.modules))"
+        f"import sys, django; django.setup(); {code}; "
+        f"print(' '.join(name for name in {names!r} if name in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
+    return done.stdout.strip()
+
+
+def test_setting_django_up_imports_none_of_the_heavy_libraries(tmp_path):
+    imported = _imported_after(tmp_path, "pass", HEAVY + LAZY)
+    assert imported == "", f"imported at start-up: {imported}"
 
 
 # What the ingest command leaves to the worker: the reactions (rules, watchlists, triage)
@@ -60,20 +67,12 @@ INGEST_LEAVES = (
 
 
 def test_the_ingest_command_loads_no_reactions(tmp_path):
-    env = {**os.environ, "WATCHFLOOR_DATA_DIR": str(tmp_path)}
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    env.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
-    script = (
-        "import sys, django; django.setup(); "
+    load_ingest = (
         "from django.core.management import load_command_class; "
-        "load_command_class('watchfloor.signals', 'ingest'); "
-        f"print(' '.join(name for name in {INGEST_LEAVES!r} if name in sys.modules))"
+        "load_command_class('watchfloor.signals', 'ingest')"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "", f"imported by the ingest command: {done.stdout.strip()}"
+    imported = _imported_after(tmp_path, load_ingest, INGEST_LEAVES)
+    assert imported == "", f"imported by the ingest command: {imported}"
 
 
 def test_the_command_list_is_the_one_django_registers():
