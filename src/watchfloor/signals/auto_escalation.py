@@ -349,16 +349,21 @@ def apply_rule(
     match: Match,
     cluster: Cluster | None = None,
     alert: SurgeAlert | None = None,
+    account: User | None = None,
 ) -> RuleFiring | None:
     """Act on a match, once: open or attach, record the firing with its evidence, audit.
 
     Returns None when the rule had already fired for this cluster (or series alert). A
     rule whose action fails (an escalation type no longer in the catalog, say) is recorded
-    as skipped, with the reason, so it is not retried on every batch.
+    as skipped, with the reason, so it is not retried on every batch. ``account`` is
+    ``rules_account()``, passed by a caller that fires many rules.
     """
     if (cluster is None) == (alert is None):
         raise ValueError("give either a cluster or a series surge alert")
-    account = rules_account()
+    if account is None:
+        account = rules_account()
+    elif account.get_username() != RULES_ACCOUNT:
+        raise ValueError(f"rules act as {RULES_ACCOUNT}, not {account.get_username()}")
     try:
         with transaction.atomic():
             if cluster is not None:

@@ -47,6 +47,12 @@ from watchfloor.signals.surge_stream import series_containing
 
 if TYPE_CHECKING:
     from watchfloor.signals.reactions import ReactionReport
+    from watchfloor.signals.writer_slices import WriterSlices
+
+
+def _before_write(slices: WriterSlices | None) -> None:
+    if slices is not None:
+        slices.next()
 
 
 def _cluster_counts(
@@ -122,9 +128,16 @@ def _has_fallen_back(
     )
 
 
-def check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
+def check_clusters(
+    cluster_ids: list[int],
+    *,
+    now: datetime,
+    report: ReactionReport,
+    slices: WriterSlices | None = None,
+) -> None:
     """For each of these clusters: raise an alert if it surges now and has none open,
-    or end its open alert once the rate has fallen back."""
+    or end its open alert once the rate has fallen back (in ``slices``' transactions,
+    when given)."""
     if not cluster_ids:
         return
     config = surge_config("cluster")
@@ -147,6 +160,7 @@ def check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionRep
         if alert is not None:
             if _has_fallen_back(counts[pk], alert, now=now, config=config):
                 count, rate = _window(counts[pk], config)
+                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(
                         alert=alert,
@@ -158,6 +172,7 @@ def check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionRep
             continue
         surge = detect_surge(counts[pk], end=end, config=config)
         if surge is not None:
+            _before_write(slices)
             raised = services.raise_surge_alert(
                 surge=surge, cluster_id=pk, escalation_id=escalation_of[pk]
             )
@@ -165,9 +180,16 @@ def check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionRep
                 report.raised.append(raised)
 
 
-def check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionReport) -> None:
+def check_series(
+    keys: list[SeriesKey],
+    *,
+    now: datetime,
+    report: ReactionReport,
+    slices: WriterSlices | None = None,
+) -> None:
     """For each of these series: raise an alert if it surges now and has none open, or
-    end its open alert once the rate has fallen back."""
+    end its open alert once the rate has fallen back (in ``slices``' transactions, when
+    given)."""
     if not keys:
         return
     config = surge_config("series")
@@ -179,12 +201,14 @@ def check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionReport
         if alert is not None:
             if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
+                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
             continue
         surge = detect_surge(counts[key], end=end, config=config, seasonal_per_hour=seasonal[key])
         if surge is not None:
+            _before_write(slices)
             raised = services.raise_surge_alert(surge=surge, series=key)
             if raised is not None:
                 report.raised.append(raised)
@@ -209,6 +233,7 @@ def end_fallen_alerts(
     skip_clusters: set[int],
     skip_series: set[SeriesKey],
     report: ReactionReport,
+    slices: WriterSlices | None = None,
 ) -> None:
     """Alerts on subjects that received nothing in this batch can end too: quiet is
     exactly how a surge ends."""
@@ -238,6 +263,7 @@ def end_fallen_alerts(
                 continue
             if _has_fallen_back(counts[cluster.pk], alert, now=now, config=config):
                 count, rate = _window(counts[cluster.pk], config)
+                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(
                         alert=alert,
@@ -254,6 +280,7 @@ def end_fallen_alerts(
         for alert, key in zip(series_alerts, keys, strict=True):
             if _has_fallen_back(by_series[key], alert, now=now, config=config):
                 count, rate = _window(by_series[key], config)
+                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
