@@ -53,21 +53,25 @@ def reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
         zone=business_time_zone(escalation),
     )
     existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
+    started = []
     for kind, (due_at, basis) in due.items():
         label = Clock.Kind(kind).label
         current = existing.get(kind)
         if current is None:
-            Clock.objects.create(
-                escalation=escalation,
-                kind=kind,
-                label=label,
-                starts_at=escalation.created_at,
-                due_at=due_at,
-                basis=basis,
+            started.append(
+                Clock(
+                    escalation=escalation,
+                    kind=kind,
+                    label=label,
+                    starts_at=escalation.created_at,
+                    due_at=due_at,
+                    basis=basis,
+                )
             )
         elif current.met_at is None:
             current.due_at, current.basis = due_at, basis
             current.save(update_fields=["due_at", "basis"])
+    Clock.objects.bulk_create(started)
 
 
 def statutory_due_at(

@@ -252,13 +252,17 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
         created_at=now,
         updated_at=now,
     )
-    escalation.markets.set(market_rows)
+    # A new escalation has no links yet: each is added (one statement), not set (a read of
+    # what is there, then the difference), and an empty list writes nothing.
+    if market_rows:
+        escalation.markets.add(*market_rows)
     if details.is_restricted:
         # Whoever files a restricted escalation keeps access to it.
-        escalation.access_list.set({actor, *access_users})
+        escalation.access_list.add(*{actor, *access_users})
     elif access_users:
-        escalation.access_list.set(access_users)
-    escalation.shared_with_teams.set(teams)
+        escalation.access_list.add(*access_users)
+    if teams:
+        escalation.shared_with_teams.add(*teams)
     Subject.objects.bulk_create(
         Subject(
             escalation=escalation, kind=s.kind, reference=s.reference.strip(), note=s.note[:500]

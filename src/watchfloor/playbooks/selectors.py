@@ -54,8 +54,17 @@ def template_spec(version: TemplateVersion) -> TemplateSpec:
     return spec
 
 
+# A version's file, as stored and as reviewed: read only to parse a version not yet
+# parsed by this process (``playbook_spec`` loads it then), not on every proposal.
+VERSION_FILE_FIELDS = ("current_version__content", "current_version__source_text")
+
+
 def active_playbooks() -> list[tuple[Playbook, PlaybookSpec]]:
-    playbooks = Playbook.objects.filter(is_active=True).select_related("current_version")
+    playbooks = (
+        Playbook.objects.filter(is_active=True)
+        .select_related("current_version")
+        .defer(*VERSION_FILE_FIELDS)
+    )
     return [(playbook, playbook_spec(playbook.current_version)) for playbook in playbooks]
 
 

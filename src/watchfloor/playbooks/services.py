@@ -92,11 +92,13 @@ def start_playbook_run(
     actor: User | None,
     automatic: bool = False,
     proposals: list[Proposal] | None = None,
+    facts: EscalationFacts | None = None,
 ) -> PlaybookRun:
     """Start the version of ``playbook_code`` in force on ``escalation``.
 
     A person may start any active playbook (a lead may judge one fits that the rules do
-    not propose); ``automatic`` starts come from :func:`on_escalation_changed`.
+    not propose); ``automatic`` starts come from :func:`on_escalation_changed`, which
+    passes the ``facts`` it has just read (``selectors.current_facts``).
     """
     if not automatic:
         _require(
@@ -113,6 +115,7 @@ def start_playbook_run(
     playbook = (
         Playbook.objects.filter(code=playbook_code, is_active=True)
         .select_related("current_version")
+        .defer(*selectors.VERSION_FILE_FIELDS)
         .first()
     )
     if playbook is None:
@@ -132,7 +135,7 @@ def start_playbook_run(
     version = playbook.current_version
     spec = selectors.playbook_spec(version)
     now = clock.now()
-    facts = selectors.current_facts(escalation)
+    facts = facts or selectors.current_facts(escalation)
     run = PlaybookRun.objects.create(
         escalation=escalation,
         playbook=playbook,
@@ -210,6 +213,7 @@ def on_escalation_changed(*, escalation: Escalation, actor: User | None) -> Play
             actor=actor,
             automatic=True,
             proposals=proposals,
+            facts=facts,
         )
     waiting = [p for p in proposals if p.active_run_id is None]
     if waiting:
