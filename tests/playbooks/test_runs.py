@@ -157,3 +157,43 @@ def test_starting_by_hand(escalate, analyst, viewer):
         escalation=escalation, playbook_code="scam_campaign", actor=analyst
     )
     assert again.status == RunStatus.ACTIVE
+
+
+@pytest.mark.parametrize("type_code", ["violent_attack_content", "scam_campaign"])
+def test_told_an_escalation_is_new_the_listener_starts_and_proposes_the_same(
+    make_escalation, monkeypatch, type_code
+):
+    """A new escalation has no runs, so the listener skips looking for them (``created``);
+    what it starts or proposes is the same as when it looks."""
+    from watchfloor.playbooks import apps
+
+    def recorded(escalation):
+        run = PlaybookRun.objects.filter(escalation=escalation).first()
+        trail = [
+            (event.action, {k: v for k, v in event.data.items() if k != "run"})
+            for event in AuditEvent.objects.filter(escalation_id=escalation.pk)
+            .exclude(action=AuditAction.ESCALATION_CREATED)
+            .order_by("sequence")
+        ]
+        steps = (
+            [
+                (s.step_id, s.state, s.due_at and s.due_at - escalation.opened_at)
+                for s in run.steps.all()
+            ]
+            if run
+            else []
+        )
+        return run.version.code if run else None, steps, trail
+
+    told = make_escalation(type_code=type_code, markets=["JP"])
+    real = services.on_escalation_changed
+
+    def looking(**kwargs):
+        return real(**{**kwargs, "created": False})
+
+    monkeypatch.setattr(services, "on_escalation_changed", looking)
+    assert apps.start_or_replan.__module__ == apps.__name__
+    looked = make_escalation(type_code=type_code, markets=["JP"])
+
+    assert recorded(told) == recorded(looked)
+    assert (recorded(told)[0] is not None) == (type_code == "violent_attack_content")

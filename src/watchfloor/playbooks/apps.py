@@ -49,7 +49,9 @@ class PlaybooksConfig(AppConfig):
 def start_or_replan(*, escalation, event, actor, how):
     from watchfloor.playbooks import services
 
-    return services.on_escalation_changed(escalation=escalation, actor=actor)
+    return services.on_escalation_changed(
+        escalation=escalation, actor=actor, created=event == "created"
+    )
 
 
 def proposals(*, escalation, viewer, now):

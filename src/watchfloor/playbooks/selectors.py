@@ -204,12 +204,21 @@ def rank_proposals(
 
 
 def proposals_for(
-    escalation: Escalation, *, facts: EscalationFacts | None = None
+    escalation: Escalation,
+    *,
+    facts: EscalationFacts | None = None,
+    active_runs: dict[str, int] | None = None,
 ) -> list[Proposal]:
+    """The playbooks that apply, best first; ``active_runs`` (playbook code → run) when
+    the caller knows them (none, on an escalation filed in this transaction)."""
     facts = facts or current_facts(escalation)
-    active = dict(
-        PlaybookRun.objects.filter(escalation=escalation, status=RunStatus.ACTIVE).values_list(
-            "playbook__code", "pk"
+    active = (
+        active_runs
+        if active_runs is not None
+        else dict(
+            PlaybookRun.objects.filter(escalation=escalation, status=RunStatus.ACTIVE).values_list(
+                "playbook__code", "pk"
+            )
         )
     )
     return rank_proposals(

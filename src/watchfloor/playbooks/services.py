@@ -185,27 +185,36 @@ def start_playbook_run(
 
 
 @transaction.atomic
-def on_escalation_changed(*, escalation: Escalation, actor: User | None) -> PlaybookRun | None:
+def on_escalation_changed(
+    *, escalation: Escalation, actor: User | None, created: bool = False
+) -> PlaybookRun | None:
     """Called by the escalation services (inside their transaction) when an escalation is
     created or its type or severity changes.
 
     Re-plans the active runs (branches re-evaluated, due times recomputed from the
     clocks as they now stand), then proposes the playbooks that apply; the best match is
     started when it says ``auto_start`` and has never run on this escalation. Returns
-    the run started, if any.
+    the run started, if any. ``created``: the escalation was filed in this transaction,
+    so no playbook has run on it (nothing to re-plan or look up).
     """
     facts = selectors.current_facts(escalation)
-    for run in PlaybookRun.objects.filter(
-        escalation=escalation, status=RunStatus.ACTIVE
-    ).select_related("version"):
-        _replan(run, escalation=escalation, facts=facts, actor=actor)
+    if not created:
+        for run in PlaybookRun.objects.filter(
+            escalation=escalation, status=RunStatus.ACTIVE
+        ).select_related("version"):
+            _replan(run, escalation=escalation, facts=facts, actor=actor)
     if escalation.merged_into_id is not None or escalation.status == Status.CLOSED:
         return None
-    proposals = selectors.proposals_for(escalation, facts=facts)
+    proposals = selectors.proposals_for(
+        escalation, facts=facts, active_runs={} if created else None
+    )
     if not proposals:
         return None
     best = proposals[0]
-    ever_ran = PlaybookRun.objects.filter(escalation=escalation, playbook=best.playbook).exists()
+    ever_ran = (
+        not created
+        and PlaybookRun.objects.filter(escalation=escalation, playbook=best.playbook).exists()
+    )
     if best.auto_start and not ever_ran:
         return start_playbook_run(
             escalation=escalation,
