@@ -368,7 +368,12 @@ def _run_cluster_rules(
             if firing is not None:
                 report.fired.append(firing)
                 already.add((rule.code, pk))
-                cluster.refresh_from_db()  # its state or escalation may have changed
+                # Its state or escalation may have changed: the firing holds the copy read
+                # under its lock and changed with it (unless its action was rolled back).
+                if firing.outcome != "skipped" and firing.cluster is not None:
+                    cluster = firing.cluster
+                else:
+                    cluster.refresh_from_db()
 
 
 def _official_alerts(cluster_ids: list[int]) -> dict[int, list[dict]]:
