@@ -468,3 +468,18 @@ def test_a_broken_rules_file_turns_the_rules_off_not_the_intake(
         report = _react(cluster)
     assert report.fired == []
     assert "auto-escalation rules are off" in caplog.text
+
+
+def test_a_caller_passing_the_account_passes_the_rules_own(catalog, frozen_clock, analyst):
+    from watchfloor.signals.auto_escalation import apply_rule, rules_account
+    from watchfloor.signals.rule_matching import Match
+
+    cluster = make_cluster()
+    ruleset = reactions.current_rules()
+    match = Match(conditions=["test"], figures={})
+    with pytest.raises(ValueError, match="rules act as watchfloor-rules"):
+        apply_rule(
+            rule=ruleset.rules[0], ruleset=ruleset, match=match, cluster=cluster, account=analyst
+        )
+    assert rules_account().username == "watchfloor-rules"
+    assert not RuleFiring.objects.exists()
