@@ -53,7 +53,6 @@ from watchfloor.signals.surge_checks import (
 )
 from watchfloor.signals.surge_stream import series_keys_for
 from watchfloor.signals.triage import triage_cluster
-from watchfloor.signals.writer_slices import WriterSlices
 
 __all__ = [
     "ReactionReport",
@@ -100,23 +99,15 @@ def after_ingest(
     report.woken = services.wake_due_clusters(now=now)
     refresh_velocities(touched_clusters, now=now)
     refresh_triage(touched_clusters)
+    check_clusters(touched_clusters, now=now, report=report)
+    check_series(touched_series, now=now, report=report)
+    end_fallen_alerts(
+        now=now, skip_clusters=set(touched_clusters), skip_series=set(touched_series), report=report
+    )
     ruleset = current_rules()
-    # The alerts and firings are committed a slice at a time (``writer_slices``), so the
-    # pass does not queue for the writer once per alert and per firing.
-    with WriterSlices() as slices:
-        check_clusters(touched_clusters, now=now, report=report, slices=slices)
-        check_series(touched_series, now=now, report=report, slices=slices)
-        end_fallen_alerts(
-            now=now,
-            skip_clusters=set(touched_clusters),
-            skip_series=set(touched_series),
-            report=report,
-            slices=slices,
-        )
-        if ruleset.rules:
-            clusters = [*touched_clusters, *report.woken]
-            _run_cluster_rules(ruleset, clusters, now=now, report=report, slices=slices)
-            _run_series_rules(ruleset, touched_series, report=report, slices=slices)
+    if ruleset.rules:
+        _run_cluster_rules(ruleset, [*touched_clusters, *report.woken], now=now, report=report)
+        _run_series_rules(ruleset, touched_series, report=report)
     return report
 
 
@@ -312,12 +303,7 @@ def _hint_inputs():
 
 
 def _run_cluster_rules(
-    ruleset: RuleSet,
-    cluster_ids: list[int],
-    *,
-    now: datetime,
-    report: ReactionReport,
-    slices: WriterSlices | None = None,
+    ruleset: RuleSet, cluster_ids: list[int], *, now: datetime, report: ReactionReport
 ) -> None:
     rules = [rule for rule in ruleset.rules if not rule.on_series]
     if not rules or not cluster_ids:
@@ -360,8 +346,6 @@ def _run_cluster_rules(
             )
             if match is None:
                 continue
-            if slices is not None:
-                slices.next()
             firing = auto_escalation.apply_rule(
                 rule=rule, ruleset=ruleset, match=match, cluster=cluster, account=account
             )
@@ -392,13 +376,7 @@ def _official_alerts(cluster_ids: list[int]) -> dict[int, list[dict]]:
     return found
 
 
-def _run_series_rules(
-    ruleset: RuleSet,
-    keys: list[SeriesKey],
-    *,
-    report: ReactionReport,
-    slices: WriterSlices | None = None,
-) -> None:
+def _run_series_rules(ruleset: RuleSet, keys: list[SeriesKey], *, report: ReactionReport) -> None:
     rules = [rule for rule in ruleset.rules if rule.on_series]
     if not rules or not keys:
         return
@@ -408,8 +386,6 @@ def _run_series_rules(
             match = match_series_surge(rule, alert)
             if match is None:
                 continue
-            if slices is not None:
-                slices.next()
             firing = auto_escalation.apply_rule(
                 rule=rule, ruleset=ruleset, match=match, alert=alert, account=account
             )

@@ -47,12 +47,6 @@ from watchfloor.signals.surge_stream import series_containing
 
 if TYPE_CHECKING:
     from watchfloor.signals.reactions import ReactionReport
-    from watchfloor.signals.writer_slices import WriterSlices
-
-
-def _before_write(slices: WriterSlices | None) -> None:
-    if slices is not None:
-        slices.next()
 
 
 def _cluster_counts(
@@ -128,16 +122,9 @@ def _has_fallen_back(
     )
 
 
-def check_clusters(
-    cluster_ids: list[int],
-    *,
-    now: datetime,
-    report: ReactionReport,
-    slices: WriterSlices | None = None,
-) -> None:
+def check_clusters(cluster_ids: list[int], *, now: datetime, report: ReactionReport) -> None:
     """For each of these clusters: raise an alert if it surges now and has none open,
-    or end its open alert once the rate has fallen back (in ``slices``' transactions,
-    when given)."""
+    or end its open alert once the rate has fallen back."""
     if not cluster_ids:
         return
     config = surge_config("cluster")
@@ -160,7 +147,6 @@ def check_clusters(
         if alert is not None:
             if _has_fallen_back(counts[pk], alert, now=now, config=config):
                 count, rate = _window(counts[pk], config)
-                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(
                         alert=alert,
@@ -172,7 +158,6 @@ def check_clusters(
             continue
         surge = detect_surge(counts[pk], end=end, config=config)
         if surge is not None:
-            _before_write(slices)
             raised = services.raise_surge_alert(
                 surge=surge, cluster_id=pk, escalation_id=escalation_of[pk]
             )
@@ -180,16 +165,9 @@ def check_clusters(
                 report.raised.append(raised)
 
 
-def check_series(
-    keys: list[SeriesKey],
-    *,
-    now: datetime,
-    report: ReactionReport,
-    slices: WriterSlices | None = None,
-) -> None:
+def check_series(keys: list[SeriesKey], *, now: datetime, report: ReactionReport) -> None:
     """For each of these series: raise an alert if it surges now and has none open, or
-    end its open alert once the rate has fallen back (in ``slices``' transactions, when
-    given)."""
+    end its open alert once the rate has fallen back."""
     if not keys:
         return
     config = surge_config("series")
@@ -201,14 +179,12 @@ def check_series(
         if alert is not None:
             if _has_fallen_back(counts[key], alert, now=now, config=config):
                 count, rate = _window(counts[key], config)
-                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
             continue
         surge = detect_surge(counts[key], end=end, config=config, seasonal_per_hour=seasonal[key])
         if surge is not None:
-            _before_write(slices)
             raised = services.raise_surge_alert(surge=surge, series=key)
             if raised is not None:
                 report.raised.append(raised)
@@ -233,7 +209,6 @@ def end_fallen_alerts(
     skip_clusters: set[int],
     skip_series: set[SeriesKey],
     report: ReactionReport,
-    slices: WriterSlices | None = None,
 ) -> None:
     """Alerts on subjects that received nothing in this batch can end too: quiet is
     exactly how a surge ends."""
@@ -263,7 +238,6 @@ def end_fallen_alerts(
                 continue
             if _has_fallen_back(counts[cluster.pk], alert, now=now, config=config):
                 count, rate = _window(counts[cluster.pk], config)
-                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(
                         alert=alert,
@@ -280,7 +254,6 @@ def end_fallen_alerts(
         for alert, key in zip(series_alerts, keys, strict=True):
             if _has_fallen_back(by_series[key], alert, now=now, config=config):
                 count, rate = _window(by_series[key], config)
-                _before_write(slices)
                 report.ended.append(
                     services.end_surge_alert(alert=alert, current_rate=rate, window_count=count)
                 )
