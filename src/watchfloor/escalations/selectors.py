@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
@@ -107,9 +107,19 @@ _QUEUE_ORDER = {
 }
 
 
-def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
+def triage_queue(
+    *, user: User, filters: QueueFilters, is_long: bool = False
+) -> QuerySet[Escalation]:
     """Open escalations, most severe first, then the nearest deadline first (or the other
-    way round when ``filters.sort`` is "deadline")."""
+    way round when ``filters.sort`` is "deadline").
+
+    ``is_long`` says the queue as filtered is long (its capped count reached the cap,
+    :func:`triage_queue_count`): a market filter is then tested row by row along the
+    queue's order, where a page's fifty are found within the first few thousand rows,
+    instead of gathering all the market's escalations and sorting them (tens of
+    thousands at 1,000,000). A short queue gathers them: walking the order for a rare
+    market would read most of the queue to fill a page.
+    """
     escalations = escalations_visible_to(user)
     if filters.statuses:
         escalations = escalations.filter(status__in=filters.statuses)
@@ -123,12 +133,12 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     if filters.severities:
         escalations = escalations.filter(severity__in=filters.severities)
     if filters.market:
-        # From the market's side: a few thousand ids by index, not a test on every row.
-        escalations = escalations.filter(
-            pk__in=Escalation.markets.through.objects.filter(market__code=filters.market).values(
-                "escalation_id"
-            )
-        )
+        in_market = Escalation.markets.through.objects.filter(market__code=filters.market)
+        if is_long:
+            escalations = escalations.filter(Exists(in_market.filter(escalation_id=OuterRef("pk"))))
+        else:
+            # From the market's side: its ids by index, not a test on every row.
+            escalations = escalations.filter(pk__in=in_market.values("escalation_id"))
     if filters.policy:
         escalations = escalations.filter(policy__code=filters.policy)
     if filters.mine:
@@ -166,12 +176,14 @@ QUEUE_PAGE_COLUMNS = (
 )
 
 
-def triage_queue_page(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
+def triage_queue_page(
+    *, user: User, filters: QueueFilters, is_long: bool = False
+) -> QuerySet[Escalation]:
     """:func:`triage_queue` as the queue page reads it: the same rows in the same order,
     with only :data:`QUEUE_PAGE_COLUMNS` (fifty rows of every column and their policies
     were a fifth of what the page's rows cost to read)."""
     return (
-        triage_queue(user=user, filters=filters)
+        triage_queue(user=user, filters=filters, is_long=is_long)
         .select_related(None)
         .select_related("type", "owner", "primary_market")
         .only(*QUEUE_PAGE_COLUMNS)
