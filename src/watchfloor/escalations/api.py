@@ -83,8 +83,8 @@ def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
     are left out unless ``include_closed`` or a ``status`` filter asks for them."""
     actor, queue_filters = request_actor(request), filters.as_filters()
     # Counted first: how long the queue is decides how its page is best read.
-    count, capped = selectors.triage_queue_count(user=actor, filters=queue_filters)
-    queue = selectors.triage_queue(user=actor, filters=queue_filters, is_long=capped)
+    count, capped, walk = selectors.triage_queue_count(user=actor, filters=queue_filters)
+    queue = selectors.triage_queue(user=actor, filters=queue_filters, walk=walk)
     page = queue[filters.offset : filters.offset + filters.limit]
     return EscalationPageOut(
         count=count, count_is_capped=capped, items=[EscalationSummaryOut.build(e) for e in page]

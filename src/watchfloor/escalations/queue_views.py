@@ -33,10 +33,10 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     filters = form.filters()
     # Counted first: how long the queue is decides how its page is best read.
     counted = selectors.triage_queue_count(user=request.user, filters=filters)
-    escalations = selectors.triage_queue_page(
-        user=request.user, filters=filters, is_long=counted[1]
+    escalations = selectors.triage_queue_page(user=request.user, filters=filters, walk=counted.walk)
+    paginator = CappedPaginator(
+        escalations, QUEUE_PAGE_SIZE, counted=lambda: (counted.count, counted.is_capped)
     )
-    paginator = CappedPaginator(escalations, QUEUE_PAGE_SIZE, counted=lambda: counted)
     page = paginator.get_page(request.GET.get("page"))
     now = clock.now()
     context = {
