@@ -35,7 +35,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     counted = selectors.triage_queue_count(user=request.user, filters=filters)
     escalations = selectors.triage_queue_page(user=request.user, filters=filters, walk=counted.walk)
     paginator = CappedPaginator(
-        escalations, QUEUE_PAGE_SIZE, counted=lambda: (counted.count, counted.is_capped)
+        escalations, QUEUE_PAGE_SIZE, counted=lambda: (counted.total, counted.is_capped)
     )
     page = paginator.get_page(request.GET.get("page"))
     now = clock.now()

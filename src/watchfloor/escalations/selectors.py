@@ -202,7 +202,7 @@ TEXT_WALK_DENSITY = 1 / 40
 class QueueCount(NamedTuple):
     """The queue's count as the page and the list API show it, and how to read its page."""
 
-    count: int
+    total: int
     is_capped: bool
     # Long and dense along the queue's order: read the page walking it (triage_queue).
     walk: bool
