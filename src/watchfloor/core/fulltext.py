@@ -328,34 +328,24 @@ class TextIndex:
         probe them: 50-80 ms at 100,000 escalations, where a lateral lookup per match
         stops after ``limit`` of them. SQLite is given the same order (below)."""
         matched_sql, matched_params = self.matching_sql(terms)
-        if connection.vendor != "postgresql":
-            # The matches as the outer loop, each tested in ``queryset``: read one by one
-            # from the index and stopped at ``limit``. Written as "pk IN (the matches)",
-            # SQLite listed every match first (100,000 for a common word at 1,000,000).
-            each = queryset.filter(pk=RawSQL("matched.object_id", ())).order_by().values("pk")
-            each_sql, each_params = each.query.sql_with_params()
-            sql = (
-                "SELECT COUNT(*), COALESCE(MAX(object_id), 0) FROM (SELECT matched.object_id "  # noqa: S608
-                f"FROM ({matched_sql}) AS matched WHERE EXISTS ({each_sql}) "
-                f"LIMIT {int(limit)}) AS counted"
-            )
-            return self._count_and_reach(sql, [*matched_params, *each_params])
         # The SQL is ours (an alias); the lookup is the queryset's own query, one row.
-        each = queryset.filter(pk=RawSQL("matched.id", ())).order_by().values("pk")[:1]
+        each = queryset.filter(pk=RawSQL("matched.object_id", ())).order_by().values("pk")[:1]
         each_sql, each_params = each.query.sql_with_params()
-        # OFFSET 0 keeps the matches a list of their own (from the text index's indexes):
-        # flattened into the join, the LIMIT made the planner test every body instead.
+        if connection.vendor == "postgresql":
+            # OFFSET 0 keeps the matches a list of their own (from the text index's
+            # indexes): flattened into the join, the LIMIT made the planner test every
+            # body instead.
+            found = f"({matched_sql} OFFSET 0) AS matched CROSS JOIN LATERAL ({each_sql}) AS one"
+        else:
+            # Written as "pk IN (the matches)", SQLite listed every match before counting
+            # (100,000 for a common word at 1,000,000): here it reads them one by one.
+            found = f"({matched_sql}) AS matched WHERE EXISTS ({each_sql})"
         sql = (
-            "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM (SELECT matched.id FROM "  # noqa: S608
-            f"({matched_sql} OFFSET 0) AS matched(id) "
-            f"CROSS JOIN LATERAL ({each_sql}) AS visible LIMIT {int(limit)}) AS counted"
+            "SELECT COUNT(*), COALESCE(MAX(object_id), 0) FROM "  # noqa: S608
+            f"(SELECT matched.object_id FROM {found} LIMIT {int(limit)}) AS counted"
         )
-        return self._count_and_reach(sql, [*matched_params, *each_params])
-
-    @staticmethod
-    def _count_and_reach(sql: str, params: list[Any]) -> tuple[int, int]:
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, [*matched_params, *each_params])
             count, reach = cursor.fetchone()
             return int(count), int(reach)
 
