@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -105,24 +106,26 @@ def prepare() -> dict:
     from watchfloor.escalations.models import EscalationType
     from watchfloor.markets.models import Market, StatutoryRule
     from watchfloor.people.api_tokens import create_api_token
-    from watchfloor.people.models import Team
+    from watchfloor.people.models import Team, User
     from watchfloor.people.services import create_user
     from watchfloor.policy.models import Policy
 
-    load_catalog(actor=None)
-    team = Team.objects.get(code="site_policy")
-    analyst = create_user(
-        username="bench-analyst",
-        password=None,
-        role="analyst",
-        actor=None,
-        team=team,
-        time_zone="Asia/Tokyo",
-    )
-    others = [
-        create_user(username=f"bench-{n}", password=None, role="analyst", actor=None, team=team)
-        for n in range(20)
-    ]
+    analyst = User.objects.filter(username="bench-analyst").first()
+    if analyst is None:  # a fresh database (a kept one, --seeded, has them already)
+        load_catalog(actor=None)
+        team = Team.objects.get(code="site_policy")
+        analyst = create_user(
+            username="bench-analyst",
+            password=None,
+            role="analyst",
+            actor=None,
+            team=team,
+            time_zone="Asia/Tokyo",
+        )
+        for n in range(20):
+            create_user(username=f"bench-{n}", password=None, role="analyst", actor=None, team=team)
+    others = list(User.objects.filter(username__startswith="bench-").exclude(pk=analyst.pk))
+    others.sort(key=lambda user: int(user.username.removeprefix("bench-")))
     _, token = create_api_token(user=analyst, name="bench", scopes=["read", "write"], actor=None)
     markets = list(Market.objects.filter(time_zones__isnull=False).values_list("pk", "code"))
     policies = list(Policy.objects.values_list("pk", "code"))
@@ -344,6 +347,7 @@ def child(sizes: list[int], requests: int, *, plans: bool = False, figures: str 
     from django.db import connection
     from django.test import Client
 
+    from watchfloor.escalations.models import Escalation
     from watchfloor.people.models import User
 
     call_command("migrate", verbosity=0)
@@ -351,13 +355,15 @@ def child(sizes: list[int], requests: int, *, plans: bool = False, figures: str 
     client = Client()
     client.force_login(User.objects.get(username=info["username"]))
     auth = {"HTTP_AUTHORIZATION": f"Bearer {info['token']}"}
-    rng = random.Random(42)
+    # A kept database (--seeded) holds some already: seed only the rest.
+    seeded = Escalation.objects.count()
+    rng = random.Random(42 + seeded)
     results = []
-    seeded = 0
     for size in sizes:
         started = time.perf_counter()
-        seed(info, start=seeded, count=size - seeded, rng=rng)
-        seeded = size
+        if size > seeded:
+            seed(info, start=seeded, count=size - seeded, rng=rng)
+            seeded = size
         at_size = {
             "size": size,
             "seed_seconds": time.perf_counter() - started,
@@ -387,55 +393,117 @@ def child(sizes: list[int], requests: int, *, plans: bool = False, figures: str 
         explain(user)
 
 
+def _psql(*commands: str) -> None:
+    arguments = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q"]
+    for command in commands:
+        arguments += ["-c", command]
+    subprocess.run(arguments, check=True)
+
+
+def _pg_database_exists(name: str) -> bool:
+    # The name is the bench's own (BENCH_PG_DATABASE and a size), never a request's input.
+    found = subprocess.run(
+        [
+            "psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{name}'",  # noqa: S608
+        ],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return found.stdout.strip() == "1"
+
+
+def _measure_in_child(
+    env: dict, sizes: list[int], requests: int, *, plans: bool, figures: str
+) -> list[dict]:
+    output = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--sizes",
+            ",".join(map(str, sizes)),
+            "--requests",
+            str(requests),
+            *(["--explain"] if plans else []),
+            *(["--figures", figures] if figures else []),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=None if plans else subprocess.PIPE,
+        text=True,
+    )
+    if output.returncode != 0:
+        raise SystemExit(f"the measuring process failed:\n{(output.stderr or '')[-4000:]}")
+    return [json.loads(line) for line in output.stdout.strip().splitlines() if line.startswith("{")]
+
+
+def _kept_database(backend: str, seeded: Path, size: int, env: dict) -> None:
+    """Point ``env`` at the kept database of ``size`` escalations, made (when missing) as a
+    copy of the largest kept smaller one, which the child then seeds up to ``size``."""
+    data_dir = seeded / f"{backend}-{size}"
+    env["WATCHFLOOR_DATA_DIR"] = str(data_dir)
+    base = next(
+        (
+            n
+            for n in reversed(_kept_sizes(seeded, backend, size))
+            if (seeded / f"{backend}-{n}").exists()
+            and (backend != "postgres" or _pg_database_exists(f"{PG_DATABASE}_{n}"))
+        ),
+        None,
+    )
+    if backend == "postgres":
+        name = f"{PG_DATABASE}_{size}"
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        if not _pg_database_exists(name):
+            template = f" TEMPLATE {PG_DATABASE}_{base}" if base else ""
+            _psql(f"CREATE DATABASE {name}{template}")
+    if not data_dir.exists():
+        if base is not None:
+            shutil.copytree(seeded / f"{backend}-{base}", data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+
 def run_backend(
-    backend: str, sizes: list[int], requests: int, *, plans: bool, figures: str = ""
+    backend: str,
+    sizes: list[int],
+    requests: int,
+    *,
+    plans: bool,
+    figures: str = "",
+    seeded: Path | None = None,
 ) -> list[dict]:
     env = dict(os.environ)
     env["WATCHFLOOR_TESTING"] = "1"
     env.pop("DATABASE_URL", None)
+    if seeded is not None:
+        # One kept database per size, each measured in its own process: seeded once,
+        # reused by the next run (and migrated forward by the code it measures).
+        results = []
+        for size in sizes:
+            _kept_database(backend, seeded, size, env)
+            results += _measure_in_child(
+                env, [size], requests, plans=plans and size == sizes[-1], figures=figures
+            )
+        return results
     with tempfile.TemporaryDirectory(prefix="wf-bench-") as data_dir:
         env["WATCHFLOOR_DATA_DIR"] = data_dir
         if backend == "postgres":
-            subprocess.run(
-                [
-                    "psql",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-q",
-                    "-c",
-                    f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
-                    "-c",
-                    f"CREATE DATABASE {PG_DATABASE}",
-                ],
-                check=True,
+            _psql(
+                f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
+                f"CREATE DATABASE {PG_DATABASE}",
             )
             env["DATABASE_URL"] = PG_URL
-        output = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                "--sizes",
-                ",".join(map(str, sizes)),
-                "--requests",
-                str(requests),
-                *(["--explain"] if plans else []),
-                *(["--figures", figures] if figures else []),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=None if plans else subprocess.PIPE,
-            text=True,
-        )
-    if output.returncode != 0:
-        raise SystemExit(
-            f"[{backend}] the measuring process failed:\n{(output.stderr or '')[-4000:]}"
-        )
-    return [json.loads(line) for line in output.stdout.strip().splitlines() if line.startswith("{")]
+        return _measure_in_child(env, sizes, requests, plans=plans, figures=figures)
+
+
+def _kept_sizes(seeded: Path, backend: str, below: int) -> list[int]:
+    """The sizes already kept in ``seeded`` for ``backend`` below ``below``, smallest first."""
+    sizes = []
+    for path in seeded.glob(f"{backend}-*"):
+        size = path.name.removeprefix(f"{backend}-")
+        if size.isdigit() and int(size) < below:
+            sizes.append(int(size))
+    return sorted(sizes)
 
 
 def report(backend: str, results: list[dict]) -> None:
@@ -477,6 +545,11 @@ def main() -> None:
         "--figures", default="", help="only the figures whose name matches this regular expression"
     )
     parser.add_argument("--save", default="", help="write every p95 and median to this JSON file")
+    parser.add_argument(
+        "--seeded",
+        default="",
+        help="keep each size's seeded database in this folder and reuse it in later runs",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
@@ -492,7 +565,12 @@ def main() -> None:
     saved = {}
     for backend in args.backends.split(","):
         saved[backend] = run_backend(
-            backend, sizes, args.requests, plans=args.explain, figures=args.figures
+            backend,
+            sizes,
+            args.requests,
+            plans=args.explain,
+            figures=args.figures,
+            seeded=Path(args.seeded).resolve() if args.seeded else None,
         )
         report(backend, saved[backend])
     if args.save:

@@ -74,6 +74,64 @@ def test_a_restricted_escalation_is_not_counted_for_those_off_its_list(
     assert (api["count"], api["count_is_capped"]) == (4, False)
 
 
+def test_a_long_market_queue_lists_what_a_short_one_does(
+    make_escalation, analyst, client, monkeypatch
+):
+    """Past the count's cap a market filter is tested along the queue's order instead of
+    gathering the market's escalations: the same rows, in the same order, need to know
+    kept, on the page and in the list API."""
+    from watchfloor.escalations.selectors import QueueFilters, triage_queue
+
+    in_market = [make_escalation(title=f"In the Philippines {n}", markets=["PH"]) for n in range(4)]
+    make_escalation(title="In Japan", markets=["JP"])
+    Escalation.objects.filter(pk=in_market[0].pk).update(is_restricted=True)
+    filters = QueueFilters(market="PH")
+    gathered = list(triage_queue(user=analyst, filters=filters).values_list("pk", flat=True))
+    walked = list(
+        triage_queue(user=analyst, filters=filters, walk=True).values_list("pk", flat=True)
+    )
+    assert walked == gathered
+    assert sorted(gathered) == sorted(e.pk for e in in_market[1:])
+
+    client.force_login(analyst)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 2)
+    api = client.get("/api/v1/escalations?market=PH").json()
+    assert api["count_is_capped"]
+    assert [item["id"] for item in api["items"]] == gathered
+    # The page lists as many as its capped count says: the first two, in order.
+    page = client.get("/?market=PH").content.decode()
+    titles = dict(Escalation.objects.values_list("pk", "title"))
+    first, second = (page.find(f"{titles[pk]}<") for pk in gathered[:2])
+    assert 0 < first < second
+    assert f"{titles[gathered[2]]}<" not in page
+    assert "In the Philippines 0<" not in page
+    assert "In Japan" not in page
+
+
+@pytest.mark.parametrize(
+    "text", ["typhoon", "TYPHOON relief", "台風の義援金詐欺", "typhoon 台風", "Ωmega typhoon"]
+)
+def test_a_text_search_walked_along_the_queue_finds_what_the_index_does(
+    make_escalation, analyst, text
+):
+    """A dense search's page tests each escalation along the queue's order instead of
+    gathering every match: the same rows, in the same order, need to know kept."""
+    from watchfloor.escalations.selectors import QueueFilters, triage_queue
+
+    matching = [
+        make_escalation(title=f"Typhoon relief scam {n} 台風の義援金詐欺 ΩMEGA") for n in range(3)
+    ]
+    make_escalation(title="Earthquake rumours", summary="Nothing about storms.")
+    Escalation.objects.filter(pk=matching[0].pk).update(is_restricted=True)
+    filters = QueueFilters(text=text)
+    gathered = list(triage_queue(user=analyst, filters=filters).values_list("pk", flat=True))
+    walked = list(
+        triage_queue(user=analyst, filters=filters, walk=True).values_list("pk", flat=True)
+    )
+    assert walked == gathered
+    assert sorted(gathered) == sorted(e.pk for e in matching[1:])
+
+
 # Need to know, written for the planner (the person's access list and their team's shares
 # read once per query): every mix of restrictions, lists and shares shows each person
 # exactly what the rule says.

@@ -107,9 +107,9 @@ def test_a_text_search_counts_exactly_up_to_its_cap(make_escalation, analyst, mo
         make_escalation(title=f"Typhoon relief scam {n}")
     make_escalation(title="Something else entirely", summary="Nothing in common.")
     filters = selectors.QueueFilters(text="typhoon")
-    assert selectors.triage_queue_count(user=analyst, filters=filters) == (4, False)
+    assert selectors.triage_queue_count(user=analyst, filters=filters)[:2] == (4, False)
     monkeypatch.setattr(selectors, "TEXT_COUNT_CAP", 3)
-    assert selectors.triage_queue_count(user=analyst, filters=filters) == (3, True)
+    assert selectors.triage_queue_count(user=analyst, filters=filters)[:2] == (3, True)
 
 
 def test_a_text_search_counts_only_what_the_queue_shows(
@@ -122,11 +122,11 @@ def test_a_text_search_counts_only_what_the_queue_shows(
     Escalation.objects.filter(pk=drill.pk).update(is_drill=True)
     filters = selectors.QueueFilters(text="typhoon")
     # Neither on the access list: the restricted one is not counted, nor the drill.
-    assert selectors.triage_queue_count(user=other_analyst, filters=filters) == (1, False)
+    assert selectors.triage_queue_count(user=other_analyst, filters=filters)[:2] == (1, False)
     restricted.access_list.add(other_analyst)
-    assert selectors.triage_queue_count(user=other_analyst, filters=filters) == (2, False)
+    assert selectors.triage_queue_count(user=other_analyst, filters=filters)[:2] == (2, False)
     drills = selectors.QueueFilters(text="typhoon", drills="include")
-    assert selectors.triage_queue_count(user=other_analyst, filters=drills) == (3, False)
+    assert selectors.triage_queue_count(user=other_analyst, filters=drills)[:2] == (3, False)
     # The page and the API say the same figure as the rows they list.
     client.force_login(other_analyst)
     api = client.get("/api/v1/escalations", {"q": "typhoon"}).json()

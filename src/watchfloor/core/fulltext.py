@@ -36,7 +36,7 @@ from django.apps.registry import Apps
 from django.core.checks import CheckMessage, Warning
 from django.db import connection
 from django.db.migrations.operations.base import Operation
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 # A trigram index narrows a term of at least this many characters.
@@ -138,6 +138,51 @@ def _fts5_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _term_conditions(
+    long_terms: Sequence[str], short_terms: Sequence[str], *, vendor: str, index: str | None
+) -> list[tuple[str, Any]]:
+    """One condition on ``body`` per term: (SQL with one placeholder, its value). On
+    SQLite's FTS5 index the long terms are one ``MATCH`` of ``index`` when it is given,
+    else each is looked for in the body with ``instr``."""
+    each: list[tuple[str, Any]] = []
+    if vendor == "postgresql":
+        each += [("body ILIKE %s", _like_pattern(t)) for t in long_terms]
+        each += [("strpos(lower(body), lower(%s)) > 0", t) for t in short_terms]
+        return each
+    if long_terms and _uses_fts5(vendor):
+        if index:
+            phrases = " AND ".join(_fts5_phrase(t) for t in long_terms)
+            each.append((f"{index} MATCH %s", phrases))
+        else:
+            each += [("instr(lower(body), lower(%s)) > 0", t) for t in long_terms]
+    else:
+        each += [("body LIKE %s ESCAPE '\\'", _like_pattern(t)) for t in long_terms]
+    # instr, not LIKE: FTS5's LIKE misses patterns shorter than a trigram.
+    each += [("instr(lower(body), lower(%s)) > 0", t) for t in short_terms]
+    return each
+
+
+def _folds_as_ascii_does(term: str) -> bool:
+    """Whether SQLite's ``lower()`` (ASCII letters only) folds ``term`` as the FTS5 index
+    does: every letter outside ASCII is one without case (Japanese, Chinese, Thai …)."""
+    return all(char.isascii() or char.lower() == char.upper() for char in term)
+
+
+class _HoldsEveryTerm(Func):
+    """``EXISTS`` the index's row of one object (looked up by the object's id) whose body
+    holds every term; the terms' values follow the id's in the parameters."""
+
+    output_field = BooleanField()
+
+    def __init__(self, object_id: Any, *, template: str, values: list[Any]) -> None:
+        super().__init__(object_id, template=template)
+        self.values = values
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = super().as_sql(compiler, connection, **extra)
+        return sql, [*params, *self.values]
+
+
 # Each object's searchable text, for a batch of ids, read through an app registry (the
 # running one, or a migration's historical one).
 Composer = Callable[[list[int], Apps], Iterable[tuple[int, str]]]
@@ -213,23 +258,11 @@ class TextIndex:
         short_terms = [t for t in terms if len(t) < TRIGRAM]
         vendor = connection.vendor
         column = self._id
-        # One condition per term: (SQL with one placeholder, its value).
-        each: list[tuple[str, Any]] = []
-        if vendor == "postgresql":
-            each += [("body ILIKE %s", _like_pattern(t)) for t in long_terms]
-            each += [("strpos(lower(body), lower(%s)) > 0", t) for t in short_terms]
-        else:
-            if long_terms and _uses_fts5(vendor):
-                phrases = " AND ".join(_fts5_phrase(t) for t in long_terms)
-                each.append((f"{self.table} MATCH %s", phrases))
-            else:
-                each += [("body LIKE %s ESCAPE '\\'", _like_pattern(t)) for t in long_terms]
-            # instr, not LIKE: FTS5's LIKE misses patterns shorter than a trigram.
-            each += [("instr(lower(body), lower(%s)) > 0", t) for t in short_terms]
+        each = _term_conditions(long_terms, short_terms, vendor=vendor, index=self.table)
         conditions = [condition for condition, _ in each]
         params: list[Any] = [value for _, value in each]
         where = " AND ".join(conditions)
-        select = f"SELECT {column} FROM {self.table}"  # noqa: S608
+        select = f"SELECT {column} AS object_id FROM {self.table}"  # noqa: S608
         if long_terms:
             return f"{select} WHERE {where}", params
         # Only short terms: the newest rows, bounded (and whole words on PostgreSQL). The
@@ -240,7 +273,7 @@ class TextIndex:
             f"SELECT {column}, body FROM {self.table} "  # noqa: S608
             f"ORDER BY {column} DESC LIMIT {SHORT_QUERY_SCAN}"
         )
-        sql = f"SELECT {column} FROM ({newest}) AS newest WHERE {where}"  # noqa: S608
+        sql = f"SELECT {column} AS object_id FROM ({newest}) AS newest WHERE {where}"  # noqa: S608
         if vendor == "postgresql":
             words = " AND ".join(
                 "to_tsvector('simple', body) @@ plainto_tsquery('simple', %s)" for _ in terms
@@ -249,6 +282,31 @@ class TextIndex:
             params = [*params, *terms]
         return sql, params
 
+    def holds_every_term(self, terms: Sequence[str], *, field: str = "pk") -> Func | None:
+        """A filter testing each object's own row of the index (by its id, ``field``) for
+        every term, as :meth:`matches` does: for a query that walks its objects in an
+        order of its own and stops after a page, where :meth:`matches` would gather every
+        match first (100,000 of them for a common word at 1,000,000 objects).
+
+        None where the test cannot be the same as :meth:`matches`: a query of short terms
+        only (bounded another way, :meth:`matching_sql`) and, on SQLite's FTS5 index, a
+        term with letters outside ASCII that have case (the index folds them, ``lower()``
+        does not). Two characters the index folds into ASCII (the Kelvin sign, a dotted
+        capital I) are the test's only difference from the index on SQLite."""
+        long_terms = [t for t in terms if len(t) >= TRIGRAM]
+        short_terms = [t for t in terms if len(t) < TRIGRAM]
+        vendor = connection.vendor
+        if not long_terms or (_uses_fts5(vendor) and not all(map(_folds_as_ascii_does, terms))):
+            return None
+        each = _term_conditions(long_terms, short_terms, vendor=vendor, index=None)
+        # %% keeps each value's placeholder through the expression's own formatting.
+        where = " AND ".join(condition.replace("%s", "%%s") for condition, _ in each)
+        template = (
+            f"EXISTS (SELECT 1 FROM {self.table} "  # noqa: S608 (names are ours)
+            f"WHERE {self._id} = %(expressions)s AND {where})"
+        )
+        return _HoldsEveryTerm(F(field), template=template, values=[v for _, v in each])
+
     def matches(self, terms: Sequence[str], *, field: str = "pk") -> Q:
         """A filter keeping the objects whose text holds every term, for a queryset of
         the indexed model (one query: the index is a subquery)."""
@@ -256,30 +314,40 @@ class TextIndex:
         # The SQL is ours (table and column names); every value is a bound parameter.
         return Q(**{f"{field}__in": RawSQL(sql, params)})  # noqa: S611
 
-    def count_matches(self, queryset: QuerySet[Any], terms: Sequence[str], *, limit: int) -> int:
+    def count_matches(
+        self, queryset: QuerySet[Any], terms: Sequence[str], *, limit: int
+    ) -> tuple[int, int]:
         """How many objects of ``queryset`` hold every term, counting no further than
-        ``limit``: the capped count of a text search.
+        ``limit`` (the capped count of a text search), and the largest id among those
+        counted (0 for none): however they were found, at least that many of the objects
+        up to that id match, a floor on how densely matches lie.
 
         On PostgreSQL the count starts from the index's matches and looks each one up in
         ``queryset`` by its primary key, stopping at ``limit``. Left to itself the planner
         hashes the matches and reads every row of ``queryset`` (all open escalations) to
         probe them: 50-80 ms at 100,000 escalations, where a lateral lookup per match
-        stops after ``limit`` of them. SQLite already reads the matches first."""
-        if connection.vendor != "postgresql":
-            return queryset.filter(self.matches(terms)).order_by().values("pk")[:limit].count()
+        stops after ``limit`` of them. SQLite is given the same order (below)."""
         matched_sql, matched_params = self.matching_sql(terms)
         # The SQL is ours (an alias); the lookup is the queryset's own query, one row.
-        each = queryset.filter(pk=RawSQL("matched.id", ())).order_by().values("pk")[:1]
+        each = queryset.filter(pk=RawSQL("matched.object_id", ())).order_by().values("pk")[:1]
         each_sql, each_params = each.query.sql_with_params()
-        # OFFSET 0 keeps the matches a list of their own (from the text index's indexes):
-        # flattened into the join, the LIMIT made the planner test every body instead.
+        if connection.vendor == "postgresql":
+            # OFFSET 0 keeps the matches a list of their own (from the text index's
+            # indexes): flattened into the join, the LIMIT made the planner test every
+            # body instead.
+            found = f"({matched_sql} OFFSET 0) AS matched CROSS JOIN LATERAL ({each_sql}) AS one"
+        else:
+            # Written as "pk IN (the matches)", SQLite listed every match before counting
+            # (100,000 for a common word at 1,000,000): here it reads them one by one.
+            found = f"({matched_sql}) AS matched WHERE EXISTS ({each_sql})"
         sql = (
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM ({matched_sql} OFFSET 0) AS matched(id) "  # noqa: S608
-            f"CROSS JOIN LATERAL ({each_sql}) AS visible LIMIT {int(limit)}) AS counted"
+            "SELECT COUNT(*), COALESCE(MAX(object_id), 0) FROM "  # noqa: S608
+            f"(SELECT matched.object_id FROM {found} LIMIT {int(limit)}) AS counted"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*matched_params, *each_params])
-            return int(cursor.fetchone()[0])
+            count, reach = cursor.fetchone()
+            return int(count), int(reach)
 
     def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
         rows = self._run_for_ids(

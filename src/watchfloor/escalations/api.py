@@ -82,9 +82,10 @@ def list_escalations(request: HttpRequest, filters: Query[QueueQuery]):
     """The triage queue: most severe first, then the nearest deadline. Closed escalations
     are left out unless ``include_closed`` or a ``status`` filter asks for them."""
     actor, queue_filters = request_actor(request), filters.as_filters()
-    queue = selectors.triage_queue(user=actor, filters=queue_filters)
+    # Counted first: how long the queue is decides how its page is best read.
+    count, capped, walk = selectors.triage_queue_count(user=actor, filters=queue_filters)
+    queue = selectors.triage_queue(user=actor, filters=queue_filters, walk=walk)
     page = queue[filters.offset : filters.offset + filters.limit]
-    count, capped = selectors.triage_queue_count(user=actor, filters=queue_filters)
     return EscalationPageOut(
         count=count, count_is_capped=capped, items=[EscalationSummaryOut.build(e) for e in page]
     )

@@ -161,6 +161,30 @@ class Escalation(models.Model):
             ),
             models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),
             models.Index(fields=["owner", "status"], name="owner_status"),
+            # The queue past the open, non-drill rows (drills shown, closed included):
+            # the same order over every row, carrying the two conditions, so those views
+            # are an index walk too, and their capped counts read the index alone.
+            models.Index(
+                fields=["severity", "queue_due_at", "id", "is_restricted", "is_open", "is_drill"],
+                name="queue_order_all",
+            ),
+            # Each filter of the queue, then its order: the first page of a filtered queue
+            # is a walk of the filter's own run of the index, cut after fifty rows, and its
+            # capped count never reads the table.
+            models.Index(
+                fields=["status", "severity", "queue_due_at", "id", "is_restricted", "is_drill"],
+                name="status_queue_order",
+            ),
+            models.Index(
+                fields=["policy", "severity", "queue_due_at", "id", "is_restricted"],
+                condition=models.Q(is_open=True, is_drill=False),
+                name="open_policy_queue_order",
+            ),
+            models.Index(
+                fields=["owner", "severity", "queue_due_at", "id", "is_restricted"],
+                condition=models.Q(is_open=True, is_drill=False),
+                name="open_owner_queue_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,6 @@ export. Each reads through the queue selectors, which show only what the viewer 
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -33,9 +31,12 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     rubric = rubric_for(active_catalog_version())
     form = QueueFilterForm(request.GET, rubric=rubric)
     filters = form.filters()
-    escalations = selectors.triage_queue_page(user=request.user, filters=filters)
-    count = partial(selectors.triage_queue_count, user=request.user, filters=filters)
-    paginator = CappedPaginator(escalations, QUEUE_PAGE_SIZE, counted=count)
+    # Counted first: how long the queue is decides how its page is best read.
+    counted = selectors.triage_queue_count(user=request.user, filters=filters)
+    escalations = selectors.triage_queue_page(user=request.user, filters=filters, walk=counted.walk)
+    paginator = CappedPaginator(
+        escalations, QUEUE_PAGE_SIZE, counted=lambda: (counted.total, counted.is_capped)
+    )
     page = paginator.get_page(request.GET.get("page"))
     now = clock.now()
     context = {

@@ -6,16 +6,16 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
-from watchfloor.escalations.text_index import count_text_matches, text_filter
+from watchfloor.escalations.text_index import count_text_matches, text_filter, text_test
 from watchfloor.web.pagination import capped_count, capped_counts
 
 if TYPE_CHECKING:
@@ -107,9 +107,17 @@ _QUEUE_ORDER = {
 }
 
 
-def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
+def triage_queue(*, user: User, filters: QueueFilters, walk: bool = False) -> QuerySet[Escalation]:
     """Open escalations, most severe first, then the nearest deadline first (or the other
-    way round when ``filters.sort`` is "deadline")."""
+    way round when ``filters.sort`` is "deadline").
+
+    ``walk`` (``QueueCount.walk``) says the queue as filtered is long and dense along its
+    order: a market filter and a text search are then tested row by row along the
+    queue's order, where a page's fifty are found within the first few thousand rows,
+    instead of gathering every escalation of the market or every match of the words and
+    sorting them all (tens of thousands at 1,000,000). A short or sparse queue gathers
+    them: walking the order for a rare market or word would read most of the queue.
+    """
     escalations = escalations_visible_to(user)
     if filters.statuses:
         escalations = escalations.filter(status__in=filters.statuses)
@@ -123,12 +131,12 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
     if filters.severities:
         escalations = escalations.filter(severity__in=filters.severities)
     if filters.market:
-        # From the market's side: a few thousand ids by index, not a test on every row.
-        escalations = escalations.filter(
-            pk__in=Escalation.markets.through.objects.filter(market__code=filters.market).values(
-                "escalation_id"
-            )
-        )
+        in_market = Escalation.markets.through.objects.filter(market__code=filters.market)
+        if walk:
+            escalations = escalations.filter(Exists(in_market.filter(escalation_id=OuterRef("pk"))))
+        else:
+            # From the market's side: its ids by index, not a test on every row.
+            escalations = escalations.filter(pk__in=in_market.values("escalation_id"))
     if filters.policy:
         escalations = escalations.filter(policy__code=filters.policy)
     if filters.mine:
@@ -137,7 +145,8 @@ def triage_queue(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
         escalations = escalations.filter(owner__username=filters.owner_username)
     if filters.text:
         # The text index (escalations.text_index, docs/search.md), not a scan of every row.
-        escalations = escalations.filter(text_filter(filters.text))
+        each_row = text_test(filters.text) if walk else None
+        escalations = escalations.filter(each_row or text_filter(filters.text))
     return (
         escalations.select_related("type", "owner", "policy", "primary_market")
         .prefetch_related("markets")
@@ -166,12 +175,14 @@ QUEUE_PAGE_COLUMNS = (
 )
 
 
-def triage_queue_page(*, user: User, filters: QueueFilters) -> QuerySet[Escalation]:
+def triage_queue_page(
+    *, user: User, filters: QueueFilters, walk: bool = False
+) -> QuerySet[Escalation]:
     """:func:`triage_queue` as the queue page reads it: the same rows in the same order,
     with only :data:`QUEUE_PAGE_COLUMNS` (fifty rows of every column and their policies
     were a fifth of what the page's rows cost to read)."""
     return (
-        triage_queue(user=user, filters=filters)
+        triage_queue(user=user, filters=filters, walk=walk)
         .select_related(None)
         .select_related("type", "owner", "primary_market")
         .only(*QUEUE_PAGE_COLUMNS)
@@ -182,18 +193,39 @@ def triage_queue_page(*, user: User, filters: QueueFilters) -> QuerySet[Escalati
 # common word's matches past a thousand cost the page more than all the rest of it, and a
 # search past a thousand rows is one to narrow, not to page through.
 TEXT_COUNT_CAP = 1_000
+# A text search's page walks the queue's order when its matches lie at least this densely
+# (one escalation in forty, by id, up to the last one counted): then fifty matches are
+# found within about two thousand rows of the order.
+TEXT_WALK_DENSITY = 1 / 40
 
 
-def triage_queue_count(*, user: User, filters: QueueFilters) -> tuple[int, bool]:
-    """(count, capped) of :func:`triage_queue`, as the page and the list API show it:
-    exact up to the cap (``web.pagination.COUNT_CAP``; ``TEXT_COUNT_CAP`` for a text search), else
-    (cap, True). A text search is counted from the text index's matches, each looked up
-    in the queue as filtered otherwise."""
+class QueueCount(NamedTuple):
+    """The queue's count as the page and the list API show it, and how to read its page."""
+
+    total: int
+    is_capped: bool
+    # Long and dense along the queue's order: read the page walking it (triage_queue).
+    walk: bool
+
+
+def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
+    """The count of :func:`triage_queue`, as the page and the list API show it: exact up
+    to the cap (``web.pagination.COUNT_CAP``; ``TEXT_COUNT_CAP`` for a text search), else
+    the cap, capped. A text search is counted from the text index's matches, each looked up
+    in the queue as filtered otherwise.
+
+    A capped queue is long: its page walks the queue's order (a market filter past the cap
+    matches one row in a hundred or more at 1,000,000). A text search's does so only when
+    its matches also lie densely (``TEXT_WALK_DENSITY``): a thousand matches of a rare word
+    may be spread over a million rows."""
     if not filters.text:
-        return capped_count(triage_queue(user=user, filters=filters))
+        count, capped = capped_count(triage_queue(user=user, filters=filters))
+        return QueueCount(count, capped, walk=capped)
     rest = triage_queue(user=user, filters=replace(filters, text=""))
-    counted = count_text_matches(rest, filters.text, limit=TEXT_COUNT_CAP + 1)
-    return (TEXT_COUNT_CAP, True) if counted > TEXT_COUNT_CAP else (counted, False)
+    counted, reach = count_text_matches(rest, filters.text, limit=TEXT_COUNT_CAP + 1)
+    if counted <= TEXT_COUNT_CAP:
+        return QueueCount(counted, is_capped=False, walk=False)
+    return QueueCount(TEXT_COUNT_CAP, is_capped=True, walk=counted >= reach * TEXT_WALK_DENSITY)
 
 
 # ---------------------------------------------------------------- the queue at a glance

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.apps.registry import Apps
-from django.db.models import Q, QuerySet
+from django.db.models import Func, Q, QuerySet
 
 from watchfloor.core.fulltext import TextIndex, joined, query_terms
 from watchfloor.web.search import MAX_TERMS
@@ -64,9 +64,19 @@ def text_filter(text: str) -> Q:
     return ESCALATION_TEXT.matches(query_terms(text, max_terms=MAX_TERMS))
 
 
-def count_text_matches(escalations: QuerySet[Escalation], text: str, *, limit: int) -> int:
+def text_test(text: str) -> Func | None:
+    """The queue's text filter as a test of each escalation it walks past, for a queue
+    that is walked in its order (``TextIndex.holds_every_term``); None where that test
+    cannot be the same as :func:`text_filter`'s."""
+    return ESCALATION_TEXT.holds_every_term(query_terms(text, max_terms=MAX_TERMS))
+
+
+def count_text_matches(
+    escalations: QuerySet[Escalation], text: str, *, limit: int
+) -> tuple[int, int]:
     """How many of ``escalations`` hold every word of ``text``, counting no further than
-    ``limit``, from the text index's matches (``TextIndex.count_matches``)."""
+    ``limit``, from the text index's matches, and the largest id counted
+    (``TextIndex.count_matches``)."""
     return ESCALATION_TEXT.count_matches(
         escalations, query_terms(text, max_terms=MAX_TERMS), limit=limit
     )
