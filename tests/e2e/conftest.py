@@ -26,10 +26,11 @@ def _live_server_sessions_closed(django_db_setup, django_db_blocker) -> Iterator
         )
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    """The system Chromium under Playwright, for tests that open pages at several sizes
-    (``chromium.new_page(viewport=...)``); skipped where either is missing."""
+@pytest.fixture(scope="session")
+def _chromium_for_the_session() -> Iterator[Any]:
+    """One system Chromium under Playwright per test process, launched at the first
+    browser test and closed when the run ends: launching it costs more than most tests
+    that use it. Skipped where either is missing."""
     from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
@@ -43,6 +44,26 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def chromium(_chromium_for_the_session: Any) -> Iterator[Any]:
+    """The session's Chromium for one test. Each page a test opens
+    (``chromium.new_page(viewport=...)``) or context (``chromium.new_context()``) has
+    its own cookies and storage, and every one is closed when the test ends, so no
+    sign-in carries over to the next test."""
+    browser = _chromium_for_the_session
+    try:
+        yield browser
+    finally:
+        for context in list(browser.contexts):
+            context.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Any:
+    """A fresh page of a desktop's size."""
+    return chromium.new_page(viewport={"width": 1400, "height": 1000})
 
 
 @pytest.fixture

@@ -37,22 +37,6 @@ AUSTRALIA_REMOVAL = "Australia: remove the material or cease hosting it within 2
 
 
 @pytest.fixture
-def browser_page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}; it is not installed")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="browser tests need the playwright package"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            yield page
-        finally:
-            browser.close()
-
-
-@pytest.fixture
 def night_shift(transactional_db):
     from watchfloor.catalog.services import load_catalog
     from watchfloor.people.models import Team

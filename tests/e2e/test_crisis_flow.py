@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.test_browser import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are
 # ordinary blocking calls.
@@ -22,22 +22,6 @@ SCREENSHOTS = (
     if os.environ.get("WATCHFLOOR_SCREENSHOTS")
     else None
 )
-
-
-@pytest.fixture
-def browser_page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}; it is not installed")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="browser tests need the playwright package"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            yield page
-        finally:
-            browser.close()
 
 
 @pytest.fixture

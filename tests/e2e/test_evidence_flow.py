@@ -9,7 +9,6 @@ import os
 import pytest
 
 from tests.e2e.test_partner_flow import analyst_and_legal_partner, sign_in, watch_for_problems
-from tests.e2e.test_partner_flow import browser as browser  # a fixture
 from tests.evidence.conftest import image_bytes
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -52,14 +51,14 @@ def scam_escalation(transactional_db, evidence_storage):
 
 
 def test_upload_see_blurred_reveal_and_count_exposure(
-    live_server, browser, scam_escalation, tmp_path
+    live_server, chromium, scam_escalation, tmp_path
 ):
     from watchfloor.evidence.models import EvidenceItem
 
     picture = tmp_path / "donation-page.png"
     picture.write_bytes(image_bytes(seed=11))
     problems: list[str] = []
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     watch_for_problems(page, problems)
     sign_in(page, live_server.url, "aiko.analyst")
     page.goto(f"{live_server.url}/escalations/{scam_escalation.pk}/")
@@ -86,7 +85,7 @@ def test_upload_see_blurred_reveal_and_count_exposure(
     assert "Evidence revealed" in timeline and item.reference in timeline
     assert problems == []
 
-    partner = browser.new_context().new_page()
+    partner = chromium.new_context().new_page()
     sign_in(partner, live_server.url, "grace.legal")
     for path in (f"/evidence/{item.pk}/", f"/evidence/{item.pk}/preview.jpg"):
         response = partner.goto(f"{live_server.url}{path}")

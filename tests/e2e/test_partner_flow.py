@@ -10,26 +10,11 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.test_browser import PASSWORD
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}; it is not installed")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="browser tests need the playwright package"
-    )
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def analyst_and_legal_partner():
@@ -99,12 +84,12 @@ def watch_for_problems(page, problems: list[str]) -> None:
     page.on("pageerror", lambda error: problems.append(str(error)))
 
 
-def test_an_analyst_asks_legal_and_legal_answers(live_server, browser, regulator_notice, tmp_path):
+def test_an_analyst_asks_legal_and_legal_answers(live_server, chromium, regulator_notice, tmp_path):
     escalation = regulator_notice
     problems: list[str] = []
 
     # The analyst opens the escalation: the playbook is running.
-    analyst = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    analyst = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     watch_for_problems(analyst, problems)
     sign_in(analyst, live_server.url, "aiko.analyst")
     analyst.goto(f"{live_server.url}/escalations/{escalation.pk}/")
@@ -143,7 +128,7 @@ def test_an_analyst_asks_legal_and_legal_answers(live_server, browser, regulator
     analyst.screenshot(path=str(tmp_path / "1-asked.png"), full_page=True)
 
     # Legal signs in and finds it in the inbox.
-    partner = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    partner = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     watch_for_problems(partner, problems)
     sign_in(partner, live_server.url, "grace.legal")
     partner.click("nav >> text=Inbox")

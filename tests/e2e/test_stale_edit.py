@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.test_browser import PASSWORD
 from tests.e2e.test_crisis_flow import war_room_people  # noqa: F401 (a fixture)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are
@@ -21,20 +21,10 @@ STALE = "changed since you opened it — here is what changed"
 
 
 @pytest.fixture
-def two_tabs():
+def two_tabs(chromium):
     """Two tabs of one browser session (one context, so they share the sign-in)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}; it is not installed")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="browser tests need the playwright package"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            yield context.new_page(), context.new_page()
-        finally:
-            browser.close()
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    return context.new_page(), context.new_page()
 
 
 def _open_details(tab) -> None:
