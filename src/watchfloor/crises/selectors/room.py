@@ -35,6 +35,7 @@ from watchfloor.crises.selectors.record import (
     ESCALATION_DECISION_ACTIONS,
     crisis_events,
     escalation_events,
+    pinned_notes,
     sitreps_readable_by,
 )
 from watchfloor.crises.selectors.stand_down import CriterionResult, stand_down_criteria
@@ -124,7 +125,7 @@ def war_room(
     )
     handoff = handoff_in_play(crisis, now, config=config, recorded=handoffs)
     pinned = list(
-        CrisisNote.objects.filter(crisis=crisis, is_pinned=True)
+        pinned_notes(crisis)
         .select_related("author", "pinned_by")
         .order_by("-created_at", "-pk")
     )
