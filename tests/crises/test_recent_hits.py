@@ -70,9 +70,7 @@ def _rows(crisis, viewer, **kwargs) -> list[tuple[int, list[str]]]:
     ]
 
 
-def test_latest_signals_first_each_with_every_entry_it_matched(
-    crisis, analyst, flagged, declare
-):
+def test_latest_signals_first_each_with_every_entry_it_matched(crisis, analyst, flagged, declare):
     other = declare(title="Another wave", declared_from=None)
     add_watchlist_entry(crisis=other, kind="term", value="寄付", actor=analyst)
     flag_matching_signals([flagged["newest"]])

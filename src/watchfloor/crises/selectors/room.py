@@ -125,9 +125,7 @@ def war_room(
     )
     handoff = handoff_in_play(crisis, now, config=config, recorded=handoffs)
     pinned = list(
-        pinned_notes(crisis)
-        .select_related("author", "pinned_by")
-        .order_by("-created_at", "-pk")
+        pinned_notes(crisis).select_related("author", "pinned_by").order_by("-created_at", "-pk")
     )
     # The latest decisions only: a long crisis records thousands, the review lists them all.
     decisions = CrisisNote.objects.filter(crisis=crisis, kind=CrisisNote.Kind.DECISION)
