@@ -27,7 +27,7 @@ from watchfloor.crises.containment import (
     unlink_cluster,
 )
 from watchfloor.crises.models import CrisisCluster
-from watchfloor.crises.watchlists import add_watchlist_entry, flag_matching_signals, forget_matcher
+from watchfloor.crises.watchlists import add_watchlist_entry, flag_matching_signals
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Cluster, Signal
 
@@ -40,10 +40,8 @@ _numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
-def fresh_matcher():
-    forget_matcher()
-    yield
-    forget_matcher()
+def _each_test_with_a_fresh_matcher(fresh_matcher):
+    """Before anything else: the database is new each time, the matcher's cache is not."""
 
 
 def ingest(subject: str, at: datetime, *, times: int = 1, **fields: Any) -> list[int]:

@@ -14,7 +14,6 @@ from watchfloor.crises import watchlists
 from watchfloor.crises.watchlists import (
     add_watchlist_entry,
     flag_matching_signals,
-    forget_matcher,
     recent_hits,
 )
 from watchfloor.signals.intake import ingest_signals
@@ -24,10 +23,8 @@ _numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
-def fresh_matcher():
-    forget_matcher()
-    yield
-    forget_matcher()
+def _each_test_with_a_fresh_matcher(fresh_matcher):
+    """Before anything else: the database is new each time, the matcher's cache is not."""
 
 
 def ingest(text: str, *, minutes_ago: int) -> int:
