@@ -12,6 +12,17 @@ from django.test import Client
 from tests.escalations.conftest import SEVERITY_ANSWERS
 
 
+@pytest.fixture
+def fresh_matcher():
+    """An empty per-process watchlist matcher before and after the test (the database is
+    new each time, the cache is not)."""
+    from watchfloor.crises.watchlists import forget_matcher
+
+    forget_matcher()
+    yield
+    forget_matcher()
+
+
 def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)

@@ -9,6 +9,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -26,7 +27,7 @@ from watchfloor.crises.containment import (
     unlink_cluster,
 )
 from watchfloor.crises.models import CrisisCluster
-from watchfloor.crises.watchlists import add_watchlist_entry, flag_matching_signals, forget_matcher
+from watchfloor.crises.watchlists import add_watchlist_entry, flag_matching_signals
 from watchfloor.signals.intake import ingest_signals
 from watchfloor.signals.models import Cluster, Signal
 
@@ -39,10 +40,8 @@ _numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
-def fresh_matcher():
-    forget_matcher()
-    yield
-    forget_matcher()
+def _each_test_with_a_fresh_matcher(fresh_matcher):
+    """Before anything else: the database is new each time, the matcher's cache is not."""
 
 
 def ingest(subject: str, at: datetime, *, times: int = 1, **fields: Any) -> list[int]:
@@ -150,6 +149,30 @@ def test_containment_figures_from_known_buckets_and_hits(crisis, scene, other_an
     assert figures.top_markets == [("JP", 6), ("PH", 4)]
     assert figures.top_languages == [("ja", 6), ("tl", 4)]
     assert figures.peak_hour.signals == 4 and not figures.contained
+
+
+def test_hours_read_from_the_cache_give_the_same_figures(
+    crisis, scene, other_analyst, monkeypatch, django_assert_num_queries
+):
+    """A crisis of many clusters reads the current hour fresh and the ones before from a
+    cache; the last hour's signals (from 23:35) are summed across the two."""
+    from watchfloor.crises import containment
+
+    def figures():
+        return containment_figures(
+            crisis=crisis,
+            viewer=other_analyst,
+            escalation_ids=[scene["escalation_ids"][0]],
+            now=clock.now(),
+        )
+
+    fresh = figures()
+    monkeypatch.setattr(containment, "CACHE_FROM_CLUSTERS", 1)
+    cache.clear()  # another test's crisis may have had the same ids
+    cached = figures()  # fills the cache
+    assert cached == fresh and cached.signals_last_hour == 5
+    with django_assert_num_queries(3):  # tallies, this hour's buckets, this hour's hits
+        assert figures() == fresh
 
 
 def test_a_cluster_of_an_escalation_the_reader_cannot_see_is_left_out(crisis, scene, analyst):

@@ -329,6 +329,9 @@ def test_query_counts_do_not_grow_with_the_crises(
         assert client.get(reverse("crises")).status_code == 200
     with django_assert_num_queries(LIVE_QUERIES):
         assert client.get(reverse("crisis-live", args=[crisis.pk])).status_code == 200
+    client.get(reverse("crisis-detail", args=[crisis.pk]))  # warm the per-process caches
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(reverse("crisis-detail", args=[crisis.pk])).status_code == 200
 
 
 # 6 for the list, 1 for the crises proposed from official alerts (warning app), and 3
@@ -338,6 +341,9 @@ LIST_QUERIES = 10
 # 18 (key facts and decisions apart: the log shows the latest only), and 7 for the linked
 # clusters, containment and the watchlist.
 LIVE_QUERIES = 25
+# The live sections, the stand-down criteria, the action forms, the panels other apps add
+# (evidence, exposure, hash-bank matches) and the header's "Needs me" count.
+PAGE_QUERIES = 50
 
 
 def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):

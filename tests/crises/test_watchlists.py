@@ -31,7 +31,6 @@ from watchfloor.crises.watchlists import (
     add_watchlist_entry,
     current_matcher,
     flag_matching_signals,
-    forget_matcher,
     remove_watchlist_entry,
 )
 from watchfloor.signals.intake import ingest_signals
@@ -43,11 +42,8 @@ _numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
-def fresh_matcher():
-    """Each test starts from an empty per-process cache (the database is new each time)."""
-    forget_matcher()
-    yield
-    forget_matcher()
+def _each_test_with_a_fresh_matcher(fresh_matcher):
+    """Before anything else: the database is new each time, the matcher's cache is not."""
 
 
 def ingest(**fields: Any) -> int:

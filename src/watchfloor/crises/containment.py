@@ -293,14 +293,6 @@ def _per_hour(totals: dict[datetime, int], hour_starts: list[datetime]) -> list[
     return hours
 
 
-def _signals_per_hour(cluster_ids: QuerySet, hour_starts: list[datetime]) -> list[int]:
-    if not hour_starts:
-        return []
-    return _per_hour(
-        _bucket_totals(cluster_ids, hour_starts[0], hour_starts[-1] + HOUR), hour_starts
-    )
-
-
 def _matches_per_hour(crisis: Crisis, hour_starts: list[datetime]) -> list[int]:
     """Watchlist hits per hour, grouped in the database on the hit-time index."""
     if not hour_starts:
@@ -329,11 +321,13 @@ def _matches_per_hour(crisis: Crisis, hour_starts: list[datetime]) -> list[int]:
 
 def _settled_hours(
     *, crisis: Crisis, cluster_ids: list[int], cluster_query: QuerySet, hour_starts: list[datetime]
-) -> tuple[list[int], list[int]]:
-    """Signals and matches for hours that have ended, kept for ``SETTLED_FOR`` in the
-    process's cache: a late signal dated in one of them shows up that much later."""
+) -> tuple[dict[datetime, int], list[int]]:
+    """Signals per 5-minute bucket and matches per hour for hours that have ended, kept
+    for ``SETTLED_FOR`` in the process's cache: a late signal dated in one of them shows
+    up that much later. Buckets, not hours, so that the last hour's signals can be
+    summed from the part of it that has ended."""
     if not hour_starts:
-        return [], []
+        return {}, []
     digest = hashlib.blake2b(
         ",".join(map(str, sorted(cluster_ids))).encode(), digest_size=16
     ).hexdigest()
@@ -343,7 +337,7 @@ def _settled_hours(
     found = cache.get(key)
     if found is None:
         found = (
-            _signals_per_hour(cluster_query, hour_starts),
+            _bucket_totals(cluster_query, hour_starts[0], hour_starts[-1] + HOUR),
             _matches_per_hour(crisis, hour_starts),
         )
         cache.set(key, found, SETTLED_FOR.total_seconds())
@@ -365,7 +359,7 @@ def containment_figures(
     Every query reads an aggregate, never signals: the clusters' tallies (with whether
     each has an open surge alert, and its newest signal, which tells whether it still
     grows), the 5-minute buckets summed per bucket start, and the hits grouped per hour. A
-    crisis of ``CACHE_FROM_CLUSTERS`` clusters or more reads the last two hours fresh and
+    crisis of ``CACHE_FROM_CLUSTERS`` clusters or more reads the current hour fresh and
     the ones before from a cache kept ``SETTLED_FOR`` (``_settled_hours``): with 2,000
     clusters busy all day, its buckets run to hundreds of thousands of rows.
     """
@@ -408,24 +402,23 @@ def containment_figures(
             for key, value in (tally or {}).items():
                 into[key] = into.get(key, 0) + int(value)
 
-    # The hours that hold the last hour's buckets, and the current one, are read fresh;
-    # with few clusters, every hour is.
-    fresh_from = min(hour_floor(last_hour_from), hour_floor(now))
-    if len(ids) < CACHE_FROM_CLUSTERS:
-        fresh_from = start
+    # The current hour is read fresh, and with few clusters every hour is; the hours
+    # before it come from the cache, the part of the last hour that they hold too.
+    fresh_from = hour_floor(now) if len(ids) >= CACHE_FROM_CLUSTERS else start
     settled = [moment for moment in hour_starts if moment < fresh_from]
     fresh = [moment for moment in hour_starts if moment >= fresh_from]
-    fresh_totals = _bucket_totals(cluster_query, fresh_from, end) if fresh else {}
+    totals = _bucket_totals(cluster_query, fresh_from, end) if fresh else {}
     if settled:
-        settled_signals, settled_matches = _settled_hours(
+        settled_totals, settled_matches = _settled_hours(
             crisis=crisis, cluster_ids=ids, cluster_query=cluster_query, hour_starts=settled
         )
+        totals = {**settled_totals, **totals}
     else:
-        settled_signals, settled_matches = [], []
-    signals = settled_signals + _per_hour(fresh_totals, fresh)
+        settled_matches = []
+    signals = _per_hour(totals, hour_starts)
     matches = settled_matches + _matches_per_hour(crisis, fresh)
     signals_last_hour = sum(
-        total for moment, total in fresh_totals.items() if last_hour_from <= moment < last_hour_to
+        total for moment, total in totals.items() if last_hour_from <= moment < last_hour_to
     )
 
     return Containment(

@@ -441,7 +441,7 @@ def _values(
         "open_asks": _lines(asks, none),
         "next_steps": _lines(next_steps, none),
         "key_facts": _lines(
-            [note.body for note in crisis.notes.filter(is_pinned=True).order_by("created_at")],
+            [note.body for note in selectors.pinned_notes(crisis).order_by("created_at")],
             none,
         ),
         "next_sitrep": format_moment(next_due, zone)

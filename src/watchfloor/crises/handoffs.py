@@ -62,7 +62,7 @@ def build_packet(
     everything_now = selectors.crisis_deadlines(
         crisis=crisis, viewer=viewer, links=links, now=now, config=config, handoff=None
     )
-    pinned = list(crisis.notes.filter(is_pinned=True).order_by("created_at", "pk"))
+    pinned = list(selectors.pinned_notes(crisis).order_by("created_at", "pk"))
     slots = selectors.role_slots(
         market_codes=list(crisis.markets.values_list("code", flat=True)), current=current
     )

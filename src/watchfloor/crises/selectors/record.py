@@ -41,6 +41,14 @@ ESCALATION_DECISION_ACTIONS = (
 )
 
 
+def pinned_notes(crisis: Crisis) -> QuerySet[CrisisNote]:
+    """The crisis's key facts (its pinned notes), in no particular order."""
+    # ``is_pinned__in=[True]``, not ``is_pinned=True``: Django writes the latter as a bare
+    # ``"is_pinned"``, which SQLite cannot look up in the (crisis, is_pinned) index, so it
+    # read every note of the crisis for none (40 ms of each war-room view at 50,000).
+    return CrisisNote.objects.filter(crisis=crisis, is_pinned__in=[True])
+
+
 def crisis_events(crisis: Crisis, *, since: datetime | None = None) -> QuerySet[AuditEvent]:
     """The crisis's own events (each carries its id in ``data``), oldest first."""
     events = AuditEvent.objects.filter(

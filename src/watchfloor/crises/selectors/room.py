@@ -35,6 +35,7 @@ from watchfloor.crises.selectors.record import (
     ESCALATION_DECISION_ACTIONS,
     crisis_events,
     escalation_events,
+    pinned_notes,
     sitreps_readable_by,
 )
 from watchfloor.crises.selectors.stand_down import CriterionResult, stand_down_criteria
@@ -124,9 +125,7 @@ def war_room(
     )
     handoff = handoff_in_play(crisis, now, config=config, recorded=handoffs)
     pinned = list(
-        CrisisNote.objects.filter(crisis=crisis, is_pinned=True)
-        .select_related("author", "pinned_by")
-        .order_by("-created_at", "-pk")
+        pinned_notes(crisis).select_related("author", "pinned_by").order_by("-created_at", "-pk")
     )
     # The latest decisions only: a long crisis records thousands, the review lists them all.
     decisions = CrisisNote.objects.filter(crisis=crisis, kind=CrisisNote.Kind.DECISION)
