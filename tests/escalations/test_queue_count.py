@@ -108,6 +108,42 @@ def test_a_long_market_queue_lists_what_a_short_one_does(
     assert "In Japan" not in page
 
 
+@pytest.mark.parametrize("cap", [1, 2, 3, 50])
+@pytest.mark.parametrize("severity", [None, 0])
+def test_a_market_count_from_the_market_side_is_the_queue_count(
+    make_escalation, analyst, monkeypatch, cap, severity
+):
+    """The market filter is counted from the market's links (core.candidates), each
+    looked up in the rest of the queue: the same figure as counting the filtered queue,
+    restricted rows, drills, closed ones and other filters kept out alike."""
+    from watchfloor.escalations.models import Status
+    from watchfloor.escalations.selectors import (
+        QueueFilters,
+        escalations_visible_to,
+        triage_queue,
+        triage_queue_count,
+    )
+
+    made = [
+        make_escalation(title=f"Scam wave {n}", markets=["PH", "SG"] if n % 2 else ["PH"])
+        for n in range(6)
+    ]
+    make_escalation(title="Elsewhere", markets=["JP"])
+    Escalation.objects.filter(pk=made[0].pk).update(is_restricted=True)
+    Escalation.objects.filter(pk=made[1].pk).update(is_drill=True)
+    Escalation.objects.filter(pk=made[2].pk).update(is_open=False, status=Status.CLOSED)
+    Escalation.objects.filter(pk=made[3].pk).update(severity=0)
+    monkeypatch.setattr(pagination, "COUNT_CAP", cap)
+    filters = QueueFilters(market="PH", severities=() if severity is None else (severity,))
+
+    counted = triage_queue_count(user=analyst, filters=filters)
+    exact = triage_queue(user=analyst, filters=filters).count()
+    assert (counted.total, counted.is_capped) == (min(exact, cap), exact > cap)
+    assert counted.walk == (exact > cap)
+    assert made[0].pk not in set(escalations_visible_to(analyst).values_list("pk", flat=True))
+    assert exact >= 1  # made[3] is open, SEV0 and in the market
+
+
 @pytest.mark.parametrize(
     "text", ["typhoon", "TYPHOON relief", "台風の義援金詐欺", "typhoon 台風", "Ωmega typhoon"]
 )

@@ -39,6 +39,8 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from watchfloor.core.candidates import count_candidates
+
 # A trigram index narrows a term of at least this many characters.
 TRIGRAM = 3
 # Rows a query made only of one- and two-character terms looks through, newest first.
@@ -322,32 +324,10 @@ class TextIndex:
         counted (0 for none): however they were found, at least that many of the objects
         up to that id match, a floor on how densely matches lie.
 
-        On PostgreSQL the count starts from the index's matches and looks each one up in
-        ``queryset`` by its primary key, stopping at ``limit``. Left to itself the planner
-        hashes the matches and reads every row of ``queryset`` (all open escalations) to
-        probe them: 50-80 ms at 100,000 escalations, where a lateral lookup per match
-        stops after ``limit`` of them. SQLite is given the same order (below)."""
+        The matches are read as they come from the index and each looked up in
+        ``queryset`` (``core.candidates``), stopping at ``limit``."""
         matched_sql, matched_params = self.matching_sql(terms)
-        # The SQL is ours (an alias); the lookup is the queryset's own query, one row.
-        each = queryset.filter(pk=RawSQL("matched.object_id", ())).order_by().values("pk")[:1]
-        each_sql, each_params = each.query.sql_with_params()
-        if connection.vendor == "postgresql":
-            # OFFSET 0 keeps the matches a list of their own (from the text index's
-            # indexes): flattened into the join, the LIMIT made the planner test every
-            # body instead.
-            found = f"({matched_sql} OFFSET 0) AS matched CROSS JOIN LATERAL ({each_sql}) AS one"
-        else:
-            # Written as "pk IN (the matches)", SQLite listed every match before counting
-            # (100,000 for a common word at 1,000,000): here it reads them one by one.
-            found = f"({matched_sql}) AS matched WHERE EXISTS ({each_sql})"
-        sql = (
-            "SELECT COUNT(*), COALESCE(MAX(object_id), 0) FROM "  # noqa: S608
-            f"(SELECT matched.object_id FROM {found} LIMIT {int(limit)}) AS counted"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*matched_params, *each_params])
-            count, reach = cursor.fetchone()
-            return int(count), int(reach)
+        return count_candidates(queryset, matched_sql, matched_params, limit=limit)
 
     def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
         rows = self._run_for_ids(
