@@ -22,6 +22,7 @@ from watchfloor.escalations.services import add_note
 from watchfloor.escalations.text_index import ESCALATION_TEXT
 from watchfloor.web.search import (
     MAX_QUERY_LENGTH,
+    MAX_TERMS,
     RESULTS_PER_KIND,
     read_query,
     search_everything,
@@ -378,6 +379,35 @@ def test_results_per_kind_are_bounded_and_counted(analyst, make_escalation):
     assert len(kind.hits) == RESULTS_PER_KIND
     assert kind.total == RESULTS_PER_KIND + 2
     assert kind.hits[0].title == f"Bounded wave {RESULTS_PER_KIND + 1}"  # newest first
+
+
+@pytest.mark.parametrize("text", ["wave", "tide wave", "Bounded", "高潮", "no such word"])
+def test_the_newest_matches_are_those_the_visible_rows_filtered_by_the_index_give(
+    analyst, other_analyst, make_escalation, text
+):
+    """Read newest first from the index and looked up one by one (core.candidates), the
+    hits are those of filtering the visible rows by the index and sorting them: the
+    same ids in the same order, restricted rows passed over, the count capped alike."""
+    from watchfloor.escalations.selectors import escalations_visible_to
+
+    for n in range(RESULTS_PER_KIND + 4):
+        make_escalation(
+            actor=other_analyst if n % 3 == 0 else analyst,
+            title=f"Bounded tide wave {n} 高潮" if n % 2 else f"Bounded wave {n}",
+            is_restricted=n % 3 == 0,
+        )
+    visible = escalations_visible_to(analyst)
+    terms = query_terms(text, max_terms=MAX_TERMS)
+    gathered = list(
+        visible.filter(ESCALATION_TEXT.matches(terms))
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:RESULTS_PER_KIND]
+    )
+    newest = visible.filter(ESCALATION_TEXT.newest_matches(visible, terms, limit=RESULTS_PER_KIND))
+    assert list(newest.order_by("-pk").values_list("pk", flat=True)) == gathered
+    every = visible.filter(ESCALATION_TEXT.matches(terms)).count()
+    for cap in (1, 5, every + 1):
+        assert ESCALATION_TEXT.count_matches(visible, terms, limit=cap)[0] == min(every, cap)
 
 
 def test_a_short_query_reads_a_bounded_number_of_rows():

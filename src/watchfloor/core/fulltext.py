@@ -39,7 +39,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from watchfloor.core.candidates import count_candidates
+from watchfloor.core.candidates import count_candidates, newest_candidates
 
 # A trigram index narrows a term of at least this many characters.
 TRIGRAM = 3
@@ -328,6 +328,15 @@ class TextIndex:
         ``queryset`` (``core.candidates``), stopping at ``limit``."""
         matched_sql, matched_params = self.matching_sql(terms)
         return count_candidates(queryset, matched_sql, matched_params, limit=limit)
+
+    def newest_matches(self, queryset: QuerySet[Any], terms: Sequence[str], *, limit: int) -> Q:
+        """A filter keeping the ``limit`` newest objects of ``queryset`` (largest ids) that
+        hold every term, read from the index's matches newest first (``core.candidates``)
+        instead of gathering every match of a common word and sorting it."""
+        matched_sql, matched_params = self.matching_sql(terms)
+        sql, params = newest_candidates(queryset, matched_sql, matched_params, limit=limit)
+        # The SQL is ours (names and an alias); every value is a bound parameter.
+        return Q(pk__in=RawSQL(sql, params))  # noqa: S611
 
     def bodies(self, object_ids: Iterable[int]) -> dict[int, str]:
         rows = self._run_for_ids(
