@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from watchfloor.escalations import selectors
+from watchfloor.escalations import queue_glance, selectors
 from watchfloor.escalations.models import NO_DEADLINE, Escalation
 
 pytestmark = pytest.mark.django_db
@@ -53,12 +53,12 @@ def floor(make_escalation, escalation_at, decide, frozen_clock):
     return made
 
 
-def figures(glance: selectors.QueueGlance) -> tuple[str, str, str]:
+def figures(glance: queue_glance.QueueGlance) -> tuple[str, str, str]:
     return (str(glance.breached), str(glance.due_within_the_hour), str(glance.awaiting_approval))
 
 
 def test_the_strip_counts_the_open_queue(floor, analyst, frozen_clock):
-    glance = selectors.queue_glance(user=analyst, now=frozen_clock)
+    glance = queue_glance.queue_glance(user=analyst, now=frozen_clock)
     assert figures(glance) == ("1", "1", "1")
 
 
@@ -71,12 +71,12 @@ def test_a_downgrade_awaiting_a_second_person_counts_once(
     propose_downgrade(escalation=proposed, severity=3, reason="Contained by now", actor=lead)
     # And one with both a pending decision and a pending downgrade counts once.
     propose_downgrade(escalation=floor["approval"], severity=3, reason="Calmer", actor=lead)
-    assert str(selectors.queue_glance(user=analyst, now=frozen_clock).awaiting_approval) == "2"
+    assert str(queue_glance.queue_glance(user=analyst, now=frozen_clock).awaiting_approval) == "2"
 
 
 def test_the_hour_ends_where_it_says(floor, analyst, frozen_clock):
     due_at(floor["soon"], frozen_clock + timedelta(hours=1))
-    assert str(selectors.queue_glance(user=analyst, now=frozen_clock).due_within_the_hour) == "0"
+    assert str(queue_glance.queue_glance(user=analyst, now=frozen_clock).due_within_the_hour) == "0"
 
 
 def test_a_restricted_escalation_is_counted_only_for_those_who_may_see_it(
@@ -85,18 +85,18 @@ def test_a_restricted_escalation_is_counted_only_for_those_who_may_see_it(
     for name in ("breached", "soon", "approval"):
         Escalation.objects.filter(pk=floor[name].pk).update(is_restricted=True)
     floor["breached"].access_list.add(analyst)
-    assert figures(selectors.queue_glance(user=other_analyst, now=frozen_clock)) == (
+    assert figures(queue_glance.queue_glance(user=other_analyst, now=frozen_clock)) == (
         "0",
         "0",
         "0",
     )
     # On the access list of the breached one only (filing one puts nobody on its list).
-    assert figures(selectors.queue_glance(user=analyst, now=frozen_clock)) == ("1", "0", "0")
+    assert figures(queue_glance.queue_glance(user=analyst, now=frozen_clock)) == ("1", "0", "0")
 
 
 def test_a_figure_past_the_cap_says_so(floor, analyst, frozen_clock, monkeypatch):
-    monkeypatch.setattr(selectors, "GLANCE_CAP", 0)
-    assert figures(selectors.queue_glance(user=analyst, now=frozen_clock)) == ("0+", "0+", "0+")
+    monkeypatch.setattr(queue_glance, "GLANCE_CAP", 0)
+    assert figures(queue_glance.queue_glance(user=analyst, now=frozen_clock)) == ("0+", "0+", "0+")
 
 
 def test_the_page_shows_the_strip_in_a_fixed_number_of_queries(

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from watchfloor.escalations import selectors
+from watchfloor.escalations import queue_glance
 from watchfloor.escalations.models import Escalation
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -83,7 +83,7 @@ def test_the_mark_is_the_newest_the_viewer_may_see_so_it_says_nothing_of_hidden_
     seen = make_escalation(title="Seen by all")
     hidden = make_escalation(title="Restricted, newer")
     Escalation.objects.filter(pk=hidden.pk).update(is_restricted=True)
-    assert selectors.queue_high_water_mark(user=other_analyst) == seen.pk
+    assert queue_glance.queue_high_water_mark(user=other_analyst) == seen.pk
     assert mark_on_page(signed_in(other_analyst)) == seen.pk
 
 
@@ -93,7 +93,7 @@ def test_a_bad_mark_is_refused_and_a_signed_out_poll_goes_to_sign_in(analyst, ca
 
 
 def test_many_new_read_as_capped(make_escalation, analyst, monkeypatch):
-    monkeypatch.setattr(selectors, "NEW_SINCE_CAP", 1)
+    monkeypatch.setattr(queue_glance, "NEW_SINCE_CAP", 1)
     client = signed_in(analyst)
     mark = mark_on_page(client)
     make_escalation(title="One")

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.spreadsheet import csv_lines
-from watchfloor.escalations import selectors, services
+from watchfloor.escalations import queue_glance, selectors, services
 from watchfloor.escalations.hooks import queue_banners
 from watchfloor.people.http import AuthenticatedRequest
 from watchfloor.web.pagination import CappedPaginator
@@ -44,8 +44,8 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
         "sort": filters.sort,
         "page": page,
         "rows": queue_rows(page.object_list, now=now),
-        "glance": selectors.queue_glance(user=request.user, now=now),
-        "high_water_mark": selectors.queue_high_water_mark(user=request.user),
+        "glance": queue_glance.queue_glance(user=request.user, now=now),
+        "high_water_mark": queue_glance.queue_high_water_mark(user=request.user),
     }
     context.update(queue_banners(viewer=request.user, now=now))
     return render(request, "escalations/queue.html", context)
@@ -62,7 +62,7 @@ def queue_new(request: AuthenticatedRequest) -> HttpResponse:
     except ValueError:
         return HttpResponse("since: give the page's mark, a whole number", status=400)
     filters = QueueRecheckForm(request.GET).filters()
-    figure = selectors.new_since(user=request.user, filters=filters, mark=mark)
+    figure = queue_glance.new_since(user=request.user, filters=filters, mark=mark)
     return render(request, "escalations/_queue_new.html", {"new": figure})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -15,10 +15,10 @@ from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.candidates import count_candidates
 from watchfloor.core.errors import NotFound
 from watchfloor.core.roles import Role, is_admin
-from watchfloor.escalations.models import Decision, Escalation, SeverityDowngrade
+from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.text_index import count_text_matches, text_filter, text_test
 from watchfloor.web import pagination
-from watchfloor.web.pagination import capped_count, capped_counts
+from watchfloor.web.pagination import capped_count
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -242,85 +242,6 @@ def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
     if counted <= TEXT_COUNT_CAP:
         return QueueCount(counted, is_capped=False, walk=False)
     return QueueCount(TEXT_COUNT_CAP, is_capped=True, walk=counted >= reach * TEXT_WALK_DENSITY)
-
-
-# ---------------------------------------------------------------- the queue at a glance
-
-# Past this a figure reads "999+": the strip is for a glance, and a count stops reading
-# rows there (web.pagination.capped_count) however long the queue grows.
-GLANCE_CAP = 999
-DUE_SOON = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class GlanceFigure:
-    count: int
-    is_capped: bool
-
-    def __str__(self) -> str:
-        return f"{self.count}+" if self.is_capped else str(self.count)
-
-
-@dataclass(frozen=True)
-class QueueGlance:
-    breached: GlanceFigure
-    due_within_the_hour: GlanceFigure
-    awaiting_approval: GlanceFigure
-
-
-def queue_glance(*, user: User, now: datetime) -> QueueGlance:
-    """The open queue's figures that ask for someone now, of what ``user`` may see: one
-    capped count each, on the open-queue indexes (open, not a drill: the default queue),
-    the three in one query."""
-    open_queue = escalations_visible_to(user).filter(is_open=True, is_drill=False)
-    # From the approvals' side: the few pending ones, each on a partial index, rather
-    # than a test on every open row.
-    awaiting_approval = (
-        Decision.objects.filter(state=Decision.State.PENDING_APPROVAL)
-        .order_by()
-        .values("escalation_id")
-        .union(
-            SeverityDowngrade.objects.filter(state=SeverityDowngrade.State.PENDING)
-            .order_by()
-            .values("escalation_id")
-        )
-    )
-    breached, due_soon, approval = capped_counts(
-        [
-            # queue_due_at is the earliest running clock's deadline (NO_DEADLINE when none
-            # runs).
-            open_queue.filter(queue_due_at__lt=now),
-            open_queue.filter(queue_due_at__gte=now, queue_due_at__lt=now + DUE_SOON),
-            open_queue.filter(pk__in=awaiting_approval),
-        ],
-        cap=GLANCE_CAP,
-    )
-    return QueueGlance(
-        breached=GlanceFigure(*breached),
-        due_within_the_hour=GlanceFigure(*due_soon),
-        awaiting_approval=GlanceFigure(*approval),
-    )
-
-
-# ---------------------------------------------------------------- new since the page loaded
-
-# Past this the indicator reads "99+ new": it asks for a reload, not for a figure.
-NEW_SINCE_CAP = 99
-
-
-def queue_high_water_mark(*, user: User) -> int:
-    """The newest escalation ``user`` may see (0 for none): the queue page's mark for
-    "new since you loaded". Ids grow as escalations are filed, so "filed after the page
-    loaded" is "an id above the mark": a range on the primary key. The newest one the
-    viewer may see, not the newest of all, so the page says nothing of hidden ones."""
-    return escalations_visible_to(user).order_by("-pk").values_list("pk", flat=True).first() or 0
-
-
-def new_since(*, user: User, filters: QueueFilters, mark: int) -> GlanceFigure:
-    """How many escalations of the queue as filtered (need-to-know first, drills hidden
-    unless asked for) were filed after ``mark``: one capped count on a primary-key range."""
-    escalations = triage_queue(user=user, filters=filters).filter(pk__gt=mark)
-    return GlanceFigure(*capped_count(escalations, cap=NEW_SINCE_CAP))
 
 
 def escalation_detail(escalation: Escalation) -> Escalation:
