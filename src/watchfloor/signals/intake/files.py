@@ -16,6 +16,7 @@ import itertools
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -201,6 +202,12 @@ def _prepare_files(
     """In helper ``index`` of ``count``: its share of the batches of every file (those
     whose number modulo ``count`` is ``index``), prepared, in order; then None (or the
     message of the error that stopped it)."""
+
+    # A forked helper inherits its parent's SIGTERM handler (a worker's "shut down
+    # gracefully" one, where the ingest runs inside a worker or a test process that ran
+    # one): with it, terminate() below would leave the helper running, holding its
+    # database session. The default ends it at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def send(message: object) -> None:
         while True:
