@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -143,6 +144,21 @@ def _shared_catalog_only_where_asked(request: pytest.FixtureRequest) -> None:
         # In the test's transaction, so its rollback puts the catalog back; in a
         # transactional test, committed, and the flush at its end finds it gone already.
         shared_catalog.remove(_Session.catalog)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A worker run in the test process (``call_command("worker")``) installs its "shut
+    down gracefully" handlers for SIGTERM, SIGINT and SIGQUIT; they would outlive the
+    test, in every later test of the process and in every process it forks."""
+    kept = {number: signal.getsignal(number) for number in _WORKER_SIGNALS}
+    yield
+    for number, handler in kept.items():
+        if signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
+
+
+_WORKER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 @pytest.fixture(autouse=True)

@@ -26,11 +26,17 @@ def _live_server_sessions_closed(django_db_setup, django_db_blocker) -> Iterator
         )
 
 
-@pytest.fixture(scope="session")
-def _chromium_for_the_session() -> Iterator[Any]:
-    """One system Chromium under Playwright per test process, launched at the first
-    browser test and closed when the run ends: launching it costs more than most tests
-    that use it. Skipped where either is missing."""
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """The system Chromium under Playwright, for one test; skipped where either is missing.
+
+    Launched and closed per test, not once per test process: Playwright's synchronous API
+    keeps its event loop marked as running in the main thread while it is started, and
+    while it is, Django keeps that thread's database connections in a second store (the
+    asyncio one). A connection left open in the first one was inherited, still open, by
+    the processes ``watchfloor ingest`` forks later in the same test process, and a
+    helper's closing of it ended the session the test process was using (the PostgreSQL
+    suite's ingest tests, after a browser test on the same worker)."""
     from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
@@ -44,20 +50,6 @@ def _chromium_for_the_session() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture
-def chromium(_chromium_for_the_session: Any) -> Iterator[Any]:
-    """The session's Chromium for one test. Each page a test opens
-    (``chromium.new_page(viewport=...)``) or context (``chromium.new_context()``) has
-    its own cookies and storage, and every one is closed when the test ends, so no
-    sign-in carries over to the next test."""
-    browser = _chromium_for_the_session
-    try:
-        yield browser
-    finally:
-        for context in list(browser.contexts):
-            context.close()
 
 
 @pytest.fixture

@@ -192,8 +192,8 @@ def test_react_runs_the_reactions_of_every_stored_batch_at_the_end(catalog, tmp_
         )
     )
     # Real commits (transaction=True), as in use.
-    out, _, status = run(str(path), "--batch-size", "1", "--react")
-    assert status == 0
+    out, err, status = run(str(path), "--batch-size", "1", "--react")
+    assert status == 0, err
     assert "reactions run here" in out
     firings = RuleFiring.objects.filter(rule_code="trusted-source-direct")
     assert firings.count() == Cluster.objects.count() == 3
@@ -210,8 +210,8 @@ def test_without_react_the_reactions_wait_for_the_worker(catalog, tmp_path):
 
     path = tmp_path / "notices.jsonl"
     path.write_bytes(jsonl(*(make_signal(n, source="regulator", market="AU") for n in range(3))))
-    out, _, status = run(str(path), "--batch-size", "1")
-    assert status == 0
+    out, err, status = run(str(path), "--batch-size", "1")
+    assert status == 0, err
     assert "queued for the worker: 3 signals in 3 batches" in out
     assert ReactionBacklog.objects.count() == 3
     assert not RuleFiring.objects.exists()

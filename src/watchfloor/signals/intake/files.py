@@ -157,8 +157,17 @@ def prepared_in_background(
         )
         for index in range(count)
     ]
-    for helper in helpers:
-        helper.start()
+    # A forked helper inherits its parent's SIGTERM handler (a worker's "shut down
+    # gracefully" one, where the ingest runs in a process that ran a worker): with it,
+    # terminate() would leave a helper running, holding its database session. SIGTERM is
+    # blocked across the fork, so one sent before the helper has put the default back
+    # waits for it instead of reaching the inherited handler.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        for helper in helpers:
+            helper.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     current: Path | None = None
     try:
         for number in itertools.count():
@@ -186,6 +195,9 @@ def prepared_in_background(
                 helper.terminate()
         for helper in helpers:
             helper.join(timeout=5)
+            if helper.is_alive():  # stuck past terminate(): its session must not outlive us
+                helper.kill()
+                helper.join()
         for ready in queues:
             ready.close()
 
@@ -203,11 +215,9 @@ def _prepare_files(
     whose number modulo ``count`` is ``index``), prepared, in order; then None (or the
     message of the error that stopped it)."""
 
-    # A forked helper inherits its parent's SIGTERM handler (a worker's "shut down
-    # gracefully" one, where the ingest runs inside a worker or a test process that ran
-    # one): with it, terminate() below would leave the helper running, holding its
-    # database session. The default ends it at once.
+    # SIGTERM (blocked by the parent across the fork) ends a helper at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def send(message: object) -> None:
         while True:
