@@ -118,6 +118,27 @@ def test_overdue_sitrep_stands_out(crisis, analyst):
     assert "sitrep-overdue" in listing
 
 
+def test_the_timeline_pins_through_one_form(crisis, analyst, viewer):
+    """Every "Pin as key fact" button names its note in ``formaction`` and submits the
+    timeline's one form (one CSRF token for a hundred entries); a pinned entry has none,
+    and a reader who may not work the crisis sees neither."""
+    for body in ("Copycat accounts in Korea.", "Mirror sites taken down."):
+        services.add_crisis_note(crisis=crisis, body=body, actor=analyst)
+    services.add_crisis_note(crisis=crisis, body="Hash shared.", actor=analyst, pinned=True)
+    html = signed_in(analyst).get(reverse("crisis-live", args=[crisis.pk])).content.decode()
+    timeline = html[html.index('id="live-timeline"') :]
+    timeline = timeline[: timeline.index("</section>")]
+    assert timeline.count("<form") == 1 and 'id="timeline-pin"' in timeline
+    assert timeline.count("csrfmiddlewaretoken") == 1
+    unpinned = CrisisNote.objects.filter(is_pinned=False)
+    assert timeline.count('form="timeline-pin"') == unpinned.count() == 2
+    for note in unpinned:
+        assert f'formaction="{reverse("crisis-pin", args=[crisis.pk, note.pk])}"' in timeline
+    response = signed_in(viewer).get(reverse("crisis-live", args=[crisis.pk]))
+    assert response.status_code == 200 and "Mirror sites taken down." in response.text
+    assert "timeline-pin" not in response.text
+
+
 def test_war_room_actions_come_back_with_their_outcome(crisis, analyst, other_analyst):
     client = signed_in(analyst)
     url = reverse("crisis-detail", args=[crisis.pk])

@@ -138,6 +138,13 @@ def test_run_a_crisis_from_declaration_to_review(live_server, browser_page, war_
     assert "Live · checked" in page.inner_text("[data-live-stamp]")
     _shot(page, "war-room")
 
+    # Pin that entry from the timeline: its button submits the timeline's one pin form.
+    entry = page.locator("#live-timeline li", has_text="Comms holding statement approved.")
+    with page.expect_navigation():
+        entry.locator("button:has-text('Pin as key fact')").click()
+    page.wait_for_selector(".messages >> text=Pinned as a key fact.")
+    assert "Comms holding statement approved." in page.inner_text("#live-facts")
+
     # Send a sitrep: pre-drafted from what changed, edited, recorded.
     page.click("a:has-text('Write a sitrep')")
     page.wait_for_selector("h1:has-text('Leadership sitrep 1')")
