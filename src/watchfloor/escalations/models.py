@@ -159,7 +159,6 @@ class Escalation(models.Model):
                 condition=models.Q(is_open=True, is_drill=False),
                 name="open_queue_deadline",
             ),
-            models.Index(fields=["status", "severity", "queue_due_at"], name="queue_order"),
             models.Index(fields=["owner", "status"], name="owner_status"),
             # The queue past the open, non-drill rows (drills shown, closed included):
             # the same order over every row, carrying the two conditions, so those views
