@@ -58,7 +58,10 @@ from datetime import UTC, datetime, timedelta
 TARGET_CLI_PER_SECOND = 5_000  # SQLite
 TARGET_API_PER_SECOND = 2_000
 TARGET_P99_SECONDS = 2.0
-PG_URL = "postgres://postgres@127.0.0.1:5432/watchfloor_bench_intake"
+# Its own database name per person running it (BENCH_PG_DATABASE), as in bench/queue.py:
+# a shared machine may run two benchmarks at once.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "watchfloor_bench_intake")
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DATABASE}"
 SURGE_LENGTH = timedelta(hours=3)
 
 # ---------------------------------------------------------------------------
@@ -370,9 +373,9 @@ def _fresh_database(backend: str, env: dict[str, str]) -> None:
                 "postgres",
                 "-q",
                 "-c",
-                "DROP DATABASE IF EXISTS watchfloor_bench_intake WITH (FORCE)",
+                f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
                 "-c",
-                "CREATE DATABASE watchfloor_bench_intake",
+                f"CREATE DATABASE {PG_DATABASE}",
             ],
             check=True,
         )

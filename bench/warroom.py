@@ -40,7 +40,10 @@ from datetime import timedelta
 
 TARGET_P95_MS = 200.0
 BASELINE = {"events": 200, "signals": 2_000, "clusters": 20, "hits": 200}
-PG_URL = "postgres://postgres@127.0.0.1:5432/watchfloor_bench_warroom"
+# Its own database name per person running it (BENCH_PG_DATABASE), as in bench/queue.py:
+# a shared machine may run two benchmarks at once.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "watchfloor_bench_warroom")
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DATABASE}"
 LANGUAGES = ["ja", "en", "zh", "ko", "th", "id", "vi", "tl"]
 MARKETS = ["JP", "KR", "TW", "HK", "TH", "ID", "VN", "PH", "SG", "AU"]
 
@@ -387,9 +390,9 @@ def run_backend(backend: str, volume: dict, requests: int) -> dict:
                     "postgres",
                     "-q",
                     "-c",
-                    "DROP DATABASE IF EXISTS watchfloor_bench_warroom WITH (FORCE)",
+                    f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
                     "-c",
-                    "CREATE DATABASE watchfloor_bench_warroom",
+                    f"CREATE DATABASE {PG_DATABASE}",
                 ],
                 check=True,
             )
