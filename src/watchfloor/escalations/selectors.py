@@ -14,6 +14,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.candidates import count_candidates
 from watchfloor.core.errors import NotFound
+from watchfloor.core.fulltext import WALK_DENSITY
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.text_index import count_text_matches, text_filter, text_test
@@ -201,9 +202,8 @@ def triage_queue_page(
 # search past a thousand rows is one to narrow, not to page through.
 TEXT_COUNT_CAP = 1_000
 # A text search's page walks the queue's order when its matches lie at least this densely
-# (one escalation in forty, by id, up to the last one counted): then fifty matches are
-# found within about two thousand rows of the order.
-TEXT_WALK_DENSITY = 1 / 40
+# (core.fulltext.WALK_DENSITY, as the header search's).
+TEXT_WALK_DENSITY = WALK_DENSITY
 
 
 class QueueCount(NamedTuple):

@@ -264,17 +264,20 @@ def search_indexed_kind(
         return kind_results(
             kind=kind, label=label, listed=listed.order_by("-pk"), withheld=withheld, hits=hits
         )
-    # By text: the index's matches read newest first and counted as they come, each
-    # looked up in what the user may see (core.candidates); filtering the visible rows by
-    # "id in the matches" listed every match of a common word first (100,000 at a million).
+    # By text, counted first: the index's matches as they come, each looked up in what
+    # the user may see (core.candidates), up to the cap. Then the newest, read from the
+    # index's matches newest first or, where that would sort a common word's every match,
+    # found by walking the visible rows newest first (TextIndex.newest_walk). Filtering
+    # the visible rows by "id in the matches" listed every match first (100,000 at a
+    # million).
     listed, withheld = withheld_for_admin(user=user, matches=visible, restricted=restricted)
-    newest = index.newest_matches(listed, query.terms, limit=RESULTS_PER_KIND)
-    rows = list(listed.filter(newest).order_by("-pk"))
-    total = (
-        index.count_matches(listed, query.terms, limit=COUNT_CAP + 1)[0]
-        if len(rows) == RESULTS_PER_KIND
-        else len(rows)
-    )
+    total, reach = index.count_matches(listed, query.terms, limit=COUNT_CAP + 1)
+    walk = index.newest_walk(query.terms, counted=total, reach=reach, capped=total > COUNT_CAP)
+    if walk is not None:
+        rows = list(listed.filter(walk).order_by("-pk")[:RESULTS_PER_KIND])
+    else:
+        newest = index.newest_matches(listed, query.terms, limit=RESULTS_PER_KIND)
+        rows = list(listed.filter(newest).order_by("-pk"))
     held = (
         index.count_matches(withheld, query.terms, limit=COUNT_CAP + 1)[0]
         if withheld is not None
