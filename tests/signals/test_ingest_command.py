@@ -227,6 +227,39 @@ def test_without_react_the_reactions_wait_for_the_worker(catalog, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_helpers_leave_alone_a_connection_they_inherited(catalog, tmp_path, monkeypatch):
+    """While an asyncio loop is marked as running in a thread (a synchronous Playwright
+    session does that), Django keeps the thread's connections in a second store, so the
+    one opened before is not closed before the helpers fork. They inherit it, and closing
+    it there ended the parent's session on PostgreSQL ("server closed the connection")."""
+    import asyncio
+
+    from django.db import connection, connections
+
+    from watchfloor.signals.intake import files as ingest_files
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    monkeypatch.setattr(ingest_files, "preparing_helpers", lambda: 2)
+    path = tmp_path / "reports.jsonl"
+    path.write_bytes(jsonl(*(make_signal(f"inherited-{n}") for n in range(4))))
+    kept = connections["default"]
+    kept.ensure_connection()
+    loop = asyncio.new_event_loop()
+    asyncio._set_running_loop(loop)
+    try:
+        assert connections["default"] is not kept  # the second store
+        _, err, status = run(str(path), "--batch-size", "1")
+    finally:
+        asyncio._set_running_loop(None)
+        loop.close()
+    assert status == 0, err
+    assert connections["default"] is kept
+    with connection.cursor() as cursor:  # the parent's session is still there
+        cursor.execute("SELECT COUNT(*) FROM signals_signal")
+        assert cursor.fetchone() == (4,)
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("helpers", [1, 2, 3])
 def test_batches_prepared_by_several_helpers_are_stored_in_file_order(
     catalog, tmp_path, monkeypatch, helpers

@@ -202,6 +202,17 @@ def prepared_in_background(
             ready.close()
 
 
+def _forget_inherited_connections() -> None:
+    """Drop, without closing, any database connection the helper inherited: it shares the
+    parent's socket, and closing it (``connections.close_all()`` at the end) would end the
+    parent's session on the server. The parent closes its own before forking, but not those
+    Django keeps in another store of the same thread (while an asyncio loop is marked as
+    running there, as a synchronous Playwright session does). psycopg never closes, when it
+    collects it, a connection made in another process; the helper opens its own."""
+    for inherited in connections.all(initialized_only=True):
+        inherited.connection = None
+
+
 def _prepare_files(
     paths: list[Path],
     producer: str,
@@ -218,6 +229,7 @@ def _prepare_files(
     # SIGTERM (blocked by the parent across the fork) ends a helper at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    _forget_inherited_connections()
 
     def send(message: object) -> None:
         while True:
