@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from watchfloor.escalations.models import Escalation
 from watchfloor.web import pagination
-from watchfloor.web.pagination import CappedPaginator, capped_count, capped_counts
+from watchfloor.web.pagination import (
+    CappedPaginator,
+    capped,
+    capped_count,
+    capped_counts,
+    capped_text,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +34,13 @@ def test_above_the_cap_the_count_says_so(five):
     assert capped_count(Escalation.objects.all(), cap=4) == (4, True)
     paginator = CappedPaginator(Escalation.objects.order_by("pk"), 2, cap=3)
     assert (paginator.count, paginator.count_is_capped, paginator.num_pages) == (3, True, 2)
+
+
+@given(counted=st.integers(0, 50), cap=st.integers(0, 50))
+def test_a_count_taken_past_its_cap_reads_as_the_cap_and_a_plus(counted, cap):
+    count, is_capped = capped(counted, cap=cap)
+    assert (count, is_capped) == ((cap, True) if counted > cap else (counted, False))
+    assert capped_text(count, is_capped) == (f"{cap}+" if counted > cap else str(counted))
 
 
 def test_several_capped_counts_in_one_query_give_what_each_would(five, django_assert_num_queries):

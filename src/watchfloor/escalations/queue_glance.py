@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from watchfloor.escalations.models import Decision, SeverityDowngrade
 from watchfloor.escalations.selectors import QueueFilters, escalations_visible_to, triage_queue
-from watchfloor.web.pagination import capped_count, capped_counts
+from watchfloor.web.pagination import capped_count, capped_counts, capped_text
 
 if TYPE_CHECKING:
     from watchfloor.people.models import User
@@ -27,7 +27,7 @@ class GlanceFigure:
     is_capped: bool
 
     def __str__(self) -> str:
-        return f"{self.count}+" if self.is_capped else str(self.count)
+        return capped_text(self.count, self.is_capped)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,17 @@ from django.utils.functional import cached_property
 COUNT_CAP = 10_000
 
 
+def capped_text(count: int, is_capped: bool) -> str:
+    """A capped count as people read it: "10000+" past the cap, else the count."""
+    return f"{count}+" if is_capped else str(count)
+
+
+def capped(counted: int, *, cap: int) -> tuple[int, bool]:
+    """(count, capped) of a count taken up to ``cap`` + 1 rows, as :func:`capped_count`
+    answers it."""
+    return (cap, True) if counted > cap else (counted, False)
+
+
 def capped_count(queryset: QuerySet[Any], *, cap: int | None = None) -> tuple[int, bool]:
     """(count, capped): the exact count up to ``cap``, else (cap, True).
 
@@ -27,8 +38,7 @@ def capped_count(queryset: QuerySet[Any], *, cap: int | None = None) -> tuple[in
     ``cap`` + 1 rows instead of counting them all.
     """
     cap = COUNT_CAP if cap is None else cap
-    counted = queryset.order_by().values("pk")[: cap + 1].count()
-    return (cap, True) if counted > cap else (counted, False)
+    return capped(queryset.order_by().values("pk")[: cap + 1].count(), cap=cap)
 
 
 def capped_counts(querysets: Sequence[QuerySet[Any]], *, cap: int) -> list[tuple[int, bool]]:

@@ -26,7 +26,7 @@ from watchfloor.core.errors import InvalidInput
 from watchfloor.core.fulltext import TextIndex, query_terms, snippet
 from watchfloor.core.roles import is_admin
 from watchfloor.core.validation import refuse_control_characters
-from watchfloor.web.pagination import capped_count
+from watchfloor.web.pagination import capped, capped_count, capped_text
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 8
@@ -126,11 +126,11 @@ class KindResults:
 
     @property
     def total_shown(self) -> str:
-        return f"{self.total}+" if self.total_is_capped else str(self.total)
+        return capped_text(self.total, self.total_is_capped)
 
     @property
     def restricted_shown(self) -> str:
-        return f"{self.restricted}+" if self.restricted_is_capped else str(self.restricted)
+        return capped_text(self.restricted, self.restricted_is_capped)
 
 
 @dataclass(frozen=True)
@@ -193,19 +193,34 @@ def kind_results(
     objects (``listed`` in its order) turned into hits, their capped count, and the
     capped count withheld."""
     rows = list(listed[:RESULTS_PER_KIND])
-    if len(rows) < RESULTS_PER_KIND:
-        total, capped = len(rows), False
-    else:
-        total, capped = count_capped(listed)
-    restricted, restricted_capped = count_capped(withheld) if withheld is not None else (0, False)
+    return _kind_results(
+        kind=kind,
+        label=label,
+        rows=rows,
+        hits=hits,
+        total=(len(rows), False) if len(rows) < RESULTS_PER_KIND else count_capped(listed),
+        restricted=count_capped(withheld) if withheld is not None else (0, False),
+    )
+
+
+def _kind_results(
+    *,
+    kind: str,
+    label: str,
+    rows: list[Any],
+    hits: Callable[[list[Any]], list[SearchHit]],
+    total: tuple[int, bool],
+    restricted: tuple[int, bool],
+) -> KindResults:
+    """``rows`` turned into hits, with the (count, capped) of all and of those withheld."""
     return KindResults(
         kind=kind,
         label=label,
         hits=tuple(hits(rows)) if rows else (),
-        total=total,
-        total_is_capped=capped,
-        restricted=restricted,
-        restricted_is_capped=restricted_capped,
+        total=total[0],
+        total_is_capped=total[1],
+        restricted=restricted[0],
+        restricted_is_capped=restricted[1],
     )
 
 
@@ -283,12 +298,11 @@ def search_indexed_kind(
         if withheld is not None
         else 0
     )
-    return KindResults(
+    return _kind_results(
         kind=kind,
         label=label,
-        hits=tuple(hits(rows)) if rows else (),
-        total=min(total, COUNT_CAP),
-        total_is_capped=total > COUNT_CAP,
-        restricted=min(held, COUNT_CAP),
-        restricted_is_capped=held > COUNT_CAP,
+        rows=rows,
+        hits=hits,
+        total=capped(total, cap=COUNT_CAP),
+        restricted=capped(held, cap=COUNT_CAP),
     )
