@@ -54,6 +54,12 @@ WALK_DENSITY = 1 / 40
 REINDEX_BATCH = 2_000
 
 
+def lies_densely(counted: int, reach: int) -> bool:
+    """Whether a search's matches, ``counted`` of them up to id ``reach``
+    (:meth:`TextIndex.count_matches`), lie densely enough to walk for (``WALK_DENSITY``)."""
+    return counted >= reach * WALK_DENSITY
+
+
 @functools.cache
 def sqlite_has_trigram() -> bool:
     """Whether this SQLite can build FTS5 tables with the ``trigram`` tokenizer."""
@@ -327,7 +333,7 @@ class TextIndex:
         300 ms): past the cap and lying densely (``WALK_DENSITY``), a walk finds a page
         within a few hundred rows. SQLite's FTS5 index gives its matches newest first,
         so reading them is never the slower."""
-        if not capped or _uses_fts5(connection.vendor) or counted < reach * WALK_DENSITY:
+        if not capped or _uses_fts5(connection.vendor) or not lies_densely(counted, reach):
             return None
         return self.holds_every_term(terms)
 

@@ -14,7 +14,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.selectors import events_for_escalation
 from watchfloor.core.candidates import count_candidates
 from watchfloor.core.errors import NotFound
-from watchfloor.core.fulltext import WALK_DENSITY
+from watchfloor.core.fulltext import lies_densely
 from watchfloor.core.roles import Role, is_admin
 from watchfloor.escalations.models import Escalation
 from watchfloor.escalations.text_index import count_text_matches, text_filter, text_test
@@ -201,9 +201,6 @@ def triage_queue_page(
 # common word's matches past a thousand cost the page more than all the rest of it, and a
 # search past a thousand rows is one to narrow, not to page through.
 TEXT_COUNT_CAP = 1_000
-# A text search's page walks the queue's order when its matches lie at least this densely
-# (core.fulltext.WALK_DENSITY, as the header search's).
-TEXT_WALK_DENSITY = WALK_DENSITY
 
 
 class QueueCount(NamedTuple):
@@ -223,7 +220,7 @@ def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
 
     A capped queue is long: its page walks the queue's order (a market filter past the cap
     matches one row in a hundred or more at 1,000,000). A text search's does so only when
-    its matches also lie densely (``TEXT_WALK_DENSITY``): a thousand matches of a rare word
+    its matches also lie densely (``core.fulltext.lies_densely``): a thousand matches of a rare word
     may be spread over a million rows."""
     if filters.market and not filters.text:
         # From the market's side (core.candidates): its escalations by the market's
@@ -241,7 +238,7 @@ def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
     counted, reach = count_text_matches(rest, filters.text, limit=TEXT_COUNT_CAP + 1)
     if counted <= TEXT_COUNT_CAP:
         return QueueCount(counted, is_capped=False, walk=False)
-    return QueueCount(TEXT_COUNT_CAP, is_capped=True, walk=counted >= reach * TEXT_WALK_DENSITY)
+    return QueueCount(TEXT_COUNT_CAP, is_capped=True, walk=lies_densely(counted, reach))
 
 
 def escalation_detail(escalation: Escalation) -> Escalation:
