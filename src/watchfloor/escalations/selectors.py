@@ -220,8 +220,8 @@ def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
 
     A capped queue is long: its page walks the queue's order (a market filter past the cap
     matches one row in a hundred or more at 1,000,000). A text search's does so only when
-    its matches also lie densely (``core.fulltext.lies_densely``): a thousand matches of a rare word
-    may be spread over a million rows."""
+    its matches also lie densely (``core.fulltext.lies_densely``): a thousand matches of a
+    rare word may be spread over a million rows."""
     if filters.market and not filters.text:
         # From the market's side (core.candidates): its escalations by the market's
         # index, each looked up in the rest of the queue, instead of listing them all.
@@ -230,15 +230,15 @@ def triage_queue_count(*, user: User, filters: QueueFilters) -> QueueCount:
         sql, params = candidates.query.sql_with_params()
         cap = pagination.COUNT_CAP
         counted, _ = count_candidates(rest, sql, list(params), limit=cap + 1)
-        return QueueCount(min(counted, cap), counted > cap, walk=counted > cap)
+        total, is_capped = pagination.capped(counted, cap=cap)
+        return QueueCount(total, is_capped, walk=is_capped)
     if not filters.text:
         count, capped = capped_count(triage_queue(user=user, filters=filters))
         return QueueCount(count, capped, walk=capped)
     rest = triage_queue(user=user, filters=replace(filters, text=""))
     counted, reach = count_text_matches(rest, filters.text, limit=TEXT_COUNT_CAP + 1)
-    if counted <= TEXT_COUNT_CAP:
-        return QueueCount(counted, is_capped=False, walk=False)
-    return QueueCount(TEXT_COUNT_CAP, is_capped=True, walk=lies_densely(counted, reach))
+    total, is_capped = pagination.capped(counted, cap=TEXT_COUNT_CAP)
+    return QueueCount(total, is_capped, walk=is_capped and lies_densely(counted, reach))
 
 
 def escalation_detail(escalation: Escalation) -> Escalation:

@@ -60,7 +60,7 @@ def capped_counts(querysets: Sequence[QuerySet[Any]], *, cap: int) -> list[tuple
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(parts)}", params)
         row = cursor.fetchone()
-    return [(cap, True) if counted > cap else (int(counted), False) for counted in row]
+    return [capped(int(counted), cap=cap) for counted in row]
 
 
 if TYPE_CHECKING:
