@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.hashers import identify_hasher
 from django.core.management import CommandError, call_command
 from django.test import Client
 from icalendar import Calendar
@@ -447,6 +448,29 @@ def test_the_default_rota_file_loads_with_its_demo_people(catalog, frozen_clock)
     # "Who is on call for Legal in Japan right now?" (Tuesday 09:30 in Tokyo)
     assert [u.username for u in on_call_now("legal", "JP", clock.now())] == ["haruka.legal"]
     assert [u.username for u in on_call_now("legal", "SG", clock.now())] == ["legal"]
+
+
+def test_the_new_people_of_a_rota_share_one_hash_of_their_one_password(catalog, frozen_clock):
+    """Hashed once for all (each hash costs a third of a second by design); each of them
+    signs in with it, a wrong password is refused, and each creation is audited."""
+    result = load_rotas(path=default_rota_file(), actor=None, new_people_password="pw-for-demo")
+    people = list(User.objects.filter(username__in=result.people_created))
+    assert len(people) >= 2
+    assert len({person.password for person in people}) == 1
+    assert identify_hasher(people[0].password)  # a hash, not the password itself
+    for person in people:
+        assert person.check_password("pw-for-demo")
+        assert not person.check_password("pw-for-dem0")
+    created = AuditEvent.objects.filter(action=AuditAction.USER_CREATED).values_list(
+        "data__username", flat=True
+    )
+    assert set(result.people_created) <= set(created)
+
+
+def test_a_rota_without_a_password_for_new_people_gives_them_none_usable(catalog, frozen_clock):
+    result = load_rotas(path=default_rota_file(), actor=None)
+    person = User.objects.get(username=result.people_created[0])
+    assert not person.has_usable_password()
 
 
 # ---------------------------------------------------------------- on call

@@ -21,7 +21,7 @@ from watchfloor.escalations.inputs import EscalationInput
 from watchfloor.escalations.models import Escalation
 from watchfloor.people.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
 from watchfloor.people.models import Team, User
-from watchfloor.people.services import create_user
+from watchfloor.people.services import SharedPassword, create_user
 
 
 class DemoRefused(Exception):
@@ -82,13 +82,15 @@ def demo_connector_line(connector, *, platform_url: str | None) -> str:
 def ensure_demo_accounts() -> list[User]:
     refuse_in_production()
     accounts = []
+    password = None
     for username, role, team_code, zone, first, last in DEMO_ACCOUNTS:
         user = User.objects.filter(username=username).first()
         if user is None:
+            password = password or SharedPassword.of(DEMO_PASSWORD)
             team = Team.objects.get(code=team_code) if team_code else None
             user = create_user(
                 username=username,
-                password=DEMO_PASSWORD,
+                password=password,
                 role=role,
                 actor=None,
                 team=team,

@@ -27,7 +27,7 @@ from watchfloor.people.models import (
 from watchfloor.people.permissions import may_manage_rotation
 from watchfloor.people.rotafile import default_rota_file, read_rota_file, weekday_numbers
 from watchfloor.people.selectors import rota_references
-from watchfloor.people.services import create_user
+from watchfloor.people.services import SharedPassword, create_user
 
 OVERRIDE_MAX = timedelta(days=92)
 
@@ -98,12 +98,13 @@ def load_rotas(
             regions[team.code] = {r.code: list(r.markets) for r in team_spec.regions}
             result.teams_updated.append(team.code)
         teams = {team.code: team for team in Team.objects.all()}
+        shared = SharedPassword.of(new_people_password) if new_people_password else None
         for person in spec.people:
             if User.objects.filter(username=person.username).exists():
                 continue
             create_user(
                 username=person.username,
-                password=new_people_password,
+                password=shared,
                 role=person.role,
                 actor=actor,
                 team=teams[person.team],

@@ -10,6 +10,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
@@ -34,11 +35,28 @@ def validate_time_zone(name: str, *, field: str = "time_zone") -> str:
     return name
 
 
+@dataclass(frozen=True)
+class SharedPassword:
+    """A password that many accounts are given at once (the new people of a rota file,
+    the demo's accounts), hashed once for all of them.
+
+    Hashing is slow on purpose (about a third of a second each with Django's default
+    hasher), and a run that creates twenty accounts paid it twenty times. One salt for
+    all of them protects nothing less: whoever learns the password of one knows it for
+    all. Django checks and upgrades the hash at each person's sign-in as usual."""
+
+    encoded: str
+
+    @classmethod
+    def of(cls, password: str) -> SharedPassword:
+        return cls(make_password(password))
+
+
 @transaction.atomic
 def create_user(
     *,
     username: str,
-    password: str | None,
+    password: str | SharedPassword | None,
     role: str,
     actor: User | None,
     team: Team | None = None,
@@ -72,7 +90,9 @@ def create_user(
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,
     )
-    if password:
+    if isinstance(password, SharedPassword):
+        user.password = password.encoded
+    elif password:
         user.set_password(password)
     else:
         user.set_unusable_password()
