@@ -103,12 +103,13 @@ def escalation_facts(
     )
 
 
-def current_facts(escalation: Escalation) -> EscalationFacts:
-    """Facts read afresh from the database (services, after a change)."""
+def current_facts(escalation: Escalation, *, clocks: list[Clock] | None = None) -> EscalationFacts:
+    """Facts read afresh from the database (services, after a change); ``clocks`` when
+    the caller has just read the escalation's clocks."""
     return escalation_facts(
         escalation,
         markets=list(escalation.markets.values_list("code", flat=True)),
-        clocks=list(Clock.objects.filter(escalation=escalation)),
+        clocks=list(Clock.objects.filter(escalation=escalation)) if clocks is None else clocks,
     )
 
 

@@ -8,6 +8,7 @@ communication templates in ``communications``.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -57,8 +58,16 @@ def propose_playbooks(escalation: Escalation) -> list[Proposal]:
     return selectors.proposals_for(escalation)
 
 
-def _anchors(escalation: Escalation, *, run_started: datetime) -> Anchors:
-    clocks = Clock.objects.filter(escalation=escalation).select_related("statutory_rule")
+def _clocks(escalation: Escalation) -> list[Clock]:
+    return list(Clock.objects.filter(escalation=escalation).select_related("statutory_rule"))
+
+
+def _anchors(
+    escalation: Escalation, *, run_started: datetime, clocks: list[Clock] | None = None
+) -> Anchors:
+    """The times a run's steps are due from; ``clocks`` as ``_clocks`` reads them, when
+    the caller has just read them."""
+    clocks = _clocks(escalation) if clocks is None else clocks
     return Anchors.build(
         opened=escalation.opened_at,
         run_started=run_started,
@@ -132,10 +141,30 @@ def start_playbook_run(
         raise Conflict(
             f"'{playbook.current_version.name}' is already running here", field="playbook"
         )
+    return _write_run(
+        escalation=escalation,
+        playbook=playbook,
+        actor=actor,
+        automatic=automatic,
+        proposals=proposals,
+        facts=facts or selectors.current_facts(escalation),
+    )
+
+
+def _write_run(
+    *,
+    escalation: Escalation,
+    playbook: Playbook,
+    actor: User | None,
+    automatic: bool,
+    proposals: list[Proposal] | None,
+    facts: EscalationFacts,
+    clocks: list[Clock] | None = None,
+) -> PlaybookRun:
+    """The run, its planned steps and its audit event, once the start was checked."""
     version = playbook.current_version
     spec = selectors.playbook_spec(version)
     now = clock.now()
-    facts = facts or selectors.current_facts(escalation)
     run = PlaybookRun.objects.create(
         escalation=escalation,
         playbook=playbook,
@@ -144,7 +173,7 @@ def start_playbook_run(
         started_at=now,
         started_by=actor,
     )
-    plan = plan_run(spec, facts, _anchors(escalation, run_started=now))
+    plan = plan_run(spec, facts, _anchors(escalation, run_started=now, clocks=clocks))
     RunStep.objects.bulk_create(
         RunStep(
             run=run,
@@ -197,12 +226,13 @@ def on_escalation_changed(
     the run started, if any. ``created``: the escalation was filed in this transaction,
     so no playbook has run on it (nothing to re-plan or look up).
     """
-    facts = selectors.current_facts(escalation)
+    clocks = _clocks(escalation)
+    facts = selectors.current_facts(escalation, clocks=clocks)
     if not created:
         for run in PlaybookRun.objects.filter(
             escalation=escalation, status=RunStatus.ACTIVE
         ).select_related("version"):
-            _replan(run, escalation=escalation, facts=facts, actor=actor)
+            _replan(run, escalation=escalation, facts=facts, actor=actor, clocks=clocks)
     if escalation.merged_into_id is not None or escalation.status == Status.CLOSED:
         return None
     proposals = selectors.proposals_for(
@@ -216,13 +246,17 @@ def on_escalation_changed(
         and PlaybookRun.objects.filter(escalation=escalation, playbook=best.playbook).exists()
     )
     if best.auto_start and not ever_ran:
-        return start_playbook_run(
-            escalation=escalation,
-            playbook_code=best.code,
-            actor=actor,
-            automatic=True,
-            proposals=proposals,
-            facts=facts,
+        # Filed in this transaction (``created``): its row is locked by it, no run can
+        # exist on it yet, and the proposal holds the playbook read a moment ago, so the
+        # run is written without start_playbook_run's lookups and checks, which would
+        # each read again what is known.
+        start = (
+            partial(_write_run, playbook=best.playbook, clocks=clocks)
+            if created
+            else partial(start_playbook_run, playbook_code=best.code)
+        )
+        return start(
+            escalation=escalation, actor=actor, automatic=True, proposals=proposals, facts=facts
         )
     waiting = [p for p in proposals if p.active_run_id is None]
     if waiting:
@@ -248,13 +282,16 @@ def on_escalation_changed(
 
 
 def _replan(
-    run: PlaybookRun, *, escalation: Escalation, facts: EscalationFacts, actor: User | None
+    run: PlaybookRun,
+    *,
+    escalation: Escalation,
+    facts: EscalationFacts,
+    actor: User | None,
+    clocks: list[Clock],
 ) -> None:
     spec = selectors.playbook_spec(run.version)
-    plan = {
-        p.step_id: p
-        for p in plan_run(spec, facts, _anchors(escalation, run_started=run.started_at))
-    }
+    anchors = _anchors(escalation, run_started=run.started_at, clocks=clocks)
+    plan = {p.step_id: p for p in plan_run(spec, facts, anchors)}
     now = clock.now()
     changes: list[dict[str, Any]] = []
     for step in run.steps.all():
