@@ -17,14 +17,17 @@ Then, per backend, each run on a fresh database:
   whole command, start-up included), time per batch to commit (every signal of a
   batch is acknowledged and clustered when it commits, and batches are of equal size,
   so the p50/p99 over batches are those over signals), CPU time, peak memory (max
-  RSS from ``wait4``).
+  RSS from ``wait4``), and the writer's time per batch in each tenth of the run (the
+  command's summary prints it): the last tenth's median within 10% of the first's is
+  the target, storing should not grow with what is already stored.
 * ``POST /api/v1/signals:batch`` in-process (Django test client, bearer token), the
   same signals in batches: signals/s and p50/p99 of the request time over signals.
 * Both twice: with no worker running (the intake alone: the reactions — surge checks,
   auto-escalation rules, crisis watchlists — are queued in each batch's transaction
   and wait), and with ``watchfloor worker`` running them beside the intake on the same
   cores, as in use. With the worker: the time from a batch's commit to the end of its
-  reactions (p50/p99, from the worker's task results), how long after the last batch
+  reactions (p50/p99, from the worker's task results; the target is p99 < 2 s), how
+  long after the last batch
   the worker had caught up, and the surge alerts and rule firings it produced.
 * The baseline, in the same run: one ORM ``save()`` per signal with a naive
   per-signal cluster lookup (subject, then URL, then MD5 key; no near-duplicate
@@ -58,6 +61,8 @@ from datetime import UTC, datetime, timedelta
 TARGET_CLI_PER_SECOND = 5_000  # SQLite
 TARGET_API_PER_SECOND = 2_000
 TARGET_P99_SECONDS = 2.0
+TARGET_REACTED_P99_SECONDS = 2.0  # from a batch's commit to its reactions done
+TARGET_LAST_TENTH_GROWTH = 0.10  # the last tenth's batches against the first's
 # Its own database name per person running it (BENCH_PG_DATABASE), as in bench/queue.py:
 # a shared machine may run two benchmarks at once.
 PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "watchfloor_bench_intake")
@@ -497,6 +502,7 @@ def measure_cli(
     if not found or not timing:
         raise SystemExit(f"[{backend}] unexpected output from watchfloor ingest:\n{stdout}")
     accepted, duplicates, rejected = (int(value.replace(",", "")) for value in found.groups())
+    tenths = re.search(r"store per batch by tenth of the run, median ms: ([\d ]+) \(", stdout)
     commit_p50, commit_p99 = (float(value) for value in timing.groups())
     return {
         "seconds": seconds,
@@ -509,6 +515,7 @@ def measure_cli(
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "reactions": reactions,
+        "store_tenths_ms": [int(v) for v in tenths.group(1).split()] if tenths else None,
     }
 
 
@@ -681,6 +688,25 @@ def _verdict(ok: bool) -> str:
     return "meets target" if ok else "MISSES target"
 
 
+def _growth_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
+    """The writer's time per batch in the first and last tenth of the run (from the
+    command's own summary) and every tenth: whether storing grows with what is stored."""
+    tenths = cli.get("store_tenths_ms")
+    if not tenths:
+        return []
+    growth = tenths[-1] / tenths[0] - 1 if tenths[0] else 0.0
+    return [
+        (
+            "  store per batch, first / last tenth of the run (median)",
+            f"{tenths[0]}/{tenths[-1]} ms",
+            f"≤ +{TARGET_LAST_TENTH_GROWTH:.0%}",
+            "",
+            f"{growth:+.0%} " + _verdict(growth <= TARGET_LAST_TENTH_GROWTH),
+        ),
+        ("  store per batch by tenth, ms", " ".join(map(str, tenths)), "", "", ""),
+    ]
+
+
 def report(backend: str, runs: dict[str, dict], base: dict) -> None:
     base_rate = base["signals"] / base["seconds"]
     cli = runs["cli"]
@@ -719,6 +745,7 @@ def report(backend: str, runs: dict[str, dict], base: dict) -> None:
                 "",
             ),
             ("  peak memory, max RSS", f"{cli['peak_rss_mb']:,.0f} MB", "", "", ""),
+            *_growth_rows(cli),
             (
                 f"batch API, signals/s ({label})",
                 f"{api_rate:,.0f}",
@@ -742,9 +769,9 @@ def report(backend: str, runs: dict[str, dict], base: dict) -> None:
                 (
                     f"  {way}: commit to reactions done, p50 / p99",
                     f"{reacted['lag_p50']:.2f}/{reacted['lag_p99']:.2f} s",
+                    f"p99 < {TARGET_REACTED_P99_SECONDS:.0f} s",
                     "",
-                    "",
-                    "",
+                    _verdict(reacted["lag_p99"] < TARGET_REACTED_P99_SECONDS),
                 ),
                 (
                     f"  {way}: worker caught up after the last batch",

@@ -202,6 +202,38 @@ def test_react_runs_the_reactions_of_every_stored_batch_at_the_end(catalog, tmp_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_summary_gives_the_store_time_of_each_tenth_of_a_long_run(catalog, tmp_path):
+    """Whether storing grows with what is already stored, read from the run itself."""
+    path = tmp_path / "reports.jsonl"
+    path.write_bytes(jsonl(*(make_signal(n, text=f"Report {n}") for n in range(12))))
+    out, err, status = run(str(path), "--batch-size", "1", "--single-process")
+    assert status == 0, err
+    line = next(li for li in out.splitlines() if "store per batch by tenth" in li)
+    figures, growth = line.split(": ", 1)[1].split(" (")
+    assert len(figures.split()) == 10 and all(f.isdigit() for f in figures.split())
+    assert growth.startswith("the last tenth ") and growth.endswith("% on the first)")
+
+
+def test_a_short_run_gives_no_tenths():
+    from watchfloor.signals.intake.files import IngestSummary
+
+    summary = IngestSummary()
+    summary.store_seconds = [0.1] * 9
+    assert summary.store_by_tenth() is None
+
+
+def test_each_tenth_is_the_median_of_its_own_batches_in_order():
+    from watchfloor.signals.intake.files import IngestSummary
+
+    summary = IngestSummary()
+    # 25 batches: tenths of 2 or 3 (the first [0, 1], the last [22, 23, 24]), each slower.
+    summary.store_seconds = [float(n) for n in range(25)]
+    tenths = summary.store_by_tenth()
+    assert tenths is not None and len(tenths) == 10
+    assert tenths == sorted(tenths) and tenths[0] == 0.5 and tenths[-1] == 23.0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_without_react_the_reactions_wait_for_the_worker(catalog, tmp_path):
     from django_tasks_db.models import DBTaskResult
 

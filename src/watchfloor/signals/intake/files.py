@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import statistics
 import time
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -267,6 +268,7 @@ class IngestSummary:
         self.rejected_by_reason: Counter[str] = Counter()
         self.batch_seconds: list[float] = []
         self.commit_seconds: list[float] = []
+        self.store_seconds: list[float] = []
         self.drained: backlog.DrainReport | None = None
         self.signal_time_raised = self.signal_time_ended = 0
 
@@ -279,6 +281,17 @@ class IngestSummary:
         self.batch_seconds.append(seconds)
         timings = result.timings
         self.commit_seconds.append(timings.get("prepare", 0.0) + timings.get("store", 0.0))
+        if "store" in timings:
+            self.store_seconds.append(timings["store"])
+
+    def store_by_tenth(self) -> list[float] | None:
+        """The writer's median time per batch in each tenth of the run, in order: whether
+        storing grows with what is already stored. None under ten stored batches."""
+        stored = self.store_seconds
+        if len(stored) < 10:
+            return None
+        tenths = [stored[len(stored) * n // 10 : len(stored) * (n + 1) // 10] for n in range(10)]
+        return [statistics.median(tenth) for tenth in tenths]
 
 
 def _batches(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:

@@ -308,6 +308,14 @@ class Command(PreparesDatabase, BaseCommand):
                 f"(validate … store): p50 {statistics.median(commit):.3f} s, "
                 f"p99 {_percentile(commit, 0.99):.3f} s"
             )
+        tenths = summary.store_by_tenth()
+        if tenths:
+            growth = tenths[-1] / tenths[0] - 1 if tenths[0] > 0 else 0.0
+            self.stdout.write(
+                "  store per batch by tenth of the run, median ms: "
+                + " ".join(f"{seconds * 1000:.0f}" for seconds in tenths)
+                + f" (the last tenth {growth:+.0%} on the first)"
+            )
         if summary.drained is not None:
             self.stdout.write(
                 f"  reactions run here on the signals' time: {summary.signal_time_raised:,} "
