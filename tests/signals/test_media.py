@@ -157,6 +157,38 @@ def test_query_many_equals_one_query_at_a_time():
     assert index.query_many([]) == []
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    centre=st.binary(min_size=PDQ_BYTES, max_size=PDQ_BYTES),
+    stored=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 40), st.integers(0, 2**16)), max_size=120
+    ),
+    queries=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2**16)), max_size=6),
+)
+def test_many_hashes_under_few_keys_are_reported_once_each_at_their_nearest(
+    centre, stored, queries
+):
+    """A popular picture's re-uploads: many hashes near each other under a few clusters.
+    Every query names each key once, at its smallest distance, nearest first; equal
+    distances in the order the keys' nearest hashes were stored."""
+    hashes = [(f"cluster-{key}", pdq_variant(centre, d, seed=s)) for key, d, s in stored]
+    asked = [pdq_variant(centre, d, seed=s) for d, s in queries]
+    index = PDQIndex()
+    index.add_many(hashes)
+
+    found = index.query_many(asked)
+
+    for query, answer in zip(asked, found, strict=True):
+        assert dict(answer) == brute_force(hashes, query, DEFAULT_MAX_DISTANCE)
+        first_row = {}
+        for row, (key, pdq) in enumerate(hashes):
+            distance = hamming_distance(pdq, query)
+            if distance == dict(answer).get(key) and key not in first_row:
+                first_row[key] = row
+        assert answer == sorted(answer, key=lambda pair: (pair[1], first_row[pair[0]]))
+    assert len(index) == len(hashes)
+
+
 def test_nearest_ignores_the_distance_limit():
     index = PDQIndex(max_distance=10)
     assert index.nearest(BRIDGE) is None

@@ -123,24 +123,34 @@ class PDQIndex:
         _single_threaded_faiss()
         self.max_distance = max_distance
         self._index = faiss.IndexBinaryFlat(PDQ_BITS)
-        self._keys: list[Hashable] = []  # faiss row → key
+        # faiss row → the key's number; a number → its key. Numbers, not keys, per row:
+        # a popular picture's re-uploads leave thousands of hashes under one cluster, and
+        # a query near it returns them all, so keeping each key's nearest is done on
+        # arrays rather than one Python step per row (which grew with every re-upload).
+        self._row_keys = np.empty(0, dtype=np.int64)
+        self._keys: list[Hashable] = []
+        self._key_numbers: dict[Hashable, int] = {}
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._row_keys)
 
     def add(self, key: Hashable, pdq: bytes) -> None:
         self.add_many([(key, pdq)])
 
     def add_many(self, items: Iterable[tuple[Hashable, bytes]]) -> None:
-        keys: list[Hashable] = []
+        numbers: list[int] = []
         hashes: list[bytes] = []
         for key, pdq in items:
-            keys.append(key)
             hashes.append(_checked(pdq))
+            number = self._key_numbers.get(key)
+            if number is None:
+                number = self._key_numbers[key] = len(self._keys)
+                self._keys.append(key)
+            numbers.append(number)
         if not hashes:
             return
         self._index.add(np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, PDQ_BYTES))
-        self._keys.extend(keys)
+        self._row_keys = np.concatenate((self._row_keys, np.array(numbers, dtype=np.int64)))
 
     def query(self, pdq: bytes, max_distance: int | None = None) -> list[tuple[Hashable, int]]:
         """Every key with a hash within ``max_distance`` bits (inclusive), nearest first."""
@@ -153,32 +163,42 @@ class PDQIndex:
         limit = self.max_distance if max_distance is None else max_distance
         if not pdqs:
             return []
-        if not self._keys:
+        if not len(self._row_keys):
             return [[] for _ in pdqs]
         queries = np.frombuffer(b"".join(_checked(pdq) for pdq in pdqs), dtype=np.uint8)
         # faiss's radius is exclusive: distance < radius.
         limits, distances, rows = self._index.range_search(
             queries.reshape(-1, PDQ_BYTES), limit + 1
         )
-        results = []
-        for position in range(len(pdqs)):
-            start, end = int(limits[position]), int(limits[position + 1])
-            nearest: dict[Hashable, tuple[int, int]] = {}
-            for row, distance in zip(
-                rows[start:end].tolist(), distances[start:end].tolist(), strict=True
-            ):
-                key = self._keys[row]
-                found = (int(distance), row)
-                if key not in nearest or found < nearest[key]:
-                    nearest[key] = found
-            ordered = sorted(nearest.items(), key=lambda item: item[1])
-            results.append([(key, distance) for key, (distance, _) in ordered])
-        return results
+        positions = np.repeat(np.arange(len(pdqs)), np.diff(limits.astype(np.int64)))
+        rows = rows.astype(np.int64)
+        keys = self._row_keys[rows]
+        # Each (query, key) pair once, at its nearest row: sorted by query, key,
+        # distance, row, the first of each pair is the one kept.
+        order = np.lexsort((rows, distances, keys, positions))
+        positions, keys, distances, rows = (a[order] for a in (positions, keys, distances, rows))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (positions[1:] != positions[:-1]) | (keys[1:] != keys[:-1])
+        positions, keys, distances, rows = (a[first] for a in (positions, keys, distances, rows))
+        # Nearest first within each query; equal distances in the order stored.
+        order = np.lexsort((rows, distances, positions))
+        positions, keys, distances = positions[order], keys[order], distances[order]
+        bounds = np.searchsorted(positions, np.arange(len(pdqs) + 1))
+        every_key, key_list, distance_list = self._keys, keys.tolist(), distances.tolist()
+        return [
+            [
+                (every_key[number], distance)
+                for number, distance in zip(
+                    key_list[start:end], distance_list[start:end], strict=True
+                )
+            ]
+            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
 
     def nearest(self, pdq: bytes) -> tuple[Hashable, int] | None:
         """The closest stored hash's key and distance, however far; None if empty."""
-        if not self._keys:
+        if not len(self._row_keys):
             return None
         query = np.frombuffer(_checked(pdq), dtype=np.uint8).reshape(1, PDQ_BYTES)
         distances, rows = self._index.search(query, 1)
-        return self._keys[int(rows[0, 0])], int(distances[0, 0])
+        return self._keys[int(self._row_keys[int(rows[0, 0])])], int(distances[0, 0])
