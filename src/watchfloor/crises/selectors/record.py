@@ -50,10 +50,10 @@ def pinned_notes(crisis: Crisis) -> QuerySet[CrisisNote]:
 
 
 def crisis_events(crisis: Crisis, *, since: datetime | None = None) -> QuerySet[AuditEvent]:
-    """The crisis's own events (each carries its id in ``data``), oldest first."""
-    events = AuditEvent.objects.filter(
-        crisis_id=crisis.pk, action__in=TIMELINE_CRISIS_ACTIONS
-    ).select_related("actor")
+    """The crisis's own events (each carries its id in ``data``), oldest first. Readers
+    name who acted by ``actor_label`` (kept as written then), so the actor rows are not
+    joined: a war room's hundred events would build a hundred users nobody reads."""
+    events = AuditEvent.objects.filter(crisis_id=crisis.pk, action__in=TIMELINE_CRISIS_ACTIONS)
     if since is not None:
         events = events.filter(occurred_at__gt=since)
     return events.order_by("sequence")
@@ -70,7 +70,7 @@ def escalation_events(
     )
     if actions is not None:
         events = events.filter(action__in=list(actions))
-    return events.select_related("actor").order_by("sequence")
+    return events.order_by("sequence")  # named by ``actor_label``, as above
 
 
 def level_history(crisis: Crisis) -> list[AuditEvent]:
