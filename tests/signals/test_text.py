@@ -359,6 +359,37 @@ def test_query_many_equals_query_and_remove_forgets():
     assert len(index) == len(texts) - 1 and "ja" not in index
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    stored=st.lists(st.lists(st.integers(0, 40), min_size=3, max_size=12), max_size=40),
+    asked=st.lists(st.lists(st.integers(0, 40), min_size=3, max_size=12), max_size=5),
+    pairs_per_call=st.sampled_from([1, 3, 10_000]),
+)
+def test_matches_many_confirms_exactly_the_candidates_at_the_threshold(
+    stored, asked, pairs_per_call
+):
+    """Texts from a small vocabulary share bands often: every candidate is compared and
+    only those at or above the threshold come back, most similar first, however the
+    pairs are split between numpy calls."""
+    index = LSHIndex()
+    index._PAIRS_PER_CALL = pairs_per_call
+    for key, words in enumerate(stored):
+        index.insert(key, minhash(" ".join(f"w{w}" for w in words)))
+    queries = [minhash(" ".join(f"w{w}" for w in words)) for words in asked]
+
+    found = index.matches_many(queries)
+
+    for query, matches in zip(queries, found, strict=True):
+        expected = {}
+        for key in index.query(query):
+            same = np.count_nonzero(index._matrix[index._row_of[key]] == query)
+            similarity = same / index.num_perm
+            if similarity >= index.threshold:
+                expected[key] = similarity
+        assert {match.key: match.similarity for match in matches} == expected
+        assert [m.similarity for m in matches] == sorted(expected.values(), reverse=True)
+
+
 def test_inserting_a_key_again_replaces_its_signature():
     index = LSHIndex()
     index.insert("k", minhash(REPOSTS["en"][0]))
