@@ -238,3 +238,16 @@ def test_postgresql_connections_do_not_compile_queries(db):
         # Plans for SSDs: a text search goes through the trigram index, not a table scan.
         cursor.execute("SHOW random_page_cost")
         assert cursor.fetchone()[0] == "1.1"
+
+
+def test_a_market_count_reads_indexes_on_both_sides():
+    """What a market filter's count reads at a million rows (docs/performance.md): the
+    market's links by market, then escalation; each one's open, non-drill row by id with
+    its restriction. Both from an index alone, on either database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        links = connection.introspection.get_constraints(cursor, "escalations_escalation_markets")
+        rows = connection.introspection.get_constraints(cursor, "escalations_escalation")
+    assert ["market_id", "escalation_id"] in [c["columns"] for c in links.values() if c["index"]]
+    assert rows["open_queue_ids"]["columns"] == ["id", "is_restricted"]
