@@ -208,24 +208,27 @@ class LSHIndex:
         if not signatures or not self._row_of:
             return found
         queries = np.stack(signatures)
-        positions: list[int] = []
-        keys: list[Hashable] = []
-        for position, candidates in enumerate(self._candidate_sets(queries)):
-            for key in candidates:
-                positions.append(position)
-                keys.append(key)
+        # Texts of one template share bands, so the candidates grow with the stored texts
+        # (about 130 a query after a million signals): they are listed in one pass and
+        # their queries' positions made by numpy, not two appends per candidate.
+        candidate_sets = self._candidate_sets(queries)
+        keys: list[Hashable] = [key for candidates in candidate_sets for key in candidates]
+        positions = np.repeat(
+            np.arange(len(candidate_sets)), [len(candidates) for candidates in candidate_sets]
+        )
         assert self._matrix is not None
         row_of = self._row_of
         for start in range(0, len(keys), self._PAIRS_PER_CALL):
             part = slice(start, start + self._PAIRS_PER_CALL)
-            rows = [row_of[key] for key in keys[part]]
+            rows = list(map(row_of.__getitem__, keys[part]))
             equal = np.count_nonzero(queries[positions[part]] == self._matrix[rows], axis=1)
-            for position, key, same in zip(
-                positions[part], keys[part], equal.tolist(), strict=True
-            ):
-                similarity = same / self.num_perm
-                if similarity >= self.threshold:
-                    found[position].append(TextMatch(key, similarity))
+            # Most candidates share a band by chance and fall short: only the confirmed
+            # ones come back to Python.
+            similarities = equal / self.num_perm
+            for index in np.flatnonzero(similarities >= self.threshold).tolist():
+                found[int(positions[start + index])].append(
+                    TextMatch(keys[start + index], float(similarities[index]))
+                )
         for matches in found:
             matches.sort(key=lambda match: -match.similarity)
         return found
