@@ -75,6 +75,19 @@ def test_hashes_must_be_32_bytes():
         PDQIndex().add("k", "d8f8")  # type: ignore[arg-type]
 
 
+def test_a_batch_with_one_bad_hash_adds_nothing():
+    index = PDQIndex()
+    index.add("kept", BRIDGE)
+    with pytest.raises(ValueError, match="32 bytes"):
+        index.add_many([("new", pdq_variant(BRIDGE, 3, seed=1)), ("bad", BRIDGE[:31])])
+
+    assert len(index) == 1
+    assert index.query(BRIDGE) == [("kept", 0)]
+    index.add("later", pdq_variant(BRIDGE, 2, seed=2))
+    assert index.query(BRIDGE) == [("kept", 0), ("later", 2)]
+    assert index._keys == ["kept", "later"]
+
+
 def test_edits_of_one_photo_are_within_the_distance_and_other_images_are_not():
     for name in BRIDGE_EDITS:
         assert hamming_distance(BRIDGE, REFERENCE[name][0]) <= DEFAULT_MAX_DISTANCE, name

@@ -138,19 +138,24 @@ class PDQIndex:
         self.add_many([(key, pdq)])
 
     def add_many(self, items: Iterable[tuple[Hashable, bytes]]) -> None:
-        numbers: list[int] = []
+        keys: list[Hashable] = []
         hashes: list[bytes] = []
         for key, pdq in items:
+            keys.append(key)
             hashes.append(_checked(pdq))
-            number = self._key_numbers.get(key)
-            if number is None:
-                number = self._key_numbers[key] = len(self._keys)
-                self._keys.append(key)
-            numbers.append(number)
         if not hashes:
             return
+        # Numbered only once every hash is valid: a refused batch leaves nothing behind.
+        numbers = [self._number_of(key) for key in keys]
         self._index.add(np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, PDQ_BYTES))
         self._row_keys = np.concatenate((self._row_keys, np.array(numbers, dtype=np.int64)))
+
+    def _number_of(self, key: Hashable) -> int:
+        number = self._key_numbers.get(key)
+        if number is None:
+            number = self._key_numbers[key] = len(self._keys)
+            self._keys.append(key)
+        return number
 
     def query(self, pdq: bytes, max_distance: int | None = None) -> list[tuple[Hashable, int]]:
         """Every key with a hash within ``max_distance`` bits (inclusive), nearest first."""
