@@ -5,6 +5,7 @@ changed, stays at the war room's address, and its edit goes through when sent ag
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -69,7 +70,10 @@ def test_two_tabs_a_stale_edit_is_refused_with_what_changed(
     second.wait_for_selector(f"text={STALE}")
     refusal = second.inner_text(".form-errors")
     assert "Osaka attack: re-uploads" in refusal
-    # Shown again at the war room's own address, with what was typed kept.
+    # Shown again at the war room's own address, with what was typed kept. The address is
+    # put back by a deferred script (web/page_url.js), which may run after the refusal is
+    # on the page: wait for it rather than read the address at once.
+    second.wait_for_url(re.compile(rf"/crises/{crisis.pk}/?$"))
     assert second.url.rstrip("/").endswith(f"/crises/{crisis.pk}")
     assert second.input_value("#id_details-summary") == "Copies on three sites."
     crisis.refresh_from_db()
