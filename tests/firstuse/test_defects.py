@@ -967,3 +967,52 @@ def test_defect_18_preparers_running_at_once_load_the_playbook_library_once(cata
     assert sum("loaded playbook library" in line for line in said) == 1, said
     # Loaded once: one version of each playbook, not one per preparer.
     assert PlaybookVersion.objects.count() == Playbook.objects.count() > 0
+
+
+def test_defect_18_a_new_sqlite_database_is_first_opened_under_the_preparation_lock(tmp_path):
+    """Opening a connection sets WAL, which on a new file writes its header; two processes
+    doing that at once fail one of them with "database is locked" whatever the busy
+    timeout. So the preparation lock is held before the first connection is made."""
+    import fcntl
+
+    from django.conf import settings
+    from django.db.backends.signals import connection_created
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from watchfloor.core.preparation import preparation_lock
+
+    database_file = tmp_path / "new.sqlite3"
+    lock_file = tmp_path / "new.sqlite3.prepare-lock"
+    database = DatabaseWrapper(
+        {
+            **settings.DATABASES["default"],
+            "NAME": str(database_file),
+            "ENGINE": "django.db.backends.sqlite3",
+            "OPTIONS": dict(settings.SQLITE_OPTIONS),
+        },
+        alias="preparation-test",
+    )
+    lock_held_when_connecting: list[bool] = []
+
+    def note_whether_the_lock_is_held(sender, connection, **kwargs):
+        if connection is not database:
+            return
+        with open(lock_file, "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock_held_when_connecting.append(True)
+            else:
+                fcntl.flock(other, fcntl.LOCK_UN)
+                lock_held_when_connecting.append(False)
+
+    connection_created.connect(note_whether_the_lock_is_held)
+    try:
+        assert not database_file.exists()
+        with preparation_lock(database):
+            assert database.connection is not None  # connected, so problems surface here
+    finally:
+        connection_created.disconnect(note_whether_the_lock_is_held)
+        database.close()
+    assert lock_held_when_connecting == [True]
+    assert database_file.exists()

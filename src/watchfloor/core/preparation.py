@@ -37,6 +37,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 
 
@@ -61,35 +62,53 @@ def register_preparer(name: str, preparer: Preparer) -> None:
 
 
 @contextmanager
-def preparation_lock() -> Iterator[None]:
+def preparation_lock(database: BaseDatabaseWrapper | None = None) -> Iterator[None]:
     """Hold the lock that serialises preparing this database across processes.
 
     PostgreSQL: a session advisory lock keyed on the database's name, so preparing one
     database never waits for another on the same server. SQLite: an exclusive file
-    lock beside the database file (an in-memory database belongs to one process and
-    needs none). Connects first, so a database that cannot be used says so as a
-    ``DatabaseError`` before any lock is taken.
+    lock beside the database file, taken *before* connecting (an in-memory database
+    belongs to one process and needs none). A database that cannot be used says so as
+    a ``DatabaseError`` before any lock is taken.
+
+    Why SQLite connects only under the lock: every connection starts with ``PRAGMA
+    journal_mode=WAL``, and on a new database file that pragma writes the file's header.
+    Two processes doing it at once upgrade a read to a write at the same moment, and
+    SQLite fails one of them at once with "database is locked", whatever the busy
+    timeout (two workers started together on a new data directory did, now and then).
     """
-    connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        key = _advisory_key(str(connection.settings_dict.get("NAME") or ""))
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        return
-    name = str(connection.settings_dict.get("NAME") or "")
+    database = database if database is not None else connection
+    name = str(database.settings_dict.get("NAME") or "")
     if (
-        connection.vendor != "sqlite"
-        or not name
-        or cast("SQLiteDatabaseWrapper", connection).is_in_memory_db()
+        database.vendor == "sqlite"
+        and name
+        and not cast("SQLiteDatabaseWrapper", database).is_in_memory_db()
     ):
+        with _sqlite_file_lock(database, Path(name)):
+            database.ensure_connection()
+            yield
+        return
+    database.ensure_connection()
+    if database.vendor != "postgresql":
         yield
         return
-    with open(Path(name).with_name(Path(name).name + ".prepare-lock"), "a") as handle:
+    key = _advisory_key(name)
+    with database.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with database.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+@contextmanager
+def _sqlite_file_lock(database: BaseDatabaseWrapper, path: Path) -> Iterator[None]:
+    if not path.parent.is_dir():
+        # Nowhere to put the lock: connecting says why in the database's own words (a
+        # DatabaseError), which is what callers report.
+        database.ensure_connection()
+    with open(path.with_name(path.name + ".prepare-lock"), "a") as handle:
         locks.lock(handle, locks.LOCK_EX)
         try:
             yield
