@@ -372,6 +372,51 @@ def test_rebuilding_the_index_gives_the_same_answers(analyst, osaka):
     assert references(analyst, "義援金") == before == [osaka.reference]
 
 
+def test_a_filed_escalation_is_indexed_as_a_rebuild_would_index_it(make_escalation, frozen_clock):
+    """Filing writes the index row from what it holds; a rebuild reads it back from the
+    database. Both must give the same text, piece for piece and in the same order."""
+    from datetime import timedelta
+
+    from watchfloor.escalations.inputs import StatutoryTriggerInput
+
+    escalation = make_escalation(
+        title="Two notices about one account",
+        summary="Removal requests under two rules.",
+        source_detail="Forwarded by the regulator liaison",
+        markets=["JP"],
+        subjects=[
+            SubjectInput(kind="account", reference="  @padded_handle ", note="primary"),
+            SubjectInput(kind="url", reference="https://example.net/p/1"),
+        ],
+        statutory_triggers=[
+            StatutoryTriggerInput(
+                rule="jp-idpa-removal-request",
+                received_at=frozen_clock - timedelta(hours=1),
+                notice_reference="NOTICE-LATE",
+            ),
+            StatutoryTriggerInput(
+                rule="jp-idpa-removal-request",
+                received_at=frozen_clock - timedelta(days=3),
+                notice_reference="NOTICE-EARLY",
+            ),
+        ],
+    )
+
+    def indexed() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT body FROM {ESCALATION_TEXT.table} WHERE {ESCALATION_TEXT._id} = %s",  # noqa: S608 (names are ours)
+                [escalation.pk],
+            )
+            return cursor.fetchone()[0]
+
+    filed = indexed()
+    assert "@padded_handle\nprimary" in filed
+    assert filed.index("NOTICE-EARLY") < filed.index("NOTICE-LATE")  # by due time
+    ESCALATION_TEXT.rebuild()
+    assert indexed() == filed
+
+
 def test_results_per_kind_are_bounded_and_counted(analyst, make_escalation):
     for n in range(RESULTS_PER_KIND + 2):
         make_escalation(title=f"Bounded wave {n}")

@@ -11,7 +11,7 @@ from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
 from watchfloor.escalations.models import NO_DEADLINE, Clock, Escalation, Status
-from watchfloor.markets.models import StatutoryRule
+from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.severity.rubric import Rubric, describe_duration
 
 if TYPE_CHECKING:
@@ -24,7 +24,10 @@ FALLBACK_QUALITATIVE_TARGET = timedelta(hours=24)
 
 def business_time_zone(escalation: Escalation) -> ZoneInfo:
     """Business days are counted in the first market's zone (UTC when there is none)."""
-    market = escalation.primary_market
+    return market_time_zone(escalation.primary_market)
+
+
+def market_time_zone(market: Market | None) -> ZoneInfo:
     return ZoneInfo(market.primary_time_zone) if market else ZoneInfo("UTC")
 
 

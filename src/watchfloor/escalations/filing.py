@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -19,11 +20,22 @@ from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
-from watchfloor.escalations.clocks import refresh_next_due as _refresh_next_due
-from watchfloor.escalations.clocks import reset_sla_clocks, statutory_due_at
+from watchfloor.escalations.clocks import (
+    market_time_zone,
+    next_running_clock,
+    sla_due_times,
+    statutory_due_at,
+)
 from watchfloor.escalations.hooks import escalation_event
 from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput
-from watchfloor.escalations.models import Clock, Escalation, EscalationType, SourceKind, Subject
+from watchfloor.escalations.models import (
+    NO_DEADLINE,
+    Clock,
+    Escalation,
+    EscalationType,
+    SourceKind,
+    Subject,
+)
 from watchfloor.escalations.services import (
     FUTURE_TOLERANCE,
     SUBJECTS_MAX,
@@ -32,11 +44,17 @@ from watchfloor.escalations.services import (
     aware_in_utc,
     policy_named,
 )
-from watchfloor.escalations.text_index import reindex_escalations
+from watchfloor.escalations.text_index import escalation_text_parts, index_new_escalation
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
-from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_duration, evaluate
+from watchfloor.severity.rubric import (
+    Assessment,
+    Rubric,
+    StatutoryTrigger,
+    describe_duration,
+    evaluate,
+)
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
@@ -227,6 +245,14 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
     # The matter began when the earliest notice arrived; the SLA clocks count from now,
     # when Watchfloor learns of it (statutory clocks run from receipt, below).
     opened_at = min([now, *(received for _, received, *_ in triggers)])
+    clocks = _new_clocks(
+        rubric=rubric_for(version),
+        severity=assessment.severity,
+        filed_at=now,
+        zone=market_time_zone(market_rows[0] if market_rows else None),
+        triggers=triggers,
+    )
+    nearest = next_running_clock(clocks)
     escalation = Escalation.objects.create(
         type=escalation_type,
         title=title,
@@ -251,6 +277,11 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
         opened_at=opened_at,
         created_at=now,
         updated_at=now,
+        # The queue's sort key, from the clocks started below (``clocks.refresh_next_due``
+        # keeps it so afterwards).
+        next_due_at=nearest.due_at if nearest else None,
+        next_due_label=nearest.label if nearest else "",
+        queue_due_at=nearest.due_at if nearest else NO_DEADLINE,
     )
     # A new escalation has no links yet: each is added (one statement), not set (a read of
     # what is there, then the difference), and an empty list writes nothing.
@@ -269,20 +300,21 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
         )
         for s in subject_inputs
     )
-    reset_sla_clocks(escalation, rubric=rubric_for(version))
-    for rule, received_at, due_at, basis, notice_reference in triggers:
-        Clock.objects.create(
-            escalation=escalation,
-            kind=Clock.Kind.STATUTORY,
-            label=rule.label,
-            starts_at=received_at,
-            due_at=due_at,
-            statutory_rule=rule,
-            basis=basis,
-            notice_reference=notice_reference,
-        )
-    _refresh_next_due(escalation)
-    reindex_escalations([escalation.pk])
+    for started in clocks:
+        started.escalation = escalation
+    Clock.objects.bulk_create(clocks)
+    # Indexed from what was just written, not read back (``text_index._documents`` reads
+    # the same pieces for an escalation changed later).
+    index_new_escalation(
+        escalation.pk,
+        escalation_text_parts(
+            title=title,
+            summary=summary,
+            source_detail=source_detail,
+            subjects=[(s.reference.strip(), s.note[:500]) for s in subject_inputs],
+            notices=[c.notice_reference for c in sorted(clocks, key=lambda c: c.due_at)],
+        ),
+    )
     record_event(
         action=AuditAction.ESCALATION_CREATED,
         actor=actor,
@@ -307,6 +339,44 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
     )
     escalation_event(escalation=escalation, event="created", actor=actor)
     return escalation
+
+
+def _new_clocks(
+    *,
+    rubric: Rubric,
+    severity: int,
+    filed_at: datetime,
+    zone: ZoneInfo,
+    triggers: list[tuple[StatutoryRule, datetime, datetime, str, str]],
+) -> list[Clock]:
+    """The clocks a new escalation starts with, not yet saved: the SLA clocks from its
+    filing (``clocks.sla_due_times``, as ``reset_sla_clocks`` starts them) and one per
+    statutory trigger from the notice's receipt."""
+    started = [
+        Clock(
+            kind=kind,
+            label=Clock.Kind(kind).label,
+            starts_at=filed_at,
+            due_at=due_at,
+            basis=basis,
+        )
+        for kind, (due_at, basis) in sla_due_times(
+            rubric=rubric, severity=severity, opened_at=filed_at, zone=zone
+        ).items()
+    ]
+    for rule, received_at, due_at, basis, notice_reference in triggers:
+        started.append(
+            Clock(
+                kind=Clock.Kind.STATUTORY,
+                label=rule.label,
+                starts_at=received_at,
+                due_at=due_at,
+                statutory_rule=rule,
+                basis=basis,
+                notice_reference=notice_reference,
+            )
+        )
+    return started
 
 
 def validate_clean_answers(assessment: Assessment) -> dict[str, str]:

@@ -9,9 +9,8 @@ triage queue's text filter (:func:`text_filter`) and the header's search both re
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from django.apps.registry import Apps
 from django.db.models import Func, Q, QuerySet
@@ -23,31 +22,58 @@ if TYPE_CHECKING:
     from watchfloor.escalations.models import Escalation
 
 
+def escalation_text_parts(
+    *,
+    title: str,
+    summary: str,
+    source_detail: str,
+    subjects: Iterable[tuple[str, str]] = (),
+    notices: Iterable[str] = (),
+    notes: Iterable[str] = (),
+) -> list[str]:
+    """The pieces of one escalation's searchable text, in the index's order: the one
+    definition, used for a batch read from the database (``_documents``) and for an
+    escalation just filed, whose pieces are all in hand (``index_new_escalation``)."""
+    parts = [title, summary, source_detail]
+    for reference, note in subjects:
+        parts.extend((reference, note))
+    parts.extend(notice for notice in notices if notice)
+    parts.extend(notes)
+    return parts
+
+
 def _documents(ids: list[int], models: Apps) -> Iterator[tuple[int, str]]:
     """Each escalation's searchable text, in four queries per batch."""
     escalation, subject, clock, note = (
         models.get_model("escalations", name) for name in ("Escalation", "Subject", "Clock", "Note")
     )
-    parts: dict[int, list[str]] = defaultdict(list)
-    for pk, *texts in escalation.objects.filter(pk__in=ids).values_list(
+    found: dict[int, dict[str, Any]] = {}
+    for pk, title, summary, source_detail in escalation.objects.filter(pk__in=ids).values_list(
         "pk", "title", "summary", "source_detail"
     ):
-        parts[pk].extend(texts)
-    for escalation_id, *texts in subject.objects.filter(escalation_id__in=ids).values_list(
-        "escalation_id", "reference", "note"
-    ):
-        parts[escalation_id].extend(texts)
+        found[pk] = {
+            "title": title,
+            "summary": summary,
+            "source_detail": source_detail,
+            "subjects": [],
+            "notices": [],
+            "notes": [],
+        }
+    for escalation_id, reference, subject_note in subject.objects.filter(
+        escalation_id__in=ids
+    ).values_list("escalation_id", "reference", "note"):
+        found[escalation_id]["subjects"].append((reference, subject_note))
     for escalation_id, notice in (
         clock.objects.filter(escalation_id__in=ids)
         .exclude(notice_reference="")
         .values_list("escalation_id", "notice_reference")
     ):
-        parts[escalation_id].append(notice)
+        found[escalation_id]["notices"].append(notice)
     for escalation_id, body in note.objects.filter(escalation_id__in=ids).values_list(
         "escalation_id", "body"
     ):
-        parts[escalation_id].append(body)
-    return joined(parts)
+        found[escalation_id]["notes"].append(body)
+    return joined({pk: escalation_text_parts(**pieces) for pk, pieces in found.items()})
 
 
 ESCALATION_TEXT = TextIndex(
@@ -57,6 +83,12 @@ ESCALATION_TEXT = TextIndex(
 
 def reindex_escalations(ids: list[int]) -> None:
     ESCALATION_TEXT.reindex(ids)
+
+
+def index_new_escalation(escalation_id: int, parts: list[str]) -> None:
+    """Index an escalation filed in this transaction from the pieces its filing holds
+    (``escalation_text_parts``), without reading back what was just written."""
+    ESCALATION_TEXT.write(joined({escalation_id: parts}))
 
 
 def text_filter(text: str) -> Q:
