@@ -306,3 +306,58 @@ def test_an_event_about_a_crisis_is_indexed_by_it_and_the_copy_is_checked(db):
     report = verify_chain()
     assert not report.ok and report.broken_at_sequence == about.sequence
     assert "crisis" in report.problem
+
+
+# ---------------------------------------------------------------- appending after the unexpected
+
+
+def _append(note: str) -> AuditEvent:
+    with transaction.atomic():
+        return record_event(action=AuditAction.USER_CREATED, actor=None, data={"note": note})
+
+
+def test_an_append_after_a_rolled_back_one_follows_the_stored_head(db):
+    first = _append("kept")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_event(action=AuditAction.USER_CREATED, actor=None, data={"note": "undone"})
+        raise RuntimeError("the change it recorded failed")
+    after = _append("after the rollback")
+    assert after.sequence == first.sequence + 1
+    assert after.previous_hash == first.hash
+    assert verify_chain().ok
+
+
+def test_an_append_after_another_connection_appended_follows_it(transactional_db):
+    import threading
+
+    from django.db import connections
+
+    mine = _append("this thread")
+
+    def other_thread() -> None:
+        try:
+            _append("another thread, its own connection")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    theirs = AuditEvent.objects.get(sequence=mine.sequence + 1)
+    after = _append("this thread again")
+    assert after.sequence == theirs.sequence + 1
+    assert after.previous_hash == theirs.hash
+    assert verify_chain().ok
+
+
+def test_many_appends_in_one_transaction_chain_in_order(db):
+    with transaction.atomic():
+        events = [
+            record_event(action=AuditAction.USER_CREATED, actor=None, data={"n": n})
+            for n in range(5)
+        ]
+    assert [e.sequence for e in events] == list(range(events[0].sequence, events[0].sequence + 5))
+    assert all(b.previous_hash == a.hash for a, b in itertools.pairwise(events))
+    head = AuditChainHead.objects.get(pk=1)
+    assert (head.last_sequence, head.last_hash) == (events[-1].sequence, events[-1].hash)
+    assert verify_chain().ok

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import models, transaction
@@ -46,33 +48,29 @@ def record_event(
     # Round-trip through JSON so what is hashed is exactly what is stored.
     clean_data = json.loads(json.dumps(data or {}, default=json_default))
     key = configured_keyring().signing_key
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        # The migration creates the head; a database flushed by tests needs it back
-        # (keyed from the first event, the model's default). Looked for only when missing:
-        # every audited write pays for this statement.
-        AuditChainHead.objects.get_or_create(pk=1)
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
     occurred_at = clock.now()
     # Stored timestamps keep microseconds; strip nothing so the hash is reproducible.
     actor_id = actor.pk if actor is not None else None
     actor_label = actor.get_username() if actor is not None else "system"
     object_type = target._meta.label_lower if target is not None else ""
     object_id = str(target.pk) if target is not None else ""
-    sequence = head.last_sequence + 1
-    event_hash = compute_event_hash(
-        previous_hash=head.last_hash,
-        sequence=sequence,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        action=str(action),
-        object_type=object_type,
-        object_id=object_id,
-        escalation_id=escalation_id,
-        data=clean_data,
-        key=key,
-    )
+
+    def hash_after(previous_hash: str, sequence: int) -> str:
+        return compute_event_hash(
+            previous_hash=previous_hash,
+            sequence=sequence,
+            occurred_at=occurred_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=str(action),
+            object_type=object_type,
+            object_id=object_id,
+            escalation_id=escalation_id,
+            data=clean_data,
+            key=key,
+        )
+
+    sequence, previous_hash, event_hash = _advance_head(connection, hash_after)
     event = AuditEvent.objects.create(
         sequence=sequence,
         occurred_at=occurred_at,
@@ -84,12 +82,49 @@ def record_event(
         escalation_id=escalation_id,
         crisis_id=crisis_id_of(clean_data),
         data=clean_data,
-        previous_hash=head.last_hash,
+        previous_hash=previous_hash,
         hash=event_hash,
         key_id=key.key_id,
     )
-    AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=event_hash)
+    _last_appended[connection] = (sequence, event_hash)
     return event
+
+
+# Where each connection (one per thread and database) last moved the chain head to:
+# (sequence, hash). A hint only: ``_advance_head`` checks it against the stored head.
+_last_appended: WeakKeyDictionary[Any, tuple[int, str]] = WeakKeyDictionary()
+
+
+def _advance_head(connection: Any, hash_after: Callable[[str, int], str]) -> tuple[int, str, str]:
+    """Move the chain head one event on, holding its row's lock to the end of the
+    transaction; returns (sequence, previous hash, new hash).
+
+    Most appends follow this process's own last one (a transaction writes several
+    events; a worker writes many in a row), so the head is first moved on from where
+    this process last left it, by an update that matches only if the head is still
+    exactly there. Anything else (another process appended since, or the transaction
+    that wrote our last event was rolled back) matches no row, and the head is read
+    under its lock as before. Either way the new event follows the head as stored.
+    """
+    known = _last_appended.get(connection)
+    if known is not None:
+        last_sequence, last_hash = known
+        event_hash = hash_after(last_hash, last_sequence + 1)
+        moved = AuditChainHead.objects.filter(
+            pk=1, last_sequence=last_sequence, last_hash=last_hash
+        ).update(last_sequence=last_sequence + 1, last_hash=event_hash)
+        if moved:
+            return last_sequence + 1, last_hash, event_hash
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # The migration creates the head; a database flushed by tests needs it back
+        # (keyed from the first event, the model's default). Looked for only when missing.
+        AuditChainHead.objects.get_or_create(pk=1)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+    sequence = head.last_sequence + 1
+    event_hash = hash_after(head.last_hash, sequence)
+    AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=event_hash)
+    return sequence, head.last_hash, event_hash
 
 
 # ---------------------------------------------------------------- publishing the head
