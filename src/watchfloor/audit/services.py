@@ -48,43 +48,30 @@ def record_event(
     # Round-trip through JSON so what is hashed is exactly what is stored.
     clean_data = json.loads(json.dumps(data or {}, default=json_default))
     key = configured_keyring().signing_key
-    occurred_at = clock.now()
-    # Stored timestamps keep microseconds; strip nothing so the hash is reproducible.
-    actor_id = actor.pk if actor is not None else None
-    actor_label = actor.get_username() if actor is not None else "system"
-    object_type = target._meta.label_lower if target is not None else ""
-    object_id = str(target.pk) if target is not None else ""
+    # The event's columns that its hash covers. Stored timestamps keep microseconds;
+    # strip nothing so the hash is reproducible.
+    hashed: dict[str, Any] = {
+        "occurred_at": clock.now(),
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_label": actor.get_username() if actor is not None else "system",
+        "action": str(action),
+        "object_type": target._meta.label_lower if target is not None else "",
+        "object_id": str(target.pk) if target is not None else "",
+        "escalation_id": escalation_id,
+        "data": clean_data,
+    }
 
     def hash_after(previous_hash: str, sequence: int) -> str:
-        return compute_event_hash(
-            previous_hash=previous_hash,
-            sequence=sequence,
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=str(action),
-            object_type=object_type,
-            object_id=object_id,
-            escalation_id=escalation_id,
-            data=clean_data,
-            key=key,
-        )
+        return compute_event_hash(previous_hash=previous_hash, sequence=sequence, key=key, **hashed)
 
     sequence, previous_hash, event_hash = _advance_head(connection, hash_after)
     event = AuditEvent.objects.create(
         sequence=sequence,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        action=str(action),
-        object_type=object_type,
-        object_id=object_id,
-        escalation_id=escalation_id,
         crisis_id=crisis_id_of(clean_data),
-        data=clean_data,
         previous_hash=previous_hash,
         hash=event_hash,
         key_id=key.key_id,
+        **hashed,
     )
     _last_appended[connection] = (sequence, event_hash)
     return event
