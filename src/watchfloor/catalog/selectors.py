@@ -5,6 +5,7 @@ from __future__ import annotations
 from watchfloor.catalog.models import CatalogVersion
 from watchfloor.catalog.schema import Catalog
 from watchfloor.core.errors import NotFound
+from watchfloor.core.shared_reads import shared_within
 from watchfloor.severity.rubric import Rubric
 
 # Versions never change once loaded, so each is parsed once per process. The digest is
@@ -14,6 +15,7 @@ _catalogs: dict[tuple[int, str], Catalog] = {}
 _rubrics: dict[tuple[int, str], Rubric] = {}
 
 
+@shared_within
 def active_catalog_version() -> CatalogVersion:
     version = CatalogVersion.objects.filter(is_active=True).order_by("-loaded_at").first()
     if version is None:

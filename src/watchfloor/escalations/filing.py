@@ -17,6 +17,7 @@ from watchfloor.catalog.selectors import active_catalog_version, rubric_for
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
 from watchfloor.core.roles import can_work_escalations
+from watchfloor.core.shared_reads import shared_within
 from watchfloor.core.validation import check_time_range, clean_language_tags
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
@@ -94,6 +95,7 @@ def _require_rule_in_markets(rule: StatutoryRule, markets: list[Market], *, fiel
     )
 
 
+@shared_within
 def _escalation_type(code: str) -> EscalationType:
     try:
         return EscalationType.objects.get(code=code)

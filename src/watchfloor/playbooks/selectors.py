@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from watchfloor.catalog.selectors import rubric_for
 from watchfloor.core.errors import NotFound
+from watchfloor.core.shared_reads import shared_within
 from watchfloor.escalations.models import Clock, Escalation
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.playbooks.models import (
@@ -59,6 +60,7 @@ def template_spec(version: TemplateVersion) -> TemplateSpec:
 VERSION_FILE_FIELDS = ("current_version__content", "current_version__source_text")
 
 
+@shared_within
 def active_playbooks() -> list[tuple[Playbook, PlaybookSpec]]:
     playbooks = (
         Playbook.objects.filter(is_active=True)

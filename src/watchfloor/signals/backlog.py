@@ -40,6 +40,7 @@ from django.db.models import Count, Q, Sum
 
 from watchfloor.core import clock
 from watchfloor.core.heartbeat import Heartbeat
+from watchfloor.core.shared_reads import shared_reads
 from watchfloor.signals.hooks import after_signals_stored, signals_stored_hooks
 from watchfloor.signals.models import ReactionBacklog
 
@@ -209,16 +210,22 @@ def _react(rows: list[ReactionBacklog]) -> reactions.ReactionReport:
     # when nobody did), as they did when reactions ran in the request.
     actor_id = next((row.actor_id for row in reversed(rows) if row.actor_id), None)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    report = reactions.after_ingest(
-        cluster_ids=sorted(cluster_ids),
-        series_keys=sorted(series_keys),
-        actor=actor,
-    )
-    hooks = signals_stored_hooks()
-    if hooks:
-        signal_ids = [
-            pk for row in rows for first, last in row.signal_ranges for pk in range(first, last + 1)
-        ]
-        for hook in hooks:
-            hook(signal_ids)
+    # One catalog and one playbook library for the whole pass: its firings would
+    # otherwise read them again for every escalation they file (core.shared_reads).
+    with shared_reads():
+        report = reactions.after_ingest(
+            cluster_ids=sorted(cluster_ids),
+            series_keys=sorted(series_keys),
+            actor=actor,
+        )
+        hooks = signals_stored_hooks()
+        if hooks:
+            signal_ids = [
+                pk
+                for row in rows
+                for first, last in row.signal_ranges
+                for pk in range(first, last + 1)
+            ]
+            for hook in hooks:
+                hook(signal_ids)
     return report
