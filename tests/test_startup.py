@@ -75,6 +75,18 @@ def test_the_ingest_command_loads_no_reactions(tmp_path):
     assert imported == "", f"imported by the ingest command: {imported}"
 
 
+def test_a_long_running_process_can_import_every_hook_at_once(tmp_path):
+    """The worker imports its hooks' code when it starts (core.lazy.import_every_hook),
+    so the first reactions pass does not wait for the imports; other commands do not."""
+    hooks = (*LAZY, "watchfloor.crises.watchlists", "watchfloor.warning.proposals")
+    imported = _imported_after(
+        tmp_path,
+        "from watchfloor.core.lazy import import_every_hook; import_every_hook()",
+        hooks,
+    )
+    assert imported.split() == list(hooks)
+
+
 def test_the_command_list_is_the_one_django_registers():
     """`watchfloor --help` answers from a static list (no Django set-up): it names every
     command Django would, under the same app, and nothing else."""

@@ -12,9 +12,13 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+# Every path registered, for a long-running process to import at once (import_every_hook).
+_registered: dict[str, None] = {}
+
 
 def imported_when_called(dotted_path: str) -> Callable[..., Any]:
     """A callable standing for ``dotted_path``, imported (once) when first called."""
+    _registered[dotted_path] = None
 
     def call(*args: Any, **kwargs: Any) -> Any:
         return import_string(dotted_path)(*args, **kwargs)
@@ -22,3 +26,16 @@ def imported_when_called(dotted_path: str) -> Callable[..., Any]:
     call.__qualname__ = call.__name__ = dotted_path.rsplit(".", 1)[-1]
     call.__doc__ = f"{dotted_path}, imported when first called (core.lazy)."
     return call
+
+
+def import_every_hook() -> int:
+    """Import now what every registered hook would import on its first call; how many.
+
+    For a long-running process (the worker): the first reactions pass after it starts
+    would otherwise spend about half a second importing the listeners it calls (rules
+    filing escalations start playbooks and page people; new signals are matched against
+    watchlists), and the surge that woke it would wait that long for its alerts.
+    """
+    for dotted_path in list(_registered):
+        import_string(dotted_path)
+    return len(_registered)

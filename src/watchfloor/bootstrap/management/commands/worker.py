@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from importlib import import_module
+
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from watchfloor.banks.actioner import resume_enforcement_requests
 from watchfloor.bootstrap.scheduler import ensure_housekeeping_scheduled
 from watchfloor.bootstrap.worker import ALL_QUEUES, HeartbeatingWorker, new_worker_id
+from watchfloor.core.lazy import import_every_hook
 from watchfloor.core.preparation import PreparesDatabase
 from watchfloor.notify.delivery import resume_overdue_work
 
@@ -38,6 +41,11 @@ class Command(PreparesDatabase, DatabaseWorkerCommand):
 
     def handle(self, *args, interval, batch, max_tasks, queue_name, **options):
         self.configure_logging(options.get("verbosity", 1))
+        if not batch:
+            # A worker that stays up imports its hooks and the reactions now, not in the
+            # middle of the first surge it reacts to.
+            import_every_hook()
+            import_module("watchfloor.signals.reactions")
         report = resume_overdue_work()
         worker = HeartbeatingWorker(
             queue_names=queue_name.split(","),
