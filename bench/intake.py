@@ -1,7 +1,7 @@
 """Signal intake end to end, on SQLite and PostgreSQL.
 
     python bench/intake.py [--signals 100000] [--stories 3000] [--backends sqlite,postgres]
-                           [--batch-size 2000] [--baseline-signals 3000]
+                           [--batch-size 2000] [--baseline-signals 3000] [--workers N]
 
 A surge is generated first (the same file for every backend), ending as the run starts
 so the surge checks see it as current: a few thousand distinct
@@ -25,7 +25,9 @@ Then, per backend, each run on a fresh database:
 * Both twice: with no worker running (the intake alone: the reactions — surge checks,
   auto-escalation rules, crisis watchlists — are queued in each batch's transaction
   and wait), and with ``watchfloor worker`` running them beside the intake on the same
-  cores, as in use. With the worker: the time from a batch's commit to the end of its
+  cores, as in use: one worker on SQLite (they would all queue on its one writer), two
+  on PostgreSQL (issue 16's setting; ``--workers`` to choose). With workers: the time
+  from a batch's commit to the end of its
   reactions (p50/p99, from the worker's task results; the target is p99 < 2 s), how
   long after the last batch
   the worker had caught up, and the surge alerts and rule firings it produced.
@@ -396,28 +398,34 @@ def _fresh_database(backend: str, env: dict[str, str]) -> None:
         )
 
 
-class Worker:
-    """`watchfloor worker` in a subprocess for the length of a measurement: it runs the
-    reactions (surge checks, rules, watchlists) as the batches commit, on the same two
-    cores as the intake."""
+class Workers:
+    """``count`` `watchfloor worker` processes for the length of a measurement: they run
+    the reactions (surge checks, rules, watchlists) as the batches commit, on the same
+    two cores as the intake, sharing the backlog (on PostgreSQL each claims rows the
+    others have not locked)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], count: int) -> None:
         self.env = env
-        self.process: subprocess.Popen | None = None
+        self.count = count
+        self.processes: list[subprocess.Popen] = []
 
-    def __enter__(self) -> Worker:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "watchfloor.cli", "worker", "--interval", "0.2"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def __enter__(self) -> Workers:
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "watchfloor.cli", "worker", "--interval", "0.2"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(self.count)
+        ]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(timeout=30)
 
 
 _BACKLOG_STATE = (
@@ -463,14 +471,14 @@ def _catch_up(env: dict[str, str], finished: float, timeout: float = 900.0) -> d
 
 
 def measure_cli(
-    backend: str, env: dict[str, str], path: Path, batch_size: int, *, worker: bool
+    backend: str, env: dict[str, str], path: Path, batch_size: int, *, workers: int
 ) -> dict:
-    """`watchfloor ingest FILE` in a subprocess on a fresh database, with or without a
-    worker running the reactions beside it."""
+    """`watchfloor ingest FILE` in a subprocess on a fresh database, with ``workers``
+    workers (or none) running the reactions beside it."""
     _fresh_database(backend, env)
     out_path, err_path = path.with_suffix(".out"), path.with_suffix(".err")
     with (
-        Worker(env) if worker else _Nothing(),
+        Workers(env, workers) if workers else _Nothing(),
         out_path.open("w") as out,
         err_path.open("w") as err,
     ):
@@ -492,7 +500,7 @@ def measure_cli(
         # wait4 gives this child's resource usage (its peak RSS, or its helper's if larger).
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
-        reactions = _catch_up(env, time.perf_counter()) if worker else None
+        reactions = _catch_up(env, time.perf_counter()) if workers else None
     process.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     if process.returncode not in (0, 1):  # 1: some lines were rejected, as planned
@@ -664,7 +672,7 @@ def measure_api(
     path: Path,
     batch_size: int,
     *,
-    worker: bool,
+    workers: int,
     baseline_signals: int = 0,
 ) -> dict:
     _fresh_database(backend, env)
@@ -678,12 +686,12 @@ def measure_api(
         "--baseline-signals",
         str(baseline_signals),
     ]
-    with Worker(env) if worker else _Nothing():
+    with Workers(env, workers) if workers else _Nothing():
         output = subprocess.run(command, env=env, capture_output=True, text=True)
         if output.returncode != 0:
             raise SystemExit(f"[{backend}] the API measurement failed:\n{output.stderr[-4000:]}")
         measured = json.loads(output.stdout.strip().splitlines()[-1])
-        if worker:
+        if workers:
             measured["api"]["reactions"] = _catch_up(env, time.perf_counter())
     return measured
 
@@ -712,7 +720,7 @@ def _growth_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
-def report(backend: str, runs: dict[str, dict], base: dict) -> None:
+def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> None:
     base_rate = base["signals"] / base["seconds"]
     cli = runs["cli"]
     print(
@@ -721,7 +729,8 @@ def report(backend: str, runs: dict[str, dict], base: dict) -> None:
     )
     print(f"  {'figure':<58} {'measured':>12} {'target':>10} {'× baseline':>11}  verdict")
     rows: list[tuple[str, str, str, str, str]] = []
-    for mode, label in (("", "no worker"), ("+worker", "worker reacting beside it")):
+    beside = f"{workers} worker{'s' if workers > 1 else ''} reacting beside it"
+    for mode, label in (("", "no worker"), ("+worker", beside)):
         cli = runs[f"cli{mode}"]
         api = runs[f"api{mode}"]
         cli_rate = cli["signals"] / cli["seconds"]
@@ -815,6 +824,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2_000)
     parser.add_argument("--baseline-signals", type=int, default=3_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="workers beside the intake in the legs with workers (default: 1 on SQLite, "
+        "whose one writer they would queue on, 2 on PostgreSQL)",
+    )
     parser.add_argument("--child-api", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_api:
@@ -831,30 +847,32 @@ def main() -> None:
             f"language, {counts['resent']:,} re-sent, {counts['invalid']:,} invalid), "
             f"batches of {args.batch_size:,}; baseline on the first {args.baseline_signals:,}. "
             "The surge ends as the run starts. The reactions (surge checks, rules, watchlists) "
-            "run on `watchfloor worker`: each figure without a worker, then with one beside "
-            "the intake on the same cores."
+            "run on `watchfloor worker`: each figure without a worker, then with workers "
+            "beside the intake on the same cores (--workers; one on SQLite, two on "
+            "PostgreSQL)."
         )
         for backend in args.backends.split(","):
             data_dir = Path(work) / backend
             data_dir.mkdir()
             env = _environment(backend, str(data_dir))
+            workers = args.workers or (1 if backend == "sqlite" else 2)
             runs = {
-                "cli": measure_cli(backend, env, path, args.batch_size, worker=False),
-                "cli+worker": measure_cli(backend, env, path, args.batch_size, worker=True),
+                "cli": measure_cli(backend, env, path, args.batch_size, workers=0),
+                "cli+worker": measure_cli(backend, env, path, args.batch_size, workers=workers),
             }
             measured = measure_api(
                 backend,
                 env,
                 path,
                 args.batch_size,
-                worker=False,
+                workers=0,
                 baseline_signals=args.baseline_signals,
             )
             runs["api"] = measured["api"]
-            runs["api+worker"] = measure_api(backend, env, path, args.batch_size, worker=True)[
+            runs["api+worker"] = measure_api(backend, env, path, args.batch_size, workers=workers)[
                 "api"
             ]
-            report(backend, runs, measured["baseline"])
+            report(backend, runs, measured["baseline"], workers=workers)
 
 
 if __name__ == "__main__":
