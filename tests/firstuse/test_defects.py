@@ -1016,3 +1016,23 @@ def test_defect_18_a_new_sqlite_database_is_first_opened_under_the_preparation_l
         database.close()
     assert lock_held_when_connecting == [True]
     assert database_file.exists()
+
+
+def test_an_embedded_database_connection_runs_as_the_sqlite_decision_says(db):
+    """docs/decisions/0001: WAL, synchronous NORMAL, foreign keys on, and one busy timeout
+    of 10 s (a pragma used to override the connect-time timeout of 20 s)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded database only")
+    with connection.cursor() as cursor:
+        settings_in_force = {
+            pragma: cursor.execute(f"PRAGMA {pragma}").fetchone()[0]
+            for pragma in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    assert settings_in_force == {
+        "journal_mode": "wal",
+        "synchronous": 1,  # NORMAL
+        "foreign_keys": 1,
+        "busy_timeout": 10_000,
+    }
