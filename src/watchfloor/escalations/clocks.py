@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -58,23 +59,62 @@ def reset_sla_clocks(escalation: Escalation, *, rubric) -> None:
     existing = {c.kind: c for c in escalation.clocks.filter(kind__in=SLA_KINDS)}
     started = []
     for kind, (due_at, basis) in due.items():
-        label = Clock.Kind(kind).label
         current = existing.get(kind)
         if current is None:
             started.append(
-                Clock(
-                    escalation=escalation,
-                    kind=kind,
-                    label=label,
-                    starts_at=escalation.created_at,
-                    due_at=due_at,
-                    basis=basis,
-                )
+                _sla_clock(kind, due_at, basis, starts_at=escalation.created_at, of=escalation)
             )
         elif current.met_at is None:
             current.due_at, current.basis = due_at, basis
             current.save(update_fields=["due_at", "basis"])
     Clock.objects.bulk_create(started)
+
+
+def starting_clocks(
+    *,
+    rubric: Rubric,
+    severity: int,
+    filed_at: datetime,
+    zone: ZoneInfo,
+    triggers: Iterable[tuple[StatutoryRule, datetime, datetime, str, str]],
+) -> list[Clock]:
+    """The clocks a new escalation starts with, not yet saved (no escalation yet): the
+    SLA clocks from its filing, as ``reset_sla_clocks`` starts them, and one statutory
+    clock per trigger ``(rule, received_at, due_at, basis, notice_reference)`` from the
+    notice's receipt. The filing computes the queue's due time from them before it
+    writes the escalation's row."""
+    started = [
+        _sla_clock(kind, due_at, basis, starts_at=filed_at)
+        for kind, (due_at, basis) in sla_due_times(
+            rubric=rubric, severity=severity, opened_at=filed_at, zone=zone
+        ).items()
+    ]
+    for rule, received_at, due_at, basis, notice_reference in triggers:
+        started.append(
+            Clock(
+                kind=Clock.Kind.STATUTORY,
+                label=rule.label,
+                starts_at=received_at,
+                due_at=due_at,
+                statutory_rule=rule,
+                basis=basis,
+                notice_reference=notice_reference,
+            )
+        )
+    return started
+
+
+def _sla_clock(
+    kind: str, due_at: datetime, basis: str, *, starts_at: datetime, of: Escalation | None = None
+) -> Clock:
+    return Clock(
+        escalation=of,
+        kind=kind,
+        label=Clock.Kind(kind).label,
+        starts_at=starts_at,
+        due_at=due_at,
+        basis=basis,
+    )
 
 
 def statutory_due_at(

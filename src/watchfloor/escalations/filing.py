@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -24,7 +23,7 @@ from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import (
     market_time_zone,
     next_running_clock,
-    sla_due_times,
+    starting_clocks,
     statutory_due_at,
 )
 from watchfloor.escalations.hooks import escalation_event
@@ -49,13 +48,7 @@ from watchfloor.escalations.text_index import escalation_text_parts, index_new_e
 from watchfloor.markets.models import Market, StatutoryRule
 from watchfloor.markets.selectors import markets_by_code
 from watchfloor.people.models import Team, User
-from watchfloor.severity.rubric import (
-    Assessment,
-    Rubric,
-    StatutoryTrigger,
-    describe_duration,
-    evaluate,
-)
+from watchfloor.severity.rubric import Assessment, StatutoryTrigger, describe_duration, evaluate
 
 if TYPE_CHECKING:
     from watchfloor.catalog.models import CatalogVersion
@@ -247,7 +240,7 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
     # The matter began when the earliest notice arrived; the SLA clocks count from now,
     # when Watchfloor learns of it (statutory clocks run from receipt, below).
     opened_at = min([now, *(received for _, received, *_ in triggers)])
-    clocks = _new_clocks(
+    clocks = starting_clocks(
         rubric=rubric_for(version),
         severity=assessment.severity,
         filed_at=now,
@@ -341,44 +334,6 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
     )
     escalation_event(escalation=escalation, event="created", actor=actor)
     return escalation
-
-
-def _new_clocks(
-    *,
-    rubric: Rubric,
-    severity: int,
-    filed_at: datetime,
-    zone: ZoneInfo,
-    triggers: list[tuple[StatutoryRule, datetime, datetime, str, str]],
-) -> list[Clock]:
-    """The clocks a new escalation starts with, not yet saved: the SLA clocks from its
-    filing (``clocks.sla_due_times``, as ``reset_sla_clocks`` starts them) and one per
-    statutory trigger from the notice's receipt."""
-    started = [
-        Clock(
-            kind=kind,
-            label=Clock.Kind(kind).label,
-            starts_at=filed_at,
-            due_at=due_at,
-            basis=basis,
-        )
-        for kind, (due_at, basis) in sla_due_times(
-            rubric=rubric, severity=severity, opened_at=filed_at, zone=zone
-        ).items()
-    ]
-    for rule, received_at, due_at, basis, notice_reference in triggers:
-        started.append(
-            Clock(
-                kind=Clock.Kind.STATUTORY,
-                label=rule.label,
-                starts_at=received_at,
-                due_at=due_at,
-                statutory_rule=rule,
-                basis=basis,
-                notice_reference=notice_reference,
-            )
-        )
-    return started
 
 
 def validate_clean_answers(assessment: Assessment) -> dict[str, str]:
