@@ -9,8 +9,9 @@ triage queue's text filter (:func:`text_filter`) and the header's search both re
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.apps.registry import Apps
 from django.db.models import Func, Q, QuerySet
@@ -47,33 +48,38 @@ def _documents(ids: list[int], models: Apps) -> Iterator[tuple[int, str]]:
     escalation, subject, clock, note = (
         models.get_model("escalations", name) for name in ("Escalation", "Subject", "Clock", "Note")
     )
-    found: dict[int, dict[str, Any]] = {}
-    for pk, title, summary, source_detail in escalation.objects.filter(pk__in=ids).values_list(
-        "pk", "title", "summary", "source_detail"
-    ):
-        found[pk] = {
-            "title": title,
-            "summary": summary,
-            "source_detail": source_detail,
-            "subjects": [],
-            "notices": [],
-            "notes": [],
-        }
+    subjects: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for escalation_id, reference, subject_note in subject.objects.filter(
         escalation_id__in=ids
     ).values_list("escalation_id", "reference", "note"):
-        found[escalation_id]["subjects"].append((reference, subject_note))
+        subjects[escalation_id].append((reference, subject_note))
+    notices: dict[int, list[str]] = defaultdict(list)
     for escalation_id, notice in (
         clock.objects.filter(escalation_id__in=ids)
         .exclude(notice_reference="")
         .values_list("escalation_id", "notice_reference")
     ):
-        found[escalation_id]["notices"].append(notice)
+        notices[escalation_id].append(notice)
+    notes: dict[int, list[str]] = defaultdict(list)
     for escalation_id, body in note.objects.filter(escalation_id__in=ids).values_list(
         "escalation_id", "body"
     ):
-        found[escalation_id]["notes"].append(body)
-    return joined({pk: escalation_text_parts(**pieces) for pk, pieces in found.items()})
+        notes[escalation_id].append(body)
+    return joined(
+        {
+            pk: escalation_text_parts(
+                title=title,
+                summary=summary,
+                source_detail=source_detail,
+                subjects=subjects[pk],
+                notices=notices[pk],
+                notes=notes[pk],
+            )
+            for pk, title, summary, source_detail in escalation.objects.filter(
+                pk__in=ids
+            ).values_list("pk", "title", "summary", "source_detail")
+        }
+    )
 
 
 ESCALATION_TEXT = TextIndex(
