@@ -2,6 +2,7 @@
 
     python bench/intake.py [--signals 100000] [--stories 3000] [--backends sqlite,postgres]
                            [--batch-size 2000] [--baseline-signals 3000] [--workers N]
+                           [--without-workers]
 
 A surge is generated first (the same file for every backend), ending as the run starts
 so the surge checks see it as current: a few thousand distinct
@@ -31,9 +32,10 @@ Then, per backend, each run on a fresh database:
   reactions (p50/p99, from the worker's task results; the target is p99 < 2 s), how
   long after the last batch
   the worker had caught up, and the surge alerts and rule firings it produced.
-* The baseline, in the same run: one ORM ``save()`` per signal with a naive
-  per-signal cluster lookup (subject, then URL, then MD5 key; no near-duplicate
-  matching, no counts beyond the signal count), on the first ``--baseline-signals``.
+* The baseline, in the same run and on a fresh database of its own: one ORM ``save()``
+  per signal with a naive per-signal cluster lookup (subject, then URL, then MD5 key; no
+  near-duplicate matching, no counts beyond the signal count), on the first
+  ``--baseline-signals``.
 
 Each figure is printed beside its target and its ratio to the baseline.
 """
@@ -535,9 +537,28 @@ class _Nothing:
         return None
 
 
-def child_api(path: str, batch_size: int, baseline_signals: int) -> None:
-    """In a fresh database: the batch API through the test client, then (after emptying
-    the signal tables) the baseline. Prints one JSON line."""
+def _records(path: str) -> list:
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            records.append(line)  # sent as a string: rejected as bad_type
+    return records
+
+
+def child_baseline(path: str, baseline_signals: int) -> None:
+    """In a fresh database: the baseline on the first ``baseline_signals`` lines. Prints
+    one JSON line."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
+    django.setup()
+    print(json.dumps(baseline(_records(path)[:baseline_signals])))
+
+
+def child_api(path: str, batch_size: int) -> None:
+    """In a fresh database: the batch API through the test client. Prints one JSON line."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
@@ -557,12 +578,7 @@ def child_api(path: str, batch_size: int, baseline_signals: int) -> None:
         team=Team.objects.get(code="site_policy"),
     )
     _, token = create_api_token(user=user, name="bench", scopes=["ingest"], actor=None)
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            records.append(line)  # sent as a string: rejected as bad_type
+    records = _records(path)
     bodies = [
         (
             len(records[start : start + batch_size]),
@@ -587,15 +603,13 @@ def child_api(path: str, batch_size: int, baseline_signals: int) -> None:
         batches.append((size, time.perf_counter() - request_started))
     seconds = time.perf_counter() - started
     p50, p99 = _weighted_percentiles(batches)
-    result = {"api": {"seconds": seconds, "signals": len(records), "p50": p50, "p99": p99}}
-    if baseline_signals:
-        result["baseline"] = baseline(records[:baseline_signals])
-    print(json.dumps(result))
+    print(json.dumps({"seconds": seconds, "signals": len(records), "p50": p50, "p99": p99}))
 
 
 def baseline(records: list) -> dict:
-    """One ORM save() per signal, with a naive per-signal cluster lookup, into emptied
-    signal tables (the same database, after the API run)."""
+    """One ORM save() per signal, with a naive per-signal cluster lookup, into a fresh
+    database (emptying the API run's instead took the ORM's delete over every stored
+    signal, which a million of them take past SQLite's limit on a statement's variables)."""
     from django.db import transaction
 
     from watchfloor.core import clock
@@ -603,11 +617,6 @@ def baseline(records: list) -> dict:
     from watchfloor.signals.models import Cluster, ClusterKey, Signal
     from watchfloor.signals.urls import normalise_url
 
-    with transaction.atomic():
-        Signal.objects.all().delete()
-        Cluster.objects.update(representative=None)
-        ClusterKey.objects.all().delete()
-        Cluster.objects.all().delete()
     started = time.perf_counter()
     for record in records:
         try:
@@ -676,24 +685,30 @@ def measure_api(
     baseline_signals: int = 0,
 ) -> dict:
     _fresh_database(backend, env)
-    command = [
-        sys.executable,
-        __file__,
-        "--child-api",
-        str(path),
-        "--batch-size",
-        str(batch_size),
-        "--baseline-signals",
-        str(baseline_signals),
-    ]
+    command = [sys.executable, __file__, "--child-api", str(path), "--batch-size", str(batch_size)]
     with Workers(env, workers) if workers else _Nothing():
-        output = subprocess.run(command, env=env, capture_output=True, text=True)
-        if output.returncode != 0:
-            raise SystemExit(f"[{backend}] the API measurement failed:\n{output.stderr[-4000:]}")
-        measured = json.loads(output.stdout.strip().splitlines()[-1])
+        measured = {"api": _child_output(backend, "API", command, env)}
         if workers:
             measured["api"]["reactions"] = _catch_up(env, time.perf_counter())
+    if baseline_signals:
+        _fresh_database(backend, env)
+        command = [
+            sys.executable,
+            __file__,
+            "--child-baseline",
+            str(path),
+            "--baseline-signals",
+            str(baseline_signals),
+        ]
+        measured["baseline"] = _child_output(backend, "baseline", command, env)
     return measured
+
+
+def _child_output(backend: str, what: str, command: list[str], env: dict[str, str]) -> dict:
+    output = subprocess.run(command, env=env, capture_output=True, text=True)
+    if output.returncode != 0:
+        raise SystemExit(f"[{backend}] the {what} measurement failed:\n{output.stderr[-4000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def _verdict(ok: bool) -> str:
@@ -731,6 +746,8 @@ def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> 
     rows: list[tuple[str, str, str, str, str]] = []
     beside = f"{workers} worker{'s' if workers > 1 else ''} reacting beside it"
     for mode, label in (("", "no worker"), ("+worker", beside)):
+        if f"cli{mode}" not in runs:  # --without-workers
+            continue
         cli = runs[f"cli{mode}"]
         api = runs[f"api{mode}"]
         cli_rate = cli["signals"] / cli["seconds"]
@@ -831,10 +848,20 @@ def main() -> None:
         help="workers beside the intake in the legs with workers (default: 1 on SQLite, "
         "whose one writer they would queue on, 2 on PostgreSQL)",
     )
+    parser.add_argument(
+        "--without-workers",
+        action="store_true",
+        help="only the legs with no worker: at a million signals the legs with workers "
+        "wait for every reaction to finish, which can take longer than the intake itself",
+    )
     parser.add_argument("--child-api", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--child-baseline", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_api:
-        child_api(args.child_api, args.batch_size, args.baseline_signals)
+        child_api(args.child_api, args.batch_size)
+        return
+    if args.child_baseline:
+        child_baseline(args.child_baseline, args.baseline_signals)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     with tempfile.TemporaryDirectory(prefix="wf-bench-intake-") as work:
@@ -856,10 +883,11 @@ def main() -> None:
             data_dir.mkdir()
             env = _environment(backend, str(data_dir))
             workers = args.workers or (1 if backend == "sqlite" else 2)
-            runs = {
-                "cli": measure_cli(backend, env, path, args.batch_size, workers=0),
-                "cli+worker": measure_cli(backend, env, path, args.batch_size, workers=workers),
-            }
+            runs = {"cli": measure_cli(backend, env, path, args.batch_size, workers=0)}
+            if not args.without_workers:
+                runs["cli+worker"] = measure_cli(
+                    backend, env, path, args.batch_size, workers=workers
+                )
             measured = measure_api(
                 backend,
                 env,
@@ -869,9 +897,10 @@ def main() -> None:
                 baseline_signals=args.baseline_signals,
             )
             runs["api"] = measured["api"]
-            runs["api+worker"] = measure_api(backend, env, path, args.batch_size, workers=workers)[
-                "api"
-            ]
+            if not args.without_workers:
+                runs["api+worker"] = measure_api(
+                    backend, env, path, args.batch_size, workers=workers
+                )["api"]
             report(backend, runs, measured["baseline"], workers=workers)
 
 
