@@ -29,6 +29,8 @@ from watchfloor.escalations.forms import parse_escalation_reference
 from watchfloor.people import choices as options
 from watchfloor.web.forms import (
     LocalDateTimeField,
+    LongSelect,
+    LongSelectMultiple,
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
@@ -65,7 +67,9 @@ class DeclareForm(ServiceErrorForm):
         required=False, help_text="BCP 47 tags separated by commas, e.g. ja, en."
     )
     commander = forms.ChoiceField(
-        label="Incident commander", help_text="A crisis always has one; you, unless you choose."
+        label="Incident commander",
+        help_text="A crisis always has one; you, unless you choose.",
+        widget=LongSelect,
     )
     escalations = forms.CharField(
         required=False,
@@ -81,7 +85,7 @@ class DeclareForm(ServiceErrorForm):
         help_text="Only people on its access list see it; you and the commander are added.",
     )
     access_list = forms.MultipleChoiceField(
-        required=False, widget=forms.SelectMultiple(attrs={"size": 5})
+        required=False, widget=LongSelectMultiple(attrs={"size": 5})
     )
     service_fields = {"escalations": "escalations", "holder": "commander"}
 
@@ -130,7 +134,7 @@ class LevelForm(ServiceErrorForm):
 
 class RoleForm(VersionedForm):
     role = forms.ChoiceField()
-    holder = forms.ChoiceField(label="Hand to")
+    holder = forms.ChoiceField(label="Hand to", widget=LongSelect)
     note = forms.CharField(
         required=False, widget=_textarea(2), help_text="The handover note: what they need to know."
     )
@@ -201,7 +205,7 @@ class AccessForm(VersionedForm):
     is_restricted = forms.BooleanField(required=False, label="Restricted")
     access_list = forms.MultipleChoiceField(
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=LongSelectMultiple(attrs={"size": 6}),
         help_text="Who may see it while restricted. You and the role holders stay on it.",
     )
 
@@ -308,7 +312,7 @@ class SitrepForm(ServiceErrorForm):
 
 
 class HandoffForm(ServiceErrorForm):
-    incoming = forms.ChoiceField(label="Incoming incident commander")
+    incoming = forms.ChoiceField(label="Incoming incident commander", widget=LongSelect)
     risks = forms.CharField(
         required=False,
         widget=_textarea(4),
@@ -392,7 +396,7 @@ class RootCauseForm(ServiceErrorForm):
 
 class ActionItemForm(ServiceErrorForm):
     title = forms.CharField(max_length=300, label="Action")
-    owner = forms.ChoiceField()
+    owner = forms.ChoiceField(widget=LongSelect)
     due_on = forms.DateField(
         label="Due", widget=forms.DateInput(attrs={"type": "date"}), validators=[within_calendar]
     )

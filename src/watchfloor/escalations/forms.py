@@ -19,6 +19,8 @@ from watchfloor.web.form_tokens import form_token_field
 from watchfloor.web.forms import (
     FIELD_PATH,
     LocalDateTimeField,
+    LongSelect,
+    LongSelectMultiple,
     ServiceErrorForm,
     VersionedForm,
     attach_zone,
@@ -306,7 +308,7 @@ class TransitionForm(ServiceErrorForm):
 
 
 class AssignForm(ServiceErrorForm):
-    owner = forms.ChoiceField(required=False, label="Owner")
+    owner = forms.ChoiceField(required=False, label="Owner", widget=LongSelect)
     read_version = read_version_field()
     service_fields = {"username": "owner"}
 
@@ -424,7 +426,7 @@ class AccessForm(VersionedForm):
     access_list = forms.MultipleChoiceField(
         required=False,
         label="Access list",
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=LongSelectMultiple(attrs={"size": 6}),
         help_text="Who may see it while restricted. You stay on it.",
     )
     shared_with_teams = forms.MultipleChoiceField(

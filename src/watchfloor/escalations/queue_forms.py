@@ -10,7 +10,7 @@ from django import forms
 from watchfloor.escalations.models import Status
 from watchfloor.escalations.selectors import QueueFilters
 from watchfloor.severity.rubric import Rubric
-from watchfloor.web.forms import choice_field
+from watchfloor.web.forms import LongSelect, choice_field
 
 from . import choices as options
 
@@ -23,7 +23,7 @@ class QueueFilterForm(forms.Form):
     market = forms.ChoiceField(required=False)
     policy = forms.ChoiceField(required=False)
     mine = forms.BooleanField(required=False, label="Only mine")
-    owner = forms.ChoiceField(required=False)
+    owner = forms.ChoiceField(required=False, widget=LongSelect)
     q = forms.CharField(required=False, max_length=200, label="Search text")
     drills = forms.ChoiceField(
         required=False,
