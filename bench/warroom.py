@@ -1,7 +1,8 @@
 """The crisis war room at 50,000 timeline events and 1,000,000 linked signals.
 
     python bench/warroom.py [--events 50000] [--signals 1000000] [--clusters 2000]
-                            [--hits 50000] [--backends sqlite,postgres] [--requests 40]
+                            [--hits 50000] [--people 200] [--backends sqlite,postgres]
+                            [--requests 40]
 
 Each backend runs in its own process on its own fresh database. The seed declares a
 crisis through the services (a commander, twenty linked escalations), then adds in bulk:
@@ -9,10 +10,12 @@ crisis through the services (a commander, twenty linked escalations), then adds 
 writes them; ``audit verify`` passes), ``--clusters`` signal clusters linked to the
 crisis holding ``--signals`` signals between them (Zipf sizes, spread over the last 24
 hours, with their 5-minute buckets and tallies), a watchlist and ``--hits`` watchlist
-matches. It then requests, as the incident commander, the war-room page and the
-fragment the page polls every 15 seconds (``/live``), and prints the median and p95 of
-each beside the target (p95 < 200 ms) and the baseline measured in the same run: the
-same requests against a crisis with 200 events and 2,000 signals.
+matches, and ``--people`` other people in the directory (analysts, viewers, partners: the
+room's people lists hold them all). It then requests, as the incident commander, the
+war-room page and the fragment the page polls every 15 seconds (``/live``), and prints
+the median and p95 of each beside the target (p95 < 200 ms) and the baseline measured in
+the same run: the same requests against a crisis with 200 events and 2,000 signals, in a
+directory as large.
 
 Timings are in-process (Django test client): view, queries and rendering, not the
 network.
@@ -95,7 +98,7 @@ def _chain_events(rows: list[dict]) -> None:
     AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=previous)
 
 
-def seed(*, events: int, signals: int, clusters: int, hits: int) -> dict:
+def seed(*, events: int, signals: int, clusters: int, hits: int, people: int) -> dict:
     from django.db import transaction
 
     from watchfloor.audit.events import AuditAction
@@ -127,6 +130,18 @@ def seed(*, events: int, signals: int, clusters: int, hits: int) -> dict:
         team=team,
         time_zone="Asia/Tokyo",
     )
+    # The rest of the directory: the war room lists everyone in its people lists (hand a
+    # role to, the access list), so a page's cost depends on how many there are.
+    partners = Team.objects.filter(kind=Team.Kind.PARTNER).first()
+    for n in range(people):
+        role = ("analyst", "viewer", "partner")[n % 3]
+        create_user(
+            username=f"bench-person-{n:04d}",
+            password=None,
+            role=role,
+            actor=None,
+            team=partners if role == "partner" else team,
+        )
     now = clock.now()
     escalations = [
         create_escalation(
@@ -423,6 +438,12 @@ def main() -> None:
     parser.add_argument("--signals", type=int, default=1_000_000)
     parser.add_argument("--clusters", type=int, default=2_000)
     parser.add_argument("--hits", type=int, default=50_000)
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=200,
+        help="other people in the directory, for both crises (default: 200)",
+    )
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--child", metavar="VOLUME", help=argparse.SUPPRESS)
@@ -435,15 +456,17 @@ def main() -> None:
         "signals": args.signals,
         "clusters": args.clusters,
         "hits": args.hits,
+        "people": args.people,
     }
     print(
         f"War-room benchmark: {args.events:,} timeline events, {args.signals:,} linked signals "
         f"in {args.clusters:,} clusters, {args.hits:,} watchlist matches; baseline "
         f"{BASELINE['events']:,} events and {BASELINE['signals']:,} signals; "
+        f"{args.people:,} other people in the directory; "
         f"{args.requests} requests per figure, target p95 < {TARGET_P95_MS:.0f} ms"
     )
     for backend in args.backends.split(","):
-        baseline = run_backend(backend, BASELINE, args.requests)
+        baseline = run_backend(backend, {**BASELINE, "people": args.people}, args.requests)
         full = run_backend(backend, volume, args.requests)
         print(
             f"\n[{backend}] seeded in {full['seed_seconds']:.0f} s "
