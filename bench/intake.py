@@ -537,9 +537,10 @@ class _Nothing:
         return None
 
 
-def _records(path: str) -> list:
+def _records(path: str, limit: int | None = None) -> list:
+    """The file's lines as the API is sent them (the first ``limit``, parsed only those)."""
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines()[:limit]:
         try:
             records.append(json.loads(line))
         except ValueError:
@@ -554,7 +555,7 @@ def child_baseline(path: str, baseline_signals: int) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
     django.setup()
-    print(json.dumps(baseline(_records(path)[:baseline_signals])))
+    print(json.dumps(baseline(_records(path, baseline_signals))))
 
 
 def child_api(path: str, batch_size: int) -> None:
