@@ -153,6 +153,8 @@ TEMPLATES: list[dict[str, Any]] = [
 # up to 10 s (docs/decisions/0001). The busy timeout is set once, by ``timeout`` at
 # connect, so it covers the connection's own pragmas too (a PRAGMA busy_timeout here
 # used to override a ``timeout`` of 20 s: two figures for one setting).
+# Django's SQLite backend with a fair wait for the write lock (watchfloor.core.sqlite).
+SQLITE_ENGINE = "watchfloor.core.sqlite"
 SQLITE_OPTIONS = {
     "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"),
     "transaction_mode": "IMMEDIATE",
@@ -165,12 +167,13 @@ else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": SQLITE_ENGINE,
             "NAME": str(DATA_DIR / "watchfloor.sqlite3"),
             "TEST": {"NAME": str(DATA_DIR / "test-watchfloor.sqlite3")},
         }
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", SQLITE_ENGINE):
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

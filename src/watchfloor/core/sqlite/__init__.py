@@ -1,0 +1,1 @@
+"""The embedded SQLite backend: Django's, with a fair wait for the write lock (``base``)."""
