@@ -32,6 +32,9 @@ Then, per backend, each run on a fresh database:
   reactions (p50/p99, from the worker's task results; the target is p99 < 2 s), how
   long after the last batch
   the worker had caught up, and the surge alerts and rule firings it produced.
+* On SQLite, beside every `watchfloor ingest` run, a process that opens a write
+  transaction every 0.1 s, as a web request that writes (an analyst's decision, a note)
+  would: how long it waited for the one write lock, p50 / p99 / max.
 * The baseline, in the same run and on a fresh database of its own: one ORM ``save()``
   per signal with a naive per-signal cluster lookup (subject, then URL, then MD5 key; no
   near-duplicate matching, no counts beyond the signal count), on the first
@@ -430,6 +433,69 @@ class Workers:
             process.wait(timeout=30)
 
 
+# A web request that writes (an analyst's decision, a note) while the intake runs: on
+# SQLite it waits for the one write lock. Every PROBE_EVERY seconds this process opens a
+# write transaction and notes how long BEGIN waited, until the stop file appears.
+PROBE_EVERY = 0.1
+_LOCK_PROBE = (
+    "import json, os, sys, time, django\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'watchfloor.settings')\n"
+    "django.setup()\n"
+    "from django.db import transaction\n"
+    "stop, every, waits = sys.argv[1], float(sys.argv[2]), []\n"
+    "while not os.path.exists(stop):\n"
+    "    started = time.perf_counter()\n"
+    "    with transaction.atomic():\n"
+    "        waits.append(time.perf_counter() - started)\n"
+    "    time.sleep(every)\n"
+    "print(json.dumps(waits))\n"
+)
+
+
+class LockProbe:
+    """A process writing as a web request would, beside the intake, on SQLite only (on
+    PostgreSQL a transaction waits only for the rows it writes)."""
+
+    def __init__(self, backend: str, env: dict[str, str], work: Path) -> None:
+        self.active = backend == "sqlite"
+        self.env = env
+        self.stop = work / "probe.stop"
+        self.waits: list[float] = []
+
+    def __enter__(self) -> LockProbe:
+        if self.active:
+            self.stop.unlink(missing_ok=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _LOCK_PROBE, str(self.stop), str(PROBE_EVERY)],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        return self
+
+    def finish(self) -> None:
+        if not self.active:
+            return
+        self.stop.touch()
+        output, _ = self.process.communicate(timeout=60)
+        self.waits = sorted(json.loads(output.strip().splitlines()[-1]))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def figures(self) -> dict | None:
+        if not self.waits:
+            return None
+        return {
+            "p50": statistics.median(self.waits),
+            "p99": _percentile(self.waits, 0.99),
+            "max": self.waits[-1],
+            "count": len(self.waits),
+        }
+
+
 _BACKLOG_STATE = (
     "import os, json, django\n"
     "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'watchfloor.settings')\n"
@@ -481,6 +547,7 @@ def measure_cli(
     out_path, err_path = path.with_suffix(".out"), path.with_suffix(".err")
     with (
         Workers(env, workers) if workers else _Nothing(),
+        LockProbe(backend, env, path.parent) as probe,
         out_path.open("w") as out,
         err_path.open("w") as err,
     ):
@@ -502,6 +569,7 @@ def measure_cli(
         # wait4 gives this child's resource usage (its peak RSS, or its helper's if larger).
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        probe.finish()
         reactions = _catch_up(env, time.perf_counter()) if workers else None
     process.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = out_path.read_text(), err_path.read_text()
@@ -525,6 +593,7 @@ def measure_cli(
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "reactions": reactions,
+        "lock_wait": probe.figures(),
         "store_tenths_ms": [int(v) for v in tenths.group(1).split()] if tenths else None,
     }
 
@@ -736,6 +805,21 @@ def _growth_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+def _lock_wait_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
+    waited = cli.get("lock_wait")
+    if not waited:
+        return []
+    return [
+        (
+            "  a web request's write: wait for the lock, p50 / p99 / max",
+            f"{waited['p50'] * 1000:.0f}/{waited['p99'] * 1000:.0f}/{waited['max'] * 1000:.0f} ms",
+            "",
+            "",
+            f"{waited['count']} writes",
+        )
+    ]
+
+
 def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> None:
     base_rate = base["signals"] / base["seconds"]
     cli = runs["cli"]
@@ -778,6 +862,7 @@ def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> 
             ),
             ("  peak memory, max RSS", f"{cli['peak_rss_mb']:,.0f} MB", "", "", ""),
             *_growth_rows(cli),
+            *_lock_wait_rows(cli),
             (
                 f"batch API, signals/s ({label})",
                 f"{api_rate:,.0f}",
