@@ -7,8 +7,8 @@ third of a second, 100 ms between tries. A process that commits and begins again
 a millisecond (the intake storing batch after batch; the worker filing one rule firing
 after another) then holds the lock nearly all the time, and the other rarely tries in
 the gap: beside a 100,000-signal intake, the worker waited 5.8 s in all at ``BEGIN``
-and the intake 5.3 s of its 16.6 s (one wait 2.4 s), and the reactions of a batch were
-done 7–10 s after it committed (docs/performance.md).
+(one wait 2.4 s) and the intake 5.3 s of its 16.6 s, and a web request's write waited
+up to 1.0–2.4 s (docs/performance.md, "The write lock, taken in turn").
 
 Here ``BEGIN IMMEDIATE`` is tried without SQLite's wait and, while the lock is held
 elsewhere, tried again every ``LOCK_POLL`` seconds up to the configured ``timeout``, so
