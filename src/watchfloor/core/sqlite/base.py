@@ -24,8 +24,10 @@ from typing import Any
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
-# How often a waiting writer tries again. A try costs a few microseconds; waiting a whole
-# second at this step costs about 1% of a core.
+# How often a waiting writer tries again. Each try and wake-up costs about 50 µs, so a
+# writer waiting here uses about a tenth of a core for as long as it waits (measured: 0.21
+# s of CPU over a 2 s wait); a waiter that tried only every few milliseconds would miss
+# the gaps between the worker's back-to-back rule firings.
 LOCK_POLL = 0.0005
 DEFAULT_TIMEOUT = 5.0  # Python's sqlite3 default, when the settings give none
 
