@@ -72,7 +72,8 @@ def test_escalations_filed_in_one_scope_read_the_catalog_and_playbooks_once(make
     catalog = 'FROM "catalog_catalogversion"'
     playbooks = 'WHERE "playbooks_playbook"."is_active"'
     types = 'FROM "escalations_escalationtype"'
-    for read in (catalog, playbooks, types):
+    markets = 'WHERE "markets_market"."code" IN'
+    for read in (catalog, playbooks, types, markets):
         assert statements(read, apart) == 2, read
         assert statements(read, together) == 1, read
     assert len(together.captured_queries) < len(apart.captured_queries)

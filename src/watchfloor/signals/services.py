@@ -29,7 +29,7 @@ from watchfloor.escalations.inputs import EscalationInput, SubjectInput
 from watchfloor.escalations.models import Escalation, Subject
 from watchfloor.escalations.selectors import access_escalation
 from watchfloor.escalations.services import add_note
-from watchfloor.markets.models import Market
+from watchfloor.markets.selectors import markets_named
 from watchfloor.people.models import User
 from watchfloor.signals.models import (
     Cluster,
@@ -444,7 +444,7 @@ def subjects_for(cluster: Cluster) -> list[SubjectInput]:
 
 def known_markets(codes: Iterable[str]) -> list[str]:
     wanted = [code for code in codes if code]
-    known = set(Market.objects.filter(code__in=wanted).values_list("code", flat=True))
+    known = markets_named(frozenset(wanted))
     return [code for code in wanted if code in known]
 
 
