@@ -26,7 +26,7 @@ from watchfloor.escalations.clocks import (
     starting_clocks,
     statutory_due_at,
 )
-from watchfloor.escalations.hooks import escalation_event
+from watchfloor.escalations.hooks import Filed, escalation_event, hand_over_filed
 from watchfloor.escalations.inputs import EscalationInput, StatutoryTriggerInput
 from watchfloor.escalations.models import (
     NO_DEADLINE,
@@ -331,6 +331,13 @@ def create_escalation(*, actor: User, details: EscalationInput) -> Escalation:
                 for rule, received, due, _, _ in triggers
             ],
         },
+    )
+    hand_over_filed(
+        escalation,
+        Filed(
+            market_codes=tuple(sorted(m.code for m in market_rows)),
+            clocks=tuple(sorted(clocks, key=lambda c: c.due_at)),
+        ),
     )
     escalation_event(escalation=escalation, event="created", actor=actor)
     return escalation

@@ -85,6 +85,35 @@ def listen_to_escalation_events(
     _listeners.append(entry)
 
 
+@dataclass(frozen=True)
+class Filed:
+    """What ``create_escalation`` has just written beside the escalation, handed to the
+    listeners of its ``created`` event so they need not read it back: the market codes
+    (in code order, as a read of ``escalation.markets`` gives them) and the clocks it
+    started (by due time, as ``Clock``'s ordering gives them, each with its statutory
+    rule). A reaction pass files hundreds of escalations; each read back was a statement
+    per listener."""
+
+    market_codes: tuple[str, ...]
+    clocks: tuple[Any, ...]
+
+
+_FILED = "_watchfloor_filed"
+
+
+def hand_over_filed(escalation: Escalation, filed: Filed) -> None:
+    setattr(escalation, _FILED, filed)
+
+
+def filed_with(escalation: Escalation, event: str) -> Filed | None:
+    """What the filing handed over, for the ``created`` event only (any later event
+    reads the escalation as it then stands)."""
+    if event != "created":
+        return None
+    found: Filed | None = getattr(escalation, _FILED, None)
+    return found
+
+
 def escalation_event(
     *, escalation: Escalation, event: EscalationEvent, actor: User | None, how: str = ""
 ) -> None:

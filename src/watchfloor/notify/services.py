@@ -29,6 +29,7 @@ from watchfloor.audit.events import AuditAction
 from watchfloor.audit.services import record_event
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput
+from watchfloor.escalations.hooks import filed_with
 from watchfloor.escalations.models import Escalation, Status
 from watchfloor.notify import conf, content
 from watchfloor.notify.models import (
@@ -147,7 +148,9 @@ def notify_escalation_event(
     rule = loaded.policies.rule_for(
         severity=escalation.severity,
         type_code=escalation.type.code,
-        market_codes=[m.code for m in escalation.markets.all()],
+        market_codes=list(filed.market_codes)
+        if (filed := filed_with(escalation, event))
+        else [m.code for m in escalation.markets.all()],
     )
 
     if active is not None:

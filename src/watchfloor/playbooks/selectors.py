@@ -105,12 +105,19 @@ def escalation_facts(
     )
 
 
-def current_facts(escalation: Escalation, *, clocks: list[Clock] | None = None) -> EscalationFacts:
-    """Facts read afresh from the database (services, after a change); ``clocks`` when
-    the caller has just read the escalation's clocks."""
+def current_facts(
+    escalation: Escalation,
+    *,
+    clocks: list[Clock] | None = None,
+    markets: list[str] | None = None,
+) -> EscalationFacts:
+    """Facts read afresh from the database (services, after a change); ``clocks`` and
+    ``markets`` (codes) when the caller holds them as they now stand."""
     return escalation_facts(
         escalation,
-        markets=list(escalation.markets.values_list("code", flat=True)),
+        markets=list(escalation.markets.values_list("code", flat=True))
+        if markets is None
+        else markets,
         clocks=list(Clock.objects.filter(escalation=escalation)) if clocks is None else clocks,
     )
 

@@ -22,6 +22,7 @@ from watchfloor.core.roles import can_work_escalations
 from watchfloor.core.validation import clean_text as _text
 from watchfloor.core.validation import require as _require
 from watchfloor.escalations.clocks import business_time_zone
+from watchfloor.escalations.hooks import filed_with
 from watchfloor.escalations.models import Clock, Escalation, Status
 from watchfloor.escalations.selectors import escalations_visible_to
 from watchfloor.playbooks import selectors
@@ -226,8 +227,11 @@ def on_escalation_changed(
     the run started, if any. ``created``: the escalation was filed in this transaction,
     so no playbook has run on it (nothing to re-plan or look up).
     """
-    clocks = _clocks(escalation)
-    facts = selectors.current_facts(escalation, clocks=clocks)
+    filed = filed_with(escalation, "created") if created else None
+    clocks = list(filed.clocks) if filed else _clocks(escalation)
+    facts = selectors.current_facts(
+        escalation, clocks=clocks, markets=list(filed.market_codes) if filed else None
+    )
     if not created:
         for run in PlaybookRun.objects.filter(
             escalation=escalation, status=RunStatus.ACTIVE
