@@ -7,7 +7,8 @@ their panels. Each of those apps registers here from its ``AppConfig.ready()``:
 - :func:`listen_to_escalation_events` — called inside the service's transaction when an
   escalation is created, re-rated, acknowledged, decided, actioned, closed, reopened
   or merged (in the order the apps are
-  installed: playbooks start before anyone is paged about them);
+  installed: playbooks start before anyone is paged about them); for ``created``,
+  :func:`filed_with` gives the markets and clocks the filing has just written;
 - :func:`listen_to_final_decisions` — called after the transaction in which a decision
   became final (recorded final, or approved by a second person) commits: the banks app
   sends it to the platform's enforcement connectors;
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from django.db import transaction
 
 if TYPE_CHECKING:
-    from watchfloor.escalations.models import Escalation
+    from watchfloor.escalations.models import Clock, Escalation
     from watchfloor.people.models import User
 
 EscalationEvent = Literal[
@@ -95,7 +96,7 @@ class Filed:
     per listener."""
 
     market_codes: tuple[str, ...]
-    clocks: tuple[Any, ...]
+    clocks: tuple[Clock, ...]
 
 
 _FILED = "_watchfloor_filed"
