@@ -2,7 +2,7 @@
 
     python bench/intake.py [--signals 100000] [--stories 3000] [--backends sqlite,postgres]
                            [--batch-size 2000] [--baseline-signals 3000] [--workers N]
-                           [--without-workers]
+                           [--without-workers] [--paced 1000,2000]
 
 A surge is generated first (the same file for every backend), ending as the run starts
 so the surge checks see it as current: a few thousand distinct
@@ -32,6 +32,9 @@ Then, per backend, each run on a fresh database:
   reactions (p50/p99, from the worker's task results; the target is p99 < 2 s), how
   long after the last batch
   the worker had caught up, and the surge alerts and rule firings it produced.
+* With ``--paced RATES``: the batch API again, workers beside it, sending the signals at
+  each fixed rate instead of as fast as it answers, as producers on the day would: the
+  rates at which the reactions keep within their 2 s.
 * On SQLite, beside every `watchfloor ingest` run, a process that opens a write
   transaction every 0.1 s, as a web request that writes (an analyst's decision, a note)
   would: how long it waited for the one write lock, p50 / p99 / max.
@@ -627,8 +630,10 @@ def child_baseline(path: str, baseline_signals: int) -> None:
     print(json.dumps(baseline(_records(path, baseline_signals))))
 
 
-def child_api(path: str, batch_size: int) -> None:
-    """In a fresh database: the batch API through the test client. Prints one JSON line."""
+def child_api(path: str, batch_size: int, pace: float = 0.0) -> None:
+    """In a fresh database: the batch API through the test client, as fast as it answers
+    or, with ``pace``, sending that many signals a second (a batch when its signals are
+    due). Prints one JSON line."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchfloor.settings")
@@ -663,7 +668,11 @@ def child_api(path: str, batch_size: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     batches = []
     started = time.perf_counter()
+    sent = 0
     for size, body in bodies:
+        if pace:
+            time.sleep(max(0.0, started + sent / pace - time.perf_counter()))
+        sent += size
         request_started = time.perf_counter()
         response = client.post(
             "/api/v1/signals:batch", data=body, content_type="application/json", headers=headers
@@ -753,9 +762,19 @@ def measure_api(
     *,
     workers: int,
     baseline_signals: int = 0,
+    pace: float = 0.0,
 ) -> dict:
     _fresh_database(backend, env)
-    command = [sys.executable, __file__, "--child-api", str(path), "--batch-size", str(batch_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child-api",
+        str(path),
+        "--batch-size",
+        str(batch_size),
+        "--pace",
+        str(pace),
+    ]
     with Workers(env, workers) if workers else _Nothing():
         measured = {"api": _child_output(backend, "API", command, env)}
         if workers:
@@ -918,6 +937,41 @@ def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> 
         print(f"  {name:<58} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
 
 
+def report_paced(paced: dict[float, dict], *, workers: int) -> None:
+    """The batch API at fixed rates, workers beside it: do the reactions keep up?"""
+    if not paced:
+        return
+    print(f"  batch API at a fixed rate, {workers} worker{'s' if workers > 1 else ''} beside it:")
+    for rate, run in paced.items():
+        reacted = run["reactions"]
+        sent = run["signals"] / run["seconds"]
+        rows = [
+            (
+                f"  {rate:,.0f}/s (sent {sent:,.0f}/s): commit to reactions done, p50/p99",
+                f"{reacted['lag_p50']:.2f}/{reacted['lag_p99']:.2f} s",
+                f"p99 < {TARGET_REACTED_P99_SECONDS:.0f} s",
+                "",
+                _verdict(reacted["lag_p99"] < TARGET_REACTED_P99_SECONDS),
+            ),
+            (
+                "    request to commit, p50 / p99",
+                f"{run['p50']:.2f}/{run['p99']:.2f} s",
+                f"p99 < {TARGET_P99_SECONDS:.0f} s",
+                "",
+                _verdict(run["p99"] < TARGET_P99_SECONDS),
+            ),
+            (
+                "    surge alerts raised / rule firings",
+                f"{reacted['surges']:,}/{reacted['firings']:,}",
+                "",
+                "",
+                "",
+            ),
+        ]
+        for name, measured, target, ratio, verdict in rows:
+            print(f"  {name:<58} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -940,11 +994,19 @@ def main() -> None:
         help="only the legs with no worker: at a million signals the legs with workers "
         "wait for every reaction to finish, which can take longer than the intake itself",
     )
+    parser.add_argument(
+        "--paced",
+        default="",
+        metavar="RATES",
+        help="also send the batch API the signals at each of these rates (signals/s, "
+        "comma-separated), workers beside it: the rates at which the reactions keep up",
+    )
+    parser.add_argument("--pace", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--child-api", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--child-baseline", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_api:
-        child_api(args.child_api, args.batch_size)
+        child_api(args.child_api, args.batch_size, args.pace)
         return
     if args.child_baseline:
         child_baseline(args.child_baseline, args.baseline_signals)
@@ -987,7 +1049,14 @@ def main() -> None:
                 runs["api+worker"] = measure_api(
                     backend, env, path, args.batch_size, workers=workers
                 )["api"]
+            paced = {
+                rate: measure_api(backend, env, path, args.batch_size, workers=workers, pace=rate)[
+                    "api"
+                ]
+                for rate in (float(r) for r in args.paced.split(",") if r.strip())
+            }
             report(backend, runs, measured["baseline"], workers=workers)
+            report_paced(paced, workers=workers)
 
 
 if __name__ == "__main__":
