@@ -62,4 +62,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 def _is_locked(error: OperationalError) -> bool:
-    return "database is locked" in str(error) or "database is busy" in str(error)
+    # SQLITE_BUSY's message, whichever other writer holds the lock.
+    return "database is locked" in str(error)
