@@ -7,9 +7,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.test.signals import template_rendered
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.crises.conftest import signed_in
@@ -383,8 +385,15 @@ def test_the_war_room_renders_as_much_for_a_large_team_as_for_a_small_one(
         make_user(f"person{index:02d}", "analyst")
     large_team = _templates_rendered(client, url)
     assert large_team == small_team
-    page = client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as page_view:
+        page = client.get(url).content.decode()
     assert page.count('<option value="person') == 2 * 20  # both lists hold everyone
+    directory_reads = [
+        query["sql"]
+        for query in page_view.captured_queries
+        if 'FROM "people_user" WHERE "people_user"."is_active"' in query["sql"]
+    ]
+    assert len(directory_reads) == 1  # shared by the two lists
 
 
 # 6 for the list, 1 for the crises proposed from official alerts (warning app), and 3
@@ -394,9 +403,10 @@ LIST_QUERIES = 10
 # 18 (key facts and decisions apart: the log shows the latest only), and 7 for the linked
 # clusters, containment and the watchlist.
 LIVE_QUERIES = 25
-# The live sections, the stand-down criteria, the action forms, the panels other apps add
-# (evidence, exposure, hash-bank matches) and the header's "Needs me" count.
-PAGE_QUERIES = 50
+# The live sections, the stand-down criteria, the action forms (the people directory read
+# once for the two that list everyone), the panels other apps add (evidence, exposure,
+# hash-bank matches) and the header's "Needs me" count.
+PAGE_QUERIES = 49
 
 
 def test_the_decision_log_shows_the_latest_and_says_how_many(crisis, analyst, monkeypatch):

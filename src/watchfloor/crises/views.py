@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from watchfloor.audit.selectors import log_position
 from watchfloor.core import clock
 from watchfloor.core.errors import InvalidInput, NotFound, PermissionDenied, WatchfloorError
+from watchfloor.core.shared_reads import shared_reads
 from watchfloor.core.validation import require
 from watchfloor.crises import containment, hooks, selectors, services
 from watchfloor.crises.charts import containment_chart
@@ -349,11 +350,13 @@ def _render_war_room(
     version = log_position()  # before reading, so nothing shown is newer than it
     context = _live_context(request, crisis, with_criteria=True)
     room: WarRoom = context["room"]
-    action_forms = {
-        name: bound[1] if bound and bound[0] == name else action.build(room, None, user)
-        for name, action in ACTION_FORMS.items()
-        if action.allowed(user, room)
-    }
+    # Two forms list every person (hand a role over, who can see it): read once.
+    with shared_reads():
+        action_forms = {
+            name: bound[1] if bound and bound[0] == name else action.build(room, None, user)
+            for name, action in ACTION_FORMS.items()
+            if action.allowed(user, room)
+        }
     carry_read_version(action_forms, version)
     context.update(
         {

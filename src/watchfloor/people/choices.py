@@ -1,6 +1,8 @@
 """Options for forms, read from the people directory and the markets: markets, time
 zones, teams and people, shaped as Django ``choices``. Each function costs one query, so a
-page's query count does not grow with the data."""
+page's query count does not grow with the data; the people lists are read once per page
+that shares its reads (``core.shared_reads``: the war room lists everyone in two forms).
+Callers copy the lists they change."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from zoneinfo import available_timezones
 from django.db.models import Q
 
 from watchfloor.core.roles import Role
+from watchfloor.core.shared_reads import shared_within
 from watchfloor.markets.models import Market
 from watchfloor.people.models import Team, User
 
@@ -38,6 +41,7 @@ def partner_team_choices() -> Choices:
     return [(t.code, t.name) for t in Team.objects.filter(kind=Team.Kind.PARTNER)]
 
 
+@shared_within
 def owner_choices() -> Choices:
     """People whose role lets them own escalations."""
     people = User.objects.filter(is_active=True).filter(
@@ -46,6 +50,7 @@ def owner_choices() -> Choices:
     return [(u.username, _person(u)) for u in people.order_by("username")]
 
 
+@shared_within
 def user_choices() -> Choices:
     return [
         (u.username, _person(u)) for u in User.objects.filter(is_active=True).order_by("username")
