@@ -824,6 +824,11 @@ def _growth_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+def _print_rows(rows: list[tuple[str, str, str, str, str]]) -> None:
+    for name, measured, target, ratio, verdict in rows:
+        print(f"  {name:<58} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
+
+
 def _lock_wait_rows(cli: dict) -> list[tuple[str, str, str, str, str]]:
     waited = cli.get("lock_wait")
     if not waited:
@@ -933,8 +938,7 @@ def report(backend: str, runs: dict[str, dict], base: dict, *, workers: int) -> 
             "",
         )
     )
-    for name, measured, target, ratio, verdict in rows:
-        print(f"  {name:<58} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
+    _print_rows(rows)
 
 
 def report_paced(paced: dict[float, dict], *, workers: int) -> None:
@@ -968,8 +972,7 @@ def report_paced(paced: dict[float, dict], *, workers: int) -> None:
                 "",
             ),
         ]
-        for name, measured, target, ratio, verdict in rows:
-            print(f"  {name:<58} {measured:>12} {target:>10} {ratio:>11}  {verdict}")
+        _print_rows(rows)
 
 
 def main() -> None:
