@@ -145,11 +145,12 @@ def notify_escalation_event(
             data={"event": event, "problems": [str(p) for p in error.problems]},
         )
         return active
+    filed = filed_with(escalation, event)
     rule = loaded.policies.rule_for(
         severity=escalation.severity,
         type_code=escalation.type.code,
         market_codes=list(filed.market_codes)
-        if (filed := filed_with(escalation, event))
+        if filed
         else [m.code for m in escalation.markets.all()],
     )
 
